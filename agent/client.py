@@ -1,0 +1,118 @@
+"""The agent's gRPC client: register, submit with retries, receive commands."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+
+from fedgov import __version__
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec
+from fedgov.v1 import aggregator_pb2 as pb
+from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.wire import report_to_proto
+from fedgov.wire.retry import Backoff, call_with_retry
+
+__all__ = ["AggregatorClient", "Command"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Command:
+    command_id: str
+    kind: str
+    job_id: str
+    model_id: str
+    model_version: str
+    reason: str
+
+
+class AggregatorClient:
+    def __init__(
+        self,
+        address: str,
+        *,
+        backoff: Backoff | None = None,
+        timeout: float = 10.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.address = address
+        self.backoff = backoff or Backoff()
+        self.timeout = timeout
+        self._stop = stop or threading.Event()
+        self._channel = grpc.insecure_channel(address)
+        self._stub = aggregator_pb2_grpc.AggregatorStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        return call_with_retry(
+            what, fn, address=self.address, backoff=self.backoff, stop=self._stop
+        )
+
+    def register(
+        self,
+        silo_id: str,
+        jurisdiction: str,
+        specs: Sequence[MonitoringSpec],
+        policy_bundle_digest: str,
+    ) -> str:
+        import json
+
+        req = pb.RegisterRequest(
+            silo_id=silo_id,
+            jurisdiction=jurisdiction,
+            policy_bundle_digest=policy_bundle_digest,
+            agent_version=__version__,
+            models=[
+                pb.ModelServed(
+                    model_id=s.model_id,
+                    model_version=s.model_version,
+                    spec_digest=s.digest,
+                    spec_json=json.dumps(s.to_dict(), sort_keys=True),
+                )
+                for s in specs
+            ],
+        )
+        resp = self._call(
+            f"register {silo_id}",
+            lambda: self._stub.Register(req, timeout=self.timeout, wait_for_ready=True),
+        )
+        return resp.aggregator_version
+
+    def submit(self, report: Report) -> bool:
+        """Submit until acknowledged; returns True if the aggregator already had it."""
+        req = pb.SubmitReportRequest(report=report_to_proto(report))
+        ack = self._call(
+            f"report {report.report_id}",
+            lambda: self._stub.SubmitReport(req, timeout=self.timeout, wait_for_ready=True),
+        )
+        return bool(ack.duplicate)
+
+    def commands(self, silo_id: str) -> Iterator[Command]:
+        """Commands for this silo as they arrive; ends when the stream breaks."""
+        stream = self._stub.StreamCommands(pb.StreamCommandsRequest(silo_id=silo_id))
+        self._active_stream = stream
+        for c in stream:
+            yield Command(c.command_id, c.kind, c.job_id, c.model_id, c.model_version, c.reason)
+
+    def cancel_stream(self) -> None:
+        stream = getattr(self, "_active_stream", None)
+        if stream is not None:
+            stream.cancel()
+
+    def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> None:
+        req = pb.CommandAck(command_id=command_id, silo_id=silo_id, status=status, message=message)
+        self._call(
+            f"ack {command_id}",
+            lambda: self._stub.AckCommand(req, timeout=self.timeout, wait_for_ready=True),
+        )

@@ -1,0 +1,125 @@
+"""The agent's configuration: parsed once from a YAML file, validated, frozen.
+
+Example ``silo.yaml``::
+
+    silo:
+      id: EU-DE                 # this silo's identity
+      jurisdiction: EU-DE       # used by cross-jurisdiction queries (globs like EU-*)
+    aggregator:
+      address: 127.0.0.1:50051
+      insecure: true            # plaintext gRPC; mTLS arrives with issue 5
+    policy: policies/default    # the silo's own Rego bundle (folder)
+    state_dir: state            # processed windows, outbox, command log
+    metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
+    poll_seconds: 5             # how often the input folders are scanned
+    models:
+      - spec: spec.json         # monitoring spec of one model version
+        input: incoming         # folder of CSV/Parquet windows (or one file)
+
+Relative paths are relative to the config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fedgov.errors import ConfigError
+
+__all__ = ["AgentConfig", "ModelInput", "load_agent_config"]
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    spec: Path
+    input: Path
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    silo_id: str
+    jurisdiction: str
+    aggregator_address: str
+    policy: Path
+    state_dir: Path
+    models: tuple[ModelInput, ...]
+    insecure: bool = True
+    metrics_port: int | None = None
+    poll_seconds: float = 5.0
+    chunk_rows: int = 262_144
+
+
+def _get(doc: Mapping[str, Any], key: str, where: str, source: str) -> Any:
+    if not isinstance(doc, Mapping) or key not in doc or doc[key] in (None, ""):
+        raise ConfigError(f"{source}: {where}: missing required field '{key}'")
+    return doc[key]
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    import yaml
+
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return config_from_dict(doc, base=p.parent, source=str(p))
+
+
+def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> AgentConfig:
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{source}: the config must be a YAML mapping")
+    known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
+             "models", "chunk_rows"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
+    silo = _get(doc, "silo", "config", source)
+    agg = _get(doc, "aggregator", "config", source)
+    models_doc = _get(doc, "models", "config", source)
+    if not isinstance(models_doc, list) or not models_doc:
+        raise ConfigError(f"{source}: models: a non-empty list of {{spec, input}} is required")
+    models = tuple(
+        ModelInput(
+            spec=base / str(_get(m, "spec", f"models[{i}]", source)),
+            input=base / str(_get(m, "input", f"models[{i}]", source)),
+        )
+        for i, m in enumerate(models_doc)
+    )
+    port = doc.get("metrics_port")
+    try:
+        port = None if port is None else int(port)
+        poll = float(doc.get("poll_seconds", 5.0))
+        chunk = int(doc.get("chunk_rows", 262_144))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: metrics_port/poll_seconds/chunk_rows: {exc}") from None
+    if port is not None and not 0 <= port < 65536:
+        raise ConfigError(f"{source}: metrics_port: {port} is not a TCP port")
+    if poll <= 0 or chunk <= 0:
+        raise ConfigError(f"{source}: poll_seconds and chunk_rows must be > 0")
+    insecure = bool(agg.get("insecure", True)) if isinstance(agg, Mapping) else True
+    if not insecure:
+        raise ConfigError(
+            f"{source}: aggregator.insecure: false asks for mTLS, which is not available yet; "
+            "set insecure: true"
+        )
+    return AgentConfig(
+        silo_id=str(_get(silo, "id", "silo", source)),
+        jurisdiction=str(_get(silo, "jurisdiction", "silo", source)),
+        aggregator_address=str(_get(agg, "address", "aggregator", source)),
+        policy=base / str(_get(doc, "policy", "config", source)),
+        state_dir=base / str(doc.get("state_dir", "state")),
+        models=models,
+        insecure=insecure,
+        metrics_port=port,
+        poll_seconds=poll,
+        chunk_rows=chunk,
+    )

@@ -1,0 +1,99 @@
+"""One window of local data -> statistics -> metrics -> local decision -> report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fedgov.data import file_digest, iter_batches
+from fedgov.metrics import compute_metrics
+from fedgov.policy import PolicyEngine
+from fedgov.report import Report, now_ms
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats
+
+__all__ = ["build_report", "policy_input", "report_id_for", "window_stats"]
+
+log = logging.getLogger(__name__)
+
+
+def report_id_for(silo_id: str, spec: MonitoringSpec, input_digest: str) -> str:
+    """Deterministic: re-processing the same window after a crash yields the same id,
+    so the aggregator's idempotent ingest stores it once."""
+    import hashlib
+
+    key = "\x1f".join((silo_id, spec.model_id, spec.model_version, spec.digest, input_digest))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def window_stats(spec: MonitoringSpec, path: Path, *, chunk_rows: int) -> WindowStats:
+    stats = WindowStats.zero(spec)
+    for batch in iter_batches(path, spec, chunk_rows=chunk_rows):
+        stats = stats.fold(spec, batch)
+    return stats
+
+
+def _iso(ms: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+
+
+def policy_input(
+    spec: MonitoringSpec,
+    metrics: dict[str, Any],
+    *,
+    silo_id: str,
+    jurisdiction: str,
+    window: tuple[int, int],
+) -> dict[str, Any]:
+    """The document the Rego policies see (the contract is in fedgov.policy)."""
+    return {
+        "model": {"id": spec.model_id, "version": spec.model_version},
+        "silo": silo_id,
+        "jurisdiction": jurisdiction,
+        "window": {"start": _iso(window[0]), "end": _iso(window[1])},
+        **metrics,
+    }
+
+
+def build_report(
+    spec: MonitoringSpec,
+    path: Path,
+    engine: PolicyEngine,
+    *,
+    silo_id: str,
+    jurisdiction: str,
+    chunk_rows: int,
+) -> Report:
+    start = int(path.stat().st_mtime * 1000)
+    stats = window_stats(spec, path, chunk_rows=chunk_rows)
+    end = max(now_ms(), start)
+    metrics = compute_metrics(spec, stats)
+    decision = engine.evaluate(
+        policy_input(spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end))
+    )
+    log.info(
+        "%s: %d rows, decision allow=%s deny=%s actions=%s",
+        path.name,
+        stats.rows,
+        decision.allow,
+        list(decision.deny),
+        list(decision.actions),
+    )
+    input_digest = file_digest(path)
+    return Report(
+        report_id=report_id_for(silo_id, spec, input_digest),
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=start,
+        window_end_ms=end,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics=metrics,
+        decision=decision,
+        input_digest=input_digest,
+    )

@@ -1,0 +1,268 @@
+"""The silo agent: watch input folders, report each new window, obey commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from prometheus_client import CollectorRegistry, start_http_server
+
+from agent.client import AggregatorClient, Command
+from agent.config import AgentConfig
+from agent.exporter import AgentMetrics
+from agent.outbox import Outbox
+from agent.pipeline import build_report
+from fedgov.data import DATA_SUFFIXES
+from fedgov.errors import ConfigError, DataError, GovernanceError
+from fedgov.policy import PolicyEngine, RegoEngine
+from fedgov.report import Report, now_ms
+from fedgov.spec import MonitoringSpec, load_spec
+from fedgov.wire.retry import Backoff
+
+__all__ = ["Agent", "ModelWatch"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelWatch:
+    spec: MonitoringSpec
+    input: Path
+
+
+class Agent:
+    """Everything one silo runs. Construction fails closed: a spec or policy
+    bundle that does not load stops the agent before it reports anything."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        engine: PolicyEngine | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.models = tuple(ModelWatch(load_spec(m.spec), m.input) for m in config.models)
+        for m in self.models:
+            if not m.input.exists():
+                raise ConfigError(f"{m.input}: input folder or file does not exist")
+        self.engine = engine or RegoEngine.from_bundle(config.policy)
+        self.registry = registry or CollectorRegistry()
+        self.metrics = AgentMetrics(config.silo_id, config.jurisdiction, self.registry)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(config.state_dir / "outbox")
+        self._ledger_path = config.state_dir / "processed.json"
+        self._ledger: dict[str, str] = (
+            json.loads(self._ledger_path.read_text()) if self._ledger_path.exists() else {}
+        )
+        self._commands_path = config.state_dir / "commands.jsonl"
+        self._acked = self._load_acked()
+        self._stop = threading.Event()
+        self.client = AggregatorClient(
+            config.aggregator_address, backoff=backoff or Backoff(), stop=self._stop
+        )
+        self._metrics_server: object | None = None
+        self.metrics_port: int | None = None
+        self.received: list[Command] = []
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start_metrics(self) -> int | None:
+        if self.config.metrics_port is None:
+            return None
+        server, _thread = start_http_server(
+            self.config.metrics_port, addr="127.0.0.1", registry=self.registry
+        )
+        self._metrics_server = server
+        self.metrics_port = int(server.server_port)
+        log.info("%s: /metrics on port %d", self.config.silo_id, self.metrics_port)
+        return self.metrics_port
+
+    def register(self) -> None:
+        self.client.register(
+            self.config.silo_id,
+            self.config.jurisdiction,
+            [m.spec for m in self.models],
+            getattr(self.engine, "digest", ""),
+        )
+        log.info("%s registered with %s", self.config.silo_id, self.config.aggregator_address)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.cancel_stream()
+
+    def close(self) -> None:
+        self.stop()
+        self.client.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()  # type: ignore[attr-defined]
+            self._metrics_server.server_close()  # type: ignore[attr-defined]
+
+    # -- reporting ---------------------------------------------------------------
+    def _new_files(self, watch: ModelWatch) -> list[Path]:
+        if watch.input.is_file():
+            candidates = [watch.input]
+        else:
+            candidates = sorted(
+                p for p in watch.input.iterdir() if p.suffix.lower() in DATA_SUFFIXES
+            )
+        out = []
+        for p in candidates:
+            st = p.stat()
+            key = f"{watch.spec.digest}:{p.resolve()}"
+            if self._ledger.get(key) != f"{st.st_size}:{st.st_mtime_ns}":
+                out.append(p)
+        return out
+
+    def _mark(self, watch: ModelWatch, path: Path) -> None:
+        st = path.stat()
+        self._ledger[f"{watch.spec.digest}:{path.resolve()}"] = f"{st.st_size}:{st.st_mtime_ns}"
+        tmp = self._ledger_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._ledger, indent=1))
+        tmp.replace(self._ledger_path)
+
+    def scan_once(self, *, strict: bool = True) -> list[Report]:
+        """Report every new window, then flush the outbox. Returns the new reports.
+
+        A bad file raises when ``strict``; otherwise it is logged and skipped
+        until it changes, so one broken window does not stop the others.
+        """
+        made: list[Report] = []
+        for watch in self.models:
+            for path in self._new_files(watch):
+                try:
+                    report = build_report(
+                        watch.spec,
+                        path,
+                        self.engine,
+                        silo_id=self.config.silo_id,
+                        jurisdiction=self.config.jurisdiction,
+                        chunk_rows=self.config.chunk_rows,
+                    )
+                except DataError as exc:
+                    if strict:
+                        raise
+                    log.error("%s: skipped until it changes: %s", path, exc)
+                    self._mark(watch, path)
+                    continue
+                self.outbox.put(report)  # durable before it is marked or sent
+                self._mark(watch, path)
+                self.metrics.latest.update(report)
+                made.append(report)
+        self.flush_outbox()
+        return made
+
+    def flush_outbox(self) -> int:
+        sent = 0
+        pending = self.outbox.pending()
+        self.metrics.outbox.set(len(pending))
+        for report in pending:
+            try:
+                duplicate = self.client.submit(report)
+            except GovernanceError:
+                self.metrics.reports_failed.inc()
+                raise
+            self.outbox.remove(report.report_id)
+            self.metrics.reports_sent.inc()
+            self.metrics.outbox.dec()
+            sent += 1
+            log.info(
+                "%s: report %s acknowledged%s",
+                self.config.silo_id,
+                report.report_id,
+                " (already stored)" if duplicate else "",
+            )
+        return sent
+
+    # -- commands ----------------------------------------------------------------
+    def _load_acked(self) -> set[str]:
+        if not self._commands_path.exists():
+            return set()
+        acked = set()
+        for line in self._commands_path.read_text().splitlines():
+            if line.strip():
+                acked.add(json.loads(line)["command_id"])
+        return acked
+
+    def handle_command(self, cmd: Command) -> None:
+        self.metrics.commands.labels(cmd.kind).inc()
+        if cmd.command_id in self._acked:
+            status, message = "accepted", "already acknowledged"
+        elif cmd.kind == "retrain":
+            served = any(
+                m.spec.model_id == cmd.model_id and m.spec.model_version == cmd.model_version
+                for m in self.models
+            )
+            status = "accepted" if served else "rejected"
+            message = (
+                "retraining acknowledged; federated training runs on Flower (issue 6)"
+                if served
+                else f"this silo does not serve {cmd.model_id}/{cmd.model_version}"
+            )
+        else:
+            status, message = "rejected", f"unknown command kind {cmd.kind!r}"
+        log.warning(
+            "%s: command %s %s for %s/%s (%s): %s",
+            self.config.silo_id,
+            cmd.command_id,
+            cmd.kind,
+            cmd.model_id,
+            cmd.model_version,
+            cmd.reason,
+            status,
+        )
+        with open(self._commands_path, "a", encoding="utf-8") as fh:
+            fh.write(
+                json.dumps(
+                    {"command_id": cmd.command_id, "kind": cmd.kind, "job_id": cmd.job_id,
+                     "status": status, "received_ms": now_ms()}
+                )
+                + "\n"
+            )
+        self._acked.add(cmd.command_id)
+        self.client.ack_command(cmd.command_id, self.config.silo_id, status, message)
+        self.received.append(cmd)
+
+    def listen_commands(self) -> None:
+        """Keep a command stream open until stopped, reconnecting with backoff."""
+        delays = Backoff(max_elapsed=None).delays()
+        while not self._stop.is_set():
+            try:
+                for cmd in self.client.commands(self.config.silo_id):
+                    self.handle_command(cmd)
+                    delays = Backoff(max_elapsed=None).delays()
+            except grpc.RpcError as exc:
+                if self._stop.is_set() or exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                delay = next(delays)
+                log.warning(
+                    "%s: command stream lost (%s); reconnecting in %.1fs",
+                    self.config.silo_id,
+                    exc.code().name,
+                    delay,
+                )
+                self._stop.wait(delay)
+            except GovernanceError as exc:
+                log.error("%s: %s", self.config.silo_id, exc)
+                self._stop.wait(1.0)
+
+    def run(self, *, once: bool = False) -> None:
+        self.start_metrics()
+        self.register()
+        if once:
+            self.scan_once()
+            return
+        listener = threading.Thread(
+            target=self.listen_commands, name="fedgov-commands", daemon=True
+        )
+        listener.start()
+        while not self._stop.is_set():
+            try:
+                self.scan_once(strict=False)
+            except GovernanceError as exc:
+                log.error("%s", exc)
+            self._stop.wait(self.config.poll_seconds)

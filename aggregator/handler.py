@@ -1,0 +1,263 @@
+"""What the aggregator does, independent of gRPC.
+
+The servicer translates messages and calls these methods; the store keeps
+state; the command hub wakes command streams.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aggregator.commands import CommandHub
+from aggregator.merge import matches_glob, merged_metrics
+from aggregator.store import CommandRecord, DriftRecord, JobRecord, Store
+from fedgov.errors import NotRegistered, QueryError, ReportRejected
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec, NumericFeature
+
+__all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelRegistration:
+    model_id: str
+    model_version: str
+    spec_digest: str
+    spec_json: str
+
+
+@dataclass(frozen=True)
+class FairnessAnswer:
+    model_id: str
+    model_version: str
+    silos: tuple[str, ...]
+    jurisdictions: tuple[str, ...]
+    rows: int
+    reports: int
+    metrics: dict[str, Any]
+
+
+class AggregatorHandler:
+    def __init__(self, store: Store, hub: CommandHub | None = None) -> None:
+        self.store = store
+        self.hub = hub or CommandHub()
+        self._specs: dict[str, MonitoringSpec] = {}
+
+    # -- registration ----------------------------------------------------------
+    def register(
+        self,
+        silo_id: str,
+        jurisdiction: str,
+        policy_bundle_digest: str,
+        models: Sequence[ModelRegistration],
+    ) -> None:
+        if not silo_id or not jurisdiction:
+            raise ReportRejected("register: silo_id and jurisdiction are required")
+        for i, m in enumerate(models):
+            try:
+                spec = MonitoringSpec.from_dict(json.loads(m.spec_json), source=f"models[{i}].spec_json")
+            except json.JSONDecodeError as exc:
+                raise ReportRejected(f"models[{i}].spec_json: not valid JSON ({exc.msg})") from None
+            if spec.digest != m.spec_digest:
+                raise ReportRejected(
+                    f"models[{i}].spec_digest: does not match the spec's content "
+                    f"(expected {spec.digest[:12]}...)"
+                )
+            if (spec.model_id, spec.model_version) != (m.model_id, m.model_version):
+                raise ReportRejected(f"models[{i}]: model id/version differ from the spec's")
+            self._specs[spec.digest] = spec
+        self.store.register_silo(
+            silo_id,
+            jurisdiction,
+            policy_bundle_digest,
+            [(m.model_id, m.model_version, m.spec_digest, m.spec_json) for m in models],
+        )
+        log.info("registered silo %s (%s) serving %d model(s)", silo_id, jurisdiction, len(models))
+        self.hub.notify([silo_id])
+
+    def spec(self, digest: str) -> MonitoringSpec | None:
+        if digest not in self._specs:
+            text = self.store.get_spec_json(digest)
+            if text is None:
+                return None
+            self._specs[digest] = MonitoringSpec.from_dict(json.loads(text))
+        return self._specs[digest]
+
+    # -- ingest ----------------------------------------------------------------
+    def ingest(self, report: Report) -> bool:
+        """Validate and store; returns True if this report_id was already stored."""
+        silo = self.store.get_silo(report.silo_id)
+        if silo is None:
+            raise NotRegistered(f"silo {report.silo_id!r} is not registered; call Register first")
+        served = {(m, v): d for m, v, d in silo.models}
+        digest = served.get((report.model_id, report.model_version))
+        if digest is None:
+            raise NotRegistered(
+                f"model {report.model_id} version {report.model_version} is not registered "
+                f"for silo {report.silo_id}"
+            )
+        if digest != report.spec_digest:
+            raise NotRegistered(
+                f"report.spec_digest {report.spec_digest[:12]}... differs from the spec registered "
+                f"for {report.model_id}/{report.model_version} ({digest[:12]}...)"
+            )
+        if report.jurisdiction != silo.jurisdiction:
+            raise ReportRejected(
+                f"report.jurisdiction {report.jurisdiction!r} differs from the silo's registered "
+                f"jurisdiction {silo.jurisdiction!r}"
+            )
+        spec = self.spec(digest)
+        assert spec is not None  # registered digests always have their spec
+        _check_against_spec(report, spec)
+        inserted = self.store.add_report(report)
+        if not inserted:
+            log.info("report %s from %s already stored", report.report_id, report.silo_id)
+            return True
+        log.info(
+            "stored report %s from %s (%s) allow=%s",
+            report.report_id,
+            report.silo_id,
+            report.jurisdiction,
+            report.decision.allow,
+        )
+        if "retrain" in report.decision.actions:
+            self._trigger_retrain(report)
+        return False
+
+    def _trigger_retrain(self, report: Report) -> JobRecord:
+        silos = [
+            s.silo_id
+            for s in self.store.list_silos()
+            if any(m == report.model_id and v == report.model_version for m, v, _ in s.models)
+        ]
+        reason = f"{report.silo_id}: " + "; ".join(report.decision.deny or ("retrain requested",))
+        job, created = self.store.open_job(report.model_id, report.model_version, reason, silos)
+        if created:
+            log.info(
+                "retraining job %s for %s/%s dispatched to %s",
+                job.job_id,
+                job.model_id,
+                job.model_version,
+                ", ".join(silos),
+            )
+            self.hub.notify(silos)
+        else:
+            log.info("retrain trigger from %s attached to job %s", report.silo_id, job.job_id)
+        return job
+
+    # -- commands --------------------------------------------------------------
+    def pending_commands(self, silo_id: str) -> list[CommandRecord]:
+        return self.store.pending_commands(silo_id)
+
+    def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
+        if status not in ("accepted", "rejected"):
+            raise ReportRejected(f"command ack status must be accepted or rejected, got {status!r}")
+        ok = self.store.ack_command(command_id, silo_id, status, message)
+        if ok:
+            log.info("silo %s %s command %s", silo_id, status, command_id)
+        return ok
+
+    # -- queries ---------------------------------------------------------------
+    def query_drift(
+        self,
+        psi_threshold: float,
+        *,
+        since_ms: int = 0,
+        model_id: str | None = None,
+        jurisdiction_glob: str | None = None,
+    ) -> list[DriftRecord]:
+        if not np.isfinite(psi_threshold) or psi_threshold < 0:
+            raise QueryError(f"psi threshold must be a finite number >= 0, got {psi_threshold}")
+        rows = self.store.drift_above(psi_threshold, since_ms=since_ms, model_id=model_id or None)
+        return [r for r in rows if matches_glob(r.jurisdiction, jurisdiction_glob)]
+
+    def query_fairness(
+        self,
+        model_id: str,
+        *,
+        model_version: str | None = None,
+        jurisdiction_glob: str | None = None,
+        since_ms: int = 0,
+    ) -> FairnessAnswer:
+        if not model_id:
+            raise QueryError("fairness query: a model id is required")
+        reports = self.store.reports_for_model(
+            model_id, model_version or None, since_ms=since_ms, latest_only=since_ms == 0
+        )
+        reports = [r for r in reports if matches_glob(r.jurisdiction, jurisdiction_glob)]
+        if not reports:
+            raise QueryError(
+                f"no reports for model {model_id!r}"
+                + (f" version {model_version}" if model_version else "")
+                + (f" in jurisdictions {jurisdiction_glob!r}" if jurisdiction_glob else "")
+            )
+        if not model_version:
+            # Without a version, merge the newest version that has reports.
+            newest = max(reports, key=lambda r: r.window_end_ms).model_version
+            reports = [r for r in reports if r.model_version == newest]
+        spec = self.spec(reports[0].spec_digest)
+        if spec is None:
+            raise QueryError(f"spec {reports[0].spec_digest[:12]} is unknown")
+        metrics = merged_metrics(spec, reports)
+        return FairnessAnswer(
+            model_id=model_id,
+            model_version=reports[0].model_version,
+            silos=tuple(sorted({r.silo_id for r in reports})),
+            jurisdictions=tuple(sorted({r.jurisdiction for r in reports})),
+            rows=int(sum(r.stats.rows for r in reports)),
+            reports=len(reports),
+            metrics=metrics,
+        )
+
+    def query_decisions(self, jurisdiction_glob: str | None = None) -> list[Report]:
+        return [
+            r for r in self.store.latest_reports() if matches_glob(r.jurisdiction, jurisdiction_glob)
+        ]
+
+    def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
+        return self.store.list_jobs(model_id or None)
+
+
+def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
+    """Counts must have the spec's layout and add up; otherwise reject, naming the field."""
+    stats = report.stats
+    if stats.rows < 0:
+        raise ReportRejected("report.stats.rows: must be >= 0")
+    names = {f.name for f in spec.features}
+    extra = sorted(set(stats.features) - names)
+    if extra:
+        raise ReportRejected(f"report.stats.features: not in the spec: {extra}")
+    for f in spec.features:
+        fc = stats.features.get(f.name)
+        if fc is None:
+            raise ReportRejected(f"report.stats.features: missing feature {f.name!r}")
+        kind = "numeric" if isinstance(f, NumericFeature) else "categorical"
+        if fc.kind != kind or len(fc.counts) != f.n_cells:
+            raise ReportRejected(
+                f"report.stats.features[{f.name}]: expected {f.n_cells} {kind} cells, "
+                f"got {len(fc.counts)} {fc.kind}"
+            )
+        if (fc.counts < 0).any():
+            raise ReportRejected(f"report.stats.features[{f.name}]: negative count")
+        total = int(fc.counts.sum())
+        if total != stats.rows:
+            raise ReportRejected(
+                f"report.stats.features[{f.name}]: counts add up to {total}, "
+                f"but the window has {stats.rows} rows"
+            )
+    for attr, oc in stats.outcomes.items():
+        if (oc.counts < 0).any():
+            raise ReportRejected(f"report.stats.outcomes[{attr}]: negative count")
+        if int(oc.counts.sum()) + stats.outcome_missing != stats.rows:
+            raise ReportRejected(
+                f"report.stats.outcomes[{attr}]: counts add up to {int(oc.counts.sum())} "
+                f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
+            )

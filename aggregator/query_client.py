@@ -1,0 +1,139 @@
+"""A client for the aggregator's compliance queries (used by `fedgov query`).
+
+Answers come back as plain dicts, ready for a table or ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from fedgov.errors import QueryError
+from fedgov.v1 import aggregator_pb2 as pb
+from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.wire.retry import Backoff, call_with_retry
+
+__all__ = ["QueryClient"]
+
+T = TypeVar("T")
+
+
+class QueryClient:
+    def __init__(self, address: str, *, timeout: float = 10.0, retry_for: float = 5.0) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._backoff = Backoff(initial=0.2, maximum=1.0, max_elapsed=retry_for)
+        self._channel = grpc.insecure_channel(address)
+        self._stub = aggregator_pb2_grpc.AggregatorStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> QueryClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        return call_with_retry(
+            what, fn, address=self.address, backoff=self._backoff, rejected=QueryError
+        )
+
+    def drift(
+        self,
+        psi_threshold: float,
+        *,
+        since_ms: int = 0,
+        model_id: str = "",
+        jurisdiction_glob: str = "",
+    ) -> list[dict[str, Any]]:
+        req = pb.DriftQuery(
+            psi_threshold=psi_threshold,
+            since_unix_ms=since_ms,
+            model_id=model_id,
+            jurisdiction_glob=jurisdiction_glob,
+        )
+        resp = self._call("drift query", lambda: self._stub.QueryDrift(req, timeout=self.timeout))
+        return [
+            {
+                "silo": r.silo_id,
+                "jurisdiction": r.jurisdiction,
+                "model": r.model_id,
+                "version": r.model_version,
+                "feature": r.feature,
+                "psi": r.psi,
+                "psi_pvalue": r.psi_pvalue if r.has_pvalue else None,
+                "window_end_ms": r.window_end_unix_ms,
+                "report_id": r.report_id,
+            }
+            for r in resp.rows
+        ]
+
+    def fairness(
+        self,
+        model_id: str,
+        *,
+        model_version: str = "",
+        jurisdiction_glob: str = "",
+        since_ms: int = 0,
+    ) -> dict[str, Any]:
+        req = pb.FairnessQuery(
+            model_id=model_id,
+            model_version=model_version,
+            jurisdiction_glob=jurisdiction_glob,
+            since_unix_ms=since_ms,
+        )
+        r = self._call(
+            "fairness query", lambda: self._stub.QueryFairness(req, timeout=self.timeout)
+        )
+        return {
+            "model": r.model_id,
+            "version": r.model_version,
+            "silos": list(r.silos),
+            "jurisdictions": list(r.jurisdictions),
+            "rows": r.rows,
+            "reports": r.reports,
+            "metrics": json.loads(r.metrics_json),
+        }
+
+    def decisions(self, *, jurisdiction_glob: str = "") -> list[dict[str, Any]]:
+        req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob)
+        resp = self._call(
+            "decisions query", lambda: self._stub.QueryDecisions(req, timeout=self.timeout)
+        )
+        return [
+            {
+                "silo": r.silo_id,
+                "jurisdiction": r.jurisdiction,
+                "model": r.model_id,
+                "version": r.model_version,
+                "allow": r.decision.allow,
+                "deny": list(r.decision.deny),
+                "warn": list(r.decision.warn),
+                "actions": list(r.decision.actions),
+                "window_end_ms": r.window_end_unix_ms,
+                "report_id": r.report_id,
+            }
+            for r in resp.rows
+        ]
+
+    def jobs(self, *, model_id: str = "") -> list[dict[str, Any]]:
+        req = pb.JobsQuery(model_id=model_id)
+        resp = self._call("jobs query", lambda: self._stub.ListJobs(req, timeout=self.timeout))
+        return [
+            {
+                "job_id": j.job_id,
+                "model": j.model_id,
+                "version": j.model_version,
+                "state": j.state,
+                "reason": j.reason,
+                "created_ms": j.created_unix_ms,
+                "silos": list(j.silos),
+                "acked_silos": list(j.acked_silos),
+            }
+            for j in resp.rows
+        ]

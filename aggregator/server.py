@@ -1,0 +1,87 @@
+"""Building and running the aggregator's gRPC server."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from aggregator.commands import CommandHub
+from aggregator.handler import AggregatorHandler
+from aggregator.servicer import AggregatorServicer
+from aggregator.store import Store
+from fedgov.errors import ConfigError
+from fedgov.v1 import aggregator_pb2_grpc
+
+__all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "fedgov.v1.Aggregator"
+MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows: 8 MiB is generous
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    handler: AggregatorHandler
+    health: health.HealthServicer
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Stop taking calls, wake command streams, let in-flight calls finish."""
+        self.health.enter_graceful_shutdown()
+        self.handler.hub.close()
+        self.server.stop(grace).wait()
+
+
+def create_server(
+    address: str,
+    store: Store,
+    *,
+    max_workers: int = 64,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> RunningServer:
+    """Build and start a server; ``address`` may use port 0 (the bound port is returned)."""
+    handler = AggregatorHandler(store, CommandHub())
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )
+    aggregator_pb2_grpc.add_AggregatorServicer_to_server(AggregatorServicer(handler), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise ConfigError(f"cannot listen on {address}: {exc}") from None
+    if port == 0:
+        raise ConfigError(f"cannot listen on {address}: the address is in use or invalid")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("aggregator listening on port %d", port)
+    return RunningServer(server, port, handler, health_servicer)
+
+
+def serve_forever(running: RunningServer) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully."""
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: shutting down", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    done.wait()
+    running.stop()
+    running.handler.store.close()

@@ -1,0 +1,188 @@
+"""The gRPC servicer: translate messages, call the handler, translate errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import grpc
+
+from aggregator._status import abort_with
+from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.store import CommandRecord
+from fedgov import __version__
+from fedgov.v1 import aggregator_pb2 as pb
+from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.wire import decision_to_proto, report_from_proto
+
+__all__ = ["AggregatorServicer"]
+
+log = logging.getLogger(__name__)
+
+
+def _command_to_proto(c: CommandRecord) -> pb.Command:
+    return pb.Command(
+        command_id=c.command_id,
+        kind=c.kind,
+        job_id=c.job_id,
+        model_id=c.model_id,
+        model_version=c.model_version,
+        reason=c.reason,
+        created_unix_ms=c.created_ms,
+    )
+
+
+class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
+    def __init__(self, handler: AggregatorHandler) -> None:
+        self.handler = handler
+
+    def Register(self, request: pb.RegisterRequest, context: grpc.ServicerContext) -> pb.RegisterResponse:
+        try:
+            self.handler.register(
+                request.silo_id,
+                request.jurisdiction,
+                request.policy_bundle_digest,
+                [
+                    ModelRegistration(m.model_id, m.model_version, m.spec_digest, m.spec_json)
+                    for m in request.models
+                ],
+            )
+        except Exception as exc:  # noqa: BLE001 - translated in one place
+            abort_with(context, exc, f"register {request.silo_id!r}")
+        return pb.RegisterResponse(aggregator_version=__version__)
+
+    def SubmitReport(self, request: pb.SubmitReportRequest, context: grpc.ServicerContext) -> pb.ReportAck:
+        rid = request.report.report_id
+        try:
+            report = report_from_proto(request.report)
+            duplicate = self.handler.ingest(report)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, f"report {rid!r}")
+        return pb.ReportAck(report_id=rid, duplicate=duplicate)
+
+    def StreamCommands(
+        self, request: pb.StreamCommandsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.Command]:
+        silo = request.silo_id
+        hub = self.handler.hub
+        # A cancelled or finished stream wakes its waiter instead of sleeping on.
+        context.add_callback(hub.wake_all)
+        sent: set[str] = set()
+        seen = hub.version(silo)
+        log.info("command stream opened by %s", silo)
+        while context.is_active() and not hub.closed:
+            try:
+                pending = self.handler.pending_commands(silo)
+            except Exception as exc:  # noqa: BLE001
+                abort_with(context, exc, f"command stream for {silo!r}")
+            for cmd in pending:
+                if cmd.command_id not in sent:
+                    sent.add(cmd.command_id)
+                    yield _command_to_proto(cmd)
+            # The timeout only bounds how long a dead peer holds a thread.
+            seen = hub.wait(silo, seen, timeout=30.0)
+        log.info("command stream for %s closed", silo)
+
+    def AckCommand(self, request: pb.CommandAck, context: grpc.ServicerContext) -> pb.CommandAckResponse:
+        try:
+            self.handler.ack_command(
+                request.command_id, request.silo_id, request.status, request.message
+            )
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, f"ack of command {request.command_id!r}")
+        return pb.CommandAckResponse()
+
+    def QueryDrift(self, request: pb.DriftQuery, context: grpc.ServicerContext) -> pb.DriftQueryResponse:
+        try:
+            rows = self.handler.query_drift(
+                request.psi_threshold,
+                since_ms=request.since_unix_ms,
+                model_id=request.model_id,
+                jurisdiction_glob=request.jurisdiction_glob,
+            )
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "drift query")
+        return pb.DriftQueryResponse(
+            rows=[
+                pb.DriftRow(
+                    silo_id=r.silo_id,
+                    jurisdiction=r.jurisdiction,
+                    model_id=r.model_id,
+                    model_version=r.model_version,
+                    feature=r.feature,
+                    psi=r.psi,
+                    psi_pvalue=r.psi_pvalue or 0.0,
+                    has_pvalue=r.psi_pvalue is not None,
+                    window_end_unix_ms=r.window_end_ms,
+                    report_id=r.report_id,
+                )
+                for r in rows
+            ]
+        )
+
+    def QueryFairness(
+        self, request: pb.FairnessQuery, context: grpc.ServicerContext
+    ) -> pb.FairnessQueryResponse:
+        try:
+            ans = self.handler.query_fairness(
+                request.model_id,
+                model_version=request.model_version,
+                jurisdiction_glob=request.jurisdiction_glob,
+                since_ms=request.since_unix_ms,
+            )
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "fairness query")
+        return pb.FairnessQueryResponse(
+            model_id=ans.model_id,
+            model_version=ans.model_version,
+            silos=list(ans.silos),
+            jurisdictions=list(ans.jurisdictions),
+            rows=ans.rows,
+            reports=ans.reports,
+            metrics_json=json.dumps(ans.metrics, sort_keys=True),
+        )
+
+    def QueryDecisions(
+        self, request: pb.DecisionsQuery, context: grpc.ServicerContext
+    ) -> pb.DecisionsQueryResponse:
+        try:
+            reports = self.handler.query_decisions(request.jurisdiction_glob)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "decisions query")
+        return pb.DecisionsQueryResponse(
+            rows=[
+                pb.DecisionRow(
+                    silo_id=r.silo_id,
+                    jurisdiction=r.jurisdiction,
+                    model_id=r.model_id,
+                    model_version=r.model_version,
+                    decision=decision_to_proto(r.decision),
+                    window_end_unix_ms=r.window_end_ms,
+                    report_id=r.report_id,
+                )
+                for r in reports
+            ]
+        )
+
+    def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> pb.JobsQueryResponse:
+        try:
+            jobs = self.handler.list_jobs(request.model_id)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "jobs query")
+        return pb.JobsQueryResponse(
+            rows=[
+                pb.JobRow(
+                    job_id=j.job_id,
+                    model_id=j.model_id,
+                    model_version=j.model_version,
+                    state=j.state,
+                    reason=j.reason,
+                    created_unix_ms=j.created_ms,
+                    silos=[c.silo_id for c in j.commands],
+                    acked_silos=[c.silo_id for c in j.commands if c.status == "accepted"],
+                )
+                for j in jobs
+            ]
+        )
+

@@ -1,0 +1,121 @@
+"""The store interface: what the aggregator keeps, independent of the database.
+
+Backends implement :class:`Store`; :func:`aggregator.store.create_store`
+picks one from a URL. Rows come back as small frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fedgov.report import Report
+
+__all__ = [
+    "CommandRecord",
+    "DriftRecord",
+    "JobRecord",
+    "SiloRecord",
+    "Store",
+]
+
+
+@dataclass(frozen=True)
+class SiloRecord:
+    silo_id: str
+    jurisdiction: str
+    policy_bundle_digest: str
+    registered_ms: int
+    last_seen_ms: int
+    models: tuple[tuple[str, str, str], ...] = ()  # (model_id, version, spec_digest)
+
+
+@dataclass(frozen=True)
+class DriftRecord:
+    report_id: str
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    feature: str
+    psi: float
+    psi_pvalue: float | None
+    window_end_ms: int
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    command_id: str
+    job_id: str
+    silo_id: str
+    kind: str
+    model_id: str
+    model_version: str
+    reason: str
+    created_ms: int
+    status: str = "pending"  # pending | accepted | rejected
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    model_id: str
+    model_version: str
+    state: str
+    reason: str
+    created_ms: int
+    updated_ms: int
+    commands: tuple[CommandRecord, ...] = field(default_factory=tuple)
+
+
+class Store(Protocol):
+    """Durable state of the aggregator. Every write is committed before it returns."""
+
+    def register_silo(
+        self,
+        silo_id: str,
+        jurisdiction: str,
+        policy_bundle_digest: str,
+        models: Sequence[tuple[str, str, str, str]],  # (model_id, version, digest, spec_json)
+    ) -> None: ...
+
+    def get_silo(self, silo_id: str) -> SiloRecord | None: ...
+
+    def list_silos(self) -> list[SiloRecord]: ...
+
+    def get_spec_json(self, spec_digest: str) -> str | None: ...
+
+    def add_report(self, report: Report) -> bool:
+        """Store a report once; False if its report_id is already stored."""
+        ...
+
+    def get_report(self, report_id: str) -> Report | None: ...
+
+    def count_reports(self) -> int: ...
+
+    def reports_for_model(
+        self, model_id: str, model_version: str | None, *, since_ms: int = 0, latest_only: bool
+    ) -> list[Report]: ...
+
+    def latest_reports(self) -> list[Report]:
+        """The newest report of every (silo, model, version)."""
+        ...
+
+    def drift_above(
+        self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
+    ) -> list[DriftRecord]: ...
+
+    def open_job(
+        self, model_id: str, model_version: str, reason: str, silos: Sequence[str]
+    ) -> tuple[JobRecord, bool]:
+        """Open a retraining job, or attach to the one in flight (created=False)."""
+        ...
+
+    def pending_commands(self, silo_id: str) -> list[CommandRecord]: ...
+
+    def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool: ...
+
+    def list_jobs(self, model_id: str | None = None) -> list[JobRecord]: ...
+
+    def close(self) -> None: ...

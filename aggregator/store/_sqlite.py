@@ -1,0 +1,365 @@
+"""SQLite store (the default): one file, WAL journal, every write committed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from aggregator.store._base import CommandRecord, DriftRecord, JobRecord, SiloRecord
+from fedgov.report import Report, now_ms
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS silos (
+    silo_id TEXT PRIMARY KEY,
+    jurisdiction TEXT NOT NULL,
+    policy_bundle_digest TEXT NOT NULL,
+    registered_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS silo_models (
+    silo_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    spec_digest TEXT NOT NULL,
+    PRIMARY KEY (silo_id, model_id, model_version)
+);
+CREATE TABLE IF NOT EXISTS specs (
+    spec_digest TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    spec_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY,
+    silo_id TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    spec_digest TEXT NOT NULL,
+    window_start_ms INTEGER NOT NULL,
+    window_end_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    allow INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_model
+    ON reports (model_id, model_version, silo_id, window_end_ms);
+CREATE TABLE IF NOT EXISTS feature_drift (
+    report_id TEXT NOT NULL,
+    silo_id TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    psi REAL NOT NULL,
+    psi_pvalue REAL,
+    window_end_ms INTEGER NOT NULL,
+    PRIMARY KEY (report_id, feature)
+);
+CREATE INDEX IF NOT EXISTS drift_by_time ON feature_drift (window_end_ms, psi);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs (model_id, model_version, state);
+CREATE TABLE IF NOT EXISTS commands (
+    command_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    silo_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    acked_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS commands_by_silo ON commands (silo_id, status);
+"""
+
+# A job in one of these states absorbs new retrain triggers for its model.
+OPEN_JOB_STATES = ("pending", "dispatched", "training", "evaluating")
+
+
+class SqliteStore:
+    """One connection guarded by a lock: gRPC worker threads share it safely."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an ack means the report is on disk
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    # -- silos -----------------------------------------------------------------
+    def register_silo(
+        self,
+        silo_id: str,
+        jurisdiction: str,
+        policy_bundle_digest: str,
+        models: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        t = now_ms()
+        with self._lock, self._tx() as db:
+            db.execute(
+                "INSERT INTO silos VALUES (?,?,?,?,?) ON CONFLICT(silo_id) DO UPDATE SET "
+                "jurisdiction=excluded.jurisdiction, "
+                "policy_bundle_digest=excluded.policy_bundle_digest, last_seen_ms=excluded.last_seen_ms",
+                (silo_id, jurisdiction, policy_bundle_digest, t, t),
+            )
+            db.execute("DELETE FROM silo_models WHERE silo_id=?", (silo_id,))
+            for model_id, version, digest, spec_json in models:
+                db.execute(
+                    "INSERT INTO silo_models VALUES (?,?,?,?)", (silo_id, model_id, version, digest)
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO specs VALUES (?,?,?,?)",
+                    (digest, model_id, version, spec_json),
+                )
+
+    def _silo(self, row: tuple) -> SiloRecord:
+        models = self._db.execute(
+            "SELECT model_id, model_version, spec_digest FROM silo_models WHERE silo_id=? "
+            "ORDER BY model_id, model_version",
+            (row[0],),
+        ).fetchall()
+        return SiloRecord(*row, models=tuple(tuple(m) for m in models))
+
+    def get_silo(self, silo_id: str) -> SiloRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM silos WHERE silo_id=?", (silo_id,)).fetchone()
+            return self._silo(row) if row else None
+
+    def list_silos(self) -> list[SiloRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM silos ORDER BY silo_id").fetchall()
+            return [self._silo(r) for r in rows]
+
+    def get_spec_json(self, spec_digest: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT spec_json FROM specs WHERE spec_digest=?", (spec_digest,)
+            ).fetchone()
+        return row[0] if row else None
+
+    # -- reports ---------------------------------------------------------------
+    def add_report(self, report: Report) -> bool:
+        t = now_ms()
+        features = (report.metrics.get("drift") or {}).get("features") or {}
+        with self._lock, self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    report.report_id,
+                    report.silo_id,
+                    report.jurisdiction,
+                    report.model_id,
+                    report.model_version,
+                    report.spec_digest,
+                    report.window_start_ms,
+                    report.window_end_ms,
+                    t,
+                    int(report.decision.allow),
+                    report.to_json(),
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            for name, m in features.items():
+                if m.get("psi") is None:
+                    continue
+                db.execute(
+                    "INSERT INTO feature_drift VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        report.report_id,
+                        report.silo_id,
+                        report.jurisdiction,
+                        report.model_id,
+                        report.model_version,
+                        name,
+                        float(m["psi"]),
+                        m.get("psi_pvalue"),
+                        report.window_end_ms,
+                    ),
+                )
+            db.execute("UPDATE silos SET last_seen_ms=? WHERE silo_id=?", (t, report.silo_id))
+            return True
+
+    def get_report(self, report_id: str) -> Report | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM reports WHERE report_id=?", (report_id,)
+            ).fetchone()
+        return Report.from_dict(json.loads(row[0])) if row else None
+
+    def count_reports(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
+
+    def reports_for_model(
+        self, model_id: str, model_version: str | None, *, since_ms: int = 0, latest_only: bool
+    ) -> list[Report]:
+        where = "model_id=?"
+        args: list[object] = [model_id]
+        if model_version:
+            where += " AND model_version=?"
+            args.append(model_version)
+        if since_ms:
+            where += " AND window_end_ms>=?"
+            args.append(since_ms)
+        if latest_only:
+            sql = (
+                f"SELECT payload FROM reports r WHERE {where} AND r.rowid = ("
+                "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
+                "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
+                "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC LIMIT 1)"
+            )
+        else:
+            sql = f"SELECT payload FROM reports WHERE {where}"
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY silo_id", args).fetchall()
+        return [Report.from_dict(json.loads(r[0])) for r in rows]
+
+    def latest_reports(self) -> list[Report]:
+        sql = (
+            "SELECT payload FROM reports r WHERE r.rowid = ("
+            "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
+            "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
+            "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC LIMIT 1) "
+            "ORDER BY silo_id, model_id, model_version"
+        )
+        with self._lock:
+            rows = self._db.execute(sql).fetchall()
+        return [Report.from_dict(json.loads(r[0])) for r in rows]
+
+    def drift_above(
+        self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
+    ) -> list[DriftRecord]:
+        sql = (
+            "SELECT report_id, silo_id, jurisdiction, model_id, model_version, feature, psi, "
+            "psi_pvalue, window_end_ms FROM feature_drift WHERE window_end_ms>=? AND psi>?"
+        )
+        args: list[object] = [since_ms, psi_threshold]
+        if model_id:
+            sql += " AND model_id=?"
+            args.append(model_id)
+        with self._lock:
+            rows = self._db.execute(
+                sql + " ORDER BY psi DESC, silo_id, feature", args
+            ).fetchall()
+        return [DriftRecord(*r) for r in rows]
+
+    # -- jobs and commands -----------------------------------------------------
+    def open_job(
+        self, model_id: str, model_version: str, reason: str, silos: Sequence[str]
+    ) -> tuple[JobRecord, bool]:
+        t = now_ms()
+        marks = ",".join("?" * len(OPEN_JOB_STATES))
+        with self._lock, self._tx() as db:
+            row = db.execute(
+                f"SELECT job_id FROM jobs WHERE model_id=? AND model_version=? "
+                f"AND state IN ({marks}) ORDER BY created_ms LIMIT 1",
+                (model_id, model_version, *OPEN_JOB_STATES),
+            ).fetchone()
+            if row:
+                job_id, created = row[0], False
+            else:
+                job_id, created = uuid.uuid4().hex[:16], True
+                db.execute(
+                    "INSERT INTO jobs VALUES (?,?,?,?,?,?,?)",
+                    (job_id, model_id, model_version, "dispatched", reason, t, t),
+                )
+                for silo in sorted(set(silos)):
+                    db.execute(
+                        "INSERT INTO commands (command_id, job_id, silo_id, kind, model_id, "
+                        "model_version, reason, created_ms, status) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (
+                            uuid.uuid4().hex[:16],
+                            job_id,
+                            silo,
+                            "retrain",
+                            model_id,
+                            model_version,
+                            reason,
+                            t,
+                            "pending",
+                        ),
+                    )
+        return self._job(job_id), created
+
+    def _job(self, job_id: str) -> JobRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            cmds = self._db.execute(
+                "SELECT command_id, job_id, silo_id, kind, model_id, model_version, reason, "
+                "created_ms, status FROM commands WHERE job_id=? ORDER BY silo_id",
+                (job_id,),
+            ).fetchall()
+        return JobRecord(*row, commands=tuple(CommandRecord(*c) for c in cmds))
+
+    def pending_commands(self, silo_id: str) -> list[CommandRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT command_id, job_id, silo_id, kind, model_id, model_version, reason, "
+                "created_ms, status FROM commands WHERE silo_id=? AND status='pending' "
+                "ORDER BY created_ms, command_id",
+                (silo_id,),
+            ).fetchall()
+        return [CommandRecord(*r) for r in rows]
+
+    def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
+        with self._lock, self._tx() as db:
+            cur = db.execute(
+                "UPDATE commands SET status=?, message=?, acked_ms=? "
+                "WHERE command_id=? AND silo_id=? AND status='pending'",
+                (status, message, now_ms(), command_id, silo_id),
+            )
+            return cur.rowcount == 1
+
+    def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
+        with self._lock:
+            if model_id:
+                ids = self._db.execute(
+                    "SELECT job_id FROM jobs WHERE model_id=? ORDER BY created_ms", (model_id,)
+                ).fetchall()
+            else:
+                ids = self._db.execute("SELECT job_id FROM jobs ORDER BY created_ms").fetchall()
+        return [self._job(r[0]) for r in ids]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- helpers ---------------------------------------------------------------
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (autocommit connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,304 @@
+"""The handlers behind each `fedgov` verb. Each returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from fedgov.cli._format import fmt, iso, parse_since, print_json, table
+from fedgov.errors import ConfigError, DataError, PolicyError
+
+log = logging.getLogger(__name__)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# -- spec ------------------------------------------------------------------------
+def cmd_spec(args: argparse.Namespace) -> int:
+    from fedgov.data import read_columns
+    from fedgov.spec import save_spec
+    from fedgov.stats import derive_spec
+
+    sensitive = _split(args.sensitive)
+    categorical = _split(args.categorical)
+    exclude = set(_split(args.exclude))
+    intersections = [tuple(_split(i.replace("*", ","))) for i in args.intersection]
+    for inter in intersections:
+        unknown = [a for a in inter if a not in sensitive]
+        if len(inter) < 2 or unknown:
+            raise ConfigError(
+                f"--intersection {'*'.join(inter)}: name two or more --sensitive columns "
+                f"(unknown: {unknown})"
+            )
+    columns = read_columns(args.reference, string_columns=sensitive + categorical)
+    for name in [args.label, args.prediction, *sensitive, *categorical] + (
+        [args.score] if args.score else []
+    ):
+        if name not in columns:
+            raise DataError(
+                f"{args.reference}: no column '{name}'; the file has {sorted(columns)[:20]}"
+            )
+    for name in exclude:
+        columns.pop(name, None)
+    spec = derive_spec(
+        columns,
+        model_id=args.model,
+        model_version=args.model_version,
+        label=args.label,
+        prediction=args.prediction,
+        sensitive=sensitive,
+        intersections=intersections,
+        score=args.score,
+        positive_label=args.positive_label,
+        categorical=categorical,
+        bins=args.bins,
+    )
+    save_spec(spec, args.output)
+    n_num = sum(1 for f in spec.features if f.kind == "numeric")
+    print(
+        f"wrote {args.output}: {len(spec.features)} features ({n_num} numeric), "
+        f"{len(spec.sensitive)} sensitive attribute(s), digest {spec.digest[:12]}"
+    )
+    return 0
+
+
+# -- agent -----------------------------------------------------------------------
+def cmd_agent(args: argparse.Namespace) -> int:
+    import signal
+
+    from agent.config import load_agent_config
+    from agent.runner import Agent
+
+    config = load_agent_config(args.config)
+    agent = Agent(config)  # fails closed: a broken spec or policy stops here
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        agent.run(once=args.once)
+    finally:
+        agent.close()
+    return 0
+
+
+# -- aggregator ------------------------------------------------------------------
+def cmd_aggregator(args: argparse.Namespace) -> int:
+    from aggregator.server import create_server, serve_forever
+    from aggregator.store import create_store
+
+    if not args.insecure:
+        raise ConfigError(
+            "mTLS is not available yet: pass --insecure to serve plaintext gRPC "
+            "(for trials on a trusted network only)"
+        )
+    log.warning("serving WITHOUT TLS (--insecure): silo identities are not authenticated")
+    store = create_store(args.db)
+    running = create_server(args.listen, store)
+    print(f"aggregator listening on port {running.port} (db {args.db})", flush=True)
+    serve_forever(running)
+    return 0
+
+
+# -- queries ---------------------------------------------------------------------
+def cmd_query(args: argparse.Namespace) -> int:
+    from aggregator.query_client import QueryClient
+
+    with QueryClient(args.aggregator) as client:
+        if args.query_command == "drift":
+            rows = client.drift(
+                args.psi,
+                since_ms=parse_since(args.since),
+                model_id=args.model,
+                jurisdiction_glob=args.jurisdictions,
+            )
+            if args.json:
+                print_json(rows)
+            else:
+                print_drift(rows, args.psi)
+        elif args.query_command == "fairness":
+            ans = client.fairness(
+                args.model,
+                model_version=args.model_version,
+                jurisdiction_glob=args.jurisdictions,
+                since_ms=parse_since(args.since),
+            )
+            if args.json:
+                print_json(ans)
+            else:
+                print_fairness(ans)
+        else:
+            rows = client.decisions(jurisdiction_glob=args.jurisdictions)
+            if args.json:
+                print_json(rows)
+            else:
+                print_decisions(rows)
+    return 0
+
+
+def print_drift(rows: list[dict[str, Any]], threshold: float) -> None:
+    if not rows:
+        print(f"no feature has PSI above {threshold}")
+        return
+    table(
+        ["silo", "jurisdiction", "model", "version", "feature", "psi", "p-value", "window end"],
+        [
+            [r["silo"], r["jurisdiction"], r["model"], r["version"], r["feature"], r["psi"],
+             r["psi_pvalue"], iso(r["window_end_ms"])]
+            for r in rows
+        ],
+    )
+
+
+def print_fairness(ans: dict[str, Any]) -> None:
+    print(
+        f"model {ans['model']} version {ans['version']}: {ans['rows']} rows from "
+        f"{ans['reports']} report(s), silos {fmt(ans['silos'])} "
+        f"(jurisdictions {fmt(ans['jurisdictions'])})"
+    )
+    fairness = ans["metrics"].get("fairness") or {}
+    table(
+        ["attribute", "DP difference", "DP ratio", "EO difference", "EO ratio", "EOpp difference"],
+        [
+            [attr, m.get("demographic_parity_difference"), m.get("demographic_parity_ratio"),
+             m.get("equalized_odds_difference"), m.get("equalized_odds_ratio"),
+             m.get("equal_opportunity_difference")]
+            for attr, m in fairness.items()
+        ],
+    )
+    print()
+    table(
+        ["attribute", "group", "rows", "selection rate", "TPR", "FPR", "accuracy"],
+        [
+            [attr, g, gm.get("count"), gm.get("selection_rate"), gm.get("tpr"), gm.get("fpr"),
+             gm.get("accuracy")]
+            for attr, m in fairness.items()
+            for g, gm in (m.get("groups") or {}).items()
+            if gm.get("count")  # empty slots (no rows) say nothing
+        ],
+    )
+
+
+def print_decisions(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no reports yet")
+        return
+    table(
+        ["silo", "jurisdiction", "model", "version", "allow", "actions", "deny reasons"],
+        [
+            [r["silo"], r["jurisdiction"], r["model"], r["version"], r["allow"], r["actions"],
+             "; ".join(r["deny"]) or "-"]
+            for r in rows
+        ],
+    )
+
+
+def print_jobs(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no retraining jobs")
+        return
+    table(
+        ["job", "model", "version", "state", "dispatched to", "acknowledged by", "reason"],
+        [
+            [j["job_id"], j["model"], j["version"], j["state"], j["silos"], j["acked_silos"],
+             j["reason"]]
+            for j in rows
+        ],
+    )
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from aggregator.query_client import QueryClient
+
+    with QueryClient(args.aggregator) as client:
+        rows = client.jobs(model_id=args.model)
+    if args.json:
+        print_json(rows)
+    else:
+        print_jobs(rows)
+    return 0
+
+
+# -- stats -----------------------------------------------------------------------
+def cmd_stats(args: argparse.Namespace) -> int:
+    from fedgov.data import iter_batches
+    from fedgov.metrics import compute_metrics
+    from fedgov.spec import load_spec
+    from fedgov.stats import WindowStats
+
+    spec = load_spec(args.spec)
+    stats = WindowStats.zero(spec)
+    for batch in iter_batches(args.file, spec):
+        stats = stats.fold(spec, batch)
+    metrics = compute_metrics(spec, stats)
+    if args.json:
+        print_json({"stats": stats.to_dict(), "metrics": metrics})
+        return 0
+    print(f"{args.file}: {stats.rows} rows, model {spec.model_id} version {spec.model_version}")
+    feats = (metrics.get("drift") or {}).get("features") or {}
+    table(
+        ["feature", "psi", "p-value", "JS distance", "missing rate"],
+        [
+            [n, m.get("psi"), m.get("psi_pvalue"), m.get("jensen_shannon"), m.get("missing_rate")]
+            for n, m in feats.items()
+        ],
+    )
+    print()
+    print_fairness(
+        {"model": spec.model_id, "version": spec.model_version, "rows": stats.rows, "reports": 1,
+         "silos": ["local"], "jurisdictions": ["-"], "metrics": metrics}
+    )
+    return 0
+
+
+# -- policy ----------------------------------------------------------------------
+def cmd_policy(args: argparse.Namespace) -> int:
+    from fedgov.policy import RegoEngine, load_bundle, run_policy_tests
+
+    if args.policy_command == "check":
+        engine = RegoEngine.from_bundle(args.bundle)
+        bundle = load_bundle(args.bundle)
+        print(f"{args.bundle}: OK ({len(bundle.modules)} module(s), digest {engine.digest[:12]})")
+        return 0
+    if args.policy_command == "test":
+        results = run_policy_tests(args.bundle)
+        failed = [r for r in results if not r.passed]
+        if args.json:
+            print_json([{"name": r.name, "passed": r.passed, "message": r.message} for r in results])
+        else:
+            for r in results:
+                print(f"{'PASS' if r.passed else 'FAIL'}: {r.name}{'' if r.passed else ' ' + r.message}")
+            print("-" * 40)
+            print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+        if not results:
+            raise PolicyError(f"{args.bundle}: no test_* rules found in *_test.rego files")
+        return 1 if failed else 0
+    engine = RegoEngine.from_bundle(args.bundle)
+    try:
+        doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{args.input}: input file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{args.input}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    decision = engine.evaluate(doc)
+    print_json(decision.to_dict())
+    return 0 if decision.allow else 1
+
+
+# -- demo ------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fedgov.cli.demo import run_demo
+
+    result = run_demo(seed=args.seed, rows=args.rows, workdir=args.workdir, as_json=args.json)
+    if args.json:
+        print_json(result)
+    sys.stdout.flush()
+    return 0 if result["ok"] else 1

@@ -1,0 +1,231 @@
+"""The `fedgov` command.
+
+This module is the composition root: the one place that wires the agent and
+the aggregator together (for the demo) and imports each lazily, so
+``fedgov query`` does not load the agent, and the agent never loads the
+aggregator. Exit codes: 0 ok, 1 a gate denied / generic error, 2 bad usage
+or config, 3 bad data, 4 policy error, 5 aggregator unreachable, 6 report
+rejected, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from fedgov import __version__
+from fedgov.errors import GovernanceError
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_AGGREGATOR = "127.0.0.1:50051"
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+
+
+def _add_aggregator(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--aggregator",
+        default=DEFAULT_AGGREGATOR,
+        metavar="HOST:PORT",
+        help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedgov",
+        description=(
+            "Govern ML models across data silos: per-silo drift and fairness statistics, "
+            "Rego policy gates, and cross-jurisdiction compliance queries over aggregates only."
+        ),
+        epilog="Run `fedgov demo` to see the whole flow on generated data.",
+    )
+    parser.add_argument("--version", action="version", version=f"fedgov {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # spec
+    p = sub.add_parser(
+        "spec",
+        help="derive a monitoring spec from reference data",
+        description="Derive a monitoring spec (bin edges, categories, groups, reference counts) "
+        "from a reference CSV or Parquet file.",
+    )
+    p.add_argument("--reference", required=True, metavar="FILE", help="reference data file")
+    p.add_argument("--model", required=True, help="model id")
+    p.add_argument("--model-version", required=True, dest="model_version", help="model version")
+    p.add_argument("--label", required=True, help="ground-truth column")
+    p.add_argument("--prediction", required=True, help="predicted-label column")
+    p.add_argument("--score", help="optional score column")
+    p.add_argument("--positive-label", default="1", help="value of the positive class (default 1)")
+    p.add_argument(
+        "--sensitive", default="", help="comma-separated sensitive attribute columns"
+    )
+    p.add_argument(
+        "--intersection",
+        action="append",
+        default=[],
+        metavar="A*B",
+        help="declare an intersection of sensitive attributes, e.g. sex*age_band (repeatable)",
+    )
+    p.add_argument(
+        "--categorical", default="", help="comma-separated columns to treat as categorical"
+    )
+    p.add_argument("--exclude", default="", help="comma-separated columns that are not features")
+    p.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the spec")
+    _add_common(p)
+
+    # agent
+    p = sub.add_parser("agent", help="the per-silo agent")
+    asub = p.add_subparsers(dest="agent_command", metavar="ACTION", required=True)
+    r = asub.add_parser(
+        "run",
+        help="report local windows to the aggregator",
+        description="Read each new CSV/Parquet window in the input folders, compute statistics, "
+        "evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.",
+    )
+    r.add_argument("--config", required=True, metavar="FILE", help="silo YAML config")
+    r.add_argument("--once", action="store_true", help="process what is there, then exit")
+    _add_common(r)
+
+    # aggregator
+    p = sub.add_parser("aggregator", help="the central aggregator")
+    gsub = p.add_subparsers(dest="aggregator_command", metavar="ACTION", required=True)
+    s = gsub.add_parser("serve", help="serve the aggregator over gRPC")
+    s.add_argument("--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)")
+    s.add_argument(
+        "--listen",
+        default=DEFAULT_AGGREGATOR,
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
+    )
+    s.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plaintext gRPC (the only transport until mTLS lands; logged as a warning)",
+    )
+    _add_common(s)
+
+    # query
+    p = sub.add_parser("query", help="cross-jurisdiction compliance queries")
+    qsub = p.add_subparsers(dest="query_command", metavar="QUERY", required=True)
+    q = qsub.add_parser("drift", help="features whose PSI exceeds a threshold")
+    q.add_argument("--psi", type=float, default=0.2, help="PSI threshold (default 0.2)")
+    q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")
+    q.add_argument("--model", default="", help="only this model")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    for x in (q,):
+        _add_aggregator(x)
+        _add_json(x)
+        _add_common(x)
+    q = qsub.add_parser("fairness", help="fairness of a model merged across silos")
+    q.add_argument("--model", required=True, help="model id")
+    q.add_argument("--model-version", default="", dest="model_version", help="default: newest")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    q.add_argument(
+        "--since", default="", help="merge every window since (default: latest of each silo)"
+    )
+    _add_aggregator(q)
+    _add_json(q)
+    _add_common(q)
+    q = qsub.add_parser("decisions", help="the latest policy decision of every silo")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'US-*'")
+    _add_aggregator(q)
+    _add_json(q)
+    _add_common(q)
+
+    p = sub.add_parser("jobs", help="list retraining jobs")
+    p.add_argument("--model", default="", help="only this model")
+    _add_aggregator(p)
+    _add_json(p)
+    _add_common(p)
+
+    # stats
+    p = sub.add_parser("stats", help="a local look at a data file's statistics and metrics")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--spec", required=True, metavar="SPEC")
+    _add_json(p)
+    _add_common(p)
+
+    # policy
+    p = sub.add_parser("policy", help="check, test and evaluate Rego policy bundles")
+    psub = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    c = psub.add_parser("check", help="compile a bundle; errors name file and line")
+    c.add_argument("bundle", metavar="BUNDLE")
+    _add_common(c)
+    c = psub.add_parser("test", help="run the bundle's *_test.rego tests")
+    c.add_argument("bundle", metavar="BUNDLE")
+    _add_json(c)
+    _add_common(c)
+    c = psub.add_parser("eval", help="evaluate the decision for an input document")
+    c.add_argument("bundle", metavar="BUNDLE")
+    c.add_argument("--input", required=True, metavar="FILE", help="input JSON document")
+    _add_common(c)
+
+    # demo
+    p = sub.add_parser(
+        "demo",
+        help="run the federated demo: an aggregator and three silos on generated data",
+        description="Start an aggregator and three silo agents (EU-DE, EU-FR, US-NY) on "
+        "generated credit-scoring data, report one window each, query across jurisdictions, "
+        "dispatch retraining, clean up.",
+    )
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--rows", type=int, default=20_000, help="rows per silo window")
+    p.add_argument("--workdir", default=None, help="keep files here instead of a temp folder")
+    _add_json(p)
+    _add_common(p)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    elif getattr(args, "verbose", 0) >= 2:
+        level = logging.DEBUG
+    elif getattr(args, "verbose", 0) == 1 or args.command in ("agent", "aggregator"):
+        level = logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    from fedgov.cli import commands
+
+    handlers = {
+        "spec": commands.cmd_spec,
+        "agent": commands.cmd_agent,
+        "aggregator": commands.cmd_aggregator,
+        "query": commands.cmd_query,
+        "jobs": commands.cmd_jobs,
+        "stats": commands.cmd_stats,
+        "policy": commands.cmd_policy,
+        "demo": commands.cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except GovernanceError as exc:
+        print(f"fedgov: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fedgov: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

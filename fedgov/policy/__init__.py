@@ -1,0 +1,85 @@
+"""Policy engines: Rego bundles that decide whether a model version may serve.
+
+A bundle (see :func:`load_bundle`) must produce ``data.fedgov.decision``; an
+engine evaluates it on the metrics of one report and returns a
+:class:`Decision`. Engines fail closed: a bundle that does not load raises
+:class:`~fedgov.errors.PolicyError` at start-up, and anything that goes wrong
+while evaluating becomes a deny whose reason says what (see
+:func:`fail_closed`). :func:`run_policy_tests` runs the ``*_test.rego`` tests
+kept beside a bundle's policies.
+
+Usage::
+
+    engine = RegoEngine.from_bundle(default_bundle_path())  # PolicyError if broken
+    decision = engine.evaluate(policy_input)                    # never raises
+    if not decision.allow: ...                                  # decision.actions: "retrain"...
+
+Policy input contract (what the agent and the aggregator pass as ``input``)::
+
+    {
+      "model": {"id": str, "version": str},
+      "silo": str, "jurisdiction": str,
+      "window": {"start": ISO-8601 str, "end": ISO-8601 str},
+      "sample_size": int,
+      "drift": {"features": {"<name>": {"psi": float|null, "psi_pvalue": float|null,
+                                        "missing_rate": float|null}}},
+      "fairness": {"<attribute>": {"demographic_parity_difference": float|null,
+                                   "demographic_parity_ratio": float|null,
+                                   "equalized_odds_difference": float|null,
+                                   "groups": {"<group>": {"count": int,
+                                                          "selection_rate": float|null,
+                                                          "tpr": float|null,
+                                                          "fpr": float|null}}}}
+    }
+
+``null`` means "not computable" (an empty group, a zero denominator); policies
+must skip it. Numpy scalars and arrays are accepted and converted; NaN and
+infinities are not (JSON cannot carry them): the decision is a deny naming
+the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from fedgov.policy._bundle import Bundle, load_bundle
+from fedgov.policy._decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
+from fedgov.policy._regopy import RegoEngine, to_plain
+from fedgov.policy._testing import PolicyTestResult, run_policy_tests
+
+__all__ = [
+    "DECISION_PATH",
+    "KNOWN_ACTIONS",
+    "Bundle",
+    "Decision",
+    "PolicyEngine",
+    "PolicyTestResult",
+    "RegoEngine",
+    "default_bundle_path",
+    "fail_closed",
+    "load_bundle",
+    "run_policy_tests",
+    "to_plain",
+]
+
+
+@runtime_checkable
+class PolicyEngine(Protocol):
+    """What the agent and the aggregator need from a policy engine.
+
+    ``digest`` names the bundle that decides (it goes into every audit
+    record); ``evaluate`` never raises for a problem with the policy or the
+    input, it returns a fail-closed :class:`Decision`.
+    """
+
+    digest: str
+
+    def evaluate(self, input: Mapping[str, Any]) -> Decision:  # "input" as in Rego
+        ...
+
+
+def default_bundle_path() -> Path:
+    """The embedded default bundle (four-fifths rule, PSI gate), shipped with the package."""
+    return Path(__file__).resolve().parent / "bundles" / "default"

@@ -1,0 +1,82 @@
+"""The domain form of a silo's report: what the agent sends and the aggregator stores.
+
+It holds aggregate statistics, metrics derived from them, and the local
+policy decision; never a row-level value. The wire form lives in
+:mod:`fedgov.wire.serde`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedgov.policy import Decision
+from fedgov.stats import WindowStats
+
+__all__ = ["Report", "now_ms", "new_report_id"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_report_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Report:
+    report_id: str
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    window_start_ms: int
+    window_end_ms: int
+    spec_digest: str
+    stats: WindowStats
+    metrics: dict[str, Any]
+    decision: Decision
+    input_digest: str = ""
+    created_ms: int = field(default_factory=now_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "silo_id": self.silo_id,
+            "jurisdiction": self.jurisdiction,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "window_start_ms": self.window_start_ms,
+            "window_end_ms": self.window_end_ms,
+            "spec_digest": self.spec_digest,
+            "stats": self.stats.to_dict(),
+            "metrics": self.metrics,
+            "decision": self.decision.to_dict(),
+            "input_digest": self.input_digest,
+            "created_ms": self.created_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        return cls(
+            report_id=d["report_id"],
+            silo_id=d["silo_id"],
+            jurisdiction=d["jurisdiction"],
+            model_id=d["model_id"],
+            model_version=d["model_version"],
+            window_start_ms=int(d["window_start_ms"]),
+            window_end_ms=int(d["window_end_ms"]),
+            spec_digest=d["spec_digest"],
+            stats=WindowStats.from_dict(d["stats"]),
+            metrics=d["metrics"],
+            decision=Decision.from_dict(d["decision"]),
+            input_digest=d.get("input_digest", ""),
+            created_ms=int(d.get("created_ms", 0)),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)

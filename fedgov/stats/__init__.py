@@ -1,0 +1,37 @@
+"""Mergeable sufficient statistics of monitored data.
+
+Raw columns are encoded against a :class:`~fedgov.spec.MonitoringSpec` into
+a :class:`Batch` (numbers and integer codes only), and batches are folded
+into :class:`WindowStats`: per-feature cell counts and per-group confusion
+counts. Statistics have ``zero()`` and an associative, commutative
+``merge()``, so silo statistics add up to exactly the pooled ones::
+
+    stats = WindowStats.zero(spec)
+    for chunk in chunks:
+        stats = stats.fold(spec, encode_columns(spec, chunk))
+"""
+
+from fedgov.stats._batch import Batch, encode_columns
+from fedgov.stats._counts import (
+    MISSING_GROUP,
+    OTHER_GROUP,
+    FeatureCounts,
+    OutcomeCounts,
+    numeric_cells,
+    outcome_layouts,
+)
+from fedgov.stats._derive import derive_spec
+from fedgov.stats._window import WindowStats
+
+__all__ = [
+    "MISSING_GROUP",
+    "OTHER_GROUP",
+    "Batch",
+    "FeatureCounts",
+    "OutcomeCounts",
+    "WindowStats",
+    "derive_spec",
+    "encode_columns",
+    "numeric_cells",
+    "outcome_layouts",
+]

@@ -1,0 +1,186 @@
+"""Count arrays for one feature and for one sensitive attribute.
+
+These are the cells that leave a silo. They are plain ``int64`` arrays over
+the layouts fixed by the monitoring spec (see :mod:`fedgov.spec`), so two
+silos that share a spec can add theirs cell by cell: ``zero()`` is the
+identity and ``merge()`` is element-wise addition, hence associative and
+commutative. Nothing here knows a row value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from fedgov.spec import Feature, MonitoringSpec
+
+__all__ = [
+    "GROUP_SEPARATOR",
+    "INTERSECTION_SEPARATOR",
+    "MISSING_GROUP",
+    "OTHER_GROUP",
+    "FeatureCounts",
+    "OutcomeCounts",
+    "numeric_cells",
+    "outcome_layouts",
+]
+
+OTHER_GROUP = "__other__"
+"""Slot for a sensitive value the spec does not declare."""
+MISSING_GROUP = "__missing__"
+"""Slot for a missing sensitive value."""
+GROUP_SEPARATOR = "|"
+"""Joins the groups of an intersection: ``"F|white"``."""
+INTERSECTION_SEPARATOR = "*"
+"""Joins the attribute names of an intersection: ``"sex*race"``."""
+_RESERVED = frozenset((OTHER_GROUP, MISSING_GROUP))
+
+
+def _frozen_counts(counts: Any) -> np.ndarray:
+    # Copy so that freezing never reaches into the caller's array.
+    arr = np.array(counts, dtype=np.int64, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+def numeric_cells(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Cell index of each value in the numeric layout, vectorised.
+
+    ``searchsorted(side="right")`` puts ``x < e0`` (and ``-inf``) in 0,
+    ``e_{i} <= x < e_{i+1}`` in ``i + 1`` and ``x >= ek`` in ``k + 1``;
+    the last bin is closed, so ``x == ek`` is moved back to ``k``, and NaN
+    (which ``searchsorted`` sorts last) goes to the missing cell ``k + 2``.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)
+    k = len(e) - 1
+    idx = np.searchsorted(e, x, side="right")
+    idx[x == e[-1]] = k
+    idx[np.isnan(x)] = k + 2
+    return idx
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureCounts:
+    """Counts of one feature over its spec cell layout.
+
+    numeric: ``[underflow, bin_0 .. bin_{k-1}, overflow, missing]``;
+    categorical: ``[cat_0 .. cat_{m-1}, unseen, missing]``.
+    """
+
+    name: str
+    kind: str
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "categorical"):
+            raise ValueError(f"{self.name}: kind must be 'numeric' or 'categorical'")
+        arr = _frozen_counts(self.counts)
+        if arr.ndim != 1 or arr.size < 3:
+            raise ValueError(f"{self.name}: counts must be 1-d with >= 3 cells, got {arr.shape}")
+        object.__setattr__(self, "counts", arr)
+
+    @classmethod
+    def zero(cls, feature: Feature) -> FeatureCounts:
+        return cls(feature.name, feature.kind, np.zeros(feature.n_cells, dtype=np.int64))
+
+    def merge(self, other: FeatureCounts) -> FeatureCounts:
+        if (self.name, self.kind, self.counts.shape) != (
+            other.name,
+            other.kind,
+            other.counts.shape,
+        ):
+            raise ValueError(
+                f"cannot merge counts of {self.name} ({self.kind}, {self.counts.size} cells) "
+                f"with {other.name} ({other.kind}, {other.counts.size} cells): layouts differ"
+            )
+        return FeatureCounts(self.name, self.kind, self.counts + other.counts)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FeatureCounts):
+            return NotImplemented
+        return (self.name, self.kind) == (other.name, other.kind) and np.array_equal(
+            self.counts, other.counts
+        )
+
+    def __repr__(self) -> str:
+        return f"FeatureCounts({self.name!r}, {self.kind!r}, {self.counts.tolist()})"
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeCounts:
+    """Confusion counts per group: ``counts[group, y_true, y_pred]``.
+
+    For one attribute the groups are its declared groups then ``__other__``
+    and ``__missing__``; for an intersection, the cartesian product of each
+    attribute's slots, joined by ``|`` (first attribute varies slowest).
+    Rows with a missing label or prediction are not counted here.
+    """
+
+    attribute: str
+    groups: tuple[str, ...]
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        groups = tuple(self.groups)
+        arr = _frozen_counts(self.counts)
+        if arr.shape != (len(groups), 2, 2):
+            raise ValueError(
+                f"{self.attribute}: counts must have shape ({len(groups)}, 2, 2), got {arr.shape}"
+            )
+        if len(set(groups)) != len(groups):
+            raise ValueError(f"{self.attribute}: group names must be unique")
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "counts", arr)
+
+    @classmethod
+    def zero(cls, attribute: str, groups: Sequence[str]) -> OutcomeCounts:
+        return cls(attribute, tuple(groups), np.zeros((len(groups), 2, 2), dtype=np.int64))
+
+    def merge(self, other: OutcomeCounts) -> OutcomeCounts:
+        if (self.attribute, self.groups) != (other.attribute, other.groups):
+            raise ValueError(
+                f"cannot merge outcomes of {self.attribute} with {other.attribute}: "
+                "attributes or groups differ"
+            )
+        return OutcomeCounts(self.attribute, self.groups, self.counts + other.counts)
+
+    def declared_mask(self) -> np.ndarray:
+        """True for groups made only of declared groups (no other/missing slot)."""
+        return np.array(
+            [not (_RESERVED & set(g.split(GROUP_SEPARATOR))) for g in self.groups], dtype=bool
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OutcomeCounts):
+            return NotImplemented
+        return (self.attribute, self.groups) == (other.attribute, other.groups) and np.array_equal(
+            self.counts, other.counts
+        )
+
+    def __repr__(self) -> str:
+        return f"OutcomeCounts({self.attribute!r}, {self.groups!r}, {self.counts.tolist()})"
+
+
+def outcome_layouts(spec: MonitoringSpec) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Outcome name -> (attributes it is made of, its groups), in spec order.
+
+    One entry per sensitive attribute, then one per declared intersection
+    named by joining its attributes with ``*``.
+    """
+    slots = {a.name: (*a.groups, OTHER_GROUP, MISSING_GROUP) for a in spec.sensitive}
+    out: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+        name: ((name,), groups) for name, groups in slots.items()
+    }
+    for inter in spec.intersections:
+        groups = tuple(GROUP_SEPARATOR.join(p) for p in product(*(slots[a] for a in inter)))
+        out[INTERSECTION_SEPARATOR.join(inter)] = (tuple(inter), groups)
+    return out

@@ -1,0 +1,145 @@
+"""Derive a monitoring spec from reference data.
+
+The spec fixes the cells every silo counts over, so it is derived once, from
+the reference (training or validation) data, and then shared. Numeric bin
+edges are reference quantiles, so each bin holds about the same share of
+the reference rows: PSI and chi-square are then well conditioned (no
+near-empty reference bins) without hand-tuned edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fedgov.errors import DataError
+from fedgov.spec import (
+    CategoricalFeature,
+    Feature,
+    MonitoringSpec,
+    NumericFeature,
+    SensitiveAttribute,
+)
+from fedgov.stats._batch import _as_array, _float, _keys, encode_columns
+from fedgov.stats._window import WindowStats
+
+__all__ = ["derive_spec"]
+
+
+def derive_spec(
+    columns: Mapping[str, Any],
+    *,
+    model_id: str,
+    model_version: str,
+    label: str,
+    prediction: str,
+    sensitive: Sequence[str],
+    intersections: Sequence[Sequence[str]] = (),
+    score: str | None = None,
+    positive_label: str = "1",
+    categorical: Sequence[str] = (),
+    bins: int = 10,
+    max_categories: int = 100,
+) -> MonitoringSpec:
+    """A spec whose features are every column but label, prediction, score and sensitive.
+
+    Numeric columns get quantile edges (a constant column gets one bin
+    ``[v - 0.5, v + 0.5]``); non-numeric columns and those named in
+    ``categorical`` get their observed values, sorted as strings; sensitive
+    attributes get their observed groups. ``reference`` holds the counts of
+    ``columns`` over the derived cells.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    wanted = [label, prediction, *sensitive, *([score] if score else [])]
+    absent = [c for c in (*wanted, *categorical) if c not in columns]
+    if absent:
+        raise DataError(f"reference data lacks column(s) {absent}; present: {sorted(columns)}")
+    skip = set(wanted)
+    forced = set(categorical)
+    features: list[Feature] = []
+    for name, values in columns.items():
+        if name in skip:
+            continue
+        if name not in forced and _is_numeric(values):
+            features.append(NumericFeature(name, _edges(name, _float(values, name), bins)))
+        else:
+            cats = _observed(name, values)
+            if len(cats) > max_categories:
+                raise DataError(
+                    f"column '{name}' has {len(cats)} distinct values, more than "
+                    f"max_categories={max_categories}; bin it into fewer values, drop it, "
+                    "or raise the limit"
+                )
+            features.append(CategoricalFeature(name, cats))
+    spec = MonitoringSpec(
+        model_id=model_id,
+        model_version=model_version,
+        label=label,
+        prediction=prediction,
+        features=tuple(features),
+        sensitive=tuple(SensitiveAttribute(a, _observed(a, columns[a])) for a in sensitive),
+        intersections=tuple(tuple(i) for i in intersections),
+        score=score,
+        positive_label=positive_label,
+    )
+    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
+    reference = {k: tuple(int(c) for c in v.counts) for k, v in stats.features.items()}
+    return MonitoringSpec(
+        model_id=model_id,
+        model_version=model_version,
+        label=label,
+        prediction=prediction,
+        features=spec.features,
+        sensitive=spec.sensitive,
+        intersections=spec.intersections,
+        score=score,
+        positive_label=positive_label,
+        reference=reference,
+    )
+
+
+def _is_numeric(values: Any) -> bool:
+    """Numbers (with None/NaN gaps) are numeric; bools and strings are not."""
+    arr = _as_array(values)
+    if arr.dtype.kind in "iuf":
+        return True
+    if arr.dtype.kind != "O":
+        return False
+    seen = False
+    for v in arr.tolist():
+        if isinstance(v, bool) or not isinstance(v, (int, float, type(None))):
+            return False
+        seen = seen or v is not None
+    return seen
+
+
+def _edges(name: str, x: np.ndarray, bins: int) -> tuple[float, ...]:
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        raise DataError(
+            f"column '{name}' has no finite value in the reference data (all missing or "
+            "infinite); drop it, or list it in `categorical` to monitor its missing rate"
+        )
+    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)))
+    if edges.size < 2:  # constant column: one bin around the value
+        v = float(edges[0])
+        lo, hi = v - 0.5, v + 0.5
+        # Far from zero, +-0.5 is below float resolution: use the neighbours.
+        lo = lo if lo < v else float(np.nextafter(v, -np.inf))
+        hi = hi if hi > v else float(np.nextafter(v, np.inf))
+        return (lo, hi)
+    return tuple(float(e) for e in edges)
+
+
+def _observed(name: str, values: Any) -> tuple[str, ...]:
+    _, _, keys = _keys(values)
+    present = sorted({k for k in keys if k is not None})
+    if not present:
+        raise DataError(
+            f"column '{name}' has no non-missing value in the reference data; "
+            "its categories cannot be derived"
+        )
+    return tuple(present)

@@ -1,0 +1,228 @@
+from fedgov.v1 import report_pb2 as _report_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModelServed(_message.Message):
+    __slots__ = ("model_id", "model_version", "spec_digest", "spec_json")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_version: str
+    spec_digest: str
+    spec_json: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., spec_digest: _Optional[str] = ..., spec_json: _Optional[str] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "models", "policy_bundle_digest", "agent_version")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    models: _containers.RepeatedCompositeFieldContainer[ModelServed]
+    policy_bundle_digest: str
+    agent_version: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelServed, _Mapping]]] = ..., policy_bundle_digest: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
+
+class RegisterResponse(_message.Message):
+    __slots__ = ("aggregator_version",)
+    AGGREGATOR_VERSION_FIELD_NUMBER: _ClassVar[int]
+    aggregator_version: str
+    def __init__(self, aggregator_version: _Optional[str] = ...) -> None: ...
+
+class SubmitReportRequest(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: _report_pb2.Report
+    def __init__(self, report: _Optional[_Union[_report_pb2.Report, _Mapping]] = ...) -> None: ...
+
+class ReportAck(_message.Message):
+    __slots__ = ("report_id", "duplicate")
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    report_id: str
+    duplicate: bool
+    def __init__(self, report_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class StreamCommandsRequest(_message.Message):
+    __slots__ = ("silo_id",)
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    def __init__(self, silo_id: _Optional[str] = ...) -> None: ...
+
+class Command(_message.Message):
+    __slots__ = ("command_id", "kind", "job_id", "model_id", "model_version", "reason", "created_unix_ms")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    kind: str
+    job_id: str
+    model_id: str
+    model_version: str
+    reason: str
+    created_unix_ms: int
+    def __init__(self, command_id: _Optional[str] = ..., kind: _Optional[str] = ..., job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+
+class CommandAck(_message.Message):
+    __slots__ = ("command_id", "silo_id", "status", "message")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    silo_id: str
+    status: str
+    message: str
+    def __init__(self, command_id: _Optional[str] = ..., silo_id: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CommandAckResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DriftQuery(_message.Message):
+    __slots__ = ("psi_threshold", "since_unix_ms", "model_id", "jurisdiction_glob")
+    PSI_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    psi_threshold: float
+    since_unix_ms: int
+    model_id: str
+    jurisdiction_glob: str
+    def __init__(self, psi_threshold: _Optional[float] = ..., since_unix_ms: _Optional[int] = ..., model_id: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+
+class DriftRow(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "feature", "psi", "psi_pvalue", "has_pvalue", "window_end_unix_ms", "report_id")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    PSI_PVALUE_FIELD_NUMBER: _ClassVar[int]
+    HAS_PVALUE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    feature: str
+    psi: float
+    psi_pvalue: float
+    has_pvalue: bool
+    window_end_unix_ms: int
+    report_id: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., feature: _Optional[str] = ..., psi: _Optional[float] = ..., psi_pvalue: _Optional[float] = ..., has_pvalue: _Optional[bool] = ..., window_end_unix_ms: _Optional[int] = ..., report_id: _Optional[str] = ...) -> None: ...
+
+class DriftQueryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[DriftRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[DriftRow, _Mapping]]] = ...) -> None: ...
+
+class FairnessQuery(_message.Message):
+    __slots__ = ("model_id", "model_version", "jurisdiction_glob", "since_unix_ms")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_version: str
+    jurisdiction_glob: str
+    since_unix_ms: int
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., since_unix_ms: _Optional[int] = ...) -> None: ...
+
+class FairnessQueryResponse(_message.Message):
+    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SILOS_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_version: str
+    silos: _containers.RepeatedScalarFieldContainer[str]
+    jurisdictions: _containers.RepeatedScalarFieldContainer[str]
+    rows: int
+    metrics_json: str
+    reports: int
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ...) -> None: ...
+
+class DecisionsQuery(_message.Message):
+    __slots__ = ("jurisdiction_glob",)
+    JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    jurisdiction_glob: str
+    def __init__(self, jurisdiction_glob: _Optional[str] = ...) -> None: ...
+
+class DecisionRow(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "decision", "window_end_unix_ms", "report_id")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    decision: _report_pb2.Decision
+    window_end_unix_ms: int
+    report_id: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ..., window_end_unix_ms: _Optional[int] = ..., report_id: _Optional[str] = ...) -> None: ...
+
+class DecisionsQueryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[DecisionRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[DecisionRow, _Mapping]]] = ...) -> None: ...
+
+class JobsQuery(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class JobRow(_message.Message):
+    __slots__ = ("job_id", "model_id", "model_version", "state", "reason", "created_unix_ms", "silos", "acked_silos")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SILOS_FIELD_NUMBER: _ClassVar[int]
+    ACKED_SILOS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    model_id: str
+    model_version: str
+    state: str
+    reason: str
+    created_unix_ms: int
+    silos: _containers.RepeatedScalarFieldContainer[str]
+    acked_silos: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., acked_silos: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JobsQueryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[JobRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[JobRow, _Mapping]]] = ...) -> None: ...

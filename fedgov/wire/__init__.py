@@ -1,0 +1,21 @@
+"""The wire boundary: protobuf <-> domain conversions."""
+
+from fedgov.wire.serde import (
+    WireError,
+    decision_from_proto,
+    decision_to_proto,
+    report_from_proto,
+    report_to_proto,
+    stats_from_proto,
+    stats_to_proto,
+)
+
+__all__ = [
+    "WireError",
+    "decision_from_proto",
+    "decision_to_proto",
+    "report_from_proto",
+    "report_to_proto",
+    "stats_from_proto",
+    "stats_to_proto",
+]

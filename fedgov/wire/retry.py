@@ -1,0 +1,95 @@
+"""Calling the aggregator with retries: exponential backoff with full jitter.
+
+Transient failures (the aggregator down, restarting or overloaded) are
+retried; a rejection is raised at once as the matching fedgov error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+
+from fedgov.errors import NotRegistered, QueryError, ReportRejected, TransportError
+
+__all__ = ["Backoff", "call_with_retry"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_TRANSIENT = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays grow by ``multiplier`` up to ``maximum``; ``max_elapsed`` None retries forever."""
+
+    initial: float = 0.2
+    maximum: float = 10.0
+    multiplier: float = 2.0
+    max_elapsed: float | None = 30.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield random.uniform(0, delay)
+            delay = min(self.maximum, delay * self.multiplier)
+
+
+def call_with_retry(
+    what: str,
+    fn: Callable[[], T],
+    *,
+    address: str,
+    backoff: Backoff,
+    stop: threading.Event | None = None,
+    rejected: type[ReportRejected] | type[QueryError] = ReportRejected,
+) -> T:
+    start = time.monotonic()
+    delays = backoff.delays()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn()
+        except grpc.RpcError as exc:
+            code = exc.code()
+            detail = exc.details() or ""
+            if code == grpc.StatusCode.FAILED_PRECONDITION:
+                raise NotRegistered(f"{what}: {detail}") from None
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise rejected(f"{what}: {detail}") from None
+            elapsed = time.monotonic() - start
+            limit = backoff.max_elapsed
+            if code not in _TRANSIENT or (limit is not None and elapsed >= limit):
+                raise TransportError(
+                    f"{what}: aggregator at {address} failed after {attempt} attempt(s) "
+                    f"over {elapsed:.1f}s: {code.name} {detail}. Is it running, and is the "
+                    "address right?"
+                ) from None
+            delay = next(delays)
+            log.warning(
+                "%s: aggregator at %s unavailable (%s); retry %d in %.1fs",
+                what,
+                address,
+                code.name,
+                attempt,
+                delay,
+            )
+            if stop is not None:
+                if stop.wait(delay):
+                    raise TransportError(f"{what}: stopped while retrying") from None
+            else:
+                time.sleep(delay)

@@ -1,0 +1,30 @@
+"""The public surface of fedgov.metrics is what __all__ says."""
+
+from __future__ import annotations
+
+import fedgov.metrics
+
+
+def test_exported_names() -> None:
+    assert set(fedgov.metrics.__all__) == {
+        "PSI_EPSILON",
+        "chi_square",
+        "compute_metrics",
+        "demographic_parity_difference",
+        "demographic_parity_ratio",
+        "disparate_impact",
+        "drift",
+        "drift_cells",
+        "equal_opportunity_difference",
+        "equal_opportunity_ratio",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+        "fairness",
+        "group_metrics",
+        "jensen_shannon",
+        "missing_rate",
+        "psi",
+        "psi_pvalue",
+    }
+    for name in fedgov.metrics.__all__:
+        assert getattr(fedgov.metrics, name) is not None
