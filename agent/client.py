@@ -85,7 +85,7 @@ class AggregatorClient:
         )
         resp = self._call(
             f"register {silo_id}",
-            lambda: self._stub.Register(req, timeout=self.timeout, wait_for_ready=True),
+            lambda: self._stub.Register(req, timeout=self.timeout),
         )
         return resp.aggregator_version
 
@@ -94,7 +94,7 @@ class AggregatorClient:
         req = pb.SubmitReportRequest(report=report_to_proto(report))
         ack = self._call(
             f"report {report.report_id}",
-            lambda: self._stub.SubmitReport(req, timeout=self.timeout, wait_for_ready=True),
+            lambda: self._stub.SubmitReport(req, timeout=self.timeout),
         )
         return bool(ack.duplicate)
 
@@ -114,5 +114,5 @@ class AggregatorClient:
         req = pb.CommandAck(command_id=command_id, silo_id=silo_id, status=status, message=message)
         self._call(
             f"ack {command_id}",
-            lambda: self._stub.AckCommand(req, timeout=self.timeout, wait_for_ready=True),
+            lambda: self._stub.AckCommand(req, timeout=self.timeout),
         )

@@ -8,6 +8,7 @@ Example ``silo.yaml``::
     aggregator:
       address: 127.0.0.1:50051
       insecure: true            # plaintext gRPC; mTLS arrives with issue 5
+      retry_seconds: 30         # keep retrying an unreachable aggregator this long
     policy: policies/default    # the silo's own Rego bundle (folder)
     state_dir: state            # processed windows, outbox, command log
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
@@ -49,6 +50,7 @@ class AgentConfig:
     metrics_port: int | None = None
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
+    retry_seconds: float = 30.0
 
 
 def _get(doc: Mapping[str, Any], key: str, where: str, source: str) -> Any:
@@ -106,6 +108,10 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     if poll <= 0 or chunk <= 0:
         raise ConfigError(f"{source}: poll_seconds and chunk_rows must be > 0")
     insecure = bool(agg.get("insecure", True)) if isinstance(agg, Mapping) else True
+    try:
+        retry = float(agg.get("retry_seconds", 30.0)) if isinstance(agg, Mapping) else 30.0
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: aggregator.retry_seconds: not a number") from None
     if not insecure:
         raise ConfigError(
             f"{source}: aggregator.insecure: false asks for mTLS, which is not available yet; "
@@ -122,4 +128,5 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         metrics_port=port,
         poll_seconds=poll,
         chunk_rows=chunk,
+        retry_seconds=retry,
     )

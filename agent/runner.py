@@ -64,7 +64,9 @@ class Agent:
         self._acked = self._load_acked()
         self._stop = threading.Event()
         self.client = AggregatorClient(
-            config.aggregator_address, backoff=backoff or Backoff(), stop=self._stop
+            config.aggregator_address,
+            backoff=backoff or Backoff(max_elapsed=config.retry_seconds),
+            stop=self._stop,
         )
         self._metrics_server: object | None = None
         self.metrics_port: int | None = None
@@ -205,7 +207,7 @@ class Agent:
             )
         else:
             status, message = "rejected", f"unknown command kind {cmd.kind!r}"
-        log.warning(
+        log.info(
             "%s: command %s %s for %s/%s (%s): %s",
             self.config.silo_id,
             cmd.command_id,

@@ -1,0 +1,180 @@
+"""Real gRPC aggregator on port 0, real agents, real Rego, real SQLite."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import config_from_dict
+from agent.runner import Agent
+from aggregator.query_client import QueryClient
+from aggregator.server import RunningServer, create_server
+from aggregator.store import SqliteStore
+from fedgov.errors import TransportError
+from fedgov.metrics import compute_metrics
+from fedgov.policy import default_bundle_path
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats, encode_columns
+from fedgov.synthetic import credit_data, write_table
+from fedgov.wire.retry import Backoff
+
+pytestmark = pytest.mark.integration
+
+SILOS = {"EU-DE": (1.0, 0.0), "EU-FR": (0.0, 0.0), "US-NY": (0.0, 0.15)}
+
+
+def _agent(root: Path, silo: str, address: str, spec_file: Path, **kw: object) -> Agent:
+    config = config_from_dict(
+        {
+            "silo": {"id": silo, "jurisdiction": silo},
+            "aggregator": {"address": address, "insecure": True},
+            "policy": str(default_bundle_path()),
+            "state_dir": str(root / silo / "state"),
+            "models": [{"spec": str(spec_file), "input": str(root / silo / "in")}],
+        },
+        base=root,
+    )
+    return Agent(config, **kw)  # type: ignore[arg-type]
+
+
+def _write_windows(root: Path, rows: int = 3000) -> dict[str, dict[str, np.ndarray]]:
+    data = {}
+    for i, (silo, (drift, bias)) in enumerate(SILOS.items()):
+        data[silo] = credit_data(rows, seed=50 + i, drift=drift, bias=bias)
+        write_table(data[silo], root / silo / "in" / f"w1.{'csv' if i == 1 else 'parquet'}")
+    return data
+
+
+def _pooled_metrics(spec: MonitoringSpec, parts: list[dict[str, np.ndarray]]) -> dict:
+    pooled = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, pooled))
+    return compute_metrics(spec, stats)
+
+
+def _close(a: object, b: object) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys()
+        for k in a:
+            _close(a[k], b[k])
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    else:
+        assert a == b
+
+
+def test_three_silos_report_merge_and_dispatch(
+    tmp_path: Path, aggregator: RunningServer, credit_spec: MonitoringSpec, spec_file: Path
+) -> None:
+    address = f"127.0.0.1:{aggregator.port}"
+    data = _write_windows(tmp_path)
+    agents = [_agent(tmp_path, s, address, spec_file) for s in SILOS]
+    listeners = []
+    try:
+        for a in agents:
+            a.register()
+            t = threading.Thread(target=a.listen_commands, daemon=True)
+            t.start()
+            listeners.append(t)
+        reports = {a.config.silo_id: a.scan_once()[0] for a in agents}
+        assert aggregator.handler.store.count_reports() == 3
+        assert not reports["EU-FR"].decision.deny
+        assert "retrain" in reports["EU-DE"].decision.actions
+        assert "retrain" in reports["US-NY"].decision.actions
+
+        with QueryClient(address) as q:
+            # Federated equals pooled: merged EU figures from summed counts.
+            eu = q.fairness("credit-risk", jurisdiction_glob="EU-*")
+            assert eu["silos"] == ["EU-DE", "EU-FR"] and eu["rows"] == 6000
+            _close(eu["metrics"], _pooled_metrics(credit_spec, [data["EU-DE"], data["EU-FR"]]))
+            everyone = q.fairness("credit-risk")
+            _close(everyone["metrics"], _pooled_metrics(credit_spec, list(data.values())))
+
+            drift = q.drift(0.2)
+            assert {r["silo"] for r in drift} == {"EU-DE"}
+            assert all(r["psi"] > 0.2 for r in drift)
+            assert q.drift(0.2, jurisdiction_glob="US-*") == []
+
+            decisions = {d["silo"]: d for d in q.decisions()}
+            assert decisions["EU-FR"]["allow"] and not decisions["US-NY"]["allow"]
+            assert any("demographic parity" in r for r in decisions["US-NY"]["deny"])
+
+            # One job for the model; every silo serving it acknowledges.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                jobs = q.jobs()
+                if jobs and len(jobs[0]["acked_silos"]) == 3:
+                    break
+                time.sleep(0.05)
+            assert len(jobs) == 1
+            assert sorted(jobs[0]["acked_silos"]) == sorted(SILOS)
+            assert all(len(a.received) == 1 and a.received[0].kind == "retrain" for a in agents)
+    finally:
+        for a in agents:
+            a.close()
+        for t in listeners:
+            t.join(timeout=5)
+
+
+def test_same_report_twice_is_stored_once(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path
+) -> None:
+    address = f"127.0.0.1:{aggregator.port}"
+    _write_windows(tmp_path, rows=500)
+    agent = _agent(tmp_path, "EU-FR", address, spec_file)
+    try:
+        agent.register()
+        (report,) = agent.scan_once()
+        assert aggregator.handler.store.count_reports() == 1
+        assert agent.client.submit(report) is True  # acknowledged as a duplicate
+        assert aggregator.handler.store.count_reports() == 1
+        stored = aggregator.handler.store.get_report(report.report_id)
+        assert stored is not None and stored.stats == report.stats
+        # Re-processing the same window (e.g. after a crash) yields the same id.
+        agent._ledger.clear()
+        (again,) = agent.scan_once()
+        assert again.report_id == report.report_id
+        assert aggregator.handler.store.count_reports() == 1
+    finally:
+        agent.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_aggregator_down_retries_keeps_outbox_then_delivers(
+    tmp_path: Path, spec_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = _free_port()
+    _write_windows(tmp_path, rows=500)
+    agent = _agent(
+        tmp_path, "EU-DE", f"127.0.0.1:{port}", spec_file,
+        backoff=Backoff(initial=0.05, maximum=0.2, max_elapsed=1.0),
+    )
+    caplog.set_level(logging.WARNING)
+    try:
+        with pytest.raises(TransportError, match="Is it running"):
+            agent.register()
+        with pytest.raises(TransportError):
+            agent.scan_once()
+        assert "retry" in caplog.text and "unavailable" in caplog.text
+        assert len(agent.outbox) == 1  # nothing lost
+        running = create_server(f"127.0.0.1:{port}", SqliteStore(tmp_path / "late.db"))
+        try:
+            agent.register()
+            assert agent.flush_outbox() == 1
+            assert len(agent.outbox) == 0
+            assert running.handler.store.count_reports() == 1
+        finally:
+            running.stop(grace=1.0)
+            running.handler.store.close()
+    finally:
+        agent.close()
