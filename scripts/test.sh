@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need, then runs pytest.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+python -m pip install --disable-pip-version-check -q -e ".[test]"
+exec python -m pytest "$@"
