@@ -16,9 +16,10 @@ from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
 from agent.outbox import Outbox
 from agent.pipeline import build_report
+from fedgov.audit import AuditLog
 from fedgov.data import DATA_SUFFIXES
-from fedgov.errors import ConfigError, DataError, GovernanceError
-from fedgov.policy import PolicyEngine, RegoEngine
+from fedgov.errors import ConfigError, DataError, GovernanceError, PolicyError
+from fedgov.policy import PolicyEngine, RegoEngine, load_bundle
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, load_spec
 from fedgov.wire.retry import Backoff
@@ -55,6 +56,10 @@ class Agent:
         self.registry = registry or CollectorRegistry()
         self.metrics = AgentMetrics(config.silo_id, config.jurisdiction, self.registry)
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.audit = AuditLog(config.state_dir / "audit.jsonl")
+        self._policy_digest = getattr(self.engine, "digest", "")
+        self._rejected_digest = ""
+        self.audit.append("policy_loaded", bundle=str(config.policy), digest=self._policy_digest)
         self.outbox = Outbox(config.state_dir / "outbox")
         self._ledger_path = config.state_dir / "processed.json"
         self._ledger: dict[str, str] = (
@@ -151,6 +156,17 @@ class Agent:
                     log.error("%s: skipped until it changes: %s", path, exc)
                     self._mark(watch, path)
                     continue
+                self.audit.append(
+                    "decision",
+                    report_id=report.report_id,
+                    model=report.model_id,
+                    version=report.model_version,
+                    input_digest=report.input_digest,
+                    allow=report.decision.allow,
+                    deny=list(report.decision.deny),
+                    actions=list(report.decision.actions),
+                    bundle_digest=report.decision.bundle_digest,
+                )
                 self.outbox.put(report)  # durable before it is marked or sent
                 self._mark(watch, path)
                 self.metrics.latest.update(report)
@@ -168,6 +184,7 @@ class Agent:
             except GovernanceError:
                 self.metrics.reports_failed.inc()
                 raise
+            self.audit.append("report_sent", report_id=report.report_id, duplicate=duplicate)
             self.outbox.remove(report.report_id)
             self.metrics.reports_sent.inc()
             self.metrics.outbox.dec()
@@ -179,6 +196,47 @@ class Agent:
                 " (already stored)" if duplicate else "",
             )
         return sent
+
+    # -- policy hot reload -------------------------------------------------------
+    def reload_policy_if_changed(self) -> bool:
+        """Swap in a changed bundle if it compiles; otherwise keep the serving one.
+
+        Returns True when a new bundle was swapped in. A broken bundle is
+        logged and audited once per distinct content, never swapped in.
+        """
+        try:
+            digest = load_bundle(self.config.policy).digest
+        except PolicyError as exc:
+            digest = f"unreadable:{exc}"
+        if digest in (self._policy_digest, self._rejected_digest):
+            return False
+        try:
+            engine = RegoEngine.from_bundle(self.config.policy)
+        except PolicyError as exc:
+            self._rejected_digest = digest
+            log.error(
+                "%s: new policy bundle rejected, still serving %s: %s",
+                self.config.silo_id,
+                self._policy_digest[:19],
+                exc,
+            )
+            self.audit.append(
+                "policy_rejected",
+                bundle=str(self.config.policy),
+                error=str(exc),
+                serving=self._policy_digest,
+            )
+            return False
+        previous, self.engine = self._policy_digest, engine
+        self._policy_digest, self._rejected_digest = engine.digest, ""
+        log.warning(
+            "%s: policy bundle reloaded: %s -> %s",
+            self.config.silo_id,
+            previous[:19],
+            engine.digest[:19],
+        )
+        self.audit.append("policy_reloaded", previous=previous, digest=engine.digest)
+        return True
 
     # -- commands ----------------------------------------------------------------
     def _load_acked(self) -> set[str]:
@@ -226,6 +284,15 @@ class Agent:
                 + "\n"
             )
         self._acked.add(cmd.command_id)
+        self.audit.append(
+            "command_received",
+            command_id=cmd.command_id,
+            command=cmd.kind,
+            job_id=cmd.job_id,
+            model=cmd.model_id,
+            version=cmd.model_version,
+            status=status,
+        )
         self.client.ack_command(cmd.command_id, self.config.silo_id, status, message)
         self.received.append(cmd)
 
@@ -264,6 +331,7 @@ class Agent:
         listener.start()
         while not self._stop.is_set():
             try:
+                self.reload_policy_if_changed()
                 self.scan_once(strict=False)
             except GovernanceError as exc:
                 log.error("%s", exc)

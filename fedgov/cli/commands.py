@@ -293,6 +293,26 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 0 if decision.allow else 1
 
 
+# -- audit ---------------------------------------------------------------------
+def cmd_audit(args: argparse.Namespace) -> int:
+    from fedgov.audit import verify_chain
+
+    rep = verify_chain(args.path)
+    if args.json:
+        print_json(
+            {"ok": rep.ok, "records": rep.records, "head": rep.head,
+             "broken_line": rep.broken_line, "reason": rep.reason}
+        )
+    elif rep.ok:
+        print(f"{args.path}: OK, {rep.records} records, head {rep.head[:16]}")
+    else:
+        print(
+            f"{args.path}:{rep.broken_line}: chain broken: {rep.reason} "
+            f"({rep.records} records verified before it)"
+        )
+    return 0 if rep.ok else 1
+
+
 # -- demo ------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from fedgov.cli.demo import run_demo

@@ -172,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input", required=True, metavar="FILE", help="input JSON document")
     _add_common(c)
 
+    # audit
+    p = sub.add_parser("audit", help="verify hash-chained audit logs")
+    ausub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    c = ausub.add_parser(
+        "verify",
+        help="check a chain and name the first broken link",
+        description="Exit 0 if every record links to the previous one and matches its hash; "
+        "exit 1 naming the first broken line otherwise.",
+    )
+    c.add_argument("path", metavar="PATH", help="an audit.jsonl file")
+    _add_json(c)
+    _add_common(c)
+
     # demo
     p = sub.add_parser(
         "demo",
@@ -215,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "jobs": commands.cmd_jobs,
         "stats": commands.cmd_stats,
         "policy": commands.cmd_policy,
+        "audit": commands.cmd_audit,
         "demo": commands.cmd_demo,
     }
     try:

@@ -1,0 +1,123 @@
+"""An append-only, hash-chained audit log (one JSON record per line).
+
+Each record holds ``seq`` (0, 1, 2...), ``ts_ms``, ``kind``, the event's
+fields, ``prev`` (the previous record's hash; 64 zeros for the first) and
+``hash`` = sha256 of the record's canonical JSON without ``hash``. Editing,
+deleting, inserting or reordering a record breaks the chain at that line,
+which :func:`verify_chain` names. Appends are fsynced: an acknowledged event
+survives a crash. A torn last line (crash mid-write) is reported, never
+silently dropped.
+
+This makes tampering *evident*, not impossible: whoever can rewrite the
+whole file can rebuild the chain. Shipping each head hash elsewhere (the
+aggregator receives the agent's report hashes) is what anchors it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fedgov.errors import ConfigError
+
+__all__ = ["GENESIS", "AuditLog", "ChainReport", "record_hash", "verify_chain"]
+
+GENESIS = "0" * 64
+_RESERVED = {"seq", "ts_ms", "kind", "prev", "hash"}
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditLog:
+    """Appends events to a chain file; safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        report = verify_chain(self.path) if self.path.exists() else None
+        if report is not None and not report.ok:
+            raise ConfigError(
+                f"{self.path}: audit chain is broken at line {report.broken_line} "
+                f"({report.reason}); refusing to append. Inspect it with `fedgov audit verify`."
+            )
+        self._seq = report.records if report else 0
+        self._head = report.head if report else GENESIS
+
+    @property
+    def head(self) -> str:
+        return self._head
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        clash = _RESERVED & fields.keys()
+        if clash:
+            raise ValueError(f"audit fields may not be named {sorted(clash)}")
+        with self._lock:
+            record: dict[str, Any] = {
+                "seq": self._seq,
+                "ts_ms": int(time.time() * 1000),
+                "kind": kind,
+                **fields,
+                "prev": self._head,
+            }
+            record["hash"] = record_hash(record)
+            line = json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._seq += 1
+            self._head = record["hash"]
+            return record
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    head: str
+    broken_line: int | None = None  # 1-based line number of the first bad record
+    reason: str = ""
+
+
+def verify_chain(path: str | Path) -> ChainReport:
+    """Check every link; stop at the first broken one and say which and why."""
+    prev = GENESIS
+    n = 0
+    try:
+        fh = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: audit log not found") from None
+    with fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                return ChainReport(False, n, prev, lineno, "empty line")
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return ChainReport(False, n, prev, lineno, f"not valid JSON ({exc.msg})")
+            if not isinstance(rec, dict) or "hash" not in rec or "prev" not in rec:
+                return ChainReport(False, n, prev, lineno, "not an audit record")
+            if rec.get("seq") != n:
+                return ChainReport(
+                    False, n, prev, lineno, f"sequence {rec.get('seq')} where {n} was expected"
+                )
+            if rec["prev"] != prev:
+                return ChainReport(
+                    False, n, prev, lineno, "prev does not match the previous record's hash"
+                )
+            if record_hash(rec) != rec["hash"]:
+                return ChainReport(False, n, prev, lineno, "content does not match its hash")
+            prev = rec["hash"]
+            n += 1
+    return ChainReport(True, n, prev)

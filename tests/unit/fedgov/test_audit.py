@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fedgov.audit import GENESIS, AuditLog, verify_chain
+from fedgov.errors import ConfigError
+
+
+def _log(tmp_path: Path, n: int = 5) -> Path:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for i in range(n):
+        log.append("decision", report_id=f"r{i}", allow=i % 2 == 0)
+    return log.path
+
+
+def test_chain_verifies_and_reopens(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    rep = verify_chain(path)
+    assert rep.ok and rep.records == 5 and rep.head != GENESIS
+    again = AuditLog(path)  # continues the chain
+    rec = again.append("report_sent", report_id="r5")
+    assert rec["seq"] == 5 and rec["prev"] == rep.head
+    assert verify_chain(path).records == 6
+
+
+@pytest.mark.parametrize(
+    "tamper, line, reason",
+    [
+        (lambda ls: ls.__setitem__(2, ls[2].replace('"allow":true', '"allow":false')), 3, "hash"),
+        (lambda ls: ls.pop(1), 2, "sequence"),
+        (lambda ls: ls.insert(3, ls[3]), 5, "sequence"),
+        (lambda ls: ls.__setitem__(1, ls[1][:-5]), 2, "JSON"),
+    ],
+    ids=["edit", "delete", "replay", "torn"],
+)
+def test_tampering_is_found_at_its_line(tmp_path: Path, tamper, line: int, reason: str) -> None:
+    path = _log(tmp_path)
+    lines = path.read_text().splitlines()
+    tamper(lines)
+    path.write_text("\n".join(lines) + "\n")
+    rep = verify_chain(path)
+    assert not rep.ok and rep.broken_line == line and reason in rep.reason
+    with pytest.raises(ConfigError, match=f"line {line}"):
+        AuditLog(path)  # never extends a broken chain
+
+
+def test_rewritten_hash_still_breaks_the_next_link(tmp_path: Path) -> None:
+    from fedgov.audit import record_hash
+
+    path = _log(tmp_path)
+    lines = path.read_text().splitlines()
+    rec = json.loads(lines[1])
+    rec["allow"] = not rec["allow"]
+    rec["hash"] = record_hash(rec)  # a careful forger recomputes the hash
+    lines[1] = json.dumps(rec, sort_keys=True, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    rep = verify_chain(path)
+    assert rep.broken_line == 3 and "prev" in rep.reason
+
+
+def test_cli_names_the_broken_line(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    ok = subprocess.run([sys.executable, "-m", "fedgov", "audit", "verify", str(path)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK, 5 records" in ok.stdout
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].replace('"r3"', '"rX"')
+    path.write_text("\n".join(lines) + "\n")
+    bad = subprocess.run([sys.executable, "-m", "fedgov", "audit", "verify", str(path), "--json"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["broken_line"] == 4
