@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.merge import matches_glob, merged_metrics
-from aggregator.store import CommandRecord, DriftRecord, JobRecord, Store
+from aggregator.store import CentralDecisionRecord, CommandRecord, DriftRecord, JobRecord, Store
 from fedgov.errors import NotRegistered, QueryError, ReportRejected
-from fedgov.report import Report
+from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 
 __all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
@@ -46,9 +47,12 @@ class FairnessAnswer:
 
 
 class AggregatorHandler:
-    def __init__(self, store: Store, hub: CommandHub | None = None) -> None:
+    def __init__(
+        self, store: Store, hub: CommandHub | None = None, central: CentralGate | None = None
+    ) -> None:
         self.store = store
         self.hub = hub or CommandHub()
+        self.central = central
         self._specs: dict[str, MonitoringSpec] = {}
 
     # -- registration ----------------------------------------------------------
@@ -129,17 +133,56 @@ class AggregatorHandler:
             report.decision.allow,
         )
         if "retrain" in report.decision.actions:
-            self._trigger_retrain(report)
+            reason = "; ".join(report.decision.deny or ("retrain requested",))
+            self._trigger_retrain(report.model_id, report.model_version, f"{report.silo_id}: {reason}")
+        if self.central is not None:
+            for group in self.central.groups_for(report.jurisdiction):
+                self.evaluate_central(report.model_id, report.model_version, group)
         return False
 
-    def _trigger_retrain(self, report: Report) -> JobRecord:
+    def evaluate_central(
+        self, model_id: str, model_version: str, group: str
+    ) -> CentralDecisionRecord | None:
+        """Run the central gate on the group's merged latest reports; record the decision."""
+        if self.central is None:
+            return None
+        reports = [
+            r
+            for r in self.store.reports_for_model(model_id, model_version, latest_only=True)
+            if matches_glob(r.jurisdiction, group)
+        ]
+        if not reports:
+            return None
+        spec = self.spec(reports[0].spec_digest)
+        assert spec is not None
+        metrics = merged_metrics(spec, reports)
+        decision = self.central.evaluate(group, reports, metrics)
+        rec = CentralDecisionRecord(
+            model_id=model_id,
+            model_version=model_version,
+            jurisdiction_group=group,
+            evaluated_ms=now_ms(),
+            silos=tuple(sorted({r.silo_id for r in reports})),
+            rows=int(sum(r.stats.rows for r in reports)),
+            decision=decision,
+        )
+        self.store.add_central_decision(rec)
+        log.info(
+            "central decision for %s/%s over %s (%s): allow=%s",
+            model_id, model_version, group, ", ".join(rec.silos), decision.allow,
+        )
+        if "retrain" in decision.actions:
+            reason = "; ".join(decision.deny or ("retrain requested",))
+            self._trigger_retrain(model_id, model_version, f"central {group}: {reason}")
+        return rec
+
+    def _trigger_retrain(self, model_id: str, model_version: str, reason: str) -> JobRecord:
         silos = [
             s.silo_id
             for s in self.store.list_silos()
-            if any(m == report.model_id and v == report.model_version for m, v, _ in s.models)
+            if any(m == model_id and v == model_version for m, v, _ in s.models)
         ]
-        reason = f"{report.silo_id}: " + "; ".join(report.decision.deny or ("retrain requested",))
-        job, created = self.store.open_job(report.model_id, report.model_version, reason, silos)
+        job, created = self.store.open_job(model_id, model_version, reason, silos)
         if created:
             log.info(
                 "retraining job %s for %s/%s dispatched to %s",
@@ -150,7 +193,7 @@ class AggregatorHandler:
             )
             self.hub.notify(silos)
         else:
-            log.info("retrain trigger from %s attached to job %s", report.silo_id, job.job_id)
+            log.info("retrain trigger (%s) attached to job %s", reason, job.job_id)
         return job
 
     # -- commands --------------------------------------------------------------
@@ -221,6 +264,9 @@ class AggregatorHandler:
         return [
             r for r in self.store.latest_reports() if matches_glob(r.jurisdiction, jurisdiction_glob)
         ]
+
+    def central_decisions(self) -> list[CentralDecisionRecord]:
+        return self.store.latest_central_decisions()
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
         return self.store.list_jobs(model_id or None)

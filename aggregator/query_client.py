@@ -137,3 +137,24 @@ class QueryClient:
             }
             for j in resp.rows
         ]
+
+    def central(self, *, model_id: str = "") -> list[dict[str, Any]]:
+        req = pb.CentralQuery(model_id=model_id)
+        resp = self._call(
+            "central query", lambda: self._stub.QueryCentral(req, timeout=self.timeout)
+        )
+        return [
+            {
+                "model": r.model_id,
+                "version": r.model_version,
+                "group": r.jurisdiction_group,
+                "silos": list(r.silos),
+                "rows": r.rows,
+                "allow": r.decision.allow,
+                "deny": list(r.decision.deny),
+                "warn": list(r.decision.warn),
+                "actions": list(r.decision.actions),
+                "evaluated_ms": r.evaluated_unix_ms,
+            }
+            for r in resp.rows
+        ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.handler import AggregatorHandler
 from aggregator.servicer import AggregatorServicer
@@ -46,9 +47,10 @@ def create_server(
     *,
     max_workers: int = 64,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
+    central: CentralGate | None = None,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned)."""
-    handler = AggregatorHandler(store, CommandHub())
+    handler = AggregatorHandler(store, CommandHub(), central)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
         options=[

@@ -186,3 +186,25 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             ]
         )
 
+    def QueryCentral(
+        self, request: pb.CentralQuery, context: grpc.ServicerContext
+    ) -> pb.CentralQueryResponse:
+        try:
+            recs = self.handler.central_decisions()
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "central query")
+        return pb.CentralQueryResponse(
+            rows=[
+                pb.CentralRow(
+                    model_id=r.model_id,
+                    model_version=r.model_version,
+                    jurisdiction_group=r.jurisdiction_group,
+                    evaluated_unix_ms=r.evaluated_ms,
+                    silos=list(r.silos),
+                    rows=r.rows,
+                    decision=decision_to_proto(r.decision),
+                )
+                for r in recs
+                if not request.model_id or r.model_id == request.model_id
+            ]
+        )

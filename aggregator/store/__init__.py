@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aggregator.store._base import CommandRecord, DriftRecord, JobRecord, SiloRecord, Store
+from aggregator.store._base import (
+    CentralDecisionRecord,
+    CommandRecord,
+    DriftRecord,
+    JobRecord,
+    SiloRecord,
+    Store,
+)
 from aggregator.store._sqlite import SqliteStore
 from fedgov.errors import ConfigError
 
 __all__ = [
+    "CentralDecisionRecord",
     "CommandRecord",
     "DriftRecord",
     "JobRecord",

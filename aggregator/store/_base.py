@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fedgov.policy import Decision
 from fedgov.report import Report
 
 __all__ = [
+    "CentralDecisionRecord",
     "CommandRecord",
     "DriftRecord",
     "JobRecord",
@@ -69,6 +71,19 @@ class JobRecord:
     commands: tuple[CommandRecord, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class CentralDecisionRecord:
+    """A central policy's decision over merged metrics of one jurisdiction group."""
+
+    model_id: str
+    model_version: str
+    jurisdiction_group: str
+    evaluated_ms: int
+    silos: tuple[str, ...]
+    rows: int
+    decision: Decision
+
+
 class Store(Protocol):
     """Durable state of the aggregator. Every write is committed before it returns."""
 
@@ -117,5 +132,9 @@ class Store(Protocol):
     def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool: ...
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]: ...
+
+    def add_central_decision(self, rec: CentralDecisionRecord) -> None: ...
+
+    def latest_central_decisions(self) -> list[CentralDecisionRecord]: ...
 
     def close(self) -> None: ...

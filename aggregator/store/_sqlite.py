@@ -9,7 +9,14 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from aggregator.store._base import CommandRecord, DriftRecord, JobRecord, SiloRecord
+from aggregator.store._base import (
+    CentralDecisionRecord,
+    CommandRecord,
+    DriftRecord,
+    JobRecord,
+    SiloRecord,
+)
+from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
 
 __all__ = ["SqliteStore"]
@@ -87,6 +94,18 @@ CREATE TABLE IF NOT EXISTS commands (
     acked_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS commands_by_silo ON commands (silo_id, status);
+CREATE TABLE IF NOT EXISTS central_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    jurisdiction_group TEXT NOT NULL,
+    evaluated_ms INTEGER NOT NULL,
+    silos TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    decision TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS central_by_subject
+    ON central_decisions (model_id, model_version, jurisdiction_group, id);
 """
 
 # A job in one of these states absorbs new retrain triggers for its model.
@@ -341,6 +360,41 @@ class SqliteStore:
             else:
                 ids = self._db.execute("SELECT job_id FROM jobs ORDER BY created_ms").fetchall()
         return [self._job(r[0]) for r in ids]
+
+    # -- central decisions -----------------------------------------------------
+    def add_central_decision(self, rec: CentralDecisionRecord) -> None:
+        with self._lock, self._tx() as db:
+            db.execute(
+                "INSERT INTO central_decisions (model_id, model_version, jurisdiction_group, "
+                "evaluated_ms, silos, rows, decision) VALUES (?,?,?,?,?,?,?)",
+                (
+                    rec.model_id,
+                    rec.model_version,
+                    rec.jurisdiction_group,
+                    rec.evaluated_ms,
+                    json.dumps(list(rec.silos)),
+                    rec.rows,
+                    json.dumps(rec.decision.to_dict(), sort_keys=True),
+                ),
+            )
+
+    def latest_central_decisions(self) -> list[CentralDecisionRecord]:
+        sql = (
+            "SELECT model_id, model_version, jurisdiction_group, evaluated_ms, silos, rows, "
+            "decision FROM central_decisions c WHERE id = (SELECT max(id) FROM central_decisions "
+            "c2 WHERE c2.model_id=c.model_id AND c2.model_version=c.model_version AND "
+            "c2.jurisdiction_group=c.jurisdiction_group) "
+            "ORDER BY model_id, model_version, jurisdiction_group"
+        )
+        with self._lock:
+            rows = self._db.execute(sql).fetchall()
+        return [
+            CentralDecisionRecord(
+                r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5],
+                Decision.from_dict(json.loads(r[6])),
+            )
+            for r in rows
+        ]
 
     def close(self) -> None:
         with self._lock:

@@ -92,8 +92,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 # -- aggregator ------------------------------------------------------------------
 def cmd_aggregator(args: argparse.Namespace) -> int:
+    from aggregator.central import CentralGate
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store
+    from fedgov.policy import RegoEngine, default_bundle_path
 
     if not args.insecure:
         raise ConfigError(
@@ -101,8 +103,10 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
             "(for trials on a trusted network only)"
         )
     log.warning("serving WITHOUT TLS (--insecure): silo identities are not authenticated")
+    engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
+    central = CentralGate(engine, tuple(_split(args.groups)) or ("*",))
     store = create_store(args.db)
-    running = create_server(args.listen, store)
+    running = create_server(args.listen, store, central=central)
     print(f"aggregator listening on port {running.port} (db {args.db})", flush=True)
     serve_forever(running)
     return 0
@@ -135,6 +139,12 @@ def cmd_query(args: argparse.Namespace) -> int:
                 print_json(ans)
             else:
                 print_fairness(ans)
+        elif args.query_command == "central":
+            rows = client.central(model_id=args.model)
+            if args.json:
+                print_json(rows)
+            else:
+                print_central(rows)
         else:
             rows = client.decisions(jurisdiction_glob=args.jurisdictions)
             if args.json:
@@ -195,6 +205,20 @@ def print_decisions(rows: list[dict[str, Any]]) -> None:
         ["silo", "jurisdiction", "model", "version", "allow", "actions", "deny reasons"],
         [
             [r["silo"], r["jurisdiction"], r["model"], r["version"], r["allow"], r["actions"],
+             "; ".join(r["deny"]) or "-"]
+            for r in rows
+        ],
+    )
+
+
+def print_central(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no central decisions yet")
+        return
+    table(
+        ["model", "version", "group", "silos", "rows", "allow", "actions", "deny reasons"],
+        [
+            [r["model"], r["version"], r["group"], r["silos"], r["rows"], r["allow"], r["actions"],
              "; ".join(r["deny"]) or "-"]
             for r in rows
         ],

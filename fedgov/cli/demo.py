@@ -66,7 +66,15 @@ def run_demo(
     from aggregator.query_client import QueryClient
     from aggregator.server import create_server
     from aggregator.store import SqliteStore
-    from fedgov.cli.commands import print_decisions, print_drift, print_fairness, print_jobs
+    from aggregator.central import CentralGate
+    from fedgov.cli.commands import (
+        print_central,
+        print_decisions,
+        print_drift,
+        print_fairness,
+        print_jobs,
+    )
+    from fedgov.policy import RegoEngine
     from fedgov.stats import derive_spec
 
     quiet = as_json
@@ -95,7 +103,10 @@ def run_demo(
         shutil.copytree(default_bundle(), bundle, dirs_exist_ok=True)
 
         # 2. The aggregator, on a free port.
-        running = create_server("127.0.0.1:0", SqliteStore(root / "aggregator.db"))
+        central = CentralGate(RegoEngine.from_bundle(bundle), ("EU-*", "US-*"))
+        running = create_server(
+            "127.0.0.1:0", SqliteStore(root / "aggregator.db"), central=central
+        )
         address = f"127.0.0.1:{running.port}"
         _say(
             quiet,
@@ -147,6 +158,7 @@ def run_demo(
             everyone = q.fairness(MODEL_ID)
             us = q.fairness(MODEL_ID, jurisdiction_glob="US-*")
             decisions = q.decisions()
+            central_rows = q.central()
             jobs = q.jobs()
         scrape = _scrape(agents[0].metrics_port)
 
@@ -169,6 +181,8 @@ def run_demo(
             )
             print("\n== Latest decision of every silo (query decisions) ==")
             print_decisions(decisions)
+            print("\n== Central policy over merged metrics per jurisdiction group (query central) ==")
+            print_central(central_rows)
             print("\n== Retraining dispatch (jobs) ==")
             print_jobs(jobs)
             for agent in agents:
@@ -199,6 +213,7 @@ def run_demo(
             "drift": drift,
             "fairness": {"EU-*": eu, "US-*": us, "*": everyone},
             "decisions": decisions,
+            "central": central_rows,
             "jobs": jobs,
             "seconds": round(elapsed, 2),
         }

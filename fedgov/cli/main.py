@@ -110,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
     )
     s.add_argument(
+        "--policy",
+        default=None,
+        metavar="BUNDLE",
+        help="central Rego bundle over merged metrics (default: the embedded default bundle)",
+    )
+    s.add_argument(
+        "--groups",
+        default="*",
+        metavar="GLOBS",
+        help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
+        "(default '*': all silos together)",
+    )
+    s.add_argument(
         "--insecure",
         action="store_true",
         help="plaintext gRPC (the only transport until mTLS lands; logged as a warning)",
@@ -135,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--since", default="", help="merge every window since (default: latest of each silo)"
     )
+    _add_aggregator(q)
+    _add_json(q)
+    _add_common(q)
+    q = qsub.add_parser(
+        "central", help="the central policy's latest decision per model and jurisdiction group"
+    )
+    q.add_argument("--model", default="", help="only this model")
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)

@@ -226,3 +226,33 @@ class JobsQueryResponse(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[JobRow]
     def __init__(self, rows: _Optional[_Iterable[_Union[JobRow, _Mapping]]] = ...) -> None: ...
+
+class CentralQuery(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class CentralRow(_message.Message):
+    __slots__ = ("model_id", "model_version", "jurisdiction_group", "evaluated_unix_ms", "silos", "rows", "decision")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_GROUP_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SILOS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_version: str
+    jurisdiction_group: str
+    evaluated_unix_ms: int
+    silos: _containers.RepeatedScalarFieldContainer[str]
+    rows: int
+    decision: _report_pb2.Decision
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_group: _Optional[str] = ..., evaluated_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ...) -> None: ...
+
+class CentralQueryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[CentralRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[CentralRow, _Mapping]]] = ...) -> None: ...

@@ -74,6 +74,11 @@ class AggregatorStub:
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.JobsQuery.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.JobsQueryResponse.FromString,
                 _registered_method=True)
+        self.QueryCentral = channel.unary_unary(
+                '/fedgov.v1.Aggregator/QueryCentral',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServicer:
@@ -131,6 +136,13 @@ class AggregatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryCentral(self, request, context):
+        """The central gate's latest decision per model version and jurisdiction group.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +185,11 @@ def add_AggregatorServicer_to_server(servicer, server):
                     servicer.ListJobs,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.JobsQuery.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.JobsQueryResponse.SerializeToString,
+            ),
+            'QueryCentral': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryCentral,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +408,33 @@ class Aggregator:
             '/fedgov.v1.Aggregator/ListJobs',
             fedgov_dot_v1_dot_aggregator__pb2.JobsQuery.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.JobsQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryCentral(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/QueryCentral',
+            fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.FromString,
             options,
             channel_credentials,
             insecure,
