@@ -15,7 +15,9 @@ from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.tls import TlsFiles
 from fedgov.wire import report_to_proto
+from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
 __all__ = ["AggregatorClient", "Command"]
@@ -43,12 +45,13 @@ class AggregatorClient:
         backoff: Backoff | None = None,
         timeout: float = 10.0,
         stop: threading.Event | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = address
         self.backoff = backoff or Backoff()
         self.timeout = timeout
         self._stop = stop or threading.Event()
-        self._channel = grpc.insecure_channel(address)
+        self._channel = open_channel(address, tls)
         self._stub = aggregator_pb2_grpc.AggregatorStub(self._channel)
 
     def close(self) -> None:

@@ -7,7 +7,11 @@ Example ``silo.yaml``::
       jurisdiction: EU-DE       # used by cross-jurisdiction queries (globs like EU-*)
     aggregator:
       address: 127.0.0.1:50051
-      insecure: true            # plaintext gRPC; mTLS arrives with issue 5
+      tls:                      # mTLS (the default); the certificate's CN is the silo id
+        ca: certs/ca.pem
+        cert: certs/EU-DE.pem
+        key: certs/EU-DE.key
+      # insecure: true          # instead of tls: plaintext, for trials only
       retry_seconds: 30         # keep retrying an unreachable aggregator this long
     policy: policies/default    # the silo's own Rego bundle (folder)
     state_dir: state            # processed windows, outbox, command log
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fedgov.errors import ConfigError
+from fedgov.tls import TlsFiles
 
 __all__ = ["AgentConfig", "ModelInput", "load_agent_config"]
 
@@ -46,7 +51,8 @@ class AgentConfig:
     policy: Path
     state_dir: Path
     models: tuple[ModelInput, ...]
-    insecure: bool = True
+    insecure: bool = False
+    tls: TlsFiles | None = None
     metrics_port: int | None = None
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
@@ -107,15 +113,25 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         raise ConfigError(f"{source}: metrics_port: {port} is not a TCP port")
     if poll <= 0 or chunk <= 0:
         raise ConfigError(f"{source}: poll_seconds and chunk_rows must be > 0")
-    insecure = bool(agg.get("insecure", True)) if isinstance(agg, Mapping) else True
+    insecure = bool(agg.get("insecure", False)) if isinstance(agg, Mapping) else False
     try:
         retry = float(agg.get("retry_seconds", 30.0)) if isinstance(agg, Mapping) else 30.0
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: aggregator.retry_seconds: not a number") from None
-    if not insecure:
+    tls_doc = agg.get("tls") if isinstance(agg, Mapping) else None
+    tls = None
+    if tls_doc is not None:
+        if insecure:
+            raise ConfigError(f"{source}: aggregator: set either tls or insecure: true, not both")
+        tls = TlsFiles(
+            ca=base / str(_get(tls_doc, "ca", "aggregator.tls", source)),
+            cert=base / str(_get(tls_doc, "cert", "aggregator.tls", source)),
+            key=base / str(_get(tls_doc, "key", "aggregator.tls", source)),
+        )
+    elif not insecure:
         raise ConfigError(
-            f"{source}: aggregator.insecure: false asks for mTLS, which is not available yet; "
-            "set insecure: true"
+            f"{source}: aggregator: mTLS is the default, so aggregator.tls (ca, cert, key) is "
+            "required; create a trial PKI with `fedgov certs init`, or set insecure: true"
         )
     return AgentConfig(
         silo_id=str(_get(silo, "id", "silo", source)),
@@ -125,6 +141,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         state_dir=base / str(doc.get("state_dir", "state")),
         models=models,
         insecure=insecure,
+        tls=tls,
         metrics_port=port,
         poll_seconds=poll,
         chunk_rows=chunk,

@@ -72,7 +72,10 @@ class Agent:
             config.aggregator_address,
             backoff=backoff or Backoff(max_elapsed=config.retry_seconds),
             stop=self._stop,
+            tls=config.tls,
         )
+        if config.tls is None:
+            log.warning("%s: talking to the aggregator WITHOUT TLS (insecure)", config.silo_id)
         self._metrics_server: object | None = None
         self.metrics_port: int | None = None
         self.received: list[Command] = []

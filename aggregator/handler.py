@@ -18,7 +18,8 @@ from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.merge import matches_glob, merged_metrics
 from aggregator.store import CentralDecisionRecord, CommandRecord, DriftRecord, JobRecord, Store
-from fedgov.errors import NotRegistered, QueryError, ReportRejected
+from fedgov.audit import AuditLog
+from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 
@@ -48,12 +49,25 @@ class FairnessAnswer:
 
 class AggregatorHandler:
     def __init__(
-        self, store: Store, hub: CommandHub | None = None, central: CentralGate | None = None
+        self,
+        store: Store,
+        hub: CommandHub | None = None,
+        central: CentralGate | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
         self.hub = hub or CommandHub()
         self.central = central
+        self.audit = audit
         self._specs: dict[str, MonitoringSpec] = {}
+
+    def _audit(self, kind: str, **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.append(kind, **fields)
+
+    def record_denied(self, peer: str | None, claimed: str, what: str) -> None:
+        log.warning("identity %r may not act as silo %r (%s)", peer, claimed, what)
+        self._audit("identity_denied", peer=peer, claimed_silo=claimed, call=what)
 
     # -- registration ----------------------------------------------------------
     def register(
@@ -97,7 +111,23 @@ class AggregatorHandler:
 
     # -- ingest ----------------------------------------------------------------
     def ingest(self, report: Report) -> bool:
-        """Validate and store; returns True if this report_id was already stored."""
+        """Validate and store; returns True if this report_id was already stored.
+
+        The acknowledgement that follows is sent only after the store commit.
+        """
+        try:
+            return self._ingest(report)
+        except GovernanceError as exc:
+            self._audit(
+                "report_rejected", report_id=report.report_id, silo=report.silo_id, reason=str(exc)
+            )
+            raise
+
+    def reject_malformed(self, report_id: str, silo_id: str, reason: str) -> None:
+        """Audit a report that could not even be decoded."""
+        self._audit("report_rejected", report_id=report_id, silo=silo_id, reason=reason)
+
+    def _ingest(self, report: Report) -> bool:
         silo = self.store.get_silo(report.silo_id)
         if silo is None:
             raise NotRegistered(f"silo {report.silo_id!r} is not registered; call Register first")
@@ -125,6 +155,16 @@ class AggregatorHandler:
         if not inserted:
             log.info("report %s from %s already stored", report.report_id, report.silo_id)
             return True
+        self._audit(
+            "report_accepted",
+            report_id=report.report_id,
+            silo=report.silo_id,
+            model=report.model_id,
+            version=report.model_version,
+            allow=report.decision.allow,
+            actions=list(report.decision.actions),
+            input_digest=report.input_digest,
+        )
         log.info(
             "stored report %s from %s (%s) allow=%s",
             report.report_id,
@@ -167,6 +207,17 @@ class AggregatorHandler:
             decision=decision,
         )
         self.store.add_central_decision(rec)
+        self._audit(
+            "central_decision",
+            model=model_id,
+            version=model_version,
+            group=group,
+            silos=list(rec.silos),
+            allow=decision.allow,
+            deny=list(decision.deny),
+            actions=list(decision.actions),
+            bundle_digest=decision.bundle_digest,
+        )
         log.info(
             "central decision for %s/%s over %s (%s): allow=%s",
             model_id, model_version, group, ", ".join(rec.silos), decision.allow,
@@ -183,6 +234,15 @@ class AggregatorHandler:
             if any(m == model_id and v == model_version for m, v, _ in s.models)
         ]
         job, created = self.store.open_job(model_id, model_version, reason, silos)
+        self._audit(
+            "job_opened" if created else "job_trigger_attached",
+            job_id=job.job_id,
+            model=model_id,
+            version=model_version,
+            state=job.state,
+            reason=reason,
+            silos=silos,
+        )
         if created:
             log.info(
                 "retraining job %s for %s/%s dispatched to %s",
@@ -204,6 +264,9 @@ class AggregatorHandler:
         if status not in ("accepted", "rejected"):
             raise ReportRejected(f"command ack status must be accepted or rejected, got {status!r}")
         ok = self.store.ack_command(command_id, silo_id, status, message)
+        self._audit(
+            "command_ack", command_id=command_id, silo=silo_id, status=status, recorded=ok
+        )
         if ok:
             log.info("silo %s %s command %s", silo_id, status, command_id)
         return ok

@@ -9,11 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import grpc
-
 from fedgov.errors import QueryError
+from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
 __all__ = ["QueryClient"]
@@ -22,11 +22,18 @@ T = TypeVar("T")
 
 
 class QueryClient:
-    def __init__(self, address: str, *, timeout: float = 10.0, retry_for: float = 5.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout: float = 10.0,
+        retry_for: float = 5.0,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.address = address
         self.timeout = timeout
         self._backoff = Backoff(initial=0.2, maximum=1.0, max_elapsed=retry_for)
-        self._channel = grpc.insecure_channel(address)
+        self._channel = open_channel(address, tls)
         self._stub = aggregator_pb2_grpc.AggregatorStub(self._channel)
 
     def close(self) -> None:

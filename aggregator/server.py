@@ -16,7 +16,9 @@ from aggregator.commands import CommandHub
 from aggregator.handler import AggregatorHandler
 from aggregator.servicer import AggregatorServicer
 from aggregator.store import Store
+from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError
+from fedgov.tls import TlsFiles, server_credentials
 from fedgov.v1 import aggregator_pb2_grpc
 
 __all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
@@ -48,9 +50,16 @@ def create_server(
     max_workers: int = 64,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     central: CentralGate | None = None,
+    tls: TlsFiles | None = None,
+    audit: AuditLog | None = None,
 ) -> RunningServer:
-    """Build and start a server; ``address`` may use port 0 (the bound port is returned)."""
-    handler = AggregatorHandler(store, CommandHub(), central)
+    """Build and start a server; ``address`` may use port 0 (the bound port is returned).
+
+    With ``tls`` every client must present a certificate from the CA, and a
+    silo may only register, report and receive commands as the silo its
+    certificate names. Without it (``--insecure``) identities are not checked.
+    """
+    handler = AggregatorHandler(store, CommandHub(), central, audit)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
         options=[
@@ -58,11 +67,17 @@ def create_server(
             ("grpc.max_send_message_length", max_message_bytes),
         ],
     )
-    aggregator_pb2_grpc.add_AggregatorServicer_to_server(AggregatorServicer(handler), server)
+    aggregator_pb2_grpc.add_AggregatorServicer_to_server(
+        AggregatorServicer(handler, require_identity=tls is not None), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:
-        port = server.add_insecure_port(address)
+        if tls is None:
+            log.warning("aggregator serving WITHOUT TLS: silo identities are not authenticated")
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, server_credentials(tls))
     except RuntimeError as exc:
         raise ConfigError(f"cannot listen on {address}: {exc}") from None
     if port == 0:

@@ -12,6 +12,7 @@ from aggregator._status import abort_with
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.store import CommandRecord
 from fedgov import __version__
+from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
 from fedgov.wire import decision_to_proto, report_from_proto
@@ -34,10 +35,24 @@ def _command_to_proto(c: CommandRecord) -> pb.Command:
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
-    def __init__(self, handler: AggregatorHandler) -> None:
+    def __init__(self, handler: AggregatorHandler, *, require_identity: bool = False) -> None:
         self.handler = handler
+        self.require_identity = require_identity
+
+    def _authorize(self, context: grpc.ServicerContext, silo_id: str, what: str) -> None:
+        """Under mTLS a caller acts only as the silo its certificate names."""
+        if not self.require_identity:
+            return
+        peer = peer_identity(context)
+        if peer != silo_id:
+            self.handler.record_denied(peer, silo_id, what)
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{what}: the client certificate identifies {peer!r}, not silo {silo_id!r}",
+            )
 
     def Register(self, request: pb.RegisterRequest, context: grpc.ServicerContext) -> pb.RegisterResponse:
+        self._authorize(context, request.silo_id, "register")
         try:
             self.handler.register(
                 request.silo_id,
@@ -54,8 +69,13 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     def SubmitReport(self, request: pb.SubmitReportRequest, context: grpc.ServicerContext) -> pb.ReportAck:
         rid = request.report.report_id
+        self._authorize(context, request.report.silo_id, f"report {rid!r}")
         try:
             report = report_from_proto(request.report)
+        except Exception as exc:  # noqa: BLE001
+            self.handler.reject_malformed(rid, request.report.silo_id, str(exc))
+            abort_with(context, exc, f"report {rid!r}")
+        try:
             duplicate = self.handler.ingest(report)
         except Exception as exc:  # noqa: BLE001
             abort_with(context, exc, f"report {rid!r}")
@@ -65,6 +85,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self, request: pb.StreamCommandsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.Command]:
         silo = request.silo_id
+        self._authorize(context, silo, "command stream")
         hub = self.handler.hub
         # A cancelled or finished stream wakes its waiter instead of sleeping on.
         context.add_callback(hub.wake_all)
@@ -85,6 +106,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         log.info("command stream for %s closed", silo)
 
     def AckCommand(self, request: pb.CommandAck, context: grpc.ServicerContext) -> pb.CommandAckResponse:
+        self._authorize(context, request.silo_id, f"ack of command {request.command_id!r}")
         try:
             self.handler.ack_command(
                 request.command_id, request.silo_id, request.status, request.message

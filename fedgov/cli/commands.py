@@ -97,18 +97,51 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     from aggregator.store import create_store
     from fedgov.policy import RegoEngine, default_bundle_path
 
-    if not args.insecure:
+    from fedgov.audit import AuditLog
+    from fedgov.tls import TlsFiles
+
+    if args.insecure and args.tls_dir:
+        raise ConfigError("--insecure and --tls-dir exclude each other")
+    tls = None
+    if args.tls_dir:
+        d = Path(args.tls_dir)
+        tls = TlsFiles(d / "ca.pem", d / "aggregator.pem", d / "aggregator.key")
+        tls.read()  # a bad certificate stops the start, with the file named
+    elif not args.insecure:
         raise ConfigError(
-            "mTLS is not available yet: pass --insecure to serve plaintext gRPC "
-            "(for trials on a trusted network only)"
+            "mTLS is the default: pass --tls-dir DIR (see `fedgov certs init`), or --insecure "
+            "to serve plaintext gRPC on a trusted network"
         )
-    log.warning("serving WITHOUT TLS (--insecure): silo identities are not authenticated")
+    audit = AuditLog(args.audit or f"{args.db}.audit.jsonl")
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     central = CentralGate(engine, tuple(_split(args.groups)) or ("*",))
     store = create_store(args.db)
-    running = create_server(args.listen, store, central=central)
+    running = create_server(args.listen, store, central=central, tls=tls, audit=audit)
     print(f"aggregator listening on port {running.port} (db {args.db})", flush=True)
     serve_forever(running)
+    return 0
+
+
+def _client_tls(args: argparse.Namespace) -> Any:
+    from fedgov.tls import TlsFiles
+
+    if not args.tls_dir:
+        return None
+    d = Path(args.tls_dir)
+    return TlsFiles(d / "ca.pem", d / f"{args.identity}.pem", d / f"{args.identity}.key")
+
+
+def cmd_certs(args: argparse.Namespace) -> int:
+    from fedgov.tls import init_trial_pki
+
+    silos = _split(args.silos)
+    if not silos:
+        raise ConfigError("--silos: name at least one silo id")
+    written = init_trial_pki(
+        args.out, [*silos, "operator"], aggregator_hosts=_split(args.hosts), days=args.days
+    )
+    for name, path in written.items():
+        print(f"{name:12} {path}")
     return 0
 
 
@@ -116,7 +149,7 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from aggregator.query_client import QueryClient
 
-    with QueryClient(args.aggregator) as client:
+    with QueryClient(args.aggregator, tls=_client_tls(args)) as client:
         if args.query_command == "drift":
             rows = client.drift(
                 args.psi,
@@ -242,7 +275,7 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from aggregator.query_client import QueryClient
 
-    with QueryClient(args.aggregator) as client:
+    with QueryClient(args.aggregator, tls=_client_tls(args)) as client:
         rows = client.jobs(model_id=args.model)
     if args.json:
         print_json(rows)

@@ -102,27 +102,48 @@ def run_demo(
         bundle = root / "policy"
         shutil.copytree(default_bundle(), bundle, dirs_exist_ok=True)
 
-        # 2. The aggregator, on a free port.
+        # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate.
+        from fedgov.audit import AuditLog
+        from fedgov.tls import TlsFiles, init_trial_pki
+
+        pki = root / "pki"
+        init_trial_pki(pki, [s.silo_id for s in SILOS] + ["operator"])
+
+        def tls(name: str) -> TlsFiles:
+            return TlsFiles(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
+
+        # 3. The aggregator, on a free port.
         central = CentralGate(RegoEngine.from_bundle(bundle), ("EU-*", "US-*"))
         running = create_server(
-            "127.0.0.1:0", SqliteStore(root / "aggregator.db"), central=central
+            "127.0.0.1:0",
+            SqliteStore(root / "aggregator.db"),
+            central=central,
+            tls=tls("aggregator"),
+            audit=AuditLog(root / "aggregator.audit.jsonl"),
         )
         address = f"127.0.0.1:{running.port}"
         _say(
             quiet,
-            f"fedgov demo: aggregator on {address}; model {MODEL_ID} {MODEL_VERSION}, "
+            f"fedgov demo: aggregator on {address} (mTLS); model {MODEL_ID} {MODEL_VERSION}, "
             f"spec {spec.digest[:12]} ({len(spec.features)} features); workdir {root}",
             "",
         )
 
-        # 3. Three silos: data stays in their folder; only aggregates are sent.
+        # 4. Three silos: data stays in their folder; only aggregates are sent.
         for i, s in enumerate(SILOS):
             data = credit_data(rows, seed=seed + 100 + i, drift=s.drift, bias=s.bias)
             write_table(data, root / s.silo_id / "incoming" / f"window-0001.{s.fmt}")
             config = config_from_dict(
                 {
                     "silo": {"id": s.silo_id, "jurisdiction": s.silo_id},
-                    "aggregator": {"address": address, "insecure": True},
+                    "aggregator": {
+                        "address": address,
+                        "tls": {
+                            "ca": str(pki / "ca.pem"),
+                            "cert": str(pki / f"{s.silo_id}.pem"),
+                            "key": str(pki / f"{s.silo_id}.key"),
+                        },
+                    },
                     "policy": str(bundle),
                     "state_dir": str(root / s.silo_id / "state"),
                     "metrics_port": 0,
@@ -146,13 +167,13 @@ def run_demo(
                 + (f", actions {list(report.decision.actions)}" if report.decision.actions else ""),
             )
 
-        # 4. Every silo acknowledges the retraining command.
+        # 5. Every silo acknowledges the retraining command.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(a.received for a in agents):
             time.sleep(0.05)
 
-        # 5. Cross-jurisdiction answers from the aggregator.
-        with QueryClient(address) as q:
+        # 6. Cross-jurisdiction answers from the aggregator.
+        with QueryClient(address, tls=tls("operator")) as q:
             drift = q.drift(PSI_THRESHOLD)
             eu = q.fairness(MODEL_ID, jurisdiction_glob="EU-*")
             everyone = q.fairness(MODEL_ID)

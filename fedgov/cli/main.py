@@ -39,6 +39,16 @@ def _add_aggregator(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
     )
+    p.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
+        "without it the call is plaintext and works only against an --insecure aggregator",
+    )
+    p.add_argument(
+        "--identity", default="operator", help="certificate name in --tls-dir (default operator)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,9 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(default '*': all silos together)",
     )
     s.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
+    )
+    s.add_argument(
         "--insecure",
         action="store_true",
-        help="plaintext gRPC (the only transport until mTLS lands; logged as a warning)",
+        help="plaintext gRPC without client authentication (trials only; logged as a warning)",
+    )
+    s.add_argument(
+        "--audit",
+        default=None,
+        metavar="PATH",
+        help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
     _add_common(s)
 
@@ -192,6 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input", required=True, metavar="FILE", help="input JSON document")
     _add_common(c)
 
+    # certs
+    p = sub.add_parser("certs", help="a trial PKI for mTLS")
+    csub = p.add_subparsers(dest="certs_command", metavar="ACTION", required=True)
+    c = csub.add_parser(
+        "init",
+        help="create a CA, an aggregator certificate and one per silo",
+        description="Create (or extend) a trial PKI: ca.pem/ca.key, aggregator.pem/.key for the "
+        "given hosts, operator.pem/.key for queries, and SILO.pem/.key whose Common Name is "
+        "the silo id. For trials; production uses the site's PKI with the same naming.",
+    )
+    c.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    c.add_argument("--silos", required=True, help="comma-separated silo ids, e.g. EU-DE,US-NY")
+    c.add_argument(
+        "--hosts", default="localhost,127.0.0.1", help="aggregator host names / IPs for its SAN"
+    )
+    c.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
+    _add_common(c)
+
     # audit
     p = sub.add_parser("audit", help="verify hash-chained audit logs")
     ausub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -249,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": commands.cmd_stats,
         "policy": commands.cmd_policy,
         "audit": commands.cmd_audit,
+        "certs": commands.cmd_certs,
         "demo": commands.cmd_demo,
     }
     try:

@@ -69,6 +69,8 @@ def call_with_retry(
             detail = exc.details() or ""
             if code == grpc.StatusCode.FAILED_PRECONDITION:
                 raise NotRegistered(f"{what}: {detail}") from None
+            if code == grpc.StatusCode.PERMISSION_DENIED:
+                raise rejected(f"{what}: permission denied: {detail}") from None
             if code == grpc.StatusCode.INVALID_ARGUMENT:
                 raise rejected(f"{what}: {detail}") from None
             elapsed = time.monotonic() - start

@@ -23,7 +23,7 @@ def agent(tmp_path: Path, spec_file: Path) -> Agent:
     cfg = config_from_dict(
         {
             "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-            "aggregator": {"address": "127.0.0.1:1"},
+            "aggregator": {"address": "127.0.0.1:1", "insecure": True},
             "policy": "policy",
             "state_dir": "state",
             "models": [{"spec": str(spec_file), "input": "in"}],

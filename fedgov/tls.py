@@ -1,0 +1,222 @@
+"""mTLS material: a trial PKI (`fedgov certs init`) and gRPC credentials.
+
+Identity is the certificate: the aggregator reads a silo's id from the
+client certificate's Common Name (also written as a URI SAN
+``fedgov://silo/<id>``), so a silo cannot report for another one. In
+production, certificates come from the site's PKI with the same naming.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from fedgov.errors import ConfigError
+
+__all__ = [
+    "TlsFiles",
+    "channel_credentials",
+    "init_trial_pki",
+    "issue_certificate",
+    "peer_identity",
+    "server_credentials",
+]
+
+SILO_URI_PREFIX = "fedgov://silo/"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+    def read(self) -> tuple[bytes, bytes, bytes]:
+        out = []
+        for what, p in (("CA certificate", self.ca), ("certificate", self.cert), ("key", self.key)):
+            try:
+                out.append(Path(p).read_bytes())
+            except OSError as exc:
+                raise ConfigError(
+                    f"{p}: cannot read the {what} ({exc.strerror}); create a trial PKI with "
+                    "`fedgov certs init` or point to your site's files"
+                ) from None
+        _check_pem(self.ca, out[0], "CERTIFICATE")
+        _check_pem(self.cert, out[1], "CERTIFICATE")
+        _check_pem(self.key, out[2], "PRIVATE KEY")
+        return out[0], out[1], out[2]
+
+
+def _check_pem(path: Path, data: bytes, kind: str) -> None:
+    if f"-----BEGIN {kind}".encode() not in data and f"-----BEGIN RSA {kind}".encode() not in data:
+        raise ConfigError(f"{path}: not a PEM {kind.lower()} (no '-----BEGIN {kind}' block)")
+
+
+def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
+    ca, cert, key = files.read()
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+
+
+def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
+    ca, cert, key = files.read()
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def peer_identity(context: grpc.ServicerContext) -> str | None:
+    """The silo id of an mTLS peer (its certificate's CN), or None on plaintext."""
+    auth = context.auth_context()
+    cns = auth.get("x509_common_name") or []
+    if not cns:
+        return None
+    return bytes(cns[0]).decode()
+
+
+# -- a trial PKI ---------------------------------------------------------------------
+def _key() -> object:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(key: object, path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    data = key.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(data)
+    path.chmod(0o600)
+
+
+def issue_certificate(
+    ca_cert: object,
+    ca_key: object,
+    common_name: str,
+    out_dir: Path,
+    *,
+    dns: Sequence[str] = (),
+    ips: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    days: int = 30,
+    not_before: dt.datetime | None = None,
+    server: bool = False,
+) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = _key()
+    start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    sans += [x509.UniformResourceIdentifier(u) for u in uris]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject)  # type: ignore[attr-defined]
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    from cryptography.hazmat.primitives import serialization
+
+    safe = common_name.replace("/", "_")
+    cert_path, key_path = out_dir / f"{safe}.pem", out_dir / f"{safe}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, key_path)
+    return cert_path, key_path
+
+
+def _new_ca(out_dir: Path, days: int) -> tuple[object, object]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = _key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fedgov trial CA")])
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    (out_dir / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, out_dir / "ca.key")
+    return cert, key
+
+
+def load_ca(out_dir: Path) -> tuple[object, object]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate((out_dir / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((out_dir / "ca.key").read_bytes(), password=None)
+    return cert, key
+
+
+def init_trial_pki(
+    out_dir: str | Path,
+    silos: Sequence[str],
+    *,
+    aggregator_hosts: Sequence[str] = ("localhost", "127.0.0.1"),
+    days: int = 30,
+) -> dict[str, Path]:
+    """A CA, an aggregator certificate and one client certificate per silo."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "ca.pem").exists():
+        ca_cert, ca_key = load_ca(out)
+    else:
+        ca_cert, ca_key = _new_ca(out, days * 4)
+    dns = [h for h in aggregator_hosts if not _is_ip(h)]
+    ips = [h for h in aggregator_hosts if _is_ip(h)]
+    written = {"ca": out / "ca.pem"}
+    written["aggregator"], _ = issue_certificate(
+        ca_cert, ca_key, "aggregator", out, dns=dns, ips=ips, days=days, server=True
+    )
+    for silo in silos:
+        if not silo or "/" in silo:
+            raise ConfigError(f"silo id {silo!r}: must be non-empty and contain no '/'")
+        uris = [] if silo == "operator" else [SILO_URI_PREFIX + silo]
+        written[silo], _ = issue_certificate(ca_cert, ca_key, silo, out, uris=uris, days=days)
+    return written
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
