@@ -60,7 +60,7 @@ class Agent:
         self._policy_digest = getattr(self.engine, "digest", "")
         self._rejected_digest = ""
         self.audit.append("policy_loaded", bundle=str(config.policy), digest=self._policy_digest)
-        self.outbox = Outbox(config.state_dir / "outbox")
+        self.outbox = Outbox(config.state_dir / "outbox.db")
         self._ledger_path = config.state_dir / "processed.json"
         self._ledger: dict[str, str] = (
             json.loads(self._ledger_path.read_text()) if self._ledger_path.exists() else {}
@@ -108,6 +108,7 @@ class Agent:
     def close(self) -> None:
         self.stop()
         self.client.close()
+        self.outbox.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()  # type: ignore[attr-defined]
             self._metrics_server.server_close()  # type: ignore[attr-defined]

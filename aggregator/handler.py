@@ -17,7 +17,14 @@ import numpy as np
 from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.merge import matches_glob, merged_metrics
-from aggregator.store import CentralDecisionRecord, CommandRecord, DriftRecord, JobRecord, Store
+from aggregator.store import (
+    CentralDecisionRecord,
+    CommandRecord,
+    DriftRecord,
+    JobRecord,
+    SiloRecord,
+    Store,
+)
 from fedgov.audit import AuditLog
 from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
 from fedgov.report import Report, now_ms
@@ -328,11 +335,71 @@ class AggregatorHandler:
             r for r in self.store.latest_reports() if matches_glob(r.jurisdiction, jurisdiction_glob)
         ]
 
+    def query_silos(
+        self, *, stale_after_ms: int = 0, jurisdiction_glob: str | None = None, now: int | None = None
+    ) -> list[SiloRecord]:
+        """Registered silos; with ``stale_after_ms`` only those silent for longer."""
+        if stale_after_ms < 0:
+            raise QueryError("stale duration must be >= 0")
+        t = now_ms() if now is None else now
+        return [
+            s
+            for s in self.store.list_silos()
+            if matches_glob(s.jurisdiction, jurisdiction_glob)
+            and (not stale_after_ms or t - s.last_seen_ms > stale_after_ms)
+        ]
+
+    def query_history(
+        self,
+        model_id: str,
+        metric: str,
+        *,
+        feature: str | None = None,
+        attribute: str | None = None,
+        since_ms: int = 0,
+        jurisdiction_glob: str | None = None,
+    ) -> list[tuple[Report, float | None]]:
+        """(report, value) for every report of the model, oldest first."""
+        if not model_id or not metric:
+            raise QueryError("history query: a model id and a metric name are required")
+        reports = [
+            r
+            for r in self.store.reports_for_model(
+                model_id, None, since_ms=since_ms, latest_only=False
+            )
+            if matches_glob(r.jurisdiction, jurisdiction_glob)
+        ]
+        reports.sort(key=lambda r: (r.window_end_ms, r.silo_id))
+        out = []
+        for r in reports:
+            out.append((r, _metric_value(r.metrics, metric, feature, attribute)))
+        if out and all(v is None for _, v in out):
+            where = f"feature {feature!r}" if feature else f"attribute {attribute!r}" if attribute else "top level"
+            raise QueryError(
+                f"metric {metric!r} at {where} is in none of the {len(out)} report(s); "
+                "drift metrics need --feature, fairness metrics need --attribute"
+            )
+        return out
+
     def central_decisions(self) -> list[CentralDecisionRecord]:
         return self.store.latest_central_decisions()
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
         return self.store.list_jobs(model_id or None)
+
+
+def _metric_value(
+    metrics: dict[str, Any], metric: str, feature: str | None, attribute: str | None
+) -> float | None:
+    node: Any
+    if feature:
+        node = ((metrics.get("drift") or {}).get("features") or {}).get(feature) or {}
+    elif attribute:
+        node = (metrics.get("fairness") or {}).get(attribute) or {}
+    else:
+        node = metrics
+    value = node.get(metric) if isinstance(node, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:

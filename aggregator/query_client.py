@@ -165,3 +165,51 @@ class QueryClient:
             }
             for r in resp.rows
         ]
+
+    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[dict[str, Any]]:
+        req = pb.SilosQuery(stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob)
+        resp = self._call("silos query", lambda: self._stub.QuerySilos(req, timeout=self.timeout))
+        return [
+            {
+                "silo": r.silo_id,
+                "jurisdiction": r.jurisdiction,
+                "registered_ms": r.registered_unix_ms,
+                "last_seen_ms": r.last_seen_unix_ms,
+                "models": list(r.models),
+                "policy_bundle_digest": r.policy_bundle_digest,
+            }
+            for r in resp.rows
+        ]
+
+    def history(
+        self,
+        model_id: str,
+        metric: str,
+        *,
+        feature: str = "",
+        attribute: str = "",
+        since_ms: int = 0,
+        jurisdiction_glob: str = "",
+    ) -> list[dict[str, Any]]:
+        req = pb.HistoryQuery(
+            model_id=model_id,
+            metric=metric,
+            feature=feature,
+            attribute=attribute,
+            since_unix_ms=since_ms,
+            jurisdiction_glob=jurisdiction_glob,
+        )
+        resp = self._call(
+            "history query", lambda: self._stub.QueryHistory(req, timeout=self.timeout)
+        )
+        return [
+            {
+                "silo": p.silo_id,
+                "jurisdiction": p.jurisdiction,
+                "version": p.model_version,
+                "window_end_ms": p.window_end_unix_ms,
+                "value": p.value if p.has_value else None,
+                "report_id": p.report_id,
+            }
+            for p in resp.points
+        ]

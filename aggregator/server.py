@@ -11,9 +11,12 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from prometheus_client import CollectorRegistry
+
 from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.handler import AggregatorHandler
+from aggregator.metrics import AggregatorMetrics
 from aggregator.servicer import AggregatorServicer
 from aggregator.store import Store
 from fedgov.audit import AuditLog
@@ -52,6 +55,7 @@ def create_server(
     central: CentralGate | None = None,
     tls: TlsFiles | None = None,
     audit: AuditLog | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned).
 
@@ -68,7 +72,12 @@ def create_server(
         ],
     )
     aggregator_pb2_grpc.add_AggregatorServicer_to_server(
-        AggregatorServicer(handler, require_identity=tls is not None), server
+        AggregatorServicer(
+            handler,
+            require_identity=tls is not None,
+            metrics=AggregatorMetrics(registry or CollectorRegistry()),
+        ),
+        server,
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import grpc
+from prometheus_client import CollectorRegistry
 
 from aggregator._status import abort_with
 from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.metrics import AggregatorMetrics
 from aggregator.store import CommandRecord
 from fedgov import __version__
 from fedgov.tls import peer_identity
@@ -35,9 +38,16 @@ def _command_to_proto(c: CommandRecord) -> pb.Command:
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
-    def __init__(self, handler: AggregatorHandler, *, require_identity: bool = False) -> None:
+    def __init__(
+        self,
+        handler: AggregatorHandler,
+        *,
+        require_identity: bool = False,
+        metrics: AggregatorMetrics | None = None,
+    ) -> None:
         self.handler = handler
         self.require_identity = require_identity
+        self.metrics = metrics or AggregatorMetrics(CollectorRegistry())
 
     def _authorize(self, context: grpc.ServicerContext, silo_id: str, what: str) -> None:
         """Under mTLS a caller acts only as the silo its certificate names."""
@@ -45,6 +55,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             return
         peer = peer_identity(context)
         if peer != silo_id:
+            self.metrics.denied.inc()
             self.handler.record_denied(peer, silo_id, what)
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
@@ -68,17 +79,24 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return pb.RegisterResponse(aggregator_version=__version__)
 
     def SubmitReport(self, request: pb.SubmitReportRequest, context: grpc.ServicerContext) -> pb.ReportAck:
+        started = time.perf_counter()
         rid = request.report.report_id
         self._authorize(context, request.report.silo_id, f"report {rid!r}")
         try:
             report = report_from_proto(request.report)
         except Exception as exc:  # noqa: BLE001
+            self.metrics.reports.labels("rejected").inc()
             self.handler.reject_malformed(rid, request.report.silo_id, str(exc))
             abort_with(context, exc, f"report {rid!r}")
         try:
             duplicate = self.handler.ingest(report)
         except Exception as exc:  # noqa: BLE001
+            self.metrics.reports.labels("rejected").inc()
             abort_with(context, exc, f"report {rid!r}")
+        self.metrics.reports.labels("duplicate" if duplicate else "accepted").inc()
+        if not duplicate:
+            self.metrics.last_report.labels(report.silo_id).set_to_current_time()
+        self.metrics.ingest_seconds.observe(time.perf_counter() - started)
         return pb.ReportAck(report_id=rid, duplicate=duplicate)
 
     def StreamCommands(
@@ -92,6 +110,8 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         sent: set[str] = set()
         seen = hub.version(silo)
         log.info("command stream opened by %s", silo)
+        self.metrics.open_streams.inc()
+        context.add_callback(self.metrics.open_streams.dec)
         while context.is_active() and not hub.closed:
             try:
                 pending = self.handler.pending_commands(silo)
@@ -228,5 +248,56 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                 )
                 for r in recs
                 if not request.model_id or r.model_id == request.model_id
+            ]
+        )
+
+    def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> pb.SilosQueryResponse:
+        try:
+            silos = self.handler.query_silos(
+                stale_after_ms=request.stale_after_ms,
+                jurisdiction_glob=request.jurisdiction_glob,
+            )
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "silos query")
+        return pb.SilosQueryResponse(
+            rows=[
+                pb.SiloRow(
+                    silo_id=s.silo_id,
+                    jurisdiction=s.jurisdiction,
+                    registered_unix_ms=s.registered_ms,
+                    last_seen_unix_ms=s.last_seen_ms,
+                    models=[f"{m}/{v}" for m, v, _ in s.models],
+                    policy_bundle_digest=s.policy_bundle_digest,
+                )
+                for s in silos
+            ]
+        )
+
+    def QueryHistory(
+        self, request: pb.HistoryQuery, context: grpc.ServicerContext
+    ) -> pb.HistoryQueryResponse:
+        try:
+            points = self.handler.query_history(
+                request.model_id,
+                request.metric,
+                feature=request.feature or None,
+                attribute=request.attribute or None,
+                since_ms=request.since_unix_ms,
+                jurisdiction_glob=request.jurisdiction_glob,
+            )
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "history query")
+        return pb.HistoryQueryResponse(
+            points=[
+                pb.HistoryPoint(
+                    silo_id=r.silo_id,
+                    jurisdiction=r.jurisdiction,
+                    model_version=r.model_version,
+                    window_end_unix_ms=r.window_end_ms,
+                    value=v if v is not None else 0.0,
+                    has_value=v is not None,
+                    report_id=r.report_id,
+                )
+                for r, v in points
             ]
         )

@@ -12,7 +12,7 @@ from typing import Any
 
 from fedgov.errors import ConfigError
 
-__all__ = ["fmt", "parse_since", "print_json", "table"]
+__all__ = ["fmt", "iso", "parse_duration", "parse_since", "print_json", "table"]
 
 
 def fmt(v: Any) -> str:
@@ -47,6 +47,16 @@ def print_json(doc: Any) -> None:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | None) -> int:
+    """'' -> 0; '90m', '2h', '7d' -> milliseconds."""
+    if not text:
+        return 0
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ConfigError(f"duration {text!r}: use a number and a unit, like 30s, 15m, 6h, 2d, 1w")
+    return int(float(m.group(1)) * _UNIT[m.group(2)] * 1000)
 
 
 def parse_since(text: str | None) -> int:

@@ -116,7 +116,14 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     central = CentralGate(engine, tuple(_split(args.groups)) or ("*",))
     store = create_store(args.db)
-    running = create_server(args.listen, store, central=central, tls=tls, audit=audit)
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    if args.metrics_port is not None:
+        start_http_server(args.metrics_port, registry=registry)
+    running = create_server(
+        args.listen, store, central=central, tls=tls, audit=audit, registry=registry
+    )
     print(f"aggregator listening on port {running.port} (db {args.db})", flush=True)
     serve_forever(running)
     return 0
@@ -178,8 +185,37 @@ def cmd_query(args: argparse.Namespace) -> int:
                 print_json(rows)
             else:
                 print_central(rows)
+        elif args.query_command == "silos":
+            from fedgov.cli._format import parse_duration
+
+            rows = client.silos(
+                stale_after_ms=parse_duration(args.stale), jurisdiction_glob=args.jurisdictions
+            )
+            if args.json:
+                print_json(rows)
+            else:
+                print_silos(rows)
+        elif args.query_command == "history":
+            rows = client.history(
+                args.model,
+                args.metric,
+                feature=args.feature,
+                attribute=args.attribute,
+                since_ms=parse_since(args.since),
+                jurisdiction_glob=args.jurisdictions,
+            )
+            if args.json:
+                print_json(rows)
+            else:
+                table(
+                    ["window end", "silo", "jurisdiction", "version", args.metric],
+                    [[iso(r["window_end_ms"]), r["silo"], r["jurisdiction"], r["version"], r["value"]]
+                     for r in rows],
+                )
         else:
             rows = client.decisions(jurisdiction_glob=args.jurisdictions)
+            if args.deny_only:
+                rows = [r for r in rows if not r["allow"]]
             if args.json:
                 print_json(rows)
             else:
@@ -241,6 +277,17 @@ def print_decisions(rows: list[dict[str, Any]]) -> None:
              "; ".join(r["deny"]) or "-"]
             for r in rows
         ],
+    )
+
+
+def print_silos(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no silos match")
+        return
+    table(
+        ["silo", "jurisdiction", "last seen", "registered", "models"],
+        [[r["silo"], r["jurisdiction"], iso(r["last_seen_ms"]), iso(r["registered_ms"]), r["models"]]
+         for r in rows],
     )
 
 

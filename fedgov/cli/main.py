@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="plaintext gRPC without client authentication (trials only; logged as a warning)",
     )
     s.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
+    )
+    s.add_argument(
         "--audit",
         default=None,
         metavar="PATH",
@@ -182,6 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(q)
     q = qsub.add_parser("decisions", help="the latest policy decision of every silo")
     q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'US-*'")
+    q.add_argument("--deny-only", action="store_true", help="only silos whose decision denies")
+    _add_aggregator(q)
+    _add_json(q)
+    _add_common(q)
+    q = qsub.add_parser("silos", help="registered silos and when they were last seen")
+    q.add_argument(
+        "--stale", default="", metavar="DURATION",
+        help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
+    )
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    _add_aggregator(q)
+    _add_json(q)
+    _add_common(q)
+    q = qsub.add_parser("history", help="one metric of a model over time, per silo")
+    q.add_argument("--model", required=True, help="model id")
+    q.add_argument("--metric", required=True, help="e.g. psi, demographic_parity_ratio, sample_size")
+    q.add_argument("--feature", default="", help="the feature, for drift metrics")
+    q.add_argument("--attribute", default="", help="the sensitive attribute, for fairness metrics")
+    q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)

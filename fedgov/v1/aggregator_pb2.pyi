@@ -256,3 +256,75 @@ class CentralQueryResponse(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[CentralRow]
     def __init__(self, rows: _Optional[_Iterable[_Union[CentralRow, _Mapping]]] = ...) -> None: ...
+
+class SilosQuery(_message.Message):
+    __slots__ = ("stale_after_ms", "jurisdiction_glob")
+    STALE_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    stale_after_ms: int
+    jurisdiction_glob: str
+    def __init__(self, stale_after_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+
+class SiloRow(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "registered_unix_ms", "last_seen_unix_ms", "last_report_unix_ms", "models", "policy_bundle_digest")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_REPORT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    registered_unix_ms: int
+    last_seen_unix_ms: int
+    last_report_unix_ms: int
+    models: _containers.RepeatedScalarFieldContainer[str]
+    policy_bundle_digest: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., registered_unix_ms: _Optional[int] = ..., last_seen_unix_ms: _Optional[int] = ..., last_report_unix_ms: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., policy_bundle_digest: _Optional[str] = ...) -> None: ...
+
+class SilosQueryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[SiloRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[SiloRow, _Mapping]]] = ...) -> None: ...
+
+class HistoryQuery(_message.Message):
+    __slots__ = ("model_id", "metric", "feature", "attribute", "since_unix_ms", "jurisdiction_glob")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    metric: str
+    feature: str
+    attribute: str
+    since_unix_ms: int
+    jurisdiction_glob: str
+    def __init__(self, model_id: _Optional[str] = ..., metric: _Optional[str] = ..., feature: _Optional[str] = ..., attribute: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+
+class HistoryPoint(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "model_version", "window_end_unix_ms", "value", "has_value", "report_id")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    HAS_VALUE_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    model_version: str
+    window_end_unix_ms: int
+    value: float
+    has_value: bool
+    report_id: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_version: _Optional[str] = ..., window_end_unix_ms: _Optional[int] = ..., value: _Optional[float] = ..., has_value: _Optional[bool] = ..., report_id: _Optional[str] = ...) -> None: ...
+
+class HistoryQueryResponse(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[HistoryPoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[HistoryPoint, _Mapping]]] = ...) -> None: ...

@@ -79,6 +79,16 @@ class AggregatorStub:
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.FromString,
                 _registered_method=True)
+        self.QuerySilos = channel.unary_unary(
+                '/fedgov.v1.Aggregator/QuerySilos',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.SilosQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.SilosQueryResponse.FromString,
+                _registered_method=True)
+        self.QueryHistory = channel.unary_unary(
+                '/fedgov.v1.Aggregator/QueryHistory',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServicer:
@@ -143,6 +153,20 @@ class AggregatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuerySilos(self, request, context):
+        """Registered silos with when they last reported; stale_after_ms > 0 keeps the silent ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryHistory(self, request, context):
+        """One metric of a model over time, per silo.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +214,16 @@ def add_AggregatorServicer_to_server(servicer, server):
                     servicer.QueryCentral,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.SerializeToString,
+            ),
+            'QuerySilos': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuerySilos,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.SilosQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.SilosQueryResponse.SerializeToString,
+            ),
+            'QueryHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryHistory,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -435,6 +469,60 @@ class Aggregator:
             '/fedgov.v1.Aggregator/QueryCentral',
             fedgov_dot_v1_dot_aggregator__pb2.CentralQuery.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.CentralQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuerySilos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/QuerySilos',
+            fedgov_dot_v1_dot_aggregator__pb2.SilosQuery.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.SilosQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/QueryHistory',
+            fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,69 @@
+"""Silent silos and metric history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.store import SqliteStore
+from fedgov.errors import QueryError
+from fedgov.metrics import compute_metrics
+from fedgov.policy import Decision
+from fedgov.report import Report, now_ms
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats, encode_columns
+from fedgov.synthetic import credit_data
+
+
+@pytest.fixture
+def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
+    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
+    reg = ModelRegistration(
+        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        json.dumps(credit_spec.to_dict()),
+    )
+    for silo in ("EU-DE", "EU-FR", "US-NY"):
+        h.register(silo, silo, "sha256:x", [reg])
+    return h
+
+
+def _report(spec: MonitoringSpec, silo: str, end_ms: int, *, drift: float = 0.0) -> Report:
+    stats = WindowStats.zero(spec).fold(
+        spec, encode_columns(spec, credit_data(1000, seed=end_ms % 97, drift=drift))
+    )
+    return Report(
+        report_id=f"{silo}-{end_ms}", silo_id=silo, jurisdiction=silo, model_id=spec.model_id,
+        model_version=spec.model_version, window_start_ms=end_ms - 1, window_end_ms=end_ms,
+        spec_digest=spec.digest, stats=stats, metrics=compute_metrics(spec, stats),
+        decision=Decision(allow=True),
+    )
+
+
+def test_stale_silos(handler: AggregatorHandler) -> None:
+    t = now_ms()
+    assert {s.silo_id for s in handler.query_silos()} == {"EU-DE", "EU-FR", "US-NY"}
+    assert handler.query_silos(stale_after_ms=60_000, now=t) == []
+    later = t + 3_600_000
+    stale = handler.query_silos(stale_after_ms=60_000, now=later, jurisdiction_glob="EU-*")
+    assert {s.silo_id for s in stale} == {"EU-DE", "EU-FR"}
+    with pytest.raises(QueryError):
+        handler.query_silos(stale_after_ms=-1)
+
+
+def test_history_of_psi_and_fairness(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
+    for i, drift in enumerate((0.0, 0.5, 1.0)):
+        handler.ingest(_report(credit_spec, "EU-DE", 1000 + i, drift=drift))
+    handler.ingest(_report(credit_spec, "US-NY", 1500))
+    psi = handler.query_history("credit-risk", "psi", feature="income", jurisdiction_glob="EU-*")
+    values = [v for _, v in psi]
+    assert [r.window_end_ms for r, _ in psi] == [1000, 1001, 1002]
+    assert values == sorted(values) and values[-1] > 0.2  # drift grows over time
+    dp = handler.query_history("credit-risk", "demographic_parity_ratio", attribute="sex")
+    assert len(dp) == 4 and all(v is not None and 0 < v <= 1 for _, v in dp)
+    since = handler.query_history("credit-risk", "sample_size", since_ms=1400)
+    assert [(r.silo_id, v) for r, v in since] == [("US-NY", 1000.0)]
+    with pytest.raises(QueryError, match="none of the"):
+        handler.query_history("credit-risk", "psi")  # drift metric without --feature
