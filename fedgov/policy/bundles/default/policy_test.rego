@@ -1,4 +1,4 @@
-# Tests for the default policy; run with `fedgov policy test deploy/policies/default`.
+# Tests for the default policy; run with `fedgov policy test fedgov/policy/bundles/default`.
 #
 # The tests call verdict(inp), the function that decision applies to input,
 # rather than `decision with input as inp`: rego-cpp 1.5.2 aborts compiling
