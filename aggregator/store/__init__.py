@@ -1,7 +1,8 @@
 """Aggregator storage: one interface, backends chosen by URL.
 
 ``create_store("path/to/fedgov.db")`` or ``"sqlite:///path"`` gives SQLite
-(the default). PostgreSQL arrives with issue 5 behind the same interface.
+(the default); ``"postgresql://USER:PASSWORD@HOST:PORT/DB"`` gives PostgreSQL
+(``postgres://`` works too). Either creates its schema if it is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aggregator.store._base import (
     SiloRecord,
     Store,
 )
+from aggregator.store._postgres import PostgresStore, redact_url
 from aggregator.store._sqlite import SqliteStore
 from fedgov.errors import ConfigError
 
@@ -24,22 +26,28 @@ __all__ = [
     "CommandRecord",
     "DriftRecord",
     "JobRecord",
+    "PostgresStore",
     "SiloRecord",
     "SqliteStore",
     "Store",
     "create_store",
+    "redact_url",
 ]
 
 
 def create_store(url: str | Path) -> Store:
+    """The store a URL names; a plain path is a SQLite file.
+
+    Raises ConfigError for an unknown scheme or a database that cannot be reached.
+    """
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"{text.split('@')[-1]}: the PostgreSQL store is not available yet; "
-            "use a SQLite path (the default)"
-        )
+        return PostgresStore(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif "://" in text:
-        raise ConfigError(f"unknown store URL scheme in {text!r}; use a file path or sqlite:///PATH")
+        raise ConfigError(
+            f"unknown store URL scheme in {redact_url(text)!r}; use a file path, "
+            "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+        )
     return SqliteStore(text)

@@ -14,6 +14,7 @@ from fedgov.policy import Decision
 from fedgov.report import Report
 
 __all__ = [
+    "OPEN_JOB_STATES",
     "CentralDecisionRecord",
     "CommandRecord",
     "DriftRecord",
@@ -21,6 +22,10 @@ __all__ = [
     "SiloRecord",
     "Store",
 ]
+
+
+# A job in one of these states absorbs new retrain triggers for its model.
+OPEN_JOB_STATES = ("pending", "dispatched", "training", "evaluating")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aggregator.store._base import (
+    OPEN_JOB_STATES,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
@@ -108,8 +109,6 @@ CREATE INDEX IF NOT EXISTS central_by_subject
     ON central_decisions (model_id, model_version, jurisdiction_group, id);
 """
 
-# A job in one of these states absorbs new retrain triggers for its model.
-OPEN_JOB_STATES = ("pending", "dispatched", "training", "evaluating")
 
 
 class SqliteStore:

@@ -124,7 +124,9 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     running = create_server(
         args.listen, store, central=central, tls=tls, audit=audit, registry=registry
     )
-    print(f"aggregator listening on port {running.port} (db {args.db})", flush=True)
+    from aggregator.store import redact_url
+
+    print(f"aggregator listening on port {running.port} (store {redact_url(str(args.db))})", flush=True)
     serve_forever(running)
     return 0
 
@@ -333,15 +335,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 # -- stats -----------------------------------------------------------------------
 def cmd_stats(args: argparse.Namespace) -> int:
-    from fedgov.data import iter_batches
+    from fedgov.data import fold_file
     from fedgov.metrics import compute_metrics
     from fedgov.spec import load_spec
-    from fedgov.stats import WindowStats
 
     spec = load_spec(args.spec)
-    stats = WindowStats.zero(spec)
-    for batch in iter_batches(args.file, spec):
-        stats = stats.fold(spec, batch)
+    # The bar goes to stderr, and only when it is a terminal: pipes stay clean.
+    stats = fold_file(args.file, spec, progress=not getattr(args, "no_progress", False))
     metrics = compute_metrics(spec, stats)
     if args.json:
         print_json({"stats": stats.to_dict(), "metrics": metrics})

@@ -1,14 +1,21 @@
-"""One suite for every store backend (only SQLite until PostgreSQL lands)."""
+"""One suite for every store backend: SQLite and PostgreSQL.
+
+The PostgreSQL runs need a server (see tests/unit/aggregator/conftest.py); each
+test gets a fresh schema.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from aggregator.store import Store, create_store
+from aggregator.store import CentralDecisionRecord, PostgresStore, SqliteStore, Store, create_store
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
 from fedgov.report import Report
@@ -16,12 +23,50 @@ from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 
+T = TypeVar("T")
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = create_store(tmp_path / "agg.db")
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
+    """A URL naming an empty database of each backend.
+
+    ``postgres_server`` is requested here, statically, so that it is set up before the
+    root conftest clears FEDGOV_* variables (see tests/unit/aggregator/conftest.py).
+    """
+    if request.param == "sqlite":
+        return str(tmp_path / "agg.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = create_store(store_url)
     yield s
     s.close()
+
+
+def _in_threads(n: int, fn: Callable[[int], T]) -> list[T]:
+    """Run fn(0..n-1) in n threads released together; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    results: list[T | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    if errors:
+        raise errors[0]
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    return results  # type: ignore[return-value]
 
 
 def _report(spec: MonitoringSpec, silo: str, rid: str, end_ms: int, actions=()) -> Report:
@@ -37,14 +82,18 @@ def _report(spec: MonitoringSpec, silo: str, rid: str, end_ms: int, actions=()) 
         spec_digest=spec.digest,
         stats=stats,
         metrics={"drift": {"features": {"income": {"psi": 0.5, "psi_pvalue": 0.001}}}},
-        decision=Decision(allow=not actions, deny=("x",) if actions else (), actions=tuple(actions)),
+        decision=Decision(
+            allow=not actions, deny=("x",) if actions else (), actions=tuple(actions)
+        ),
     )
 
 
 def _register(store: Store, spec: MonitoringSpec, *silos: str) -> None:
     for s in silos:
         store.register_silo(
-            s, s, "sha256:abc",
+            s,
+            s,
+            "sha256:abc",
             [(spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))],
         )
 
@@ -82,24 +131,168 @@ def test_one_open_job_per_model_and_command_acks(store: Store, credit_spec: Moni
     (cmd,) = store.pending_commands("EU-DE")
     assert store.ack_command(cmd.command_id, "EU-DE", "accepted", "ok") is True
     assert store.ack_command(cmd.command_id, "EU-DE", "accepted", "ok") is False
-    assert store.ack_command(store.pending_commands("EU-FR")[0].command_id, "EU-DE", "accepted", "") is False
+    assert (
+        store.ack_command(store.pending_commands("EU-FR")[0].command_id, "EU-DE", "accepted", "")
+        is False
+    )
     assert store.pending_commands("EU-DE") == []
     (listed,) = store.list_jobs()
-    assert {c.silo_id: c.status for c in listed.commands} == {"EU-DE": "accepted", "EU-FR": "pending"}
+    assert {c.silo_id: c.status for c in listed.commands} == {
+        "EU-DE": "accepted",
+        "EU-FR": "pending",
+    }
 
 
-def test_reopen_survives_restart(tmp_path: Path, credit_spec: MonitoringSpec) -> None:
-    s = create_store(tmp_path / "a.db")
+def test_reopen_survives_restart(store_url: str, credit_spec: MonitoringSpec) -> None:
+    s = create_store(store_url)
     _register(s, credit_spec, "EU-DE")
-    s.add_report(_report(credit_spec, "EU-DE", "r1", 1000))
+    r = _report(credit_spec, "EU-DE", "r1", 1000)
+    s.add_report(r)
+    job, _ = s.open_job("credit-risk", "1.0.0", "drift", ["EU-DE"])
     s.close()
-    s2 = create_store(f"sqlite:///{tmp_path / 'a.db'}")
-    assert s2.count_reports() == 1
-    assert s2.get_silo("EU-DE") is not None
-    assert s2.get_spec_json(credit_spec.digest) is not None
-    s2.close()
+    # A new store object on the same database: the schema exists, the data is there.
+    s2 = create_store(store_url if "://" in store_url else f"sqlite:///{store_url}")
+    try:
+        assert s2.count_reports() == 1
+        assert s2.get_report("r1") == r
+        assert s2.get_silo("EU-DE") is not None
+        assert s2.get_spec_json(credit_spec.digest) == json.dumps(credit_spec.to_dict())
+        assert [j.job_id for j in s2.list_jobs()] == [job.job_id]
+        assert s2.add_report(r) is False  # idempotence survives the restart too
+    finally:
+        s2.close()
+
+
+def test_register_silo_replaces_its_models(store: Store, credit_spec: MonitoringSpec) -> None:
+    _register(store, credit_spec, "EU-FR", "EU-DE")
+    store.register_silo("EU-DE", "EU", "sha256:def", [("other", "2.0", "sha256:o", "{}")])
+    de = store.get_silo("EU-DE")
+    assert de is not None
+    assert (de.jurisdiction, de.policy_bundle_digest) == ("EU", "sha256:def")
+    assert de.models == (("other", "2.0", "sha256:o"),)
+    assert [s.silo_id for s in store.list_silos()] == ["EU-DE", "EU-FR"]
+    fr = store.list_silos()[1]
+    assert fr.models == ((credit_spec.model_id, credit_spec.model_version, credit_spec.digest),)
+    assert store.get_silo("nowhere") is None
+    assert store.get_spec_json("sha256:o") == "{}"
+    assert store.get_spec_json("sha256:missing") is None
+
+
+def test_filters_by_model_and_version(store: Store, credit_spec: MonitoringSpec) -> None:
+    _register(store, credit_spec, "EU-DE")
+    store.add_report(_report(credit_spec, "EU-DE", "a", 1000))
+    assert store.reports_for_model(credit_spec.model_id, "9.9.9", latest_only=False) == []
+    assert store.reports_for_model("other", None, latest_only=True) == []
+    got = store.reports_for_model(credit_spec.model_id, credit_spec.model_version, latest_only=True)
+    assert [r.report_id for r in got] == ["a"]
+    assert [d.feature for d in store.drift_above(0.2, model_id=credit_spec.model_id)] == ["income"]
+    assert store.drift_above(0.2, model_id="other") == []
+    (d,) = store.drift_above(0.2)
+    assert (d.psi, d.psi_pvalue, d.window_end_ms, d.silo_id) == (0.5, 0.001, 1000, "EU-DE")
+
+
+def test_latest_central_decision_per_subject(store: Store) -> None:
+    def rec(group: str, t: int, allow: bool) -> CentralDecisionRecord:
+        decision = Decision(allow=allow, deny=() if allow else ("gap",))
+        return CentralDecisionRecord("m", "1", group, t, ("EU-DE", "EU-FR"), 10 * t, decision)
+
+    store.add_central_decision(rec("EU-*", 1, True))
+    store.add_central_decision(rec("EU-*", 2, False))
+    store.add_central_decision(rec("US-*", 1, True))
+    latest = store.latest_central_decisions()
+    assert latest == [rec("EU-*", 2, False), rec("US-*", 1, True)]
+
+
+def test_concurrent_add_report_stores_one(store: Store, credit_spec: MonitoringSpec) -> None:
+    _register(store, credit_spec, "EU-DE")
+    r = _report(credit_spec, "EU-DE", "dup", 1000)
+    added = _in_threads(8, lambda _: store.add_report(r))
+    assert sorted(added) == [False] * 7 + [True]
+    assert store.count_reports() == 1
+    assert len(store.drift_above(0.2)) == 1
+
+
+def test_concurrent_add_report_across_store_objects(
+    store_url: str, credit_spec: MonitoringSpec
+) -> None:
+    """Eight aggregator processes on one database, as far as the database can tell."""
+    stores = [create_store(store_url) for _ in range(8)]
+    try:
+        _register(stores[0], credit_spec, "EU-DE")
+        r = _report(credit_spec, "EU-DE", "dup", 1000)
+        added = _in_threads(8, lambda i: stores[i].add_report(r))
+        assert sorted(added) == [False] * 7 + [True]
+        assert stores[0].count_reports() == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_concurrent_open_job_creates_one(store: Store, credit_spec: MonitoringSpec) -> None:
+    _register(store, credit_spec, "EU-DE", "EU-FR")
+    opened = _in_threads(
+        8, lambda i: store.open_job("credit-risk", "1.0.0", f"drift {i}", ["EU-DE", "EU-FR"])
+    )
+    assert sorted(created for _, created in opened) == [False] * 7 + [True]
+    assert len({job.job_id for job, _ in opened}) == 1
+    (job,) = store.list_jobs("credit-risk")
+    assert [c.silo_id for c in job.commands] == ["EU-DE", "EU-FR"]
+    assert len(store.pending_commands("EU-DE")) == 1
+
+
+def test_concurrent_open_job_across_store_objects(
+    store_url: str, credit_spec: MonitoringSpec
+) -> None:
+    stores = [create_store(store_url) for _ in range(8)]
+    try:
+        opened = _in_threads(
+            8, lambda i: stores[i].open_job("credit-risk", "1.0.0", "drift", ["EU-DE"])
+        )
+        assert sorted(created for _, created in opened) == [False] * 7 + [True]
+        assert len(stores[0].list_jobs()) == 1
+        assert len(stores[0].pending_commands("EU-DE")) == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_create_store_picks_backend(store_url: str) -> None:
+    s = create_store(store_url)
+    try:
+        assert isinstance(s, PostgresStore if store_url.startswith("postgresql") else SqliteStore)
+    finally:
+        s.close()
 
 
 def test_unknown_store_url() -> None:
-    with pytest.raises(ConfigError, match="scheme"):
-        create_store("mysql://x")
+    with pytest.raises(ConfigError, match="scheme") as info:
+        create_store("mysql://admin:s3cret@db.example/x")
+    assert "s3cret" not in str(info.value)
+
+
+def test_postgres_unreachable_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        create_store("postgresql://fedgov:s3cret@127.0.0.1:1/agg?connect_timeout=2")
+    message = str(info.value)
+    assert "127.0.0.1:1/agg" in message and "server is running" in message
+    assert "s3cret" not in message
+
+
+def test_postgres_missing_database_is_a_config_error(postgres_server: object) -> None:
+    base = postgres_server.require().split("?")[0].rsplit("/", 1)[0]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="fedgov_no_such_db.*createdb"):
+        create_store(f"{base}/fedgov_no_such_db")
+
+
+def test_postgres_schema_creation_is_concurrency_safe(postgres_url: str) -> None:
+    stores = _in_threads(4, lambda _: create_store(postgres_url))
+    for s in stores:
+        s.close()
+
+
+def test_postgres_url_is_read_before_env_is_cleared(postgres_server: object) -> None:
+    # The root conftest's autouse fixture has removed the variable for this test...
+    assert "FEDGOV_TEST_POSTGRES_URL" not in os.environ
+    # ...yet the session fixture, set up first, still has it (or skips/fails as it should).
+    url = postgres_server.require()  # type: ignore[attr-defined]
+    assert url.startswith(("postgresql://", "postgres://"))
