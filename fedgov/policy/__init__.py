@@ -46,6 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from fedgov.policy._bundle import Bundle, load_bundle
 from fedgov.policy._decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
+from fedgov.policy._opa import OpaEngine
 from fedgov.policy._regopy import RegoEngine, to_plain
 from fedgov.policy._testing import PolicyTestResult, run_policy_tests
 
@@ -54,6 +55,7 @@ __all__ = [
     "KNOWN_ACTIONS",
     "Bundle",
     "Decision",
+    "OpaEngine",
     "PolicyEngine",
     "PolicyTestResult",
     "RegoEngine",

@@ -1,0 +1,321 @@
+"""One table of policies, inputs and decisions, run against every policy backend.
+
+Backends: the embedded rego-cpp engine (RegoEngine) and the OPA sidecar
+backend (OpaEngine) talking to the OPA REST test double on port 0. A case
+expects a Decision, a fail-closed deny whose reason contains a given text,
+or a PolicyError at load.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedgov.errors import PolicyError
+from fedgov.policy import Decision, OpaEngine, PolicyEngine, RegoEngine, default_bundle_path
+from fedgov.policy._opa_emulator import OpaEmulator
+
+V1 = "package fedgov\n\nimport rego.v1\n\n"
+EMPTY = '{"allow": true, "deny": [], "warn": [], "actions": []}'
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    modules: dict[str, str]
+    input: Any
+    # a Decision (digest filled in), a text the fail-closed reason contains,
+    # or PolicyError when the bundle must not load
+    expect: Decision | str | type[PolicyError]
+    data: dict[str, Any] | None = None
+    error_at: tuple[str, int] | None = field(default=None)  # (file, line) of a load error
+
+
+DEFAULT_MODULES = {
+    p.name: p.read_text(encoding="utf-8")
+    for p in default_bundle_path().glob("*.rego")
+    if not p.name.endswith("_test.rego")
+}
+DEFAULT_DATA = json.loads((default_bundle_path() / "data.json").read_text(encoding="utf-8"))
+
+REPORT: dict[str, Any] = {
+    "model": {"id": "credit-risk", "version": "3"},
+    "silo": "hospital-a",
+    "jurisdiction": "EU",
+    "window": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z"},
+    "sample_size": 1000,
+    "drift": {"features": {"age": {"psi": 0.35, "psi_pvalue": 0.001, "missing_rate": 0.0}}},
+    "fairness": {
+        "sex": {
+            "demographic_parity_difference": 0.05,
+            "demographic_parity_ratio": 0.9,
+            "equalized_odds_difference": 0.3,
+            "groups": {"f": {"count": 480, "selection_rate": 0.45, "tpr": 0.8, "fpr": 0.1}},
+        }
+    },
+}
+
+GATE = V1 + (
+    "deny contains msg if {\n"
+    "  input.psi > data.fedgov.limits.psi_max\n"
+    '  msg := sprintf("psi %v > %v", [input.psi, data.fedgov.limits.psi_max])\n'
+    "}\n"
+    'deny contains "sample too small" if input.n < 50\n'
+    'warn contains "psi near the limit" if input.psi > 0.8 * data.fedgov.limits.psi_max\n'
+    'actions contains "retrain" if count(deny) > 0\n'
+    'actions contains "rollback" if input.psi > 1\n'
+    'decision := {"allow": count(deny) == 0, "deny": deny, "warn": warn, "actions": actions}\n'
+)
+LIMITS = {"fedgov": {"limits": {"psi_max": 0.2}}}
+
+CASES = [
+    Case("allow", {"policy.rego": V1 + f"decision := {EMPTY}\n"}, {}, Decision(allow=True)),
+    Case("gate_allows", {"policy.rego": GATE}, {"psi": 0.1, "n": 100}, Decision(True), LIMITS),
+    Case(
+        "deny_with_reasons",
+        {"policy.rego": GATE},
+        {"psi": 0.35, "n": 10},
+        Decision(
+            allow=False,
+            deny=("psi 0.35 > 0.2", "sample too small"),
+            warn=("psi near the limit",),
+            actions=("retrain",),
+        ),
+        LIMITS,
+    ),
+    Case(
+        "warn_only",
+        {"policy.rego": GATE},
+        {"psi": 0.19, "n": 100},
+        Decision(allow=True, warn=("psi near the limit",)),
+        LIMITS,
+    ),
+    Case(
+        "several_actions",
+        {"policy.rego": GATE},
+        {"psi": 1.5, "n": 100},
+        Decision(
+            allow=False,
+            deny=("psi 1.5 > 0.2",),
+            warn=("psi near the limit",),
+            actions=("retrain", "rollback"),
+        ),
+        LIMITS,
+    ),
+    Case(
+        "default_bundle_drift_and_odds",
+        DEFAULT_MODULES,
+        REPORT,
+        Decision(
+            allow=False,
+            deny=("drift: feature age has PSI 0.3500 > 0.2 (p-value 0.001 < 0.01)",),
+            warn=("fairness: attribute sex has equalized odds difference 0.3000 > 0.2",),
+            actions=("retrain",),
+        ),
+        DEFAULT_DATA,
+    ),
+    Case(
+        "numpy_input_is_converted",
+        DEFAULT_MODULES,
+        {**REPORT, "sample_size": np.int64(10), "extra": np.array([1.0, 2.0])},
+        Decision(
+            allow=True,
+            warn=("sample size 10 < 50: no verdict on drift or fairness for this window",),
+        ),
+        DEFAULT_DATA,
+    ),
+    Case(
+        "decision_as_a_package",
+        {
+            "policy.rego": "package fedgov.decision\n\nimport rego.v1\n\nallow := true\n"
+            "deny := set()\nwarn := set()\nactions := set()\n"
+        },
+        {},
+        Decision(allow=True),
+    ),
+    Case(
+        "function_in_another_module",
+        {
+            "a.rego": V1 + "decision := verdict(input)\n",
+            "z.rego": V1
+            + (
+                'verdict(inp) := {"allow": ok, "deny": [m | not ok; m := "too big"],'
+                ' "warn": [], "actions": []} if { ok := inp.x < 3 }\n'
+            ),
+        },
+        {"x": 5},
+        Decision(allow=False, deny=("too big",)),
+    ),
+    Case(
+        "rego_v0_syntax",
+        {
+            "policy.rego": (
+                "package fedgov\n\n"
+                "default allow = false\n"
+                "allow { double(input.n) > 2 }\n"
+                "double(x) = y { y := x * 2 }\n"
+                'decision = {"allow": allow, "deny": d, "warn": [], "actions": []} {\n'
+                '  d := [m | not allow; m := "n too small"]\n}\n'
+            )
+        },
+        {"n": 1},
+        Decision(allow=False, deny=("n too small",)),
+    ),
+    # --- fail closed ---------------------------------------------------------------
+    Case(
+        "undefined_decision",
+        {"policy.rego": V1 + f"decision := {EMPTY} if input.ready\n"},
+        {"ready": False},
+        "undefined",
+    ),
+    Case(
+        "allow_is_a_string",
+        {
+            "policy.rego": V1
+            + 'decision := {"allow": "yes", "deny": [], "warn": [], "actions": []}\n'
+        },
+        {},
+        "data.fedgov.decision.allow must be a boolean, not the string 'yes'",
+    ),
+    Case("decision_is_false", {"policy.rego": V1 + "decision := false\n"}, {}, "must be an object"),
+    Case(
+        "allow_with_deny_reasons",
+        {
+            "policy.rego": V1
+            + 'decision := {"allow": true, "deny": ["x"], "warn": [], "actions": []}\n'
+        },
+        {},
+        "inconsistent",
+    ),
+    Case(
+        "unknown_key",
+        {
+            "policy.rego": V1 + 'decision := {"allow": true, "deny": [], "warn": [], "actions": [],'
+            ' "why": 1}\n'
+        },
+        {},
+        "unknown keys 'why'",
+    ),  # fmt: skip
+    Case(
+        "conflicting_outputs",
+        {
+            "policy.rego": V1 + f"decision := {EMPTY} if input.a\n"
+            'decision := {"allow": false, "deny": ["b"], "warn": [], "actions": []} if input.b\n'
+        },
+        {"a": True, "b": True},
+        "complete rules must not produce multiple outputs",
+    ),
+    Case(
+        "nan_in_input",
+        {"policy.rego": GATE},
+        {"psi": float("nan"), "n": 100},
+        "invalid input: input.psi is nan",
+        LIMITS,
+    ),
+    Case("input_not_an_object", {"policy.rego": GATE}, [1, 2], "input must be an object", LIMITS),
+    # --- load errors ----------------------------------------------------------------
+    Case("no_decision_rule", {"policy.rego": V1 + "allow := true\n"}, {}, PolicyError),
+    Case(
+        "syntax_error",
+        {
+            "policy.rego": V1 + f"decision := {EMPTY}\n",
+            "rules.rego": V1 + "bad if {\n  input.x ==\n}\n",
+        },
+        {},
+        PolicyError,
+        error_at=("rules.rego", 6),
+    ),
+    Case(
+        "construct_that_aborts_rego_cpp",
+        {
+            "policy.rego": V1 + "big if input.n > 1\n\n"
+            'decision := {"allow": b, "deny": [], "warn": [], "actions": []} if {\n'
+            '  b := big with input as {"n": 2}\n}\n'
+        },
+        {},
+        PolicyError,
+    ),
+]
+
+
+Factory = Callable[[Path], PolicyEngine]
+
+
+@pytest.fixture(params=["embedded", "opa"])
+def make_engine(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    if request.param == "embedded":
+        yield RegoEngine.from_bundle
+        return
+    engines: list[OpaEngine] = []
+    with OpaEmulator() as opa:
+
+        def make(path: Path) -> PolicyEngine:
+            engine = OpaEngine.from_bundle(path, url=opa.url, timeout=5.0, retries=0)
+            engines.append(engine)
+            return engine
+
+        yield make
+        for engine in engines:
+            engine.close()
+
+
+def write_bundle(root: Path, case: Case) -> Path:
+    root.mkdir()
+    for name, text in case.modules.items():
+        (root / name).write_text(text, encoding="utf-8")
+    if case.data is not None:
+        (root / "data.json").write_text(json.dumps(case.data), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_backend_conforms(case: Case, make_engine: Factory, tmp_path: Path) -> None:
+    root = write_bundle(tmp_path / "bundle", case)
+    if case.expect is PolicyError:
+        with pytest.raises(PolicyError) as info:
+            make_engine(root)
+        if case.error_at is not None:
+            name, line = case.error_at
+            assert info.value.file == str(root / name)
+            assert info.value.line == line
+        return
+    engine = make_engine(root)
+    decision = engine.evaluate(case.input)
+    assert decision.bundle_digest == engine.digest
+    if isinstance(case.expect, str):
+        assert decision.allow is False and decision.failed_closed
+        assert len(decision.deny) == 1
+        assert case.expect in decision.deny[0]
+    else:
+        assert isinstance(case.expect, Decision)
+        assert decision == Decision(
+            allow=case.expect.allow,
+            deny=case.expect.deny,
+            warn=case.expect.warn,
+            actions=case.expect.actions,
+            bundle_digest=engine.digest,
+        )
+
+
+def test_backends_agree_on_the_default_bundle(tmp_path: Path) -> None:
+    """The shipped bundle, copied, gives the same digest and decisions on both backends."""
+    root = tmp_path / "default"
+    shutil.copytree(default_bundle_path(), root)
+    embedded = RegoEngine.from_bundle(root)
+    inputs = [
+        REPORT,
+        {**REPORT, "sample_size": 3},
+        {**REPORT, "drift": {"features": {}}},
+        {k: v for k, v in REPORT.items() if k != "sample_size"},
+    ]
+    with OpaEmulator() as opa, OpaEngine.from_bundle(root, url=opa.url) as remote:
+        assert remote.digest == embedded.digest
+        for inp in inputs:
+            assert remote.evaluate(inp) == embedded.evaluate(inp)
