@@ -14,6 +14,7 @@ Example ``silo.yaml``::
       # insecure: true          # instead of tls: plaintext, for trials only
       retry_seconds: 30         # keep retrying an unreachable aggregator this long
     policy: policies/default    # the silo's own Rego bundle (folder)
+    opa_url: http://127.0.0.1:8181   # optional: decide on an OPA sidecar instead of embedded Rego
     state_dir: state            # processed windows, outbox, command log
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
     poll_seconds: 5             # how often the input folders are scanned
@@ -57,6 +58,7 @@ class AgentConfig:
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
+    opa_url: str | None = None
 
 
 def _get(doc: Mapping[str, Any], key: str, where: str, source: str) -> Any:
@@ -86,7 +88,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: the config must be a YAML mapping")
     known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
-             "models", "chunk_rows"}
+             "models", "chunk_rows", "opa_url"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -146,4 +148,5 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         poll_seconds=poll,
         chunk_rows=chunk,
         retry_seconds=retry,
+        opa_url=str(doc["opa_url"]) if doc.get("opa_url") else None,
     )

@@ -52,7 +52,7 @@ class Agent:
         for m in self.models:
             if not m.input.exists():
                 raise ConfigError(f"{m.input}: input folder or file does not exist")
-        self.engine = engine or RegoEngine.from_bundle(config.policy)
+        self.engine = engine or self._load_engine()
         self.registry = registry or CollectorRegistry()
         self.metrics = AgentMetrics(config.silo_id, config.jurisdiction, self.registry)
         config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +202,14 @@ class Agent:
         return sent
 
     # -- policy hot reload -------------------------------------------------------
+    def _load_engine(self) -> PolicyEngine:
+        """Embedded Rego by default; an OPA sidecar when ``opa_url`` is configured."""
+        if self.config.opa_url:
+            from fedgov.policy import OpaEngine
+
+            return OpaEngine.from_bundle(self.config.policy, url=self.config.opa_url)
+        return RegoEngine.from_bundle(self.config.policy)
+
     def reload_policy_if_changed(self) -> bool:
         """Swap in a changed bundle if it compiles; otherwise keep the serving one.
 
@@ -215,7 +223,7 @@ class Agent:
         if digest in (self._policy_digest, self._rejected_digest):
             return False
         try:
-            engine = RegoEngine.from_bundle(self.config.policy)
+            engine = self._load_engine()
         except PolicyError as exc:
             self._rejected_digest = digest
             log.error(
@@ -231,8 +239,10 @@ class Agent:
                 serving=self._policy_digest,
             )
             return False
-        previous, self.engine = self._policy_digest, engine
+        previous, old, self.engine = self._policy_digest, self.engine, engine
         self._policy_digest, self._rejected_digest = engine.digest, ""
+        if hasattr(old, "close"):
+            old.close()
         log.warning(
             "%s: policy bundle reloaded: %s -> %s",
             self.config.silo_id,

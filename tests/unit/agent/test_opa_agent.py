@@ -1,0 +1,41 @@
+"""An agent configured with opa_url decides on the OPA sidecar, same contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.config import config_from_dict
+from agent.runner import Agent
+from fedgov.policy import OpaEngine, default_bundle_path
+from fedgov.policy._opa_emulator import OpaEmulator
+from fedgov.synthetic import credit_data, write_table
+
+
+def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
+    write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
+    with OpaEmulator() as opa:
+        cfg = config_from_dict(
+            {
+                "silo": {"id": "US-NY", "jurisdiction": "US-NY"},
+                "aggregator": {"address": "127.0.0.1:1", "insecure": True},
+                "policy": str(default_bundle_path()),
+                "opa_url": opa.url,
+                "state_dir": "state",
+                "models": [{"spec": str(spec_file), "input": "in"}],
+            },
+            base=tmp_path,
+        )
+        agent = Agent(cfg)
+        try:
+            assert isinstance(agent.engine, OpaEngine)
+            from agent.pipeline import build_report
+
+            report = build_report(
+                agent.models[0].spec, tmp_path / "in" / "w.parquet", agent.engine,
+                silo_id="US-NY", jurisdiction="US-NY", chunk_rows=1000,
+            )
+            assert not report.decision.allow and "retrain" in report.decision.actions
+            assert report.decision.bundle_digest == agent.engine.digest
+            assert ("POST", "/v1/data/fedgov/decision") in opa.requests
+        finally:
+            agent.close()
