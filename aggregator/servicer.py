@@ -34,6 +34,7 @@ def _command_to_proto(c: CommandRecord) -> pb.Command:
         model_version=c.model_version,
         reason=c.reason,
         created_unix_ms=c.created_ms,
+        payload_json=c.payload,
     )
 
 
@@ -221,8 +222,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                     state=j.state,
                     reason=j.reason,
                     created_unix_ms=j.created_ms,
-                    silos=[c.silo_id for c in j.commands],
-                    acked_silos=[c.silo_id for c in j.commands if c.status == "accepted"],
+                    silos=sorted({c.silo_id for c in j.commands}),
+                    acked_silos=sorted(
+                        {c.silo_id for c in j.commands if c.status == "accepted"}
+                    ),
+                    detail=j.detail,
+                    candidate_version=j.candidate_version,
                 )
                 for j in jobs
             ]

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aggregator.store._base import (
+    JOB_TRANSITIONS,
+    InvalidTransition,
+    ModelVersionRecord,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
@@ -22,6 +25,9 @@ from aggregator.store._sqlite import SqliteStore
 from fedgov.errors import ConfigError
 
 __all__ = [
+    "JOB_TRANSITIONS",
+    "InvalidTransition",
+    "ModelVersionRecord",
     "CentralDecisionRecord",
     "CommandRecord",
     "DriftRecord",

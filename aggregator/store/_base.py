@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from fedgov.policy import Decision
 from fedgov.report import Report
 
 __all__ = [
+    "JOB_TRANSITIONS",
     "OPEN_JOB_STATES",
+    "InvalidTransition",
+    "ModelVersionRecord",
+    "check_transition",
     "CentralDecisionRecord",
     "CommandRecord",
     "DriftRecord",
@@ -26,6 +30,41 @@ __all__ = [
 
 # A job in one of these states absorbs new retrain triggers for its model.
 OPEN_JOB_STATES = ("pending", "dispatched", "training", "evaluating")
+
+# The retraining state machine: pending -> dispatched -> training -> evaluating
+# -> promoted | rejected, and any open state may fail.
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"dispatched", "failed"}),
+    "dispatched": frozenset({"training", "failed"}),
+    "training": frozenset({"evaluating", "failed"}),
+    "evaluating": frozenset({"promoted", "rejected", "failed"}),
+}
+
+
+class InvalidTransition(ValueError):
+    """A job was asked to move along an edge the state machine does not have."""
+
+
+def check_transition(job_id: str, current: str, target: str) -> None:
+    if target not in JOB_TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(
+            f"job {job_id}: cannot go from {current!r} to {target!r}; allowed: "
+            f"{sorted(JOB_TRANSITIONS.get(current, ())) or 'none (final state)'}"
+        )
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """A version in the model registry, with its lineage and (small) artifact."""
+
+    model_id: str
+    version: str
+    status: str  # candidate | promoted | rejected | retired
+    created_ms: int
+    spec_digest: str
+    lineage: dict[str, Any] = field(default_factory=dict)
+    artifact: bytes | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +101,7 @@ class CommandRecord:
     reason: str
     created_ms: int
     status: str = "pending"  # pending | accepted | rejected
+    payload: str = ""  # JSON for the command kind (e.g. a candidate's weights to evaluate)
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,8 @@ class JobRecord:
     reason: str
     created_ms: int
     updated_ms: int
+    detail: str = ""
+    candidate_version: str = ""
     commands: tuple[CommandRecord, ...] = field(default_factory=tuple)
 
 
@@ -137,6 +179,36 @@ class Store(Protocol):
     def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool: ...
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]: ...
+
+    def transition_job(
+        self, job_id: str, state: str, *, detail: str = "", candidate_version: str | None = None
+    ) -> JobRecord:
+        """Move a job along the state machine (InvalidTransition otherwise)."""
+        ...
+
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    def add_commands(
+        self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: str = ""
+    ) -> list[CommandRecord]: ...
+
+    def add_model_version(self, rec: ModelVersionRecord) -> None: ...
+
+    def get_model_version(self, model_id: str, version: str) -> ModelVersionRecord | None: ...
+
+    def list_model_versions(self, model_id: str | None = None) -> list[ModelVersionRecord]: ...
+
+    def set_model_status(self, model_id: str, version: str, status: str) -> None: ...
+
+    def set_alias(self, model_id: str, alias: str, version: str) -> str | None:
+        """Point an alias at a version; returns the version it pointed at before."""
+        ...
+
+    def resolve_alias(self, model_id: str, alias: str) -> str | None: ...
+
+    def alias_history(self, model_id: str, alias: str) -> list[tuple[str, int]]:
+        """(version, set_ms) newest first: what rollback walks back through."""
+        ...
 
     def add_central_decision(self, rec: CentralDecisionRecord) -> None: ...
 

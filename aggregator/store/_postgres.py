@@ -36,6 +36,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
+    ModelVersionRecord,
+    check_transition,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
@@ -107,7 +109,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL,
     reason TEXT NOT NULL,
     created_ms BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
+    updated_ms BIGINT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    candidate_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs (model_id, model_version, state);
 CREATE TABLE IF NOT EXISTS commands (
@@ -121,7 +125,8 @@ CREATE TABLE IF NOT EXISTS commands (
     created_ms BIGINT NOT NULL,
     status TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '',
-    acked_ms BIGINT
+    acked_ms BIGINT,
+    payload TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS commands_by_silo ON commands (silo_id, status);
 CREATE INDEX IF NOT EXISTS commands_by_job ON commands (job_id);
@@ -137,13 +142,42 @@ CREATE TABLE IF NOT EXISTS central_decisions (
 );
 CREATE INDEX IF NOT EXISTS central_by_subject
     ON central_decisions (model_id, model_version, jurisdiction_group, id);
+CREATE TABLE IF NOT EXISTS model_versions (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    spec_digest TEXT NOT NULL,
+    lineage TEXT NOT NULL,
+    artifact BYTEA,
+    PRIMARY KEY (model_id, version)
+);
+CREATE TABLE IF NOT EXISTS model_aliases (
+    model_id TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version TEXT NOT NULL,
+    set_ms BIGINT NOT NULL,
+    PRIMARY KEY (model_id, alias)
+);
+CREATE TABLE IF NOT EXISTS alias_history (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version TEXT NOT NULL,
+    set_ms BIGINT NOT NULL
+);
 """
 
 # Advisory lock keys: one constant for schema setup; open_job hashes its subject.
 _SCHEMA_LOCK = 0x66656467_6F760001  # "fedgov" + 1
 _SILO_COLS = "silo_id, jurisdiction, policy_bundle_digest, registered_ms, last_seen_ms"
-_JOB_COLS = "job_id, model_id, model_version, state, reason, created_ms, updated_ms"
-_CMD_COLS = "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status"
+_JOB_COLS = (
+    "job_id, model_id, model_version, state, reason, created_ms, updated_ms, detail, "
+    "candidate_version"
+)
+_CMD_COLS = (
+    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, payload"
+)
 _LATEST = (
     "SELECT DISTINCT ON (silo_id, model_id, model_version) silo_id, model_id, model_version, "
     "payload FROM reports {where} "
@@ -360,7 +394,8 @@ class PostgresStore:
             else:
                 job_id, created = uuid.uuid4().hex[:16], True
                 cur.execute(
-                    f"INSERT INTO jobs ({_JOB_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                    "INSERT INTO jobs (job_id, model_id, model_version, state, reason, created_ms, "
+                    "updated_ms) VALUES (%s,%s,%s,%s,%s,%s,%s)",
                     (job_id, model_id, model_version, "dispatched", reason, t, t),
                 )
                 commands = [
@@ -374,12 +409,14 @@ class PostgresStore:
                         reason,
                         t,
                         "pending",
+                        "",
                     )
                     for silo in sorted(set(silos))
                 ]
                 if commands:
                     cur.executemany(
-                        f"INSERT INTO commands ({_CMD_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                        f"INSERT INTO commands ({_CMD_COLS}) VALUES "
+                        "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                         commands,
                     )
             (job,) = self._jobs(cur, "WHERE job_id=%s", (job_id,))
@@ -422,11 +459,137 @@ class PostgresStore:
         for c in cmds:
             by_job.setdefault(c[1], []).append(CommandRecord(*c))
         return [
-            JobRecord(
-                j[0], j[1], j[2], j[3], j[4], j[5], j[6], commands=tuple(by_job.get(j[0], ()))
-            )
+            JobRecord(*j, commands=tuple(by_job.get(j[0], ())))
             for j in jobs
         ]
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._tx() as cur:
+            jobs = self._jobs(cur, "WHERE job_id=%s", (job_id,))
+        return jobs[0] if jobs else None
+
+    def transition_job(
+        self, job_id: str, state: str, *, detail: str = "", candidate_version: str | None = None
+    ) -> JobRecord:
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT state FROM jobs WHERE job_id=%s FOR UPDATE", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no job {job_id!r}")
+            check_transition(job_id, row[0], state)
+            cur.execute(
+                "UPDATE jobs SET state=%s, detail=%s, updated_ms=%s, "
+                "candidate_version=COALESCE(%s, candidate_version) WHERE job_id=%s",
+                (state, detail, now_ms(), candidate_version, job_id),
+            )
+            (job,) = self._jobs(cur, "WHERE job_id=%s", (job_id,))
+        return job
+
+    def add_commands(
+        self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: str = ""
+    ) -> list[CommandRecord]:
+        t = now_ms()
+        with self._tx() as cur:
+            job = cur.execute(
+                "SELECT model_id, model_version FROM jobs WHERE job_id=%s", (job_id,)
+            ).fetchone()
+            if job is None:
+                raise KeyError(f"no job {job_id!r}")
+            ids = [uuid.uuid4().hex[:16] for _ in sorted(set(silos))]
+            rows = [
+                (cid, job_id, silo, kind, job[0], job[1], reason, t, "pending", payload)
+                for cid, silo in zip(ids, sorted(set(silos)), strict=True)
+            ]
+            if rows:
+                cur.executemany(
+                    f"INSERT INTO commands ({_CMD_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    rows,
+                )
+            out = cur.execute(
+                f"SELECT {_CMD_COLS} FROM commands WHERE command_id = ANY(%s)", (ids,)
+            ).fetchall()
+        return [CommandRecord(*r) for r in out]
+
+    # -- model registry ----------------------------------------------------------
+    def add_model_version(self, rec: ModelVersionRecord) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO model_versions VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                (rec.model_id, rec.version, rec.status, rec.created_ms, rec.spec_digest,
+                 json.dumps(rec.lineage, sort_keys=True), rec.artifact),
+            )
+
+    def _versions(self, where: str, args: tuple[object, ...]) -> list[ModelVersionRecord]:
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT model_id, version, status, created_ms, spec_digest, lineage, artifact "
+                f"FROM model_versions {where} ORDER BY model_id, created_ms, version",
+                args,
+            ).fetchall()
+            aliases = cur.execute("SELECT model_id, version, alias FROM model_aliases").fetchall()
+        by_version: dict[tuple[str, str], list[str]] = {}
+        for m, v, a in aliases:
+            by_version.setdefault((m, v), []).append(a)
+        return [
+            ModelVersionRecord(
+                r[0], r[1], r[2], r[3], r[4], json.loads(r[5]),
+                bytes(r[6]) if r[6] is not None else None,
+                tuple(sorted(by_version.get((r[0], r[1]), ()))),
+            )
+            for r in rows
+        ]
+
+    def get_model_version(self, model_id: str, version: str) -> ModelVersionRecord | None:
+        found = self._versions("WHERE model_id=%s AND version=%s", (model_id, version))
+        return found[0] if found else None
+
+    def list_model_versions(self, model_id: str | None = None) -> list[ModelVersionRecord]:
+        if model_id:
+            return self._versions("WHERE model_id=%s", (model_id,))
+        return self._versions("", ())
+
+    def set_model_status(self, model_id: str, version: str, status: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE model_versions SET status=%s WHERE model_id=%s AND version=%s",
+                (status, model_id, version),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"no model version {model_id}/{version}")
+
+    def set_alias(self, model_id: str, alias: str, version: str) -> str | None:
+        t = now_ms()
+        with self._tx() as cur:
+            prev = cur.execute(
+                "SELECT version FROM model_aliases WHERE model_id=%s AND alias=%s FOR UPDATE",
+                (model_id, alias),
+            ).fetchone()
+            cur.execute(
+                "INSERT INTO model_aliases VALUES (%s,%s,%s,%s) ON CONFLICT (model_id, alias) "
+                "DO UPDATE SET version=excluded.version, set_ms=excluded.set_ms",
+                (model_id, alias, version, t),
+            )
+            cur.execute(
+                "INSERT INTO alias_history (model_id, alias, version, set_ms) "
+                "VALUES (%s,%s,%s,%s)",
+                (model_id, alias, version, t),
+            )
+        return str(prev[0]) if prev else None
+
+    def resolve_alias(self, model_id: str, alias: str) -> str | None:
+        row = self._one(
+            "SELECT version FROM model_aliases WHERE model_id=%s AND alias=%s", (model_id, alias)
+        )
+        return str(row[0]) if row else None
+
+    def alias_history(self, model_id: str, alias: str) -> list[tuple[str, int]]:
+        rows = self._all(
+            "SELECT version, set_ms FROM alias_history WHERE model_id=%s AND alias=%s "
+            "ORDER BY id DESC",
+            (model_id, alias),
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]
 
     # -- central decisions -----------------------------------------------------
     def add_central_decision(self, rec: CentralDecisionRecord) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
+    ModelVersionRecord,
+    check_transition,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
@@ -78,7 +80,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL,
     reason TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    candidate_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs (model_id, model_version, state);
 CREATE TABLE IF NOT EXISTS commands (
@@ -92,7 +96,8 @@ CREATE TABLE IF NOT EXISTS commands (
     created_ms INTEGER NOT NULL,
     status TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '',
-    acked_ms INTEGER
+    acked_ms INTEGER,
+    payload TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS commands_by_silo ON commands (silo_id, status);
 CREATE TABLE IF NOT EXISTS central_decisions (
@@ -105,10 +110,43 @@ CREATE TABLE IF NOT EXISTS central_decisions (
     rows INTEGER NOT NULL,
     decision TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS model_versions (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    spec_digest TEXT NOT NULL,
+    lineage TEXT NOT NULL,
+    artifact BLOB,
+    PRIMARY KEY (model_id, version)
+);
+CREATE TABLE IF NOT EXISTS model_aliases (
+    model_id TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version TEXT NOT NULL,
+    set_ms INTEGER NOT NULL,
+    PRIMARY KEY (model_id, alias)
+);
+CREATE TABLE IF NOT EXISTS alias_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version TEXT NOT NULL,
+    set_ms INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS central_by_subject
     ON central_decisions (model_id, model_version, jurisdiction_group, id);
 """
 
+
+
+_CMD_COLS = (
+    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, payload"
+)
+_JOB_COLS = (
+    "job_id, model_id, model_version, state, reason, created_ms, updated_ms, detail, "
+    "candidate_version"
+)
 
 
 class SqliteStore:
@@ -300,7 +338,8 @@ class SqliteStore:
             else:
                 job_id, created = uuid.uuid4().hex[:16], True
                 db.execute(
-                    "INSERT INTO jobs VALUES (?,?,?,?,?,?,?)",
+                    "INSERT INTO jobs (job_id, model_id, model_version, state, reason, created_ms, "
+                    "updated_ms) VALUES (?,?,?,?,?,?,?)",
                     (job_id, model_id, model_version, "dispatched", reason, t, t),
                 )
                 for silo in sorted(set(silos)):
@@ -323,10 +362,11 @@ class SqliteStore:
 
     def _job(self, job_id: str) -> JobRecord:
         with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {_JOB_COLS} FROM jobs WHERE job_id=?", (job_id,)
+            ).fetchone()
             cmds = self._db.execute(
-                "SELECT command_id, job_id, silo_id, kind, model_id, model_version, reason, "
-                "created_ms, status FROM commands WHERE job_id=? ORDER BY silo_id",
+                f"SELECT {_CMD_COLS} FROM commands WHERE job_id=? ORDER BY silo_id, created_ms",
                 (job_id,),
             ).fetchall()
         return JobRecord(*row, commands=tuple(CommandRecord(*c) for c in cmds))
@@ -334,8 +374,7 @@ class SqliteStore:
     def pending_commands(self, silo_id: str) -> list[CommandRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT command_id, job_id, silo_id, kind, model_id, model_version, reason, "
-                "created_ms, status FROM commands WHERE silo_id=? AND status='pending' "
+                f"SELECT {_CMD_COLS} FROM commands WHERE silo_id=? AND status='pending' "
                 "ORDER BY created_ms, command_id",
                 (silo_id,),
             ).fetchall()
@@ -359,6 +398,131 @@ class SqliteStore:
             else:
                 ids = self._db.execute("SELECT job_id FROM jobs ORDER BY created_ms").fetchall()
         return [self._job(r[0]) for r in ids]
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        return self._job(job_id) if exists else None
+
+    def transition_job(
+        self, job_id: str, state: str, *, detail: str = "", candidate_version: str | None = None
+    ) -> JobRecord:
+        with self._lock, self._tx() as db:
+            row = db.execute("SELECT state FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no job {job_id!r}")
+            check_transition(job_id, row[0], state)
+            db.execute(
+                "UPDATE jobs SET state=?, detail=?, updated_ms=?, "
+                "candidate_version=COALESCE(?, candidate_version) WHERE job_id=?",
+                (state, detail, now_ms(), candidate_version, job_id),
+            )
+        return self._job(job_id)
+
+    def add_commands(
+        self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: str = ""
+    ) -> list[CommandRecord]:
+        t = now_ms()
+        with self._lock, self._tx() as db:
+            job = db.execute(
+                "SELECT model_id, model_version FROM jobs WHERE job_id=?", (job_id,)
+            ).fetchone()
+            if job is None:
+                raise KeyError(f"no job {job_id!r}")
+            ids = []
+            for silo in sorted(set(silos)):
+                cid = uuid.uuid4().hex[:16]
+                ids.append(cid)
+                db.execute(
+                    f"INSERT INTO commands ({_CMD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (cid, job_id, silo, kind, job[0], job[1], reason, t, "pending", payload),
+                )
+            marks = ",".join("?" * len(ids))
+            rows = db.execute(
+                f"SELECT {_CMD_COLS} FROM commands WHERE command_id IN ({marks})", ids
+            ).fetchall()
+        return [CommandRecord(*r) for r in rows]
+
+    # -- model registry ----------------------------------------------------------
+    def add_model_version(self, rec: ModelVersionRecord) -> None:
+        with self._lock, self._tx() as db:
+            db.execute(
+                "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?)",
+                (rec.model_id, rec.version, rec.status, rec.created_ms, rec.spec_digest,
+                 json.dumps(rec.lineage, sort_keys=True), rec.artifact),
+            )
+
+    def _version(self, row: tuple) -> ModelVersionRecord:
+        aliases = self._db.execute(
+            "SELECT alias FROM model_aliases WHERE model_id=? AND version=? ORDER BY alias",
+            (row[0], row[1]),
+        ).fetchall()
+        return ModelVersionRecord(
+            row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
+            bytes(row[6]) if row[6] is not None else None, tuple(a[0] for a in aliases),
+        )
+
+    def get_model_version(self, model_id: str, version: str) -> ModelVersionRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM model_versions WHERE model_id=? AND version=?", (model_id, version)
+            ).fetchone()
+            return self._version(row) if row else None
+
+    def list_model_versions(self, model_id: str | None = None) -> list[ModelVersionRecord]:
+        with self._lock:
+            if model_id:
+                rows = self._db.execute(
+                    "SELECT * FROM model_versions WHERE model_id=? ORDER BY created_ms, version",
+                    (model_id,),
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM model_versions ORDER BY model_id, created_ms, version"
+                ).fetchall()
+            return [self._version(r) for r in rows]
+
+    def set_model_status(self, model_id: str, version: str, status: str) -> None:
+        with self._lock, self._tx() as db:
+            cur = db.execute(
+                "UPDATE model_versions SET status=? WHERE model_id=? AND version=?",
+                (status, model_id, version),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"no model version {model_id}/{version}")
+
+    def set_alias(self, model_id: str, alias: str, version: str) -> str | None:
+        t = now_ms()
+        with self._lock, self._tx() as db:
+            prev = db.execute(
+                "SELECT version FROM model_aliases WHERE model_id=? AND alias=?", (model_id, alias)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO model_aliases VALUES (?,?,?,?) ON CONFLICT(model_id, alias) "
+                "DO UPDATE SET version=excluded.version, set_ms=excluded.set_ms",
+                (model_id, alias, version, t),
+            )
+            db.execute(
+                "INSERT INTO alias_history (model_id, alias, version, set_ms) VALUES (?,?,?,?)",
+                (model_id, alias, version, t),
+            )
+        return prev[0] if prev else None
+
+    def resolve_alias(self, model_id: str, alias: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT version FROM model_aliases WHERE model_id=? AND alias=?", (model_id, alias)
+            ).fetchone()
+        return row[0] if row else None
+
+    def alias_history(self, model_id: str, alias: str) -> list[tuple[str, int]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT version, set_ms FROM alias_history WHERE model_id=? AND alias=? "
+                "ORDER BY id DESC",
+                (model_id, alias),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     # -- central decisions -----------------------------------------------------
     def add_central_decision(self, rec: CentralDecisionRecord) -> None:

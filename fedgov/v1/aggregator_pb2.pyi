@@ -60,7 +60,7 @@ class StreamCommandsRequest(_message.Message):
     def __init__(self, silo_id: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("command_id", "kind", "job_id", "model_id", "model_version", "reason", "created_unix_ms")
+    __slots__ = ("command_id", "kind", "job_id", "model_id", "model_version", "reason", "created_unix_ms", "payload_json")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class Command(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     kind: str
     job_id: str
@@ -75,7 +76,8 @@ class Command(_message.Message):
     model_version: str
     reason: str
     created_unix_ms: int
-    def __init__(self, command_id: _Optional[str] = ..., kind: _Optional[str] = ..., job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+    payload_json: str
+    def __init__(self, command_id: _Optional[str] = ..., kind: _Optional[str] = ..., job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., payload_json: _Optional[str] = ...) -> None: ...
 
 class CommandAck(_message.Message):
     __slots__ = ("command_id", "silo_id", "status", "message")
@@ -202,7 +204,7 @@ class JobsQuery(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class JobRow(_message.Message):
-    __slots__ = ("job_id", "model_id", "model_version", "state", "reason", "created_unix_ms", "silos", "acked_silos")
+    __slots__ = ("job_id", "model_id", "model_version", "state", "reason", "created_unix_ms", "silos", "acked_silos", "detail", "candidate_version")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +213,8 @@ class JobRow(_message.Message):
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SILOS_FIELD_NUMBER: _ClassVar[int]
     ACKED_SILOS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     model_id: str
     model_version: str
@@ -219,7 +223,9 @@ class JobRow(_message.Message):
     created_unix_ms: int
     silos: _containers.RepeatedScalarFieldContainer[str]
     acked_silos: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., acked_silos: _Optional[_Iterable[str]] = ...) -> None: ...
+    detail: str
+    candidate_version: str
+    def __init__(self, job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., acked_silos: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., candidate_version: _Optional[str] = ...) -> None: ...
 
 class JobsQueryResponse(_message.Message):
     __slots__ = ("rows",)

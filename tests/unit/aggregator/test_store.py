@@ -296,3 +296,48 @@ def test_postgres_url_is_read_before_env_is_cleared(postgres_server: object) -> 
     # ...yet the session fixture, set up first, still has it (or skips/fails as it should).
     url = postgres_server.require()  # type: ignore[attr-defined]
     assert url.startswith(("postgresql://", "postgres://"))
+
+
+def test_job_state_machine(store: Store, credit_spec: MonitoringSpec) -> None:
+    from aggregator.store import InvalidTransition
+
+    _register(store, credit_spec, "EU-DE", "EU-FR")
+    job, _ = store.open_job("credit-risk", "1.0.0", "bias", ["EU-DE", "EU-FR"])
+    assert job.state == "dispatched"
+    with pytest.raises(InvalidTransition, match="cannot go from 'dispatched' to 'promoted'"):
+        store.transition_job(job.job_id, "promoted")
+    job = store.transition_job(job.job_id, "training", detail="flower run 7")
+    assert (job.state, job.detail) == ("training", "flower run 7")
+    job = store.transition_job(job.job_id, "evaluating", candidate_version="1.0.1")
+    assert job.candidate_version == "1.0.1"
+    cmds = store.add_commands(job.job_id, "evaluate", ["EU-DE", "EU-FR"], "gate", '{"w": [1]}')
+    assert {c.kind for c in cmds} == {"evaluate"} and cmds[0].payload == '{"w": [1]}'
+    assert {c.kind for c in store.pending_commands("EU-DE")} == {"retrain", "evaluate"}
+    job = store.transition_job(job.job_id, "rejected", detail="gate failed")
+    with pytest.raises(InvalidTransition, match="final state"):
+        store.transition_job(job.job_id, "failed")
+    # A final job no longer absorbs triggers: a new trigger opens a new job.
+    again, created = store.open_job("credit-risk", "1.0.0", "bias", ["EU-DE"])
+    assert created and again.job_id != job.job_id
+    assert store.get_job(job.job_id).state == "rejected"  # type: ignore[union-attr]
+
+
+def test_model_registry_aliases_and_history(store: Store) -> None:
+    from aggregator.store import ModelVersionRecord
+
+    for i, v in enumerate(("1.0.0", "1.0.1", "1.0.2")):
+        store.add_model_version(
+            ModelVersionRecord("credit-risk", v, "candidate", 1000 + i, "d" * 64,
+                               {"flower_run": i}, bytes([i]) * 10)
+        )
+    assert store.set_alias("credit-risk", "production", "1.0.0") is None
+    assert store.set_alias("credit-risk", "production", "1.0.1") == "1.0.0"
+    store.set_model_status("credit-risk", "1.0.1", "promoted")
+    assert store.resolve_alias("credit-risk", "production") == "1.0.1"
+    assert [v for v, _ in store.alias_history("credit-risk", "production")] == ["1.0.1", "1.0.0"]
+    got = store.get_model_version("credit-risk", "1.0.1")
+    assert got is not None and got.status == "promoted" and got.aliases == ("production",)
+    assert got.artifact == bytes([1]) * 10 and got.lineage == {"flower_run": 1}
+    assert [m.version for m in store.list_model_versions("credit-risk")] == ["1.0.0", "1.0.1", "1.0.2"]
+    with pytest.raises(KeyError):
+        store.set_model_status("credit-risk", "9.9.9", "promoted")
