@@ -17,6 +17,7 @@ Example ``silo.yaml``::
     opa_url: http://127.0.0.1:8181   # optional: decide on an OPA sidecar instead of embedded Rego
     state_dir: state            # processed windows, outbox, command log
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
+    metrics_address: 127.0.0.1  # bind address of /metrics (0.0.0.0 for a Prometheus in another pod)
     poll_seconds: 5             # how often the input folders are scanned
     models:
       - spec: spec.json         # monitoring spec of one model version
@@ -55,6 +56,7 @@ class AgentConfig:
     insecure: bool = False
     tls: TlsFiles | None = None
     metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
@@ -88,7 +90,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: the config must be a YAML mapping")
     known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
-             "models", "chunk_rows", "opa_url"}
+             "models", "chunk_rows", "opa_url", "metrics_address"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -149,4 +151,5 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         chunk_rows=chunk,
         retry_seconds=retry,
         opa_url=str(doc["opa_url"]) if doc.get("opa_url") else None,
+        metrics_address=str(doc.get("metrics_address") or "127.0.0.1"),
     )

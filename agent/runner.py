@@ -85,7 +85,7 @@ class Agent:
         if self.config.metrics_port is None:
             return None
         server, _thread = start_http_server(
-            self.config.metrics_port, addr="127.0.0.1", registry=self.registry
+            self.config.metrics_port, addr=self.config.metrics_address, registry=self.registry
         )
         self._metrics_server = server
         self.metrics_port = int(server.server_port)
@@ -146,14 +146,15 @@ class Agent:
         for watch in self.models:
             for path in self._new_files(watch):
                 try:
-                    report = build_report(
-                        watch.spec,
-                        path,
-                        self.engine,
-                        silo_id=self.config.silo_id,
-                        jurisdiction=self.config.jurisdiction,
-                        chunk_rows=self.config.chunk_rows,
-                    )
+                    with self.metrics.report_seconds.time():
+                        report = build_report(
+                            watch.spec,
+                            path,
+                            self.engine,
+                            silo_id=self.config.silo_id,
+                            jurisdiction=self.config.jurisdiction,
+                            chunk_rows=self.config.chunk_rows,
+                        )
                 except DataError as exc:
                     if strict:
                         raise
@@ -184,7 +185,8 @@ class Agent:
         self.metrics.outbox.set(len(pending))
         for report in pending:
             try:
-                duplicate = self.client.submit(report)
+                with self.metrics.submit_seconds.time():
+                    duplicate = self.client.submit(report)
             except GovernanceError:
                 self.metrics.reports_failed.inc()
                 raise

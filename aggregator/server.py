@@ -38,12 +38,15 @@ class RunningServer:
     port: int
     handler: AggregatorHandler
     health: health.HealthServicer
+    health_server: grpc.Server | None = None
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop taking calls, wake command streams, let in-flight calls finish."""
         self.health.enter_graceful_shutdown()
         self.handler.hub.close()
         self.server.stop(grace).wait()
+        if self.health_server is not None:
+            self.health_server.stop(None)
 
 
 def create_server(
@@ -56,6 +59,7 @@ def create_server(
     tls: TlsFiles | None = None,
     audit: AuditLog | None = None,
     registry: CollectorRegistry | None = None,
+    health_address: str | None = None,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned).
 
@@ -75,7 +79,7 @@ def create_server(
         AggregatorServicer(
             handler,
             require_identity=tls is not None,
-            metrics=AggregatorMetrics(registry or CollectorRegistry()),
+            metrics=AggregatorMetrics(registry or CollectorRegistry(), store=store),
         ),
         server,
     )
@@ -91,11 +95,20 @@ def create_server(
         raise ConfigError(f"cannot listen on {address}: {exc}") from None
     if port == 0:
         raise ConfigError(f"cannot listen on {address}: the address is in use or invalid")
+    health_server = None
+    if health_address:
+        # Kubelet gRPC probes cannot present a client certificate: a plaintext
+        # port that serves nothing but grpc.health.v1.
+        health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        if health_server.add_insecure_port(health_address) == 0:
+            raise ConfigError(f"cannot listen on {health_address} for health checks")
+        health_server.start()
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("aggregator listening on port %d", port)
-    return RunningServer(server, port, handler, health_servicer)
+    return RunningServer(server, port, handler, health_servicer, health_server)
 
 
 def serve_forever(running: RunningServer) -> None:

@@ -11,6 +11,11 @@
 # (well under a second); anything left half-done is wiped and made again.
 # Durability is switched off (fsync, synchronous_commit): it is for tests only.
 #
+# Prometheus: installs Debian's `prometheus` (the server and promtool) if either is
+# missing, and prints where they are. Nothing is started: the tests start their own
+# instances on free ports. A failed install is reported on stderr and leaves the
+# PostgreSQL part alone; the Prometheus tests then skip (or fail under CI=true).
+#
 # Only the NAME=VALUE lines go to stdout; progress and errors go to stderr.
 set -euo pipefail
 
@@ -90,7 +95,38 @@ EOF
         || { tail -n 30 "$pg_dir/server.log" >&2; exit 1; }
 }
 
+prom_bins() {
+    command -v prometheus >/dev/null && command -v promtool >/dev/null
+}
+
+install_prometheus() {
+    if prom_bins; then
+        return
+    fi
+    if [[ $EUID -ne 0 ]]; then
+        say "Prometheus is not installed; run as root, or: sudo apt-get install -y prometheus"
+        return 1
+    fi
+    say "installing prometheus (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends prometheus >&2; then
+        apt-get update -q >&2 || return 1
+        apt-get install -y -q --no-install-recommends prometheus >&2 || return 1
+    fi
+    prom_bins
+}
+
+prometheus_env() {
+    if install_prometheus; then
+        echo "FEDGOV_PROMETHEUS_BIN=$(command -v prometheus)"
+        echo "FEDGOV_PROMTOOL_BIN=$(command -v promtool)"
+    else
+        say "prometheus/promtool unavailable: the Prometheus tests will skip (fail under CI=true)"
+    fi
+}
+
 start() {
+    prometheus_env
     install_postgres
     bin="$(pg_bindir)"
     mkdir -p "$(dirname "$pg_dir")"

@@ -122,7 +122,8 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, registry=registry)
     running = create_server(
-        args.listen, store, central=central, tls=tls, audit=audit, registry=registry
+        args.listen, store, central=central, tls=tls, audit=audit, registry=registry,
+        health_address=args.health_listen,
     )
     from aggregator.store import redact_url
 

@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="plaintext gRPC without client authentication (trials only; logged as a warning)",
     )
     s.add_argument(
+        "--health-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
+    )
+    s.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -223,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="a local look at a data file's statistics and metrics")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--spec", required=True, metavar="SPEC")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (drawn only on a terminal)"
+    )
     _add_json(p)
     _add_common(p)
 
