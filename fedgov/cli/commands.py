@@ -156,8 +156,40 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 
 # -- queries ---------------------------------------------------------------------
+def _query_promql(args: argparse.Namespace) -> int:
+    from aggregator.promql import PromQLClient
+
+    client = PromQLClient(args.promql_url)
+    if args.query_command == "drift":
+        rows = client.drift(
+            args.psi, since_ms=parse_since(args.since), model_id=args.model,
+            jurisdiction_glob=args.jurisdictions,
+        )
+        if args.json:
+            print_json(rows)
+        else:
+            print_drift(rows, args.psi)
+        return 0
+    rows = client.disparate_impact(
+        args.model, model_version=args.model_version, jurisdiction_glob=args.jurisdictions,
+        merge=bool(args.jurisdictions),
+    )
+    if args.json:
+        print_json(rows)
+    else:
+        table(
+            ["jurisdiction", "model", "version", "attribute", "disparate impact", "silos", "rows"],
+            [[r["jurisdiction"], r["model"], r["version"], r["attribute"], r["disparate_impact"],
+              r["silos"], r["rows"]] for r in rows],
+        )
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     from aggregator.query_client import QueryClient
+
+    if getattr(args, "promql_url", None):
+        return _query_promql(args)
 
     with QueryClient(args.aggregator, tls=_client_tls(args)) as client:
         if args.query_command == "drift":

@@ -51,6 +51,16 @@ def _add_aggregator(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_promql(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--promql-url",
+        default=None,
+        metavar="URL",
+        help="answer from a Prometheus or Thanos Query HTTP API instead of the aggregator "
+        "(latest window of each silo, as exported by the agents)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fedgov",
@@ -172,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")
     q.add_argument("--model", default="", help="only this model")
     q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    _add_promql(q)
     for x in (q,):
         _add_aggregator(x)
         _add_json(x)
@@ -183,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--since", default="", help="merge every window since (default: latest of each silo)"
     )
+    _add_promql(q)
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)
