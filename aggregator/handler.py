@@ -29,6 +29,7 @@ from fedgov.audit import AuditLog
 from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
+from fedgov.stats import outcome_layouts
 
 __all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
 
@@ -403,37 +404,76 @@ def _metric_value(
 
 
 def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
-    """Counts must have the spec's layout and add up; otherwise reject, naming the field."""
+    """Counts must have the spec's layout and add up; otherwise reject, naming the field.
+
+    Every count vector has the spec's cell layout (fine counts exactly when
+    the spec has fine edges), every count is >= 0, and each vector adds up
+    to the window's rows once the rows small-cell suppression removed are
+    added back (``suppressed``, which only statistics with ``privacy.k`` may
+    have). Noised statistics (``privacy.epsilon``) cannot add up, as every
+    count got its own noise: for them only the layout and signs are checked.
+    """
     stats = report.stats
-    if stats.rows < 0:
-        raise ReportRejected("report.stats.rows: must be >= 0")
+    noised = stats.privacy.epsilon is not None
+    where = "report.stats"
+    if stats.rows < 0 or stats.outcome_missing < 0:
+        raise ReportRejected(f"{where}: rows and outcome_missing must be >= 0")
     names = {f.name for f in spec.features}
     extra = sorted(set(stats.features) - names)
     if extra:
-        raise ReportRejected(f"report.stats.features: not in the spec: {extra}")
+        raise ReportRejected(f"{where}.features: not in the spec: {extra}")
     for f in spec.features:
         fc = stats.features.get(f.name)
         if fc is None:
-            raise ReportRejected(f"report.stats.features: missing feature {f.name!r}")
+            raise ReportRejected(f"{where}.features: missing feature {f.name!r}")
+        at = f"{where}.features[{f.name}]"
         kind = "numeric" if isinstance(f, NumericFeature) else "categorical"
         if fc.kind != kind or len(fc.counts) != f.n_cells:
             raise ReportRejected(
-                f"report.stats.features[{f.name}]: expected {f.n_cells} {kind} cells, "
-                f"got {len(fc.counts)} {fc.kind}"
+                f"{at}: expected {f.n_cells} {kind} cells, got {len(fc.counts)} {fc.kind}"
             )
-        if (fc.counts < 0).any():
-            raise ReportRejected(f"report.stats.features[{f.name}]: negative count")
-        total = int(fc.counts.sum())
-        if total != stats.rows:
+        n_fine = f.n_fine_cells if isinstance(f, NumericFeature) else 0
+        if len(fc.fine) != n_fine:
             raise ReportRejected(
-                f"report.stats.features[{f.name}]: counts add up to {total}, "
-                f"but the window has {stats.rows} rows"
+                f"{at}.fine: expected {n_fine} cells (the spec's fine_edges), got {len(fc.fine)}"
             )
+        if (fc.counts < 0).any() or (fc.fine < 0).any():
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, fc.suppressed, fc.fine_suppressed)
+        if noised:
+            continue
+        vectors = [("counts", fc.counts, fc.suppressed)]
+        if n_fine:
+            vectors.append(("fine", fc.fine, fc.fine_suppressed))
+        for label, counts, suppressed in vectors:
+            total = int(counts.sum()) + suppressed
+            if total != stats.rows:
+                raise ReportRejected(
+                    f"{at}.{label}: counts add up to {int(counts.sum())} + {suppressed} "
+                    f"suppressed, but the window has {stats.rows} rows"
+                )
+    layouts = outcome_layouts(spec)
+    if set(stats.outcomes) != set(layouts):
+        raise ReportRejected(
+            f"{where}.outcomes: expected attributes {sorted(layouts)}, got {sorted(stats.outcomes)}"
+        )
     for attr, oc in stats.outcomes.items():
+        at = f"{where}.outcomes[{attr}]"
+        if oc.groups != layouts[attr][1]:
+            raise ReportRejected(f"{at}: groups differ from the spec's {list(layouts[attr][1])}")
         if (oc.counts < 0).any():
-            raise ReportRejected(f"report.stats.outcomes[{attr}]: negative count")
-        if int(oc.counts.sum()) + stats.outcome_missing != stats.rows:
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, oc.suppressed)
+        total = int(oc.counts.sum()) + oc.suppressed + stats.outcome_missing
+        if not noised and total != stats.rows:
             raise ReportRejected(
-                f"report.stats.outcomes[{attr}]: counts add up to {int(oc.counts.sum())} "
+                f"{at}: counts add up to {int(oc.counts.sum())} + {oc.suppressed} suppressed "
                 f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
             )
+
+
+def _check_suppressed(at: str, k: int | None, *suppressed: int) -> None:
+    if any(s < 0 for s in suppressed):
+        raise ReportRejected(f"{at}: suppressed must be >= 0")
+    if k is None and any(suppressed):
+        raise ReportRejected(f"{at}: rows are marked suppressed, but stats.privacy.k is not set")

@@ -7,14 +7,24 @@ statistics are counted over the same cells and can be summed:
 * categorical features with a list of known categories;
 * the label, prediction and optional score columns;
 * sensitive attributes with their groups, and declared intersections;
+* optionally, per numeric feature, *fine edges*: a few hundred reference
+  quantiles from which KS and Wasserstein-1 are computed with a small,
+  documented error bound (see :mod:`fedgov.metrics.drift`). The fine edges
+  contain every coarse edge, including the first and the last, so a coarse
+  count is a sum of fine counts and one pass over the rows gives both;
 * an optional *reference profile*: the counts of the reference data over
-  the same cells, from which drift is measured. It holds counts only.
+  the same cells (``reference``, and ``reference_fine`` over the fine
+  edges), from which drift is measured. It holds counts only.
 
 Cell layouts, used everywhere (statistics, wire, reference profile):
 
 * numeric: ``[underflow, bin_0, ..., bin_{k-1}, overflow, missing]``
   (``k + 3`` cells). Bin ``i`` is ``[e_i, e_{i+1})``, the last bin is closed.
+  The fine layout is the same over the fine edges.
 * categorical: ``[cat_0, ..., cat_{m-1}, unseen, missing]`` (``m + 2`` cells).
+
+Fine edges and fine references are optional and written only when present,
+so a spec without them keeps its digest.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,8 @@ from fedgov.errors import SpecError
 
 __all__ = [
     "CategoricalFeature",
+    "coarse_from_fine",
+    "coarse_groups",
     "MonitoringSpec",
     "NumericFeature",
     "SensitiveAttribute",
@@ -45,12 +58,18 @@ SPEC_FORMAT = "fedgov.spec/v1"
 class NumericFeature:
     name: str
     edges: tuple[float, ...]
+    fine_edges: tuple[float, ...] = ()
 
     kind = "numeric"
 
     @property
     def n_cells(self) -> int:
         return len(self.edges) + 2  # k bins + underflow + overflow + missing
+
+    @property
+    def n_fine_cells(self) -> int:
+        """Cells of the fine layout; 0 when the feature has no fine edges."""
+        return len(self.fine_edges) + 2 if self.fine_edges else 0
 
 
 @dataclass(frozen=True)
@@ -87,13 +106,19 @@ class MonitoringSpec:
     positive_label: str = "1"
     # feature name -> reference counts in the feature's cell layout
     reference: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # numeric feature name -> reference counts in its fine layout
+    reference_fine: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _validate(self, source="<spec>")
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """sha256 of the canonical JSON form; the identity of a spec on the wire."""
+        """sha256 of the canonical JSON form; the identity of a spec on the wire.
+
+        Cached: a spec with fine edges is a few hundred kB of JSON, and every
+        fold checks the digest.
+        """
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -109,19 +134,21 @@ class MonitoringSpec:
         if self.score:
             cols.append(self.score)
         cols += [a.name for a in self.sensitive]
-        seen: set[str] = set()
-        return [c for c in cols if not (c in seen or seen.add(c))]
+        return list(dict.fromkeys(cols))  # first occurrence of each, in order
 
     def to_dict(self) -> dict[str, Any]:
         feats: list[dict[str, Any]] = []
         for f in self.features:
             if isinstance(f, NumericFeature):
-                feats.append({"name": f.name, "kind": "numeric", "edges": list(f.edges)})
+                doc: dict[str, Any] = {"name": f.name, "kind": "numeric", "edges": list(f.edges)}
+                if f.fine_edges:
+                    doc["fine_edges"] = list(f.fine_edges)
+                feats.append(doc)
             else:
                 feats.append(
                     {"name": f.name, "kind": "categorical", "categories": list(f.categories)}
                 )
-        return {
+        out = {
             "format": SPEC_FORMAT,
             "model": {"id": self.model_id, "version": self.model_version},
             "label": self.label,
@@ -133,6 +160,9 @@ class MonitoringSpec:
             "intersections": [list(i) for i in self.intersections],
             "reference": {k: list(v) for k, v in sorted(self.reference.items())},
         }
+        if self.reference_fine:
+            out["reference_fine"] = {k: list(v) for k, v in sorted(self.reference_fine.items())}
+        return out
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "<spec>") -> MonitoringSpec:
@@ -167,7 +197,10 @@ def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
         kind = _req(f, "kind", f"{where} ({name})", source)
         if kind == "numeric":
             edges = _req(f, "edges", f"{where} ({name})", source)
-            features.append(NumericFeature(name, tuple(float(e) for e in edges)))
+            fine = f.get("fine_edges") or ()
+            features.append(
+                NumericFeature(name, tuple(float(e) for e in edges), tuple(float(e) for e in fine))
+            )
         elif kind == "categorical":
             cats = _req(f, "categories", f"{where} ({name})", source)
             features.append(CategoricalFeature(name, tuple(str(c) for c in cats)))
@@ -193,13 +226,16 @@ def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
             intersections=tuple(tuple(str(a) for a in i) for i in doc.get("intersections") or []),
             score=None if doc.get("score") in (None, "") else str(doc["score"]),
             positive_label=str(doc.get("positive_label", "1")),
-            reference={
-                str(k): tuple(int(c) for c in v) for k, v in (doc.get("reference") or {}).items()
-            },
+            reference=_counts_map(doc.get("reference")),
+            reference_fine=_counts_map(doc.get("reference_fine")),
         )
     except SpecError as exc:
         # __post_init__ validates without knowing the file; name it here.
         raise SpecError(str(exc).replace("<spec>", source, 1)) from None
+
+
+def _counts_map(doc: Any) -> dict[str, tuple[int, ...]]:
+    return {str(k): tuple(int(c) for c in v) for k, v in (doc or {}).items()}
 
 
 def _validate(spec: MonitoringSpec, *, source: str) -> None:
@@ -211,6 +247,8 @@ def _validate(spec: MonitoringSpec, *, source: str) -> None:
         names.add(f.name)
         if isinstance(f, NumericFeature):
             _check_edges(f.edges, where)
+            if f.fine_edges:
+                _check_fine_edges(f, where)
         else:
             if not f.categories:
                 raise SpecError(f"{where}: a categorical feature needs at least one category")
@@ -241,21 +279,68 @@ def _validate(spec: MonitoringSpec, *, source: str) -> None:
             )
         if any(c < 0 for c in counts):
             raise SpecError(f"{source}: reference.{name}: counts must be >= 0")
+    for name, counts in spec.reference_fine.items():
+        where = f"{source}: reference_fine.{name}"
+        nf = spec.feature(name) if name in names else None
+        if not isinstance(nf, NumericFeature) or not nf.fine_edges:
+            raise SpecError(f"{where}: no numeric feature of that name with fine_edges")
+        if len(counts) != nf.n_fine_cells:
+            raise SpecError(
+                f"{where}: expected {nf.n_fine_cells} counts (fine cell layout), got {len(counts)}"
+            )
+        if any(c < 0 for c in counts):
+            raise SpecError(f"{where}: counts must be >= 0")
+        coarse = spec.reference.get(name)
+        if coarse is not None and tuple(coarse_from_fine(nf, counts)) != tuple(coarse):
+            raise SpecError(
+                f"{where}: does not add up to reference.{name} over the coarse bins; "
+                "re-derive the spec so both come from the same data"
+            )
 
 
-def _check_edges(edges: Sequence[float], where: str) -> None:
+def _check_edges(edges: Sequence[float], where: str, name: str = "edges") -> None:
     if len(edges) < 2:
-        raise SpecError(f"{where}: edges: need at least two edges (one bin), got {len(edges)}")
+        raise SpecError(f"{where}: {name}: need at least two edges (one bin), got {len(edges)}")
     for j, e in enumerate(edges):
         if not math.isfinite(e):
-            raise SpecError(f"{where}: edges[{j}] = {e} is not a finite number")
+            raise SpecError(f"{where}: {name}[{j}] = {e} is not a finite number")
         if j and e <= edges[j - 1]:
             what = "duplicate" if e == edges[j - 1] else "unsorted"
             raise SpecError(
-                f"{where}: edges must be strictly increasing, but edges[{j}] = {e} "
-                f"<= edges[{j - 1}] = {edges[j - 1]} ({what}); fix the list or re-derive "
+                f"{where}: {name} must be strictly increasing, but {name}[{j}] = {e} "
+                f"<= {name}[{j - 1}] = {edges[j - 1]} ({what}); fix the list or re-derive "
                 "the spec with `fedgov spec --reference FILE`"
             )
+
+
+def _check_fine_edges(f: NumericFeature, where: str) -> None:
+    _check_edges(f.fine_edges, where, "fine_edges")
+    fine = set(f.fine_edges)
+    absent = [e for e in f.edges if e not in fine]
+    if absent or f.fine_edges[0] != f.edges[0] or f.fine_edges[-1] != f.edges[-1]:
+        raise SpecError(
+            f"{where}: fine_edges must contain every coarse edge and start and end with "
+            f"the same edges (so coarse counts are sums of fine ones); missing {absent[:5]}, "
+            f"first/last {f.fine_edges[0]}/{f.fine_edges[-1]} vs {f.edges[0]}/{f.edges[-1]}"
+        )
+
+
+def coarse_groups(feature: NumericFeature) -> tuple[int, ...]:
+    """Start of each coarse cell in the fine layout, for ``numpy.add.reduceat``.
+
+    Fine cell ``j + 1`` is fine bin ``j``; coarse bin ``i`` spans the fine
+    bins from ``edges[i]`` up to ``edges[i + 1]``. Underflow, overflow and
+    missing are one cell in both layouts (first and last edges are shared).
+    """
+    position = {e: j for j, e in enumerate(feature.fine_edges)}
+    k_fine = len(feature.fine_edges) - 1
+    return (0, *(1 + position[e] for e in feature.edges), k_fine + 2)
+
+
+def coarse_from_fine(feature: NumericFeature, fine: Sequence[int]) -> list[int]:
+    """The coarse counts that fine counts add up to (both layouts include missing)."""
+    bounds = (*coarse_groups(feature), len(fine))
+    return [int(sum(fine[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def load_spec(path: str | Path) -> MonitoringSpec:
@@ -280,9 +365,7 @@ def load_spec(path: str | Path) -> MonitoringSpec:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SpecError(
-                f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-            ) from None
+            raise SpecError(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     return MonitoringSpec.from_dict(doc, source=str(p))
 
 

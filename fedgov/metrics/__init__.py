@@ -1,7 +1,8 @@
 """Metrics derived from statistics by pure functions.
 
 :mod:`fedgov.metrics.drift` compares count vectors (PSI with a p-value,
-Jensen-Shannon, chi-square, missing rate); :mod:`fedgov.metrics.fairness`
+Jensen-Shannon, chi-square, missing rate, and KS and Wasserstein-1 with
+error bounds); :mod:`fedgov.metrics.fairness`
 reads per-group confusion counts as fairlearn defines its metrics;
 :func:`compute_metrics` assembles both into the policy input.
 """
@@ -13,9 +14,11 @@ from fedgov.metrics.drift import (
     chi_square,
     drift_cells,
     jensen_shannon,
+    ks_statistic,
     missing_rate,
     psi,
     psi_pvalue,
+    wasserstein,
 )
 from fedgov.metrics.fairness import (
     demographic_parity_difference,
@@ -44,7 +47,9 @@ __all__ = [
     "fairness",
     "group_metrics",
     "jensen_shannon",
+    "ks_statistic",
     "missing_rate",
     "psi",
     "psi_pvalue",
+    "wasserstein",
 ]

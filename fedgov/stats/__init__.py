@@ -2,9 +2,11 @@
 
 Raw columns are encoded against a :class:`~fedgov.spec.MonitoringSpec` into
 a :class:`Batch` (numbers and integer codes only), and batches are folded
-into :class:`WindowStats`: per-feature cell counts and per-group confusion
-counts. Statistics have ``zero()`` and an associative, commutative
-``merge()``, so silo statistics add up to exactly the pooled ones::
+into :class:`WindowStats`: per-feature cell counts (plus fine counts over
+the spec's fine edges, for KS and Wasserstein) and per-group confusion
+counts; :class:`Privacy` records the guards of :mod:`fedgov.privacy`.
+Statistics have ``zero()`` and an associative, commutative ``merge()``, so
+silo statistics add up to exactly the pooled ones::
 
     stats = WindowStats.zero(spec)
     for chunk in chunks:
@@ -21,7 +23,7 @@ from fedgov.stats._counts import (
     outcome_layouts,
 )
 from fedgov.stats._derive import derive_spec
-from fedgov.stats._window import WindowStats
+from fedgov.stats._window import Privacy, WindowStats
 
 __all__ = [
     "MISSING_GROUP",
@@ -29,6 +31,7 @@ __all__ = [
     "Batch",
     "FeatureCounts",
     "OutcomeCounts",
+    "Privacy",
     "WindowStats",
     "derive_spec",
     "encode_columns",

@@ -5,18 +5,23 @@ the layouts fixed by the monitoring spec (see :mod:`fedgov.spec`), so two
 silos that share a spec can add theirs cell by cell: ``zero()`` is the
 identity and ``merge()`` is element-wise addition, hence associative and
 commutative. Nothing here knows a row value.
+
+Each count object also carries ``suppressed``: how many rows small-cell
+suppression (:func:`fedgov.privacy.suppress_small_cells`) took out of its
+cells. It adds up under merge too, so ``sum(cells) + suppressed`` stays the
+number of rows counted, which the aggregator checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
 import numpy as np
 
-from fedgov.spec import Feature, MonitoringSpec
+from fedgov.spec import Feature, MonitoringSpec, NumericFeature
 
 __all__ = [
     "GROUP_SEPARATOR",
@@ -64,17 +69,27 @@ def numeric_cells(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return idx
 
 
+_NO_CELLS = np.zeros(0, dtype=np.int64)
+_NO_CELLS.flags.writeable = False
+
+
 @dataclass(frozen=True, eq=False)
 class FeatureCounts:
     """Counts of one feature over its spec cell layout.
 
     numeric: ``[underflow, bin_0 .. bin_{k-1}, overflow, missing]``;
     categorical: ``[cat_0 .. cat_{m-1}, unseen, missing]``.
+    ``fine`` holds the same numeric layout over the spec's ``fine_edges``
+    (empty when the feature has none); ``suppressed`` and
+    ``fine_suppressed`` count the rows suppression removed from each.
     """
 
     name: str
     kind: str
     counts: np.ndarray
+    fine: np.ndarray = field(default_factory=lambda: _NO_CELLS)
+    suppressed: int = 0
+    fine_suppressed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("numeric", "categorical"):
@@ -82,37 +97,68 @@ class FeatureCounts:
         arr = _frozen_counts(self.counts)
         if arr.ndim != 1 or arr.size < 3:
             raise ValueError(f"{self.name}: counts must be 1-d with >= 3 cells, got {arr.shape}")
+        fine = _frozen_counts(self.fine)
+        if fine.ndim != 1 or (fine.size and (fine.size < 3 or self.kind != "numeric")):
+            raise ValueError(
+                f"{self.name}: fine counts must be empty, or 1-d with >= 3 cells for a "
+                f"numeric feature; got {fine.shape} for a {self.kind} one"
+            )
         object.__setattr__(self, "counts", arr)
+        object.__setattr__(self, "fine", fine)
+        object.__setattr__(self, "suppressed", int(self.suppressed))
+        object.__setattr__(self, "fine_suppressed", int(self.fine_suppressed))
 
     @classmethod
     def zero(cls, feature: Feature) -> FeatureCounts:
-        return cls(feature.name, feature.kind, np.zeros(feature.n_cells, dtype=np.int64))
+        n_fine = feature.n_fine_cells if isinstance(feature, NumericFeature) else 0
+        return cls(
+            feature.name,
+            feature.kind,
+            np.zeros(feature.n_cells, dtype=np.int64),
+            np.zeros(n_fine, dtype=np.int64),
+        )
 
     def merge(self, other: FeatureCounts) -> FeatureCounts:
-        if (self.name, self.kind, self.counts.shape) != (
+        if (self.name, self.kind, self.counts.shape, self.fine.shape) != (
             other.name,
             other.kind,
             other.counts.shape,
+            other.fine.shape,
         ):
             raise ValueError(
-                f"cannot merge counts of {self.name} ({self.kind}, {self.counts.size} cells) "
-                f"with {other.name} ({other.kind}, {other.counts.size} cells): layouts differ"
+                f"cannot merge counts of {self.name} ({self.kind}, {self.counts.size} cells, "
+                f"{self.fine.size} fine) with {other.name} ({other.kind}, {other.counts.size} "
+                f"cells, {other.fine.size} fine): layouts differ"
             )
-        return FeatureCounts(self.name, self.kind, self.counts + other.counts)
+        return FeatureCounts(
+            self.name,
+            self.kind,
+            self.counts + other.counts,
+            self.fine + other.fine,
+            self.suppressed + other.suppressed,
+            self.fine_suppressed + other.fine_suppressed,
+        )
 
     @property
     def total(self) -> int:
-        return int(self.counts.sum())
+        """Rows counted: the cells plus the rows suppression took out of them."""
+        return int(self.counts.sum()) + self.suppressed
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FeatureCounts):
             return NotImplemented
-        return (self.name, self.kind) == (other.name, other.kind) and np.array_equal(
-            self.counts, other.counts
+        return (
+            (self.name, self.kind, self.suppressed, self.fine_suppressed)
+            == (other.name, other.kind, other.suppressed, other.fine_suppressed)
+            and np.array_equal(self.counts, other.counts)
+            and np.array_equal(self.fine, other.fine)
         )
 
     def __repr__(self) -> str:
-        return f"FeatureCounts({self.name!r}, {self.kind!r}, {self.counts.tolist()})"
+        extra = f", fine=<{self.fine.size} cells>" if self.fine.size else ""
+        if self.suppressed or self.fine_suppressed:
+            extra += f", suppressed={self.suppressed}, fine_suppressed={self.fine_suppressed}"
+        return f"FeatureCounts({self.name!r}, {self.kind!r}, {self.counts.tolist()}{extra})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,12 +168,14 @@ class OutcomeCounts:
     For one attribute the groups are its declared groups then ``__other__``
     and ``__missing__``; for an intersection, the cartesian product of each
     attribute's slots, joined by ``|`` (first attribute varies slowest).
-    Rows with a missing label or prediction are not counted here.
+    Rows with a missing label or prediction are not counted here;
+    ``suppressed`` counts the rows suppression removed from the cells.
     """
 
     attribute: str
     groups: tuple[str, ...]
     counts: np.ndarray
+    suppressed: int = 0
 
     def __post_init__(self) -> None:
         groups = tuple(self.groups)
@@ -140,6 +188,7 @@ class OutcomeCounts:
             raise ValueError(f"{self.attribute}: group names must be unique")
         object.__setattr__(self, "groups", groups)
         object.__setattr__(self, "counts", arr)
+        object.__setattr__(self, "suppressed", int(self.suppressed))
 
     @classmethod
     def zero(cls, attribute: str, groups: Sequence[str]) -> OutcomeCounts:
@@ -151,7 +200,12 @@ class OutcomeCounts:
                 f"cannot merge outcomes of {self.attribute} with {other.attribute}: "
                 "attributes or groups differ"
             )
-        return OutcomeCounts(self.attribute, self.groups, self.counts + other.counts)
+        return OutcomeCounts(
+            self.attribute,
+            self.groups,
+            self.counts + other.counts,
+            self.suppressed + other.suppressed,
+        )
 
     def declared_mask(self) -> np.ndarray:
         """True for groups made only of declared groups (no other/missing slot)."""
@@ -162,12 +216,15 @@ class OutcomeCounts:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OutcomeCounts):
             return NotImplemented
-        return (self.attribute, self.groups) == (other.attribute, other.groups) and np.array_equal(
-            self.counts, other.counts
-        )
+        return (self.attribute, self.groups, self.suppressed) == (
+            other.attribute,
+            other.groups,
+            other.suppressed,
+        ) and np.array_equal(self.counts, other.counts)
 
     def __repr__(self) -> str:
-        return f"OutcomeCounts({self.attribute!r}, {self.groups!r}, {self.counts.tolist()})"
+        extra = f", suppressed={self.suppressed}" if self.suppressed else ""
+        return f"OutcomeCounts({self.attribute!r}, {self.groups!r}, {self.counts.tolist()}{extra})"
 
 
 def outcome_layouts(spec: MonitoringSpec) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:

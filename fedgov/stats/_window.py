@@ -5,21 +5,62 @@ per-feature cell counts and per-group confusion counts. Because every part
 is a sum of counts over cells fixed by the spec, statistics of disjoint row
 sets merge by addition; that is what makes "federated equals pooled" true
 by construction rather than by approximation.
+
+The privacy guards (:mod:`fedgov.privacy`) change counts after folding;
+:class:`Privacy` records which were applied, so a reader knows whether the
+counts still add up (suppression keeps a tally, noise does not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from fedgov.spec import MonitoringSpec, NumericFeature
+from fedgov.spec import Feature, MonitoringSpec, NumericFeature, coarse_groups
 from fedgov.stats._batch import Batch
-from fedgov.stats._counts import FeatureCounts, OutcomeCounts, numeric_cells, outcome_layouts
+from fedgov.stats._binning import binner
+from fedgov.stats._counts import FeatureCounts, OutcomeCounts, outcome_layouts
 
-__all__ = ["WindowStats"]
+__all__ = ["Privacy", "WindowStats"]
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """Which privacy guards were applied to a set of counts.
+
+    ``k``: cells below ``k`` rows were suppressed; ``epsilon``: every count
+    got Laplace noise of scale ``1 / epsilon``. ``None`` means not applied.
+    Merged statistics report the largest ``k`` and the smallest ``epsilon``
+    of their parts, the weakest accuracy among them; ``None`` is the
+    identity, so ``zero()`` stays the identity of merge.
+    """
+
+    k: int | None = None
+    epsilon: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.k is not None and (isinstance(self.k, bool) or int(self.k) < 1):
+            raise ValueError(f"privacy.k must be an integer >= 1, got {self.k!r}")
+        if self.epsilon is not None and not 0.0 < float(self.epsilon) < float("inf"):
+            raise ValueError(f"privacy.epsilon must be a finite number > 0, got {self.epsilon!r}")
+        object.__setattr__(self, "k", None if self.k is None else int(self.k))
+        object.__setattr__(self, "epsilon", None if self.epsilon is None else float(self.epsilon))
+
+    @property
+    def noised(self) -> bool:
+        return self.epsilon is not None
+
+    def merge(self, other: Privacy) -> Privacy:
+        ks = [k for k in (self.k, other.k) if k is not None]
+        eps = [e for e in (self.epsilon, other.epsilon) if e is not None]
+        return Privacy(max(ks) if ks else None, min(eps) if eps else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "epsilon": self.epsilon}
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +72,7 @@ class WindowStats:
     features: Mapping[str, FeatureCounts] = field(default_factory=dict)
     outcomes: Mapping[str, OutcomeCounts] = field(default_factory=dict)
     outcome_missing: int = 0
+    privacy: Privacy = Privacy()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", int(self.rows))
@@ -68,6 +110,7 @@ class WindowStats:
             features={k: v.merge(other.features[k]) for k, v in self.features.items()},
             outcomes={k: v.merge(other.outcomes[k]) for k, v in self.outcomes.items()},
             outcome_missing=self.outcome_missing + other.outcome_missing,
+            privacy=self.privacy.merge(other.privacy),
         )
 
     def fold(self, spec: MonitoringSpec, batch: Batch) -> WindowStats:
@@ -82,33 +125,49 @@ class WindowStats:
             "spec_digest": self.spec_digest,
             "rows": self.rows,
             "outcome_missing": self.outcome_missing,
-            "features": {
-                k: {"kind": v.kind, "counts": v.counts.tolist()} for k, v in self.features.items()
-            },
+            "features": {k: _feature_doc(v) for k, v in self.features.items()},
             "outcomes": {
                 k: {"groups": list(v.groups), "counts": v.counts.tolist()}
+                | ({"suppressed": v.suppressed} if v.suppressed else {})
                 for k, v in self.outcomes.items()
             },
+            "privacy": self.privacy.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowStats:
-        """Inverse of :meth:`to_dict`; ValueError on a malformed document."""
+        """Inverse of :meth:`to_dict`; ValueError on a malformed document.
+
+        Fields added after the first release (fine counts, suppressed,
+        privacy) are optional, so documents written before them still load.
+        """
         try:
+            privacy = d.get("privacy") or {}
             return cls(
                 spec_digest=str(d["spec_digest"]),
                 rows=_int(d["rows"], "rows"),
                 outcome_missing=_int(d["outcome_missing"], "outcome_missing"),
                 features={
-                    str(k): FeatureCounts(str(k), str(v["kind"]), _ints(v["counts"], k))
+                    str(k): FeatureCounts(
+                        str(k),
+                        str(v["kind"]),
+                        _ints(v["counts"], k),
+                        _ints(v.get("fine", []), f"{k}.fine"),
+                        _int(v.get("suppressed", 0), f"{k}.suppressed"),
+                        _int(v.get("fine_suppressed", 0), f"{k}.fine_suppressed"),
+                    )
                     for k, v in d["features"].items()
                 },
                 outcomes={
                     str(k): OutcomeCounts(
-                        str(k), tuple(str(g) for g in v["groups"]), _ints(v["counts"], k)
+                        str(k),
+                        tuple(str(g) for g in v["groups"]),
+                        _ints(v["counts"], k),
+                        _int(v.get("suppressed", 0), f"{k}.suppressed"),
                     )
                     for k, v in d["outcomes"].items()
                 },
+                privacy=Privacy(privacy.get("k"), privacy.get("epsilon")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed window statistics: {type(exc).__name__}: {exc}") from None
@@ -122,7 +181,17 @@ class WindowStats:
             and self.outcome_missing == other.outcome_missing
             and dict(self.features) == dict(other.features)
             and dict(self.outcomes) == dict(other.outcomes)
+            and self.privacy == other.privacy
         )
+
+
+def _feature_doc(v: FeatureCounts) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": v.kind, "counts": v.counts.tolist()}
+    if v.fine.size:
+        doc["fine"] = v.fine.tolist()
+    if v.suppressed or v.fine_suppressed:
+        doc.update(suppressed=v.suppressed, fine_suppressed=v.fine_suppressed)
+    return doc
 
 
 def _int(value: Any, where: str) -> int:
@@ -138,17 +207,29 @@ def _ints(value: Any, where: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _feature_counts(f: Feature, batch: Batch) -> FeatureCounts:
+    if isinstance(f, NumericFeature):
+        x = batch.numeric[f.name]
+        if not f.fine_edges:
+            return FeatureCounts(f.name, f.kind, binner(f.edges).counts(x))
+        # One pass over the rows, at the fine resolution; the coarse cells
+        # are sums of fine ones (the spec guarantees coarse edges are fine edges).
+        fine = binner(f.fine_edges).counts(x)
+        coarse = np.add.reduceat(fine, _coarse_starts(f))
+        return FeatureCounts(f.name, f.kind, coarse, fine)
+    counts = np.bincount(batch.codes[f.name], minlength=f.n_cells)
+    if counts.size != f.n_cells:
+        raise ValueError(f"batch codes of '{f.name}' fall outside its {f.n_cells} cells")
+    return FeatureCounts(f.name, f.kind, counts)
+
+
+@lru_cache(maxsize=1024)
+def _coarse_starts(f: NumericFeature) -> np.ndarray:
+    return np.array(coarse_groups(f), dtype=np.intp)
+
+
 def _count_batch(spec: MonitoringSpec, digest: str, batch: Batch) -> WindowStats:
-    features: dict[str, FeatureCounts] = {}
-    for f in spec.features:
-        if isinstance(f, NumericFeature):
-            cells = numeric_cells(batch.numeric[f.name], f.edges)
-        else:
-            cells = batch.codes[f.name]
-        counts = np.bincount(cells, minlength=f.n_cells)
-        if counts.size != f.n_cells:
-            raise ValueError(f"batch codes of '{f.name}' fall outside its {f.n_cells} cells")
-        features[f.name] = FeatureCounts(f.name, f.kind, counts)
+    features = {f.name: _feature_counts(f, batch) for f in spec.features}
 
     yt = np.asarray(batch.y_true)
     yp = np.asarray(batch.y_pred)

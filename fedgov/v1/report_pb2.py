@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65\x64gov/v1/report.proto\x12\tfedgov.v1\"?\n\rFeatureCounts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x12\n\x06\x63ounts\x18\x03 \x03(\x03\x42\x02\x10\x01\"F\n\rOutcomeCounts\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12\x12\n\x06\x63ounts\x18\x03 \x03(\x03\x42\x02\x10\x01\"\xa1\x01\n\x0bWindowStats\x12\x13\n\x0bspec_digest\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12*\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x18.fedgov.v1.FeatureCounts\x12*\n\x08outcomes\x18\x04 \x03(\x0b\x32\x18.fedgov.v1.OutcomeCounts\x12\x17\n\x0foutcome_missing\x18\x05 \x01(\x03\"4\n\x06Window\x12\x15\n\rstart_unix_ms\x18\x01 \x01(\x03\x12\x13\n\x0b\x65nd_unix_ms\x18\x02 \x01(\x03\"]\n\x08\x44\x65\x63ision\x12\r\n\x05\x61llow\x18\x01 \x01(\x08\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\x12\x0c\n\x04warn\x18\x03 \x03(\t\x12\x0f\n\x07\x61\x63tions\x18\x04 \x03(\t\x12\x15\n\rbundle_digest\x18\x05 \x01(\t\"\xb6\x02\n\x06Report\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07silo_id\x18\x02 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12!\n\x06window\x18\x06 \x01(\x0b\x32\x11.fedgov.v1.Window\x12\x13\n\x0bspec_digest\x18\x07 \x01(\t\x12%\n\x05stats\x18\x08 \x01(\x0b\x32\x16.fedgov.v1.WindowStats\x12\x14\n\x0cmetrics_json\x18\t \x01(\t\x12%\n\x08\x64\x65\x63ision\x18\n \x01(\x0b\x32\x13.fedgov.v1.Decision\x12\x14\n\x0cinput_digest\x18\x0b \x01(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x0c \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65\x64gov/v1/report.proto\x12\tfedgov.v1\"\x85\x01\n\rFeatureCounts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x12\n\x06\x63ounts\x18\x03 \x03(\x03\x42\x02\x10\x01\x12\x17\n\x0b\x66ine_counts\x18\x04 \x03(\x03\x42\x02\x10\x01\x12\x12\n\nsuppressed\x18\x05 \x01(\x03\x12\x17\n\x0f\x66ine_suppressed\x18\x06 \x01(\x03\"Z\n\rOutcomeCounts\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12\x12\n\x06\x63ounts\x18\x03 \x03(\x03\x42\x02\x10\x01\x12\x12\n\nsuppressed\x18\x04 \x01(\x03\"A\n\x07Privacy\x12\x0e\n\x01k\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x07\x65psilon\x18\x02 \x01(\x01H\x01\x88\x01\x01\x42\x04\n\x02_kB\n\n\x08_epsilon\"\xc6\x01\n\x0bWindowStats\x12\x13\n\x0bspec_digest\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12*\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x18.fedgov.v1.FeatureCounts\x12*\n\x08outcomes\x18\x04 \x03(\x0b\x32\x18.fedgov.v1.OutcomeCounts\x12\x17\n\x0foutcome_missing\x18\x05 \x01(\x03\x12#\n\x07privacy\x18\x06 \x01(\x0b\x32\x12.fedgov.v1.Privacy\"4\n\x06Window\x12\x15\n\rstart_unix_ms\x18\x01 \x01(\x03\x12\x13\n\x0b\x65nd_unix_ms\x18\x02 \x01(\x03\"]\n\x08\x44\x65\x63ision\x12\r\n\x05\x61llow\x18\x01 \x01(\x08\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\x12\x0c\n\x04warn\x18\x03 \x03(\t\x12\x0f\n\x07\x61\x63tions\x18\x04 \x03(\t\x12\x15\n\rbundle_digest\x18\x05 \x01(\t\"\xb6\x02\n\x06Report\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07silo_id\x18\x02 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12!\n\x06window\x18\x06 \x01(\x0b\x32\x11.fedgov.v1.Window\x12\x13\n\x0bspec_digest\x18\x07 \x01(\t\x12%\n\x05stats\x18\x08 \x01(\x0b\x32\x16.fedgov.v1.WindowStats\x12\x14\n\x0cmetrics_json\x18\t \x01(\t\x12%\n\x08\x64\x65\x63ision\x18\n \x01(\x0b\x32\x13.fedgov.v1.Decision\x12\x14\n\x0cinput_digest\x18\x0b \x01(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x0c \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,18 +33,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FEATURECOUNTS'].fields_by_name['counts']._loaded_options = None
   _globals['_FEATURECOUNTS'].fields_by_name['counts']._serialized_options = b'\020\001'
+  _globals['_FEATURECOUNTS'].fields_by_name['fine_counts']._loaded_options = None
+  _globals['_FEATURECOUNTS'].fields_by_name['fine_counts']._serialized_options = b'\020\001'
   _globals['_OUTCOMECOUNTS'].fields_by_name['counts']._loaded_options = None
   _globals['_OUTCOMECOUNTS'].fields_by_name['counts']._serialized_options = b'\020\001'
-  _globals['_FEATURECOUNTS']._serialized_start=37
-  _globals['_FEATURECOUNTS']._serialized_end=100
-  _globals['_OUTCOMECOUNTS']._serialized_start=102
-  _globals['_OUTCOMECOUNTS']._serialized_end=172
-  _globals['_WINDOWSTATS']._serialized_start=175
-  _globals['_WINDOWSTATS']._serialized_end=336
-  _globals['_WINDOW']._serialized_start=338
-  _globals['_WINDOW']._serialized_end=390
-  _globals['_DECISION']._serialized_start=392
-  _globals['_DECISION']._serialized_end=485
-  _globals['_REPORT']._serialized_start=488
-  _globals['_REPORT']._serialized_end=798
+  _globals['_FEATURECOUNTS']._serialized_start=38
+  _globals['_FEATURECOUNTS']._serialized_end=171
+  _globals['_OUTCOMECOUNTS']._serialized_start=173
+  _globals['_OUTCOMECOUNTS']._serialized_end=263
+  _globals['_PRIVACY']._serialized_start=265
+  _globals['_PRIVACY']._serialized_end=330
+  _globals['_WINDOWSTATS']._serialized_start=333
+  _globals['_WINDOWSTATS']._serialized_end=531
+  _globals['_WINDOW']._serialized_start=533
+  _globals['_WINDOW']._serialized_end=585
+  _globals['_DECISION']._serialized_start=587
+  _globals['_DECISION']._serialized_end=680
+  _globals['_REPORT']._serialized_start=683
+  _globals['_REPORT']._serialized_end=993
 # @@protoc_insertion_point(module_scope)

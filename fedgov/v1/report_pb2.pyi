@@ -7,38 +7,56 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FeatureCounts(_message.Message):
-    __slots__ = ("name", "kind", "counts")
+    __slots__ = ("name", "kind", "counts", "fine_counts", "suppressed", "fine_suppressed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
+    FINE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    FINE_SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     counts: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
+    fine_counts: _containers.RepeatedScalarFieldContainer[int]
+    suppressed: int
+    fine_suppressed: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ..., fine_counts: _Optional[_Iterable[int]] = ..., suppressed: _Optional[int] = ..., fine_suppressed: _Optional[int] = ...) -> None: ...
 
 class OutcomeCounts(_message.Message):
-    __slots__ = ("attribute", "groups", "counts")
+    __slots__ = ("attribute", "groups", "counts", "suppressed")
     ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     attribute: str
     groups: _containers.RepeatedScalarFieldContainer[str]
     counts: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, attribute: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
+    suppressed: int
+    def __init__(self, attribute: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., counts: _Optional[_Iterable[int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
+
+class Privacy(_message.Message):
+    __slots__ = ("k", "epsilon")
+    K_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    epsilon: float
+    def __init__(self, k: _Optional[int] = ..., epsilon: _Optional[float] = ...) -> None: ...
 
 class WindowStats(_message.Message):
-    __slots__ = ("spec_digest", "rows", "features", "outcomes", "outcome_missing")
+    __slots__ = ("spec_digest", "rows", "features", "outcomes", "outcome_missing", "privacy")
     SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_MISSING_FIELD_NUMBER: _ClassVar[int]
+    PRIVACY_FIELD_NUMBER: _ClassVar[int]
     spec_digest: str
     rows: int
     features: _containers.RepeatedCompositeFieldContainer[FeatureCounts]
     outcomes: _containers.RepeatedCompositeFieldContainer[OutcomeCounts]
     outcome_missing: int
-    def __init__(self, spec_digest: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureCounts, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCounts, _Mapping]]] = ..., outcome_missing: _Optional[int] = ...) -> None: ...
+    privacy: Privacy
+    def __init__(self, spec_digest: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureCounts, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCounts, _Mapping]]] = ..., outcome_missing: _Optional[int] = ..., privacy: _Optional[_Union[Privacy, _Mapping]] = ...) -> None: ...
 
 class Window(_message.Message):
     __slots__ = ("start_unix_ms", "end_unix_ms")

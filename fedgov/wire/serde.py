@@ -17,7 +17,7 @@ import numpy as np
 from fedgov.errors import ReportRejected
 from fedgov.policy import Decision
 from fedgov.report import Report
-from fedgov.stats import FeatureCounts, OutcomeCounts, WindowStats
+from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats
 from fedgov.v1 import report_pb2
 
 __all__ = [
@@ -58,20 +58,36 @@ def decision_from_proto(m: report_pb2.Decision) -> Decision:
 
 
 def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
+    privacy = report_pb2.Privacy()
+    if s.privacy.k is not None:
+        privacy.k = s.privacy.k
+    if s.privacy.epsilon is not None:
+        privacy.epsilon = s.privacy.epsilon
     return report_pb2.WindowStats(
         spec_digest=s.spec_digest,
         rows=int(s.rows),
         features=[
-            report_pb2.FeatureCounts(name=f.name, kind=f.kind, counts=f.counts.tolist())
+            report_pb2.FeatureCounts(
+                name=f.name,
+                kind=f.kind,
+                counts=f.counts.tolist(),
+                fine_counts=f.fine.tolist(),
+                suppressed=f.suppressed,
+                fine_suppressed=f.fine_suppressed,
+            )
             for f in s.features.values()
         ],
         outcomes=[
             report_pb2.OutcomeCounts(
-                attribute=o.attribute, groups=list(o.groups), counts=o.counts.ravel().tolist()
+                attribute=o.attribute,
+                groups=list(o.groups),
+                counts=o.counts.ravel().tolist(),
+                suppressed=o.suppressed,
             )
             for o in s.outcomes.values()
         ],
         outcome_missing=int(s.outcome_missing),
+        privacy=privacy,
     )
 
 
@@ -82,20 +98,54 @@ def _counts(values: Any, field: str) -> np.ndarray:
     return arr
 
 
+def _count(value: int, field: str) -> int:
+    if value < 0:
+        raise WireError(f"{field}: must be >= 0, got {value}")
+    return int(value)
+
+
+def _privacy(m: report_pb2.Privacy) -> Privacy:
+    k = m.k if m.HasField("k") else None
+    epsilon = m.epsilon if m.HasField("epsilon") else None
+    if k is not None and k < 1:
+        raise WireError(f"stats.privacy.k: must be >= 1 when set, got {k}")
+    if epsilon is not None and not 0.0 < epsilon < math.inf:
+        raise WireError(f"stats.privacy.epsilon: must be a finite number > 0, got {epsilon}")
+    return Privacy(k, epsilon)
+
+
 def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
-    if m.rows < 0:
-        raise WireError(f"stats.rows: must be >= 0, got {m.rows}")
+    _count(m.rows, "stats.rows")
+    _count(m.outcome_missing, "stats.outcome_missing")
     features: dict[str, FeatureCounts] = {}
     for i, f in enumerate(m.features):
+        where = f"stats.features[{i}] ({f.name})"
         if f.kind not in ("numeric", "categorical"):
             raise WireError(f"stats.features[{i}].kind: unknown kind {f.kind!r}")
         if f.name in features:
             raise WireError(f"stats.features[{i}].name: duplicate feature {f.name!r}")
-        counts = _counts(f.counts, f"stats.features[{i}] ({f.name})")
-        features[f.name] = FeatureCounts(name=f.name, kind=f.kind, counts=counts)
+        if len(f.counts) < 3:
+            raise WireError(f"{where}.counts: need at least 3 cells, got {len(f.counts)}")
+        if f.fine_counts and (f.kind != "numeric" or len(f.fine_counts) < 3):
+            raise WireError(
+                f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
+                f"cells; got {len(f.fine_counts)} for a {f.kind} feature"
+            )
+        features[f.name] = FeatureCounts(
+            name=f.name,
+            kind=f.kind,
+            counts=_counts(f.counts, where),
+            fine=_counts(f.fine_counts, f"{where}.fine_counts"),
+            suppressed=_count(f.suppressed, f"{where}.suppressed"),
+            fine_suppressed=_count(f.fine_suppressed, f"{where}.fine_suppressed"),
+        )
     outcomes: dict[str, OutcomeCounts] = {}
     for i, o in enumerate(m.outcomes):
         where = f"stats.outcomes[{i}] ({o.attribute})"
+        if o.attribute in outcomes:
+            raise WireError(f"{where}.attribute: duplicate attribute {o.attribute!r}")
+        if len(set(o.groups)) != len(o.groups):
+            raise WireError(f"{where}.groups: duplicate group names")
         if len(o.counts) != 4 * len(o.groups):
             raise WireError(
                 f"{where}: expected {4 * len(o.groups)} counts for {len(o.groups)} groups, "
@@ -103,7 +153,10 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
             )
         counts = _counts(o.counts, where).reshape(len(o.groups), 2, 2)
         outcomes[o.attribute] = OutcomeCounts(
-            attribute=o.attribute, groups=tuple(o.groups), counts=counts
+            attribute=o.attribute,
+            groups=tuple(o.groups),
+            counts=counts,
+            suppressed=_count(o.suppressed, f"{where}.suppressed"),
         )
     return WindowStats(
         spec_digest=m.spec_digest,
@@ -111,6 +164,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         features=features,
         outcomes=outcomes,
         outcome_missing=int(m.outcome_missing),
+        privacy=_privacy(m.privacy),
     )
 
 
@@ -155,7 +209,9 @@ def report_from_proto(m: report_pb2.Report) -> Report:
     try:
         metrics = json.loads(m.metrics_json or "{}")
     except json.JSONDecodeError as exc:
-        raise WireError(f"report.metrics_json: not valid JSON ({exc.msg} at line {exc.lineno})")
+        raise WireError(
+            f"report.metrics_json: not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
     if not isinstance(metrics, dict):
         raise WireError("report.metrics_json: must be a JSON object")
     _no_nonfinite(metrics, "")

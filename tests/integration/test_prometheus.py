@@ -425,8 +425,10 @@ def test_rules_evaluate_and_aggregator_metrics_reach_the_central(federation: Fed
 
     # Global rules on the central one: US-NY's disparate impact is below 0.8.
     def di_pending() -> list[dict[str, Any]] | None:
+        # Rules evaluate on their own clock: wait for the alert we expect, not just any.
         got = central.query('ALERTS{alertname="FedgovDisparateImpactBelowFourFifths"}')
-        return got or None
+        keys = {(a["labels"].get("jurisdiction"), a["labels"].get("attribute")) for a in got}
+        return got if ("US-NY", "sex") in keys else None
 
     alerts = _wait_for(
         "FedgovDisparateImpactBelowFourFifths pending on the central",

@@ -22,9 +22,11 @@ def test_exported_names() -> None:
         "fairness",
         "group_metrics",
         "jensen_shannon",
+        "ks_statistic",
         "missing_rate",
         "psi",
         "psi_pvalue",
+        "wasserstein",
     }
     for name in fedgov.metrics.__all__:
         assert getattr(fedgov.metrics, name) is not None

@@ -32,6 +32,7 @@ DRIFT_KEYS = {
     "missing_rate",
     "reference_missing_rate",
 }
+NUMERIC_KEYS = DRIFT_KEYS | {"ks", "ks_bound", "wasserstein", "wasserstein_bound"}
 
 
 def silo_data(n: int, seed: int, shift: float = 0.0) -> dict[str, Any]:
@@ -113,7 +114,8 @@ def test_shape_and_types() -> None:
     json.dumps(m, allow_nan=False)
     assert m["sample_size"] == 1000
     assert set(m["drift"]["features"]) == {"x", "city"}
-    assert set(m["drift"]["features"]["x"]) == DRIFT_KEYS
+    assert set(m["drift"]["features"]["x"]) == NUMERIC_KEYS
+    assert set(m["drift"]["features"]["city"]) == DRIFT_KEYS
     assert set(m["fairness"]) == {"sex", "race", "sex*race"}
     for section in m["fairness"].values():
         assert set(section) == FAIRNESS_KEYS

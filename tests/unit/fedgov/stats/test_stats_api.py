@@ -12,6 +12,7 @@ def test_exported_names() -> None:
         "Batch",
         "FeatureCounts",
         "OutcomeCounts",
+        "Privacy",
         "WindowStats",
         "derive_spec",
         "encode_columns",

@@ -48,7 +48,10 @@ def test_features_kinds_edges_and_categories() -> None:
     assert list(x.edges) == sorted(set(x.edges))
     assert spec.feature("k") == CategoricalFeature("k", ("0", "1", "2", "3"))
     assert spec.feature("city") == CategoricalFeature("city", ("lyon", "nice", "paris"))
-    assert spec.feature("const") == NumericFeature("const", (6.5, 7.5))
+    const = spec.feature("const")
+    assert isinstance(const, NumericFeature) and const.edges == (6.5, 7.5)
+    # 7.0 is an atom: it gets a one-value cell [7, nextafter(7)).
+    assert const.fine_edges == (6.5, 7.0, float(np.nextafter(7.0, np.inf)), 7.5)
     assert [(a.name, a.groups) for a in spec.sensitive] == [
         ("sex", ("F", "M")),
         ("race", ("b", "w")),
@@ -81,7 +84,7 @@ def test_small_int_column_is_numeric_by_default() -> None:
 def test_numbers_with_none_gaps_are_numeric() -> None:
     cols = {"x": [1, None, 2.5, 4], "sex": ["F", "M", "F", "M"], "y": [1, 0, 1, 0], "p": [1] * 4}
     spec = derive(cols, sensitive=["sex"], bins=2)
-    assert spec.feature("x") == NumericFeature("x", (1.0, 2.5, 4.0))
+    assert spec.feature("x").edges == (1.0, 2.5, 4.0)  # type: ignore[union-attr]
     assert spec.reference["x"] == (0, 1, 2, 0, 1)
 
 
