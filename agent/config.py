@@ -19,6 +19,9 @@ Example ``silo.yaml``::
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
     metrics_address: 127.0.0.1  # bind address of /metrics (0.0.0.0 for a Prometheus in another pod)
     poll_seconds: 5             # how often the input folders are scanned
+    privacy:                    # guards applied before anything leaves the silo
+      min_cell_count: 10        # suppress cells of 1..k-1 rows (0 turns it off)
+      epsilon: null             # Laplace noise on counts (differential privacy), off by default
     models:
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
@@ -57,6 +60,8 @@ class AgentConfig:
     tls: TlsFiles | None = None
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
+    min_cell_count: int = 10
+    epsilon: float | None = None
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
@@ -90,7 +95,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: the config must be a YAML mapping")
     known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
-             "models", "chunk_rows", "opa_url", "metrics_address"}
+             "models", "chunk_rows", "opa_url", "metrics_address", "privacy"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -137,7 +142,19 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
             f"{source}: aggregator: mTLS is the default, so aggregator.tls (ca, cert, key) is "
             "required; create a trial PKI with `fedgov certs init`, or set insecure: true"
         )
+    priv = doc.get("privacy") or {}
+    if not isinstance(priv, Mapping):
+        raise ConfigError(f"{source}: privacy: must be a mapping with min_cell_count, epsilon")
+    try:
+        k = int(priv.get("min_cell_count", 10))
+        eps = None if priv.get("epsilon") in (None, "") else float(priv["epsilon"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: privacy: {exc}") from None
+    if k < 0 or (eps is not None and eps <= 0):
+        raise ConfigError(f"{source}: privacy: min_cell_count must be >= 0 and epsilon > 0")
     return AgentConfig(
+        min_cell_count=k,
+        epsilon=eps,
         silo_id=str(_get(silo, "id", "silo", source)),
         jurisdiction=str(_get(silo, "jurisdiction", "silo", source)),
         aggregator_address=str(_get(agg, "address", "aggregator", source)),

@@ -13,7 +13,7 @@ from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
-__all__ = ["build_report", "policy_input", "report_id_for", "window_stats"]
+__all__ = ["build_report", "guard", "policy_input", "report_id_for", "window_stats"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,18 @@ def policy_input(
     }
 
 
+def guard(stats: WindowStats, *, min_cell_count: int, epsilon: float | None) -> WindowStats:
+    """Privacy guards before anything leaves the silo: noise first, then suppression
+    (noise added after suppression would not be differentially private)."""
+    from fedgov.privacy import add_laplace_noise, suppress_small_cells
+
+    if epsilon is not None:
+        stats = add_laplace_noise(stats, epsilon)
+    if min_cell_count > 1:
+        stats = suppress_small_cells(stats, min_cell_count)
+    return stats
+
+
 def build_report(
     spec: MonitoringSpec,
     path: Path,
@@ -66,9 +78,17 @@ def build_report(
     silo_id: str,
     jurisdiction: str,
     chunk_rows: int,
+    min_cell_count: int = 10,
+    epsilon: float | None = None,
 ) -> Report:
     start = int(path.stat().st_mtime * 1000)
-    stats = window_stats(spec, path, chunk_rows=chunk_rows)
+    # Metrics and decision come from the guarded counts: the report must not
+    # reveal through its metrics what suppression took out of its counts.
+    stats = guard(
+        window_stats(spec, path, chunk_rows=chunk_rows),
+        min_cell_count=min_cell_count,
+        epsilon=epsilon,
+    )
     end = max(now_ms(), start)
     metrics = compute_metrics(spec, stats)
     decision = engine.evaluate(

@@ -154,6 +154,8 @@ class Agent:
                             silo_id=self.config.silo_id,
                             jurisdiction=self.config.jurisdiction,
                             chunk_rows=self.config.chunk_rows,
+                            min_cell_count=self.config.min_cell_count,
+                            epsilon=self.config.epsilon,
                         )
                 except DataError as exc:
                     if strict:

@@ -36,6 +36,8 @@ def _agent(root: Path, silo: str, address: str, spec_file: Path, **kw: object) -
             "aggregator": {"address": address, "insecure": True},
             "policy": str(default_bundle_path()),
             "state_dir": str(root / silo / "state"),
+            # Exact federated == pooled holds only without suppression or noise.
+            "privacy": {"min_cell_count": 0},
             "models": [{"spec": str(spec_file), "input": str(root / silo / "in")}],
         },
         base=root,
@@ -178,3 +180,37 @@ def test_aggregator_down_retries_keeps_outbox_then_delivers(
             running.handler.store.close()
     finally:
         agent.close()
+
+
+def test_default_guards_suppress_small_cells_before_sending(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path
+) -> None:
+    """With the default k=10 nothing between 1 and 9 rows reaches the aggregator."""
+    address = f"127.0.0.1:{aggregator.port}"
+    write_table(credit_data(400, seed=3), tmp_path / "EU-FR" / "in" / "w.csv")
+    config = config_from_dict(
+        {
+            "silo": {"id": "EU-FR", "jurisdiction": "EU-FR"},
+            "aggregator": {"address": address, "insecure": True},
+            "policy": str(default_bundle_path()),
+            "state_dir": str(tmp_path / "EU-FR" / "state"),
+            "models": [{"spec": str(spec_file), "input": str(tmp_path / "EU-FR" / "in")}],
+        },
+        base=tmp_path,
+    )
+    agent = Agent(config)
+    try:
+        agent.register()
+        (report,) = agent.scan_once()
+    finally:
+        agent.close()
+    stored = aggregator.handler.store.get_report(report.report_id)
+    assert stored is not None and stored.stats.privacy.k == 10
+    cells = [fc.counts for fc in stored.stats.features.values()]
+    cells += [fc.fine for fc in stored.stats.features.values() if fc.fine is not None]
+    cells += [oc.counts.ravel() for oc in stored.stats.outcomes.values()]
+    assert all(not ((c > 0) & (c < 10)).any() for c in cells)
+    assert sum(fc.suppressed + fc.fine_suppressed for fc in stored.stats.features.values()) > 0
+    for attr in stored.metrics["fairness"].values():
+        for g in attr["groups"].values():
+            assert g["count"] == 0 or g["count"] >= 10
