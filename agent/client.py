@@ -35,6 +35,7 @@ class Command:
     model_id: str
     model_version: str
     reason: str
+    payload: str = ""
 
 
 class AggregatorClient:
@@ -106,7 +107,10 @@ class AggregatorClient:
         stream = self._stub.StreamCommands(pb.StreamCommandsRequest(silo_id=silo_id))
         self._active_stream = stream
         for c in stream:
-            yield Command(c.command_id, c.kind, c.job_id, c.model_id, c.model_version, c.reason)
+            yield Command(
+                c.command_id, c.kind, c.job_id, c.model_id, c.model_version, c.reason,
+                c.payload_json,
+            )
 
     def cancel_stream(self) -> None:
         stream = getattr(self, "_active_stream", None)

@@ -22,6 +22,9 @@ Example ``silo.yaml``::
     privacy:                    # guards applied before anything leaves the silo
       min_cell_count: 10        # suppress cells of 1..k-1 rows (0 turns it off)
       epsilon: null             # Laplace noise on counts (differential privacy), off by default
+    training:                   # optional: take part in federated retraining (Flower)
+      data: train.parquet       # labelled local data the SuperNode trains on (never sent)
+      holdout: holdout.parquet  # labelled local data a candidate model is gated on
     models:
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
@@ -62,6 +65,8 @@ class AgentConfig:
     metrics_address: str = "127.0.0.1"
     min_cell_count: int = 10
     epsilon: float | None = None
+    training_data: Path | None = None
+    holdout: Path | None = None
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
@@ -95,7 +100,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: the config must be a YAML mapping")
     known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
-             "models", "chunk_rows", "opa_url", "metrics_address", "privacy"}
+             "models", "chunk_rows", "opa_url", "metrics_address", "privacy", "training"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -152,7 +157,12 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         raise ConfigError(f"{source}: privacy: {exc}") from None
     if k < 0 or (eps is not None and eps <= 0):
         raise ConfigError(f"{source}: privacy: min_cell_count must be >= 0 and epsilon > 0")
+    training = doc.get("training") or {}
+    if not isinstance(training, Mapping):
+        raise ConfigError(f"{source}: training: must be a mapping with data and holdout")
     return AgentConfig(
+        training_data=base / str(training["data"]) if training.get("data") else None,
+        holdout=base / str(training["holdout"]) if training.get("holdout") else None,
         min_cell_count=k,
         epsilon=eps,
         silo_id=str(_get(silo, "id", "silo", source)),

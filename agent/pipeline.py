@@ -47,10 +47,16 @@ def policy_input(
     silo_id: str,
     jurisdiction: str,
     window: tuple[int, int],
+    stage: str = "monitoring",
 ) -> dict[str, Any]:
-    """The document the Rego policies see (the contract is in fedgov.policy)."""
+    """The document the Rego policies see (the contract is in fedgov.policy).
+
+    ``stage`` is ``monitoring`` for production windows and ``candidate`` when a
+    retrained model is gated on a holdout before promotion.
+    """
     return {
         "model": {"id": spec.model_id, "version": spec.model_version},
+        "stage": stage,
         "silo": silo_id,
         "jurisdiction": jurisdiction,
         "window": {"start": _iso(window[0]), "end": _iso(window[1])},

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import grpc
@@ -79,6 +80,7 @@ class Agent:
         self._metrics_server: object | None = None
         self.metrics_port: int | None = None
         self.received: list[Command] = []
+        self._supernodes: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------
     def start_metrics(self) -> int | None:
@@ -107,6 +109,8 @@ class Agent:
 
     def close(self) -> None:
         self.stop()
+        for job_id in list(self._supernodes):
+            self._stop_supernode(job_id)
         self.client.close()
         self.outbox.close()
         if self._metrics_server is not None:
@@ -124,14 +128,14 @@ class Agent:
         out = []
         for p in candidates:
             st = p.stat()
-            key = f"{watch.spec.digest}:{p.resolve()}"
+            key = f"{watch.spec.model_id}:{p.resolve()}"  # a promoted version keeps the ledger
             if self._ledger.get(key) != f"{st.st_size}:{st.st_mtime_ns}":
                 out.append(p)
         return out
 
     def _mark(self, watch: ModelWatch, path: Path) -> None:
         st = path.stat()
-        self._ledger[f"{watch.spec.digest}:{path.resolve()}"] = f"{st.st_size}:{st.st_mtime_ns}"
+        self._ledger[f"{watch.spec.model_id}:{path.resolve()}"] = f"{st.st_size}:{st.st_mtime_ns}"
         tmp = self._ledger_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._ledger, indent=1))
         tmp.replace(self._ledger_path)
@@ -277,10 +281,17 @@ class Agent:
             )
             status = "accepted" if served else "rejected"
             message = (
-                "retraining acknowledged; federated training runs on Flower (issue 6)"
+                "retraining acknowledged; waiting to join the Flower run"
                 if served
                 else f"this silo does not serve {cmd.model_id}/{cmd.model_version}"
             )
+        elif cmd.kind in ("join_training", "evaluate", "promote"):
+            try:
+                message = getattr(self, f"_on_{cmd.kind}")(cmd, json.loads(cmd.payload or "{}"))
+                status = "accepted"
+            except (GovernanceError, KeyError, ValueError, OSError) as exc:
+                status, message = "rejected", f"{type(exc).__name__}: {exc}"
+                log.error("%s: %s command failed: %s", self.config.silo_id, cmd.kind, message)
         else:
             status, message = "rejected", f"unknown command kind {cmd.kind!r}"
         log.info(
@@ -313,6 +324,89 @@ class Agent:
         )
         self.client.ack_command(cmd.command_id, self.config.silo_id, status, message)
         self.received.append(cmd)
+
+    # -- retraining ----------------------------------------------------------------
+    def _watch_for(self, model_id: str) -> ModelWatch:
+        for m in self.models:
+            if m.spec.model_id == model_id:
+                return m
+        raise KeyError(f"this silo does not serve model {model_id!r}")
+
+    def _on_join_training(self, cmd: Command, payload: dict[str, object]) -> str:
+        from fedgov.federated.nodes import SuperNodeProcess
+        from fedgov.spec import save_spec
+
+        if self.config.training_data is None:
+            raise ValueError("no training data configured (training.data in the agent config)")
+        watch = self._watch_for(cmd.model_id)
+        workdir = self.config.state_dir / "training" / cmd.job_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        spec_path = workdir / "spec.json"
+        save_spec(watch.spec, spec_path)
+        node = SuperNodeProcess(
+            self.config.silo_id,
+            str(payload["superlink"]),
+            {"data-path": str(self.config.training_data), "spec-path": str(spec_path)},
+            workdir=workdir,
+        ).start()
+        self._supernodes[cmd.job_id] = node
+        self.audit.append("supernode_started", job_id=cmd.job_id, node_id=node.node_id)
+        return f"SuperNode {node.node_id} joined {payload['superlink']}"
+
+    def _stop_supernode(self, job_id: str) -> None:
+        node = self._supernodes.pop(job_id, None)
+        if node is not None:
+            node.stop()
+
+    def _on_evaluate(self, cmd: Command, payload: dict[str, object]) -> str:
+        from agent.training import evaluate_candidate, weights_from_payload
+
+        self._stop_supernode(cmd.job_id)
+        if self.config.holdout is None:
+            raise ValueError("no holdout configured (training.holdout in the agent config)")
+        spec = MonitoringSpec.from_dict(payload["spec"], source="evaluate command")  # type: ignore[arg-type]
+        report = evaluate_candidate(
+            spec,
+            weights_from_payload(payload["weights"]),  # type: ignore[arg-type]
+            self.config.holdout,
+            self.engine,
+            silo_id=self.config.silo_id,
+            jurisdiction=self.config.jurisdiction,
+            chunk_rows=self.config.chunk_rows,
+            min_cell_count=self.config.min_cell_count,
+            epsilon=self.config.epsilon,
+        )
+        self.audit.append(
+            "candidate_decision", report_id=report.report_id, version=spec.model_version,
+            allow=report.decision.allow, deny=list(report.decision.deny),
+        )
+        self.outbox.put(report)
+        self.flush_outbox()
+        return f"candidate {spec.model_version}: allow={report.decision.allow}"
+
+    def _on_promote(self, cmd: Command, payload: dict[str, object]) -> str:
+        import base64
+
+        from fedgov.spec import save_spec
+
+        spec = MonitoringSpec.from_dict(payload["spec"], source="promote command")  # type: ignore[arg-type]
+        models_dir = self.config.state_dir / "models"
+        models_dir.mkdir(parents=True, exist_ok=True)
+        save_spec(spec, models_dir / f"{spec.model_id}-{spec.model_version}.spec.json")
+        if payload.get("artifact_b64"):
+            (models_dir / f"{spec.model_id}-{spec.model_version}.npz").write_bytes(
+                base64.b64decode(str(payload["artifact_b64"]))
+            )
+        old = self._watch_for(spec.model_id)
+        self.models = tuple(
+            ModelWatch(spec, m.input) if m is old else m for m in self.models
+        )
+        self.register()
+        self.audit.append(
+            "model_switched", model=spec.model_id, previous=old.spec.model_version,
+            version=spec.model_version,
+        )
+        return f"now monitoring {spec.model_id} {spec.model_version}"
 
     def listen_commands(self) -> None:
         """Keep a command stream open until stopped, reconnecting with backoff."""

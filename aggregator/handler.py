@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from aggregator.commands import CommandHub
 from aggregator.merge import matches_glob, merged_metrics
 from aggregator.store import (
     CentralDecisionRecord,
+    ModelVersionRecord,
     CommandRecord,
     DriftRecord,
     JobRecord,
@@ -30,6 +33,9 @@ from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportReje
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
+
+if TYPE_CHECKING:
+    from aggregator.retrain import RetrainCoordinator
 
 __all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
 
@@ -68,6 +74,9 @@ class AggregatorHandler:
         self.central = central
         self.audit = audit
         self._specs: dict[str, MonitoringSpec] = {}
+        self.coordinator: RetrainCoordinator | None = None
+        self.cooldown_ms = 0  # after a job ends, ignore new triggers for this long
+        self.reannotation_dir: Path | None = None
 
     def _audit(self, kind: str, **fields: Any) -> None:
         if self.audit is not None:
@@ -106,6 +115,8 @@ class AggregatorHandler:
             policy_bundle_digest,
             [(m.model_id, m.model_version, m.spec_digest, m.spec_json) for m in models],
         )
+        for m in models:
+            self._ensure_registered(m.model_id, m.model_version, m.spec_digest, silo_id)
         log.info("registered silo %s (%s) serving %d model(s)", silo_id, jurisdiction, len(models))
         self.hub.notify([silo_id])
 
@@ -180,10 +191,13 @@ class AggregatorHandler:
             report.jurisdiction,
             report.decision.allow,
         )
-        if "retrain" in report.decision.actions:
+        production = self.is_production(report.model_id, report.model_version)
+        if production and "retrain" in report.decision.actions:
             reason = "; ".join(report.decision.deny or ("retrain requested",))
             self._trigger_retrain(report.model_id, report.model_version, f"{report.silo_id}: {reason}")
-        if self.central is not None:
+        if production and "reannotate" in report.decision.actions:
+            self._request_reannotation(report)
+        if self.central is not None and production:
             for group in self.central.groups_for(report.jurisdiction):
                 self.evaluate_central(report.model_id, report.model_version, group)
         return False
@@ -204,7 +218,8 @@ class AggregatorHandler:
         spec = self.spec(reports[0].spec_digest)
         assert spec is not None
         metrics = merged_metrics(spec, reports)
-        decision = self.central.evaluate(group, reports, metrics)
+        stage = "monitoring" if self.is_production(model_id, model_version) else "candidate"
+        decision = self.central.evaluate(group, reports, {**metrics, "stage": stage})
         rec = CentralDecisionRecord(
             model_id=model_id,
             model_version=model_version,
@@ -230,12 +245,23 @@ class AggregatorHandler:
             "central decision for %s/%s over %s (%s): allow=%s",
             model_id, model_version, group, ", ".join(rec.silos), decision.allow,
         )
-        if "retrain" in decision.actions:
+        if "retrain" in decision.actions and stage == "monitoring":
             reason = "; ".join(decision.deny or ("retrain requested",))
             self._trigger_retrain(model_id, model_version, f"central {group}: {reason}")
         return rec
 
-    def _trigger_retrain(self, model_id: str, model_version: str, reason: str) -> JobRecord:
+    def _trigger_retrain(
+        self, model_id: str, model_version: str, reason: str
+    ) -> JobRecord | None:
+        if self.cooldown_ms:
+            ended = [
+                j for j in self.store.list_jobs(model_id)
+                if j.model_version == model_version and j.state in ("promoted", "rejected", "failed")
+            ]
+            if ended and now_ms() - max(j.updated_ms for j in ended) < self.cooldown_ms:
+                log.info("retrain trigger for %s/%s ignored: cool-down", model_id, model_version)
+                self._audit("job_trigger_cooldown", model=model_id, version=model_version, reason=reason)
+                return None
         silos = [
             s.silo_id
             for s in self.store.list_silos()
@@ -260,9 +286,143 @@ class AggregatorHandler:
                 ", ".join(silos),
             )
             self.hub.notify(silos)
+            if self.coordinator is not None:
+                self.coordinator.submit(job)
         else:
             log.info("retrain trigger (%s) attached to job %s", reason, job.job_id)
         return job
+
+    # -- model registry ----------------------------------------------------------
+    def _ensure_registered(self, model_id: str, version: str, digest: str, silo: str) -> None:
+        """The first version a silo serves enters the registry as production."""
+        if self.store.get_model_version(model_id, version) is None:
+            try:
+                self.store.add_model_version(
+                    ModelVersionRecord(
+                        model_id, version, "promoted", now_ms(), digest,
+                        {"source": f"first served by silo {silo}"},
+                    )
+                )
+            except Exception:  # noqa: BLE001 - a concurrent registration won the insert
+                log.debug("model version %s/%s already registered", model_id, version)
+        if self.store.resolve_alias(model_id, "production") is None:
+            self.store.set_alias(model_id, "production", version)
+
+    def is_production(self, model_id: str, version: str) -> bool:
+        current = self.store.resolve_alias(model_id, "production")
+        return current is None or current == version
+
+    def spec_for(self, model_id: str, version: str) -> MonitoringSpec:
+        for silo in self.store.list_silos():
+            for m, v, digest in silo.models:
+                if (m, v) == (model_id, version):
+                    spec = self.spec(digest)
+                    if spec is not None:
+                        return spec
+        raise QueryError(f"no spec registered for {model_id}/{version}")
+
+    def register_candidate_spec(self, spec: MonitoringSpec) -> None:
+        """Make a candidate's spec known so that silos' evaluation reports validate."""
+        self._specs[spec.digest] = spec
+        for silo in self.store.list_silos():
+            if any(m == spec.model_id for m, _, _ in silo.models):
+                models = [
+                    (m, v, d, self.store.get_spec_json(d) or "") for m, v, d in silo.models
+                    if v != spec.model_version
+                ]
+                models.append(
+                    (spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))
+                )
+                self.store.register_silo(
+                    silo.silo_id, silo.jurisdiction, silo.policy_bundle_digest, models
+                )
+
+    def send_commands(
+        self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: dict[str, Any]
+    ) -> list[CommandRecord]:
+        cmds = self.store.add_commands(job_id, kind, silos, reason, json.dumps(payload))
+        self._audit("commands_sent", job_id=job_id, command=kind, silos=list(silos))
+        self.hub.notify(silos)
+        return cmds
+
+    def gate_candidate(self, model_id: str, version: str) -> tuple[bool, list[str]]:
+        """The promotion gate: every local decision and every central group must allow."""
+        reasons: list[str] = []
+        reports = self.store.reports_for_model(model_id, version, latest_only=True)
+        for r in reports:
+            if not r.decision.allow:
+                reasons += [f"{r.silo_id}: {d}" for d in r.decision.deny] or [f"{r.silo_id}: deny"]
+        if self.central is not None:
+            groups = {g for r in reports for g in self.central.groups_for(r.jurisdiction)}
+            for group in sorted(groups):
+                rec = self.evaluate_central(model_id, version, group)
+                if rec is not None and not rec.decision.allow:
+                    reasons += [f"central {group}: {d}" for d in rec.decision.deny]
+        self._audit("candidate_gate", model=model_id, version=version, allow=not reasons,
+                    reasons=reasons)
+        return not reasons, reasons
+
+    def promote(
+        self, model_id: str, version: str, *, reason: str, job_id: str | None = None
+    ) -> str | None:
+        rec = self.store.get_model_version(model_id, version)
+        if rec is None:
+            raise QueryError(f"no model version {model_id}/{version} in the registry")
+        previous = self.store.set_alias(model_id, "production", version)
+        self.store.set_model_status(model_id, version, "promoted")
+        if previous and previous != version:
+            self.store.set_model_status(model_id, previous, "retired")
+        self._audit("model_promoted", model=model_id, version=version, previous=previous,
+                    reason=reason)
+        silos = [s.silo_id for s in self.store.list_silos()
+                 if any(m == model_id for m, _, _ in s.models)]
+        spec = self.spec(rec.spec_digest)
+        payload: dict[str, Any] = {"version": version, "spec": spec.to_dict() if spec else None}
+        if rec.artifact is not None:
+            import base64
+
+            payload["artifact_b64"] = base64.b64encode(rec.artifact).decode()
+        # Announced under the job that made the version (acks are tracked per job).
+        job_id = job_id or rec.lineage.get("job_id")
+        if job_id is None:
+            jobs = self.store.list_jobs(model_id)
+            job_id = jobs[-1].job_id if jobs else None
+        if job_id is not None and silos:
+            self.send_commands(job_id, "promote", silos, reason, payload)
+        return previous
+
+    def rollback(self, model_id: str) -> str:
+        """Point production back at the version it held before the current one."""
+        history = [v for v, _ in self.store.alias_history(model_id, "production")]
+        current = self.store.resolve_alias(model_id, "production")
+        earlier = [v for v in history if v != current]
+        if not earlier:
+            raise QueryError(f"{model_id}: no earlier production version to roll back to")
+        self.promote(model_id, earlier[0], reason=f"rollback from {current}")
+        return earlier[0]
+
+    def _request_reannotation(self, report: Report) -> None:
+        """Write a re-annotation request naming failing slices by counts, never rows."""
+        if self.reannotation_dir is None:
+            log.warning("reannotate requested by %s but no reannotation folder is set",
+                        report.silo_id)
+            return
+        slices = []
+        for attr, m in (report.metrics.get("fairness") or {}).items():
+            for group, g in (m.get("groups") or {}).items():
+                if g.get("count"):
+                    slices.append({"attribute": attr, "group": group, "rows": g["count"],
+                                   "positives": g.get("positives"), "tpr": g.get("tpr"),
+                                   "fpr": g.get("fpr")})
+        doc = {
+            "report_id": report.report_id, "silo": report.silo_id, "model": report.model_id,
+            "version": report.model_version, "reasons": list(report.decision.deny),
+            "slices": slices,
+        }
+        self.reannotation_dir.mkdir(parents=True, exist_ok=True)
+        path = self.reannotation_dir / f"reannotate-{report.report_id}.json"
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True))
+        self._audit("reannotation_requested", report_id=report.report_id, path=str(path))
 
     # -- commands --------------------------------------------------------------
     def pending_commands(self, silo_id: str) -> list[CommandRecord]:

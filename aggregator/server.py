@@ -17,6 +17,7 @@ from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.handler import AggregatorHandler
 from aggregator.metrics import AggregatorMetrics
+from aggregator.retrain import RetrainCoordinator, TrainingSettings
 from aggregator.servicer import AggregatorServicer
 from aggregator.store import Store
 from fedgov.audit import AuditLog
@@ -45,6 +46,8 @@ class RunningServer:
         self.health.enter_graceful_shutdown()
         self.handler.hub.close()
         self.server.stop(grace).wait()
+        if self.handler.coordinator is not None:
+            self.handler.coordinator.close()
         if self.health_server is not None:
             self.health_server.stop(None)
 
@@ -60,6 +63,8 @@ def create_server(
     audit: AuditLog | None = None,
     registry: CollectorRegistry | None = None,
     health_address: str | None = None,
+    training: TrainingSettings | None = None,
+    cooldown_s: float = 0.0,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned).
 
@@ -68,6 +73,9 @@ def create_server(
     certificate names. Without it (``--insecure``) identities are not checked.
     """
     handler = AggregatorHandler(store, CommandHub(), central, audit)
+    handler.cooldown_ms = int(cooldown_s * 1000)
+    if training is not None:
+        handler.coordinator = RetrainCoordinator(handler, training)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
         options=[

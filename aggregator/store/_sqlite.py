@@ -21,6 +21,7 @@ from aggregator.store._base import (
 )
 from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
+from fedgov.wire import report_from_bytes, report_to_bytes
 
 __all__ = ["SqliteStore"]
 
@@ -56,10 +57,23 @@ CREATE TABLE IF NOT EXISTS reports (
     window_end_ms INTEGER NOT NULL,
     received_ms INTEGER NOT NULL,
     allow INTEGER NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,  -- JSON of rows written before payload_pb; '' since
+    payload_pb BLOB  -- the serialized fedgov.v1.Report (fedgov.wire.report_to_bytes)
 );
 CREATE INDEX IF NOT EXISTS reports_by_model
     ON reports (model_id, model_version, silo_id, window_end_ms);
+CREATE INDEX IF NOT EXISTS reports_by_model_time ON reports (model_id, window_end_ms);
+-- The newest report of each (silo, model, version): newest window_end_ms, then
+-- received_ms, then the later insert. add_report keeps it in its transaction.
+CREATE TABLE IF NOT EXISTS latest_reports (
+    silo_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    window_end_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (silo_id, model_id, model_version)
+);
 CREATE TABLE IF NOT EXISTS feature_drift (
     report_id TEXT NOT NULL,
     silo_id TEXT NOT NULL,
@@ -162,6 +176,8 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")  # an ack means the report is on disk
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            _migrate(db)
 
     # -- silos -----------------------------------------------------------------
     def register_silo(
@@ -218,9 +234,10 @@ class SqliteStore:
     def add_report(self, report: Report) -> bool:
         t = now_ms()
         features = (report.metrics.get("drift") or {}).get("features") or {}
+        payload = report_to_bytes(report)
         with self._lock, self._tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR IGNORE INTO reports ({_REPORT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,'',?)",
                 (
                     report.report_id,
                     report.silo_id,
@@ -232,16 +249,14 @@ class SqliteStore:
                     report.window_end_ms,
                     t,
                     int(report.decision.allow),
-                    report.to_json(),
+                    payload,
                 ),
             )
             if cur.rowcount == 0:
                 return False
-            for name, m in features.items():
-                if m.get("psi") is None:
-                    continue
-                db.execute(
-                    "INSERT INTO feature_drift VALUES (?,?,?,?,?,?,?,?,?)",
+            db.executemany(
+                "INSERT INTO feature_drift VALUES (?,?,?,?,?,?,?,?,?)",
+                [
                     (
                         report.report_id,
                         report.silo_id,
@@ -252,17 +267,37 @@ class SqliteStore:
                         float(m["psi"]),
                         m.get("psi_pvalue"),
                         report.window_end_ms,
-                    ),
-                )
+                    )
+                    for name, m in features.items()
+                    if m.get("psi") is not None
+                ],
+            )
+            # Writers are serialized, so ">=" lets the later of two equal reports win.
+            db.execute(
+                "INSERT INTO latest_reports VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
+                "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
+                "received_ms=excluded.received_ms "
+                "WHERE (excluded.window_end_ms, excluded.received_ms) "
+                ">= (latest_reports.window_end_ms, latest_reports.received_ms)",
+                (
+                    report.silo_id,
+                    report.model_id,
+                    report.model_version,
+                    report.report_id,
+                    report.window_end_ms,
+                    t,
+                ),
+            )
             db.execute("UPDATE silos SET last_seen_ms=? WHERE silo_id=?", (t, report.silo_id))
             return True
 
     def get_report(self, report_id: str) -> Report | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT payload FROM reports WHERE report_id=?", (report_id,)
+                "SELECT payload, payload_pb FROM reports WHERE report_id=?", (report_id,)
             ).fetchone()
-        return Report.from_dict(json.loads(row[0])) if row else None
+        return _report(row) if row else None
 
     def count_reports(self) -> int:
         with self._lock:
@@ -281,28 +316,29 @@ class SqliteStore:
             args.append(since_ms)
         if latest_only:
             sql = (
-                f"SELECT payload FROM reports r WHERE {where} AND r.rowid = ("
-                "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
-                "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
-                "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC LIMIT 1)"
+                "SELECT r.payload, r.payload_pb FROM latest_reports l "
+                "JOIN reports r ON r.report_id = l.report_id "
+                f"WHERE {where.replace('model_', 'l.model_').replace('window_', 'l.window_')} "
+                "ORDER BY l.silo_id, l.model_id, l.model_version"
             )
         else:
-            sql = f"SELECT payload FROM reports WHERE {where}"
+            sql = (
+                f"SELECT payload, payload_pb FROM reports WHERE {where} "
+                "ORDER BY silo_id, model_id, model_version, window_end_ms, rowid"
+            )
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY silo_id", args).fetchall()
-        return [Report.from_dict(json.loads(r[0])) for r in rows]
+            rows = self._db.execute(sql, args).fetchall()
+        return [_report(r) for r in rows]
 
     def latest_reports(self) -> list[Report]:
         sql = (
-            "SELECT payload FROM reports r WHERE r.rowid = ("
-            "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
-            "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
-            "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC LIMIT 1) "
-            "ORDER BY silo_id, model_id, model_version"
+            "SELECT r.payload, r.payload_pb FROM latest_reports l "
+            "JOIN reports r ON r.report_id = l.report_id "
+            "ORDER BY l.silo_id, l.model_id, l.model_version"
         )
         with self._lock:
             rows = self._db.execute(sql).fetchall()
-        return [Report.from_dict(json.loads(r[0])) for r in rows]
+        return [_report(r) for r in rows]
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
@@ -566,6 +602,36 @@ class SqliteStore:
     # -- helpers ---------------------------------------------------------------
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+_REPORT_COLS = (
+    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
+    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
+)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database made by an older release up to this schema (idempotent)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
+    if "payload_pb" not in columns:
+        db.execute("ALTER TABLE reports ADD COLUMN payload_pb BLOB")
+    if db.execute("SELECT 1 FROM latest_reports LIMIT 1").fetchone() is None:
+        # Reports stored before the pointer table existed (a no-op on a new database).
+        db.execute(
+            "INSERT INTO latest_reports SELECT silo_id, model_id, model_version, report_id, "
+            "window_end_ms, received_ms FROM reports r WHERE r.rowid = ("
+            "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
+            "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
+            "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC, r2.rowid DESC LIMIT 1)"
+        )
+
+
+def _report(row: tuple[str, bytes | None]) -> Report:
+    """A stored report: protobuf bytes, or the JSON that rows written before them hold."""
+    payload, payload_pb = row
+    if payload_pb is not None:
+        return report_from_bytes(payload_pb)
+    return Report.from_dict(json.loads(payload))
 
 
 class _Transaction:

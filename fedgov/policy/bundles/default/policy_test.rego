@@ -112,3 +112,10 @@ test_missing_threshold_denies if {
 	d.allow == false
 	"policy data: data.fedgov.thresholds.dp_ratio_min is missing or not a number" in d.deny
 }
+
+test_candidate_stage_skips_drift if {
+	inp := {"sample_size": 1000, "stage": "candidate", "drift": {"features": {"income": {"psi": 0.9, "psi_pvalue": 0.0}}}, "fairness": {}}
+	d := data.fedgov.verdict(inp)
+	d.allow
+	count(d.deny) == 0
+}

@@ -1,0 +1,89 @@
+"""The silo's side of retraining: a SuperNode beside the data, and the gate
+that scores a candidate model on the local holdout.
+
+The candidate is judged exactly like production: its predictions on the
+holdout go through the statistics engine, the privacy guards and the silo's
+own policy (with ``stage: candidate``), and the result is reported as the
+candidate version. Only that report, never a row, leaves the silo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.pipeline import guard, policy_input, report_id_for
+from fedgov.data import file_digest, iter_batches
+from fedgov.metrics import compute_metrics
+from fedgov.policy import PolicyEngine
+from fedgov.report import Report, now_ms
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats
+
+__all__ = ["evaluate_candidate", "weights_from_payload"]
+
+log = logging.getLogger(__name__)
+
+
+def weights_from_payload(doc: dict[str, Any]) -> list[np.ndarray]:
+    return [
+        np.asarray(doc["coef"], dtype=np.float64),
+        np.asarray(doc["intercept"], dtype=np.float64),
+    ]
+
+
+def evaluate_candidate(
+    spec: MonitoringSpec,
+    weights: list[np.ndarray],
+    holdout: Path,
+    engine: PolicyEngine,
+    *,
+    silo_id: str,
+    jurisdiction: str,
+    chunk_rows: int,
+    min_cell_count: int,
+    epsilon: float | None,
+    threshold: float = 0.5,
+) -> Report:
+    """The candidate's report on this silo's holdout: its own predictions replace the file's."""
+    from fedgov.federated.model import FeatureMap, predict_proba
+
+    features = FeatureMap.from_spec(spec)
+    stats = WindowStats.zero(spec)
+    start = now_ms()
+    for batch in iter_batches(holdout, spec, chunk_rows=chunk_rows):
+        p = predict_proba(weights, features.transform(batch))
+        scored = dataclasses.replace(batch, y_pred=(p >= threshold).astype(np.int8))
+        stats = stats.fold(spec, scored)
+    stats = guard(stats, min_cell_count=min_cell_count, epsilon=epsilon)
+    metrics = compute_metrics(spec, stats)
+    end = now_ms()
+    decision = engine.evaluate(
+        policy_input(
+            spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
+            stage="candidate",
+        )
+    )
+    log.info(
+        "%s: candidate %s on holdout: allow=%s deny=%s",
+        silo_id, spec.model_version, decision.allow, list(decision.deny),
+    )
+    digest = file_digest(holdout)
+    return Report(
+        report_id=report_id_for(silo_id, spec, digest),
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=start,
+        window_end_ms=end,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics=metrics,
+        decision=decision,
+        input_digest=digest,
+    )

@@ -1,0 +1,237 @@
+"""Closing the loop: a retraining job, from dispatch to promotion or rejection.
+
+For each job the coordinator, in a background thread:
+
+1. starts (once) a Flower SuperLink beside the aggregator and sends every
+   silo serving the model a ``join_training`` command with its address;
+   each agent starts a SuperNode beside its own data and acknowledges;
+2. ``training``: submits the built-in FedAvg app (or a user's app) as a
+   Flower run; only model updates travel;
+3. ``evaluating``: registers the result as a *candidate* version in the
+   model registry (lineage: Flower run id, silos, node ids, rounds) and
+   sends each silo an ``evaluate`` command; each silo scores its local
+   holdout with the candidate through the statistics engine and its own
+   policy, and reports the candidate version like any other;
+4. the gate: every silo's local decision must allow and the central policy
+   must allow the merged figures of every jurisdiction group. Then the
+   candidate is ``promoted`` (alias ``production`` moves, silos are told to
+   switch); otherwise ``rejected`` and production stays. Any error fails the
+   job and leaves production untouched. Every transition is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aggregator.store import JobRecord, ModelVersionRecord
+from fedgov.report import now_ms
+from fedgov.spec import save_spec
+
+if TYPE_CHECKING:
+    from aggregator.handler import AggregatorHandler
+
+__all__ = ["RetrainCoordinator", "TrainingSettings", "next_version"]
+
+log = logging.getLogger(__name__)
+
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    rounds: int = 3
+    reweigh_attribute: str | None = None  # None: the spec's first sensitive attribute
+    local_epochs: int = 20
+    round_timeout: float = 120.0  # a silent SuperNode fails the round after this long
+    join_timeout: float = 120.0
+    run_timeout: float = 900.0
+    evaluation_timeout: float = 180.0
+    app: str | None = None  # a user's Flower App directory or .fab; None: the built-in one
+
+
+def next_version(version: str, taken: set[str]) -> str:
+    """1.0.0 -> 1.0.1 (or the next free); anything else gets a ``-r<n>`` suffix."""
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version)
+    n = 1
+    while True:
+        cand = f"{m[1]}.{m[2]}.{int(m[3]) + n}" if m else f"{version}-r{n}"
+        if cand not in taken:
+            return cand
+        n += 1
+
+
+class RetrainCoordinator:
+    def __init__(
+        self,
+        handler: AggregatorHandler,
+        settings: TrainingSettings | None = None,
+        *,
+        workdir: Path | None = None,
+    ) -> None:
+        self.handler = handler
+        self.settings = settings or TrainingSettings()
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-retrain-"))
+        self._superlink: Any = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------
+    def submit(self, job: JobRecord) -> threading.Thread:
+        t = threading.Thread(target=self._run, args=(job,), name=f"retrain-{job.job_id}", daemon=True)
+        self._threads.append(t)
+        t.start()
+        return t
+
+    def wait(self, timeout: float | None = None) -> None:
+        for t in list(self._threads):
+            t.join(timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.wait(10)
+        if self._superlink is not None:
+            self._superlink.stop()
+            self._superlink = None
+
+    def _superlink_address(self) -> tuple[str, Path]:
+        from fedgov.federated.nodes import SuperLinkProcess
+
+        with self._lock:
+            if self._superlink is None or not self._superlink.alive():
+                self._superlink = SuperLinkProcess(workdir=self.workdir / "superlink").start()
+            return self._superlink.address, self._superlink.cli_home
+
+    # -- one job -----------------------------------------------------------------
+    def _transition(self, job: JobRecord, state: str, detail: str = "", **kw: Any) -> JobRecord:
+        job = self.handler.store.transition_job(job.job_id, state, detail=detail, **kw)
+        self.handler._audit(
+            "job_transition", job_id=job.job_id, model=job.model_id, version=job.model_version,
+            state=state, detail=detail, candidate_version=job.candidate_version,
+        )
+        log.info("job %s -> %s %s", job.job_id, state, detail)
+        return job
+
+    def _wait_for(self, what: str, done: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self._stop.is_set():
+                raise RuntimeError(f"{what}: the aggregator is stopping")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not done within {timeout:.0f} s")
+            time.sleep(0.2)  # a background job waiting on other parties; bounded above
+
+    def _acked(self, job_id: str, kind: str, silos: list[str]) -> bool:
+        job = self.handler.store.get_job(job_id)
+        assert job is not None
+        cmds = [c for c in job.commands if c.kind == kind]
+        rejected = [c for c in cmds if c.status == "rejected"]
+        if rejected:
+            raise RuntimeError(
+                f"{kind}: silo(s) {sorted(c.silo_id for c in rejected)} refused the command"
+            )
+        return sorted(c.silo_id for c in cmds if c.status == "accepted") == sorted(silos)
+
+    def _run(self, job: JobRecord) -> None:
+        try:
+            self._run_job(job)
+        except Exception as exc:  # noqa: BLE001 - any failure fails the job, never production
+            log.exception("retraining job %s failed", job.job_id)
+            current = self.handler.store.get_job(job.job_id)
+            if current is not None and current.state not in ("promoted", "rejected", "failed"):
+                self._transition(current, "failed", f"{type(exc).__name__}: {exc}")
+
+    def _run_job(self, job: JobRecord) -> None:
+        from fedgov.federated import run_training, save_weights
+        from fedgov.federated.model import FeatureMap
+
+        h, s = self.handler, self.settings
+        spec = h.spec_for(job.model_id, job.model_version)
+        silos = sorted({c.silo_id for c in job.commands})
+        jobdir = self.workdir / job.job_id
+        spec_path = jobdir / "spec.json"
+        jobdir.mkdir(parents=True, exist_ok=True)
+        save_spec(spec, spec_path)
+        attribute = s.reweigh_attribute or (spec.sensitive[0].name if spec.sensitive else "")
+
+        # 1. Every silo starts a SuperNode beside its data.
+        address, cli_home = self._superlink_address()
+        h.send_commands(
+            job.job_id, "join_training", silos, f"federated retraining of {job.model_id}",
+            {"superlink": address, "spec_digest": spec.digest, "rounds": s.rounds},
+        )
+        self._wait_for(
+            "SuperNodes joining", lambda: self._acked(job.job_id, "join_training", silos),
+            s.join_timeout,
+        )
+
+        # 2. Flower FedAvg rounds; only model updates travel.
+        job = self._transition(job, "training", f"Flower SuperLink {address}, {len(silos)} silos")
+        result = run_training(
+            s.app,
+            {
+                "num-server-rounds": s.rounds,
+                "spec-path": str(spec_path),
+                "min-nodes": len(silos),
+                "reweigh-attribute": attribute,
+                "local-epochs": s.local_epochs,
+                "round-timeout": s.round_timeout,
+            },
+            address,
+            output_dir=jobdir / "run",
+            timeout=s.run_timeout,
+            flwr_home=cli_home,
+        )
+
+        # 3. A candidate in the registry, evaluated by every silo on its holdout.
+        taken = {v.version for v in h.store.list_model_versions(job.model_id)}
+        version = next_version(job.model_version, taken)
+        candidate = replace(spec, model_version=version)
+        artifact_path = save_weights(jobdir / "candidate.npz", result.weights, FeatureMap.from_spec(candidate))
+        lineage = {
+            "job_id": job.job_id,
+            "parent_version": job.model_version,
+            "flower_run_id": result.run_id,
+            "silos": silos,
+            "rounds": s.rounds,
+            "reweigh_attribute": attribute,
+            "node_ids": result.metadata.get("node-ids") or result.metadata.get("node_ids"),
+            "trigger": job.reason,
+        }
+        h.store.add_model_version(
+            ModelVersionRecord(
+                job.model_id, version, "candidate", now_ms(), candidate.digest, lineage,
+                artifact_path.read_bytes(),
+            )
+        )
+        h.register_candidate_spec(candidate)
+        job = self._transition(job, "evaluating", f"candidate {version}", candidate_version=version)
+        weights = {"coef": result.weights[0].tolist(), "intercept": result.weights[1].tolist()}
+        h.send_commands(
+            job.job_id, "evaluate", silos, f"gate candidate {version}",
+            {"version": version, "spec": candidate.to_dict(), "weights": weights},
+        )
+        self._wait_for(
+            f"evaluation reports for {version}",
+            lambda: len(h.store.reports_for_model(job.model_id, version, latest_only=True))
+            >= len(silos),
+            s.evaluation_timeout,
+        )
+
+        # 4. The same gates: every local decision and the central policy.
+        ok, reasons = h.gate_candidate(job.model_id, version)
+        if ok:
+            h.promote(job.model_id, version, reason=f"job {job.job_id}", job_id=job.job_id)
+            self._transition(job, "promoted", f"{version} is now {PRODUCTION}")
+        else:
+            h.store.set_model_status(job.model_id, version, "rejected")
+            self._transition(job, "rejected", "; ".join(reasons)[:2000])
+

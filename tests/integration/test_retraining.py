@@ -1,0 +1,174 @@
+"""The loop closed on real Flower processes: a failed gate -> FedAvg -> gated candidate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.config import config_from_dict
+from agent.runner import Agent
+from aggregator.central import CentralGate
+from aggregator.retrain import TrainingSettings
+from aggregator.server import RunningServer, create_server
+from aggregator.store import SqliteStore
+from fedgov.policy import RegoEngine, default_bundle_path
+from fedgov.spec import MonitoringSpec
+from fedgov.synthetic import credit_data, write_table
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SILOS = {"EU-DE": 0.0, "EU-FR": 0.0, "US-NY": 0.15}  # bias of the serving model
+
+
+@dataclass
+class Loop:
+    server: RunningServer
+    agents: list[Agent]
+    root: Path
+
+
+def _start(tmp_path: Path, spec_file: Path, *, settings: TrainingSettings,
+           policies: dict[str, Path] | None = None) -> Loop:
+    server = create_server(
+        "127.0.0.1:0",
+        SqliteStore(tmp_path / "agg.db"),
+        central=CentralGate(RegoEngine.from_bundle(default_bundle_path()), ("EU-*", "US-*")),
+        training=settings,
+    )
+    agents = []
+    for i, (silo, bias) in enumerate(SILOS.items()):
+        d = tmp_path / silo
+        write_table(credit_data(3000, seed=10 + i, bias=bias), d / "in" / "w1.parquet")
+        write_table(credit_data(3000, seed=20 + i), d / "train.parquet")
+        write_table(credit_data(2000, seed=30 + i), d / "holdout.parquet")
+        cfg = config_from_dict(
+            {
+                "silo": {"id": silo, "jurisdiction": silo},
+                "aggregator": {"address": f"127.0.0.1:{server.port}", "insecure": True},
+                "policy": str((policies or {}).get(silo, default_bundle_path())),
+                "state_dir": str(d / "state"),
+                "training": {"data": str(d / "train.parquet"), "holdout": str(d / "holdout.parquet")},
+                "models": [{"spec": str(spec_file), "input": str(d / "in")}],
+            },
+            base=tmp_path,
+        )
+        agent = Agent(cfg)
+        agent.register()
+        threading.Thread(target=agent.listen_commands, daemon=True).start()
+        agents.append(agent)
+    return Loop(server, agents, tmp_path)
+
+
+@pytest.fixture
+def stop_loops() -> Iterator[list[Loop]]:
+    loops: list[Loop] = []
+    yield loops
+    for loop in loops:
+        for a in loop.agents:
+            a.close()
+        loop.server.stop(grace=1.0)
+        loop.server.handler.store.close()
+
+
+def _wait_job(loop: Loop, states: set[str], timeout: float = 300) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = [j for j in loop.server.handler.store.list_jobs() if j.state in states]
+        if jobs:
+            return jobs[0]
+        time.sleep(0.5)
+    jobs = loop.server.handler.store.list_jobs()
+    pytest.fail(f"no job reached {states}: {[(j.state, j.detail) for j in jobs]}")
+
+
+def _dp_ratio(loop: Loop, version: str) -> float:
+    ans = loop.server.handler.query_fairness("credit-risk", model_version=version)
+    return float(ans.metrics["fairness"]["sex"]["demographic_parity_ratio"])
+
+
+def test_biased_model_is_retrained_gated_and_promoted(
+    tmp_path: Path, spec_file: Path, credit_spec: MonitoringSpec, stop_loops: list[Loop]
+) -> None:
+    loop = _start(tmp_path, spec_file, settings=TrainingSettings(rounds=2, local_epochs=30))
+    stop_loops.append(loop)
+    for a in loop.agents:
+        a.scan_once()
+    before = _dp_ratio(loop, "1.0.0")
+    assert before < 0.8 or any(
+        not r.decision.allow for r in loop.server.handler.query_decisions()
+    )
+    job = _wait_job(loop, {"promoted", "rejected", "failed"})
+    assert job.state == "promoted", job.detail
+    store = loop.server.handler.store
+    assert store.resolve_alias("credit-risk", "production") == job.candidate_version == "1.0.1"
+    after = _dp_ratio(loop, "1.0.1")
+    assert after > before + 0.05 and after >= 0.8
+    rec = store.get_model_version("credit-risk", "1.0.1")
+    assert rec is not None and rec.lineage["flower_run_id"] and rec.lineage["silos"] == sorted(SILOS)
+    assert store.get_model_version("credit-risk", "1.0.0").status == "retired"  # type: ignore[union-attr]
+    # Agents switch the version they monitor.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+        a.models[0].spec.model_version == "1.0.1" for a in loop.agents
+    ):
+        time.sleep(0.2)
+    assert all(a.models[0].spec.model_version == "1.0.1" for a in loop.agents)
+    states = [e for e in (tmp_path / "agg.db").parent.iterdir()]  # noqa: F841
+    assert [j.state for j in store.list_jobs()] == ["promoted"]
+
+
+def test_candidate_failing_a_local_gate_is_rejected(
+    tmp_path: Path, spec_file: Path, stop_loops: list[Loop]
+) -> None:
+    strict = tmp_path / "strict-policy"
+    shutil.copytree(default_bundle_path(), strict)
+    (strict / "candidates.rego").write_text(
+        "package fedgov\n\nimport rego.v1\n\n"
+        "# This silo accepts no retrained model without a human (a test of the gate).\n"
+        "candidate_denied(inp) if inp.stage == \"candidate\"\n"
+    )
+    policy = (strict / "policy.rego").read_text()
+    policy = policy.replace(
+        "denied := ((config_errors",
+        "denied := (({\"candidate refused by EU-FR policy\" | candidate_denied(inp)} | config_errors",
+    )
+    (strict / "policy.rego").write_text(policy)
+    loop = _start(tmp_path, spec_file, settings=TrainingSettings(rounds=1), policies={"EU-FR": strict})
+    stop_loops.append(loop)
+    for a in loop.agents:
+        a.scan_once()
+    job = _wait_job(loop, {"promoted", "rejected", "failed"})
+    assert job.state == "rejected", job.detail
+    assert "EU-FR" in job.detail
+    store = loop.server.handler.store
+    assert store.resolve_alias("credit-risk", "production") == "1.0.0"
+    assert store.get_model_version("credit-risk", job.candidate_version).status == "rejected"  # type: ignore[union-attr]
+
+
+def test_supernode_dying_mid_run_fails_the_job(
+    tmp_path: Path, spec_file: Path, stop_loops: list[Loop]
+) -> None:
+    loop = _start(
+        tmp_path, spec_file, settings=TrainingSettings(rounds=3, round_timeout=20, run_timeout=240)
+    )
+    stop_loops.append(loop)
+    for a in loop.agents:
+        a.scan_once()
+    _wait_job(loop, {"training"}, timeout=120)
+    victim = loop.agents[1]
+    deadline = time.monotonic() + 30
+    while not victim._supernodes and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (node,) = victim._supernodes.values()
+    os.killpg(node.proc.pid, signal.SIGKILL)  # the silo's SuperNode dies mid-run
+    job = _wait_job(loop, {"promoted", "rejected", "failed"}, timeout=300)
+    assert job.state == "failed"
+    assert loop.server.handler.store.resolve_alias("credit-risk", "production") == "1.0.0"
