@@ -22,6 +22,7 @@ Example ``silo.yaml``::
     privacy:                    # guards applied before anything leaves the silo
       min_cell_count: 10        # suppress cells of 1..k-1 rows (0 turns it off)
       epsilon: null             # Laplace noise on counts (differential privacy), off by default
+      complementary: false      # also hide cells that would reveal a suppressed one (costly)
     training:                   # optional: take part in federated retraining (Flower)
       data: train.parquet       # labelled local data the SuperNode trains on (never sent)
       holdout: holdout.parquet  # labelled local data a candidate model is gated on
@@ -65,6 +66,7 @@ class AgentConfig:
     metrics_address: str = "127.0.0.1"
     min_cell_count: int = 10
     epsilon: float | None = None
+    complementary: bool = False
     training_data: Path | None = None
     holdout: Path | None = None
     poll_seconds: float = 5.0
@@ -164,6 +166,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         training_data=base / str(training["data"]) if training.get("data") else None,
         holdout=base / str(training["holdout"]) if training.get("holdout") else None,
         min_cell_count=k,
+        complementary=bool(priv.get("complementary", False)),
         epsilon=eps,
         silo_id=str(_get(silo, "id", "silo", source)),
         jurisdiction=str(_get(silo, "jurisdiction", "silo", source)),

@@ -64,7 +64,13 @@ def policy_input(
     }
 
 
-def guard(stats: WindowStats, *, min_cell_count: int, epsilon: float | None) -> WindowStats:
+def guard(
+    stats: WindowStats,
+    *,
+    min_cell_count: int,
+    epsilon: float | None,
+    complementary: bool = False,
+) -> WindowStats:
     """Privacy guards before anything leaves the silo: noise first, then suppression
     (noise added after suppression would not be differentially private)."""
     from fedgov.privacy import add_laplace_noise, suppress_small_cells
@@ -72,7 +78,10 @@ def guard(stats: WindowStats, *, min_cell_count: int, epsilon: float | None) -> 
     if epsilon is not None:
         stats = add_laplace_noise(stats, epsilon)
     if min_cell_count > 1:
-        stats = suppress_small_cells(stats, min_cell_count)
+        # Complementary suppression is off by default: on real windows it blanks
+        # whole coarse bins to hide one small tail cell, which ruins drift metrics.
+        # Without it a lone suppressed cell is bounded only by the shown zeros.
+        stats = suppress_small_cells(stats, min_cell_count, complementary=complementary)
     return stats
 
 
@@ -86,6 +95,7 @@ def build_report(
     chunk_rows: int,
     min_cell_count: int = 10,
     epsilon: float | None = None,
+    complementary: bool = False,
 ) -> Report:
     start = int(path.stat().st_mtime * 1000)
     # Metrics and decision come from the guarded counts: the report must not
@@ -94,6 +104,7 @@ def build_report(
         window_stats(spec, path, chunk_rows=chunk_rows),
         min_cell_count=min_cell_count,
         epsilon=epsilon,
+        complementary=complementary,
     )
     end = max(now_ms(), start)
     metrics = compute_metrics(spec, stats)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
@@ -81,6 +82,8 @@ class Agent:
         self.metrics_port: int | None = None
         self.received: list[Command] = []
         self._supernodes: dict[str, Any] = {}
+        self.received_at: dict[str, float] = {}
+        self.sent_at: dict[str, float] = {}  # report id -> when its submission started
 
     # -- lifecycle ---------------------------------------------------------------
     def start_metrics(self) -> int | None:
@@ -160,6 +163,7 @@ class Agent:
                             chunk_rows=self.config.chunk_rows,
                             min_cell_count=self.config.min_cell_count,
                             epsilon=self.config.epsilon,
+                            complementary=self.config.complementary,
                         )
                 except DataError as exc:
                     if strict:
@@ -190,6 +194,7 @@ class Agent:
         pending = self.outbox.pending()
         self.metrics.outbox.set(len(pending))
         for report in pending:
+            self.sent_at.setdefault(report.report_id, time.monotonic())
             try:
                 with self.metrics.submit_seconds.time():
                     duplicate = self.client.submit(report)
@@ -271,6 +276,7 @@ class Agent:
         return acked
 
     def handle_command(self, cmd: Command) -> None:
+        self.received_at.setdefault(cmd.command_id, time.monotonic())
         self.metrics.commands.labels(cmd.kind).inc()
         if cmd.command_id in self._acked:
             status, message = "accepted", "already acknowledged"

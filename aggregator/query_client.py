@@ -141,6 +141,8 @@ class QueryClient:
                 "created_ms": j.created_unix_ms,
                 "silos": list(j.silos),
                 "acked_silos": list(j.acked_silos),
+                "detail": j.detail,
+                "candidate_version": j.candidate_version,
             }
             for j in resp.rows
         ]
@@ -213,3 +215,38 @@ class QueryClient:
             }
             for p in resp.points
         ]
+
+    # -- model registry ------------------------------------------------------------
+    @staticmethod
+    def _model_rows(resp: pb.ModelsResponse) -> list[dict[str, Any]]:
+        return [
+            {
+                "model": r.model_id,
+                "version": r.version,
+                "status": r.status,
+                "created_ms": r.created_unix_ms,
+                "spec_digest": r.spec_digest,
+                "aliases": list(r.aliases),
+                "lineage": json.loads(r.lineage_json or "{}"),
+                "artifact_bytes": r.artifact_bytes,
+            }
+            for r in resp.rows
+        ]
+
+    def models(self, *, model_id: str = "") -> list[dict[str, Any]]:
+        req = pb.ModelsQuery(model_id=model_id)
+        return self._model_rows(
+            self._call("models query", lambda: self._stub.ListModels(req, timeout=self.timeout))
+        )
+
+    def promote(self, model_id: str, version: str, reason: str = "") -> list[dict[str, Any]]:
+        req = pb.PromoteRequest(model_id=model_id, version=version, reason=reason)
+        return self._model_rows(
+            self._call("promote", lambda: self._stub.PromoteModel(req, timeout=self.timeout))
+        )
+
+    def rollback(self, model_id: str) -> list[dict[str, Any]]:
+        req = pb.RollbackRequest(model_id=model_id)
+        return self._model_rows(
+            self._call("rollback", lambda: self._stub.RollbackModel(req, timeout=self.timeout))
+        )

@@ -306,3 +306,53 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                 for r, v in points
             ]
         )
+
+    # -- model registry ------------------------------------------------------------
+    def _operator_only(self, context: grpc.ServicerContext, what: str) -> None:
+        if self.require_identity and peer_identity(context) != "operator":
+            self.metrics.denied.inc()
+            self.handler.record_denied(peer_identity(context), "operator", what)
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"{what}: only the operator identity may do this"
+            )
+
+    def _models(self, model_id: str) -> pb.ModelsResponse:
+        return pb.ModelsResponse(
+            rows=[
+                pb.ModelVersionRow(
+                    model_id=m.model_id,
+                    version=m.version,
+                    status=m.status,
+                    created_unix_ms=m.created_ms,
+                    spec_digest=m.spec_digest,
+                    aliases=list(m.aliases),
+                    lineage_json=json.dumps(m.lineage, sort_keys=True),
+                    artifact_bytes=len(m.artifact or b""),
+                )
+                for m in self.handler.store.list_model_versions(model_id or None)
+            ]
+        )
+
+    def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> pb.ModelsResponse:
+        try:
+            return self._models(request.model_id)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, "models query")
+
+    def PromoteModel(self, request: pb.PromoteRequest, context: grpc.ServicerContext) -> pb.ModelsResponse:
+        self._operator_only(context, "promote")
+        try:
+            self.handler.promote(
+                request.model_id, request.version, reason=request.reason or "operator promotion"
+            )
+            return self._models(request.model_id)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, f"promote {request.model_id}/{request.version}")
+
+    def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> pb.ModelsResponse:
+        self._operator_only(context, "rollback")
+        try:
+            self.handler.rollback(request.model_id)
+            return self._models(request.model_id)
+        except Exception as exc:  # noqa: BLE001
+            abort_with(context, exc, f"rollback {request.model_id}")

@@ -16,8 +16,12 @@ one database:
   "find the open job, else create it with its commands" atomic.
 * ``ack_command``: ``UPDATE ... WHERE status = 'pending'``; only one ack wins.
 
-Report payloads are kept as TEXT, not JSONB, so a report reads back byte for
-byte as it was written (JSONB reorders keys and reformats numbers).
+Report payloads are the serialized ``fedgov.v1.Report`` (BYTEA ``payload_pb``):
+a report reads back equal to what was stored, and storing a received report
+needs no re-encoding. Rows written before that keep their JSON in ``payload``
+(TEXT, not JSONB, which would reorder keys and reformat numbers) and still read.
+``latest_reports`` points at the newest report of each (silo, model, version),
+so the latest-report queries read O(silos) rows, not every report.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from aggregator.store._base import (
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
+from fedgov.wire import report_from_bytes, report_to_bytes
 
 __all__ = ["PostgresStore"]
 
@@ -85,10 +90,25 @@ CREATE TABLE IF NOT EXISTS reports (
     window_end_ms BIGINT NOT NULL,
     received_ms BIGINT NOT NULL,
     allow BOOLEAN NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,  -- JSON of rows written before payload_pb; '' since
+    payload_pb BYTEA  -- the serialized fedgov.v1.Report (fedgov.wire.report_to_bytes)
 );
+ALTER TABLE reports ADD COLUMN IF NOT EXISTS payload_pb BYTEA;
 CREATE INDEX IF NOT EXISTS reports_by_model
     ON reports (model_id, model_version, silo_id, window_end_ms);
+CREATE INDEX IF NOT EXISTS reports_by_model_time ON reports (model_id, window_end_ms);
+-- The newest report of each (silo, model, version): newest window_end_ms, then
+-- received_ms, then seq. add_report keeps it in its transaction.
+CREATE TABLE IF NOT EXISTS latest_reports (
+    silo_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    window_end_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (silo_id, model_id, model_version)
+);
 CREATE TABLE IF NOT EXISTS feature_drift (
     report_id TEXT NOT NULL,
     silo_id TEXT NOT NULL,
@@ -179,10 +199,18 @@ _CMD_COLS = (
     "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, payload"
 )
 _LATEST = (
-    "SELECT DISTINCT ON (silo_id, model_id, model_version) silo_id, model_id, model_version, "
-    "payload FROM reports {where} "
-    "ORDER BY silo_id, model_id, model_version, window_end_ms DESC, received_ms DESC, seq DESC"
+    "SELECT r.payload, r.payload_pb FROM latest_reports l "
+    "JOIN reports r ON r.report_id = l.report_id {where} "
+    "ORDER BY l.silo_id, l.model_id, l.model_version"
 )
+# Reports stored before the pointer table existed (a no-op on a new database).
+_BACKFILL_LATEST = """
+INSERT INTO latest_reports
+SELECT DISTINCT ON (silo_id, model_id, model_version) silo_id, model_id, model_version,
+    report_id, window_end_ms, received_ms, seq FROM reports
+WHERE NOT EXISTS (SELECT 1 FROM latest_reports)
+ORDER BY silo_id, model_id, model_version, window_end_ms DESC, received_ms DESC, seq DESC
+"""
 
 
 class PostgresStore:
@@ -197,6 +225,7 @@ class PostgresStore:
                 with c.transaction():
                     c.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                     c.execute(_SCHEMA)
+                    c.execute(_BACKFILL_LATEST)
         except psycopg.Error as exc:
             raise ConfigError(_connect_advice(self._where, url, exc)) from None
         self._pool = ConnectionPool(
@@ -283,11 +312,13 @@ class PostgresStore:
     def add_report(self, report: Report) -> bool:
         t = now_ms()
         features = (report.metrics.get("drift") or {}).get("features") or {}
+        payload = report_to_bytes(report)
         with self._tx() as cur:
-            cur.execute(
+            row = cur.execute(
                 "INSERT INTO reports (report_id, silo_id, jurisdiction, model_id, model_version, "
-                "spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (report_id) DO NOTHING",
+                "spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload, "
+                "payload_pb) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'',%s) "
+                "ON CONFLICT (report_id) DO NOTHING RETURNING seq",
                 (
                     report.report_id,
                     report.silo_id,
@@ -299,10 +330,10 @@ class PostgresStore:
                     report.window_end_ms,
                     t,
                     bool(report.decision.allow),
-                    report.to_json(),
+                    payload,
                 ),
-            )
-            if cur.rowcount == 0:
+            ).fetchone()
+            if row is None:
                 return False
             drift = [
                 (
@@ -323,12 +354,36 @@ class PostgresStore:
                 cur.executemany(
                     "INSERT INTO feature_drift VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", drift
                 )
-            cur.execute("UPDATE silos SET last_seen_ms=%s WHERE silo_id=%s", (t, report.silo_id))
+            # One round trip: move the latest pointer (the upsert waits for a concurrent
+            # one on the same row, then compares with what that one committed) and touch
+            # the silo.
+            cur.execute(
+                "WITH latest AS (INSERT INTO latest_reports VALUES (%s,%s,%s,%s,%s,%s,%s) "
+                "ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
+                "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
+                "received_ms=excluded.received_ms, seq=excluded.seq "
+                "WHERE (excluded.window_end_ms, excluded.received_ms, excluded.seq) > "
+                "(latest_reports.window_end_ms, latest_reports.received_ms, latest_reports.seq)) "
+                "UPDATE silos SET last_seen_ms=%s WHERE silo_id=%s",
+                (
+                    report.silo_id,
+                    report.model_id,
+                    report.model_version,
+                    report.report_id,
+                    report.window_end_ms,
+                    t,
+                    row[0],
+                    t,
+                    report.silo_id,
+                ),
+            )
             return True
 
     def get_report(self, report_id: str) -> Report | None:
-        row = self._one("SELECT payload FROM reports WHERE report_id=%s", (report_id,))
-        return _report(row[0]) if row else None
+        row = self._one(
+            "SELECT payload, payload_pb FROM reports WHERE report_id=%s", (report_id,)
+        )
+        return _report(row) if row else None
 
     def count_reports(self) -> int:
         row = self._one("SELECT count(*) FROM reports", ())
@@ -337,27 +392,27 @@ class PostgresStore:
     def reports_for_model(
         self, model_id: str, model_version: str | None, *, since_ms: int = 0, latest_only: bool
     ) -> list[Report]:
-        where = "WHERE model_id=%s"
+        # latest_only reads the pointer table; it carries the same columns to filter on.
+        t = "l" if latest_only else "r"
+        where = f"WHERE {t}.model_id=%s"
         args: list[object] = [model_id]
         if model_version:
-            where += " AND model_version=%s"
+            where += f" AND {t}.model_version=%s"
             args.append(model_version)
         if since_ms:
-            # Filtering before DISTINCT ON is the same as after: the newest report of a
-            # (silo, model, version) has the largest window_end_ms of its group.
-            where += " AND window_end_ms>=%s"
+            where += f" AND {t}.window_end_ms>=%s"
             args.append(since_ms)
         if latest_only:
             sql = _LATEST.format(where=where)
         else:
             sql = (
-                f"SELECT silo_id, model_id, model_version, payload FROM reports {where} "
-                "ORDER BY silo_id, model_id, model_version, window_end_ms, seq"
+                f"SELECT r.payload, r.payload_pb FROM reports r {where} "
+                "ORDER BY r.silo_id, r.model_id, r.model_version, r.window_end_ms, r.seq"
             )
-        return [_report(r[3]) for r in self._all(sql, tuple(args))]
+        return [_report(r) for r in self._all(sql, tuple(args))]
 
     def latest_reports(self) -> list[Report]:
-        return [_report(r[3]) for r in self._all(_LATEST.format(where=""), ())]
+        return [_report(r) for r in self._all(_LATEST.format(where=""), ())]
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
@@ -648,7 +703,11 @@ class PostgresStore:
             return conn.execute(sql, args).fetchall()
 
 
-def _report(payload: str) -> Report:
+def _report(row: tuple[Any, ...]) -> Report:
+    """A stored report: protobuf bytes, or the JSON that rows written before them hold."""
+    payload, payload_pb = row
+    if payload_pb is not None:
+        return report_from_bytes(payload_pb)
     return Report.from_dict(json.loads(payload))
 
 

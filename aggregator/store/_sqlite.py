@@ -6,8 +6,10 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
@@ -24,6 +26,8 @@ from fedgov.report import Report, now_ms
 from fedgov.wire import report_from_bytes, report_to_bytes
 
 __all__ = ["SqliteStore"]
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS silos (
@@ -164,13 +168,24 @@ _JOB_COLS = (
 
 
 class SqliteStore:
-    """One connection guarded by a lock: gRPC worker threads share it safely."""
+    """Writes go through one connection guarded by a lock; reads do not wait for them.
+
+    gRPC worker threads share the store. A write holds the lock through its
+    commit, fsync included. The hot reads (the ingest path's silo lookup, the
+    report queries) run on a connection of their own per thread, which WAL lets
+    read the last committed state while a write is in progress, so they never
+    queue behind a commit. (A ``:memory:`` database has only the one connection.)
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._queue_lock = threading.Lock()
+        self._queue: list[_PendingReport] = []
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an ack means the report is on disk
@@ -205,129 +220,116 @@ class SqliteStore:
                     (digest, model_id, version, spec_json),
                 )
 
-    def _silo(self, row: tuple) -> SiloRecord:
-        models = self._db.execute(
-            "SELECT model_id, model_version, spec_digest FROM silo_models WHERE silo_id=? "
+    @staticmethod
+    def _silos(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> list[SiloRecord]:
+        rows = db.execute(f"SELECT * FROM silos {where} ORDER BY silo_id", args).fetchall()
+        models = db.execute(
+            "SELECT silo_id, model_id, model_version, spec_digest FROM silo_models "
+            f"WHERE silo_id IN (SELECT silo_id FROM silos {where}) "
             "ORDER BY model_id, model_version",
-            (row[0],),
+            args,
         ).fetchall()
-        return SiloRecord(*row, models=tuple(tuple(m) for m in models))
+        by_silo: dict[str, list[tuple[str, str, str]]] = {}
+        for m in models:
+            by_silo.setdefault(m[0], []).append((m[1], m[2], m[3]))
+        return [SiloRecord(*r, models=tuple(by_silo.get(r[0], ()))) for r in rows]
 
     def get_silo(self, silo_id: str) -> SiloRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM silos WHERE silo_id=?", (silo_id,)).fetchone()
-            return self._silo(row) if row else None
+        with self._read() as db:
+            silos = self._silos(db, "WHERE silo_id=?", (silo_id,))
+        return silos[0] if silos else None
 
     def list_silos(self) -> list[SiloRecord]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM silos ORDER BY silo_id").fetchall()
-            return [self._silo(r) for r in rows]
+        with self._read() as db:
+            return self._silos(db, "", ())
 
     def get_spec_json(self, spec_digest: str) -> str | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT spec_json FROM specs WHERE spec_digest=?", (spec_digest,)
             ).fetchone()
         return row[0] if row else None
 
     # -- reports ---------------------------------------------------------------
     def add_report(self, report: Report) -> bool:
-        t = now_ms()
-        features = (report.metrics.get("drift") or {}).get("features") or {}
-        payload = report_to_bytes(report)
-        with self._lock, self._tx() as db:
-            cur = db.execute(
-                f"INSERT OR IGNORE INTO reports ({_REPORT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,'',?)",
-                (
-                    report.report_id,
-                    report.silo_id,
-                    report.jurisdiction,
-                    report.model_id,
-                    report.model_version,
-                    report.spec_digest,
-                    report.window_start_ms,
-                    report.window_end_ms,
-                    t,
-                    int(report.decision.allow),
-                    payload,
-                ),
-            )
-            if cur.rowcount == 0:
-                return False
-            db.executemany(
-                "INSERT INTO feature_drift VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        report.report_id,
-                        report.silo_id,
-                        report.jurisdiction,
-                        report.model_id,
-                        report.model_version,
-                        name,
-                        float(m["psi"]),
-                        m.get("psi_pvalue"),
-                        report.window_end_ms,
-                    )
-                    for name, m in features.items()
-                    if m.get("psi") is not None
-                ],
-            )
-            # Writers are serialized, so ">=" lets the later of two equal reports win.
-            db.execute(
-                "INSERT INTO latest_reports VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
-                "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
-                "received_ms=excluded.received_ms "
-                "WHERE (excluded.window_end_ms, excluded.received_ms) "
-                ">= (latest_reports.window_end_ms, latest_reports.received_ms)",
-                (
-                    report.silo_id,
-                    report.model_id,
-                    report.model_version,
-                    report.report_id,
-                    report.window_end_ms,
-                    t,
-                ),
-            )
-            db.execute("UPDATE silos SET last_seen_ms=? WHERE silo_id=?", (t, report.silo_id))
-            return True
+        """Store a report once, committed before this returns (see :class:`_PendingReport`).
+
+        Concurrent calls are written together: the first caller to take the
+        write lock writes every report queued by then in one transaction, so
+        the commit (and its fsync) and the handovers of the lock and the GIL
+        are paid once per batch instead of once per report.
+        """
+        pending = _PendingReport(report)  # encoded before taking any lock
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._lock:
+            if not pending.done:  # else an earlier caller wrote it (or failed to)
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    self._write_reports(batch)
+                finally:
+                    for p in batch:  # only if interrupted: no caller may wait in vain
+                        if not p.done:
+                            p.fail(RuntimeError("the write of this report was interrupted"))
+        if pending.error is not None:
+            raise pending.error
+        return pending.added
+
+    def _write_reports(self, batch: list[_PendingReport]) -> None:
+        """Write a batch in one transaction; if that fails, each report in its own."""
+        try:
+            with self._tx() as db:
+                _insert_reports(db, batch, now_ms())
+        except Exception as exc:  # noqa: BLE001 - retried one by one: only the culprit fails
+            for p in batch:
+                p.added = False
+            if len(batch) == 1:
+                batch[0].fail(exc)
+                return
+            for one in batch:
+                self._write_reports([one])
+            return
+        for p in batch:
+            p.done = True
 
     def get_report(self, report_id: str) -> Report | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT payload, payload_pb FROM reports WHERE report_id=?", (report_id,)
             ).fetchone()
         return _report(row) if row else None
 
     def count_reports(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
+        with self._read() as db:
+            return int(db.execute("SELECT count(*) FROM reports").fetchone()[0])
 
     def reports_for_model(
         self, model_id: str, model_version: str | None, *, since_ms: int = 0, latest_only: bool
     ) -> list[Report]:
-        where = "model_id=?"
+        # latest_only reads the pointer table; it carries the same columns to filter on.
+        t = "l" if latest_only else "r"
+        where = f"{t}.model_id=?"
         args: list[object] = [model_id]
         if model_version:
-            where += " AND model_version=?"
+            where += f" AND {t}.model_version=?"
             args.append(model_version)
         if since_ms:
-            where += " AND window_end_ms>=?"
+            where += f" AND {t}.window_end_ms>=?"
             args.append(since_ms)
         if latest_only:
             sql = (
                 "SELECT r.payload, r.payload_pb FROM latest_reports l "
-                "JOIN reports r ON r.report_id = l.report_id "
-                f"WHERE {where.replace('model_', 'l.model_').replace('window_', 'l.window_')} "
+                f"JOIN reports r ON r.report_id = l.report_id WHERE {where} "
                 "ORDER BY l.silo_id, l.model_id, l.model_version"
             )
         else:
             sql = (
-                f"SELECT payload, payload_pb FROM reports WHERE {where} "
-                "ORDER BY silo_id, model_id, model_version, window_end_ms, rowid"
+                f"SELECT r.payload, r.payload_pb FROM reports r WHERE {where} "
+                "ORDER BY r.silo_id, r.model_id, r.model_version, r.window_end_ms, r.rowid"
             )
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql, args).fetchall()
         return [_report(r) for r in rows]
 
     def latest_reports(self) -> list[Report]:
@@ -336,8 +338,8 @@ class SqliteStore:
             "JOIN reports r ON r.report_id = l.report_id "
             "ORDER BY l.silo_id, l.model_id, l.model_version"
         )
-        with self._lock:
-            rows = self._db.execute(sql).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql).fetchall()
         return [_report(r) for r in rows]
 
     def drift_above(
@@ -351,10 +353,8 @@ class SqliteStore:
         if model_id:
             sql += " AND model_id=?"
             args.append(model_id)
-        with self._lock:
-            rows = self._db.execute(
-                sql + " ORDER BY psi DESC, silo_id, feature", args
-            ).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY psi DESC, silo_id, feature", args).fetchall()
         return [DriftRecord(*r) for r in rows]
 
     # -- jobs and commands -----------------------------------------------------
@@ -545,8 +545,8 @@ class SqliteStore:
         return prev[0] if prev else None
 
     def resolve_alias(self, model_id: str, alias: str) -> str | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT version FROM model_aliases WHERE model_id=? AND alias=?", (model_id, alias)
             ).fetchone()
         return row[0] if row else None
@@ -597,9 +597,33 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reading connection, in one read transaction (one snapshot)."""
+        if self.path == ":memory:":
+            with self._lock:
+                yield self._db
+            return
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA query_only=ON")
+            with self._lock:
+                self._readers.append(db)
+            self._local.db = db
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -608,6 +632,142 @@ _REPORT_COLS = (
     "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
     "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
 )
+
+
+class _PendingReport:
+    """A report waiting in :meth:`SqliteStore.add_report`'s queue, and its outcome."""
+
+    __slots__ = ("report", "payload", "drift", "added", "done", "error")
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.payload = report_to_bytes(report)
+        features = (report.metrics.get("drift") or {}).get("features") or {}
+        self.drift = [
+            (name, float(m["psi"]), m.get("psi_pvalue"))
+            for name, m in features.items()
+            if m.get("psi") is not None
+        ]
+        self.added = False
+        self.done = False
+        self.error: BaseException | None = None
+
+    def fail(self, error: BaseException | None) -> None:
+        self.error = error
+        self.done = True
+
+
+def _insert_reports(db: sqlite3.Connection, batch: list[_PendingReport], t: int) -> None:
+    """Insert the reports not stored yet (the first of equal ids in the batch wins).
+
+    Each statement writes all its rows at once: CPython's sqlite3 releases and
+    retakes the GIL around every step, and under load retaking it is what costs,
+    so executemany (a step per row) would hand the write lock's owner to the
+    back of the GIL queue once per row.
+    """
+    ids = [p.report.report_id for p in batch]
+    stored = {
+        row[0]
+        for chunk in _chunks(ids, 1)
+        for row in db.execute(
+            f"SELECT report_id FROM reports WHERE report_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+    }
+    new: list[_PendingReport] = []
+    for p in batch:
+        if p.report.report_id not in stored:
+            stored.add(p.report.report_id)
+            p.added = True
+            new.append(p)
+    if not new:
+        return
+    _insert_rows(
+        db,
+        f"INSERT INTO reports ({_REPORT_COLS}) VALUES ",
+        "(?,?,?,?,?,?,?,?,?,?,'',?)",
+        [
+            (
+                r.report_id,
+                r.silo_id,
+                r.jurisdiction,
+                r.model_id,
+                r.model_version,
+                r.spec_digest,
+                r.window_start_ms,
+                r.window_end_ms,
+                t,
+                int(r.decision.allow),
+                p.payload,
+            )
+            for p in new
+            for r in (p.report,)
+        ],
+    )
+    _insert_rows(
+        db,
+        "INSERT INTO feature_drift VALUES ",
+        "(?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                r.report_id,
+                r.silo_id,
+                r.jurisdiction,
+                r.model_id,
+                r.model_version,
+                name,
+                psi,
+                pvalue,
+                r.window_end_ms,
+            )
+            for p in new
+            for r in (p.report,)
+            for name, psi, pvalue in p.drift
+        ],
+    )
+    # SQLite applies the rows of one upsert in order and writers are serialized, so
+    # ">=" lets the later of two equally new reports win, within a batch too.
+    _insert_rows(
+        db,
+        "INSERT INTO latest_reports VALUES ",
+        "(?,?,?,?,?,?)",
+        [(r.silo_id, r.model_id, r.model_version, r.report_id, r.window_end_ms, t)
+         for p in new for r in (p.report,)],
+        " ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
+        "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
+        "received_ms=excluded.received_ms "
+        "WHERE (excluded.window_end_ms, excluded.received_ms) "
+        ">= (latest_reports.window_end_ms, latest_reports.received_ms)",
+    )
+    silos = sorted({p.report.silo_id for p in new})
+    for chunk in _chunks(silos, 1):
+        db.execute(
+            f"UPDATE silos SET last_seen_ms=? WHERE silo_id IN ({','.join('?' * len(chunk))})",
+            (t, *chunk),
+        )
+
+
+_MAX_PARAMS = 32_000  # SQLite >= 3.32 allows 32766 parameters per statement
+
+
+def _chunks(items: Sequence[_T], width: int) -> Iterator[Sequence[_T]]:
+    """Slices of items that bind at most _MAX_PARAMS parameters of ``width`` each."""
+    step = max(1, _MAX_PARAMS // width)
+    for i in range(0, len(items), step):
+        yield items[i : i + step]
+
+
+def _insert_rows(
+    db: sqlite3.Connection, head: str, row: str, rows: list[tuple[object, ...]], tail: str = ""
+) -> None:
+    """``head`` + ``row`` once per row + ``tail``, as few statements as the limit allows."""
+    if not rows:
+        return
+    for chunk in _chunks(rows, len(rows[0])):
+        db.execute(
+            head + ",".join([row] * len(chunk)) + tail,
+            [v for r in chunk for v in r],
+        )
 
 
 def _migrate(db: sqlite3.Connection) -> None:

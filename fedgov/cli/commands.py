@@ -121,10 +121,21 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, registry=registry)
+    from aggregator.retrain import TrainingSettings
+    from fedgov.cli._format import parse_duration
+
+    training = None
+    if args.retrain:
+        training = TrainingSettings(
+            rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
+        )
     running = create_server(
         args.listen, store, central=central, tls=tls, audit=audit, registry=registry,
-        health_address=args.health_listen,
+        health_address=args.health_listen, training=training,
+        cooldown_s=parse_duration(args.cooldown) / 1000,
     )
+    if args.reannotation_dir:
+        running.handler.reannotation_dir = Path(args.reannotation_dir)
     from aggregator.store import redact_url
 
     print(f"aggregator listening on port {running.port} (store {redact_url(str(args.db))})", flush=True)
@@ -345,13 +356,58 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
         print("no retraining jobs")
         return
     table(
-        ["job", "model", "version", "state", "dispatched to", "acknowledged by", "reason"],
+        ["job", "model", "version", "state", "candidate", "silos", "acknowledged by", "detail"],
         [
-            [j["job_id"], j["model"], j["version"], j["state"], j["silos"], j["acked_silos"],
-             j["reason"]]
+            [j["job_id"], j["model"], j["version"], j["state"], j.get("candidate_version") or "-",
+             j["silos"], j["acked_silos"], (j.get("detail") or j["reason"])[:90]]
             for j in rows
         ],
     )
+
+
+def print_models(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no model versions registered")
+        return
+    table(
+        ["model", "version", "status", "aliases", "created", "flower run", "silos"],
+        [
+            [r["model"], r["version"], r["status"], r["aliases"], iso(r["created_ms"]),
+             r["lineage"].get("flower_run_id"), r["lineage"].get("silos")]
+            for r in rows
+        ],
+    )
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from aggregator.query_client import QueryClient
+
+    with QueryClient(args.aggregator, tls=_client_tls(args)) as client:
+        if args.model_command == "list":
+            rows = client.models(model_id=args.model)
+        elif args.model_command == "show":
+            rows = client.models(model_id=args.model)
+            want = args.version or next(
+                (r["version"] for r in rows if "production" in r["aliases"]), ""
+            )
+            rows = [r for r in rows if r["version"] == want]
+            if not rows:
+                raise ConfigError(f"no version {want!r} of model {args.model!r} in the registry")
+            if args.json:
+                print_json(rows[0])
+            else:
+                for k, v in rows[0].items():
+                    print(f"{k:15} {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+            return 0
+        elif args.model_command == "promote":
+            rows = client.promote(args.model, args.version, args.reason)
+        else:
+            rows = client.rollback(args.model)
+    if args.json:
+        print_json(rows)
+    else:
+        print_models(rows)
+    return 0
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -454,7 +510,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from fedgov.cli.demo import run_demo
 
-    result = run_demo(seed=args.seed, rows=args.rows, workdir=args.workdir, as_json=args.json)
+    result = run_demo(
+        seed=args.seed, rows=args.rows, workdir=args.workdir, as_json=args.json,
+        retrain=not args.no_retrain, rounds=args.rounds,
+    )
     if args.json:
         print_json(result)
     sys.stdout.flush()

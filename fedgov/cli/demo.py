@@ -4,8 +4,11 @@ Everything is real and local: a gRPC aggregator on a free port with a
 SQLite store, three agents with their own Rego bundle, Prometheus
 endpoints on free ports, and generated data. EU-DE's data has drifted and
 US-NY's model is biased against women; both gates request retraining, so
-one retraining job is dispatched to every silo serving the model, and each
-silo acknowledges it.
+one retraining job is dispatched to every silo serving the model. Unless
+``retrain=False``, the loop then closes on real Flower processes: a
+SuperLink beside the aggregator, a SuperNode beside each silo's data,
+FedAvg rounds with reweighing, the candidate gated on every silo's holdout
+and by the central policy, then promoted (or rejected).
 """
 
 from __future__ import annotations
@@ -59,7 +62,13 @@ def _say(quiet: bool, *lines: str) -> None:
 
 
 def run_demo(
-    *, seed: int = 7, rows: int = 20_000, workdir: str | None = None, as_json: bool = False
+    *,
+    seed: int = 7,
+    rows: int = 20_000,
+    workdir: str | None = None,
+    as_json: bool = False,
+    retrain: bool = True,
+    rounds: int = 3,
 ) -> dict[str, Any]:
     from agent.config import config_from_dict
     from agent.runner import Agent
@@ -114,12 +123,15 @@ def run_demo(
 
         # 3. The aggregator, on a free port.
         central = CentralGate(RegoEngine.from_bundle(bundle), ("EU-*", "US-*"))
+        from aggregator.retrain import TrainingSettings
+
         running = create_server(
             "127.0.0.1:0",
             SqliteStore(root / "aggregator.db"),
             central=central,
             tls=tls("aggregator"),
             audit=AuditLog(root / "aggregator.audit.jsonl"),
+            training=TrainingSettings(rounds=rounds, reweigh_attribute="sex") if retrain else None,
         )
         address = f"127.0.0.1:{running.port}"
         _say(
@@ -133,6 +145,11 @@ def run_demo(
         for i, s in enumerate(SILOS):
             data = credit_data(rows, seed=seed + 100 + i, drift=s.drift, bias=s.bias)
             write_table(data, root / s.silo_id / "incoming" / f"window-0001.{s.fmt}")
+            # Labelled local data for federated retraining and for gating a candidate.
+            write_table(credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift),
+                        root / s.silo_id / "train.parquet")
+            write_table(credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift),
+                        root / s.silo_id / "holdout.parquet")
             config = config_from_dict(
                 {
                     "silo": {"id": s.silo_id, "jurisdiction": s.silo_id},
@@ -147,6 +164,10 @@ def run_demo(
                     "policy": str(bundle),
                     "state_dir": str(root / s.silo_id / "state"),
                     "metrics_port": 0,
+                    "training": {
+                        "data": str(root / s.silo_id / "train.parquet"),
+                        "holdout": str(root / s.silo_id / "holdout.parquet"),
+                    },
                     "models": [{"spec": str(spec_path), "input": str(root / s.silo_id / "incoming")}],
                 },
                 base=root,
@@ -158,8 +179,11 @@ def run_demo(
             t = threading.Thread(target=agent.listen_commands, name=f"cmd-{s.silo_id}", daemon=True)
             t.start()
             threads.append(t)
+        first_violation: float | None = None
         for agent, s in zip(agents, SILOS, strict=True):
             (report,) = agent.scan_once()
+            if first_violation is None and "retrain" in report.decision.actions:
+                first_violation = agent.sent_at[report.report_id]  # submission started
             _say(
                 quiet,
                 f"  {s.silo_id:6} {report.stats.rows} rows ({s.story}): local decision "
@@ -171,16 +195,53 @@ def run_demo(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(a.received for a in agents):
             time.sleep(0.05)
+        dispatch_s = (
+            max(min(a.received_at.values()) for a in agents) - first_violation
+            if first_violation is not None and all(a.received_at for a in agents)
+            else None
+        )
+        if dispatch_s is not None:
+            _say(quiet, f"  retrain command reached all {len(agents)} silos "
+                        f"{dispatch_s * 1000:.0f} ms after the violating report was sent")
+
+        # 5b. Federated retraining on Flower, the candidate gated, then promoted or rejected.
+        final_job: dict[str, Any] | None = None
+        if retrain:
+            _say(quiet, f"\n== Federated retraining on Flower ({rounds} FedAvg rounds, "
+                        "reweighing by sex; only model updates leave the silos) ==")
+            t_train = time.monotonic()
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                jobs_now = running.handler.store.list_jobs(MODEL_ID)
+                if jobs_now and jobs_now[0].state in ("promoted", "rejected", "failed"):
+                    break
+                time.sleep(0.25)
+            job_rec = running.handler.store.list_jobs(MODEL_ID)[0]
+            final_job = {"state": job_rec.state, "candidate": job_rec.candidate_version,
+                         "detail": job_rec.detail, "seconds": round(time.monotonic() - t_train, 1)}
+            _say(quiet, f"  job {job_rec.job_id}: {job_rec.state} in {final_job['seconds']}s "
+                        f"(candidate {job_rec.candidate_version or '-'}): {job_rec.detail}")
+            if job_rec.state == "promoted":
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not all(
+                    a.models[0].spec.model_version == job_rec.candidate_version for a in agents
+                ):
+                    time.sleep(0.1)
 
         # 6. Cross-jurisdiction answers from the aggregator.
         with QueryClient(address, tls=tls("operator")) as q:
-            drift = q.drift(PSI_THRESHOLD)
-            eu = q.fairness(MODEL_ID, jurisdiction_glob="EU-*")
-            everyone = q.fairness(MODEL_ID)
-            us = q.fairness(MODEL_ID, jurisdiction_glob="US-*")
+            drift = q.drift(PSI_THRESHOLD, model_id=MODEL_ID)
+            eu = q.fairness(MODEL_ID, model_version=MODEL_VERSION, jurisdiction_glob="EU-*")
+            everyone = q.fairness(MODEL_ID, model_version=MODEL_VERSION)
+            us = q.fairness(MODEL_ID, model_version=MODEL_VERSION, jurisdiction_glob="US-*")
             decisions = q.decisions()
             central_rows = q.central()
             jobs = q.jobs()
+            models = q.models()
+            after = None
+            if final_job and final_job["state"] == "promoted":
+                after = q.fairness(MODEL_ID, model_version=final_job["candidate"])
+                before = q.fairness(MODEL_ID, model_version=MODEL_VERSION)
         scrape = _scrape(agents[0].metrics_port)
 
         if not quiet:
@@ -204,23 +265,50 @@ def run_demo(
             print_decisions(decisions)
             print("\n== Central policy over merged metrics per jurisdiction group (query central) ==")
             print_central(central_rows)
-            print("\n== Retraining dispatch (jobs) ==")
+            print("\n== Retraining jobs (fedgov jobs) ==")
             print_jobs(jobs)
+            from fedgov.cli.commands import print_models
+
+            print("\n== Model registry (fedgov model list) ==")
+            print_models(models)
+            if after is not None:
+                print("\n== Fairness before and after, merged across all silos "
+                      "(holdout for the candidate) ==")
+                table(
+                    ["version", "rows", "DP ratio sex", "DP ratio sex*age_band", "EO difference sex"],
+                    [
+                        [ans["version"], ans["rows"],
+                         ans["metrics"]["fairness"]["sex"]["demographic_parity_ratio"],
+                         ans["metrics"]["fairness"]["sex*age_band"]["demographic_parity_ratio"],
+                         ans["metrics"]["fairness"]["sex"]["equalized_odds_difference"]]
+                        for ans in (before, after)
+                    ],
+                )
             for agent in agents:
                 for cmd in agent.received:
                     print(
                         f"  {agent.config.silo_id}: received {cmd.kind} command {cmd.command_id} "
                         f"(job {cmd.job_id}) and acknowledged it"
                     )
-            print(
-                "  (federated training itself runs on Flower in a later release; "
-                "today the job stops at 'dispatched')"
-            )
             print(f"\n== EU-DE /metrics (Prometheus, port {agents[0].metrics_port}) ==")
             for line in scrape[:6]:
                 print("  " + line)
 
         checks = _checks(drift, us, eu, jobs, agents)
+        if retrain:
+            checks["the retrained candidate passed the gates and was promoted"] = bool(
+                final_job and final_job["state"] == "promoted"
+            )
+            checks["merged demographic parity ratio (sex) improved"] = bool(
+                after is not None
+                and after["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
+                > before["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
+            )
+            checks["every silo now monitors the promoted version"] = bool(
+                final_job and all(
+                    a.models[0].spec.model_version == final_job["candidate"] for a in agents
+                )
+            )
         elapsed = time.monotonic() - started
         _say(
             quiet,
@@ -236,6 +324,9 @@ def run_demo(
             "decisions": decisions,
             "central": central_rows,
             "jobs": jobs,
+            "models": models,
+            "retraining": final_job,
+            "dispatch_seconds": dispatch_s,
             "seconds": round(elapsed, 2),
         }
     finally:
@@ -278,6 +369,7 @@ def _checks(
         and us_ratio < DP_RATIO_MIN,
         "EU figures merged from EU-DE and EU-FR": eu["silos"] == ["EU-DE", "EU-FR"],
         "one retraining job dispatched": len(jobs) == 1,
-        "every silo acknowledged the retrain command": bool(jobs)
-        and sorted(jobs[0]["acked_silos"]) == sorted(a.config.silo_id for a in agents),
+        "every silo acknowledged the retrain command": all(
+            any(c.kind == "retrain" for c in a.received) for a in agents
+        ),
     }

@@ -154,6 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="plaintext gRPC without client authentication (trials only; logged as a warning)",
     )
     s.add_argument(
+        "--retrain",
+        action="store_true",
+        help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
+    )
+    s.add_argument("--rounds", type=int, default=3, help="FedAvg rounds per retraining (default 3)")
+    s.add_argument(
+        "--reweigh",
+        default=None,
+        metavar="ATTRIBUTE",
+        help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
+    )
+    s.add_argument(
+        "--flower-app",
+        default=None,
+        metavar="DIR",
+        help="your own Flower App (ServerApp + ClientApp) instead of the built-in model",
+    )
+    s.add_argument(
+        "--cooldown",
+        default="0s",
+        metavar="DURATION",
+        help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
+    )
+    s.add_argument(
+        "--reannotation-dir",
+        default=None,
+        metavar="DIR",
+        help="where `reannotate` actions write requests (slices and counts, never rows)",
+    )
+    s.add_argument(
         "--health-listen",
         default=None,
         metavar="HOST:PORT",
@@ -231,6 +261,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(q)
     _add_common(q)
 
+    p = sub.add_parser("model", help="the model registry: versions, aliases, lineage")
+    msub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    c = msub.add_parser("list", help="every version with its status and aliases")
+    c.add_argument("--model", default="", help="only this model")
+    _add_aggregator(c)
+    _add_json(c)
+    _add_common(c)
+    c = msub.add_parser("show", help="one version with its lineage")
+    c.add_argument("model", metavar="MODEL")
+    c.add_argument("version", metavar="VERSION", nargs="?", default="", help="default: production")
+    _add_aggregator(c)
+    _add_json(c)
+    _add_common(c)
+    c = msub.add_parser("promote", help="point production at a version (operators)")
+    c.add_argument("model", metavar="MODEL")
+    c.add_argument("version", metavar="VERSION")
+    c.add_argument("--reason", default="", help="why, for the audit log")
+    _add_aggregator(c)
+    _add_json(c)
+    _add_common(c)
+    c = msub.add_parser("rollback", help="point production back at its previous version")
+    c.add_argument("model", metavar="MODEL")
+    _add_aggregator(c)
+    _add_json(c)
+    _add_common(c)
+
     p = sub.add_parser("jobs", help="list retraining jobs")
     p.add_argument("--model", default="", help="only this model")
     _add_aggregator(p)
@@ -304,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--rows", type=int, default=20_000, help="rows per silo window")
     p.add_argument("--workdir", default=None, help="keep files here instead of a temp folder")
+    p.add_argument(
+        "--no-retrain",
+        action="store_true",
+        help="stop after dispatching the retrain command (skips Flower; a few seconds)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="FedAvg rounds (default 3)")
     _add_json(p)
     _add_common(p)
     return parser
@@ -334,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "aggregator": commands.cmd_aggregator,
         "query": commands.cmd_query,
         "jobs": commands.cmd_jobs,
+        "model": commands.cmd_model,
         "stats": commands.cmd_stats,
         "policy": commands.cmd_policy,
         "audit": commands.cmd_audit,

@@ -334,3 +334,51 @@ class HistoryQueryResponse(_message.Message):
     POINTS_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedCompositeFieldContainer[HistoryPoint]
     def __init__(self, points: _Optional[_Iterable[_Union[HistoryPoint, _Mapping]]] = ...) -> None: ...
+
+class ModelsQuery(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ModelVersionRow(_message.Message):
+    __slots__ = ("model_id", "version", "status", "created_unix_ms", "spec_digest", "aliases", "lineage_json", "artifact_bytes")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    version: str
+    status: str
+    created_unix_ms: int
+    spec_digest: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    lineage_json: str
+    artifact_bytes: int
+    def __init__(self, model_id: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., spec_digest: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., lineage_json: _Optional[str] = ..., artifact_bytes: _Optional[int] = ...) -> None: ...
+
+class ModelsResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[ModelVersionRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[ModelVersionRow, _Mapping]]] = ...) -> None: ...
+
+class PromoteRequest(_message.Message):
+    __slots__ = ("model_id", "version", "reason")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    version: str
+    reason: str
+    def __init__(self, model_id: _Optional[str] = ..., version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RollbackRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...

@@ -89,6 +89,21 @@ class AggregatorStub:
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/fedgov.v1.Aggregator/ListModels',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
+                _registered_method=True)
+        self.PromoteModel = channel.unary_unary(
+                '/fedgov.v1.Aggregator/PromoteModel',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.PromoteRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
+                _registered_method=True)
+        self.RollbackModel = channel.unary_unary(
+                '/fedgov.v1.Aggregator/RollbackModel',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.RollbackRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServicer:
@@ -167,6 +182,25 @@ class AggregatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """The model registry: versions, aliases, lineage; promotion and rollback (operators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PromoteModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -224,6 +258,21 @@ def add_AggregatorServicer_to_server(servicer, server):
                     servicer.QueryHistory,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.SerializeToString,
+            ),
+            'PromoteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteModel,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.PromoteRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.SerializeToString,
+            ),
+            'RollbackModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackModel,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.RollbackRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -523,6 +572,87 @@ class Aggregator:
             '/fedgov.v1.Aggregator/QueryHistory',
             fedgov_dot_v1_dot_aggregator__pb2.HistoryQuery.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.HistoryQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/ListModels',
+            fedgov_dot_v1_dot_aggregator__pb2.ModelsQuery.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/PromoteModel',
+            fedgov_dot_v1_dot_aggregator__pb2.PromoteRequest.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/RollbackModel',
+            fedgov_dot_v1_dot_aggregator__pb2.RollbackRequest.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.ModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
