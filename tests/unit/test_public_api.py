@@ -16,6 +16,10 @@ PACKAGES = [
     "fedgov.data",
     "fedgov.wire",
     "aggregator.store",
+    "fedgov.federated",
+    "fedgov.privacy",
+    "fedgov.audit",
+    "fedgov.tls",
 ]
 
 
