@@ -42,6 +42,10 @@ class Report:
     decision: Decision
     input_digest: str = ""
     created_ms: int = field(default_factory=now_ms)
+    # The serialized fedgov.v1.Report this value was decoded from, kept by
+    # fedgov.wire.serde so that storing a received report needs no re-encoding.
+    # Not part of the value: equality ignores it and dataclasses.replace drops it.
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

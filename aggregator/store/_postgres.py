@@ -40,13 +40,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
-    ModelVersionRecord,
-    check_transition,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
     JobRecord,
+    ModelVersionRecord,
     SiloRecord,
+    check_transition,
 )
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
@@ -203,6 +203,40 @@ _LATEST = (
     "JOIN reports r ON r.report_id = l.report_id {where} "
     "ORDER BY l.silo_id, l.model_id, l.model_version"
 )
+# add_report in one statement, so one round trip and no BEGIN/COMMIT: the report
+# (nothing else when its id is stored already: a concurrent insert of the same id
+# waits for the first and then inserts nothing), its drift rows, the latest pointer
+# (the upsert waits for a concurrent one on the same row, then compares with what
+# that one committed) and the silo's last_seen. One statement is one transaction.
+_ADD_REPORT = """
+WITH ins AS (
+    INSERT INTO reports (report_id, silo_id, jurisdiction, model_id, model_version,
+        spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb)
+    VALUES (%(report_id)s, %(silo_id)s, %(jurisdiction)s, %(model_id)s, %(model_version)s,
+        %(spec_digest)s, %(window_start_ms)s, %(window_end_ms)s, %(received_ms)s, %(allow)s,
+        '', %(payload_pb)s)
+    ON CONFLICT (report_id) DO NOTHING
+    RETURNING report_id, silo_id, jurisdiction, model_id, model_version, window_end_ms,
+        received_ms, seq
+), drift AS (
+    INSERT INTO feature_drift
+    SELECT ins.report_id, ins.silo_id, ins.jurisdiction, ins.model_id, ins.model_version,
+        f.feature, f.psi, f.psi_pvalue, ins.window_end_ms
+    FROM ins, unnest(%(features)s::text[], %(psi)s::float8[], %(psi_pvalue)s::float8[])
+        AS f(feature, psi, psi_pvalue)
+), latest AS (
+    INSERT INTO latest_reports
+    SELECT silo_id, model_id, model_version, report_id, window_end_ms, received_ms, seq FROM ins
+    ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET
+        report_id = excluded.report_id, window_end_ms = excluded.window_end_ms,
+        received_ms = excluded.received_ms, seq = excluded.seq
+    WHERE (excluded.window_end_ms, excluded.received_ms, excluded.seq)
+        > (latest_reports.window_end_ms, latest_reports.received_ms, latest_reports.seq)
+), seen AS (
+    UPDATE silos SET last_seen_ms = ins.received_ms FROM ins WHERE silos.silo_id = ins.silo_id
+)
+SELECT count(*) FROM ins
+"""
 # Reports stored before the pointer table existed (a no-op on a new database).
 _BACKFILL_LATEST = """
 INSERT INTO latest_reports
@@ -310,74 +344,33 @@ class PostgresStore:
 
     # -- reports ---------------------------------------------------------------
     def add_report(self, report: Report) -> bool:
-        t = now_ms()
         features = (report.metrics.get("drift") or {}).get("features") or {}
-        payload = report_to_bytes(report)
-        with self._tx() as cur:
-            row = cur.execute(
-                "INSERT INTO reports (report_id, silo_id, jurisdiction, model_id, model_version, "
-                "spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload, "
-                "payload_pb) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'',%s) "
-                "ON CONFLICT (report_id) DO NOTHING RETURNING seq",
-                (
-                    report.report_id,
-                    report.silo_id,
-                    report.jurisdiction,
-                    report.model_id,
-                    report.model_version,
-                    report.spec_digest,
-                    report.window_start_ms,
-                    report.window_end_ms,
-                    t,
-                    bool(report.decision.allow),
-                    payload,
-                ),
-            ).fetchone()
-            if row is None:
-                return False
-            drift = [
-                (
-                    report.report_id,
-                    report.silo_id,
-                    report.jurisdiction,
-                    report.model_id,
-                    report.model_version,
-                    name,
-                    float(m["psi"]),
-                    None if m.get("psi_pvalue") is None else float(m["psi_pvalue"]),
-                    report.window_end_ms,
-                )
-                for name, m in features.items()
-                if m.get("psi") is not None
-            ]
-            if drift:
-                cur.executemany(
-                    "INSERT INTO feature_drift VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", drift
-                )
-            # One round trip: move the latest pointer (the upsert waits for a concurrent
-            # one on the same row, then compares with what that one committed) and touch
-            # the silo.
-            cur.execute(
-                "WITH latest AS (INSERT INTO latest_reports VALUES (%s,%s,%s,%s,%s,%s,%s) "
-                "ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
-                "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
-                "received_ms=excluded.received_ms, seq=excluded.seq "
-                "WHERE (excluded.window_end_ms, excluded.received_ms, excluded.seq) > "
-                "(latest_reports.window_end_ms, latest_reports.received_ms, latest_reports.seq)) "
-                "UPDATE silos SET last_seen_ms=%s WHERE silo_id=%s",
-                (
-                    report.silo_id,
-                    report.model_id,
-                    report.model_version,
-                    report.report_id,
-                    report.window_end_ms,
-                    t,
-                    row[0],
-                    t,
-                    report.silo_id,
-                ),
-            )
-            return True
+        drift = [
+            (name, float(m["psi"]), None if m.get("psi_pvalue") is None else float(m["psi_pvalue"]))
+            for name, m in features.items()
+            if m.get("psi") is not None
+        ]
+        t = now_ms()
+        row = self._one(
+            _ADD_REPORT,
+            {
+                "report_id": report.report_id,
+                "silo_id": report.silo_id,
+                "jurisdiction": report.jurisdiction,
+                "model_id": report.model_id,
+                "model_version": report.model_version,
+                "spec_digest": report.spec_digest,
+                "window_start_ms": report.window_start_ms,
+                "window_end_ms": report.window_end_ms,
+                "received_ms": t,
+                "allow": bool(report.decision.allow),
+                "payload_pb": report_to_bytes(report),
+                "features": [d[0] for d in drift],
+                "psi": [d[1] for d in drift],
+                "psi_pvalue": [d[2] for d in drift],
+            },
+        )
+        return bool(row and row[0])
 
     def get_report(self, report_id: str) -> Report | None:
         row = self._one(
@@ -694,7 +687,9 @@ class PostgresStore:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
-    def _one(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...] | None:
+    def _one(
+        self, sql: str, args: tuple[object, ...] | dict[str, object]
+    ) -> tuple[Any, ...] | None:
         with self._pool.connection() as conn:
             return conn.execute(sql, args).fetchone()
 

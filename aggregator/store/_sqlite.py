@@ -1,4 +1,12 @@
-"""SQLite store (the default): one file, WAL journal, every write committed."""
+"""SQLite store (the default): one file, WAL journal, every write committed.
+
+Reports are written in batches: concurrent ``add_report`` calls queue, and
+whoever takes the write lock first commits all of them in one transaction
+(group commit); each caller returns after its commit. Reads run on a
+connection per thread and never wait for a write. ``latest_reports`` points
+at the newest report of each (silo, model, version) so the latest-report
+queries read O(silos) rows.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +17,27 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
-    ModelVersionRecord,
-    check_transition,
     CentralDecisionRecord,
     CommandRecord,
     DriftRecord,
     JobRecord,
+    ModelVersionRecord,
     SiloRecord,
+    check_transition,
+)
+from aggregator.store._sqlite_reports import (
+    PendingReport,
+    insert_reports,
+    migrate,
+    stored_report,
 )
 from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
-from fedgov.wire import report_from_bytes, report_to_bytes
 
 __all__ = ["SqliteStore"]
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS silos (
@@ -183,16 +193,17 @@ class SqliteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._readers_lock = threading.Lock()
         self._queue_lock = threading.Lock()
-        self._queue: list[_PendingReport] = []
+        self._queue: list[PendingReport] = []
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an ack means the report is on disk
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         with self._tx() as db:
-            _migrate(db)
+            migrate(db)
 
     # -- silos -----------------------------------------------------------------
     def register_silo(
@@ -252,14 +263,14 @@ class SqliteStore:
 
     # -- reports ---------------------------------------------------------------
     def add_report(self, report: Report) -> bool:
-        """Store a report once, committed before this returns (see :class:`_PendingReport`).
+        """Store a report once, committed before this returns (see :class:`PendingReport`).
 
         Concurrent calls are written together: the first caller to take the
         write lock writes every report queued by then in one transaction, so
         the commit (and its fsync) and the handovers of the lock and the GIL
         are paid once per batch instead of once per report.
         """
-        pending = _PendingReport(report)  # encoded before taking any lock
+        pending = PendingReport(report)  # encoded before taking any lock
         with self._queue_lock:
             self._queue.append(pending)
         with self._lock:
@@ -276,11 +287,11 @@ class SqliteStore:
             raise pending.error
         return pending.added
 
-    def _write_reports(self, batch: list[_PendingReport]) -> None:
+    def _write_reports(self, batch: list[PendingReport]) -> None:
         """Write a batch in one transaction; if that fails, each report in its own."""
         try:
             with self._tx() as db:
-                _insert_reports(db, batch, now_ms())
+                insert_reports(db, batch, now_ms())
         except Exception as exc:  # noqa: BLE001 - retried one by one: only the culprit fails
             for p in batch:
                 p.added = False
@@ -298,7 +309,7 @@ class SqliteStore:
             row = db.execute(
                 "SELECT payload, payload_pb FROM reports WHERE report_id=?", (report_id,)
             ).fetchone()
-        return _report(row) if row else None
+        return stored_report(row) if row else None
 
     def count_reports(self) -> int:
         with self._read() as db:
@@ -330,7 +341,7 @@ class SqliteStore:
             )
         with self._read() as db:
             rows = db.execute(sql, args).fetchall()
-        return [_report(r) for r in rows]
+        return [stored_report(r) for r in rows]
 
     def latest_reports(self) -> list[Report]:
         sql = (
@@ -340,7 +351,7 @@ class SqliteStore:
         )
         with self._read() as db:
             rows = db.execute(sql).fetchall()
-        return [_report(r) for r in rows]
+        return [stored_report(r) for r in rows]
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
@@ -596,8 +607,8 @@ class SqliteStore:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            for reader in self._readers:
+        with self._lock, self._readers_lock:
+            for _, reader in self._readers:
                 reader.close()
             self._readers.clear()
             self._db.close()
@@ -615,8 +626,12 @@ class SqliteStore:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA busy_timeout=5000")
             db.execute("PRAGMA query_only=ON")
-            with self._lock:
-                self._readers.append(db)
+            with self._readers_lock:
+                # Threads come and go (the gRPC pool's stay): close the dead ones' readers.
+                for thread, reader in [r for r in self._readers if not r[0].is_alive()]:
+                    reader.close()
+                    self._readers.remove((thread, reader))
+                self._readers.append((threading.current_thread(), db))
             self._local.db = db
         db.execute("BEGIN")
         try:
@@ -626,172 +641,6 @@ class SqliteStore:
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
-
-
-_REPORT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
-)
-
-
-class _PendingReport:
-    """A report waiting in :meth:`SqliteStore.add_report`'s queue, and its outcome."""
-
-    __slots__ = ("report", "payload", "drift", "added", "done", "error")
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.payload = report_to_bytes(report)
-        features = (report.metrics.get("drift") or {}).get("features") or {}
-        self.drift = [
-            (name, float(m["psi"]), m.get("psi_pvalue"))
-            for name, m in features.items()
-            if m.get("psi") is not None
-        ]
-        self.added = False
-        self.done = False
-        self.error: BaseException | None = None
-
-    def fail(self, error: BaseException | None) -> None:
-        self.error = error
-        self.done = True
-
-
-def _insert_reports(db: sqlite3.Connection, batch: list[_PendingReport], t: int) -> None:
-    """Insert the reports not stored yet (the first of equal ids in the batch wins).
-
-    Each statement writes all its rows at once: CPython's sqlite3 releases and
-    retakes the GIL around every step, and under load retaking it is what costs,
-    so executemany (a step per row) would hand the write lock's owner to the
-    back of the GIL queue once per row.
-    """
-    ids = [p.report.report_id for p in batch]
-    stored = {
-        row[0]
-        for chunk in _chunks(ids, 1)
-        for row in db.execute(
-            f"SELECT report_id FROM reports WHERE report_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-    }
-    new: list[_PendingReport] = []
-    for p in batch:
-        if p.report.report_id not in stored:
-            stored.add(p.report.report_id)
-            p.added = True
-            new.append(p)
-    if not new:
-        return
-    _insert_rows(
-        db,
-        f"INSERT INTO reports ({_REPORT_COLS}) VALUES ",
-        "(?,?,?,?,?,?,?,?,?,?,'',?)",
-        [
-            (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
-                r.spec_digest,
-                r.window_start_ms,
-                r.window_end_ms,
-                t,
-                int(r.decision.allow),
-                p.payload,
-            )
-            for p in new
-            for r in (p.report,)
-        ],
-    )
-    _insert_rows(
-        db,
-        "INSERT INTO feature_drift VALUES ",
-        "(?,?,?,?,?,?,?,?,?)",
-        [
-            (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
-                name,
-                psi,
-                pvalue,
-                r.window_end_ms,
-            )
-            for p in new
-            for r in (p.report,)
-            for name, psi, pvalue in p.drift
-        ],
-    )
-    # SQLite applies the rows of one upsert in order and writers are serialized, so
-    # ">=" lets the later of two equally new reports win, within a batch too.
-    _insert_rows(
-        db,
-        "INSERT INTO latest_reports VALUES ",
-        "(?,?,?,?,?,?)",
-        [(r.silo_id, r.model_id, r.model_version, r.report_id, r.window_end_ms, t)
-         for p in new for r in (p.report,)],
-        " ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
-        "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
-        "received_ms=excluded.received_ms "
-        "WHERE (excluded.window_end_ms, excluded.received_ms) "
-        ">= (latest_reports.window_end_ms, latest_reports.received_ms)",
-    )
-    silos = sorted({p.report.silo_id for p in new})
-    for chunk in _chunks(silos, 1):
-        db.execute(
-            f"UPDATE silos SET last_seen_ms=? WHERE silo_id IN ({','.join('?' * len(chunk))})",
-            (t, *chunk),
-        )
-
-
-_MAX_PARAMS = 32_000  # SQLite >= 3.32 allows 32766 parameters per statement
-
-
-def _chunks(items: Sequence[_T], width: int) -> Iterator[Sequence[_T]]:
-    """Slices of items that bind at most _MAX_PARAMS parameters of ``width`` each."""
-    step = max(1, _MAX_PARAMS // width)
-    for i in range(0, len(items), step):
-        yield items[i : i + step]
-
-
-def _insert_rows(
-    db: sqlite3.Connection, head: str, row: str, rows: list[tuple[object, ...]], tail: str = ""
-) -> None:
-    """``head`` + ``row`` once per row + ``tail``, as few statements as the limit allows."""
-    if not rows:
-        return
-    for chunk in _chunks(rows, len(rows[0])):
-        db.execute(
-            head + ",".join([row] * len(chunk)) + tail,
-            [v for r in chunk for v in r],
-        )
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a database made by an older release up to this schema (idempotent)."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
-    if "payload_pb" not in columns:
-        db.execute("ALTER TABLE reports ADD COLUMN payload_pb BLOB")
-    if db.execute("SELECT 1 FROM latest_reports LIMIT 1").fetchone() is None:
-        # Reports stored before the pointer table existed (a no-op on a new database).
-        db.execute(
-            "INSERT INTO latest_reports SELECT silo_id, model_id, model_version, report_id, "
-            "window_end_ms, received_ms FROM reports r WHERE r.rowid = ("
-            "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
-            "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
-            "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC, r2.rowid DESC LIMIT 1)"
-        )
-
-
-def _report(row: tuple[str, bytes | None]) -> Report:
-    """A stored report: protobuf bytes, or the JSON that rows written before them hold."""
-    payload, payload_pb = row
-    if payload_pb is not None:
-        return report_from_bytes(payload_pb)
-    return Report.from_dict(json.loads(payload))
 
 
 class _Transaction:

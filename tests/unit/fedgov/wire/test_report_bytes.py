@@ -1,0 +1,129 @@
+"""Reports as bytes (what the aggregator stores) and the checks on metrics_json."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fedgov.policy import Decision
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats, encode_columns
+from fedgov.synthetic import credit_data
+from fedgov.v1 import report_pb2
+from fedgov.wire import (
+    WireError,
+    report_from_bytes,
+    report_from_proto,
+    report_to_bytes,
+    report_to_proto,
+    stats_from_proto,
+    stats_to_proto,
+)
+
+
+@pytest.fixture(scope="module")
+def report(credit_spec: MonitoringSpec) -> Report:
+    spec = credit_spec
+    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(500, seed=2)))
+    return Report(
+        report_id="r1",
+        silo_id="EU-DE",
+        jurisdiction="EU-DE",
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=5,
+        window_end_ms=10,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics={"drift": {"features": {"age": {"psi": 0.25, "psi_pvalue": 1e-05}}}, "n": [1, 2]},
+        decision=Decision(allow=False, deny=("drift",), actions=("retrain",)),
+        input_digest="sha256:in",
+        created_ms=7,
+    )
+
+
+def test_bytes_round_trip(report: Report) -> None:
+    data = report_to_bytes(report)
+    assert isinstance(data, bytes)
+    back = report_from_bytes(data)
+    assert back == report
+    assert report_to_bytes(back) == data
+
+
+def test_a_received_report_keeps_its_bytes(report: Report) -> None:
+    """Storing what arrived costs no re-encoding, and reads back equal."""
+    msg = report_to_proto(report)
+    msg.metrics_json = (
+        '{"n": [1, 2], "drift": {"features": {"age": {"psi_pvalue": 1e-05, "psi": 0.25}}}}'
+    )
+    wire = msg.SerializeToString()
+    received = report_from_proto(report_pb2.Report.FromString(wire))
+    assert received == report
+    assert report_to_bytes(received) == wire  # the sender's bytes, key order and all
+    assert report_from_bytes(report_to_bytes(received)) == report
+
+
+def test_replace_drops_the_kept_bytes(report: Report) -> None:
+    received = report_from_proto(report_to_proto(report))
+    changed = dataclasses.replace(received, window_end_ms=99)
+    assert report_from_bytes(report_to_bytes(changed)).window_end_ms == 99
+    assert changed != received and repr(changed).count("_wire") == 0
+
+
+def test_not_a_report() -> None:
+    with pytest.raises(WireError, match="not a serialized fedgov.v1.Report"):
+        report_from_bytes(b"\xff\xff\xff")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": NaN}', "NaN is not allowed"),
+        ('{"a": [1, -Infinity]}', "-Infinity is not allowed"),
+        ('{"a": {"b": 1e999}}', "overflows to infinity"),
+        ('{"a": -1.5e400}', "overflows to infinity"),
+        ("[1]", "must be a JSON object"),
+        ("{", "not valid JSON"),
+    ],
+)
+def test_metrics_must_be_a_finite_json_object(report: Report, text: str, message: str) -> None:
+    msg = report_to_proto(report)
+    msg.metrics_json = text
+    with pytest.raises(WireError, match=message):
+        report_from_proto(msg)
+
+
+def test_large_finite_numbers_pass(report: Report) -> None:
+    msg = report_to_proto(report)
+    msg.metrics_json = '{"a": 1.7e308, "b": -2.5e-320, "c": 12345678901234567890}'
+    assert report_from_proto(msg).metrics == {
+        "a": 1.7e308, "b": -2.5e-320, "c": 12345678901234567890
+    }
+
+
+def test_counts_convert_exactly_and_name_a_negative_one(report: Report) -> None:
+    msg = stats_to_proto(report.stats)
+    assert stats_from_proto(msg) == report.stats
+    msg.features[0].counts[1] = 2**62  # int64 values survive the conversion
+    assert stats_from_proto(msg).features[msg.features[0].name].counts[1] == 2**62
+    bad = report_pb2.WindowStats()
+    bad.CopyFrom(msg)
+    bad.outcomes[0].counts[2] = -4
+    negative = r"stats.outcomes\[0\] \(\w+\): counts must be >= 0, found -4"
+    with pytest.raises(WireError, match=negative):
+        stats_from_proto(bad)
+    (i, fine) = next((i, f) for i, f in enumerate(msg.features) if f.fine_counts)
+    fine.fine_counts[-1] = -3
+    with pytest.raises(WireError, match=rf"stats.features\[{i}\] .*fine_counts: .* found -3"):
+        stats_from_proto(msg)
+
+
+def test_counts_are_int64_arrays(report: Report) -> None:
+    stats = stats_from_proto(stats_to_proto(report.stats))
+    for fc in stats.features.values():
+        assert fc.counts.dtype == np.int64 and fc.fine.dtype == np.int64
+    for oc in stats.outcomes.values():
+        assert oc.counts.dtype == np.int64 and oc.counts.shape[1:] == (2, 2)
