@@ -168,7 +168,7 @@ def test_policy_check_and_test(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_demo_runs_end_to_end() -> None:
-    p = run("demo", "--json", "--rows", "5000")
+    p = run("demo", "--json", timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["ok"] is True and all(out["checks"].values())
