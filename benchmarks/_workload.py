@@ -62,19 +62,23 @@ def derive(reference: dict[str, np.ndarray], *, bins: int = 10):  # -> Monitorin
     )
 
 
-def to_arrow(columns: dict[str, np.ndarray]):  # -> pyarrow.Table
+def to_arrow(columns: dict[str, np.ndarray], *, dictionary: bool = False):  # -> pyarrow.Table
+    """An Arrow table; ``dictionary`` encodes the string columns as the readers do."""
     import pyarrow as pa
 
     arrays = {}
     for k, v in columns.items():
         if v.dtype == object:
-            arrays[k] = pa.array(v, type=pa.string())
+            arr = pa.array(v, type=pa.string())
+            arrays[k] = arr.dictionary_encode() if dictionary else arr
         else:
             arrays[k] = pa.array(v)
     return pa.table(arrays)
 
 
-def write_parquet(columns: dict[str, np.ndarray], path: Path, *, row_group_rows: int = 262_144) -> Path:
+def write_parquet(
+    columns: dict[str, np.ndarray], path: Path, *, row_group_rows: int = 262_144
+) -> Path:
     import pyarrow.parquet as pq
 
     pq.write_table(to_arrow(columns), path, row_group_size=row_group_rows)

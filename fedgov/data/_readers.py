@@ -1,8 +1,20 @@
 """Streaming readers: CSV or Parquet files, read in chunks, encoded against a spec.
 
-Memory stays bounded by the chunk size: each Arrow record batch is encoded
-into a :class:`fedgov.stats.Batch` (floats and small integer codes), folded
-into statistics by the caller, and dropped.
+Memory stays bounded by the chunk size (``chunk_rows``): each chunk is read
+as an Arrow table, encoded into a :class:`fedgov.stats.Batch` (floats and
+small integer codes), folded into statistics by the caller, and dropped.
+
+* Parquet: consecutive row groups are read together up to ``chunk_rows``
+  rows (one call, columns decoded in parallel by Arrow); a row group larger
+  than a chunk is streamed in ``chunk_rows`` slices. String columns the spec
+  reads as categories are read dictionary-encoded, so no per-row string is
+  ever built.
+* CSV: the file is read sequentially in pieces of at most 8 MB cut at the
+  last newline (Arrow's own rule when values hold no newlines); each piece
+  is parsed by Arrow on all cores, and parsed pieces are gathered into
+  chunks of ``chunk_rows`` rows. Arrow's streaming CSV reader is not used:
+  its read-ahead pulls the whole file into memory when parsing is slower
+  than reading.
 
 Values are compared as Arrow renders them as strings (``1.0`` -> ``"1"``),
 so a spec derived from a CSV file matches the same data stored as Parquet.
@@ -11,7 +23,6 @@ so a spec derived from a CSV file matches the same data stored as Parquet.
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,16 +31,35 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fedgov.data._ahead import read_ahead as ahead
+from fedgov.data._csv import csv_header, csv_tables
+from fedgov.data._encode import encode_arrow
+from fedgov.data._progress import Progress
 from fedgov.errors import DataError
 
 if TYPE_CHECKING:
-    from fedgov.spec import MonitoringSpec
-    from fedgov.stats import Batch
+    import pyarrow.parquet as pq
 
-__all__ = ["DATA_SUFFIXES", "file_digest", "iter_record_batches", "iter_batches", "read_columns"]
+    from fedgov.spec import MonitoringSpec
+    from fedgov.stats import Batch, WindowStats
+
+__all__ = [
+    "DATA_SUFFIXES",
+    "DEFAULT_CHUNK_ROWS",
+    "file_digest",
+    "fold_file",
+    "iter_batches",
+    "iter_record_batches",
+    "read_columns",
+]
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 DEFAULT_CHUNK_ROWS = 262_144
+"""Rows per chunk: large enough that per-chunk Python overhead is noise
+(about 40 numpy calls per chunk), small enough that a chunk of a few dozen
+float columns stays near 100 MB (see benchmarks/bench_memory.py)."""
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
 
 
 def _kind(path: Path) -> str:
@@ -38,9 +68,7 @@ def _kind(path: Path) -> str:
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise DataError(
-        f"{path}: unsupported file type '{suffix}'; use .csv or .parquet"
-    )
+    raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
 
 
 def _check_file(path: Path) -> None:
@@ -50,17 +78,113 @@ def _check_file(path: Path) -> None:
         raise DataError(f"{path}: not a regular file")
 
 
-def _schema_names(path: Path, kind: str) -> list[str]:
-    import pyarrow.csv as pacsv
+def _check_columns(path: Path, present: Sequence[str], columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing} named by the spec; "
+            f"the file has {list(present[:20])}{'...' if len(present) > 20 else ''}. "
+            "Check the spec matches this data, or re-derive it with `fedgov spec`."
+        )
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+# -- Parquet ---------------------------------------------------------------------------
+def _open_parquet(path: Path, **options: object) -> pq.ParquetFile:
     import pyarrow.parquet as pq
 
     try:
+        return pq.ParquetFile(path, **options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
+
+
+def _row_group_plan(pf: pq.ParquetFile, chunk_rows: int) -> list[list[int]]:
+    """Consecutive row groups, packed into reads of at most ``chunk_rows`` rows
+    (a larger row group is alone in its read, and is streamed)."""
+    plan: list[list[int]] = []
+    rows = 0
+    for i in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if n == 0:
+            continue
+        if plan and rows + n <= chunk_rows:
+            plan[-1].append(i)
+            rows += n
+        else:
+            plan.append([i])
+            rows = n
+    return plan
+
+
+def _parquet_tables(
+    path: Path,
+    columns: Sequence[str],
+    dictionary_columns: Sequence[str],
+    chunk_rows: int,
+    progress: Progress,
+) -> Iterator[pa.Table]:
+    pf = _open_parquet(path)
+    schema = pf.schema_arrow
+    _check_columns(path, schema.names, columns)
+    as_dict = [c for c in dictionary_columns if _is_string(schema.field(c).type)]
+    # No pre-buffering: it would keep a whole row group's compressed bytes
+    # alive beside the decoded chunk (about 2x the memory, for no CPU saved
+    # on a local file), and read a row group larger than a chunk whole.
+    pf = _open_parquet(
+        path, metadata=pf.metadata, read_dictionary=as_dict or None, pre_buffer=False
+    )
+    progress.total = pf.metadata.num_rows or None
+    cols = list(columns)
+    for groups in _row_group_plan(pf, chunk_rows):
+        if pf.metadata.row_group(groups[0]).num_rows <= chunk_rows:
+            table = pf.read_row_groups(groups, columns=cols)
+            progress.advance(table.num_rows)
+            yield table
+            del table  # before reading the next: one chunk in memory, not two
+            continue
+        for rb in pf.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=cols):
+            progress.advance(rb.num_rows)
+            yield pa.Table.from_batches([rb])
+
+
+# -- public API ------------------------------------------------------------------------
+def _tables(
+    path: str | Path,
+    columns: Sequence[str],
+    *,
+    string_columns: Sequence[str],
+    float_columns: Sequence[str],
+    dictionary: bool,
+    chunk_rows: int,
+    progress: Progress,
+) -> Iterator[pa.Table]:
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    p = Path(path)
+    _check_file(p)
+    kind = _kind(p)
+    try:
         if kind == "parquet":
-            return list(pq.read_schema(path).names)
-        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as r:
-            return list(r.schema.names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{path}: cannot read as {kind.upper()}: {exc}") from None
+            wanted = [c for c in string_columns if c in columns] if dictionary else []
+            yield from _parquet_tables(p, columns, wanted, chunk_rows, progress)
+        else:
+            types: dict[str, pa.DataType] = {
+                c: (_DICT if dictionary else pa.string()) for c in string_columns
+            }
+            types.update({c: pa.float64() for c in float_columns})
+            names = csv_header(p)
+            _check_columns(p, names, columns)
+            yield from csv_tables(p, names, columns, types, chunk_rows, progress)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"{p}: cannot parse: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read: {exc}") from None
+    finally:
+        progress.close()
 
 
 def iter_record_batches(
@@ -71,51 +195,28 @@ def iter_record_batches(
     float_columns: Sequence[str] = (),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield record batches with ``columns``; a missing column is a DataError naming it."""
-    p = Path(path)
-    _check_file(p)
-    kind = _kind(p)
-    present = _schema_names(p, kind)
-    missing = [c for c in columns if c not in present]
-    if missing:
-        raise DataError(
-            f"{p}: missing column(s) {missing} named by the spec; "
-            f"the file has {present[:20]}{'...' if len(present) > 20 else ''}. "
-            "Check the spec matches this data, or re-derive it with `fedgov spec`."
-        )
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    """Yield record batches of at most ``chunk_rows`` rows with ``columns``.
 
-    try:
-        if kind == "parquet":
-            pf = pq.ParquetFile(p)
-            for rb in pf.iter_batches(batch_size=chunk_rows, columns=list(columns)):
-                yield _coerce(rb, string_columns, float_columns)
-            return
-        types: dict[str, pa.DataType] = {c: pa.string() for c in string_columns}
-        types.update({c: pa.float64() for c in float_columns})
-        # ~100 bytes a row is a fair CSV estimate; the block size bounds memory.
-        block = max(1 << 16, min(chunk_rows * 100, 1 << 28))
-        reader = pacsv.open_csv(
-            p,
-            read_options=pacsv.ReadOptions(block_size=block),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=list(columns),
-                column_types=types,
-                strings_can_be_null=True,
-            ),
-        )
-        with reader:
-            for rb in reader:
-                yield _coerce(rb, string_columns, float_columns)
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{p}: cannot parse: {exc}") from None
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read: {exc}") from None
+    ``string_columns`` come as strings, ``float_columns`` as float64; a
+    missing column, or a file that does not parse, is a DataError naming it.
+    """
+    strings = set(string_columns)
+    floats = set(float_columns)
+    for table in _tables(
+        path,
+        columns,
+        string_columns=string_columns,
+        float_columns=float_columns,
+        dictionary=False,
+        chunk_rows=chunk_rows,
+        progress=Progress(None, enabled=False),
+    ):
+        for rb in table.to_batches():
+            yield _coerce(Path(path), rb, strings, floats)
 
 
 def _coerce(
-    rb: pa.RecordBatch, string_columns: Sequence[str], float_columns: Sequence[str]
+    path: Path, rb: pa.RecordBatch, string_columns: set[str], float_columns: set[str]
 ) -> pa.RecordBatch:
     arrays = []
     for name in rb.schema.names:
@@ -127,116 +228,135 @@ def _coerce(
                 col = pc.cast(col, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise DataError(
-                    f"column '{name}' should be numeric but holds {col.type} values"
+                    f"{path}: column '{name}' should be numeric but holds {col.type} values"
                 ) from None
         arrays.append(col)
     return pa.RecordBatch.from_arrays(arrays, names=rb.schema.names)
 
 
-def _encode_binary(col: pa.Array, positive: str) -> np.ndarray:
-    """1 where the value equals the positive label, 0 elsewhere, -1 where missing."""
-    null = col.is_null().to_numpy(zero_copy_only=False)
-    if pa.types.is_string(col.type):
-        try:
-            as_num = pc.cast(col, pa.float64())
-            col = as_num
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    if pa.types.is_boolean(col.type):
-        pos = positive.lower() in ("1", "true", "yes")
-        hit = pc.equal(col, pa.scalar(pos)).fill_null(False)
-    elif pa.types.is_string(col.type):
-        hit = pc.equal(col, pa.scalar(positive)).fill_null(False)
-    else:
-        try:
-            target = float(positive)
-        except ValueError:
-            target = float("nan")
-        hit = pc.equal(pc.cast(col, pa.float64()), pa.scalar(target)).fill_null(False)
-    out = hit.to_numpy(zero_copy_only=False).astype(np.int8)
-    out[null] = -1
-    return out
-
-
-def _encode_codes(col: pa.Array, values: Sequence[str]) -> np.ndarray:
-    """Index into ``values``; len(values) for an unseen value, len+1 for missing."""
-    m = len(values)
-    idx = pc.index_in(col, value_set=pa.array(list(values), pa.string()))
-    codes = idx.fill_null(m).to_numpy(zero_copy_only=False).astype(np.int64)
-    null = col.is_null().to_numpy(zero_copy_only=False)
-    codes[null] = m + 1
-    return codes
-
-
 def iter_batches(
-    path: str | Path, spec: MonitoringSpec, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: str | Path,
+    spec: MonitoringSpec,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool = False,
+    read_ahead: bool = False,
 ) -> Iterator[Batch]:
-    """Yield the file's rows in chunks, encoded against ``spec``."""
+    """Yield the file's rows in chunks of at most ``chunk_rows``, encoded against ``spec``.
+
+    With ``progress``, a bar is drawn on stderr while the scan runs, if
+    stderr is a terminal and the scan lasts more than half a second.
+    ``read_ahead`` reads and encodes the next chunk in a background thread
+    while the caller folds this one. It holds two chunks in memory instead
+    of one and pays only when a core is otherwise idle; on the shared
+    2-core benchmark machine it measured no faster, hence off by default
+    (see benchmarks/bench_stats.py).
+    """
+    chunks = _encoded(Path(path), spec, chunk_rows=chunk_rows, progress=progress)
+    return ahead(chunks) if read_ahead else chunks
+
+
+def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) -> Iterator[Batch]:
     from fedgov.spec import NumericFeature
-    from fedgov.stats import Batch
 
-    numeric = [f.name for f in spec.features if isinstance(f, NumericFeature)]
-    categorical = {f.name: f.categories for f in spec.features if not isinstance(f, NumericFeature)}
-    groups = {a.name: a.groups for a in spec.sensitive}
-    strings = list(categorical) + [g for g in groups if g not in categorical]
-    floats = numeric + ([spec.score] if spec.score else [])
-    for rb in iter_record_batches(
-        path, spec.columns(), string_columns=strings, float_columns=floats, chunk_rows=chunk_rows
+    categorical = [f.name for f in spec.features if not isinstance(f, NumericFeature)]
+    strings = categorical + [a.name for a in spec.sensitive if a.name not in categorical]
+    floats = [f.name for f in spec.features if isinstance(f, NumericFeature)]
+    if spec.score:
+        floats.append(spec.score)
+    bar = Progress(
+        None,
+        unit="bytes" if p.suffix.lower() == ".csv" else "rows",
+        label=p.name,
+        enabled=None if progress else False,
+    )
+    for table in _tables(
+        p,
+        spec.columns(),
+        string_columns=strings,
+        float_columns=floats,
+        dictionary=True,
+        chunk_rows=chunk_rows,
+        progress=bar,
     ):
-        cols = {name: rb.column(name) for name in rb.schema.names}
-        codes: dict[str, np.ndarray] = {}
-        for name, cats in categorical.items():
-            codes[name] = _encode_codes(cols[name], cats)
-        for name, grp in groups.items():
-            codes[name] = _encode_codes(cols[name], grp)
-        yield Batch(
-            n_rows=rb.num_rows,
-            numeric={
-                n: pc.fill_null(cols[n], float("nan")).to_numpy(zero_copy_only=False)
-                for n in numeric
-            },
-            codes=codes,
-            y_true=_encode_binary(cols[spec.label], spec.positive_label),
-            y_pred=_encode_binary(cols[spec.prediction], spec.positive_label),
-            score=(
-                pc.fill_null(cols[spec.score], float("nan")).to_numpy(zero_copy_only=False)
-                if spec.score
-                else None
-            ),
-        )
+        try:
+            batch = encode_arrow(spec, table)
+        except DataError as exc:
+            raise DataError(f"{p}: {exc}") from None
+        del table
+        yield batch
+        del batch
 
 
-def read_columns(
-    path: str | Path, *, string_columns: Sequence[str] = ()
-) -> dict[str, np.ndarray]:
+def fold_file(
+    path: str | Path,
+    spec: MonitoringSpec,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool = False,
+    read_ahead: bool = False,
+) -> WindowStats:
+    """Statistics of every row of the file under ``spec``, one chunk in memory at a time
+    (two with ``read_ahead``; see :func:`iter_batches`)."""
+    from fedgov.stats import WindowStats
+
+    stats = WindowStats.zero(spec)
+    batches = iter_batches(
+        path, spec, chunk_rows=chunk_rows, progress=progress, read_ahead=read_ahead
+    )
+    for batch in batches:
+        stats = stats.fold(spec, batch)
+        del batch  # not held while the next chunk is read
+    return stats
+
+
+def read_columns(path: str | Path, *, string_columns: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Read a whole (reference) file into numpy columns: numbers as float64, others as str."""
     p = Path(path)
     _check_file(p)
-    names = _schema_names(p, _kind(p))
+    try:
+        if _kind(p) == "parquet":
+            names = list(_open_parquet(p).schema_arrow.names)
+        else:
+            names = csv_header(p)
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read: {exc}") from None
     out: dict[str, list[pa.Array]] = {n: [] for n in names}
     for rb in iter_record_batches(p, names, string_columns=string_columns):
         for n in names:
             out[n].append(rb.column(n))
     result: dict[str, np.ndarray] = {}
     for n, chunks in out.items():
-        arr = pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.null())
-        t = arr.type
-        if n not in string_columns and (pa.types.is_integer(t) or pa.types.is_floating(t)):
-            result[n] = pc.fill_null(pc.cast(arr, pa.float64()), float("nan")).to_numpy()
+        types = [c.type for c in chunks]
+        numeric = (
+            n not in string_columns
+            and any(not pa.types.is_null(t) for t in types)
+            and all(
+                pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+                for t in types
+            )
+        )
+        if numeric:
+            parts = [
+                pc.fill_null(pc.cast(c, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+                for c in chunks
+            ]
+            result[n] = np.concatenate(parts)
         else:
-            s = pc.cast(arr, pa.string()) if not pa.types.is_string(t) else arr
-            result[n] = np.array(s.to_pylist(), dtype=object)
+            strs = [c if pa.types.is_string(c.type) else pc.cast(c, pa.string()) for c in chunks]
+            result[n] = np.array(pa.chunked_array(strs, pa.string()).to_pylist(), dtype=object)
     return result
 
 
 def file_digest(path: str | Path) -> str:
     """sha256 of the file's bytes: lineage for a report, never the data itself."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    buf = bytearray(1 << 22)
+    view = memoryview(buf)
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
     return h.hexdigest()
-
-
-def progress_enabled() -> bool:
-    return sys.stderr.isatty()
