@@ -100,6 +100,8 @@ def _all_counts(vectors: list[tuple[Any, str]]) -> list[np.ndarray]:
     Slicing a repeated field gives a list in one C call, and numpy reads one
     long list of ints about three times as fast as many short containers.
     """
+    if not vectors:
+        return []  # a report with no features and no outcomes: the spec check rejects it
     cells: list[int] = []
     ends = []
     for values, _ in vectors:

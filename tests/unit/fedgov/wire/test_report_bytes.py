@@ -127,3 +127,12 @@ def test_counts_are_int64_arrays(report: Report) -> None:
         assert fc.counts.dtype == np.int64 and fc.fine.dtype == np.int64
     for oc in stats.outcomes.values():
         assert oc.counts.dtype == np.int64 and oc.counts.shape[1:] == (2, 2)
+
+
+def test_stats_without_any_count_vector_decode() -> None:
+    """Found by the ingest fuzzer: no features and no outcomes must not crash the decoder."""
+    from fedgov.v1 import report_pb2
+    from fedgov.wire import stats_from_proto
+
+    stats = stats_from_proto(report_pb2.WindowStats(spec_digest="d", rows=0))
+    assert stats.rows == 0 and not stats.features and not stats.outcomes
