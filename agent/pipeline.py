@@ -8,12 +8,19 @@ from typing import Any
 
 from fedgov.data import file_digest, iter_batches
 from fedgov.metrics import compute_metrics
-from fedgov.policy import PolicyEngine
+from fedgov.policy import Decision, PolicyEngine
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
-__all__ = ["build_report", "guard", "policy_input", "report_id_for", "window_stats"]
+__all__ = [
+    "assemble_report",
+    "build_report",
+    "guard",
+    "policy_input",
+    "report_id_for",
+    "window_stats",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +126,24 @@ def build_report(
         list(decision.deny),
         list(decision.actions),
     )
+    return assemble_report(
+        spec, path, stats, metrics, decision,
+        silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
+    )
+
+
+def assemble_report(
+    spec: MonitoringSpec,
+    path: Path,
+    stats: WindowStats,
+    metrics: dict[str, Any],
+    decision: Decision,
+    *,
+    silo_id: str,
+    jurisdiction: str,
+    window: tuple[int, int],
+) -> Report:
+    """The report of one input file; its id derives from the file's digest."""
     input_digest = file_digest(path)
     return Report(
         report_id=report_id_for(silo_id, spec, input_digest),
@@ -126,8 +151,8 @@ def build_report(
         jurisdiction=jurisdiction,
         model_id=spec.model_id,
         model_version=spec.model_version,
-        window_start_ms=start,
-        window_end_ms=end,
+        window_start_ms=window[0],
+        window_end_ms=window[1],
         spec_digest=spec.digest,
         stats=stats,
         metrics=metrics,

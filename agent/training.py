@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.pipeline import guard, policy_input, report_id_for
-from fedgov.data import file_digest, iter_batches
+from agent.pipeline import assemble_report, guard, policy_input
+from fedgov.data import iter_batches
 from fedgov.metrics import compute_metrics
 from fedgov.policy import PolicyEngine
 from fedgov.report import Report, now_ms
@@ -72,18 +72,7 @@ def evaluate_candidate(
         "%s: candidate %s on holdout: allow=%s deny=%s",
         silo_id, spec.model_version, decision.allow, list(decision.deny),
     )
-    digest = file_digest(holdout)
-    return Report(
-        report_id=report_id_for(silo_id, spec, digest),
-        silo_id=silo_id,
-        jurisdiction=jurisdiction,
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=start,
-        window_end_ms=end,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics=metrics,
-        decision=decision,
-        input_digest=digest,
+    return assemble_report(
+        spec, holdout, stats, metrics, decision,
+        silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
     )
