@@ -67,6 +67,10 @@ class Agent:
         self._ledger: dict[str, str] = (
             json.loads(self._ledger_path.read_text()) if self._ledger_path.exists() else {}
         )
+        self._chain_path = config.state_dir / "chain.json"
+        self._chain: dict[str, str] = (
+            json.loads(self._chain_path.read_text()) if self._chain_path.exists() else {}
+        )
         self._commands_path = config.state_dir / "commands.jsonl"
         self._acked = self._load_acked()
         self._stop = threading.Event()
@@ -182,7 +186,9 @@ class Agent:
                     actions=list(report.decision.actions),
                     bundle_digest=report.decision.bundle_digest,
                 )
+                report = self._link(report)
                 self.outbox.put(report)  # durable before it is marked or sent
+                self._advance(report)
                 self._mark(watch, path)
                 self.metrics.latest.update(report)
                 made.append(report)
@@ -264,6 +270,28 @@ class Agent:
         )
         self.audit.append("policy_reloaded", previous=previous, digest=engine.digest)
         return True
+
+    # -- report chain --------------------------------------------------------------
+    def _link(self, report: Report) -> Report:
+        """Carry the hash of this silo's previous report of the same model version."""
+        import dataclasses
+
+        key = f"{report.model_id}/{report.model_version}"
+        if self._chain.get(key + "#id") == report.report_id:
+            # The same window again (a crash after linking it): same link, same report.
+            return dataclasses.replace(report, prev_report_hash=self._chain[key + "#prev"])
+        return dataclasses.replace(report, prev_report_hash=self._chain.get(key, ""))
+
+    def _advance(self, report: Report) -> None:
+        from fedgov.report import chain_hash
+
+        key = f"{report.model_id}/{report.model_version}"
+        self._chain[key] = chain_hash(report)
+        self._chain[key + "#id"] = report.report_id
+        self._chain[key + "#prev"] = report.prev_report_hash
+        tmp = self._chain_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._chain, indent=1))
+        tmp.replace(self._chain_path)
 
     # -- commands ----------------------------------------------------------------
     def _load_acked(self) -> set[str]:
@@ -386,7 +414,9 @@ class Agent:
             "candidate_decision", report_id=report.report_id, version=spec.model_version,
             allow=report.decision.allow, deny=list(report.decision.deny),
         )
+        report = self._link(report)
         self.outbox.put(report)
+        self._advance(report)
         self.flush_outbox()
         return f"candidate {spec.model_version}: allow={report.decision.allow}"
 

@@ -30,7 +30,7 @@ from aggregator.store import (
 )
 from fedgov.audit import AuditLog
 from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
-from fedgov.report import Report, now_ms
+from fedgov.report import Report, chain_hash, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
 
@@ -170,10 +170,17 @@ class AggregatorHandler:
         spec = self.spec(digest)
         assert spec is not None  # registered digests always have their spec
         _check_against_spec(report, spec)
+        chain_break = self._check_chain(report)
         inserted = self.store.add_report(report)
         if not inserted:
             log.info("report %s from %s already stored", report.report_id, report.silo_id)
             return True
+        if chain_break:
+            self._audit(
+                "report_chain_break", report_id=report.report_id, silo=report.silo_id,
+                model=report.model_id, version=report.model_version, problem=chain_break,
+            )
+            log.warning("report %s from %s: %s", report.report_id, report.silo_id, chain_break)
         self._audit(
             "report_accepted",
             report_id=report.report_id,
@@ -249,6 +256,27 @@ class AggregatorHandler:
             reason = "; ".join(decision.deny or ("retrain requested",))
             self._trigger_retrain(model_id, model_version, f"central {group}: {reason}")
         return rec
+
+    def _check_chain(self, report: Report) -> str:
+        """'' if the report links to the silo's newest stored one, else what is wrong.
+
+        A chain break is flagged (audited, logged) but the report is still stored:
+        nothing accepted is lost, and the flag tells an auditor where to look.
+        """
+        if self.store.get_report(report.report_id) is not None:
+            return ""  # a replayed duplicate: stored once, nothing new to check
+        prev = self.store.latest_report(report.silo_id, report.model_id, report.model_version)
+        expected = chain_hash(prev) if prev is not None else ""
+        if report.prev_report_hash == expected:
+            return ""
+        if prev is not None and report.window_end_ms < prev.window_end_ms:
+            return f"out of order: its window ends before that of {prev.report_id}"
+        if not report.prev_report_hash:
+            return "chain restarted: no link to the previous report (agent state reset?)"
+        return (
+            "missing report(s): it links to a report the aggregator does not have as the "
+            f"newest ({'none stored' if prev is None else prev.report_id})"
+        )
 
     def _trigger_retrain(
         self, model_id: str, model_version: str, reason: str

@@ -16,7 +16,7 @@ from typing import Any
 from fedgov.policy import Decision
 from fedgov.stats import WindowStats
 
-__all__ = ["Report", "now_ms", "new_report_id"]
+__all__ = ["Report", "chain_hash", "new_report_id", "now_ms"]
 
 
 def now_ms() -> int:
@@ -42,6 +42,7 @@ class Report:
     decision: Decision
     input_digest: str = ""
     created_ms: int = field(default_factory=now_ms)
+    prev_report_hash: str = ""  # chain_hash of the silo's previous report of this version
     # The serialized fedgov.v1.Report this value was decoded from, kept by
     # fedgov.wire.serde so that storing a received report needs no re-encoding.
     # Not part of the value: equality ignores it and dataclasses.replace drops it.
@@ -62,6 +63,7 @@ class Report:
             "decision": self.decision.to_dict(),
             "input_digest": self.input_digest,
             "created_ms": self.created_ms,
+            "prev_report_hash": self.prev_report_hash,
         }
 
     @classmethod
@@ -80,7 +82,22 @@ class Report:
             decision=Decision.from_dict(d["decision"]),
             input_digest=d.get("input_digest", ""),
             created_ms=int(d.get("created_ms", 0)),
+            prev_report_hash=str(d.get("prev_report_hash", "")),
         )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+
+def chain_hash(report: Report) -> str:
+    """The link a silo's next report carries: its identity, inputs and predecessor."""
+    import hashlib
+
+    key = "\x1f".join(
+        (
+            report.report_id, report.silo_id, report.model_id, report.model_version,
+            report.spec_digest, report.input_digest, str(report.window_start_ms),
+            str(report.window_end_ms), report.prev_report_hash,
+        )
+    )
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -160,6 +160,10 @@ class Store(Protocol):
         self, model_id: str, model_version: str | None, *, since_ms: int = 0, latest_only: bool
     ) -> list[Report]: ...
 
+    def latest_report(self, silo_id: str, model_id: str, model_version: str) -> Report | None:
+        """The newest report (by window end) of one silo for one model version."""
+        ...
+
     def latest_reports(self) -> list[Report]:
         """The newest report of every (silo, model, version)."""
         ...

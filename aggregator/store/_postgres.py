@@ -407,6 +407,15 @@ class PostgresStore:
     def latest_reports(self) -> list[Report]:
         return [_report(r) for r in self._all(_LATEST.format(where=""), ())]
 
+    def latest_report(self, silo_id: str, model_id: str, model_version: str) -> Report | None:
+        rows = self._all(
+            _LATEST.format(
+                where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"
+            ),
+            (silo_id, model_id, model_version),
+        )
+        return _report(rows[0]) if rows else None
+
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
     ) -> list[DriftRecord]:

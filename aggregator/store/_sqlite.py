@@ -353,6 +353,16 @@ class SqliteStore:
             rows = db.execute(sql).fetchall()
         return [stored_report(r) for r in rows]
 
+    def latest_report(self, silo_id: str, model_id: str, model_version: str) -> Report | None:
+        sql = (
+            "SELECT r.payload, r.payload_pb FROM latest_reports l "
+            "JOIN reports r ON r.report_id = l.report_id "
+            "WHERE l.silo_id=? AND l.model_id=? AND l.model_version=?"
+        )
+        with self._read() as db:
+            row = db.execute(sql, (silo_id, model_id, model_version)).fetchone()
+        return stored_report(row) if row else None
+
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
     ) -> list[DriftRecord]:

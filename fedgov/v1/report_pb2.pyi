@@ -81,7 +81,7 @@ class Decision(_message.Message):
     def __init__(self, allow: _Optional[bool] = ..., deny: _Optional[_Iterable[str]] = ..., warn: _Optional[_Iterable[str]] = ..., actions: _Optional[_Iterable[str]] = ..., bundle_digest: _Optional[str] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("report_id", "silo_id", "jurisdiction", "model_id", "model_version", "window", "spec_digest", "stats", "metrics_json", "decision", "input_digest", "created_unix_ms")
+    __slots__ = ("report_id", "silo_id", "jurisdiction", "model_id", "model_version", "window", "spec_digest", "stats", "metrics_json", "decision", "input_digest", "created_unix_ms", "prev_report_hash")
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     SILO_ID_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class Report(_message.Message):
     DECISION_FIELD_NUMBER: _ClassVar[int]
     INPUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PREV_REPORT_HASH_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     silo_id: str
     jurisdiction: str
@@ -106,4 +107,5 @@ class Report(_message.Message):
     decision: Decision
     input_digest: str
     created_unix_ms: int
-    def __init__(self, report_id: _Optional[str] = ..., silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., window: _Optional[_Union[Window, _Mapping]] = ..., spec_digest: _Optional[str] = ..., stats: _Optional[_Union[WindowStats, _Mapping]] = ..., metrics_json: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., input_digest: _Optional[str] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+    prev_report_hash: str
+    def __init__(self, report_id: _Optional[str] = ..., silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., window: _Optional[_Union[Window, _Mapping]] = ..., spec_digest: _Optional[str] = ..., stats: _Optional[_Union[WindowStats, _Mapping]] = ..., metrics_json: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., input_digest: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., prev_report_hash: _Optional[str] = ...) -> None: ...

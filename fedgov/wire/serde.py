@@ -211,6 +211,7 @@ def report_to_proto(r: Report) -> report_pb2.Report:
         decision=decision_to_proto(r.decision),
         input_digest=r.input_digest,
         created_unix_ms=r.created_ms,
+        prev_report_hash=r.prev_report_hash,
     )
 
 
@@ -304,6 +305,7 @@ def _report_from_proto(
         decision=decision_from_proto(m.decision),
         input_digest=m.input_digest,
         created_ms=m.created_unix_ms,
+        prev_report_hash=m.prev_report_hash,
     )
     object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
     return report

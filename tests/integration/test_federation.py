@@ -214,3 +214,24 @@ def test_default_guards_suppress_small_cells_before_sending(
     for attr in stored.metrics["fairness"].values():
         for g in attr["groups"].values():
             assert g["count"] == 0 or g["count"] >= 10
+
+
+def test_agent_reports_form_a_chain_the_aggregator_accepts(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path
+) -> None:
+    from fedgov.report import chain_hash
+
+    address = f"127.0.0.1:{aggregator.port}"
+    (tmp_path / "EU-FR" / "in").mkdir(parents=True)
+    agent = _agent(tmp_path, "EU-FR", address, spec_file)
+    try:
+        agent.register()
+        made = []
+        for n in range(3):
+            write_table(credit_data(300, seed=70 + n), tmp_path / "EU-FR" / "in" / f"w{n}.csv")
+            made += agent.scan_once()
+    finally:
+        agent.close()
+    assert [r.prev_report_hash for r in made] == ["", chain_hash(made[0]), chain_hash(made[1])]
+    stored = [aggregator.handler.store.get_report(r.report_id) for r in made]
+    assert [s.prev_report_hash for s in stored if s] == [r.prev_report_hash for r in made]

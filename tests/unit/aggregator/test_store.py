@@ -341,3 +341,13 @@ def test_model_registry_aliases_and_history(store: Store) -> None:
     assert [m.version for m in store.list_model_versions("credit-risk")] == ["1.0.0", "1.0.1", "1.0.2"]
     with pytest.raises(KeyError):
         store.set_model_status("credit-risk", "9.9.9", "promoted")
+
+
+def test_latest_report_of_one_silo(store: Store, credit_spec: MonitoringSpec) -> None:
+    _register(store, credit_spec, "EU-DE", "EU-FR")
+    assert store.latest_report("EU-DE", "credit-risk", "1.0.0") is None
+    store.add_report(_report(credit_spec, "EU-DE", "a", 2000))
+    store.add_report(_report(credit_spec, "EU-DE", "b", 1000))  # an older window, later
+    store.add_report(_report(credit_spec, "EU-FR", "c", 3000))
+    got = store.latest_report("EU-DE", "credit-risk", "1.0.0")
+    assert got is not None and got.report_id == "a"
