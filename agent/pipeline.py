@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fedgov.data import file_digest, iter_batches
+from fedgov.data import file_digest, fold_file
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision, PolicyEngine
 from fedgov.report import Report, now_ms
@@ -19,7 +19,6 @@ __all__ = [
     "guard",
     "policy_input",
     "report_id_for",
-    "window_stats",
 ]
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,6 @@ def report_id_for(silo_id: str, spec: MonitoringSpec, input_digest: str) -> str:
 
     key = "\x1f".join((silo_id, spec.model_id, spec.model_version, spec.digest, input_digest))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def window_stats(spec: MonitoringSpec, path: Path, *, chunk_rows: int) -> WindowStats:
-    stats = WindowStats.zero(spec)
-    for batch in iter_batches(path, spec, chunk_rows=chunk_rows):
-        stats = stats.fold(spec, batch)
-    return stats
 
 
 def _iso(ms: int) -> str:
@@ -108,7 +100,7 @@ def build_report(
     # Metrics and decision come from the guarded counts: the report must not
     # reveal through its metrics what suppression took out of its counts.
     stats = guard(
-        window_stats(spec, path, chunk_rows=chunk_rows),
+        fold_file(path, spec, chunk_rows=chunk_rows),
         min_cell_count=min_cell_count,
         epsilon=epsilon,
         complementary=complementary,

@@ -263,8 +263,8 @@ class AggregatorHandler:
         A chain break is flagged (audited, logged) but the report is still stored:
         nothing accepted is lost, and the flag tells an auditor where to look.
         """
-        if self.store.get_report(report.report_id) is not None:
-            return ""  # a replayed duplicate: stored once, nothing new to check
+        # A replayed duplicate may "break" here too, but the caller drops it
+        # before auditing (add_report stores it once), so no lookup is needed.
         prev = self.store.latest_report(report.silo_id, report.model_id, report.model_version)
         expected = chain_hash(prev) if prev is not None else ""
         if report.prev_report_hash == expected:

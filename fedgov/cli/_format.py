@@ -63,9 +63,8 @@ def parse_since(text: str | None) -> int:
     """'' -> 0; '90m', '2h', '7d' -> that long ago; ISO 8601 -> that instant (unix ms)."""
     if not text:
         return 0
-    m = _DURATION.match(text.strip())
-    if m:
-        return int((time.time() - float(m.group(1)) * _UNIT[m.group(2)]) * 1000)
+    if _DURATION.match(text.strip()):
+        return int(time.time() * 1000) - parse_duration(text)
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fedgov.cli._format import table
+from fedgov.policy import default_bundle_path
 from fedgov.spec import save_spec
 from fedgov.synthetic import credit_data, write_table
 
@@ -47,12 +48,6 @@ SILOS = (
     DemoSilo("EU-FR", drift=0.0, bias=0.0, fmt="csv", story="healthy"),
     DemoSilo("US-NY", drift=0.0, bias=0.12, fmt="parquet", story="model biased against women"),
 )
-
-
-def default_bundle() -> Path:
-    from fedgov.policy import default_bundle_path
-
-    return default_bundle_path()
 
 
 def _say(quiet: bool, *lines: str) -> None:
@@ -109,7 +104,7 @@ def run_demo(
         spec_path = root / "spec.json"
         save_spec(spec, spec_path)
         bundle = root / "policy"
-        shutil.copytree(default_bundle(), bundle, dirs_exist_ok=True)
+        shutil.copytree(default_bundle_path(), bundle, dirs_exist_ok=True)
 
         # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate.
         from fedgov.audit import AuditLog
