@@ -11,16 +11,18 @@ What each line times (wall clock, median of the repeats):
   ``--chunk-rows`` slices: encode (:func:`fedgov.data.encode_arrow`) + fold
   (``WindowStats.fold``); then ``compute_metrics`` on both windows (drift of
   current against the spec's reference profile, every fairness metric for
-  both). One thread; and with the two windows folded in two threads.
-* ``fedgov in-memory (numpy)``: the same from numpy/object columns through
-  :func:`fedgov.stats.encode_columns` (strings hashed in Python). One thread.
+  both). With fedgov's default fold threads (the features of a chunk are
+  counted on every core, see :mod:`fedgov.stats._parallel`), and on one
+  thread (``FEDGOV_STATS_THREADS=1``).
+* ``fedgov in-memory (numpy), 1 thread``: the same from numpy/object columns
+  through :func:`fedgov.stats.encode_columns` (strings hashed in Python).
 * ``fedgov parquet ...``: the current window written to a Parquet file
   (snappy, row groups of one chunk; page cache warm, as a silo re-reading its
   window is): read + encode + fold + metrics with
-  :func:`fedgov.data.fold_file`, with and without the read-ahead thread; the
-  same plus the sha256 input digest the agent puts in every report, hashed
-  after the scan or in a thread beside it; and read + encode alone (no
-  statistics), the reader's own speed.
+  :func:`fedgov.data.fold_file`, with and without the read-ahead thread, and
+  on one thread; the same plus the sha256 input digest the agent puts in
+  every report, hashed in a thread beside the scan (as the agent does); and
+  read + encode alone (no statistics), the reader's own speed.
 * ``scipy ks_2samp``: exact two-sample KS over the 20 numeric features.
 * ``fairlearn MetricFrame``: selection rate, TPR, FPR, accuracy per group for
   each sensitive attribute, on both windows, plus demographic parity and
@@ -76,11 +78,28 @@ def _quiet_peers() -> None:
 
 
 # -- the contenders ---------------------------------------------------------------------
-def fedgov_arrow(
-    spec: Any, tables: list[Any], chunk_rows: int, *, threads: int = 1
-) -> Callable[[], Any]:
-    from concurrent.futures import ThreadPoolExecutor
+def fold_threads(n: int | None) -> Any:
+    """Run with ``n`` fold threads (``FEDGOV_STATS_THREADS``); None: fedgov's default."""
+    from contextlib import contextmanager
 
+    @contextmanager
+    def setting() -> Any:
+        saved = os.environ.pop("FEDGOV_STATS_THREADS", None)
+        if n is not None:
+            os.environ["FEDGOV_STATS_THREADS"] = str(n)
+        try:
+            yield
+        finally:
+            os.environ.pop("FEDGOV_STATS_THREADS", None)
+            if saved is not None:
+                os.environ["FEDGOV_STATS_THREADS"] = saved
+
+    return setting()
+
+
+def fedgov_arrow(
+    spec: Any, tables: list[Any], chunk_rows: int, *, threads: int | None = None
+) -> Callable[[], Any]:
     from fedgov.data import encode_arrow
     from fedgov.metrics import compute_metrics
     from fedgov.stats import WindowStats
@@ -92,10 +111,8 @@ def fedgov_arrow(
         return compute_metrics(spec, stats)
 
     def run() -> Any:
-        if threads == 1:
+        with fold_threads(threads):
             return [one(t) for t in tables]
-        with ThreadPoolExecutor(max_workers=threads) as pool:  # one window per thread
-            return list(pool.map(one, tables))
 
     return run
 
@@ -105,16 +122,23 @@ def fedgov_numpy(spec: Any, sides: list[dict[str, np.ndarray]]) -> Callable[[], 
     from fedgov.stats import WindowStats, encode_columns
 
     def run() -> Any:
-        return [
-            compute_metrics(spec, WindowStats.zero(spec).fold(spec, encode_columns(spec, cols)))
-            for cols in sides
-        ]
+        with fold_threads(1):
+            return [
+                compute_metrics(spec, WindowStats.zero(spec).fold(spec, encode_columns(spec, cols)))
+                for cols in sides
+            ]
 
     return run
 
 
 def fedgov_parquet(
-    spec: Any, path: Path, chunk_rows: int, *, read_ahead: bool, digest: str = ""
+    spec: Any,
+    path: Path,
+    chunk_rows: int,
+    *,
+    read_ahead: bool,
+    digest: str = "",
+    threads: int | None = None,
 ) -> Callable[[], Any]:
     """``digest``: "" none, "after" sha256 after the scan (as agent/pipeline.py does
     today), "beside" sha256 in a thread while the scan runs (hashlib frees the GIL)."""
@@ -128,6 +152,10 @@ def fedgov_parquet(
         return compute_metrics(spec, stats)
 
     def run() -> Any:
+        with fold_threads(threads):
+            return timed()
+
+    def timed() -> Any:
         if digest == "after":
             return scan(), file_digest(path)
         if digest == "beside":
@@ -303,44 +331,25 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = path.stat().st_size / 1e6
         log(f"  current window as Parquet: {size_mb:.0f} MB, row groups of {chunk_rows:,} rows")
 
-        contenders: dict[str, tuple[Callable[[], Any], int]] = {
-            "fedgov in-memory (arrow)": (fedgov_arrow(spec, tables, chunk_rows), args.repeats),
-            "fedgov in-memory (arrow), 2 threads": (
-                fedgov_arrow(spec, tables, chunk_rows, threads=2),
-                args.repeats,
+        one = 1  # fold threads for the single-core lines
+        fedgov_runs: dict[str, tuple[Callable[[], Any], int]] = {
+            "fedgov in-memory (arrow)": fedgov_arrow(spec, tables, chunk_rows),
+            "fedgov in-memory (arrow), 1 thread": fedgov_arrow(
+                spec, tables, chunk_rows, threads=one
             ),
-            "fedgov in-memory (numpy)": (fedgov_numpy(spec, [ref, cur]), args.repeats),
-            "fedgov parquet, read-ahead": (
-                fedgov_parquet(spec, path, chunk_rows, read_ahead=True),
-                args.repeats,
+            "fedgov in-memory (numpy), 1 thread": fedgov_numpy(spec, [ref, cur]),
+            "fedgov parquet, read-ahead": fedgov_parquet(spec, path, chunk_rows, read_ahead=True),
+            "fedgov parquet": fedgov_parquet(spec, path, chunk_rows, read_ahead=False),
+            "fedgov parquet, 1 thread": fedgov_parquet(
+                spec, path, chunk_rows, read_ahead=False, threads=one
             ),
-            "fedgov parquet, one thread": (
-                fedgov_parquet(spec, path, chunk_rows, read_ahead=False),
-                args.repeats,
+            "fedgov parquet + sha256 beside": fedgov_parquet(
+                spec, path, chunk_rows, read_ahead=True, digest="beside"
             ),
-            "fedgov parquet + sha256 after": (
-                fedgov_parquet(spec, path, chunk_rows, read_ahead=True, digest="after"),
-                args.repeats,
-            ),
-            "fedgov parquet + sha256 beside": (
-                fedgov_parquet(spec, path, chunk_rows, read_ahead=True, digest="beside"),
-                args.repeats,
-            ),
-            "fedgov parquet read + encode only": (
-                fedgov_read_only(spec, path, chunk_rows),
-                args.repeats,
-            ),
+            "fedgov parquet read + encode only": fedgov_read_only(spec, path, chunk_rows),
         }
-        rows = {
-            "fedgov in-memory (arrow)": 2 * n,
-            "fedgov in-memory (arrow), 2 threads": 2 * n,
-            "fedgov in-memory (numpy)": 2 * n,
-            "fedgov parquet, read-ahead": n,
-            "fedgov parquet, one thread": n,
-            "fedgov parquet + sha256 after": n,
-            "fedgov parquet + sha256 beside": n,
-            "fedgov parquet read + encode only": n,
-        }
+        contenders = {k: (run, args.repeats) for k, run in fedgov_runs.items()}
+        rows = {k: (2 * n if "in-memory" in k else n) for k in contenders}
         skipped: dict[str, str] = {}
         fair_frames = None
         if not args.skip_peers:
@@ -381,14 +390,15 @@ def main(argv: list[str] | None = None) -> int:
         r["rows"] = rows[name]
         r["rows_per_s"] = rows[name] / r["median_s"]
     ours = results["fedgov in-memory (arrow)"]
-    ours_2t = results["fedgov in-memory (arrow), 2 threads"]
-    ours_np = results["fedgov in-memory (numpy)"]
+    ours_1t = results["fedgov in-memory (arrow), 1 thread"]
+    ours_np = results["fedgov in-memory (numpy), 1 thread"]
     checks = []
 
     def ratio_check(label: str, peer: str, target: float, by_rate: bool = False) -> None:
         if peer not in results:
             return
-        for who, mine in (("arrow", ours), ("arrow, 2 threads", ours_2t), ("numpy", ours_np)):
+        mine_all = (("arrow", ours), ("arrow, 1 thread", ours_1t), ("numpy, 1 thread", ours_np))
+        for who, mine in mine_all:
             if by_rate:
                 ratio = mine["rows_per_s"] / results[peer]["rows_per_s"]
             else:
@@ -409,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio_check("evidently rows/s", ev, TARGETS["evidently"], by_rate=True)
     for name in (
         "fedgov parquet, read-ahead",
-        "fedgov parquet, one thread",
-        "fedgov parquet + sha256 after",
+        "fedgov parquet",
+        "fedgov parquet, 1 thread",
         "fedgov parquet + sha256 beside",
     ):
         rps = results[name]["rows_per_s"]

@@ -13,9 +13,9 @@ counts still add up (suppression keeps a tally, noise does not).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from fedgov.spec import Feature, MonitoringSpec, NumericFeature, coarse_groups
 from fedgov.stats._batch import Batch
 from fedgov.stats._binning import binner
 from fedgov.stats._counts import FeatureCounts, OutcomeCounts, outcome_layouts
+from fedgov.stats._parallel import run_all
 
 __all__ = ["Privacy", "WindowStats"]
 
@@ -229,26 +230,34 @@ def _coarse_starts(f: NumericFeature) -> np.ndarray:
 
 
 def _count_batch(spec: MonitoringSpec, digest: str, batch: Batch) -> WindowStats:
-    features = {f.name: _feature_counts(f, batch) for f in spec.features}
+    # Features and outcomes are independent: count them on the fold threads.
+    tasks: list[Callable[[], Any]] = [partial(_feature_counts, f, batch) for f in spec.features]
+    tasks.append(partial(_outcome_counts, spec, batch))
+    *counted, (outcomes, known) = run_all(tasks, values=batch.n_rows * len(tasks))
+    return WindowStats(
+        spec_digest=digest,
+        rows=batch.n_rows,
+        features={f.name: c for f, c in zip(spec.features, counted, strict=True)},
+        outcomes=outcomes,
+        outcome_missing=batch.n_rows - known,
+    )
 
+
+def _outcome_counts(spec: MonitoringSpec, batch: Batch) -> tuple[dict[str, OutcomeCounts], int]:
+    """Confusion counts per outcome layout, and how many rows had label and prediction."""
     yt = np.asarray(batch.y_true)
     yp = np.asarray(batch.y_pred)
     known = (yt >= 0) & (yp >= 0)
     outcome = (yt[known].astype(np.int64) << 1) | yp[known].astype(np.int64)  # 0..3
+    n_known = int(np.count_nonzero(known))
     outcomes: dict[str, OutcomeCounts] = {}
     n_slots = {a.name: len(a.groups) + 2 for a in spec.sensitive}
     for name, (attrs, groups) in outcome_layouts(spec).items():
-        group = np.zeros(int(known.sum()), dtype=np.int64)
+        group = np.zeros(n_known, dtype=np.int64)
         for a in attrs:  # mixed radix: first attribute varies slowest
             group = group * n_slots[a] + batch.codes[a][known]
         flat = np.bincount(group * 4 + outcome, minlength=len(groups) * 4)
         if flat.size != len(groups) * 4:
             raise ValueError(f"batch codes of '{name}' fall outside its {len(groups)} groups")
         outcomes[name] = OutcomeCounts(name, groups, flat.reshape(len(groups), 2, 2))
-    return WindowStats(
-        spec_digest=digest,
-        rows=batch.n_rows,
-        features=features,
-        outcomes=outcomes,
-        outcome_missing=batch.n_rows - int(known.sum()),
-    )
+    return outcomes, n_known

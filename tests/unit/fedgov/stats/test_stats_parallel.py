@@ -1,0 +1,123 @@
+"""Folding on several threads: same counts, results in order, no deadlock, clear errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from fedgov.errors import ConfigError
+from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, SensitiveAttribute
+from fedgov.stats import WindowStats, encode_columns
+from fedgov.stats._parallel import MIN_PARALLEL_VALUES, run_all, threads
+
+_FINE = np.linspace(-2.0, 2.0, 65)
+SPEC = MonitoringSpec(
+    model_id="m",
+    model_version="1",
+    label="y",
+    prediction="p",
+    features=(
+        NumericFeature("x0", tuple(_FINE[::8])),  # coarse cells only
+        *(
+            NumericFeature(f"x{i}", tuple(_FINE[::step]), tuple(_FINE))
+            for i, step in ((1, 4), (2, 16), (3, 32))
+        ),
+        CategoricalFeature("c", ("a", "b", "c")),
+    ),
+    sensitive=(SensitiveAttribute("sex", ("F", "M")), SensitiveAttribute("race", ("w", "b"))),
+    intersections=(("sex", "race"),),
+)
+
+
+def _columns(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray] = {f"x{i}": rng.standard_normal(n) * (1 + i / 2) for i in range(4)}
+    cols["x0"][rng.random(n) < 0.01] = np.nan
+    cols["c"] = np.array(["a", "b", "c", "z"], dtype=object)[rng.integers(0, 4, n)]
+    cols["sex"] = np.array(["F", "M", None], dtype=object)[rng.integers(0, 3, n)]
+    cols["race"] = np.array(["w", "b", "x"], dtype=object)[rng.integers(0, 3, n)]
+    cols["y"] = rng.integers(0, 2, n)
+    cols["p"] = rng.integers(0, 2, n)
+    return cols
+
+
+@pytest.mark.parametrize("n_threads", ["2", "3", "8"])
+def test_threaded_fold_counts_equal_single_thread(monkeypatch, n_threads):
+    n = MIN_PARALLEL_VALUES // 3  # x 6 tasks: above the threshold, so threads are used
+    batch = encode_columns(SPEC, _columns(n, seed=7))
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "1")
+    serial = WindowStats.zero(SPEC).fold(SPEC, batch)
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", n_threads)
+    seen: set[str] = set()
+    original = run_all
+
+    def spy(tasks, *, values):
+        def noting(task):
+            seen.add(threading.current_thread().name)
+            return task()
+
+        return original([lambda t=t: noting(t) for t in tasks], values=values)
+
+    monkeypatch.setattr("fedgov.stats._window.run_all", spy)
+    threaded = WindowStats.zero(SPEC).fold(SPEC, batch)
+    assert threaded == serial
+    assert serial.rows == n and sum(serial.features["x0"].counts) == n
+    assert any(name.startswith("fedgov-fold") for name in seen), seen  # really threaded
+
+
+def test_results_keep_task_order(monkeypatch):
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "3")
+    tasks = [lambda i=i: i * i for i in range(10)]
+    assert run_all(tasks, values=MIN_PARALLEL_VALUES) == [i * i for i in range(10)]
+
+
+def test_small_batches_stay_on_the_calling_thread(monkeypatch):
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "4")
+    names = run_all([lambda: threading.current_thread().name] * 4, values=MIN_PARALLEL_VALUES - 1)
+    assert set(names) == {threading.current_thread().name}
+
+
+def test_nested_calls_from_every_worker_do_not_deadlock(monkeypatch):
+    """Every pool worker busy with a fold that itself fans out: still finishes."""
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "2")
+    inner = [lambda i=i: i for i in range(6)]
+
+    def outer() -> list[int]:
+        return run_all(inner, values=MIN_PARALLEL_VALUES)
+
+    result: list[list[list[int]]] = []
+    t = threading.Thread(
+        target=lambda: result.append(run_all([outer] * 6, values=MIN_PARALLEL_VALUES)),
+        daemon=True,
+    )
+    t.start()
+    t.join(timeout=30)
+    assert not t.is_alive(), "run_all deadlocked when called from inside its own pool"
+    assert result == [[list(range(6))] * 6]
+
+
+def test_a_failing_task_raises_to_the_caller(monkeypatch):
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "2")
+
+    def boom() -> int:
+        raise ValueError("batch codes fall outside")
+
+    with pytest.raises(ValueError, match="outside"):
+        run_all([lambda: 1, boom, lambda: 3], values=MIN_PARALLEL_VALUES)
+
+
+@pytest.mark.parametrize("raw", ["two", "1.5", ""])
+def test_thread_setting(monkeypatch, raw):
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", raw)
+    if raw == "":
+        assert 1 <= threads() <= 4
+    else:
+        with pytest.raises(ConfigError, match="FEDGOV_STATS_THREADS.*whole number"):
+            threads()
+
+
+def test_thread_setting_zero_means_one(monkeypatch):
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "0")
+    assert threads() == 1
