@@ -430,12 +430,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     # The bar goes to stderr, and only when it is a terminal: pipes stay clean.
-    stats = fold_file(args.file, spec, progress=not getattr(args, "no_progress", False))
+    progress = not getattr(args, "no_progress", False)
+    reference = getattr(args, "reference", None)
+    if reference:
+        from fedgov.stats import with_reference
+
+        spec = with_reference(spec, fold_file(reference, spec, progress=progress))
+    stats = fold_file(args.file, spec, progress=progress)
     metrics = compute_metrics(spec, stats)
+    against = f"reference {reference}" if reference else "the spec's reference profile"
     if args.json:
-        print_json({"stats": stats.to_dict(), "metrics": metrics})
+        print_json(
+            {"stats": stats.to_dict(), "metrics": metrics, "drift_against": reference or "spec"}
+        )
         return 0
-    print(f"{args.file}: {stats.rows} rows, model {spec.model_id} version {spec.model_version}")
+    print(
+        f"{args.file}: {stats.rows} rows, model {spec.model_id} version {spec.model_version}; "
+        f"drift against {against}"
+    )
     feats = (metrics.get("drift") or {}).get("features") or {}
     table(
         ["feature", "psi", "p-value", "JS distance", "missing rate"],

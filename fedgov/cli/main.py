@@ -294,9 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     # stats
-    p = sub.add_parser("stats", help="a local look at a data file's statistics and metrics")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--spec", required=True, metavar="SPEC")
+    p = sub.add_parser(
+        "stats",
+        help="a local look at a data file's statistics and metrics",
+        description="Fold FILE (CSV or Parquet) under the monitoring spec and print drift "
+        "and fairness metrics. Drift is measured against the spec's reference profile, "
+        "or against --reference FILE.",
+    )
+    p.add_argument("file", metavar="FILE", help="the window to look at (CSV or Parquet)")
+    p.add_argument("--spec", required=True, metavar="SPEC", help="monitoring spec (JSON)")
+    p.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="measure drift against this file's rows instead of the spec's reference profile",
+    )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (drawn only on a terminal)"
     )

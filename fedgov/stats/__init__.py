@@ -22,7 +22,7 @@ from fedgov.stats._counts import (
     numeric_cells,
     outcome_layouts,
 )
-from fedgov.stats._derive import derive_spec
+from fedgov.stats._derive import derive_spec, with_reference
 from fedgov.stats._window import Privacy, WindowStats
 
 __all__ = [
@@ -37,4 +37,5 @@ __all__ = [
     "encode_columns",
     "numeric_cells",
     "outcome_layouts",
+    "with_reference",
 ]

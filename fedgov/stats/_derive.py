@@ -15,6 +15,7 @@ coarse edges lets one pass at the fine resolution give both count vectors.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from fedgov.spec import (
 from fedgov.stats._batch import _as_array, _float, _keys, encode_columns
 from fedgov.stats._window import WindowStats
 
-__all__ = ["derive_spec"]
+__all__ = ["derive_spec", "with_reference"]
 
 
 def derive_spec(
@@ -99,23 +100,19 @@ def derive_spec(
         positive_label=positive_label,
     )
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
+    return with_reference(spec, stats)
+
+
+def with_reference(spec: MonitoringSpec, stats: WindowStats) -> MonitoringSpec:
+    """``spec`` with its reference profile replaced by the counts of ``stats``
+    (folded under ``spec``): drift is then measured against those rows."""
+    if stats.spec_digest != spec.digest:
+        raise ValueError("with_reference: the statistics were not made under this spec")
     reference = {k: tuple(int(c) for c in v.counts) for k, v in stats.features.items()}
     reference_fine = {
         k: tuple(int(c) for c in v.fine) for k, v in stats.features.items() if v.fine.size
     }
-    return MonitoringSpec(
-        model_id=model_id,
-        model_version=model_version,
-        label=label,
-        prediction=prediction,
-        features=spec.features,
-        sensitive=spec.sensitive,
-        intersections=spec.intersections,
-        score=score,
-        positive_label=positive_label,
-        reference=reference,
-        reference_fine=reference_fine,
-    )
+    return dataclasses.replace(spec, reference=reference, reference_fine=reference_fine)
 
 
 def _is_numeric(values: Any) -> bool:

@@ -55,6 +55,32 @@ def test_spec_then_stats_json(tmp_path: Path, reference: Path) -> None:
     assert out["metrics"]["drift"]["features"]["income"]["psi"] > 0.2
 
 
+def test_stats_against_a_reference_file(tmp_path: Path, reference: Path) -> None:
+    """--reference FILE: drift against that file's rows, as if the spec had been derived from it."""
+    from fedgov.data import fold_file
+    from fedgov.metrics import compute_metrics
+    from fedgov.spec import load_spec
+    from fedgov.stats import with_reference
+
+    spec = _spec(tmp_path, reference)
+    drifted = write_table(credit_data(1500, seed=5, drift=1.0), tmp_path / "drifted.csv")
+    current = write_table(credit_data(1000, seed=3, drift=1.0), tmp_path / "cur.parquet")
+    p = run("stats", str(current), "--spec", str(spec), "--reference", str(drifted), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["drift_against"] == str(drifted)
+    # The oracle: the spec's reference profile swapped for the drifted file's counts.
+    s = load_spec(spec)
+    oracle = with_reference(s, fold_file(drifted, s))
+    want = compute_metrics(oracle, fold_file(current, oracle))
+    assert out["metrics"]["drift"] == json.loads(json.dumps(want["drift"]))
+    # Same drift as the current window: small PSI, where the spec's profile gives a large one.
+    assert out["metrics"]["drift"]["features"]["income"]["psi"] < 0.1
+    p = run("stats", str(current), "--spec", str(spec), "--reference", str(tmp_path / "no.csv"))
+    assert p.returncode == 3 and "no.csv" in p.stderr
+    no_traceback(p)
+
+
 def test_missing_data_file(tmp_path: Path, reference: Path) -> None:
     spec = _spec(tmp_path, reference)
     p = run("stats", str(tmp_path / "nope.csv"), "--spec", str(spec))
