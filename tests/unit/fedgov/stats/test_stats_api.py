@@ -18,6 +18,7 @@ def test_exported_names() -> None:
         "encode_columns",
         "numeric_cells",
         "outcome_layouts",
+        "with_reference",
     }
     for name in fedgov.stats.__all__:
         assert getattr(fedgov.stats, name) is not None
