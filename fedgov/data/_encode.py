@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fedgov.errors import DataError, SpecError
+from fedgov.errors import DataError
 
 if TYPE_CHECKING:
     from fedgov.spec import MonitoringSpec
@@ -192,31 +192,12 @@ def _column(data: pa.Table | pa.RecordBatch, name: str) -> _Column:
 
 def encode_arrow(spec: MonitoringSpec, data: pa.Table | pa.RecordBatch) -> Batch:
     """Encode the spec's columns of ``data`` into a :class:`~fedgov.stats.Batch`."""
-    from fedgov.spec import CategoricalFeature, NumericFeature
-    from fedgov.stats import Batch
+    from fedgov.stats._batch import assemble_batch
 
-    numeric: dict[str, np.ndarray] = {}
-    codes: dict[str, np.ndarray] = {}
-    for f in spec.features:
-        if isinstance(f, NumericFeature):
-            numeric[f.name] = float_column(_column(data, f.name), f.name)
-        elif isinstance(f, CategoricalFeature):
-            codes[f.name] = _codes(_column(data, f.name), f.name, f.categories)
-    for a in spec.sensitive:
-        if a.name in codes:
-            f = spec.feature(a.name)
-            if isinstance(f, CategoricalFeature) and f.categories != a.groups:
-                raise SpecError(
-                    f"'{a.name}' is both a categorical feature and a sensitive attribute "
-                    "with different values; list the same categories and groups"
-                )
-            continue
-        codes[a.name] = _codes(_column(data, a.name), a.name, a.groups)
-    return Batch(
-        n_rows=data.num_rows,
-        numeric=numeric,
-        codes=codes,
-        y_true=_binary(_column(data, spec.label), spec.positive_label),
-        y_pred=_binary(_column(data, spec.prediction), spec.positive_label),
-        score=float_column(_column(data, spec.score), spec.score) if spec.score else None,
+    return assemble_batch(
+        spec,
+        data.num_rows,
+        floats=lambda name: float_column(_column(data, name), name),
+        codes=lambda name, values: _codes(_column(data, name), name, values),
+        labels=lambda name: _binary(_column(data, name), spec.positive_label),
     )

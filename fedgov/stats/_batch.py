@@ -16,7 +16,7 @@ row, so encoding stays vectorised for numeric columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,16 +176,41 @@ def encode_columns(spec: MonitoringSpec, columns: Mapping[str, Any]) -> Batch:
             f"missing column(s) {absent} required by the spec of model "
             f"{spec.model_id} {spec.model_version}; present: {sorted(columns)}"
         )
-    n = len(columns[spec.label])
+    try:
+        return assemble_batch(
+            spec,
+            len(columns[spec.label]),
+            floats=lambda name: _float(columns[name], name),
+            codes=lambda name, values: _codes(columns[name], values),
+            labels=lambda name: _label(columns[name], spec.positive_label),
+        )
+    except ValueError as exc:
+        raise DataError(f"columns of unequal length: {exc}") from None
+
+
+def assemble_batch(
+    spec: MonitoringSpec,
+    n_rows: int,
+    *,
+    floats: Callable[[str], np.ndarray],
+    codes: Callable[[str, tuple[str, ...]], np.ndarray],
+    labels: Callable[[str], np.ndarray],
+) -> Batch:
+    """A :class:`Batch` of the spec's columns, each encoded by the reader's own function.
+
+    One place decides which column is read how (numeric features as floats,
+    categorical features and sensitive attributes as codes, label and
+    prediction as 0/1/-1, the score as floats), whatever the source.
+    """
     numeric: dict[str, np.ndarray] = {}
-    codes: dict[str, np.ndarray] = {}
+    coded: dict[str, np.ndarray] = {}
     for f in spec.features:
         if isinstance(f, NumericFeature):
-            numeric[f.name] = _float(columns[f.name], f.name)
+            numeric[f.name] = floats(f.name)
         elif isinstance(f, CategoricalFeature):
-            codes[f.name] = _codes(columns[f.name], f.categories)
+            coded[f.name] = codes(f.name, f.categories)
     for a in spec.sensitive:
-        if a.name in codes:
+        if a.name in coded:
             f = spec.feature(a.name)
             if isinstance(f, CategoricalFeature) and f.categories != a.groups:
                 raise SpecError(
@@ -193,16 +218,12 @@ def encode_columns(spec: MonitoringSpec, columns: Mapping[str, Any]) -> Batch:
                     "with different values; list the same categories and groups"
                 )
             continue
-        codes[a.name] = _codes(columns[a.name], a.groups)
-    score = _float(columns[spec.score], spec.score) if spec.score else None
-    try:
-        return Batch(
-            n_rows=n,
-            numeric=numeric,
-            codes=codes,
-            y_true=_label(columns[spec.label], spec.positive_label),
-            y_pred=_label(columns[spec.prediction], spec.positive_label),
-            score=score,
-        )
-    except ValueError as exc:
-        raise DataError(f"columns of unequal length: {exc}") from None
+        coded[a.name] = codes(a.name, a.groups)
+    return Batch(
+        n_rows=n_rows,
+        numeric=numeric,
+        codes=coded,
+        y_true=labels(spec.label),
+        y_pred=labels(spec.prediction),
+        score=floats(spec.score) if spec.score else None,
+    )
