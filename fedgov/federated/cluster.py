@@ -1,26 +1,23 @@
 """A Flower cluster on this machine: a SuperLink and one SuperNode per silo.
 
-:class:`FlowerCluster` starts them as subprocesses on free ports (found by
-binding port 0; a start that loses the port to another process is retried
-on a new one), with one ``FLWR_HOME`` per process, waits until each is
-ready (the SuperLink answers ``/health``; a SuperNode has logged the node
-id the SuperLink gave it, i.e. it has registered), and stops every process
-it started, and their children, on exit: SIGTERM, then SIGKILL.
+:class:`FlowerCluster` starts them with the deployment's own classes
+(:mod:`fedgov.federated.nodes`: free ports, one ``FLWR_HOME`` per process,
+readiness checks, a retry when a port is lost), registers the SuperNodes in
+parallel, and stops every process it started, and their children, on exit:
+SIGTERM, then SIGKILL.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -29,19 +26,15 @@ from fedgov.federated._process import (
     Process,
     base_env,
     descendants,
-    free_port,
     pid_gone,
     terminate,
-    write_toml,
 )
+from fedgov.federated.nodes import SuperLinkProcess, SuperNodeProcess
 from fedgov.federated.runner import TrainingError, TrainingResult, run_training, write_cli_config
 
 __all__ = ["FlowerCluster", "NodeInfo", "Silo"]
 
 log = logging.getLogger(__name__)
-
-_NODE_ID = re.compile(r"SuperNode ID: (\d+)")
-_IN_USE = ("address already in use", "errno 98", "only one usage of each socket address")
 
 
 @dataclass(frozen=True)
@@ -108,9 +101,8 @@ class FlowerCluster:
         self.workdir = Path(
             tempfile.mkdtemp(prefix="fedgov-flower-") if workdir is None else workdir
         )
-        self.superlink: Process | None = None
-        self.port = 0
-        self._nodes: dict[str, tuple[Process, int, int]] = {}  # name -> (proc, port, node id)
+        self._link: SuperLinkProcess | None = None
+        self._nodes: dict[str, SuperNodeProcess] = {}  # registered, by silo name
         self._superexecs: list[Process] = []  # with isolation="process"
         self.timings: dict[str, float] = {}
         self.seen_pids: set[int] = set()
@@ -131,18 +123,39 @@ class FlowerCluster:
 
     def start(self) -> None:
         t0 = time.perf_counter()
+        link = partial(
+            SuperLinkProcess,
+            host=self.host,
+            isolation=self.isolation,
+            extra_env=self._extra_env,
+            start_timeout=self.start_timeout,
+            stop_grace=self.stop_grace,
+        )
+        node = partial(
+            SuperNodeProcess,
+            host=self.host,
+            isolation=self.isolation,
+            extra_env=self._extra_env,
+            start_timeout=self.start_timeout,
+            stop_grace=self.stop_grace,
+        )
+        spawned: list[SuperNodeProcess] = []
         try:
-            self._start_superlink()
-            self._maybe_superexec("superlink", self.port, self.superlink)
+            self._link = link(workdir=self.workdir / "superlink").start()
+            self._maybe_superexec("superlink", self._link.port, self._link.proc)
             self.timings["superlink"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            pending = [self._spawn_supernode(s) for s in self.silos]
-            for silo, (proc, port) in zip(self.silos, pending, strict=True):
-                proc, port, node_id = self._await_supernode(silo, proc, port)
-                self._nodes[silo.name] = (proc, port, node_id)
-                self._maybe_superexec(silo.name, port, proc)
+            spawned += [
+                node(s.name, self.address, s.node_config, workdir=self.workdir / s.name).spawn()
+                for s in self.silos
+            ]
+            for n in spawned:  # all spawned first: they register in parallel
+                self._nodes[n.name] = n.await_registered()
+                self._maybe_superexec(n.name, n.port, n.proc)
             self.timings["supernodes"] = time.perf_counter() - t1
         except BaseException:
+            for n in spawned:
+                n.stop()
             self.stop()
             raise
         self.timings["start"] = time.perf_counter() - t0
@@ -151,25 +164,31 @@ class FlowerCluster:
             "Flower cluster up in %.2f s: SuperLink %s, SuperNodes %s",
             self.timings["start"],
             self.address,
-            {n: i for n, (_, _, i) in self._nodes.items()},
+            {n: node.node_id for n, node in self._nodes.items()},
         )
 
     def stop(self) -> None:
-        procs = [*self._superexecs, *(p for p, _, _ in self._nodes.values())]
-        if self.superlink is not None:
-            procs.append(self.superlink)
         self._remember_pids()
         # SuperNodes first, so none is left retrying a SuperLink that is gone.
-        terminate(procs[:-1] if self.superlink else procs, self.stop_grace)
-        if self.superlink is not None:
-            terminate([self.superlink], self.stop_grace)
+        terminate(
+            [*self._superexecs, *(n.proc for n in self._nodes.values() if n.proc)],
+            self.stop_grace,
+        )
+        for node in self._nodes.values():
+            node.proc = None
+        if self._link is not None:
+            self._link.stop()
         self._nodes.clear()
         self._superexecs.clear()
-        self.superlink = None
+        self._link = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- state
+
+    @property
+    def port(self) -> int:
+        return self._link.port if self._link is not None else 0
 
     @property
     def address(self) -> str:
@@ -179,8 +198,9 @@ class FlowerCluster:
     @property
     def nodes(self) -> list[NodeInfo]:
         return [
-            NodeInfo(name, p.pid, port, node_id, p.log_path)
-            for name, (p, port, node_id) in self._nodes.items()
+            NodeInfo(name, n.proc.pid, n.port, n.node_id, n.proc.log_path)
+            for name, n in self._nodes.items()
+            if n.proc is not None and n.node_id is not None
         ]
 
     @property
@@ -191,12 +211,22 @@ class FlowerCluster:
             write_cli_config(home, self.address)
         return home
 
+    def _processes(self) -> list[tuple[str, Process]]:
+        """(what, process) for every live-or-dead process we started, SuperLink first."""
+        procs: list[tuple[str, Process]] = []
+        if self._link is not None and self._link.proc is not None:
+            procs.append((f"the SuperLink (pid {self._link.proc.pid})", self._link.proc))
+        procs += [(f"{p.name} (pid {p.pid})", p) for p in self._superexecs]
+        procs += [
+            (f"SuperNode of silo '{name}' (pid {n.proc.pid}, node id {n.node_id})", n.proc)
+            for name, n in self._nodes.items()
+            if n.proc is not None
+        ]
+        return procs
+
     def pids(self) -> set[int]:
         """Live processes of the cluster now: ours and their descendants."""
-        roots = [p.pid for p in self._superexecs]
-        roots += [p.pid for p, _, _ in self._nodes.values()]
-        if self.superlink is not None:
-            roots.append(self.superlink.pid)
+        roots = [p.pid for _, p in self._processes()]
         live = {pid for pid in roots if not pid_gone(pid)}
         return live | set(descendants(roots))
 
@@ -204,30 +234,18 @@ class FlowerCluster:
         self.seen_pids |= self.pids()
 
     def check(self) -> None:
-        """Raise :class:`TrainingError` if the SuperLink or a SuperNode has exited."""
+        """Raise :class:`TrainingError` if the SuperLink, a SuperExec or a SuperNode has exited."""
         self._remember_pids()
-        if self.superlink is not None and not self.superlink.alive():
-            raise TrainingError(
-                f"the SuperLink (pid {self.superlink.pid}) exited with code "
-                f"{self.superlink.popen.returncode}; log {self.superlink.log_path}:\n"
-                f"{self.superlink.tail()}"
-            )
-        for p in self._superexecs:
+        for what, p in self._processes():
             if not p.alive():
                 raise TrainingError(
-                    f"{p.name} (pid {p.pid}) exited with code {p.popen.returncode}; "
-                    f"log {p.log_path}:\n{p.tail()}"
-                )
-        for name, (p, _, node_id) in self._nodes.items():
-            if not p.alive():
-                raise TrainingError(
-                    f"SuperNode of silo '{name}' (pid {p.pid}, node id {node_id}) exited with "
-                    f"code {p.popen.returncode}; log {p.log_path}:\n{p.tail()}"
+                    f"{what} exited with code {p.popen.returncode}; log {p.log_path}:\n{p.tail()}"
                 )
 
     def kill_supernode(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill one silo's SuperNode and its children (for failure tests)."""
-        proc = self._nodes[name][0]
+        proc = self._nodes[name].proc
+        assert proc is not None, f"the SuperNode of {name} is not running"
         kids = descendants([proc.pid])
         os.killpg(proc.pid, sig)
         for pid in kids:
@@ -240,59 +258,12 @@ class FlowerCluster:
 
     # -- starting
 
-    def _env(self, name: str) -> dict[str, str]:
-        home = self.workdir / name / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        return base_env(home, self._extra_env)
-
-    def _start_superlink(self) -> None:
-        for attempt in range(3):
-            port = free_port(self.host)
-            (self.workdir / "superlink").mkdir(parents=True, exist_ok=True)
-            proc = Process(
-                "superlink",
-                [
-                    "flower-superlink",
-                    "--insecure",
-                    "--disable-runtime-dependency-installation",
-                    "--isolation",
-                    self.isolation,
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(port),
-                ],
-                self._env("superlink"),
-                self.workdir / "superlink" / f"superlink-{attempt}.log",
-            )
-            self.superlink, self.port = proc, port
-            if self._await_http(proc, f"http://{self.host}:{port}/health"):
-                return
-            if not any(m in proc.log_text().lower() for m in _IN_USE):
-                break
-            terminate([proc], self.stop_grace)
-        assert self.superlink is not None
-        raise TrainingError(
-            f"the SuperLink did not become ready on {self.address} within "
-            f"{self.start_timeout:.0f} s; command: {' '.join(self.superlink.argv)}; "
-            f"log {self.superlink.log_path}:\n{self.superlink.tail()}"
-        )
-
-    def _await_http(self, proc: Process, url: str) -> bool:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline and proc.alive():
-            try:
-                with urllib.request.urlopen(url, timeout=1.0) as res:
-                    if res.status == 200:
-                        return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        return False
-
     def _maybe_superexec(self, name: str, port: int, parent: Process | None) -> None:
+        """With ``isolation="process"``, the SuperExec a deployment runs beside each process."""
         if self.isolation != "process" or parent is None:
             return
+        home = self.workdir / name / "home"  # the FLWR_HOME of the process it serves
+        home.mkdir(parents=True, exist_ok=True)
         self._superexecs.append(
             Process(
                 f"superexec {name}",
@@ -304,54 +275,9 @@ class FlowerCluster:
                     "--parent-pid",
                     str(parent.pid),
                 ],
-                self._env(name),
+                base_env(home, self._extra_env),
                 self.workdir / name / "superexec.log",
             )
-        )
-
-    def _spawn_supernode(self, silo: Silo) -> tuple[Process, int]:
-        d = self.workdir / silo.name
-        d.mkdir(parents=True, exist_ok=True)
-        node_config = {"silo": silo.name, **silo.node_config}
-        cfg = write_toml(d / "node-config.toml", node_config)
-        port = free_port(self.host)
-        proc = Process(
-            f"supernode {silo.name}",
-            [
-                "flower-supernode",
-                "--insecure",
-                "--superlink",
-                self.address,
-                "--isolation",
-                self.isolation,
-                "--host",
-                self.host,
-                "--port",
-                str(port),
-                "--node-config",
-                str(cfg),
-            ],
-            self._env(silo.name),
-            d / f"supernode-{port}.log",
-        )
-        return proc, port
-
-    def _await_supernode(self, silo: Silo, proc: Process, port: int) -> tuple[Process, int, int]:
-        for _ in range(3):
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline and proc.alive():
-                m = _NODE_ID.search(proc.log_text())
-                if m:
-                    return proc, port, int(m.group(1))
-                time.sleep(0.05)
-            if proc.alive() or not any(s in proc.log_text().lower() for s in _IN_USE):
-                break
-            proc, port = self._spawn_supernode(silo)  # lost a race for the port
-        terminate([proc], self.stop_grace)
-        raise TrainingError(
-            f"SuperNode of silo '{silo.name}' did not register with the SuperLink at "
-            f"{self.address} within {self.start_timeout:.0f} s; command: "
-            f"{' '.join(proc.argv)}; log {proc.log_path}:\n{proc.tail()}"
         )
 
     # -- running

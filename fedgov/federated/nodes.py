@@ -1,11 +1,17 @@
-"""Flower processes for a real deployment: the SuperLink at the aggregator and
-a SuperNode beside each silo's data, started by that silo's agent.
+"""The two Flower processes of a deployment: the SuperLink at the aggregator and
+a SuperNode beside each silo's data.
 
-:class:`FlowerCluster` starts both ends on one machine (tests, benchmarks);
-here each side starts only its own end, which is how the processes are laid
-out across sites: the aggregator runs :class:`SuperLinkProcess`, and an agent
+Each side starts only its own end, which is how the processes are laid out
+across sites: the aggregator runs :class:`SuperLinkProcess`, and an agent
 that receives a ``join_training`` command runs :class:`SuperNodeProcess`
 pointed at the SuperLink's address with its local data in the node config.
+:class:`~fedgov.federated.cluster.FlowerCluster` starts both ends on one
+machine (tests, benchmarks, the demo) from these same classes.
+
+Both listen on a free port (found by binding port 0); a start that loses its
+port to another process before binding it is retried on a new one. Each
+process has its own ``FLWR_HOME``. Ready means: the SuperLink answers
+``/health``; a SuperNode has logged the node id the SuperLink gave it.
 """
 
 from __future__ import annotations
@@ -35,16 +41,39 @@ __all__ = ["SuperLinkProcess", "SuperNodeProcess"]
 log = logging.getLogger(__name__)
 
 _NODE_ID = re.compile(r"SuperNode ID: (\d+)")
+_IN_USE = ("address already in use", "errno 98", "only one usage of each socket address")
+_PORT_ATTEMPTS = 3
+
+
+def _lost_port(proc: Process) -> bool:
+    """The process died because another one took its port between probe and bind."""
+    return not proc.alive() and any(m in proc.log_text().lower() for m in _IN_USE)
 
 
 class SuperLinkProcess:
-    """``flower-superlink`` on a free port of ``host``; ``address`` once started."""
+    """``flower-superlink`` on a free port of ``host``; ``address`` once started.
+
+    ``isolation`` is Flower's ``--isolation``: with ``subprocess`` (Flower's
+    default) the SuperLink starts its own SuperExec; with ``process`` the
+    caller starts one (see FlowerCluster). ``extra_env`` is added to the
+    process environment (e.g. ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``).
+    """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", workdir: Path | None = None, start_timeout: float = 60.0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        workdir: Path | None = None,
+        isolation: str = "subprocess",
+        extra_env: Mapping[str, str] | None = None,
+        start_timeout: float = 60.0,
+        stop_grace: float = 5.0,
     ) -> None:
         self.host = host
+        self.isolation = isolation
+        self.extra_env = dict(extra_env or {})
         self.start_timeout = start_timeout
+        self.stop_grace = stop_grace
         self._own = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-superlink-"))
         self.proc: Process | None = None
@@ -52,54 +81,80 @@ class SuperLinkProcess:
 
     @property
     def address(self) -> str:
+        """Where the Fleet, Control and Runtime APIs listen (they share the port)."""
         return f"{self.host}:{self.port}"
 
     @property
     def cli_home(self) -> Path:
+        """A ``FLWR_HOME`` for the flwr CLI that submits runs here."""
         home = self.workdir / "cli"
         home.mkdir(parents=True, exist_ok=True)
         return home
 
     def start(self) -> SuperLinkProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = base_env(self._home(), self.extra_env)
+        for attempt in range(_PORT_ATTEMPTS):
+            self.port = free_port(self.host)
+            self.proc = Process(
+                "superlink",
+                [
+                    "flower-superlink", "--insecure", "--disable-runtime-dependency-installation",
+                    "--isolation", self.isolation,
+                    "--host", self.host, "--port", str(self.port),
+                ],
+                env,
+                self.workdir / f"superlink-{attempt}.log",
+            )
+            if self._await_health():
+                log.info("Flower SuperLink ready at %s", self.address)
+                return self
+            if not _lost_port(self.proc):
+                break
+        assert self.proc is not None
+        message = (
+            f"the Flower SuperLink did not become ready on {self.address} within "
+            f"{self.start_timeout:.0f} s; command: {' '.join(self.proc.argv)}; "
+            f"log {self.proc.log_path}:\n{self.proc.tail()}"
+        )
+        self.stop()
+        raise TrainingError(message)
+
+    def _home(self) -> Path:
         home = self.workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
-        self.port = free_port(self.host)
-        self.proc = Process(
-            "superlink",
-            [
-                "flower-superlink", "--insecure", "--disable-runtime-dependency-installation",
-                "--host", self.host, "--port", str(self.port),
-            ],
-            base_env(home, {}),
-            self.workdir / "superlink.log",
-        )
+        return home
+
+    def _await_health(self) -> bool:
+        assert self.proc is not None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline and self.proc.alive():
             try:
                 with urllib.request.urlopen(f"http://{self.address}/health", timeout=1.0) as r:
                     if r.status == 200:
-                        log.info("Flower SuperLink ready at %s", self.address)
-                        return self
+                        return True
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
-        tail = self.proc.tail()
-        self.stop()
-        raise TrainingError(f"the Flower SuperLink did not start on {self.address}:\n{tail}")
+        return False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
 
     def stop(self) -> None:
         if self.proc is not None:
-            terminate([self.proc], 5.0)
+            terminate([self.proc], self.stop_grace)
             self.proc = None
         if self._own:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class SuperNodeProcess:
-    """``flower-supernode`` for one silo, registered with the SuperLink at ``superlink``."""
+    """``flower-supernode`` for one silo, registered with the SuperLink at ``superlink``.
+
+    ``start()`` is ``spawn()`` then ``await_registered()``; a caller starting
+    many nodes spawns them all first so that they register in parallel.
+    """
 
     def __init__(
         self,
@@ -109,51 +164,73 @@ class SuperNodeProcess:
         *,
         workdir: Path,
         host: str = "127.0.0.1",
+        isolation: str = "subprocess",
+        extra_env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
+        stop_grace: float = 5.0,
     ) -> None:
         self.name = name
         self.superlink = superlink
         self.node_config = {"silo": name, **node_config}
         self.workdir = workdir
         self.host = host
+        self.isolation = isolation
+        self.extra_env = dict(extra_env or {})
         self.start_timeout = start_timeout
+        self.stop_grace = stop_grace
         self.proc: Process | None = None
+        self.port = 0
         self.node_id: int | None = None
 
     def start(self) -> SuperNodeProcess:
+        return self.spawn().await_registered()
+
+    def spawn(self) -> SuperNodeProcess:
+        """Start the process on a free port; do not wait for it."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
         cfg = write_toml(self.workdir / "node-config.toml", self.node_config)
-        port = free_port(self.host)
+        self.port = free_port(self.host)
         self.proc = Process(
             f"supernode {self.name}",
             [
                 "flower-supernode", "--insecure", "--superlink", self.superlink,
-                "--host", self.host, "--port", str(port), "--node-config", str(cfg),
+                "--isolation", self.isolation,
+                "--host", self.host, "--port", str(self.port), "--node-config", str(cfg),
             ],
-            base_env(home, {}),
-            self.workdir / f"supernode-{port}.log",
+            base_env(home, self.extra_env),
+            self.workdir / f"supernode-{self.port}.log",
         )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline and self.proc.alive():
-            m = _NODE_ID.search(self.proc.log_text())
-            if m:
-                self.node_id = int(m.group(1))
-                log.info("%s: SuperNode %d registered with %s", self.name, self.node_id, self.superlink)
-                return self
-            time.sleep(0.05)
-        tail = self.proc.tail()
+        return self
+
+    def await_registered(self) -> SuperNodeProcess:
+        """Wait until the SuperLink has given this node an id (respawning on a lost port)."""
+        assert self.proc is not None, "spawn() first"
+        for _ in range(_PORT_ATTEMPTS):
+            deadline = time.monotonic() + self.start_timeout
+            while time.monotonic() < deadline and self.proc.alive():
+                m = _NODE_ID.search(self.proc.log_text())
+                if m:
+                    self.node_id = int(m.group(1))
+                    log.info("%s: SuperNode %d registered", self.name, self.node_id)
+                    return self
+                time.sleep(0.05)
+            if not _lost_port(self.proc):
+                break
+            self.spawn()
+        message = (
+            f"SuperNode of silo '{self.name}' did not register with the SuperLink at "
+            f"{self.superlink} within {self.start_timeout:.0f} s; command: "
+            f"{' '.join(self.proc.argv)}; log {self.proc.log_path}:\n{self.proc.tail()}"
+        )
         self.stop()
-        raise TrainingError(
-            f"{self.name}: the SuperNode did not register with the SuperLink at "
-            f"{self.superlink}:\n{tail}"
-        )
+        raise TrainingError(message)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
 
     def stop(self) -> None:
         if self.proc is not None:
-            terminate([self.proc], 5.0)
+            terminate([self.proc], self.stop_grace)
             self.proc = None
