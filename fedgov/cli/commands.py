@@ -58,6 +58,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
         positive_label=args.positive_label,
         categorical=categorical,
         bins=args.bins,
+        score_bins=args.score_bins,
     )
     save_spec(spec, args.output)
     n_num = sum(1 for f in spec.features if f.kind == "numeric")
