@@ -180,7 +180,7 @@ class MonitoringSpec:
                 feats.append(
                     {"name": f.name, "kind": "categorical", "categories": list(f.categories)}
                 )
-        out = {
+        out: dict[str, Any] = {
             "format": SPEC_FORMAT,
             "model": {"id": self.model_id, "version": self.model_version},
             "label": self.label,
