@@ -600,6 +600,7 @@ def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     added back (``suppressed``, which only statistics with ``privacy.k`` may
     have). Noised statistics (``privacy.epsilon``) cannot add up, as every
     count got its own noise: for them only the layout and signs are checked.
+    Score histograms are checked the same way (:func:`_check_scores`).
     """
     stats = report.stats
     noised = stats.privacy.epsilon is not None
