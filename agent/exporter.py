@@ -72,12 +72,24 @@ _FAIRNESS = {
     "equalized_odds_difference": "Larger of the TPR and FPR differences across groups",
     "equalized_odds_ratio": "Smaller of the TPR and FPR ratios across groups",
     "equal_opportunity_difference": "Largest minus smallest true positive rate across groups",
+    "auc_difference": (
+        "Largest minus smallest ROC AUC across groups, from score histograms "
+        "(only with a score column)"
+    ),
+    "max_calibration_error": (
+        "Largest expected calibration error across groups, from score histograms "
+        "(only with a score column)"
+    ),
 }
 _GROUP = {
     "selection_rate": "Share of the group's rows predicted positive",
     "tpr": "True positive rate of the group",
     "fpr": "False positive rate of the group",
     "accuracy": "Accuracy of the group's predictions",
+    "auc": "ROC AUC of the group's scores, from its score histogram (ties in a bin count 1/2)",
+    "calibration_error": (
+        "Expected calibration error of the group's scores, read at bin midpoints"
+    ),
 }
 
 # Report and submission latencies: from milliseconds (a small CSV) to minutes

@@ -57,7 +57,13 @@ def evaluate_candidate(
     start = now_ms()
     for batch in iter_batches(holdout, spec, chunk_rows=chunk_rows):
         p = predict_proba(weights, features.transform(batch))
-        scored = dataclasses.replace(batch, y_pred=(p >= threshold).astype(np.int8))
+        # The candidate's own probabilities replace the file's scores too, so its
+        # AUC and calibration are its own (the spec's score column is optional).
+        scored = dataclasses.replace(
+            batch,
+            y_pred=(p >= threshold).astype(np.int8),
+            score=None if batch.score is None else np.asarray(p, dtype=np.float64),
+        )
         stats = stats.fold(spec, scored)
     stats = guard(stats, min_cell_count=min_cell_count, epsilon=epsilon)
     metrics = compute_metrics(spec, stats)

@@ -600,6 +600,7 @@ def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     added back (``suppressed``, which only statistics with ``privacy.k`` may
     have). Noised statistics (``privacy.epsilon``) cannot add up, as every
     count got its own noise: for them only the layout and signs are checked.
+    Score histograms are checked the same way (:func:`_check_scores`).
     """
     stats = report.stats
     noised = stats.privacy.epsilon is not None
@@ -657,6 +658,70 @@ def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
             raise ReportRejected(
                 f"{at}: counts add up to {int(oc.counts.sum())} + {oc.suppressed} suppressed "
                 f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
+            )
+    _check_scores(report, spec, layouts)
+
+
+def _check_scores(
+    report: Report,
+    spec: MonitoringSpec,
+    layouts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+) -> None:
+    """Score histograms: one per outcome table exactly when the spec has a score column.
+
+    A report with no score tables at all is accepted for a spec with a score
+    column: agents made before score histograms existed send none, and the
+    merge then leaves AUC and calibration out (:func:`aggregator.merge.merge_stats`).
+    Each table has the outcome table's groups and ``2 * (k + 3)`` cells per
+    group; it counts the outcome table's rows, so (without noise) it adds up to
+    ``rows - outcome_missing`` with its ``suppressed``, and (with nothing
+    suppressed either) each group and label has as many rows in both tables.
+    """
+    stats = report.stats
+    where = "report.stats.scores"
+    if not stats.scores:
+        return
+    if not spec.score:
+        raise ReportRejected(
+            f"{where}: the spec names no score column, but the report has score tables "
+            f"{sorted(stats.scores)}"
+        )
+    if set(stats.scores) != set(layouts):
+        raise ReportRejected(
+            f"{where}: expected one table per attribute {sorted(layouts)}, "
+            f"got {sorted(stats.scores)}"
+        )
+    noised = stats.privacy.epsilon is not None
+    for attr, sc in stats.scores.items():
+        at = f"{where}[{attr}]"
+        if sc.groups != layouts[attr][1]:
+            raise ReportRejected(f"{at}: groups differ from the spec's {list(layouts[attr][1])}")
+        if sc.n_cells != spec.n_score_cells:
+            raise ReportRejected(
+                f"{at}: expected {spec.n_score_cells} cells per group and label (the spec's "
+                f"score_edges), got {sc.n_cells}"
+            )
+        if (sc.counts < 0).any():
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, sc.suppressed)
+        if noised:
+            continue
+        total = int(sc.counts.sum()) + sc.suppressed + stats.outcome_missing
+        if total != stats.rows:
+            raise ReportRejected(
+                f"{at}: counts add up to {int(sc.counts.sum())} + {sc.suppressed} suppressed "
+                f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
+            )
+        oc = stats.outcomes[attr]
+        if sc.suppressed or oc.suppressed:
+            continue
+        per_score, per_outcome = sc.counts.sum(axis=2), oc.counts.sum(axis=2)
+        if not np.array_equal(per_score, per_outcome):
+            g, y = (int(i) for i in np.argwhere(per_score != per_outcome)[0])
+            raise ReportRejected(
+                f"{at}: group {sc.groups[g]!r} with y_true={y} has {int(per_score[g, y])} "
+                f"scored rows but {int(per_outcome[g, y])} rows in the outcome counts; both "
+                "tables count the same rows"
             )
 
 

@@ -7,7 +7,9 @@ noised, the result equals the metric of the pooled raw data.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +20,8 @@ from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
 __all__ = ["matches_glob", "merge_stats", "merged_metrics"]
+
+log = logging.getLogger(__name__)
 
 
 def matches_glob(jurisdiction: str, pattern: str | None) -> bool:
@@ -36,9 +40,16 @@ def merge_stats(reports: Sequence[Report]) -> WindowStats:
             f"reports use {len(digests)} different monitoring specs ({', '.join(d[:12] for d in digests)}); "
             "merge one model version at a time"
         )
-    merged = reports[0].stats
-    for r in reports[1:]:
-        merged = merged.merge(r.stats)
+    parts = [r.stats for r in reports]
+    if any(s.scores for s in parts) and not all(s.scores for s in parts):
+        # Reports from agents made before score histograms carry none: a sum
+        # over only some silos would be wrong, so the merge has none either
+        # (no AUC or calibration error rather than a partial one).
+        log.info("merging %d reports without score histograms: some have none", len(parts))
+        parts = [dataclasses.replace(s, scores={}) for s in parts]
+    merged = parts[0]
+    for s in parts[1:]:
+        merged = merged.merge(s)
     return merged
 
 

@@ -6,8 +6,8 @@ guards, each a pure function ``WindowStats -> WindowStats``:
 
 :func:`suppress_small_cells` - against small-cell re-identification.
     Every cell counting ``1 .. k-1`` rows is set to 0 (feature cells, fine
-    cells and outcome cells; 0 is not a small cell, it reveals nothing about
-    a person). The rows taken out are tallied per count vector in
+    cells, outcome cells and score-histogram cells; 0 is not a small cell, it
+    reveals nothing about a person). The rows taken out are tallied per count vector in
     ``suppressed``, so ``sum(cells) + suppressed == rows`` still holds and
     the aggregator can check it.
 
@@ -15,7 +15,10 @@ guards, each a pure function ``WindowStats -> WindowStats``:
     recovered by subtraction. So could a suppressed fine cell from its coarse
     cell (coarse counts are sums of fine ones), and a suppressed intersection
     cell from the outcome table of one of its attributes (a margin of the
-    intersection). *Complementary suppression* closes these: for every such
+    intersection), and a suppressed score cell from the confusion counts (the
+    score cells of a group and label add up to the two confusion cells of
+    that group and label, and the other way round) or from the score table
+    of one of its attributes. *Complementary suppression* closes these: for every such
     known total, if the cells suppressed under it add up to ``1 .. k-1``
     rows, the smallest cell still shown under it is suppressed too, until
     none does. Not covered: a sensitive attribute that is also a categorical
@@ -34,8 +37,8 @@ guards, each a pure function ``WindowStats -> WindowStats``:
 :func:`add_laplace_noise` - differential privacy of the counts.
     Adds Laplace noise of scale ``1 / epsilon`` to every count, rounds and
     clips at 0. Adding or removing one row changes each histogram (a
-    feature's coarse cells, its fine cells, an outcome table, and the
-    scalars ``rows`` and ``outcome_missing``) by 1 in one cell, so each
+    feature's coarse cells, its fine cells, an outcome table, a score
+    table, and the scalars ``rows`` and ``outcome_missing``) by 1 in one cell, so each
     release is ``epsilon``-differentially private; by basic composition the
     whole report is ``epsilon * H``-DP for ``H`` releases
     (:func:`total_epsilon`). Rounding and clipping are post-processing and
@@ -61,7 +64,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats
+from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.stats._counts import GROUP_SEPARATOR, INTERSECTION_SEPARATOR
 
 __all__ = ["add_laplace_noise", "suppress_small_cells", "total_epsilon"]
@@ -97,10 +100,18 @@ def suppress_small_cells(
     outcomes: dict[str, OutcomeCounts] = {}
     for name, oc in stats.outcomes.items():
         flat = oc.counts.reshape(-1)
-        lines = _outcome_lines(oc, stats.outcomes) if exact else []
+        lines = _outcome_lines(oc, stats.outcomes, bool(stats.scores)) if exact else []
         kept = _suppress(flat, k, lines).reshape(oc.counts.shape)
         outcomes[name] = OutcomeCounts(
             name, oc.groups, kept, oc.suppressed + int(flat.sum() - kept.sum())
+        )
+    scores: dict[str, ScoreCounts] = {}
+    for name, sc in stats.scores.items():
+        flat = sc.counts.reshape(-1)
+        lines = _score_lines(sc, stats.scores) if exact else []
+        kept = _suppress(flat, k, lines).reshape(sc.counts.shape)
+        scores[name] = ScoreCounts(
+            name, sc.groups, kept, sc.suppressed + int(flat.sum() - kept.sum())
         )
     return WindowStats(
         spec_digest=stats.spec_digest,
@@ -109,6 +120,7 @@ def suppress_small_cells(
         outcomes=outcomes,
         outcome_missing=stats.outcome_missing,
         privacy=Privacy(int(k), stats.privacy.epsilon),
+        scores=scores,
     )
 
 
@@ -149,6 +161,9 @@ def add_laplace_noise(
         name: OutcomeCounts(name, oc.groups, noisy(oc.counts))
         for name, oc in stats.outcomes.items()
     }
+    scores = {
+        name: ScoreCounts(name, sc.groups, noisy(sc.counts)) for name, sc in stats.scores.items()
+    }
     scalars = noisy(np.array([stats.rows, stats.outcome_missing], dtype=np.int64))
     return WindowStats(
         spec_digest=stats.spec_digest,
@@ -157,18 +172,19 @@ def add_laplace_noise(
         outcomes=outcomes,
         outcome_missing=int(scalars[1]),
         privacy=Privacy(None, eps),
+        scores=scores,
     )
 
 
 def total_epsilon(stats: WindowStats) -> float | None:
     """The whole report's epsilon under basic composition; None if not noised.
 
-    One release per count vector (coarse, fine, each outcome table) plus
-    ``rows`` and ``outcome_missing``.
+    One release per count vector (coarse, fine, each outcome table, each
+    score table) plus ``rows`` and ``outcome_missing``.
     """
     if stats.privacy.epsilon is None:
         return None
-    releases = 2 + len(stats.outcomes)
+    releases = 2 + len(stats.outcomes) + len(stats.scores)
     releases += sum(1 + (fc.fine.size > 0) for fc in stats.features.values())
     return stats.privacy.epsilon * releases
 
@@ -215,11 +231,17 @@ def _fine_lines(fc: FeatureCounts) -> list[np.ndarray]:
     return lines
 
 
-def _outcome_lines(oc: OutcomeCounts, tables: Mapping[str, OutcomeCounts]) -> list[np.ndarray]:
+def _outcome_lines(
+    oc: OutcomeCounts, tables: Mapping[str, OutcomeCounts], scored: bool = False
+) -> list[np.ndarray]:
     """The whole table, and for every other table over a subset of its attributes,
-    the cells that add up to each of that table's cells (its margins)."""
+    the cells that add up to each of that table's cells (its margins). With
+    score tables (``scored``), also the two cells of each (group, y_true): the
+    score histogram of that group and label shows their total."""
     n = len(oc.groups)
     lines = [np.arange(n * 4)]
+    if scored:
+        lines += [np.array([2 * gy, 2 * gy + 1]) for gy in range(n * 2)]
     attrs = oc.attribute.split(INTERSECTION_SEPARATOR)
     slots = [g.split(GROUP_SEPARATOR) for g in oc.groups]
     for other in tables.values():
@@ -233,4 +255,28 @@ def _outcome_lines(oc: OutcomeCounts, tables: Mapping[str, OutcomeCounts]) -> li
         for rows in members.values():
             base = np.asarray(rows, dtype=np.intp) * 4
             lines += [base + cell for cell in range(4)]
+    return lines
+
+
+def _score_lines(sc: ScoreCounts, tables: Mapping[str, ScoreCounts]) -> list[np.ndarray]:
+    """The whole table; the score cells of each (group, y_true), whose total the
+    outcome table of the same attribute shows; and, for every other score table
+    over a subset of its attributes, the cells that add up to each of its cells."""
+    n_groups, _, n_cells = sc.counts.shape
+    flat = np.arange(n_groups * 2 * n_cells).reshape(n_groups, 2, n_cells)
+    lines = [flat.reshape(-1)]
+    lines += [flat[g, y] for g in range(n_groups) for y in range(2)]
+    attrs = sc.attribute.split(INTERSECTION_SEPARATOR)
+    slots = [g.split(GROUP_SEPARATOR) for g in sc.groups]
+    for other in tables.values():
+        sub = other.attribute.split(INTERSECTION_SEPARATOR)
+        if not set(sub) < set(attrs):
+            continue
+        where = [attrs.index(a) for a in sub]
+        members: dict[str, list[int]] = {}
+        for i, s in enumerate(slots):
+            members.setdefault(GROUP_SEPARATOR.join(s[j] for j in where), []).append(i)
+        for rows in members.values():
+            cells = flat[np.asarray(rows, dtype=np.intp)]  # (members, 2, n_cells)
+            lines += [cells[:, y, c] for y in range(2) for c in range(n_cells)]
     return lines

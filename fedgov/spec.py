@@ -5,7 +5,9 @@ statistics are counted over the same cells and can be summed:
 
 * numeric features with sorted bin edges ``e0 < e1 < ... < ek``;
 * categorical features with a list of known categories;
-* the label, prediction and optional score columns;
+* the label, prediction and optional score columns; with a score column,
+  *score edges* over which per-group score histograms are counted (for AUC
+  and calibration error, :mod:`fedgov.metrics.scores`);
 * sensitive attributes with their groups, and declared intersections;
 * optionally, per numeric feature, *fine edges*: a few hundred reference
   quantiles from which KS and Wasserstein-1 are computed with a small,
@@ -25,6 +27,12 @@ Cell layouts, used everywhere (statistics, wire, reference profile):
 
 Fine edges and fine references are optional and written only when present,
 so a spec without them keeps its digest.
+
+Score edges use the numeric layout too. A spec with a score column and no
+``score_edges`` gets :data:`DEFAULT_SCORE_EDGES` (20 equal-width bins over
+``[0, 1]``); ``to_dict`` leaves out score edges equal to that default, so a
+spec written before score edges existed keeps its digest, and the default is
+part of the format: it must not change within ``fedgov.spec/v1``.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from typing import Any
 from fedgov.errors import SpecError
 
 __all__ = [
+    "DEFAULT_SCORE_EDGES",
     "CategoricalFeature",
     "coarse_from_fine",
     "coarse_groups",
@@ -52,6 +61,17 @@ __all__ = [
 ]
 
 SPEC_FORMAT = "fedgov.spec/v1"
+
+DEFAULT_SCORE_BINS = 20
+DEFAULT_SCORE_EDGES: tuple[float, ...] = tuple(
+    i / DEFAULT_SCORE_BINS for i in range(DEFAULT_SCORE_BINS + 1)
+)
+"""Score edges of a spec that names a score column but no edges: 20 bins of
+width 0.05 over ``[0, 1]``. Twenty is a compromise: the calibration error
+read from bin midpoints is off by at most half a bin width (0.025), and
+each group's histogram has ``2 * 23`` cells, few enough that small-cell
+suppression keeps most of them in windows of a few thousand rows. Written
+as ``i / 20`` so every edge is the float nearest its decimal value."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +128,21 @@ class MonitoringSpec:
     reference: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     # numeric feature name -> reference counts in its fine layout
     reference_fine: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # bin edges of the score histograms; () without a score column, and
+    # DEFAULT_SCORE_EDGES when a score column is named without edges
+    score_edges: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        edges = tuple(float(e) for e in self.score_edges)
+        if self.score and not edges:
+            edges = DEFAULT_SCORE_EDGES
+        object.__setattr__(self, "score_edges", edges)
         _validate(self, source="<spec>")
+
+    @property
+    def n_score_cells(self) -> int:
+        """Cells of the score layout (numeric, ``k + 3``); 0 without a score column."""
+        return len(self.score_edges) + 2 if self.score else 0
 
     @cached_property
     def digest(self) -> str:
@@ -148,7 +180,7 @@ class MonitoringSpec:
                 feats.append(
                     {"name": f.name, "kind": "categorical", "categories": list(f.categories)}
                 )
-        out = {
+        out: dict[str, Any] = {
             "format": SPEC_FORMAT,
             "model": {"id": self.model_id, "version": self.model_version},
             "label": self.label,
@@ -160,6 +192,8 @@ class MonitoringSpec:
             "intersections": [list(i) for i in self.intersections],
             "reference": {k: list(v) for k, v in sorted(self.reference.items())},
         }
+        if self.score and self.score_edges != DEFAULT_SCORE_EDGES:
+            out["score_edges"] = list(self.score_edges)
         if self.reference_fine:
             out["reference_fine"] = {k: list(v) for k, v in sorted(self.reference_fine.items())}
         return out
@@ -228,6 +262,7 @@ def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
             positive_label=str(doc.get("positive_label", "1")),
             reference=_counts_map(doc.get("reference")),
             reference_fine=_counts_map(doc.get("reference_fine")),
+            score_edges=tuple(float(e) for e in doc.get("score_edges") or ()),
         )
     except SpecError as exc:
         # __post_init__ validates without knowing the file; name it here.
@@ -239,6 +274,13 @@ def _counts_map(doc: Any) -> dict[str, tuple[int, ...]]:
 
 
 def _validate(spec: MonitoringSpec, *, source: str) -> None:
+    if spec.score:
+        _check_edges(spec.score_edges, f"{source}: score ({spec.score})", "score_edges")
+    elif spec.score_edges:
+        raise SpecError(
+            f"{source}: score_edges: given, but the spec names no score column; "
+            "set 'score' or drop 'score_edges'"
+        )
     names: set[str] = set()
     for i, f in enumerate(spec.features):
         where = f"{source}: features[{i}] ({f.name})"

@@ -2,8 +2,10 @@
 
 Columns: five numeric features, two categorical ones, two sensitive
 attributes (``sex``, ``age_band``), the label ``repaid`` and the model's
-decision ``approved`` (both 1 = positive). ``drift`` shifts income and debt
-upwards; ``bias`` lowers approvals of women by that much on the score scale.
+decision ``approved`` (both 1 = positive); with ``with_score=True`` also the
+model's probability ``score`` (``approved`` is ``score > 0.5``). ``drift``
+shifts income and debt upwards; ``bias`` lowers approvals of women by that
+much on the score scale.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ EMPLOYMENT = np.array(["employed", "self-employed", "unemployed"], dtype=object)
 
 
 def credit_data(
-    n: int, *, seed: int, drift: float = 0.0, bias: float = 0.0
+    n: int, *, seed: int, drift: float = 0.0, bias: float = 0.0, with_score: bool = False
 ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     sex = np.where(rng.random(n) < 0.5, "F", "M").astype(object)
@@ -45,6 +47,7 @@ def credit_data(
     score = 1 / (1 + np.exp(-(latent + rng.normal(0, 0.5, n) + 0.3)))
     score = score - bias * (sex == "F")
     approved = (score > 0.5).astype(np.int64)
+    extra = {"score": np.clip(score, 0.0, 1.0)} if with_score else {}
     return {
         "age": age,
         "income": income,
@@ -57,7 +60,7 @@ def credit_data(
         "age_band": age_band,
         "repaid": repaid,
         "approved": approved,
-    }
+    } | extra
 
 
 def write_table(columns: dict[str, np.ndarray], path: str | Path) -> Path:

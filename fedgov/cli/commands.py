@@ -58,6 +58,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
         positive_label=args.positive_label,
         categorical=categorical,
         bins=args.bins,
+        score_bins=args.score_bins,
     )
     save_spec(spec, args.output)
     n_num = sum(1 for f in spec.features if f.kind == "numeric")
@@ -308,6 +309,25 @@ def print_fairness(ans: dict[str, Any]) -> None:
             for attr, m in fairness.items()
             for g, gm in (m.get("groups") or {}).items()
             if gm.get("count")  # empty slots (no rows) say nothing
+        ],
+    )
+    scored = {attr: m for attr, m in fairness.items() if "auc_difference" in m}
+    if not scored:  # the spec has no score column (or a report predates score histograms)
+        return
+    print()
+    table(
+        ["attribute", "group", "scored", "AUC", "AUC bound", "calibration error", "ECE bound"],
+        [
+            [attr, g, gm.get("scored"), gm.get("auc"), gm.get("auc_bound"),
+             gm.get("calibration_error"), gm.get("calibration_error_bound")]
+            for attr, m in scored.items()
+            for g, gm in (m.get("groups") or {}).items()
+            if gm.get("scored")
+        ]
+        + [
+            [attr, "(difference / max)", None, m.get("auc_difference"), None,
+             m.get("max_calibration_error"), None]
+            for attr, m in scored.items()
         ],
     )
 

@@ -90,7 +90,8 @@ def run_demo(
     threads: list[threading.Thread] = []
     try:
         # 1. A shared monitoring spec, derived once from reference data.
-        reference = credit_data(rows, seed=seed)
+        # The model's score travels as per-group histograms (AUC, calibration error).
+        reference = credit_data(rows, seed=seed, with_score=True)
         spec = derive_spec(
             reference,
             model_id=MODEL_ID,
@@ -100,6 +101,7 @@ def run_demo(
             sensitive=["sex", "age_band"],
             intersections=[("sex", "age_band")],
             categorical=["purpose", "employment"],
+            score="score",
         )
         spec_path = root / "spec.json"
         save_spec(spec, spec_path)
@@ -138,12 +140,14 @@ def run_demo(
 
         # 4. Three silos: data stays in their folder; only aggregates are sent.
         for i, s in enumerate(SILOS):
-            data = credit_data(rows, seed=seed + 100 + i, drift=s.drift, bias=s.bias)
+            data = credit_data(
+                rows, seed=seed + 100 + i, drift=s.drift, bias=s.bias, with_score=True
+            )
             write_table(data, root / s.silo_id / "incoming" / f"window-0001.{s.fmt}")
             # Labelled local data for federated retraining and for gating a candidate.
-            write_table(credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift),
+            write_table(credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift, with_score=True),
                         root / s.silo_id / "train.parquet")
-            write_table(credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift),
+            write_table(credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift, with_score=True),
                         root / s.silo_id / "holdout.parquet")
             config = config_from_dict(
                 {

@@ -85,7 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-version", required=True, dest="model_version", help="model version")
     p.add_argument("--label", required=True, help="ground-truth column")
     p.add_argument("--prediction", required=True, help="predicted-label column")
-    p.add_argument("--score", help="optional score column")
+    p.add_argument("--score", help="optional score column (a probability of the positive label)")
+    p.add_argument(
+        "--score-bins",
+        type=int,
+        default=20,
+        dest="score_bins",
+        help="equal-width bins of the per-group score histograms, over [0, 1] unless the "
+        "reference scores leave it (default 20; AUC and calibration error come from them)",
+    )
     p.add_argument("--positive-label", default="1", help="value of the positive class (default 1)")
     p.add_argument(
         "--sensitive", default="", help="comma-separated sensitive attribute columns"

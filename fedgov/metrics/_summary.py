@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fedgov.metrics import drift, fairness
+from fedgov.metrics import drift, fairness, scores
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import FeatureCounts, WindowStats
 
@@ -33,6 +33,13 @@ def compute_metrics(spec: MonitoringSpec, stats: WindowStats) -> dict[str, Any]:
     sensitive attribute and per intersection (``"a*b"``). A value that is
     undefined (no rows on a side, no eligible group) is ``None``; so is a
     bound that does not exist (rows beyond the edges for Wasserstein).
+
+    With a score column in the spec, each ``fairness.<attribute>`` also has
+    ``auc_difference`` and ``max_calibration_error``, and each of its groups
+    ``scored``, ``auc``, ``auc_bound``, ``calibration_error`` and
+    ``calibration_error_bound`` (see :mod:`fedgov.metrics.scores` for the
+    definitions and what the bounds guarantee). Statistics without score
+    histograms (reports made before them) leave these keys out.
 
     Without privacy guards the exact KS lies in ``[ks, ks + ks_bound]``;
     with them, ``|ks - exact| <= ks_bound`` still holds where a bound is
@@ -78,6 +85,12 @@ def compute_metrics(spec: MonitoringSpec, stats: WindowStats) -> dict[str, Any]:
             "equal_opportunity_difference": fairness.equal_opportunity_difference(oc),
             "groups": fairness.group_metrics(oc),
         }
+        sc = stats.scores.get(name)
+        if sc is not None:
+            for group, extra in scores.group_score_metrics(sc, spec.score_edges).items():
+                fair[name]["groups"][group].update(extra)
+            fair[name]["auc_difference"] = scores.auc_difference(sc, spec.score_edges)
+            fair[name]["max_calibration_error"] = scores.max_calibration_error(sc, spec.score_edges)
     return {
         "sample_size": int(stats.rows),
         "drift": {"features": features},

@@ -32,6 +32,11 @@ Policy input contract (what the agent and the aggregator pass as ``input``)::
                                                           "fpr": float|null}}}}
     }
 
+With a score column in the spec, each ``fairness.<attribute>`` also has
+``auc_difference`` and ``max_calibration_error`` (float|null), and each group
+``scored`` (int), ``auc``, ``auc_bound``, ``calibration_error`` and
+``calibration_error_bound`` (float|null); see :mod:`fedgov.metrics.scores`.
+
 ``null`` means "not computable" (an empty group, a zero denominator); policies
 must skip it. Numpy scalars and arrays are accepted and converted; NaN and
 infinities are not (JSON cannot carry them): the decision is a deny naming

@@ -3,8 +3,9 @@
 Raw columns are encoded against a :class:`~fedgov.spec.MonitoringSpec` into
 a :class:`Batch` (numbers and integer codes only), and batches are folded
 into :class:`WindowStats`: per-feature cell counts (plus fine counts over
-the spec's fine edges, for KS and Wasserstein) and per-group confusion
-counts; :class:`Privacy` records the guards of :mod:`fedgov.privacy`.
+the spec's fine edges, for KS and Wasserstein), per-group confusion counts
+and, with a score column, per-group score histograms (:class:`ScoreCounts`);
+:class:`Privacy` records the guards of :mod:`fedgov.privacy`.
 Statistics have ``zero()`` and an associative, commutative ``merge()``, so
 silo statistics add up to exactly the pooled ones::
 
@@ -19,6 +20,7 @@ from fedgov.stats._counts import (
     OTHER_GROUP,
     FeatureCounts,
     OutcomeCounts,
+    ScoreCounts,
     numeric_cells,
     outcome_layouts,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "FeatureCounts",
     "OutcomeCounts",
     "Privacy",
+    "ScoreCounts",
     "WindowStats",
     "derive_spec",
     "encode_columns",

@@ -1,5 +1,9 @@
 """Count arrays for one feature and for one sensitive attribute.
 
+Per attribute (or intersection) there are two tables over the same groups:
+confusion counts (:class:`OutcomeCounts`) and, when the spec has a score
+column, score histograms per group and label (:class:`ScoreCounts`).
+
 These are the cells that leave a silo. They are plain ``int64`` arrays over
 the layouts fixed by the monitoring spec (see :mod:`fedgov.spec`), so two
 silos that share a spec can add theirs cell by cell: ``zero()`` is the
@@ -30,6 +34,7 @@ __all__ = [
     "OTHER_GROUP",
     "FeatureCounts",
     "OutcomeCounts",
+    "ScoreCounts",
     "numeric_cells",
     "outcome_layouts",
 ]
@@ -225,6 +230,86 @@ class OutcomeCounts:
     def __repr__(self) -> str:
         extra = f", suppressed={self.suppressed}" if self.suppressed else ""
         return f"OutcomeCounts({self.attribute!r}, {self.groups!r}, {self.counts.tolist()}{extra})"
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreCounts:
+    """Score histograms per group and label: ``counts[group, y_true, cell]``.
+
+    The groups are those of the :class:`OutcomeCounts` of the same attribute
+    (see :func:`outcome_layouts`); the cells are the numeric layout over the
+    spec's ``score_edges``: ``[underflow, bin_0 .. bin_{k-1}, overflow,
+    missing]``, a missing (NaN) score in the last cell. The rows are exactly
+    those of the confusion counts (label and prediction known), so without
+    privacy guards ``counts.sum(axis=2) == outcomes.counts.sum(axis=2)``.
+    From these counts come per-group AUC and calibration error
+    (:mod:`fedgov.metrics.scores`); no score value is kept.
+    """
+
+    attribute: str
+    groups: tuple[str, ...]
+    counts: np.ndarray
+    suppressed: int = 0
+
+    def __post_init__(self) -> None:
+        groups = tuple(self.groups)
+        arr = _frozen_counts(self.counts)
+        if arr.ndim != 3 or arr.shape[:2] != (len(groups), 2) or arr.shape[2] < 4:
+            raise ValueError(
+                f"{self.attribute}: score counts must have shape ({len(groups)}, 2, k + 3) "
+                f"with k >= 1 bins, got {arr.shape}"
+            )
+        if len(set(groups)) != len(groups):
+            raise ValueError(f"{self.attribute}: group names must be unique")
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "counts", arr)
+        object.__setattr__(self, "suppressed", int(self.suppressed))
+
+    @classmethod
+    def zero(cls, attribute: str, groups: Sequence[str], n_cells: int) -> ScoreCounts:
+        return cls(attribute, tuple(groups), np.zeros((len(groups), 2, n_cells), dtype=np.int64))
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.counts.shape[2])
+
+    def merge(self, other: ScoreCounts) -> ScoreCounts:
+        if (self.attribute, self.groups, self.counts.shape) != (
+            other.attribute,
+            other.groups,
+            other.counts.shape,
+        ):
+            raise ValueError(
+                f"cannot merge score counts of {self.attribute} ({self.n_cells} cells) with "
+                f"{other.attribute} ({other.n_cells} cells): attributes, groups or cells differ"
+            )
+        return ScoreCounts(
+            self.attribute,
+            self.groups,
+            self.counts + other.counts,
+            self.suppressed + other.suppressed,
+        )
+
+    def declared_mask(self) -> np.ndarray:
+        """True for groups made only of declared groups (no other/missing slot)."""
+        return np.array(
+            [not (_RESERVED & set(g.split(GROUP_SEPARATOR))) for g in self.groups], dtype=bool
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScoreCounts):
+            return NotImplemented
+        return (self.attribute, self.groups, self.suppressed) == (
+            other.attribute,
+            other.groups,
+            other.suppressed,
+        ) and np.array_equal(self.counts, other.counts)
+
+    def __repr__(self) -> str:
+        extra = f", suppressed={self.suppressed}" if self.suppressed else ""
+        shape = f"{self.counts.shape[0]}x2x{self.n_cells} cells"
+        rows = int(self.counts.sum())
+        return f"ScoreCounts({self.attribute!r}, {self.groups!r}, <{shape}, {rows} rows>{extra})"
 
 
 def outcome_layouts(spec: MonitoringSpec) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:

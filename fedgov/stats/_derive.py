@@ -11,6 +11,12 @@ Numeric features also get *fine* edges, ``fine_bins`` reference quantiles
 computed over them, and their error bounds shrink with the largest fine-bin
 mass, about ``1 / fine_bins`` for data like the reference. Containing the
 coarse edges lets one pass at the fine resolution give both count vectors.
+
+A score column gets equal-width score edges (``score_bins``, 20 by default):
+over ``[0, 1]`` when the reference scores lie within it (probabilities, the
+usual case, giving the spec's default edges), else over the reference
+scores' range. Equal width, not quantiles, because the calibration error
+reads each bin's midpoint, and its error bound is half the widest bin.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 
 from fedgov.errors import DataError
 from fedgov.spec import (
+    DEFAULT_SCORE_BINS,
     CategoricalFeature,
     Feature,
     MonitoringSpec,
@@ -50,6 +57,7 @@ def derive_spec(
     bins: int = 10,
     fine_bins: int = 512,
     max_categories: int = 100,
+    score_bins: int = DEFAULT_SCORE_BINS,
 ) -> MonitoringSpec:
     """A spec whose features are every column but label, prediction, score and sensitive.
 
@@ -58,16 +66,20 @@ def derive_spec(
     ``categorical`` get their observed values, sorted as strings; sensitive
     attributes get their observed groups. ``fine_bins=0`` leaves out fine
     edges. ``reference`` and ``reference_fine`` hold the counts of
-    ``columns`` over the derived cells.
+    ``columns`` over the derived cells. A ``score`` column gets
+    ``score_bins`` equal-width score edges (see the module docstring).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
+    if score_bins < 1:
+        raise ValueError(f"score_bins must be >= 1, got {score_bins}")
     if fine_bins < 0:
         raise ValueError(f"fine_bins must be >= 0, got {fine_bins}")
     wanted = [label, prediction, *sensitive, *([score] if score else [])]
     absent = [c for c in (*wanted, *categorical) if c not in columns]
     if absent:
         raise DataError(f"reference data lacks column(s) {absent}; present: {sorted(columns)}")
+    score_edges = _score_edges(score, columns[score], score_bins) if score else ()
     skip = set(wanted)
     forced = set(categorical)
     features: list[Feature] = []
@@ -98,6 +110,7 @@ def derive_spec(
         intersections=tuple(tuple(i) for i in intersections),
         score=score,
         positive_label=positive_label,
+        score_edges=score_edges,
     )
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
     return with_reference(spec, stats)
@@ -113,6 +126,25 @@ def with_reference(spec: MonitoringSpec, stats: WindowStats) -> MonitoringSpec:
         k: tuple(int(c) for c in v.fine) for k, v in stats.features.items() if v.fine.size
     }
     return dataclasses.replace(spec, reference=reference, reference_fine=reference_fine)
+
+
+def _score_edges(name: str, values: Any, bins: int) -> tuple[float, ...]:
+    """``bins`` equal-width edges over [0, 1], or over the scores' range if they leave it."""
+    x = _float(values, name)
+    finite = x[np.isfinite(x)]
+    lo, hi = 0.0, 1.0
+    if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
+        lo, hi = float(finite.min()), float(finite.max())
+        if hi <= lo:  # one distinct score outside [0, 1]: a unit bin around it
+            lo, hi = lo - 0.5, hi + 0.5
+    # i / bins over [0, 1] keeps each edge the float nearest its decimal (0.15, not
+    # 0.15000000000000002), so default-sized specs carry exactly DEFAULT_SCORE_EDGES.
+    edges = tuple(lo + (hi - lo) * (i / bins) for i in range(bins + 1))
+    if len(set(edges)) != len(edges):
+        raise DataError(
+            f"score column '{name}': its range [{lo}, {hi}] is too narrow for {bins} bins"
+        )
+    return edges
 
 
 def _is_numeric(values: Any) -> bool:

@@ -1,7 +1,8 @@
 """Sufficient statistics of a window of rows, and how batches fold into them.
 
 A :class:`WindowStats` is everything the metrics need and nothing more:
-per-feature cell counts and per-group confusion counts. Because every part
+per-feature cell counts, per-group confusion counts and, when the spec has a
+score column, per-group score histograms. Because every part
 is a sum of counts over cells fixed by the spec, statistics of disjoint row
 sets merge by addition; that is what makes "federated equals pooled" true
 by construction rather than by approximation.
@@ -23,7 +24,13 @@ import numpy as np
 from fedgov.spec import Feature, MonitoringSpec, NumericFeature, coarse_groups
 from fedgov.stats._batch import Batch
 from fedgov.stats._binning import binner
-from fedgov.stats._counts import FeatureCounts, OutcomeCounts, outcome_layouts
+from fedgov.stats._counts import (
+    FeatureCounts,
+    OutcomeCounts,
+    ScoreCounts,
+    numeric_cells,
+    outcome_layouts,
+)
 from fedgov.stats._parallel import run_all
 
 __all__ = ["Privacy", "WindowStats"]
@@ -66,7 +73,11 @@ class Privacy:
 
 @dataclass(frozen=True, eq=False)
 class WindowStats:
-    """Counts of one window of rows under one spec (identified by its digest)."""
+    """Counts of one window of rows under one spec (identified by its digest).
+
+    ``scores`` has one entry per outcome table when the spec has a score
+    column, and is empty otherwise.
+    """
 
     spec_digest: str
     rows: int
@@ -74,12 +85,14 @@ class WindowStats:
     outcomes: Mapping[str, OutcomeCounts] = field(default_factory=dict)
     outcome_missing: int = 0
     privacy: Privacy = Privacy()
+    scores: Mapping[str, ScoreCounts] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", int(self.rows))
         object.__setattr__(self, "outcome_missing", int(self.outcome_missing))
         object.__setattr__(self, "features", dict(self.features))
         object.__setattr__(self, "outcomes", dict(self.outcomes))
+        object.__setattr__(self, "scores", dict(self.scores))
 
     @classmethod
     def zero(cls, spec: MonitoringSpec) -> WindowStats:
@@ -92,6 +105,12 @@ class WindowStats:
                 for name, (_, groups) in outcome_layouts(spec).items()
             },
             outcome_missing=0,
+            scores={
+                name: ScoreCounts.zero(name, groups, spec.n_score_cells)
+                for name, (_, groups) in outcome_layouts(spec).items()
+            }
+            if spec.score
+            else {},
         )
 
     def merge(self, other: WindowStats) -> WindowStats:
@@ -101,10 +120,14 @@ class WindowStats:
                 f"cannot merge statistics of different specs "
                 f"({self.spec_digest[:12]} vs {other.spec_digest[:12]})"
             )
-        if self.features.keys() != other.features.keys() or (
-            self.outcomes.keys() != other.outcomes.keys()
+        if (
+            self.features.keys() != other.features.keys()
+            or self.outcomes.keys() != other.outcomes.keys()
+            or self.scores.keys() != other.scores.keys()
         ):
-            raise ValueError("cannot merge statistics with different features or attributes")
+            raise ValueError(
+                "cannot merge statistics with different features, attributes or score tables"
+            )
         return WindowStats(
             spec_digest=self.spec_digest,
             rows=self.rows + other.rows,
@@ -112,6 +135,7 @@ class WindowStats:
             outcomes={k: v.merge(other.outcomes[k]) for k, v in self.outcomes.items()},
             outcome_missing=self.outcome_missing + other.outcome_missing,
             privacy=self.privacy.merge(other.privacy),
+            scores={k: v.merge(other.scores[k]) for k, v in self.scores.items()},
         )
 
     def fold(self, spec: MonitoringSpec, batch: Batch) -> WindowStats:
@@ -121,8 +145,12 @@ class WindowStats:
         return self.merge(_count_batch(spec, self.spec_digest, batch))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form: counts as nested lists of Python ints."""
-        return {
+        """JSON-able form: counts as nested lists of Python ints.
+
+        ``scores`` is written only when there are score tables, so statistics
+        of a spec without a score column read as before.
+        """
+        doc: dict[str, Any] = {
             "spec_digest": self.spec_digest,
             "rows": self.rows,
             "outcome_missing": self.outcome_missing,
@@ -134,13 +162,20 @@ class WindowStats:
             },
             "privacy": self.privacy.to_dict(),
         }
+        if self.scores:
+            doc["scores"] = {
+                k: {"groups": list(v.groups), "counts": v.counts.tolist()}
+                | ({"suppressed": v.suppressed} if v.suppressed else {})
+                for k, v in self.scores.items()
+            }
+        return doc
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowStats:
         """Inverse of :meth:`to_dict`; ValueError on a malformed document.
 
         Fields added after the first release (fine counts, suppressed,
-        privacy) are optional, so documents written before them still load.
+        privacy, scores) are optional, so documents written before them still load.
         """
         try:
             privacy = d.get("privacy") or {}
@@ -169,6 +204,15 @@ class WindowStats:
                     for k, v in d["outcomes"].items()
                 },
                 privacy=Privacy(privacy.get("k"), privacy.get("epsilon")),
+                scores={
+                    str(k): ScoreCounts(
+                        str(k),
+                        tuple(str(g) for g in v["groups"]),
+                        _ints(v["counts"], f"scores.{k}"),
+                        _int(v.get("suppressed", 0), f"scores.{k}.suppressed"),
+                    )
+                    for k, v in (d.get("scores") or {}).items()
+                },
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed window statistics: {type(exc).__name__}: {exc}") from None
@@ -183,6 +227,7 @@ class WindowStats:
             and dict(self.features) == dict(other.features)
             and dict(self.outcomes) == dict(other.outcomes)
             and self.privacy == other.privacy
+            and dict(self.scores) == dict(other.scores)
         )
 
 
@@ -233,24 +278,41 @@ def _count_batch(spec: MonitoringSpec, digest: str, batch: Batch) -> WindowStats
     # Features and outcomes are independent: count them on the fold threads.
     tasks: list[Callable[[], Any]] = [partial(_feature_counts, f, batch) for f in spec.features]
     tasks.append(partial(_outcome_counts, spec, batch))
-    *counted, (outcomes, known) = run_all(tasks, values=batch.n_rows * len(tasks))
+    *counted, (outcomes, scores, known) = run_all(tasks, values=batch.n_rows * len(tasks))
     return WindowStats(
         spec_digest=digest,
         rows=batch.n_rows,
         features={f.name: c for f, c in zip(spec.features, counted, strict=True)},
         outcomes=outcomes,
         outcome_missing=batch.n_rows - known,
+        scores=scores,
     )
 
 
-def _outcome_counts(spec: MonitoringSpec, batch: Batch) -> tuple[dict[str, OutcomeCounts], int]:
-    """Confusion counts per outcome layout, and how many rows had label and prediction."""
+def _outcome_counts(
+    spec: MonitoringSpec, batch: Batch
+) -> tuple[dict[str, OutcomeCounts], dict[str, ScoreCounts], int]:
+    """Confusion counts and score histograms per outcome layout, and how many
+    rows had both label and prediction (the rows both tables count)."""
     yt = np.asarray(batch.y_true)
     yp = np.asarray(batch.y_pred)
     known = (yt >= 0) & (yp >= 0)
-    outcome = (yt[known].astype(np.int64) << 1) | yp[known].astype(np.int64)  # 0..3
     n_known = int(np.count_nonzero(known))
+    yt_known = yt[known].astype(np.int64)
+    outcome = (yt_known << 1) | yp[known].astype(np.int64)  # 0..3
     outcomes: dict[str, OutcomeCounts] = {}
+    # Score histograms count the same rows as the confusion counts (label and
+    # prediction known), so the two tables agree on every (group, y_true) total.
+    scores: dict[str, ScoreCounts] = {}
+    cells: np.ndarray | None = None
+    n_cells = spec.n_score_cells
+    if spec.score:
+        if batch.score is None:
+            raise ValueError(
+                f"the spec has a score column '{spec.score}' but the batch has no scores; "
+                "encode it with encode_columns(spec, ...)"
+            )
+        cells = numeric_cells(np.asarray(batch.score, dtype=np.float64)[known], spec.score_edges)
     n_slots = {a.name: len(a.groups) + 2 for a in spec.sensitive}
     for name, (attrs, groups) in outcome_layouts(spec).items():
         group = np.zeros(n_known, dtype=np.int64)
@@ -260,4 +322,8 @@ def _outcome_counts(spec: MonitoringSpec, batch: Batch) -> tuple[dict[str, Outco
         if flat.size != len(groups) * 4:
             raise ValueError(f"batch codes of '{name}' fall outside its {len(groups)} groups")
         outcomes[name] = OutcomeCounts(name, groups, flat.reshape(len(groups), 2, 2))
-    return outcomes, n_known
+        if cells is not None:
+            n = len(groups) * 2 * n_cells
+            flat = np.bincount(((group << 1) | yt_known) * n_cells + cells, minlength=n)
+            scores[name] = ScoreCounts(name, groups, flat.reshape(len(groups), 2, n_cells))
+    return outcomes, scores, n_known

@@ -34,6 +34,18 @@ class OutcomeCounts(_message.Message):
     suppressed: int
     def __init__(self, attribute: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., counts: _Optional[_Iterable[int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
 
+class ScoreCounts(_message.Message):
+    __slots__ = ("attribute", "groups", "counts", "suppressed")
+    ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    attribute: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    suppressed: int
+    def __init__(self, attribute: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., counts: _Optional[_Iterable[int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
+
 class Privacy(_message.Message):
     __slots__ = ("k", "epsilon")
     K_FIELD_NUMBER: _ClassVar[int]
@@ -43,20 +55,22 @@ class Privacy(_message.Message):
     def __init__(self, k: _Optional[int] = ..., epsilon: _Optional[float] = ...) -> None: ...
 
 class WindowStats(_message.Message):
-    __slots__ = ("spec_digest", "rows", "features", "outcomes", "outcome_missing", "privacy")
+    __slots__ = ("spec_digest", "rows", "features", "outcomes", "outcome_missing", "privacy", "scores")
     SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_MISSING_FIELD_NUMBER: _ClassVar[int]
     PRIVACY_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
     spec_digest: str
     rows: int
     features: _containers.RepeatedCompositeFieldContainer[FeatureCounts]
     outcomes: _containers.RepeatedCompositeFieldContainer[OutcomeCounts]
     outcome_missing: int
     privacy: Privacy
-    def __init__(self, spec_digest: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureCounts, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCounts, _Mapping]]] = ..., outcome_missing: _Optional[int] = ..., privacy: _Optional[_Union[Privacy, _Mapping]] = ...) -> None: ...
+    scores: _containers.RepeatedCompositeFieldContainer[ScoreCounts]
+    def __init__(self, spec_digest: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureCounts, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCounts, _Mapping]]] = ..., outcome_missing: _Optional[int] = ..., privacy: _Optional[_Union[Privacy, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[ScoreCounts, _Mapping]]] = ...) -> None: ...
 
 class Window(_message.Message):
     __slots__ = ("start_unix_ms", "end_unix_ms")

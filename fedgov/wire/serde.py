@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 from fedgov.errors import ReportRejected
 from fedgov.policy import Decision
 from fedgov.report import Report
-from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats
+from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 
 __all__ = [
@@ -91,6 +91,15 @@ def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
         ],
         outcome_missing=int(s.outcome_missing),
         privacy=privacy,
+        scores=[
+            report_pb2.ScoreCounts(
+                attribute=c.attribute,
+                groups=list(c.groups),
+                counts=c.counts.ravel().tolist(),
+                suppressed=c.suppressed,
+            )
+            for c in s.scores.values()
+        ],
     )
 
 
@@ -167,6 +176,23 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
                 f"got {len(o.counts)}"
             )
         vectors.append((o.counts, where))
+    scored: set[str] = set()
+    score_cells: list[int] = []
+    for i, c in enumerate(m.scores):
+        where = f"stats.scores[{i}] ({c.attribute})"
+        if c.attribute in scored:
+            raise WireError(f"{where}.attribute: duplicate attribute {c.attribute!r}")
+        scored.add(c.attribute)
+        if not c.groups or len(set(c.groups)) != len(c.groups):
+            raise WireError(f"{where}.groups: need at least one group, each named once")
+        per_group = 2 * len(c.groups)
+        if len(c.counts) % per_group or len(c.counts) // per_group < 4:
+            raise WireError(
+                f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
+                f"for {len(c.groups)} groups, got {len(c.counts)}"
+            )
+        score_cells.append(len(c.counts) // per_group)
+        vectors.append((c.counts, where))
     arrays = iter(_all_counts(vectors))
     features: dict[str, FeatureCounts] = {}
     for i, f in enumerate(m.features):
@@ -187,6 +213,14 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
             counts=next(arrays).reshape(len(o.groups), 2, 2),
             suppressed=_count(o.suppressed, f"stats.outcomes[{i}] ({o.attribute}).suppressed"),
         )
+    scores: dict[str, ScoreCounts] = {}
+    for i, (c, n_cells) in enumerate(zip(m.scores, score_cells, strict=True)):
+        scores[c.attribute] = ScoreCounts(
+            attribute=c.attribute,
+            groups=tuple(c.groups),
+            counts=next(arrays).reshape(len(c.groups), 2, n_cells),
+            suppressed=_count(c.suppressed, f"stats.scores[{i}] ({c.attribute}).suppressed"),
+        )
     return WindowStats(
         spec_digest=m.spec_digest,
         rows=int(m.rows),
@@ -194,6 +228,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         outcomes=outcomes,
         outcome_missing=int(m.outcome_missing),
         privacy=_privacy(m.privacy),
+        scores=scores,
     )
 
 

@@ -88,3 +88,34 @@ def test_queries_validate(handler: AggregatorHandler) -> None:
         handler.query_fairness("credit-risk", jurisdiction_glob="EU-*")
     with pytest.raises(QueryError, match="threshold"):
         handler.query_drift(float("nan"))
+
+
+def test_score_histograms_merge_across_silos_into_the_pooled_auc(tmp_path: Path) -> None:
+    from fedgov.metrics import compute_metrics
+    from fedgov.stats import derive_spec
+
+    spec = derive_spec(
+        credit_data(2000, seed=1, with_score=True), model_id="credit-risk",
+        model_version="2.0.0", label="repaid", prediction="approved",
+        sensitive=["sex", "age_band"], score="score", categorical=["purpose", "employment"],
+    )  # fmt: skip
+    h = AggregatorHandler(SqliteStore(tmp_path / "s.db"))
+    reg = ModelRegistration(spec.model_id, spec.model_version, spec.digest,
+                            json.dumps(spec.to_dict()))  # fmt: skip
+    data = {silo: credit_data(700, seed=seed, with_score=True, bias=bias)
+            for silo, seed, bias in (("EU-DE", 5, 0.0), ("EU-FR", 6, 0.2))}  # fmt: skip
+    for silo, cols in data.items():
+        h.register(silo, silo, "sha256:x", [reg])
+        stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, cols))
+        r = Report(
+            report_id=f"r-{silo}", silo_id=silo, jurisdiction=silo, model_id=spec.model_id,
+            model_version=spec.model_version, window_start_ms=0, window_end_ms=1,
+            spec_digest=spec.digest, stats=stats, metrics={}, decision=Decision(allow=True),
+        )  # fmt: skip
+        assert h.ingest(r) is False
+    answer = h.query_fairness(spec.model_id, model_version=spec.model_version)
+    pooled_cols = {k: np.concatenate([d[k] for d in data.values()]) for k in data["EU-DE"]}
+    pooled = WindowStats.zero(spec).fold(spec, encode_columns(spec, pooled_cols))
+    assert answer.metrics["fairness"] == compute_metrics(spec, pooled)["fairness"]
+    assert answer.metrics["fairness"]["sex"]["groups"]["F"]["auc"] is not None
+    assert answer.metrics["fairness"]["sex"]["auc_difference"] is not None

@@ -78,6 +78,32 @@ def test_stats_against_a_reference_file(tmp_path: Path, reference: Path) -> None
     assert out["metrics"]["drift"]["features"]["income"]["psi"] < 0.1
     p = run("stats", str(current), "--spec", str(spec), "--reference", str(tmp_path / "no.csv"))
     assert p.returncode == 3 and "no.csv" in p.stderr
+def test_spec_with_score_then_stats_shows_auc_and_calibration(tmp_path: Path) -> None:
+    reference = write_table(credit_data(3000, seed=2, with_score=True), tmp_path / "ref.csv")
+    spec = tmp_path / "spec.json"
+    p = run(
+        "spec", "--reference", str(reference), "--model", "credit-risk", "--model-version", "1",
+        "--label", "repaid", "--prediction", "approved", "--score", "score",
+        "--score-bins", "10", "--sensitive", "sex,age_band",
+        "--categorical", "purpose,employment", "-o", str(spec),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(spec.read_text())
+    assert doc["score"] == "score" and doc["score_edges"] == [i / 10 for i in range(11)]
+    assert "score" not in {f["name"] for f in doc["features"]}
+    current = write_table(
+        credit_data(1000, seed=3, with_score=True, bias=0.2), tmp_path / "cur.parquet"
+    )
+    p = run("stats", str(current), "--spec", str(spec), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    sex = out["metrics"]["fairness"]["sex"]
+    assert 0.5 < sex["groups"]["F"]["auc"] <= 1.0 and sex["auc_difference"] >= 0.0
+    assert sex["max_calibration_error"] >= sex["groups"]["M"]["calibration_error"]
+    assert len(out["stats"]["scores"]["sex"]["counts"][0][0]) == 13
+    p = run("stats", str(current), "--spec", str(spec))
+    assert p.returncode == 0, p.stderr
+    assert "calibration error" in p.stdout and "AUC bound" in p.stdout
     no_traceback(p)
 
 

@@ -8,6 +8,9 @@ import fedgov.metrics
 def test_exported_names() -> None:
     assert set(fedgov.metrics.__all__) == {
         "PSI_EPSILON",
+        "auc_difference",
+        "binned_auc",
+        "binned_calibration_error",
         "chi_square",
         "compute_metrics",
         "demographic_parity_difference",
@@ -21,11 +24,14 @@ def test_exported_names() -> None:
         "equalized_odds_ratio",
         "fairness",
         "group_metrics",
+        "group_score_metrics",
         "jensen_shannon",
         "ks_statistic",
+        "max_calibration_error",
         "missing_rate",
         "psi",
         "psi_pvalue",
+        "scores",
         "wasserstein",
     }
     for name in fedgov.metrics.__all__:

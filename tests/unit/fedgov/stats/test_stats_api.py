@@ -13,6 +13,7 @@ def test_exported_names() -> None:
         "FeatureCounts",
         "OutcomeCounts",
         "Privacy",
+        "ScoreCounts",
         "WindowStats",
         "derive_spec",
         "encode_columns",

@@ -1,0 +1,189 @@
+"""Score histograms on the wire and in the aggregator's check against the spec.
+
+Serde checks shapes and signs and still reads reports made before score
+histograms; ``_check_against_spec`` checks them against the registered spec
+(layout, sums with the suppressed tally and outcome_missing, agreement with
+the outcome counts), naming the field on rejection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from aggregator.handler import _check_against_spec
+from aggregator.merge import merge_stats
+from fedgov.errors import ReportRejected
+from fedgov.metrics import compute_metrics
+from fedgov.policy import Decision
+from fedgov.privacy import add_laplace_noise, suppress_small_cells
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import ScoreCounts, WindowStats, derive_spec, encode_columns
+from fedgov.synthetic import credit_data
+from fedgov.v1 import report_pb2
+from fedgov.wire import (
+    WireError,
+    report_from_bytes,
+    report_to_bytes,
+    stats_from_proto,
+    stats_to_proto,
+)
+
+
+@pytest.fixture(scope="module")
+def spec() -> MonitoringSpec:
+    return derive_spec(
+        credit_data(3000, seed=1, with_score=True),
+        model_id="credit-risk",
+        model_version="2.0.0",
+        label="repaid",
+        prediction="approved",
+        sensitive=["sex", "age_band"],
+        intersections=[("sex", "age_band")],
+        categorical=["purpose", "employment"],
+        score="score",
+        fine_bins=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def raw(spec: MonitoringSpec) -> WindowStats:
+    cols = credit_data(2000, seed=4, with_score=True)
+    return WindowStats.zero(spec).fold(spec, encode_columns(spec, cols))
+
+
+def report(spec: MonitoringSpec, stats: WindowStats, report_id: str = "r1") -> Report:
+    return Report(
+        report_id=report_id,
+        silo_id="EU-DE",
+        jurisdiction="EU-DE",
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=0,
+        window_end_ms=1,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics={},
+        decision=Decision(allow=True),
+    )
+
+
+def with_scores(s: WindowStats, name: str, **change: Any) -> WindowStats:
+    scores = dict(s.scores)
+    scores[name] = dataclasses.replace(scores[name], **change)
+    return dataclasses.replace(s, scores=scores)
+
+
+# -- serde -------------------------------------------------------------------------------
+@pytest.mark.parametrize("guard", ["none", "suppressed", "noised", "both"])
+def test_round_trip_through_proto_and_bytes(raw: WindowStats, guard: str) -> None:
+    s = raw
+    if guard in ("noised", "both"):
+        s = add_laplace_noise(s, 1.0, seed=3)
+    if guard in ("suppressed", "both"):
+        s = suppress_small_cells(s, k=10)
+    wire = report_pb2.WindowStats.FromString(stats_to_proto(s).SerializeToString())
+    assert [m.attribute for m in wire.scores] == ["sex", "age_band", "sex*age_band"]
+    assert stats_from_proto(wire) == s
+
+
+def test_whole_report_round_trip(spec: MonitoringSpec, raw: WindowStats) -> None:
+    r = report(spec, suppress_small_cells(raw, k=5))
+    assert report_from_bytes(report_to_bytes(r)).stats == r.stats
+
+
+def test_a_report_made_before_score_histograms_still_decodes(raw: WindowStats) -> None:
+    m = stats_to_proto(raw)
+    m.ClearField("scores")  # what an older agent sends: no field 7
+    back = stats_from_proto(report_pb2.WindowStats.FromString(m.SerializeToString()))
+    assert back.scores == {} and back.outcomes == raw.outcomes
+
+
+Mutation = Any
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (
+            lambda m: m.scores[0].counts.__setitem__(3, -1),
+            r"scores\[0\] \(sex\): counts must be >= 0",
+        ),
+        (lambda m: setattr(m.scores[0], "suppressed", -1), r"scores\[0\] \(sex\)\.suppressed"),
+        (lambda m: m.scores[0].counts.append(1), r"scores\[0\] \(sex\): expected len\(groups\)"),
+        (lambda m: m.scores[0].counts.__delitem__(slice(12, None)), r"k >= 1 score bins"),
+        (lambda m: m.scores[0].groups.append(m.scores[0].groups[0]), r"each named once"),
+        (lambda m: m.scores[0].ClearField("groups"), r"need at least one group"),
+        (lambda m: m.scores.append(m.scores[0]), r"scores\[3\].*duplicate attribute"),
+    ],
+)
+def test_serde_rejects_malformed_score_tables(
+    raw: WindowStats, mutate: Mutation, match: str
+) -> None:
+    m = stats_to_proto(raw)
+    mutate(m)
+    with pytest.raises(WireError, match=match):
+        stats_from_proto(m)
+
+
+# -- the aggregator's check ---------------------------------------------------------------
+def test_valid_and_guarded_score_tables_pass(spec: MonitoringSpec, raw: WindowStats) -> None:
+    for s in (
+        raw,
+        suppress_small_cells(raw, k=10),
+        add_laplace_noise(raw, 0.5, seed=1),
+        suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
+        dataclasses.replace(raw, scores={}),  # an agent made before score histograms
+    ):
+        _check_against_spec(report(spec, s), spec)
+
+
+def test_check_rejects_score_tables_unlike_the_spec(spec: MonitoringSpec, raw: WindowStats) -> None:
+    sex = raw.scores["sex"]
+
+    def rejects(s: WindowStats, match: str) -> None:
+        with pytest.raises(ReportRejected, match=match):
+            _check_against_spec(report(spec, s), spec)
+
+    rejects(
+        dataclasses.replace(raw, scores={"sex": sex}),
+        r"report\.stats\.scores: expected one table per attribute",
+    )
+    narrower = ScoreCounts("sex", sex.groups, sex.counts[:, :, 1:])
+    rejects(with_scores(raw, "sex", counts=narrower.counts), r"scores\[sex\]: expected 23 cells")
+    swapped = ScoreCounts("sex", tuple(reversed(sex.groups)), sex.counts)
+    rejects(with_scores(raw, "sex", groups=swapped.groups), r"scores\[sex\]: groups differ")
+    rejects(with_scores(raw, "sex", suppressed=3), r"scores\[sex\]: rows are marked suppressed")
+    bumped = sex.counts.copy()
+    bumped[0, 1, 5] += 2
+    rejects(with_scores(raw, "sex", counts=bumped), r"scores\[sex\]: counts add up to")
+    moved = sex.counts.copy()  # same total, but one row moved from F to M
+    g = int(np.argmax(moved[0, 1]))
+    moved[0, 1, g] -= 1
+    moved[1, 1, g] += 1
+    rejects(
+        with_scores(raw, "sex", counts=moved),
+        r"scores\[sex\]: group 'F' with y_true=1 has \d+ scored rows but \d+ rows in the outcome",
+    )
+    negative = sex.counts.copy()
+    negative[0, 0, 0] = -1
+    rejects(with_scores(raw, "sex", counts=negative), r"scores\[sex\]: negative count")
+    plain = dataclasses.replace(spec, score=None, score_edges=())
+    with pytest.raises(ReportRejected, match="the spec names no score column"):
+        _check_against_spec(report(plain, raw), plain)
+
+
+def test_merge_drops_score_tables_when_some_reports_lack_them(
+    spec: MonitoringSpec, raw: WindowStats
+) -> None:
+    new = report(spec, raw, "r1")
+    old = report(spec, dataclasses.replace(raw, scores={}), "r2")
+    assert merge_stats([new, new]).scores["sex"].counts.sum() == 2 * raw.scores["sex"].counts.sum()
+    merged = merge_stats([new, old])
+    assert merged.scores == {} and merged.rows == 2 * raw.rows
+    fair = compute_metrics(spec, merged)["fairness"]["sex"]
+    assert "auc_difference" not in fair and fair["demographic_parity_difference"] is not None
