@@ -166,14 +166,27 @@ class Binner:
         out[-1] = missing
         return out
 
+    def cells(self, values: np.ndarray) -> np.ndarray:
+        """Cell index of each value in the numeric layout: ``numeric_cells(x, edges)``."""
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
+        out = np.empty(x.size, dtype=np.intp)
+        for start in range(0, x.size, BLOCK_ROWS):
+            out[start : start + BLOCK_ROWS] = self._cells(x[start : start + BLOCK_ROWS])
+        out[np.isnan(x)] = self.k + 2
+        return out
+
     def _block(self, x: np.ndarray) -> np.ndarray:
+        return np.bincount(self._cells(x), minlength=self.k + 2)
+
+    def _cells(self, x: np.ndarray) -> np.ndarray:
+        """Cells ``0 .. k + 1`` of a block; NaN lands in 0 (grid) or ``k + 1`` (searchsorted)."""
         if self._grid is None:
-            idx = np.searchsorted(self._cmp[:-1], x, side="right")
-        else:
-            idx = self._lo[self._grid(x)]
-            for _ in range(self.steps):
-                idx += x >= self._cmp[idx]
-        return np.bincount(idx, minlength=self.k + 2)
+            idx: np.ndarray = np.searchsorted(self._cmp[:-1], x, side="right")
+            return idx
+        idx = self._lo[self._grid(x)]
+        for _ in range(self.steps):
+            idx += x >= self._cmp[idx]
+        return idx
 
 
 @lru_cache(maxsize=1024)

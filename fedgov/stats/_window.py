@@ -28,7 +28,6 @@ from fedgov.stats._counts import (
     FeatureCounts,
     OutcomeCounts,
     ScoreCounts,
-    numeric_cells,
     outcome_layouts,
 )
 from fedgov.stats._parallel import run_all
@@ -312,7 +311,7 @@ def _outcome_counts(
                 f"the spec has a score column '{spec.score}' but the batch has no scores; "
                 "encode it with encode_columns(spec, ...)"
             )
-        cells = numeric_cells(np.asarray(batch.score, dtype=np.float64)[known], spec.score_edges)
+        cells = binner(spec.score_edges).cells(np.asarray(batch.score, dtype=np.float64)[known])
     n_slots = {a.name: len(a.groups) + 2 for a in spec.sensitive}
     for name, (attrs, groups) in outcome_layouts(spec).items():
         group = np.zeros(n_known, dtype=np.int64)

@@ -53,6 +53,7 @@ def test_quantile_edges_of_many_shapes(name: str, bins: int) -> None:
     x = np.concatenate([probe_values(edges, rng), DISTRIBUTIONS[name](rng, 20_000)])
     b = Binner(edges)
     np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
+    np.testing.assert_array_equal(b.cells(x), numeric_cells(x, edges))
 
 
 def test_both_paths_are_exercised() -> None:
@@ -66,6 +67,7 @@ def test_both_paths_are_exercised() -> None:
     assert b.method == "searchsorted"
     x = probe_values(far_edges, rng)
     np.testing.assert_array_equal(b.counts(x), reference_counts(x, far_edges))
+    np.testing.assert_array_equal(b.cells(x), numeric_cells(x, far_edges))
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -84,6 +86,7 @@ def test_arbitrary_edges_and_values(edges: list[float], values: list[float], see
     rng = np.random.default_rng(seed)
     x = np.concatenate([np.array(values, dtype=np.float64), probe_values(e, rng, n=50)])
     np.testing.assert_array_equal(Binner(e).counts(x), reference_counts(x, e))
+    np.testing.assert_array_equal(Binner(e).cells(x), numeric_cells(x, e))
 
 
 def test_blocks_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,10 +95,12 @@ def test_blocks_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
     x = probe_values(edges, rng, n=3000)
     monkeypatch.setattr(_binning, "BLOCK_ROWS", 97)
     np.testing.assert_array_equal(Binner(edges).counts(x), reference_counts(x, edges))
+    np.testing.assert_array_equal(Binner(edges).cells(x), numeric_cells(x, edges))
 
 
 def test_empty_input_and_bad_edges() -> None:
     assert Binner([0.0, 1.0]).counts(np.array([])).tolist() == [0, 0, 0, 0]
+    assert Binner([0.0, 1.0]).cells(np.array([])).tolist() == []
     for bad in ([0.0], [1.0, 0.0], [0.0, 0.0], [0.0, np.inf], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="strictly increasing"):
             Binner(bad)
