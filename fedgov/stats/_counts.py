@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -166,15 +166,16 @@ class FeatureCounts:
         return f"FeatureCounts({self.name!r}, {self.kind!r}, {self.counts.tolist()}{extra})"
 
 
-@dataclass(frozen=True, eq=False)
-class OutcomeCounts:
-    """Confusion counts per group: ``counts[group, y_true, y_pred]``.
+_T = TypeVar("_T", bound="_GroupTable")
 
-    For one attribute the groups are its declared groups then ``__other__``
-    and ``__missing__``; for an intersection, the cartesian product of each
-    attribute's slots, joined by ``|`` (first attribute varies slowest).
-    Rows with a missing label or prediction are not counted here;
-    ``suppressed`` counts the rows suppression removed from the cells.
+
+@dataclass(frozen=True, eq=False)
+class _GroupTable:
+    """Counts per group of one attribute (or intersection), ``counts[group, ...]``.
+
+    What :class:`OutcomeCounts` and :class:`ScoreCounts` share: group names,
+    frozen counts with a tally of suppressed rows, cell-wise merge, equality.
+    Subclasses say which shape their counts have.
     """
 
     attribute: str
@@ -185,27 +186,28 @@ class OutcomeCounts:
     def __post_init__(self) -> None:
         groups = tuple(self.groups)
         arr = _frozen_counts(self.counts)
-        if arr.shape != (len(groups), 2, 2):
-            raise ValueError(
-                f"{self.attribute}: counts must have shape ({len(groups)}, 2, 2), got {arr.shape}"
-            )
+        self._check_shape(arr, len(groups))
         if len(set(groups)) != len(groups):
             raise ValueError(f"{self.attribute}: group names must be unique")
         object.__setattr__(self, "groups", groups)
         object.__setattr__(self, "counts", arr)
         object.__setattr__(self, "suppressed", int(self.suppressed))
 
-    @classmethod
-    def zero(cls, attribute: str, groups: Sequence[str]) -> OutcomeCounts:
-        return cls(attribute, tuple(groups), np.zeros((len(groups), 2, 2), dtype=np.int64))
+    def _check_shape(self, arr: np.ndarray, n_groups: int) -> None:
+        raise NotImplementedError
 
-    def merge(self, other: OutcomeCounts) -> OutcomeCounts:
-        if (self.attribute, self.groups) != (other.attribute, other.groups):
+    def merge(self: _T, other: _T) -> _T:
+        if type(other) is not type(self) or (self.attribute, self.groups, self.counts.shape) != (
+            other.attribute,
+            other.groups,
+            other.counts.shape,
+        ):
             raise ValueError(
-                f"cannot merge outcomes of {self.attribute} with {other.attribute}: "
-                "attributes or groups differ"
+                f"cannot merge {type(self).__name__} of {self.attribute} {self.counts.shape} with "
+                f"{type(other).__name__} of {other.attribute} {other.counts.shape}: "
+                "attributes, groups or cells differ"
             )
-        return OutcomeCounts(
+        return type(self)(
             self.attribute,
             self.groups,
             self.counts + other.counts,
@@ -219,13 +221,36 @@ class OutcomeCounts:
         )
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, OutcomeCounts):
+        if type(other) is not type(self):
             return NotImplemented
+        assert isinstance(other, _GroupTable)
         return (self.attribute, self.groups, self.suppressed) == (
             other.attribute,
             other.groups,
             other.suppressed,
         ) and np.array_equal(self.counts, other.counts)
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeCounts(_GroupTable):
+    """Confusion counts per group: ``counts[group, y_true, y_pred]``.
+
+    For one attribute the groups are its declared groups then ``__other__``
+    and ``__missing__``; for an intersection, the cartesian product of each
+    attribute's slots, joined by ``|`` (first attribute varies slowest).
+    Rows with a missing label or prediction are not counted here;
+    ``suppressed`` counts the rows suppression removed from the cells.
+    """
+
+    def _check_shape(self, arr: np.ndarray, n_groups: int) -> None:
+        if arr.shape != (n_groups, 2, 2):
+            raise ValueError(
+                f"{self.attribute}: counts must have shape ({n_groups}, 2, 2), got {arr.shape}"
+            )
+
+    @classmethod
+    def zero(cls, attribute: str, groups: Sequence[str]) -> OutcomeCounts:
+        return cls(attribute, tuple(groups), np.zeros((len(groups), 2, 2), dtype=np.int64))
 
     def __repr__(self) -> str:
         extra = f", suppressed={self.suppressed}" if self.suppressed else ""
@@ -233,7 +258,7 @@ class OutcomeCounts:
 
 
 @dataclass(frozen=True, eq=False)
-class ScoreCounts:
+class ScoreCounts(_GroupTable):
     """Score histograms per group and label: ``counts[group, y_true, cell]``.
 
     The groups are those of the :class:`OutcomeCounts` of the same attribute
@@ -246,24 +271,12 @@ class ScoreCounts:
     (:mod:`fedgov.metrics.scores`); no score value is kept.
     """
 
-    attribute: str
-    groups: tuple[str, ...]
-    counts: np.ndarray
-    suppressed: int = 0
-
-    def __post_init__(self) -> None:
-        groups = tuple(self.groups)
-        arr = _frozen_counts(self.counts)
-        if arr.ndim != 3 or arr.shape[:2] != (len(groups), 2) or arr.shape[2] < 4:
+    def _check_shape(self, arr: np.ndarray, n_groups: int) -> None:
+        if arr.ndim != 3 or arr.shape[:2] != (n_groups, 2) or arr.shape[2] < 4:
             raise ValueError(
-                f"{self.attribute}: score counts must have shape ({len(groups)}, 2, k + 3) "
+                f"{self.attribute}: score counts must have shape ({n_groups}, 2, k + 3) "
                 f"with k >= 1 bins, got {arr.shape}"
             )
-        if len(set(groups)) != len(groups):
-            raise ValueError(f"{self.attribute}: group names must be unique")
-        object.__setattr__(self, "groups", groups)
-        object.__setattr__(self, "counts", arr)
-        object.__setattr__(self, "suppressed", int(self.suppressed))
 
     @classmethod
     def zero(cls, attribute: str, groups: Sequence[str], n_cells: int) -> ScoreCounts:
@@ -272,38 +285,6 @@ class ScoreCounts:
     @property
     def n_cells(self) -> int:
         return int(self.counts.shape[2])
-
-    def merge(self, other: ScoreCounts) -> ScoreCounts:
-        if (self.attribute, self.groups, self.counts.shape) != (
-            other.attribute,
-            other.groups,
-            other.counts.shape,
-        ):
-            raise ValueError(
-                f"cannot merge score counts of {self.attribute} ({self.n_cells} cells) with "
-                f"{other.attribute} ({other.n_cells} cells): attributes, groups or cells differ"
-            )
-        return ScoreCounts(
-            self.attribute,
-            self.groups,
-            self.counts + other.counts,
-            self.suppressed + other.suppressed,
-        )
-
-    def declared_mask(self) -> np.ndarray:
-        """True for groups made only of declared groups (no other/missing slot)."""
-        return np.array(
-            [not (_RESERVED & set(g.split(GROUP_SEPARATOR))) for g in self.groups], dtype=bool
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ScoreCounts):
-            return NotImplemented
-        return (self.attribute, self.groups, self.suppressed) == (
-            other.attribute,
-            other.groups,
-            other.suppressed,
-        ) and np.array_equal(self.counts, other.counts)
 
     def __repr__(self) -> str:
         extra = f", suppressed={self.suppressed}" if self.suppressed else ""
