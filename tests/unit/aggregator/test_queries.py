@@ -58,12 +58,15 @@ def test_history_of_psi_and_fairness(handler: AggregatorHandler, credit_spec: Mo
         handler.ingest(_report(credit_spec, "EU-DE", 1000 + i, drift=drift))
     handler.ingest(_report(credit_spec, "US-NY", 1500))
     psi = handler.query_history("credit-risk", "psi", feature="income", jurisdiction_glob="EU-*")
-    values = [v for _, v in psi]
-    assert [r.window_end_ms for r, _ in psi] == [1000, 1001, 1002]
+    values = [p.value for p in psi]
+    assert [p.window_end_ms for p in psi] == [1000, 1001, 1002]
     assert values == sorted(values) and values[-1] > 0.2  # drift grows over time
+    stored = handler.store.get_report("EU-DE-1002")
+    assert stored is not None
+    assert values[-1] == stored.metrics["drift"]["features"]["income"]["psi"]
     dp = handler.query_history("credit-risk", "demographic_parity_ratio", attribute="sex")
-    assert len(dp) == 4 and all(v is not None and 0 < v <= 1 for _, v in dp)
+    assert len(dp) == 4 and all(p.value is not None and 0 < p.value <= 1 for p in dp)
     since = handler.query_history("credit-risk", "sample_size", since_ms=1400)
-    assert [(r.silo_id, v) for r, v in since] == [("US-NY", 1000.0)]
+    assert [(p.silo_id, p.report_id, p.value) for p in since] == [("US-NY", "US-NY-1500", 1000.0)]
     with pytest.raises(QueryError, match="none of the"):
         handler.query_history("credit-risk", "psi")  # drift metric without --feature
