@@ -491,11 +491,6 @@ class AggregatorHandler:
     ) -> FairnessAnswer:
         if not model_id:
             raise QueryError("fairness query: a model id is required")
-        missing = QueryError(
-            f"no reports for model {model_id!r}"
-            + (f" version {model_version}" if model_version else "")
-            + (f" in jurisdictions {jurisdiction_glob!r}" if jurisdiction_glob else "")
-        )
         # Without a version, merge the newest version that has reports.
         if since_ms:
             reports = [
@@ -506,7 +501,7 @@ class AggregatorHandler:
                 if matches_glob(r.jurisdiction, jurisdiction_glob)
             ]
             if not reports:
-                raise missing
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
             if not model_version:
                 newest = max(reports, key=lambda r: r.window_end_ms).model_version
                 reports = [r for r in reports if r.model_version == newest]
@@ -518,7 +513,7 @@ class AggregatorHandler:
                 if matches_glob(ref.jurisdiction, jurisdiction_glob)
             ]
             if not refs:
-                raise missing
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
             if not model_version:
                 newest = max(refs, key=lambda r: r.window_end_ms).model_version
                 refs = [r for r in refs if r.model_version == newest]
@@ -597,6 +592,14 @@ class AggregatorHandler:
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
         return self.store.list_jobs(model_id or None)
+
+
+def _no_reports(model_id: str, model_version: str | None, glob: str | None) -> QueryError:
+    return QueryError(
+        f"no reports for model {model_id!r}"
+        + (f" version {model_version}" if model_version else "")
+        + (f" in jurisdictions {glob!r}" if glob else "")
+    )
 
 
 def _metric_path(metric: str, feature: str | None, attribute: str | None) -> tuple[str, ...]:

@@ -56,17 +56,25 @@ class LatestReports:
         """The reports these refs (from ``store.latest_report_refs``) name, in their order."""
         with self._lock:
             held = {key: dict(self._by_version.get(key, {})) for key in _versions(refs)}
+
+        def is_held(ref: ReportRef) -> bool:
+            report = held[(ref.model_id, ref.model_version)].get(ref.silo_id)
+            return report is not None and report.report_id == ref.report_id
+
+        # New, or no longer the newest: read in one go and decode what the store names now.
+        stale = [ref.report_id for ref in refs if not is_held(ref)]
+        fetched = self._store.get_reports(stale) if stale else {}
         out: list[Report] = []
         decoded: dict[tuple[str, str], dict[str, Report]] = {}
         for ref in refs:
             key = (ref.model_id, ref.model_version)
-            report = held[key].get(ref.silo_id)
-            if report is None or report.report_id != ref.report_id:
-                # New, or no longer the newest: decode the report the store points at now.
-                report = self._store.get_report(ref.report_id)
-                if report is None:  # pragma: no cover - pointers only name stored reports
-                    continue
+            if ref.report_id in fetched:
+                report = fetched[ref.report_id]
                 decoded.setdefault(key, {})[ref.silo_id] = report
+            elif is_held(ref):
+                report = held[key][ref.silo_id]
+            else:  # pragma: no cover - pointers only name stored reports
+                continue
             out.append(report)
         with self._lock:
             for key in held:

@@ -214,6 +214,10 @@ class Store(Protocol):
 
     def get_report(self, report_id: str) -> Report | None: ...
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        """The stored reports among these ids, by id, read at once (one round trip)."""
+        ...
+
     def count_reports(self) -> int: ...
 
     def reports_for_model(

@@ -382,6 +382,13 @@ class PostgresStore:
         )
         return _report(row) if row else None
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        rows = self._all(
+            "SELECT report_id, payload, payload_pb FROM reports WHERE report_id = ANY(%s)",
+            (list(dict.fromkeys(report_ids)),),
+        )
+        return {r[0]: _report((r[1], r[2])) for r in rows}
+
     def count_reports(self) -> int:
         row = self._one("SELECT count(*) FROM reports", ())
         return int(row[0]) if row else 0

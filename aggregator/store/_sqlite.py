@@ -315,6 +315,19 @@ class SqliteStore:
             ).fetchone()
         return stored_report(row) if row else None
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        ids = list(dict.fromkeys(report_ids))
+        rows: list[tuple[str, str, bytes | None]] = []
+        with self._read() as db:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows += db.execute(
+                    "SELECT report_id, payload, payload_pb FROM reports "
+                    f"WHERE report_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        return {r[0]: stored_report((r[1], r[2])) for r in rows}
+
     def count_reports(self) -> int:
         with self._read() as db:
             return int(db.execute("SELECT count(*) FROM reports").fetchone()[0])

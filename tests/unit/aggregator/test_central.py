@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from aggregator.central import CentralGate
 from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.store import CentralDecisionRecord
-from aggregator.store import SqliteStore
+from aggregator.store import CentralDecisionRecord, SqliteStore
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision, RegoEngine, default_bundle_path
 from fedgov.report import Report
@@ -106,13 +106,14 @@ def test_each_ingest_decodes_only_the_new_report(
     handler: AggregatorHandler, credit_spec: MonitoringSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decoded: list[str] = []
-    get_report = handler.store.get_report
+    get_reports = handler.store.get_reports
 
-    def counting(report_id: str) -> Report | None:
-        decoded.append(report_id)
-        return get_report(report_id)
+    def counting(report_ids: Sequence[str]) -> dict[str, Report]:
+        decoded.extend(report_ids)
+        return get_reports(report_ids)
 
-    monkeypatch.setattr(handler.store, "get_report", counting)
+    monkeypatch.setattr(handler.store, "get_reports", counting)
+    monkeypatch.setattr(handler.store, "get_report", None)
     monkeypatch.setattr(handler.store, "reports_for_model", None)  # not on this path any more
     handler.ingest(_report(credit_spec, "EU-DE", 1))
     handler.ingest(_report(credit_spec, "EU-FR", 2))

@@ -231,6 +231,19 @@ def test_latest_refs_and_decisions_match_decoded_latest(
     assert by_id["de-new"] == deny and by_id["de-v2"].allow
 
 
+def test_get_reports_reads_several_at_once(
+    store: Store, credit_spec: MonitoringSpec, stats: WindowStats
+) -> None:
+    reports = [_report(credit_spec, stats, "EU-DE", f"r{i}", 100 + i) for i in range(3)]
+    for r in reports:
+        store.add_report(r)
+    got = store.get_reports(["r2", "missing", "r0", "r2"])
+    assert got == {"r2": reports[2], "r0": reports[0]}
+    assert store.get_reports([]) == {}
+    many = [f"x{i}" for i in range(1200)] + ["r1"]  # more ids than one statement binds
+    assert store.get_reports(many) == {"r1": reports[1]}
+
+
 def _add_json_row(store_url: str, report: Report) -> None:
     """A report as an older release stored it: JSON in ``payload``, no protobuf."""
     r = report
@@ -267,6 +280,7 @@ def test_rows_stored_as_json_still_read(
                   decision=Decision(allow=False, deny=("x",)))
     _add_json_row(store_url, old)
     assert store.get_report("old") == old
+    assert store.get_reports(["old"]) == {"old": old}
     for path in PATHS:
         (point,) = store.metric_history(credit_spec.model_id, path)
         assert repr(point.value) == repr(metric_at(old.metrics, path)), path
