@@ -137,8 +137,9 @@ def metric_at(metrics: Mapping[str, Any], path: Sequence[str]) -> float | None:
 
     ``("drift", "features", "age", "psi")`` is one feature's PSI; a step into
     anything but an object, a missing key, and a value that is not a number
-    (booleans, strings, null) all give None. Backends that read the value in
-    SQL must agree with this function; the shared store tests hold them to it.
+    (booleans, strings, null) all give None. The stores read history values
+    with SQLite's JSON functions instead (``_metrics.metric_values``), which
+    must agree with this function; the shared store tests hold them to it.
     """
     node: Any = metrics
     for key in path:
