@@ -18,13 +18,16 @@ import numpy as np
 
 from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
+from aggregator.latest import LatestReports
 from aggregator.merge import matches_glob, merged_metrics
 from aggregator.store import (
     CentralDecisionRecord,
     ModelVersionRecord,
     CommandRecord,
+    DecisionRecord,
     DriftRecord,
     JobRecord,
+    MetricPoint,
     SiloRecord,
     Store,
 )
@@ -74,6 +77,7 @@ class AggregatorHandler:
         self.central = central
         self.audit = audit
         self._specs: dict[str, MonitoringSpec] = {}
+        self._latest = LatestReports(store)  # what the central gate merges, decoded once
         self.coordinator: RetrainCoordinator | None = None
         self.cooldown_ms = 0  # after a job ends, ignore new triggers for this long
         self.reannotation_dir: Path | None = None
@@ -215,11 +219,7 @@ class AggregatorHandler:
         """Run the central gate on the group's merged latest reports; record the decision."""
         if self.central is None:
             return None
-        reports = [
-            r
-            for r in self.store.reports_for_model(model_id, model_version, latest_only=True)
-            if matches_glob(r.jurisdiction, group)
-        ]
+        reports = self._latest.get(model_id, model_version, group)
         if not reports:
             return None
         spec = self.spec(reports[0].spec_digest)
@@ -376,7 +376,7 @@ class AggregatorHandler:
     def gate_candidate(self, model_id: str, version: str) -> tuple[bool, list[str]]:
         """The promotion gate: every local decision and every central group must allow."""
         reasons: list[str] = []
-        reports = self.store.reports_for_model(model_id, version, latest_only=True)
+        reports = self._latest.get(model_id, version)
         for r in reports:
             if not r.decision.allow:
                 reasons += [f"{r.silo_id}: {d}" for d in r.decision.deny] or [f"{r.silo_id}: deny"]
@@ -491,20 +491,33 @@ class AggregatorHandler:
     ) -> FairnessAnswer:
         if not model_id:
             raise QueryError("fairness query: a model id is required")
-        reports = self.store.reports_for_model(
-            model_id, model_version or None, since_ms=since_ms, latest_only=since_ms == 0
-        )
-        reports = [r for r in reports if matches_glob(r.jurisdiction, jurisdiction_glob)]
-        if not reports:
-            raise QueryError(
-                f"no reports for model {model_id!r}"
-                + (f" version {model_version}" if model_version else "")
-                + (f" in jurisdictions {jurisdiction_glob!r}" if jurisdiction_glob else "")
-            )
-        if not model_version:
-            # Without a version, merge the newest version that has reports.
-            newest = max(reports, key=lambda r: r.window_end_ms).model_version
-            reports = [r for r in reports if r.model_version == newest]
+        # Without a version, merge the newest version that has reports.
+        if since_ms:
+            reports = [
+                r
+                for r in self.store.reports_for_model(
+                    model_id, model_version or None, since_ms=since_ms, latest_only=False
+                )
+                if matches_glob(r.jurisdiction, jurisdiction_glob)
+            ]
+            if not reports:
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
+            if not model_version:
+                newest = max(reports, key=lambda r: r.window_end_ms).model_version
+                reports = [r for r in reports if r.model_version == newest]
+        else:
+            # The newest report of each silo: picked by id, decoded only if not held already.
+            refs = [
+                ref
+                for ref in self.store.latest_report_refs(model_id, model_version or None)
+                if matches_glob(ref.jurisdiction, jurisdiction_glob)
+            ]
+            if not refs:
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
+            if not model_version:
+                newest = max(refs, key=lambda r: r.window_end_ms).model_version
+                refs = [r for r in refs if r.model_version == newest]
+            reports = self._latest.reports(refs)
         spec = self.spec(reports[0].spec_digest)
         if spec is None:
             raise QueryError(f"spec {reports[0].spec_digest[:12]} is unknown")
@@ -519,9 +532,12 @@ class AggregatorHandler:
             metrics=metrics,
         )
 
-    def query_decisions(self, jurisdiction_glob: str | None = None) -> list[Report]:
+    def query_decisions(self, jurisdiction_glob: str | None = None) -> list[DecisionRecord]:
+        """The decision of the newest report of every (silo, model, version)."""
         return [
-            r for r in self.store.latest_reports() if matches_glob(r.jurisdiction, jurisdiction_glob)
+            r
+            for r in self.store.latest_decisions()
+            if matches_glob(r.jurisdiction, jurisdiction_glob)
         ]
 
     def query_silos(
@@ -547,28 +563,29 @@ class AggregatorHandler:
         attribute: str | None = None,
         since_ms: int = 0,
         jurisdiction_glob: str | None = None,
-    ) -> list[tuple[Report, float | None]]:
-        """(report, value) for every report of the model, oldest first."""
+    ) -> list[MetricPoint]:
+        """The metric's value in every report of the model, oldest first.
+
+        A drift metric is read from ``drift.features[feature]``, a fairness metric
+        from ``fairness[attribute]``, anything else from the top level. A point's
+        value is None where the report has no number there.
+        """
         if not model_id or not metric:
             raise QueryError("history query: a model id and a metric name are required")
-        reports = [
-            r
-            for r in self.store.reports_for_model(
-                model_id, None, since_ms=since_ms, latest_only=False
+        points = [
+            p
+            for p in self.store.metric_history(
+                model_id, _metric_path(metric, feature, attribute), since_ms=since_ms
             )
-            if matches_glob(r.jurisdiction, jurisdiction_glob)
+            if matches_glob(p.jurisdiction, jurisdiction_glob)
         ]
-        reports.sort(key=lambda r: (r.window_end_ms, r.silo_id))
-        out = []
-        for r in reports:
-            out.append((r, _metric_value(r.metrics, metric, feature, attribute)))
-        if out and all(v is None for _, v in out):
+        if points and all(p.value is None for p in points):
             where = f"feature {feature!r}" if feature else f"attribute {attribute!r}" if attribute else "top level"
             raise QueryError(
-                f"metric {metric!r} at {where} is in none of the {len(out)} report(s); "
+                f"metric {metric!r} at {where} is in none of the {len(points)} report(s); "
                 "drift metrics need --feature, fairness metrics need --attribute"
             )
-        return out
+        return points
 
     def central_decisions(self) -> list[CentralDecisionRecord]:
         return self.store.latest_central_decisions()
@@ -577,18 +594,21 @@ class AggregatorHandler:
         return self.store.list_jobs(model_id or None)
 
 
-def _metric_value(
-    metrics: dict[str, Any], metric: str, feature: str | None, attribute: str | None
-) -> float | None:
-    node: Any
+def _no_reports(model_id: str, model_version: str | None, glob: str | None) -> QueryError:
+    return QueryError(
+        f"no reports for model {model_id!r}"
+        + (f" version {model_version}" if model_version else "")
+        + (f" in jurisdictions {glob!r}" if glob else "")
+    )
+
+
+def _metric_path(metric: str, feature: str | None, attribute: str | None) -> tuple[str, ...]:
+    """Where a metric sits in a report's metrics (see :func:`aggregator.store.metric_at`)."""
     if feature:
-        node = ((metrics.get("drift") or {}).get("features") or {}).get(feature) or {}
-    elif attribute:
-        node = (metrics.get("fairness") or {}).get(attribute) or {}
-    else:
-        node = metrics
-    value = node.get(metric) if isinstance(node, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return ("drift", "features", feature, metric)
+    if attribute:
+        return ("fairness", attribute, metric)
+    return (metric,)
 
 
 def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:

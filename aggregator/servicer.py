@@ -295,15 +295,15 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return pb.HistoryQueryResponse(
             points=[
                 pb.HistoryPoint(
-                    silo_id=r.silo_id,
-                    jurisdiction=r.jurisdiction,
-                    model_version=r.model_version,
-                    window_end_unix_ms=r.window_end_ms,
-                    value=v if v is not None else 0.0,
-                    has_value=v is not None,
-                    report_id=r.report_id,
+                    silo_id=p.silo_id,
+                    jurisdiction=p.jurisdiction,
+                    model_version=p.model_version,
+                    window_end_unix_ms=p.window_end_ms,
+                    value=p.value if p.value is not None else 0.0,
+                    has_value=p.value is not None,
+                    report_id=p.report_id,
                 )
-                for r, v in points
+                for p in points
             ]
         )
 

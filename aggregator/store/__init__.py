@@ -15,10 +15,14 @@ from aggregator.store._base import (
     ModelVersionRecord,
     CentralDecisionRecord,
     CommandRecord,
+    DecisionRecord,
     DriftRecord,
     JobRecord,
+    MetricPoint,
+    ReportRef,
     SiloRecord,
     Store,
+    metric_at,
 )
 from aggregator.store._postgres import PostgresStore, redact_url
 from aggregator.store._sqlite import SqliteStore
@@ -30,13 +34,17 @@ __all__ = [
     "ModelVersionRecord",
     "CentralDecisionRecord",
     "CommandRecord",
+    "DecisionRecord",
     "DriftRecord",
     "JobRecord",
+    "MetricPoint",
     "PostgresStore",
+    "ReportRef",
     "SiloRecord",
     "SqliteStore",
     "Store",
     "create_store",
+    "metric_at",
     "redact_url",
 ]
 

@@ -6,7 +6,7 @@ picks one from a URL. Rows come back as small frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,10 +21,14 @@ __all__ = [
     "check_transition",
     "CentralDecisionRecord",
     "CommandRecord",
+    "DecisionRecord",
     "DriftRecord",
     "JobRecord",
+    "MetricPoint",
+    "ReportRef",
     "SiloRecord",
     "Store",
+    "metric_at",
 ]
 
 
@@ -91,6 +95,63 @@ class DriftRecord:
 
 
 @dataclass(frozen=True)
+class ReportRef:
+    """Where a stored report sits, read from its columns without decoding it."""
+
+    report_id: str
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    window_end_ms: int
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A report's local decision, read without decoding its statistics or metrics."""
+
+    report_id: str
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    window_end_ms: int
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One report's value of one metric (None: not in the report, or not a number)."""
+
+    report_id: str
+    silo_id: str
+    jurisdiction: str
+    model_id: str
+    model_version: str
+    window_end_ms: int
+    value: float | None
+
+
+def metric_at(metrics: Mapping[str, Any], path: Sequence[str]) -> float | None:
+    """The number at ``path`` in a report's metrics, as a float; None if absent or no number.
+
+    ``("drift", "features", "age", "psi")`` is one feature's PSI; a step into
+    anything but an object, a missing key, and a value that is not a number
+    (booleans, strings, null) all give None. The stores read history values
+    with SQLite's JSON functions instead (``_metrics.metric_values``), which
+    must agree with this function; the shared store tests hold them to it.
+    """
+    node: Any = metrics
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return float(node)
+    return None
+
+
+@dataclass(frozen=True)
 class CommandRecord:
     command_id: str
     job_id: str
@@ -154,6 +215,10 @@ class Store(Protocol):
 
     def get_report(self, report_id: str) -> Report | None: ...
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        """The stored reports among these ids, by id, read at once (one round trip)."""
+        ...
+
     def count_reports(self) -> int: ...
 
     def reports_for_model(
@@ -166,6 +231,33 @@ class Store(Protocol):
 
     def latest_reports(self) -> list[Report]:
         """The newest report of every (silo, model, version)."""
+        ...
+
+    def latest_report_refs(self, model_id: str, model_version: str | None) -> list[ReportRef]:
+        """Which report is the newest of each (silo, version) of a model; nothing decoded.
+
+        The same reports, in the same order (silo, then version), as
+        ``reports_for_model(model_id, model_version, latest_only=True)``; a
+        version of None (or "") means every version.
+        """
+        ...
+
+    def latest_decisions(self) -> list[DecisionRecord]:
+        """The decision of the newest report of every (silo, model, version).
+
+        The same reports, in the same order, as :meth:`latest_reports`.
+        """
+        ...
+
+    def metric_history(
+        self, model_id: str, path: Sequence[str], *, since_ms: int = 0
+    ) -> list[MetricPoint]:
+        """The value at ``path`` (see :func:`metric_at`) in every report of a model, all versions.
+
+        Oldest first: by window end, then silo, then version, then the order
+        stored. ``since_ms`` keeps windows ending at or after it. Reads the
+        (model, window end) index and the metrics only, never the statistics.
+        """
         ...
 
     def drift_above(

@@ -42,12 +42,16 @@ from aggregator.store._base import (
     OPEN_JOB_STATES,
     CentralDecisionRecord,
     CommandRecord,
+    DecisionRecord,
     DriftRecord,
     JobRecord,
+    MetricPoint,
     ModelVersionRecord,
+    ReportRef,
     SiloRecord,
     check_transition,
 )
+from aggregator.store._metrics import metric_values, stored_decision, stored_metrics_json
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
@@ -378,6 +382,13 @@ class PostgresStore:
         )
         return _report(row) if row else None
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        rows = self._all(
+            "SELECT report_id, payload, payload_pb FROM reports WHERE report_id = ANY(%s)",
+            (list(dict.fromkeys(report_ids)),),
+        )
+        return {r[0]: _report((r[1], r[2])) for r in rows}
+
     def count_reports(self) -> int:
         row = self._one("SELECT count(*) FROM reports", ())
         return int(row[0]) if row else 0
@@ -415,6 +426,52 @@ class PostgresStore:
             (silo_id, model_id, model_version),
         )
         return _report(rows[0]) if rows else None
+
+    def latest_report_refs(self, model_id: str, model_version: str | None) -> list[ReportRef]:
+        where = "WHERE l.model_id=%s"
+        args: list[object] = [model_id]
+        if model_version:
+            where += " AND l.model_version=%s"
+            args.append(model_version)
+        rows = self._all(
+            "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
+            "l.window_end_ms FROM latest_reports l JOIN reports r ON r.report_id = l.report_id "
+            f"{where} ORDER BY l.silo_id, l.model_id, l.model_version",
+            tuple(args),
+        )
+        return [ReportRef(*r) for r in rows]
+
+    def latest_decisions(self) -> list[DecisionRecord]:
+        with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(
+                "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
+                "l.window_end_ms, r.payload, r.payload_pb FROM latest_reports l "
+                "JOIN reports r ON r.report_id = l.report_id "
+                "ORDER BY l.silo_id, l.model_id, l.model_version"
+            ).fetchall()
+        return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+
+    def metric_history(
+        self, model_id: str, path: Sequence[str], *, since_ms: int = 0
+    ) -> list[MetricPoint]:
+        # The (model_id, window_end_ms) index finds the range; of each report only the
+        # metrics JSON is read, and of that only the value (see _metrics).
+        # Silos sort in code point order, as SQLite and Python sort them, whatever the
+        # database's collation.
+        where = "model_id=%s"
+        args: list[object] = [model_id]
+        if since_ms:
+            where += " AND window_end_ms>=%s"
+            args.append(since_ms)
+        with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(
+                "SELECT report_id, silo_id, jurisdiction, model_id, model_version, "
+                f"window_end_ms, payload, payload_pb FROM reports WHERE {where} "
+                "ORDER BY window_end_ms, silo_id COLLATE \"C\", model_version, seq",
+                args,
+            ).fetchall()
+        values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
+        return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None

@@ -22,12 +22,16 @@ from aggregator.store._base import (
     OPEN_JOB_STATES,
     CentralDecisionRecord,
     CommandRecord,
+    DecisionRecord,
     DriftRecord,
     JobRecord,
+    MetricPoint,
     ModelVersionRecord,
+    ReportRef,
     SiloRecord,
     check_transition,
 )
+from aggregator.store._metrics import metric_values, stored_decision, stored_metrics_json
 from aggregator.store._sqlite_reports import (
     PendingReport,
     insert_reports,
@@ -311,6 +315,19 @@ class SqliteStore:
             ).fetchone()
         return stored_report(row) if row else None
 
+    def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
+        ids = list(dict.fromkeys(report_ids))
+        rows: list[tuple[str, str, bytes | None]] = []
+        with self._read() as db:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows += db.execute(
+                    "SELECT report_id, payload, payload_pb FROM reports "
+                    f"WHERE report_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        return {r[0]: stored_report((r[1], r[2])) for r in rows}
+
     def count_reports(self) -> int:
         with self._read() as db:
             return int(db.execute("SELECT count(*) FROM reports").fetchone()[0])
@@ -362,6 +379,52 @@ class SqliteStore:
         with self._read() as db:
             row = db.execute(sql, (silo_id, model_id, model_version)).fetchone()
         return stored_report(row) if row else None
+
+    def latest_report_refs(self, model_id: str, model_version: str | None) -> list[ReportRef]:
+        where = "l.model_id=?"
+        args: list[object] = [model_id]
+        if model_version:
+            where += " AND l.model_version=?"
+            args.append(model_version)
+        sql = (
+            "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
+            "l.window_end_ms FROM latest_reports l JOIN reports r ON r.report_id = l.report_id "
+            f"WHERE {where} ORDER BY l.silo_id, l.model_id, l.model_version"
+        )
+        with self._read() as db:
+            rows = db.execute(sql, args).fetchall()
+        return [ReportRef(*r) for r in rows]
+
+    def latest_decisions(self) -> list[DecisionRecord]:
+        sql = (
+            "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
+            "l.window_end_ms, r.payload, r.payload_pb FROM latest_reports l "
+            "JOIN reports r ON r.report_id = l.report_id "
+            "ORDER BY l.silo_id, l.model_id, l.model_version"
+        )
+        with self._read() as db:
+            rows = db.execute(sql).fetchall()
+        return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+
+    def metric_history(
+        self, model_id: str, path: Sequence[str], *, since_ms: int = 0
+    ) -> list[MetricPoint]:
+        # The (model_id, window_end_ms) index finds the range; of each report only the
+        # metrics JSON is read, and of that only the value (see _metrics).
+        where = "model_id=?"
+        args: list[object] = [model_id]
+        if since_ms:
+            where += " AND window_end_ms>=?"
+            args.append(since_ms)
+        sql = (
+            "SELECT report_id, silo_id, jurisdiction, model_id, model_version, window_end_ms, "
+            f"payload, payload_pb FROM reports WHERE {where} "
+            "ORDER BY window_end_ms, silo_id, model_version, rowid"
+        )
+        with self._read() as db:
+            rows = db.execute(sql, args).fetchall()
+        values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
+        return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None

@@ -25,6 +25,8 @@ __all__ = [
     "WireError",
     "decision_from_proto",
     "decision_to_proto",
+    "metrics_json_from_bytes",
+    "report_decision_from_bytes",
     "report_from_bytes",
     "report_from_proto",
     "report_to_bytes",
@@ -344,3 +346,27 @@ def _report_from_proto(
     )
     object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
     return report
+
+
+def metrics_json_from_bytes(data: bytes) -> str:
+    """The metrics JSON text of a serialized ``fedgov.v1.Report``, statistics left undecoded.
+
+    The store's read path for metric history: parsing the message is a few
+    microseconds, while turning its statistics into numpy arrays (what
+    :func:`report_from_bytes` does) costs far more and is not needed here.
+    """
+    try:
+        return report_pb2.Report.FromString(data).metrics_json or "{}"
+    except DecodeError:
+        raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
+
+
+def report_decision_from_bytes(data: bytes) -> Decision:
+    """The local decision of a serialized ``fedgov.v1.Report``, nothing else decoded.
+
+    Equal to ``report_from_bytes(data).decision``, for a fraction of the cost.
+    """
+    try:
+        return decision_from_proto(report_pb2.Report.FromString(data).decision)
+    except DecodeError:
+        raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from aggregator.central import CentralGate
 from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.store import SqliteStore
+from aggregator.store import CentralDecisionRecord, SqliteStore
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision, RegoEngine, default_bundle_path
 from fedgov.report import Report
@@ -67,3 +69,57 @@ def test_central_input_names_the_group_and_silos(credit_spec: MonitoringSpec) ->
     doc = gate.policy_input("EU-*", reports, {"sample_size": 6000})
     assert doc["jurisdiction"] == "EU-*" and doc["silo"] == "central"
     assert doc["silos"] == ["EU-DE", "EU-FR"] and doc["sample_size"] == 6000
+
+
+def _newer(report: Report, end_ms: int) -> Report:
+    return dataclasses.replace(
+        report, report_id=f"{report.report_id}-{end_ms}", window_start_ms=end_ms - 1000,
+        window_end_ms=end_ms,
+    )
+
+
+def _eu_decision(handler: AggregatorHandler) -> CentralDecisionRecord:
+    return {r.jurisdiction_group: r for r in handler.central_decisions()}["EU-*"]
+
+
+def test_a_newer_report_changes_the_central_decision(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec
+) -> None:
+    """The gate reuses decoded reports, but never one that a newer report replaced."""
+    handler.ingest(_report(credit_spec, "EU-DE", 1))
+    handler.ingest(_report(credit_spec, "EU-FR", 2))
+    assert _eu_decision(handler).decision.allow
+    biased = _newer(_report(credit_spec, "EU-FR", 4, bias=0.4), 2000)
+    handler.ingest(biased)
+    eu = _eu_decision(handler)
+    assert not eu.decision.allow and any("demographic parity" in d for d in eu.decision.deny)
+    # A handler with nothing held decides the same from the store.
+    fresh = AggregatorHandler(handler.store, central=handler.central)
+    again = fresh.evaluate_central(credit_spec.model_id, credit_spec.model_version, "EU-*")
+    assert again is not None and again.decision == eu.decision and again.rows == eu.rows
+    handler.ingest(_newer(_report(credit_spec, "EU-FR", 5), 3000))  # fixed again
+    assert _eu_decision(handler).decision.allow
+    assert _eu_decision(handler).silos == ("EU-DE", "EU-FR")
+
+
+def test_each_ingest_decodes_only_the_new_report(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    get_reports = handler.store.get_reports
+
+    def counting(report_ids: Sequence[str]) -> dict[str, Report]:
+        decoded.extend(report_ids)
+        return get_reports(report_ids)
+
+    monkeypatch.setattr(handler.store, "get_reports", counting)
+    monkeypatch.setattr(handler.store, "get_report", None)
+    monkeypatch.setattr(handler.store, "reports_for_model", None)  # not on this path any more
+    handler.ingest(_report(credit_spec, "EU-DE", 1))
+    handler.ingest(_report(credit_spec, "EU-FR", 2))
+    handler.ingest(_report(credit_spec, "US-NY", 3))
+    assert decoded == ["EU-DE-1", "EU-FR-2", "US-NY-3"]
+    decoded.clear()
+    newer = _newer(_report(credit_spec, "EU-DE", 6), 2000)
+    handler.ingest(newer)
+    assert decoded == [newer.report_id]  # EU-FR's report was held, not decoded again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -58,12 +59,38 @@ def test_history_of_psi_and_fairness(handler: AggregatorHandler, credit_spec: Mo
         handler.ingest(_report(credit_spec, "EU-DE", 1000 + i, drift=drift))
     handler.ingest(_report(credit_spec, "US-NY", 1500))
     psi = handler.query_history("credit-risk", "psi", feature="income", jurisdiction_glob="EU-*")
-    values = [v for _, v in psi]
-    assert [r.window_end_ms for r, _ in psi] == [1000, 1001, 1002]
+    values = [p.value for p in psi]
+    assert [p.window_end_ms for p in psi] == [1000, 1001, 1002]
     assert values == sorted(values) and values[-1] > 0.2  # drift grows over time
+    stored = handler.store.get_report("EU-DE-1002")
+    assert stored is not None
+    assert values[-1] == stored.metrics["drift"]["features"]["income"]["psi"]
     dp = handler.query_history("credit-risk", "demographic_parity_ratio", attribute="sex")
-    assert len(dp) == 4 and all(v is not None and 0 < v <= 1 for _, v in dp)
+    assert len(dp) == 4 and all(p.value is not None and 0 < p.value <= 1 for p in dp)
     since = handler.query_history("credit-risk", "sample_size", since_ms=1400)
-    assert [(r.silo_id, v) for r, v in since] == [("US-NY", 1000.0)]
+    assert [(p.silo_id, p.report_id, p.value) for p in since] == [("US-NY", "US-NY-1500", 1000.0)]
     with pytest.raises(QueryError, match="none of the"):
         handler.query_history("credit-risk", "psi")  # drift metric without --feature
+
+
+def test_history_over_grpc(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
+    from aggregator.query_client import QueryClient
+    from aggregator.server import create_server
+
+    handler.ingest(_report(credit_spec, "EU-DE", 1000))
+    no_metrics = dataclasses.replace(_report(credit_spec, "US-NY", 1001), metrics={})
+    handler.ingest(no_metrics)
+    srv = create_server("127.0.0.1:0", handler.store)
+    try:
+        with QueryClient(f"127.0.0.1:{srv.port}") as q:
+            rows = q.history("credit-risk", "psi", feature="income")
+    finally:
+        srv.stop(0)
+    psi = handler.query_history("credit-risk", "psi", feature="income")
+    assert rows == [
+        {"silo": "EU-DE", "jurisdiction": "EU-DE", "version": credit_spec.model_version,
+         "window_end_ms": 1000, "value": psi[0].value, "report_id": "EU-DE-1000"},
+        {"silo": "US-NY", "jurisdiction": "US-NY", "version": credit_spec.model_version,
+         "window_end_ms": 1001, "value": None, "report_id": "US-NY-1001"},
+    ]
+    assert psi[0].value is not None and psi[0].value > 0
