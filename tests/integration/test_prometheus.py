@@ -24,6 +24,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -109,6 +110,20 @@ def _free_port() -> int:
 def _get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read().decode())
+
+
+def _eventually(what: str, check: Callable[[], T], timeout: float) -> T:
+    """Run ``check`` (which asserts) until it passes and return its value;
+    after ``timeout`` s, raise its last failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                print(f"{what}: still failing after {timeout:.0f}s", file=sys.stderr)
+                raise
+        time.sleep(0.5)
 
 
 def _wait_for(what: str, probe: Callable[[], T | None], timeout: float, log: str = "") -> T:
@@ -331,46 +346,52 @@ def test_central_promql_equals_aggregator(federation: Federation) -> None:
         ("EU-DE-MUC", "a"),
         ("US-NY", "a"),
     ]
-    rows = prom.disparate_impact(MODEL)
-    assert {(r["jurisdiction"], r["attribute"]) for r in rows} == {
-        (j, a) for j in ("EU-DE", "US-NY") for a in attributes
-    }
-
     address = f"127.0.0.1:{fed.aggregator.port}"
+
+    def fairness_agrees() -> list[dict[str, Any]]:
+        rows = prom.disparate_impact(MODEL)
+        assert {(r["jurisdiction"], r["attribute"]) for r in rows} == {
+            (j, a) for j in ("EU-DE", "US-NY") for a in attributes
+        }
+        with QueryClient(address) as q:
+            # ...and still count once: per jurisdiction, merged across the two EU-DE sites.
+            for jurisdiction in ("EU-DE", "US-NY"):
+                ans = q.fairness(MODEL, jurisdiction_glob=jurisdiction)
+                mine = {r["attribute"]: r for r in rows if r["jurisdiction"] == jurisdiction}
+                assert set(mine) == set(attributes)
+                for attr in attributes:
+                    expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
+                    assert mine[attr]["disparate_impact"] == expected, (jurisdiction, attr)
+                    assert mine[attr]["silos"] == ans["silos"]
+                    assert mine[attr]["rows"] == ans["rows"]
+            assert [r["silos"] for r in rows if r["jurisdiction"] == "EU-DE"][0] == [
+                "EU-DE-BER",
+                "EU-DE-MUC",
+            ]
+            us = q.fairness(MODEL, jurisdiction_glob="US-*")
+            assert us["metrics"]["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
+
+            # Merged over a glob, and over everything: the aggregator's merged figures.
+            for glob in ("EU-*", ""):
+                ans = q.fairness(MODEL, jurisdiction_glob=glob)
+                merged = {
+                    r["attribute"]: r
+                    for r in prom.disparate_impact(MODEL, jurisdiction_glob=glob, merge=True)
+                }
+                for attr in attributes:
+                    expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
+                    assert merged[attr]["disparate_impact"] == expected, (glob, attr)
+                    assert merged[attr]["jurisdiction"] == (glob or "*")
+                    assert merged[attr]["silos"] == ans["silos"]
+                    groups = ans["metrics"]["fairness"][attr]["groups"]
+                    for group, rate in merged[attr]["selection_rates"].items():
+                        assert rate == groups[group]["selection_rate"], (glob, attr, group)
+        return rows
+
+    # Scrape, federation and report delivery settle at their own pace: equal *eventually*.
+    rows = _eventually("PromQL fairness equals the aggregator's", fairness_agrees, DATA_TIMEOUT)
+
     with QueryClient(address) as q:
-        # ...and still count once: per jurisdiction, merged across the two EU-DE sites.
-        for jurisdiction in ("EU-DE", "US-NY"):
-            ans = q.fairness(MODEL, jurisdiction_glob=jurisdiction)
-            mine = {r["attribute"]: r for r in rows if r["jurisdiction"] == jurisdiction}
-            assert set(mine) == set(attributes)
-            for attr in attributes:
-                expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
-                assert mine[attr]["disparate_impact"] == expected, (jurisdiction, attr)
-                assert mine[attr]["silos"] == ans["silos"]
-                assert mine[attr]["rows"] == ans["rows"]
-        assert [r["silos"] for r in rows if r["jurisdiction"] == "EU-DE"][0] == [
-            "EU-DE-BER",
-            "EU-DE-MUC",
-        ]
-        us = q.fairness(MODEL, jurisdiction_glob="US-*")
-        assert us["metrics"]["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
-
-        # Merged over a glob, and over everything: the aggregator's merged figures.
-        for glob in ("EU-*", ""):
-            ans = q.fairness(MODEL, jurisdiction_glob=glob)
-            merged = {
-                r["attribute"]: r
-                for r in prom.disparate_impact(MODEL, jurisdiction_glob=glob, merge=True)
-            }
-            for attr in attributes:
-                expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
-                assert merged[attr]["disparate_impact"] == expected, (glob, attr)
-                assert merged[attr]["jurisdiction"] == (glob or "*")
-                assert merged[attr]["silos"] == ans["silos"]
-                groups = ans["metrics"]["fairness"][attr]["groups"]
-                for group, rate in merged[attr]["selection_rates"].items():
-                    assert rate == groups[group]["selection_rate"], (glob, attr, group)
-
         # Drift: the same rows as the aggregator's (the latest window of each silo).
         agg_drift = q.drift(0.2)
         prom_drift = prom.drift(0.2)
