@@ -8,14 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import grpc
-
 from fedgov import __version__
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
+from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
-from fedgov.tls import TlsFiles
 from fedgov.wire import report_to_proto
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
@@ -108,7 +106,12 @@ class AggregatorClient:
         self._active_stream = stream
         for c in stream:
             yield Command(
-                c.command_id, c.kind, c.job_id, c.model_id, c.model_version, c.reason,
+                c.command_id,
+                c.kind,
+                c.job_id,
+                c.model_id,
+                c.model_version,
+                c.reason,
                 c.payload_json,
             )
 

@@ -7,8 +7,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, start_http_server
@@ -341,8 +341,13 @@ class Agent:
         with open(self._commands_path, "a", encoding="utf-8") as fh:
             fh.write(
                 json.dumps(
-                    {"command_id": cmd.command_id, "kind": cmd.kind, "job_id": cmd.job_id,
-                     "status": status, "received_ms": now_ms()}
+                    {
+                        "command_id": cmd.command_id,
+                        "kind": cmd.kind,
+                        "job_id": cmd.job_id,
+                        "status": status,
+                        "received_ms": now_ms(),
+                    }
                 )
                 + "\n"
             )
@@ -411,8 +416,11 @@ class Agent:
             epsilon=self.config.epsilon,
         )
         self.audit.append(
-            "candidate_decision", report_id=report.report_id, version=spec.model_version,
-            allow=report.decision.allow, deny=list(report.decision.deny),
+            "candidate_decision",
+            report_id=report.report_id,
+            version=spec.model_version,
+            allow=report.decision.allow,
+            deny=list(report.decision.deny),
         )
         report = self._link(report)
         self.outbox.put(report)
@@ -434,12 +442,12 @@ class Agent:
                 base64.b64decode(str(payload["artifact_b64"]))
             )
         old = self._watch_for(spec.model_id)
-        self.models = tuple(
-            ModelWatch(spec, m.input) if m is old else m for m in self.models
-        )
+        self.models = tuple(ModelWatch(spec, m.input) if m is old else m for m in self.models)
         self.register()
         self.audit.append(
-            "model_switched", model=spec.model_id, previous=old.spec.model_version,
+            "model_switched",
+            model=spec.model_id,
+            previous=old.spec.model_version,
             version=spec.model_version,
         )
         return f"now monitoring {spec.model_id} {spec.model_version}"

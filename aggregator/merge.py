@@ -37,7 +37,8 @@ def merge_stats(reports: Sequence[Report]) -> WindowStats:
     digests = sorted({r.spec_digest for r in reports})
     if len(digests) > 1:
         raise QueryError(
-            f"reports use {len(digests)} different monitoring specs ({', '.join(d[:12] for d in digests)}); "
+            f"reports use {len(digests)} different monitoring specs "
+            f"({', '.join(d[:12] for d in digests)}); "
             "merge one model version at a time"
         )
     parts = [r.stats for r in reports]

@@ -168,7 +168,9 @@ class QueryClient:
             for r in resp.rows
         ]
 
-    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[dict[str, Any]]:
+    def silos(
+        self, *, stale_after_ms: int = 0, jurisdiction_glob: str = ""
+    ) -> list[dict[str, Any]]:
         req = pb.SilosQuery(stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob)
         resp = self._call("silos query", lambda: self._stub.QuerySilos(req, timeout=self.timeout))
         return [

@@ -86,7 +86,9 @@ class RetrainCoordinator:
 
     # -- lifecycle -------------------------------------------------------------
     def submit(self, job: JobRecord) -> threading.Thread:
-        t = threading.Thread(target=self._run, args=(job,), name=f"retrain-{job.job_id}", daemon=True)
+        t = threading.Thread(
+            target=self._run, args=(job,), name=f"retrain-{job.job_id}", daemon=True
+        )
         self._threads.append(t)
         t.start()
         return t
@@ -114,8 +116,13 @@ class RetrainCoordinator:
     def _transition(self, job: JobRecord, state: str, detail: str = "", **kw: Any) -> JobRecord:
         job = self.handler.store.transition_job(job.job_id, state, detail=detail, **kw)
         self.handler._audit(
-            "job_transition", job_id=job.job_id, model=job.model_id, version=job.model_version,
-            state=state, detail=detail, candidate_version=job.candidate_version,
+            "job_transition",
+            job_id=job.job_id,
+            model=job.model_id,
+            version=job.model_version,
+            state=state,
+            detail=detail,
+            candidate_version=job.candidate_version,
         )
         log.info("job %s -> %s %s", job.job_id, state, detail)
         return job
@@ -165,11 +172,15 @@ class RetrainCoordinator:
         # 1. Every silo starts a SuperNode beside its data.
         address, cli_home = self._superlink_address()
         h.send_commands(
-            job.job_id, "join_training", silos, f"federated retraining of {job.model_id}",
+            job.job_id,
+            "join_training",
+            silos,
+            f"federated retraining of {job.model_id}",
             {"superlink": address, "spec_digest": spec.digest, "rounds": s.rounds},
         )
         self._wait_for(
-            "SuperNodes joining", lambda: self._acked(job.job_id, "join_training", silos),
+            "SuperNodes joining",
+            lambda: self._acked(job.job_id, "join_training", silos),
             s.join_timeout,
         )
 
@@ -195,7 +206,9 @@ class RetrainCoordinator:
         taken = {v.version for v in h.store.list_model_versions(job.model_id)}
         version = next_version(job.model_version, taken)
         candidate = replace(spec, model_version=version)
-        artifact_path = save_weights(jobdir / "candidate.npz", result.weights, FeatureMap.from_spec(candidate))
+        artifact_path = save_weights(
+            jobdir / "candidate.npz", result.weights, FeatureMap.from_spec(candidate)
+        )
         lineage = {
             "job_id": job.job_id,
             "parent_version": job.model_version,
@@ -208,7 +221,12 @@ class RetrainCoordinator:
         }
         h.store.add_model_version(
             ModelVersionRecord(
-                job.model_id, version, "candidate", now_ms(), candidate.digest, lineage,
+                job.model_id,
+                version,
+                "candidate",
+                now_ms(),
+                candidate.digest,
+                lineage,
                 artifact_path.read_bytes(),
             )
         )
@@ -216,13 +234,18 @@ class RetrainCoordinator:
         job = self._transition(job, "evaluating", f"candidate {version}", candidate_version=version)
         weights = {"coef": result.weights[0].tolist(), "intercept": result.weights[1].tolist()}
         h.send_commands(
-            job.job_id, "evaluate", silos, f"gate candidate {version}",
+            job.job_id,
+            "evaluate",
+            silos,
+            f"gate candidate {version}",
             {"version": version, "spec": candidate.to_dict(), "weights": weights},
         )
         self._wait_for(
             f"evaluation reports for {version}",
-            lambda: len(h.store.reports_for_model(job.model_id, version, latest_only=True))
-            >= len(silos),
+            lambda: (
+                len(h.store.reports_for_model(job.model_id, version, latest_only=True))
+                >= len(silos)
+            ),
             s.evaluation_timeout,
         )
 
@@ -234,4 +257,3 @@ class RetrainCoordinator:
         else:
             h.store.set_model_status(job.model_id, version, "rejected")
             self._transition(job, "rejected", "; ".join(reasons)[:2000])
-

@@ -71,7 +71,9 @@ def write_table(columns: dict[str, np.ndarray], path: str | Path) -> Path:
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()})
+    table = pa.table(
+        {k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()}
+    )
     if p.suffix.lower() == ".csv":
         pacsv.write_csv(table, p)
     else:

@@ -69,7 +69,8 @@ def parse_since(text: str | None) -> int:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ConfigError(
-            f"--since {text!r}: use a duration like 30m, 2h, 7d or an ISO time like 2026-11-27T10:00"
+            f"--since {text!r}: use a duration like 30m, 2h, 7d "
+            "or an ISO time like 2026-11-27T10:00"
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)

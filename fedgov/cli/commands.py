@@ -96,9 +96,8 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
     from aggregator.central import CentralGate
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store
-    from fedgov.policy import RegoEngine, default_bundle_path
-
     from fedgov.audit import AuditLog
+    from fedgov.policy import RegoEngine, default_bundle_path
     from fedgov.tls import TlsFiles
 
     if args.insecure and args.tls_dir:
@@ -131,15 +130,24 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
             rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
         )
     running = create_server(
-        args.listen, store, central=central, tls=tls, audit=audit, registry=registry,
-        health_address=args.health_listen, training=training,
+        args.listen,
+        store,
+        central=central,
+        tls=tls,
+        audit=audit,
+        registry=registry,
+        health_address=args.health_listen,
+        training=training,
         cooldown_s=parse_duration(args.cooldown) / 1000,
     )
     if args.reannotation_dir:
         running.handler.reannotation_dir = Path(args.reannotation_dir)
     from aggregator.store import redact_url
 
-    print(f"aggregator listening on port {running.port} (store {redact_url(str(args.db))})", flush=True)
+    print(
+        f"aggregator listening on port {running.port} (store {redact_url(str(args.db))})",
+        flush=True,
+    )
     serve_forever(running)
     return 0
 
@@ -174,7 +182,9 @@ def _query_promql(args: argparse.Namespace) -> int:
     client = PromQLClient(args.promql_url)
     if args.query_command == "drift":
         rows = client.drift(
-            args.psi, since_ms=parse_since(args.since), model_id=args.model,
+            args.psi,
+            since_ms=parse_since(args.since),
+            model_id=args.model,
             jurisdiction_glob=args.jurisdictions,
         )
         if args.json:
@@ -183,7 +193,9 @@ def _query_promql(args: argparse.Namespace) -> int:
             print_drift(rows, args.psi)
         return 0
     rows = client.disparate_impact(
-        args.model, model_version=args.model_version, jurisdiction_glob=args.jurisdictions,
+        args.model,
+        model_version=args.model_version,
+        jurisdiction_glob=args.jurisdictions,
         merge=bool(args.jurisdictions),
     )
     if args.json:
@@ -191,8 +203,18 @@ def _query_promql(args: argparse.Namespace) -> int:
     else:
         table(
             ["jurisdiction", "model", "version", "attribute", "disparate impact", "silos", "rows"],
-            [[r["jurisdiction"], r["model"], r["version"], r["attribute"], r["disparate_impact"],
-              r["silos"], r["rows"]] for r in rows],
+            [
+                [
+                    r["jurisdiction"],
+                    r["model"],
+                    r["version"],
+                    r["attribute"],
+                    r["disparate_impact"],
+                    r["silos"],
+                    r["rows"],
+                ]
+                for r in rows
+            ],
         )
     return 0
 
@@ -256,8 +278,16 @@ def cmd_query(args: argparse.Namespace) -> int:
             else:
                 table(
                     ["window end", "silo", "jurisdiction", "version", args.metric],
-                    [[iso(r["window_end_ms"]), r["silo"], r["jurisdiction"], r["version"], r["value"]]
-                     for r in rows],
+                    [
+                        [
+                            iso(r["window_end_ms"]),
+                            r["silo"],
+                            r["jurisdiction"],
+                            r["version"],
+                            r["value"],
+                        ]
+                        for r in rows
+                    ],
                 )
         else:
             rows = client.decisions(jurisdiction_glob=args.jurisdictions)
@@ -277,8 +307,16 @@ def print_drift(rows: list[dict[str, Any]], threshold: float) -> None:
     table(
         ["silo", "jurisdiction", "model", "version", "feature", "psi", "p-value", "window end"],
         [
-            [r["silo"], r["jurisdiction"], r["model"], r["version"], r["feature"], r["psi"],
-             r["psi_pvalue"], iso(r["window_end_ms"])]
+            [
+                r["silo"],
+                r["jurisdiction"],
+                r["model"],
+                r["version"],
+                r["feature"],
+                r["psi"],
+                r["psi_pvalue"],
+                iso(r["window_end_ms"]),
+            ]
             for r in rows
         ],
     )
@@ -294,9 +332,14 @@ def print_fairness(ans: dict[str, Any]) -> None:
     table(
         ["attribute", "DP difference", "DP ratio", "EO difference", "EO ratio", "EOpp difference"],
         [
-            [attr, m.get("demographic_parity_difference"), m.get("demographic_parity_ratio"),
-             m.get("equalized_odds_difference"), m.get("equalized_odds_ratio"),
-             m.get("equal_opportunity_difference")]
+            [
+                attr,
+                m.get("demographic_parity_difference"),
+                m.get("demographic_parity_ratio"),
+                m.get("equalized_odds_difference"),
+                m.get("equalized_odds_ratio"),
+                m.get("equal_opportunity_difference"),
+            ]
             for attr, m in fairness.items()
         ],
     )
@@ -304,8 +347,15 @@ def print_fairness(ans: dict[str, Any]) -> None:
     table(
         ["attribute", "group", "rows", "selection rate", "TPR", "FPR", "accuracy"],
         [
-            [attr, g, gm.get("count"), gm.get("selection_rate"), gm.get("tpr"), gm.get("fpr"),
-             gm.get("accuracy")]
+            [
+                attr,
+                g,
+                gm.get("count"),
+                gm.get("selection_rate"),
+                gm.get("tpr"),
+                gm.get("fpr"),
+                gm.get("accuracy"),
+            ]
             for attr, m in fairness.items()
             for g, gm in (m.get("groups") or {}).items()
             if gm.get("count")  # empty slots (no rows) say nothing
@@ -318,15 +368,29 @@ def print_fairness(ans: dict[str, Any]) -> None:
     table(
         ["attribute", "group", "scored", "AUC", "AUC bound", "calibration error", "ECE bound"],
         [
-            [attr, g, gm.get("scored"), gm.get("auc"), gm.get("auc_bound"),
-             gm.get("calibration_error"), gm.get("calibration_error_bound")]
+            [
+                attr,
+                g,
+                gm.get("scored"),
+                gm.get("auc"),
+                gm.get("auc_bound"),
+                gm.get("calibration_error"),
+                gm.get("calibration_error_bound"),
+            ]
             for attr, m in scored.items()
             for g, gm in (m.get("groups") or {}).items()
             if gm.get("scored")
         ]
         + [
-            [attr, "(difference / max)", None, m.get("auc_difference"), None,
-             m.get("max_calibration_error"), None]
+            [
+                attr,
+                "(difference / max)",
+                None,
+                m.get("auc_difference"),
+                None,
+                m.get("max_calibration_error"),
+                None,
+            ]
             for attr, m in scored.items()
         ],
     )
@@ -339,8 +403,15 @@ def print_decisions(rows: list[dict[str, Any]]) -> None:
     table(
         ["silo", "jurisdiction", "model", "version", "allow", "actions", "deny reasons"],
         [
-            [r["silo"], r["jurisdiction"], r["model"], r["version"], r["allow"], r["actions"],
-             "; ".join(r["deny"]) or "-"]
+            [
+                r["silo"],
+                r["jurisdiction"],
+                r["model"],
+                r["version"],
+                r["allow"],
+                r["actions"],
+                "; ".join(r["deny"]) or "-",
+            ]
             for r in rows
         ],
     )
@@ -352,8 +423,16 @@ def print_silos(rows: list[dict[str, Any]]) -> None:
         return
     table(
         ["silo", "jurisdiction", "last seen", "registered", "models"],
-        [[r["silo"], r["jurisdiction"], iso(r["last_seen_ms"]), iso(r["registered_ms"]), r["models"]]
-         for r in rows],
+        [
+            [
+                r["silo"],
+                r["jurisdiction"],
+                iso(r["last_seen_ms"]),
+                iso(r["registered_ms"]),
+                r["models"],
+            ]
+            for r in rows
+        ],
     )
 
 
@@ -364,8 +443,16 @@ def print_central(rows: list[dict[str, Any]]) -> None:
     table(
         ["model", "version", "group", "silos", "rows", "allow", "actions", "deny reasons"],
         [
-            [r["model"], r["version"], r["group"], r["silos"], r["rows"], r["allow"], r["actions"],
-             "; ".join(r["deny"]) or "-"]
+            [
+                r["model"],
+                r["version"],
+                r["group"],
+                r["silos"],
+                r["rows"],
+                r["allow"],
+                r["actions"],
+                "; ".join(r["deny"]) or "-",
+            ]
             for r in rows
         ],
     )
@@ -378,8 +465,16 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
     table(
         ["job", "model", "version", "state", "candidate", "silos", "acknowledged by", "detail"],
         [
-            [j["job_id"], j["model"], j["version"], j["state"], j.get("candidate_version") or "-",
-             j["silos"], j["acked_silos"], (j.get("detail") or j["reason"])[:90]]
+            [
+                j["job_id"],
+                j["model"],
+                j["version"],
+                j["state"],
+                j.get("candidate_version") or "-",
+                j["silos"],
+                j["acked_silos"],
+                (j.get("detail") or j["reason"])[:90],
+            ]
             for j in rows
         ],
     )
@@ -392,8 +487,15 @@ def print_models(rows: list[dict[str, Any]]) -> None:
     table(
         ["model", "version", "status", "aliases", "created", "flower run", "silos"],
         [
-            [r["model"], r["version"], r["status"], r["aliases"], iso(r["created_ms"]),
-             r["lineage"].get("flower_run_id"), r["lineage"].get("silos")]
+            [
+                r["model"],
+                r["version"],
+                r["status"],
+                r["aliases"],
+                iso(r["created_ms"]),
+                r["lineage"].get("flower_run_id"),
+                r["lineage"].get("silos"),
+            ]
             for r in rows
         ],
     )
@@ -478,8 +580,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     )
     print()
     print_fairness(
-        {"model": spec.model_id, "version": spec.model_version, "rows": stats.rows, "reports": 1,
-         "silos": ["local"], "jurisdictions": ["-"], "metrics": metrics}
+        {
+            "model": spec.model_id,
+            "version": spec.model_version,
+            "rows": stats.rows,
+            "reports": 1,
+            "silos": ["local"],
+            "jurisdictions": ["-"],
+            "metrics": metrics,
+        }
     )
     return 0
 
@@ -497,10 +606,13 @@ def cmd_policy(args: argparse.Namespace) -> int:
         results = run_policy_tests(args.bundle)
         failed = [r for r in results if not r.passed]
         if args.json:
-            print_json([{"name": r.name, "passed": r.passed, "message": r.message} for r in results])
+            print_json(
+                [{"name": r.name, "passed": r.passed, "message": r.message} for r in results]
+            )
         else:
             for r in results:
-                print(f"{'PASS' if r.passed else 'FAIL'}: {r.name}{'' if r.passed else ' ' + r.message}")
+                verdict = "PASS" if r.passed else "FAIL"
+                print(f"{verdict}: {r.name}{'' if r.passed else ' ' + r.message}")
             print("-" * 40)
             print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
         if not results:
@@ -512,7 +624,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise ConfigError(f"{args.input}: input file not found") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{args.input}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise ConfigError(
+            f"{args.input}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
     decision = engine.evaluate(doc)
     print_json(decision.to_dict())
     return 0 if decision.allow else 1
@@ -525,8 +639,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     rep = verify_chain(args.path)
     if args.json:
         print_json(
-            {"ok": rep.ok, "records": rep.records, "head": rep.head,
-             "broken_line": rep.broken_line, "reason": rep.reason}
+            {
+                "ok": rep.ok,
+                "records": rep.records,
+                "head": rep.head,
+                "broken_line": rep.broken_line,
+                "reason": rep.reason,
+            }
         )
     elif rep.ok:
         print(f"{args.path}: OK, {rep.records} records, head {rep.head[:16]}")
@@ -543,8 +662,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fedgov.cli.demo import run_demo
 
     result = run_demo(
-        seed=args.seed, rows=args.rows, workdir=args.workdir, as_json=args.json,
-        retrain=not args.no_retrain, rounds=args.rounds,
+        seed=args.seed,
+        rows=args.rows,
+        workdir=args.workdir,
+        as_json=args.json,
+        retrain=not args.no_retrain,
+        rounds=args.rounds,
     )
     if args.json:
         print_json(result)

@@ -67,10 +67,10 @@ def run_demo(
 ) -> dict[str, Any]:
     from agent.config import config_from_dict
     from agent.runner import Agent
+    from aggregator.central import CentralGate
     from aggregator.query_client import QueryClient
     from aggregator.server import create_server
     from aggregator.store import SqliteStore
-    from aggregator.central import CentralGate
     from fedgov.cli.commands import (
         print_central,
         print_decisions,
@@ -145,10 +145,14 @@ def run_demo(
             )
             write_table(data, root / s.silo_id / "incoming" / f"window-0001.{s.fmt}")
             # Labelled local data for federated retraining and for gating a candidate.
-            write_table(credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift, with_score=True),
-                        root / s.silo_id / "train.parquet")
-            write_table(credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift, with_score=True),
-                        root / s.silo_id / "holdout.parquet")
+            write_table(
+                credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift, with_score=True),
+                root / s.silo_id / "train.parquet",
+            )
+            write_table(
+                credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift, with_score=True),
+                root / s.silo_id / "holdout.parquet",
+            )
             config = config_from_dict(
                 {
                     "silo": {"id": s.silo_id, "jurisdiction": s.silo_id},
@@ -167,7 +171,9 @@ def run_demo(
                         "data": str(root / s.silo_id / "train.parquet"),
                         "holdout": str(root / s.silo_id / "holdout.parquet"),
                     },
-                    "models": [{"spec": str(spec_path), "input": str(root / s.silo_id / "incoming")}],
+                    "models": [
+                        {"spec": str(spec_path), "input": str(root / s.silo_id / "incoming")}
+                    ],
                 },
                 base=root,
             )
@@ -200,14 +206,20 @@ def run_demo(
             else None
         )
         if dispatch_s is not None:
-            _say(quiet, f"  retrain command reached all {len(agents)} silos "
-                        f"{dispatch_s * 1000:.0f} ms after the violating report was sent")
+            _say(
+                quiet,
+                f"  retrain command reached all {len(agents)} silos "
+                f"{dispatch_s * 1000:.0f} ms after the violating report was sent",
+            )
 
         # 5b. Federated retraining on Flower, the candidate gated, then promoted or rejected.
         final_job: dict[str, Any] | None = None
         if retrain:
-            _say(quiet, f"\n== Federated retraining on Flower ({rounds} FedAvg rounds, "
-                        "reweighing by sex; only model updates leave the silos) ==")
+            _say(
+                quiet,
+                f"\n== Federated retraining on Flower ({rounds} FedAvg rounds, "
+                "reweighing by sex; only model updates leave the silos) ==",
+            )
             t_train = time.monotonic()
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -216,10 +228,17 @@ def run_demo(
                     break
                 time.sleep(0.25)
             job_rec = running.handler.store.list_jobs(MODEL_ID)[0]
-            final_job = {"state": job_rec.state, "candidate": job_rec.candidate_version,
-                         "detail": job_rec.detail, "seconds": round(time.monotonic() - t_train, 1)}
-            _say(quiet, f"  job {job_rec.job_id}: {job_rec.state} in {final_job['seconds']}s "
-                        f"(candidate {job_rec.candidate_version or '-'}): {job_rec.detail}")
+            final_job = {
+                "state": job_rec.state,
+                "candidate": job_rec.candidate_version,
+                "detail": job_rec.detail,
+                "seconds": round(time.monotonic() - t_train, 1),
+            }
+            _say(
+                quiet,
+                f"  job {job_rec.job_id}: {job_rec.state} in {final_job['seconds']}s "
+                f"(candidate {job_rec.candidate_version or '-'}): {job_rec.detail}",
+            )
             if job_rec.state == "promoted":
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline and not all(
@@ -248,7 +267,9 @@ def run_demo(
             print_drift(drift, PSI_THRESHOLD)
             print("\n== Fairness merged across EU-* (query fairness --jurisdictions 'EU-*') ==")
             print_fairness(eu)
-            print("\n== Demographic parity ratio by jurisdiction group (four-fifths rule: >= 0.8) ==")
+            print(
+                "\n== Demographic parity ratio by jurisdiction group (four-fifths rule: >= 0.8) =="
+            )
             table(
                 ["jurisdictions", "silos", "rows", "sex", "age_band", "sex*age_band"],
                 [
@@ -262,7 +283,9 @@ def run_demo(
             )
             print("\n== Latest decision of every silo (query decisions) ==")
             print_decisions(decisions)
-            print("\n== Central policy over merged metrics per jurisdiction group (query central) ==")
+            print(
+                "\n== Central policy over merged metrics per jurisdiction group (query central) =="
+            )
             print_central(central_rows)
             print("\n== Retraining jobs (fedgov jobs) ==")
             print_jobs(jobs)
@@ -271,15 +294,26 @@ def run_demo(
             print("\n== Model registry (fedgov model list) ==")
             print_models(models)
             if after is not None:
-                print("\n== Fairness before and after, merged across all silos "
-                      "(holdout for the candidate) ==")
+                print(
+                    "\n== Fairness before and after, merged across all silos "
+                    "(holdout for the candidate) =="
+                )
                 table(
-                    ["version", "rows", "DP ratio sex", "DP ratio sex*age_band", "EO difference sex"],
                     [
-                        [ans["version"], ans["rows"],
-                         ans["metrics"]["fairness"]["sex"]["demographic_parity_ratio"],
-                         ans["metrics"]["fairness"]["sex*age_band"]["demographic_parity_ratio"],
-                         ans["metrics"]["fairness"]["sex"]["equalized_odds_difference"]]
+                        "version",
+                        "rows",
+                        "DP ratio sex",
+                        "DP ratio sex*age_band",
+                        "EO difference sex",
+                    ],
+                    [
+                        [
+                            ans["version"],
+                            ans["rows"],
+                            ans["metrics"]["fairness"]["sex"]["demographic_parity_ratio"],
+                            ans["metrics"]["fairness"]["sex*age_band"]["demographic_parity_ratio"],
+                            ans["metrics"]["fairness"]["sex"]["equalized_odds_difference"],
+                        ]
                         for ans in (before, after)
                     ],
                 )
@@ -304,9 +338,8 @@ def run_demo(
                 > before["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
             )
             checks["every silo now monitors the promoted version"] = bool(
-                final_job and all(
-                    a.models[0].spec.model_version == final_job["candidate"] for a in agents
-                )
+                final_job
+                and all(a.models[0].spec.model_version == final_job["candidate"] for a in agents)
             )
         elapsed = time.monotonic() - started
         _say(
@@ -348,7 +381,9 @@ def _scrape(port: int | None) -> list[str]:
     return [
         line
         for line in text.splitlines()
-        if line.startswith(("fedgov_agent_feature_psi{", "fedgov_agent_fairness_demographic_parity_ratio{"))
+        if line.startswith(
+            ("fedgov_agent_feature_psi{", "fedgov_agent_fairness_demographic_parity_ratio{")
+        )
     ]
 
 

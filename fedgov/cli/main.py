@@ -95,9 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reference scores leave it (default 20; AUC and calibration error come from them)",
     )
     p.add_argument("--positive-label", default="1", help="value of the positive class (default 1)")
-    p.add_argument(
-        "--sensitive", default="", help="comma-separated sensitive attribute columns"
-    )
+    p.add_argument("--sensitive", default="", help="comma-separated sensitive attribute columns")
     p.add_argument(
         "--intersection",
         action="append",
@@ -130,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("aggregator", help="the central aggregator")
     gsub = p.add_subparsers(dest="aggregator_command", metavar="ACTION", required=True)
     s = gsub.add_parser("serve", help="serve the aggregator over gRPC")
-    s.add_argument("--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)")
+    s.add_argument(
+        "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
+    )
     s.add_argument(
         "--listen",
         default=DEFAULT_AGGREGATOR,
@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(q)
     q = qsub.add_parser("silos", help="registered silos and when they were last seen")
     q.add_argument(
-        "--stale", default="", metavar="DURATION",
+        "--stale",
+        default="",
+        metavar="DURATION",
         help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
     )
     q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
@@ -260,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(q)
     q = qsub.add_parser("history", help="one metric of a model over time, per silo")
     q.add_argument("--model", required=True, help="model id")
-    q.add_argument("--metric", required=True, help="e.g. psi, demographic_parity_ratio, sample_size")
+    q.add_argument(
+        "--metric", required=True, help="e.g. psi, demographic_parity_ratio, sample_size"
+    )
     q.add_argument("--feature", default="", help="the feature, for drift metrics")
     q.add_argument("--attribute", default="", help="the sensitive attribute, for fairness metrics")
     q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")

@@ -35,8 +35,13 @@ class Loop:
     root: Path
 
 
-def _start(tmp_path: Path, spec_file: Path, *, settings: TrainingSettings,
-           policies: dict[str, Path] | None = None) -> Loop:
+def _start(
+    tmp_path: Path,
+    spec_file: Path,
+    *,
+    settings: TrainingSettings,
+    policies: dict[str, Path] | None = None,
+) -> Loop:
     server = create_server(
         "127.0.0.1:0",
         SqliteStore(tmp_path / "agg.db"),
@@ -55,7 +60,10 @@ def _start(tmp_path: Path, spec_file: Path, *, settings: TrainingSettings,
                 "aggregator": {"address": f"127.0.0.1:{server.port}", "insecure": True},
                 "policy": str((policies or {}).get(silo, default_bundle_path())),
                 "state_dir": str(d / "state"),
-                "training": {"data": str(d / "train.parquet"), "holdout": str(d / "holdout.parquet")},
+                "training": {
+                    "data": str(d / "train.parquet"),
+                    "holdout": str(d / "holdout.parquet"),
+                },
                 "models": [{"spec": str(spec_file), "input": str(d / "in")}],
             },
             base=tmp_path,
@@ -102,9 +110,7 @@ def test_biased_model_is_retrained_gated_and_promoted(
     for a in loop.agents:
         a.scan_once()
     before = _dp_ratio(loop, "1.0.0")
-    assert before < 0.8 or any(
-        not r.decision.allow for r in loop.server.handler.query_decisions()
-    )
+    assert before < 0.8 or any(not r.decision.allow for r in loop.server.handler.query_decisions())
     job = _wait_job(loop, {"promoted", "rejected", "failed"})
     assert job.state == "promoted", job.detail
     store = loop.server.handler.store
@@ -112,7 +118,9 @@ def test_biased_model_is_retrained_gated_and_promoted(
     after = _dp_ratio(loop, "1.0.1")
     assert after > before + 0.05 and after >= 0.8
     rec = store.get_model_version("credit-risk", "1.0.1")
-    assert rec is not None and rec.lineage["flower_run_id"] and rec.lineage["silos"] == sorted(SILOS)
+    assert (
+        rec is not None and rec.lineage["flower_run_id"] and rec.lineage["silos"] == sorted(SILOS)
+    )
     assert store.get_model_version("credit-risk", "1.0.0").status == "retired"  # type: ignore[union-attr]
     # Agents switch the version they monitor.
     deadline = time.monotonic() + 30
@@ -133,15 +141,17 @@ def test_candidate_failing_a_local_gate_is_rejected(
     (strict / "candidates.rego").write_text(
         "package fedgov\n\nimport rego.v1\n\n"
         "# This silo accepts no retrained model without a human (a test of the gate).\n"
-        "candidate_denied(inp) if inp.stage == \"candidate\"\n"
+        'candidate_denied(inp) if inp.stage == "candidate"\n'
     )
     policy = (strict / "policy.rego").read_text()
     policy = policy.replace(
         "denied := ((config_errors",
-        "denied := (({\"candidate refused by EU-FR policy\" | candidate_denied(inp)} | config_errors",
+        'denied := (({"candidate refused by EU-FR policy" | candidate_denied(inp)} | config_errors',
     )
     (strict / "policy.rego").write_text(policy)
-    loop = _start(tmp_path, spec_file, settings=TrainingSettings(rounds=1), policies={"EU-FR": strict})
+    loop = _start(
+        tmp_path, spec_file, settings=TrainingSettings(rounds=1), policies={"EU-FR": strict}
+    )
     stop_loops.append(loop)
     for a in loop.agents:
         a.scan_once()

@@ -14,10 +14,15 @@ from fedgov.policy import default_bundle_path
 from fedgov.synthetic import credit_data, write_table
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fedgov", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
     )
 
 
@@ -33,9 +38,25 @@ def reference(tmp_path: Path) -> Path:
 def _spec(tmp_path: Path, reference: Path) -> Path:
     out = tmp_path / "spec.json"
     p = run(
-        "spec", "--reference", str(reference), "--model", "credit-risk", "--model-version", "1",
-        "--label", "repaid", "--prediction", "approved", "--sensitive", "sex,age_band",
-        "--intersection", "sex*age_band", "--categorical", "purpose,employment", "-o", str(out),
+        "spec",
+        "--reference",
+        str(reference),
+        "--model",
+        "credit-risk",
+        "--model-version",
+        "1",
+        "--label",
+        "repaid",
+        "--prediction",
+        "approved",
+        "--sensitive",
+        "sex,age_band",
+        "--intersection",
+        "sex*age_band",
+        "--categorical",
+        "purpose,employment",
+        "-o",
+        str(out),
     )
     assert p.returncode == 0, p.stderr
     return out
@@ -78,6 +99,8 @@ def test_stats_against_a_reference_file(tmp_path: Path, reference: Path) -> None
     assert out["metrics"]["drift"]["features"]["income"]["psi"] < 0.1
     p = run("stats", str(current), "--spec", str(spec), "--reference", str(tmp_path / "no.csv"))
     assert p.returncode == 3 and "no.csv" in p.stderr
+
+
 def test_spec_with_score_then_stats_shows_auc_and_calibration(tmp_path: Path) -> None:
     reference = write_table(credit_data(3000, seed=2, with_score=True), tmp_path / "ref.csv")
     spec = tmp_path / "spec.json"
@@ -167,7 +190,7 @@ def test_agent_refuses_to_start_on_rego_syntax_error(tmp_path: Path, reference: 
     bundle = tmp_path / "policy"
     bundle.mkdir()
     (bundle / "policy.rego").write_text(
-        "package fedgov\n\nimport rego.v1\n\ndecision := {\"allow\": true,\n  oops oops\n}\n"
+        'package fedgov\n\nimport rego.v1\n\ndecision := {"allow": true,\n  oops oops\n}\n'
     )
     cfg = _config(tmp_path, spec, bundle, "127.0.0.1:1")
     p = run("agent", "run", "--config", str(cfg), "--once")
@@ -200,7 +223,9 @@ def test_query_with_aggregator_down(tmp_path: Path) -> None:
     no_traceback(p)
 
 
-@pytest.mark.parametrize("args", [["query", "nonsense"], ["query", "drift", "--bogus"], ["frobnicate"]])
+@pytest.mark.parametrize(
+    "args", [["query", "nonsense"], ["query", "drift", "--bogus"], ["frobnicate"]]
+)
 def test_unknown_query_or_flag(args: list[str]) -> None:
     p = run(*args)
     assert p.returncode == 2 and "usage:" in p.stderr

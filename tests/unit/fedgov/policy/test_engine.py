@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fedgov.errors import PolicyError
-from fedgov.policy import default_bundle_path, Decision, PolicyEngine, RegoEngine
+from fedgov.policy import Decision, PolicyEngine, RegoEngine, default_bundle_path
 
 DEFAULT = default_bundle_path()
 

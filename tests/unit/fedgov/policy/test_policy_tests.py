@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fedgov.errors import PolicyError
-from fedgov.policy import default_bundle_path, PolicyTestResult, run_policy_tests
+from fedgov.policy import PolicyTestResult, default_bundle_path, run_policy_tests
 
 DEFAULT = default_bundle_path()
 
