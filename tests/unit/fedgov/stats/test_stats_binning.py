@@ -98,6 +98,25 @@ def test_blocks_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(Binner(edges).cells(x), numeric_cells(x, edges))
 
 
+def test_dense_and_sparse_blocks_alternate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks where most values share a grid cell with an edge are compared whole;
+    the others are tallied per grid cell. Either way, and switching between them
+    within a call and across calls, the counts are exact."""
+    rng = np.random.default_rng(11)
+    edges = np.unique(np.quantile(rng.lognormal(size=20_000), np.linspace(0, 1, 513)))
+    b = Binner(edges)
+    assert b.method == "grid"
+    monkeypatch.setattr(_binning, "BLOCK_ROWS", 500)
+    dense = rng.choice(edges[:-1], 3000) + 1e-12  # every value right beside an edge
+    sparse = rng.uniform(edges[-2], edges[-1], 3000)  # the wide last bin: no edge near
+    long_sparse = rng.uniform(edges[-2], edges[-1], 500 * (_binning.RECHECK_BLOCKS + 2))
+    for x, dense_after in ((dense, True), (long_sparse, False), (dense, True)):
+        np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
+        assert (b._dense_blocks > 0) == dense_after  # the path switched, both ways
+    for x in (sparse, np.concatenate([sparse, dense, sparse] * 5), probe_values(edges, rng)):
+        np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
+
+
 def test_empty_input_and_bad_edges() -> None:
     assert Binner([0.0, 1.0]).counts(np.array([])).tolist() == [0, 0, 0, 0]
     assert Binner([0.0, 1.0]).cells(np.array([])).tolist() == []
