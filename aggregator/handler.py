@@ -30,7 +30,7 @@ from aggregator.store import (
 )
 from fedgov.audit import AuditLog
 from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
-from fedgov.report import Report, chain_hash, now_ms
+from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
 
@@ -265,8 +265,8 @@ class AggregatorHandler:
         """
         # A replayed duplicate may "break" here too, but the caller drops it
         # before auditing (add_report stores it once), so no lookup is needed.
-        prev = self.store.latest_report(report.silo_id, report.model_id, report.model_version)
-        expected = chain_hash(prev) if prev is not None else ""
+        prev = self.store.latest_link(report.silo_id, report.model_id, report.model_version)
+        expected = prev.hash if prev is not None else ""
         if report.prev_report_hash == expected:
             return ""
         if prev is not None and report.window_end_ms < prev.window_end_ms:

@@ -50,8 +50,8 @@ from aggregator.store._base import (
 )
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
-from fedgov.report import Report, now_ms
-from fedgov.wire import report_from_bytes, report_to_bytes
+from fedgov.report import Report, ReportLink, now_ms
+from fedgov.wire import report_from_bytes, report_link_from_bytes, report_to_bytes
 
 __all__ = ["PostgresStore"]
 
@@ -415,6 +415,20 @@ class PostgresStore:
             (silo_id, model_id, model_version),
         )
         return _report(rows[0]) if rows else None
+
+    def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
+        rows = self._all(
+            _LATEST.format(
+                where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"
+            ),
+            (silo_id, model_id, model_version),
+        )
+        if not rows:
+            return None
+        payload, payload_pb = rows[0]
+        if payload_pb is not None:
+            return report_link_from_bytes(payload_pb)
+        return ReportLink.of(Report.from_dict(json.loads(payload)))
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None

@@ -32,10 +32,11 @@ from aggregator.store._sqlite_reports import (
     PendingReport,
     insert_reports,
     migrate,
+    stored_link,
     stored_report,
 )
 from fedgov.policy import Decision
-from fedgov.report import Report, now_ms
+from fedgov.report import Report, ReportLink, now_ms
 
 __all__ = ["SqliteStore"]
 
@@ -362,6 +363,16 @@ class SqliteStore:
         with self._read() as db:
             row = db.execute(sql, (silo_id, model_id, model_version)).fetchone()
         return stored_report(row) if row else None
+
+    def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
+        sql = (
+            "SELECT r.payload, r.payload_pb FROM latest_reports l "
+            "JOIN reports r ON r.report_id = l.report_id "
+            "WHERE l.silo_id=? AND l.model_id=? AND l.model_version=?"
+        )
+        with self._read() as db:
+            row = db.execute(sql, (silo_id, model_id, model_version)).fetchone()
+        return stored_link(row) if row else None
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None

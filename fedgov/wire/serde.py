@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from fedgov.errors import ReportRejected
 from fedgov.policy import Decision
-from fedgov.report import Report
+from fedgov.report import Report, ReportLink
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats
 from fedgov.v1 import report_pb2
 
@@ -27,6 +27,7 @@ __all__ = [
     "decision_to_proto",
     "report_from_bytes",
     "report_from_proto",
+    "report_link_from_bytes",
     "report_to_bytes",
     "report_to_proto",
     "stats_from_proto",
@@ -271,6 +272,39 @@ def report_from_bytes(data: bytes) -> Report:
     except DecodeError:
         raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
     return _report_from_proto(m, bytes(data), _STORED_METRICS_DECODER)
+
+
+class _Header(NamedTuple):
+    """The fields fedgov.report.chain_hash covers, read off a message."""
+
+    report_id: str
+    silo_id: str
+    model_id: str
+    model_version: str
+    spec_digest: str
+    input_digest: str
+    window_start_ms: int
+    window_end_ms: int
+    prev_report_hash: str
+
+
+def report_link_from_bytes(data: bytes) -> ReportLink:
+    """The chain link of stored report bytes, without decoding statistics or metrics.
+
+    The ingest path's chain check needs only this of the silo's newest report;
+    decoding all of it (every count into numpy, the metrics JSON) cost as much
+    as decoding the report being ingested.
+    """
+    try:
+        m = report_pb2.Report.FromString(data)
+    except DecodeError:
+        raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
+    return ReportLink.of(
+        _Header(
+            m.report_id, m.silo_id, m.model_id, m.model_version, m.spec_digest,
+            m.input_digest, m.window.start_unix_ms, m.window.end_unix_ms, m.prev_report_hash,
+        )
+    )
 
 
 def report_from_proto(m: report_pb2.Report) -> Report:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fedgov.policy import Decision
-from fedgov.report import Report
+from fedgov.report import Report, ReportLink, chain_hash
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
@@ -17,6 +17,7 @@ from fedgov.wire import (
     WireError,
     report_from_bytes,
     report_from_proto,
+    report_link_from_bytes,
     report_to_bytes,
     report_to_proto,
     stats_from_proto,
@@ -73,9 +74,18 @@ def test_replace_drops_the_kept_bytes(report: Report) -> None:
     assert changed != received and repr(changed).count("_wire") == 0
 
 
+def test_link_from_bytes_equals_the_decoded_reports(report: Report) -> None:
+    chained = dataclasses.replace(report, prev_report_hash="ab" * 32)
+    link = report_link_from_bytes(report_to_bytes(chained))
+    assert link == ReportLink.of(chained) == ReportLink("r1", 10, chain_hash(chained))
+    assert link.hash != ReportLink.of(report).hash  # the predecessor is part of the link
+
+
 def test_not_a_report() -> None:
     with pytest.raises(WireError, match="not a serialized fedgov.v1.Report"):
         report_from_bytes(b"\xff\xff\xff")
+    with pytest.raises(WireError, match="not a serialized fedgov.v1.Report"):
+        report_link_from_bytes(b"\xff\xff\xff")
 
 
 @pytest.mark.parametrize(
