@@ -46,10 +46,22 @@ _RESERVED = frozenset((OTHER_GROUP, MISSING_GROUP))
 
 
 def _frozen_counts(counts: Any) -> np.ndarray:
+    if isinstance(counts, np.ndarray) and counts.dtype == np.int64 and _read_only(counts):
+        return counts  # nothing can change it: no copy needed (the wire decoder's arrays)
     # Copy so that freezing never reaches into the caller's array.
     arr = np.array(counts, dtype=np.int64, copy=True)
     arr.flags.writeable = False
     return arr
+
+
+def _read_only(arr: np.ndarray) -> bool:
+    """True if neither ``arr`` nor any array it views can be written through."""
+    base: Any = arr
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return base is None or isinstance(base, bytes)
 
 
 def numeric_cells(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:

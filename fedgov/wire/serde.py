@@ -95,26 +95,100 @@ def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
     )
 
 
-def _all_counts(vectors: list[tuple[Any, str]]) -> list[np.ndarray]:
-    """Each repeated int64 field as an int64 array, read in one numpy call.
+def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
+    """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
 
-    Slicing a repeated field gives a list in one C call, and numpy reads one
-    long list of ints about three times as fast as many short containers.
+    The payloads (packed varints, see :func:`_packed_payloads`) are decoded
+    together, in a few numpy passes over the bytes (:func:`_varints`): about
+    ten times faster than turning the fields into Python ints for numpy to
+    read. Should the payloads not hold exactly the fields' values (they always
+    do), the fields are read through Python ints instead.
     """
     if not vectors:
         return []  # a report with no features and no outcomes: the spec check rejects it
-    cells: list[int] = []
-    ends = []
-    for values, _ in vectors:
-        cells += values[:]
-        ends.append(len(cells))
-    flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    ends = np.cumsum([len(values) for values, _ in vectors])
+    flat = _varints(packed, ends)
+    if flat is None:
+        cells: list[int] = []
+        for values, _ in vectors:
+            cells += values[:]
+        flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    bounds = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
     if flat.size and int(flat.min()) < 0:
-        starts = [0, *ends[:-1]]
-        for (_, field), a, b in zip(vectors, starts, ends, strict=True):
+        for (_, field), (a, b) in zip(vectors, bounds, strict=True):
             if a < b and int(flat[a:b].min()) < 0:
                 raise WireError(f"{field}: counts must be >= 0, found {int(flat[a:b].min())}")
-    return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
+        flat = flat.copy()
+    flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
+    return [flat[a:b] for a, b in bounds]
+
+
+def _varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
+    """The int64 values of concatenated packed varint payloads, or None if they are not
+    exactly ``ends[-1]`` values split at ``ends`` (payload ``i`` ends value ``ends[i]``).
+    """
+    buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    stops = np.flatnonzero(buf < 0x80)  # the last byte of each varint
+    if stops.size != int(ends[-1]) or (buf.size and stops[-1] != buf.size - 1):
+        return None
+    # The varints that end inside each payload must be that field's values.
+    byte_ends = np.cumsum([len(p) for p in payloads])
+    if not np.array_equal(np.searchsorted(stops, byte_ends), ends):
+        return None
+    if stops.size == buf.size:  # every value fits in one byte
+        return buf.astype(np.int64)
+    starts = np.empty_like(stops)
+    starts[:1] = 0
+    starts[1:] = stops[:-1] + 1
+    sizes = stops - starts + 1
+    if int(sizes.max()) > 10:  # longer than an int64 varint
+        return None
+    low = buf & 0x7F
+    values = low[starts].astype(np.uint64)
+    for k in range(1, int(sizes.max())):  # the k-th byte of the values that have one
+        more = sizes > k
+        values[more] |= low[starts[more] + k].astype(np.uint64) << np.uint64(7 * k)
+    return values.view(np.int64)
+
+
+def _packed_payloads(message: Any, fields: tuple[int, ...]) -> list[bytes]:
+    """The payloads of the packed (length-delimited) fields numbered ``fields``, in that order.
+
+    ``message`` is re-serialized, so the bytes are protobuf's own well-formed
+    encoding (packed, whatever the sender used); an absent field gives b"".
+    """
+    data = message.SerializeToString()
+    found: dict[int, bytes] = {}
+    i, n = 0, len(data)
+    while i < n:
+        key, i = _varint(data, i)
+        kind = key & 7
+        if kind == 0:
+            _, i = _varint(data, i)
+        elif kind == 2:
+            size, i = _varint(data, i)
+            if key >> 3 in fields:
+                found[key >> 3] = data[i : i + size]
+            i += size
+        elif kind == 1:
+            i += 8
+        elif kind == 5:
+            i += 4
+        else:  # groups: not in these messages
+            return [b"\x80"] * len(fields)  # not a varint payload: the caller falls back
+    return [found.get(f, b"") for f in fields]
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
 
 
 def _count(value: int, field: str) -> int:
@@ -138,6 +212,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
     _count(m.outcome_missing, "stats.outcome_missing")
     # Check the shapes, then convert every count vector at once.
     vectors: list[tuple[Any, str]] = []
+    packed: list[bytes] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
         where = f"stats.features[{i}] ({f.name})"
@@ -154,6 +229,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
                 f"cells; got {len(f.fine_counts)} for a {f.kind} feature"
             )
         vectors += [(f.counts, where), (f.fine_counts, f"{where}.fine_counts")]
+        packed += _packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
     attributes: set[str] = set()
     for i, o in enumerate(m.outcomes):
         where = f"stats.outcomes[{i}] ({o.attribute})"
@@ -168,7 +244,8 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
                 f"got {len(o.counts)}"
             )
         vectors.append((o.counts, where))
-    arrays = iter(_all_counts(vectors))
+        packed += _packed_payloads(o, (3,))  # OutcomeCounts.counts
+    arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
     for i, f in enumerate(m.features):
         where = f"stats.features[{i}] ({f.name})"
