@@ -7,11 +7,16 @@ and 5 groups) over loopback to an aggregator on SQLite (or PostgreSQL with
 sends messages of the same size to an echo service on the same kind of
 server: that is the ceiling of Python gRPC with mTLS on this machine.
 
-Clients run in separate processes (grpc.aio), so the client's GIL is not
-the bottleneck being measured. Prints sustained reports/s and p50/p99
-acknowledgement latency, medians over ``--repeats`` runs.
+Each silo chains its reports (``prev_report_hash``) as an agent does, and
+the aggregator keeps an audit log as ``fedgov aggregator serve`` does
+(``--no-audit`` leaves it out).
 
-    python benchmarks/bench_ingest.py [--silos 200] [--seconds 5] [--repeats 3] [--json]
+Clients run in separate processes (grpc.aio), so the client's GIL is not
+the bottleneck being measured. Prints sustained reports/s, p50/p99
+acknowledgement latency and the server process's CPU per call, medians over
+``--repeats`` runs.
+
+    python benchmarks/bench_ingest.py [--silos 200] [--seconds 5] [--repeats 3] [--no-audit] [--json]
 """
 
 from __future__ import annotations
@@ -183,12 +188,15 @@ def main() -> int:
     ap.add_argument("--procs", type=int, default=2, help="client processes")
     ap.add_argument("--workers", type=int, default=64, help="server worker threads")
     ap.add_argument("--store", default=None, help="store URL (default: a SQLite file in tmp)")
+    ap.add_argument("--no-audit", action="store_true",
+                    help="run without the audit log (`fedgov aggregator serve` always keeps one)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     from aggregator.handler import ModelRegistration
     from aggregator.server import create_server
     from aggregator.store import create_store
+    from fedgov.audit import AuditLog
     from fedgov.tls import TlsFiles, init_trial_pki
 
     tmp = Path(tempfile.mkdtemp(prefix="fedgov-bench-ingest-"))
@@ -207,6 +215,7 @@ def main() -> int:
             "127.0.0.1:0", store, max_workers=args.workers,
             tls=TlsFiles(tmp / "pki" / "ca.pem", tmp / "pki" / "aggregator.pem",
                          tmp / "pki" / "aggregator.key"),
+            audit=None if args.no_audit else AuditLog(tmp / f"agg{rep}.audit.jsonl"),
         )
         reg = ModelRegistration(spec.model_id, spec.model_version, spec.digest,
                                 json.dumps(spec.to_dict()))
@@ -233,6 +242,7 @@ def main() -> int:
     summary = {
         "silos": args.silos, "message_bytes": len(template), "seconds": args.seconds,
         "repeats": args.repeats, "store": "postgresql" if args.store else "sqlite",
+        "audit": not args.no_audit,
         "aggregator": {"reports_per_s": med["aggregator"][0], "p50_ms": med["aggregator"][1],
                        "p99_ms": med["aggregator"][2],
                        "server_cpu_ms_per_call": med["aggregator"][3]},
@@ -245,6 +255,7 @@ def main() -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"\n{args.silos} silos, {len(template)}-byte reports, mTLS, {summary['store']}, "
+          f"{'audited, ' if summary['audit'] else ''}"
           f"medians of {args.repeats} x {args.seconds:.0f}s")
     print(f"{'service':12} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/call':>12}")
     for k in ("aggregator", "echo"):
