@@ -313,8 +313,18 @@ class PostgresStore:
                 )
 
     def get_silo(self, silo_id: str) -> SiloRecord | None:
-        silos = self._silos("WHERE silo_id=%s", (silo_id,))
-        return silos[0] if silos else None
+        # Every report looks its silo up: one statement (one snapshot), one round trip.
+        rows = self._all(
+            "SELECT s.silo_id, s.jurisdiction, s.policy_bundle_digest, s.registered_ms, "
+            "s.last_seen_ms, m.model_id, m.model_version, m.spec_digest FROM silos s "
+            "LEFT JOIN silo_models m ON m.silo_id = s.silo_id WHERE s.silo_id=%s "
+            "ORDER BY m.model_id, m.model_version",
+            (silo_id,),
+        )
+        if not rows:
+            return None
+        models = tuple((r[5], r[6], r[7]) for r in rows if r[5] is not None)
+        return SiloRecord(*rows[0][:5], models=models)
 
     def list_silos(self) -> list[SiloRecord]:
         return self._silos("", ())
