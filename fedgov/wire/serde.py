@@ -162,10 +162,15 @@ def _packed_payloads(message: Any, fields: tuple[int, ...]) -> list[bytes]:
     found: dict[int, bytes] = {}
     i, n = 0, len(data)
     while i < n:
-        key, i = _varint(data, i)
+        key = data[i]  # these messages' field numbers fit a one-byte key
+        i += 1
+        if key >= 0x80:
+            key, i = _varint(data, i - 1)
         kind = key & 7
         if kind == 0:
-            _, i = _varint(data, i)
+            while data[i] >= 0x80:
+                i += 1
+            i += 1
         elif kind == 2:
             size, i = _varint(data, i)
             if key >> 3 in fields:
