@@ -191,7 +191,9 @@ class AggregatorHandler:
             actions=list(report.decision.actions),
             input_digest=report.input_digest,
         )
-        log.info(
+        # DEBUG: at thousands of reports a second a line each is noise; the audit log
+        # records every accepted report, and fedgov_aggregator_reports_total counts them.
+        log.debug(
             "stored report %s from %s (%s) allow=%s",
             report.report_id,
             report.silo_id,
