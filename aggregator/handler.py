@@ -30,7 +30,7 @@ from aggregator.store import (
 )
 from fedgov.audit import AuditLog
 from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
-from fedgov.report import Report, now_ms
+from fedgov.report import Report, ReportLink, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
 
@@ -74,6 +74,10 @@ class AggregatorHandler:
         self.central = central
         self.audit = audit
         self._specs: dict[str, MonitoringSpec] = {}
+        # The link of the last report this process stored per (silo, model, version).
+        # A stored report never changes, so it stands for the newest one whenever the
+        # store's newest id is its id (another aggregator may have stored a newer one).
+        self._links: dict[tuple[str, str, str], ReportLink] = {}
         self.coordinator: RetrainCoordinator | None = None
         self.cooldown_ms = 0  # after a job ends, ignore new triggers for this long
         self.reannotation_dir: Path | None = None
@@ -175,6 +179,7 @@ class AggregatorHandler:
         if not inserted:
             log.info("report %s from %s already stored", report.report_id, report.silo_id)
             return True
+        self._links[(report.silo_id, report.model_id, report.model_version)] = ReportLink.of(report)
         if chain_break:
             self._audit(
                 "report_chain_break", report_id=report.report_id, silo=report.silo_id,
@@ -271,7 +276,13 @@ class AggregatorHandler:
         """
         # A replayed duplicate may "break" here too, but the caller drops it
         # before auditing (add_report stores it once), so no lookup is needed.
-        prev = self.store.latest_link(report.silo_id, report.model_id, report.model_version)
+        key = (report.silo_id, report.model_id, report.model_version)
+        prev = self._links.get(key)
+        newest = self.store.latest_report_id(*key)  # no payload read
+        if newest is None:
+            prev = None
+        elif prev is None or prev.report_id != newest:
+            prev = self.store.latest_link(*key)
         expected = prev.hash if prev is not None else ""
         if report.prev_report_hash == expected:
             return ""

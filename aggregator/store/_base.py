@@ -164,6 +164,10 @@ class Store(Protocol):
         """The newest report (by window end) of one silo for one model version."""
         ...
 
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        """The id of :meth:`latest_report`, read without its payload."""
+        ...
+
     def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
         """The chain link of :meth:`latest_report`, read without decoding its statistics."""
         ...

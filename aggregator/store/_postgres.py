@@ -426,6 +426,14 @@ class PostgresStore:
         )
         return _report(rows[0]) if rows else None
 
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        row = self._one(
+            "SELECT report_id FROM latest_reports "
+            "WHERE silo_id=%s AND model_id=%s AND model_version=%s",
+            (silo_id, model_id, model_version),
+        )
+        return str(row[0]) if row else None
+
     def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
         rows = self._all(
             _LATEST.format(

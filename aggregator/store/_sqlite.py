@@ -373,6 +373,14 @@ class SqliteStore:
             row = db.execute(sql, (silo_id, model_id, model_version)).fetchone()
         return stored_report(row) if row else None
 
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        rows = self._query(
+            "SELECT report_id FROM latest_reports "
+            "WHERE silo_id=? AND model_id=? AND model_version=?",
+            (silo_id, model_id, model_version),
+        )
+        return str(rows[0][0]) if rows else None
+
     def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
         sql = (
             "SELECT r.payload, r.payload_pb FROM latest_reports l "
