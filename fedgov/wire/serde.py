@@ -215,60 +215,66 @@ def _privacy(m: report_pb2.Privacy) -> Privacy:
 def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
     _count(m.rows, "stats.rows")
     _count(m.outcome_missing, "stats.outcome_missing")
-    # Check the shapes, then convert every count vector at once.
+    # Check the shapes, then convert every count vector at once, then the rest.
+    # Each field is read off the message once (every read crosses into upb).
     vectors: list[tuple[Any, str]] = []
     packed: list[bytes] = []
+    feature_rows: list[tuple[str, str, str, int, int]] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
-        where = f"stats.features[{i}] ({f.name})"
-        if f.kind not in ("numeric", "categorical"):
-            raise WireError(f"stats.features[{i}].kind: unknown kind {f.kind!r}")
-        if f.name in names:
-            raise WireError(f"stats.features[{i}].name: duplicate feature {f.name!r}")
-        names.add(f.name)
-        if len(f.counts) < 3:
-            raise WireError(f"{where}.counts: need at least 3 cells, got {len(f.counts)}")
-        if f.fine_counts and (f.kind != "numeric" or len(f.fine_counts) < 3):
+        name, kind, counts, fine = f.name, f.kind, f.counts, f.fine_counts
+        where = f"stats.features[{i}] ({name})"
+        if kind not in ("numeric", "categorical"):
+            raise WireError(f"stats.features[{i}].kind: unknown kind {kind!r}")
+        if name in names:
+            raise WireError(f"stats.features[{i}].name: duplicate feature {name!r}")
+        names.add(name)
+        if len(counts) < 3:
+            raise WireError(f"{where}.counts: need at least 3 cells, got {len(counts)}")
+        if fine and (kind != "numeric" or len(fine) < 3):
             raise WireError(
                 f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
-                f"cells; got {len(f.fine_counts)} for a {f.kind} feature"
+                f"cells; got {len(fine)} for a {kind} feature"
             )
-        vectors += [(f.counts, where), (f.fine_counts, f"{where}.fine_counts")]
+        vectors += [(counts, where), (fine, f"{where}.fine_counts")]
         packed += _packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
+        feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
+    outcome_rows: list[tuple[str, tuple[str, ...], str, int]] = []
     attributes: set[str] = set()
     for i, o in enumerate(m.outcomes):
-        where = f"stats.outcomes[{i}] ({o.attribute})"
-        if o.attribute in attributes:
-            raise WireError(f"{where}.attribute: duplicate attribute {o.attribute!r}")
-        attributes.add(o.attribute)
-        if len(set(o.groups)) != len(o.groups):
+        attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
+        where = f"stats.outcomes[{i}] ({attribute})"
+        if attribute in attributes:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        attributes.add(attribute)
+        if len(set(groups)) != len(groups):
             raise WireError(f"{where}.groups: duplicate group names")
-        if len(o.counts) != 4 * len(o.groups):
+        if len(counts) != 4 * len(groups):
             raise WireError(
-                f"{where}: expected {4 * len(o.groups)} counts for {len(o.groups)} groups, "
-                f"got {len(o.counts)}"
+                f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, "
+                f"got {len(counts)}"
             )
-        vectors.append((o.counts, where))
+        vectors.append((counts, where))
         packed += _packed_payloads(o, (3,))  # OutcomeCounts.counts
+        outcome_rows.append((attribute, groups, where, o.suppressed))
     arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
-    for i, f in enumerate(m.features):
-        where = f"stats.features[{i}] ({f.name})"
-        features[f.name] = FeatureCounts(
-            name=f.name,
-            kind=f.kind,
+    for name, kind, where, suppressed, fine_suppressed in feature_rows:
+        features[name] = FeatureCounts(
+            name=name,
+            kind=kind,
             counts=next(arrays),
             fine=next(arrays),
-            suppressed=_count(f.suppressed, f"{where}.suppressed"),
-            fine_suppressed=_count(f.fine_suppressed, f"{where}.fine_suppressed"),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
+            fine_suppressed=_count(fine_suppressed, f"{where}.fine_suppressed"),
         )
     outcomes: dict[str, OutcomeCounts] = {}
-    for i, o in enumerate(m.outcomes):
-        outcomes[o.attribute] = OutcomeCounts(
-            attribute=o.attribute,
-            groups=tuple(o.groups),
-            counts=next(arrays).reshape(len(o.groups), 2, 2),
-            suppressed=_count(o.suppressed, f"stats.outcomes[{i}] ({o.attribute}).suppressed"),
+    for attribute, groups, where, suppressed in outcome_rows:
+        outcomes[attribute] = OutcomeCounts(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, 2),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
         )
     return WindowStats(
         spec_digest=m.spec_digest,
