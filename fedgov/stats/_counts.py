@@ -121,6 +121,29 @@ class FeatureCounts:
         object.__setattr__(self, "fine_suppressed", int(self.fine_suppressed))
 
     @classmethod
+    def _decoded(
+        cls,
+        name: str,
+        kind: str,
+        counts: np.ndarray,
+        fine: np.ndarray,
+        suppressed: int,
+        fine_suppressed: int,
+    ) -> FeatureCounts:
+        """For :mod:`fedgov.wire`, which has checked what ``__post_init__`` checks.
+
+        The decoder passes read-only int64 views of an array it owns, a known
+        kind, >= 3 cells (fine: none, or >= 3 of a numeric feature) and ints, so
+        nothing is checked or copied again: a report holds a few dozen of these.
+        """
+        self = object.__new__(cls)
+        self.__dict__.update(  # what the frozen dataclass's __init__ sets
+            name=name, kind=kind, counts=counts, fine=fine, suppressed=suppressed,
+            fine_suppressed=fine_suppressed,
+        )
+        return self
+
+    @classmethod
     def zero(cls, feature: Feature) -> FeatureCounts:
         n_fine = feature.n_fine_cells if isinstance(feature, NumericFeature) else 0
         return cls(

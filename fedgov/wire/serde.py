@@ -260,13 +260,14 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
     arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
     for name, kind, where, suppressed, fine_suppressed in feature_rows:
-        features[name] = FeatureCounts(
-            name=name,
-            kind=kind,
-            counts=next(arrays),
-            fine=next(arrays),
-            suppressed=_count(suppressed, f"{where}.suppressed"),
-            fine_suppressed=_count(fine_suppressed, f"{where}.fine_suppressed"),
+        # Checked above (kind, cells) and by _count; the arrays are read-only int64.
+        features[name] = FeatureCounts._decoded(
+            name,
+            kind,
+            next(arrays),
+            next(arrays),
+            _count(suppressed, f"{where}.suppressed"),
+            _count(fine_suppressed, f"{where}.fine_suppressed"),
         )
     outcomes: dict[str, OutcomeCounts] = {}
     for attribute, groups, where, suppressed in outcome_rows:
