@@ -16,7 +16,8 @@ the bottleneck being measured. Prints sustained reports/s, p50/p99
 acknowledgement latency and the server process's CPU per call, medians over
 ``--repeats`` runs.
 
-    python benchmarks/bench_ingest.py [--silos 200] [--seconds 5] [--repeats 3] [--no-audit] [--json]
+    python benchmarks/bench_ingest.py [--silos 200] [--seconds 5] [--repeats 3]
+        [--no-audit] [--store URL] [--json]
 """
 
 from __future__ import annotations

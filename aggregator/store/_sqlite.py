@@ -258,7 +258,8 @@ class SqliteStore:
         if not rows:
             return None
         models = tuple((r[5], r[6], r[7]) for r in rows if r[5] is not None)
-        return SiloRecord(*rows[0][:5], models=models)
+        head = rows[0]
+        return SiloRecord(head[0], head[1], head[2], head[3], head[4], models=models)
 
     def list_silos(self) -> list[SiloRecord]:
         with self._read() as db:
