@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
 from prometheus_client import CollectorRegistry
 
 from aggregator.central import CentralGate

@@ -5,8 +5,9 @@ fields, ``prev`` (the previous record's hash; 64 zeros for the first) and
 ``hash`` = sha256 of the record's canonical JSON without ``hash``. Editing,
 deleting, inserting or reordering a record breaks the chain at that line,
 which :func:`verify_chain` names. Appends are fsynced: an acknowledged event
-survives a crash. A torn last line (crash mid-write) is reported, never
-silently dropped.
+survives a crash (``append`` returns after an fsync that covers its record;
+concurrent appends share one, a group commit). A torn last line (crash
+mid-write) is reported, never silently dropped.
 
 This makes tampering *evident*, not impossible: whoever can rewrite the
 whole file can rebuild the chain. Shipping each head hash elsewhere (the
@@ -44,7 +45,9 @@ class AuditLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # orders records: seq, prev, the line in the file
+        self._sync_lock = threading.Lock()  # one fsync at a time, covering all lines written
+        self._synced = 0  # records (seq < _synced) known to be on disk
         report = verify_chain(self.path) if self.path.exists() else None
         if report is not None and not report.ok:
             raise ConfigError(
@@ -74,11 +77,30 @@ class AuditLog:
             line = json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
             self._seq += 1
             self._head = record["hash"]
-            return record
+        self._sync(record["seq"])
+        return record
+
+    def _sync(self, seq: int) -> None:
+        """Return once record ``seq`` is on disk (group commit).
+
+        Whoever takes the sync lock first fsyncs every line written by then:
+        fsync writes out all of the file's data, whichever descriptor wrote it.
+        Callers that wrote meanwhile find their record covered and return, so a
+        burst of appends from many threads costs a few fsyncs, not one each.
+        """
+        with self._sync_lock:
+            if seq < self._synced:
+                return
+            with self._lock:
+                written = self._seq  # every line below is written (and closed)
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._synced = written
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fedgov.policy import Decision
 from fedgov.stats import WindowStats
 
-__all__ = ["Report", "chain_hash", "new_report_id", "now_ms"]
+__all__ = ["Chained", "Report", "ReportLink", "chain_hash", "new_report_id", "now_ms"]
 
 
 def now_ms() -> int:
@@ -89,7 +89,47 @@ class Report:
         return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
 
 
-def chain_hash(report: Report) -> str:
+class Chained(Protocol):
+    """The fields a report's chain hash covers (a Report, or a header read off its bytes)."""
+
+    @property
+    def report_id(self) -> str: ...
+    @property
+    def silo_id(self) -> str: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
+    @property
+    def spec_digest(self) -> str: ...
+    @property
+    def input_digest(self) -> str: ...
+    @property
+    def window_start_ms(self) -> int: ...
+    @property
+    def window_end_ms(self) -> int: ...
+    @property
+    def prev_report_hash(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """A stored report as the chain check of the silo's next one sees it.
+
+    The aggregator reads this off the stored bytes without decoding the
+    statistics (see ``fedgov.wire.report_link_from_bytes``).
+    """
+
+    report_id: str
+    window_end_ms: int
+    hash: str  # chain_hash of the report: what the next one must carry
+
+    @classmethod
+    def of(cls, report: Chained) -> ReportLink:
+        return cls(report.report_id, report.window_end_ms, chain_hash(report))
+
+
+def chain_hash(report: Chained) -> str:
     """The link a silo's next report carries: its identity, inputs and predecessor."""
     import hashlib
 

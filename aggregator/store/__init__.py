@@ -11,14 +11,14 @@ from pathlib import Path
 
 from aggregator.store._base import (
     JOB_TRANSITIONS,
-    InvalidTransition,
-    ModelVersionRecord,
     CentralDecisionRecord,
     CommandRecord,
     DecisionRecord,
     DriftRecord,
+    InvalidTransition,
     JobRecord,
     MetricPoint,
+    ModelVersionRecord,
     ReportRef,
     SiloRecord,
     Store,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fedgov.policy import Decision
-from fedgov.report import Report
+from fedgov.report import Report, ReportLink
 
 __all__ = [
     "JOB_TRANSITIONS",
@@ -227,6 +227,14 @@ class Store(Protocol):
 
     def latest_report(self, silo_id: str, model_id: str, model_version: str) -> Report | None:
         """The newest report (by window end) of one silo for one model version."""
+        ...
+
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        """The id of :meth:`latest_report`, read without its payload."""
+        ...
+
+    def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
+        """The chain link of :meth:`latest_report`, read without decoding its statistics."""
         ...
 
     def latest_reports(self) -> list[Report]:

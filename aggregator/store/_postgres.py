@@ -54,8 +54,8 @@ from aggregator.store._base import (
 from aggregator.store._metrics import metric_values, stored_decision, stored_metrics_json
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
-from fedgov.report import Report, now_ms
-from fedgov.wire import report_from_bytes, report_to_bytes
+from fedgov.report import Report, ReportLink, now_ms
+from fedgov.wire import report_from_bytes, report_link_from_bytes, report_to_bytes
 
 __all__ = ["PostgresStore"]
 
@@ -317,8 +317,19 @@ class PostgresStore:
                 )
 
     def get_silo(self, silo_id: str) -> SiloRecord | None:
-        silos = self._silos("WHERE silo_id=%s", (silo_id,))
-        return silos[0] if silos else None
+        # Every report looks its silo up: one statement (one snapshot), one round trip.
+        rows = self._all(
+            "SELECT s.silo_id, s.jurisdiction, s.policy_bundle_digest, s.registered_ms, "
+            "s.last_seen_ms, m.model_id, m.model_version, m.spec_digest FROM silos s "
+            "LEFT JOIN silo_models m ON m.silo_id = s.silo_id WHERE s.silo_id=%s "
+            "ORDER BY m.model_id, m.model_version",
+            (silo_id,),
+        )
+        if not rows:
+            return None
+        models = tuple((r[5], r[6], r[7]) for r in rows if r[5] is not None)
+        head = rows[0]
+        return SiloRecord(head[0], head[1], head[2], head[3], head[4], models=models)
 
     def list_silos(self) -> list[SiloRecord]:
         return self._silos("", ())
@@ -472,6 +483,28 @@ class PostgresStore:
             ).fetchall()
         values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
         return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
+
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        row = self._one(
+            "SELECT report_id FROM latest_reports "
+            "WHERE silo_id=%s AND model_id=%s AND model_version=%s",
+            (silo_id, model_id, model_version),
+        )
+        return str(row[0]) if row else None
+
+    def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
+        rows = self._all(
+            _LATEST.format(
+                where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"
+            ),
+            (silo_id, model_id, model_version),
+        )
+        if not rows:
+            return None
+        payload, payload_pb = rows[0]
+        if payload_pb is not None:
+            return report_link_from_bytes(payload_pb)
+        return ReportLink.of(Report.from_dict(json.loads(payload)))
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from aggregator.store._base import (
     OPEN_JOB_STATES,
@@ -36,10 +37,11 @@ from aggregator.store._sqlite_reports import (
     PendingReport,
     insert_reports,
     migrate,
+    stored_link,
     stored_report,
 )
 from fedgov.policy import Decision
-from fedgov.report import Report, now_ms
+from fedgov.report import Report, ReportLink, now_ms
 
 __all__ = ["SqliteStore"]
 
@@ -250,9 +252,18 @@ class SqliteStore:
         return [SiloRecord(*r, models=tuple(by_silo.get(r[0], ()))) for r in rows]
 
     def get_silo(self, silo_id: str) -> SiloRecord | None:
-        with self._read() as db:
-            silos = self._silos(db, "WHERE silo_id=?", (silo_id,))
-        return silos[0] if silos else None
+        # Every report looks its silo up: one statement (one snapshot), not a transaction.
+        rows = self._query(
+            "SELECT s.*, m.model_id, m.model_version, m.spec_digest FROM silos s "
+            "LEFT JOIN silo_models m ON m.silo_id = s.silo_id WHERE s.silo_id=? "
+            "ORDER BY m.model_id, m.model_version",
+            (silo_id,),
+        )
+        if not rows:
+            return None
+        models = tuple((r[5], r[6], r[7]) for r in rows if r[5] is not None)
+        head = rows[0]
+        return SiloRecord(head[0], head[1], head[2], head[3], head[4], models=models)
 
     def list_silos(self) -> list[SiloRecord]:
         with self._read() as db:
@@ -425,6 +436,23 @@ class SqliteStore:
             rows = db.execute(sql, args).fetchall()
         values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
         return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
+
+    def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
+        rows = self._query(
+            "SELECT report_id FROM latest_reports "
+            "WHERE silo_id=? AND model_id=? AND model_version=?",
+            (silo_id, model_id, model_version),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
+        sql = (
+            "SELECT r.payload, r.payload_pb FROM latest_reports l "
+            "JOIN reports r ON r.report_id = l.report_id "
+            "WHERE l.silo_id=? AND l.model_id=? AND l.model_version=?"
+        )
+        rows = self._query(sql, (silo_id, model_id, model_version))
+        return stored_link(rows[0]) if rows else None
 
     def drift_above(
         self, psi_threshold: float, *, since_ms: int = 0, model_id: str | None = None
@@ -687,6 +715,18 @@ class SqliteStore:
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one statement on this thread's reading connection.
+
+        A single statement reads one snapshot by itself, so the ingest path's
+        lookups skip :meth:`_read`'s BEGIN and COMMIT: each call into sqlite3
+        releases and retakes the GIL, which under load is what costs.
+        """
+        if self.path == ":memory:":
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        return self._reader().execute(sql, args).fetchall()
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """This thread's reading connection, in one read transaction (one snapshot)."""
@@ -694,6 +734,15 @@ class SqliteStore:
             with self._lock:
                 yield self._db
             return
+        db = self._reader()
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's reading connection (autocommit), opened on first use."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -706,11 +755,7 @@ class SqliteStore:
                     self._readers.remove((thread, reader))
                 self._readers.append((threading.current_thread(), db))
             self._local.db = db
-        db.execute("BEGIN")
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
+        return db
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)

@@ -11,10 +11,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from fedgov.report import Report
-from fedgov.wire import report_from_bytes, report_to_bytes
+from fedgov.report import Report, ReportLink
+from fedgov.wire import report_from_bytes, report_link_from_bytes, report_to_bytes
 
-__all__ = ["REPORT_COLS", "PendingReport", "insert_reports", "migrate", "stored_report"]
+__all__ = [
+    "REPORT_COLS", "PendingReport", "insert_reports", "migrate", "stored_link", "stored_report",
+]
 
 _T = TypeVar("_T")
 
@@ -182,3 +184,11 @@ def stored_report(row: tuple[str, bytes | None]) -> Report:
     if payload_pb is not None:
         return report_from_bytes(payload_pb)
     return Report.from_dict(json.loads(payload))
+
+
+def stored_link(row: tuple[str, bytes | None]) -> ReportLink:
+    """The chain link of a stored report (:func:`stored_report` without decoding the counts)."""
+    payload, payload_pb = row
+    if payload_pb is not None:
+        return report_link_from_bytes(payload_pb)
+    return ReportLink.of(Report.from_dict(json.loads(payload)))

@@ -51,10 +51,22 @@ _RESERVED = frozenset((OTHER_GROUP, MISSING_GROUP))
 
 
 def _frozen_counts(counts: Any) -> np.ndarray:
+    if isinstance(counts, np.ndarray) and counts.dtype == np.int64 and _read_only(counts):
+        return counts  # nothing can change it: no copy needed (the wire decoder's arrays)
     # Copy so that freezing never reaches into the caller's array.
     arr = np.array(counts, dtype=np.int64, copy=True)
     arr.flags.writeable = False
     return arr
+
+
+def _read_only(arr: np.ndarray) -> bool:
+    """True if neither ``arr`` nor any array it views can be written through."""
+    base: Any = arr
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return base is None or isinstance(base, bytes)
 
 
 def numeric_cells(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
@@ -112,6 +124,29 @@ class FeatureCounts:
         object.__setattr__(self, "fine", fine)
         object.__setattr__(self, "suppressed", int(self.suppressed))
         object.__setattr__(self, "fine_suppressed", int(self.fine_suppressed))
+
+    @classmethod
+    def _decoded(
+        cls,
+        name: str,
+        kind: str,
+        counts: np.ndarray,
+        fine: np.ndarray,
+        suppressed: int,
+        fine_suppressed: int,
+    ) -> FeatureCounts:
+        """For :mod:`fedgov.wire`, which has checked what ``__post_init__`` checks.
+
+        The decoder passes read-only int64 views of an array it owns, a known
+        kind, >= 3 cells (fine: none, or >= 3 of a numeric feature) and ints, so
+        nothing is checked or copied again: a report holds a few dozen of these.
+        """
+        self = object.__new__(cls)
+        self.__dict__.update(  # what the frozen dataclass's __init__ sets
+            name=name, kind=kind, counts=counts, fine=fine, suppressed=suppressed,
+            fine_suppressed=fine_suppressed,
+        )
+        return self
 
     @classmethod
     def zero(cls, feature: Feature) -> FeatureCounts:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from fedgov.errors import ReportRejected
 from fedgov.policy import Decision
-from fedgov.report import Report
+from fedgov.report import Report, ReportLink
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 
@@ -29,6 +29,7 @@ __all__ = [
     "report_decision_from_bytes",
     "report_from_bytes",
     "report_from_proto",
+    "report_link_from_bytes",
     "report_to_bytes",
     "report_to_proto",
     "stats_from_proto",
@@ -105,26 +106,105 @@ def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
     )
 
 
-def _all_counts(vectors: list[tuple[Any, str]]) -> list[np.ndarray]:
-    """Each repeated int64 field as an int64 array, read in one numpy call.
+def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
+    """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
 
-    Slicing a repeated field gives a list in one C call, and numpy reads one
-    long list of ints about three times as fast as many short containers.
+    The payloads (packed varints, see :func:`_packed_payloads`) are decoded
+    together, in a few numpy passes over the bytes (:func:`_varints`): about
+    ten times faster than turning the fields into Python ints for numpy to
+    read. Should the payloads not hold exactly the fields' values (they always
+    do), the fields are read through Python ints instead.
     """
     if not vectors:
         return []  # a report with no features and no outcomes: the spec check rejects it
-    cells: list[int] = []
-    ends = []
-    for values, _ in vectors:
-        cells += values[:]
-        ends.append(len(cells))
-    flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    ends = np.cumsum([len(values) for values, _ in vectors])
+    flat = _varints(packed, ends)
+    if flat is None:
+        cells: list[int] = []
+        for values, _ in vectors:
+            cells += values[:]
+        flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    bounds = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
     if flat.size and int(flat.min()) < 0:
-        starts = [0, *ends[:-1]]
-        for (_, field), a, b in zip(vectors, starts, ends, strict=True):
+        for (_, field), (a, b) in zip(vectors, bounds, strict=True):
             if a < b and int(flat[a:b].min()) < 0:
                 raise WireError(f"{field}: counts must be >= 0, found {int(flat[a:b].min())}")
-    return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
+        flat = flat.copy()
+    flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
+    return [flat[a:b] for a, b in bounds]
+
+
+def _varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
+    """The int64 values of concatenated packed varint payloads, or None if they are not
+    exactly ``ends[-1]`` values split at ``ends`` (payload ``i`` ends value ``ends[i]``).
+    """
+    buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    stops = np.flatnonzero(buf < 0x80)  # the last byte of each varint
+    if stops.size != int(ends[-1]) or (buf.size and stops[-1] != buf.size - 1):
+        return None
+    # The varints that end inside each payload must be that field's values.
+    byte_ends = np.cumsum([len(p) for p in payloads])
+    if not np.array_equal(np.searchsorted(stops, byte_ends), ends):
+        return None
+    if stops.size == buf.size:  # every value fits in one byte
+        return buf.astype(np.int64)
+    starts = np.empty_like(stops)
+    starts[:1] = 0
+    starts[1:] = stops[:-1] + 1
+    sizes = stops - starts + 1
+    if int(sizes.max()) > 10:  # longer than an int64 varint
+        return None
+    low = buf & 0x7F
+    values = low[starts].astype(np.uint64)
+    for k in range(1, int(sizes.max())):  # the k-th byte of the values that have one
+        more = sizes > k
+        values[more] |= low[starts[more] + k].astype(np.uint64) << np.uint64(7 * k)
+    return values.view(np.int64)
+
+
+def _packed_payloads(message: Any, fields: tuple[int, ...]) -> list[bytes]:
+    """The payloads of the packed (length-delimited) fields numbered ``fields``, in that order.
+
+    ``message`` is re-serialized, so the bytes are protobuf's own well-formed
+    encoding (packed, whatever the sender used); an absent field gives b"".
+    """
+    data = message.SerializeToString()
+    found: dict[int, bytes] = {}
+    i, n = 0, len(data)
+    while i < n:
+        key = data[i]  # these messages' field numbers fit a one-byte key
+        i += 1
+        if key >= 0x80:
+            key, i = _varint(data, i - 1)
+        kind = key & 7
+        if kind == 0:
+            while data[i] >= 0x80:
+                i += 1
+            i += 1
+        elif kind == 2:
+            size, i = _varint(data, i)
+            if key >> 3 in fields:
+                found[key >> 3] = data[i : i + size]
+            i += size
+        elif kind == 1:
+            i += 8
+        elif kind == 5:
+            i += 4
+        else:  # groups: not in these messages
+            return [b"\x80"] * len(fields)  # not a varint payload: the caller falls back
+    return [found.get(f, b"") for f in fields]
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
 
 
 def _count(value: int, field: str) -> int:
@@ -146,82 +226,94 @@ def _privacy(m: report_pb2.Privacy) -> Privacy:
 def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
     _count(m.rows, "stats.rows")
     _count(m.outcome_missing, "stats.outcome_missing")
-    # Check the shapes, then convert every count vector at once.
+    # Check the shapes, then convert every count vector at once, then the rest.
+    # Each field is read off the message once (every read crosses into upb).
     vectors: list[tuple[Any, str]] = []
+    packed: list[bytes] = []
+    feature_rows: list[tuple[str, str, str, int, int]] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
-        where = f"stats.features[{i}] ({f.name})"
-        if f.kind not in ("numeric", "categorical"):
-            raise WireError(f"stats.features[{i}].kind: unknown kind {f.kind!r}")
-        if f.name in names:
-            raise WireError(f"stats.features[{i}].name: duplicate feature {f.name!r}")
-        names.add(f.name)
-        if len(f.counts) < 3:
-            raise WireError(f"{where}.counts: need at least 3 cells, got {len(f.counts)}")
-        if f.fine_counts and (f.kind != "numeric" or len(f.fine_counts) < 3):
+        name, kind, counts, fine = f.name, f.kind, f.counts, f.fine_counts
+        where = f"stats.features[{i}] ({name})"
+        if kind not in ("numeric", "categorical"):
+            raise WireError(f"stats.features[{i}].kind: unknown kind {kind!r}")
+        if name in names:
+            raise WireError(f"stats.features[{i}].name: duplicate feature {name!r}")
+        names.add(name)
+        if len(counts) < 3:
+            raise WireError(f"{where}.counts: need at least 3 cells, got {len(counts)}")
+        if fine and (kind != "numeric" or len(fine) < 3):
             raise WireError(
                 f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
-                f"cells; got {len(f.fine_counts)} for a {f.kind} feature"
+                f"cells; got {len(fine)} for a {kind} feature"
             )
-        vectors += [(f.counts, where), (f.fine_counts, f"{where}.fine_counts")]
+        vectors += [(counts, where), (fine, f"{where}.fine_counts")]
+        packed += _packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
+        feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
+    outcome_rows: list[tuple[str, tuple[str, ...], str, int]] = []
     attributes: set[str] = set()
     for i, o in enumerate(m.outcomes):
-        where = f"stats.outcomes[{i}] ({o.attribute})"
-        if o.attribute in attributes:
-            raise WireError(f"{where}.attribute: duplicate attribute {o.attribute!r}")
-        attributes.add(o.attribute)
-        if len(set(o.groups)) != len(o.groups):
+        attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
+        where = f"stats.outcomes[{i}] ({attribute})"
+        if attribute in attributes:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        attributes.add(attribute)
+        if len(set(groups)) != len(groups):
             raise WireError(f"{where}.groups: duplicate group names")
-        if len(o.counts) != 4 * len(o.groups):
+        if len(counts) != 4 * len(groups):
             raise WireError(
-                f"{where}: expected {4 * len(o.groups)} counts for {len(o.groups)} groups, "
-                f"got {len(o.counts)}"
+                f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, "
+                f"got {len(counts)}"
             )
-        vectors.append((o.counts, where))
+        vectors.append((counts, where))
+        packed += _packed_payloads(o, (3,))  # OutcomeCounts.counts
+        outcome_rows.append((attribute, groups, where, o.suppressed))
+    score_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
     scored: set[str] = set()
-    score_cells: list[int] = []
     for i, c in enumerate(m.scores):
-        where = f"stats.scores[{i}] ({c.attribute})"
-        if c.attribute in scored:
-            raise WireError(f"{where}.attribute: duplicate attribute {c.attribute!r}")
-        scored.add(c.attribute)
-        if not c.groups or len(set(c.groups)) != len(c.groups):
+        attribute, groups, counts = c.attribute, tuple(c.groups), c.counts
+        where = f"stats.scores[{i}] ({attribute})"
+        if attribute in scored:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        scored.add(attribute)
+        if not groups or len(set(groups)) != len(groups):
             raise WireError(f"{where}.groups: need at least one group, each named once")
-        per_group = 2 * len(c.groups)
-        if len(c.counts) % per_group or len(c.counts) // per_group < 4:
+        per_group = 2 * len(groups)
+        if len(counts) % per_group or len(counts) // per_group < 4:
             raise WireError(
                 f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
-                f"for {len(c.groups)} groups, got {len(c.counts)}"
+                f"for {len(groups)} groups, got {len(counts)}"
             )
-        score_cells.append(len(c.counts) // per_group)
-        vectors.append((c.counts, where))
-    arrays = iter(_all_counts(vectors))
+        vectors.append((counts, where))
+        packed += _packed_payloads(c, (3,))  # ScoreCounts.counts
+        score_rows.append((attribute, groups, where, len(counts) // per_group, c.suppressed))
+    arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
-    for i, f in enumerate(m.features):
-        where = f"stats.features[{i}] ({f.name})"
-        features[f.name] = FeatureCounts(
-            name=f.name,
-            kind=f.kind,
-            counts=next(arrays),
-            fine=next(arrays),
-            suppressed=_count(f.suppressed, f"{where}.suppressed"),
-            fine_suppressed=_count(f.fine_suppressed, f"{where}.fine_suppressed"),
+    for name, kind, where, suppressed, fine_suppressed in feature_rows:
+        # Checked above (kind, cells) and by _count; the arrays are read-only int64.
+        features[name] = FeatureCounts._decoded(
+            name,
+            kind,
+            next(arrays),
+            next(arrays),
+            _count(suppressed, f"{where}.suppressed"),
+            _count(fine_suppressed, f"{where}.fine_suppressed"),
         )
     outcomes: dict[str, OutcomeCounts] = {}
-    for i, o in enumerate(m.outcomes):
-        outcomes[o.attribute] = OutcomeCounts(
-            attribute=o.attribute,
-            groups=tuple(o.groups),
-            counts=next(arrays).reshape(len(o.groups), 2, 2),
-            suppressed=_count(o.suppressed, f"stats.outcomes[{i}] ({o.attribute}).suppressed"),
+    for attribute, groups, where, suppressed in outcome_rows:
+        outcomes[attribute] = OutcomeCounts(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, 2),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
         )
     scores: dict[str, ScoreCounts] = {}
-    for i, (c, n_cells) in enumerate(zip(m.scores, score_cells, strict=True)):
-        scores[c.attribute] = ScoreCounts(
-            attribute=c.attribute,
-            groups=tuple(c.groups),
-            counts=next(arrays).reshape(len(c.groups), 2, n_cells),
-            suppressed=_count(c.suppressed, f"stats.scores[{i}] ({c.attribute}).suppressed"),
+    for attribute, groups, where, n_cells, suppressed in score_rows:
+        scores[attribute] = ScoreCounts(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, n_cells),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
         )
     return WindowStats(
         spec_digest=m.spec_digest,
@@ -308,6 +400,39 @@ def report_from_bytes(data: bytes) -> Report:
     except DecodeError:
         raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
     return _report_from_proto(m, bytes(data), _STORED_METRICS_DECODER)
+
+
+class _Header(NamedTuple):
+    """The fields fedgov.report.chain_hash covers, read off a message."""
+
+    report_id: str
+    silo_id: str
+    model_id: str
+    model_version: str
+    spec_digest: str
+    input_digest: str
+    window_start_ms: int
+    window_end_ms: int
+    prev_report_hash: str
+
+
+def report_link_from_bytes(data: bytes) -> ReportLink:
+    """The chain link of stored report bytes, without decoding statistics or metrics.
+
+    The ingest path's chain check needs only this of the silo's newest report;
+    decoding all of it (every count into numpy, the metrics JSON) cost as much
+    as decoding the report being ingested.
+    """
+    try:
+        m = report_pb2.Report.FromString(data)
+    except DecodeError:
+        raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
+    return ReportLink.of(
+        _Header(
+            m.report_id, m.silo_id, m.model_id, m.model_version, m.spec_digest,
+            m.input_digest, m.window.start_unix_ms, m.window.end_unix_ms, m.prev_report_hash,
+        )
+    )
 
 
 def report_from_proto(m: report_pb2.Report) -> Report:

@@ -77,3 +77,34 @@ def test_a_reset_chain_is_flagged(tmp_path: Path, handler: AggregatorHandler, cr
     handler.ingest(rs[0])
     handler.ingest(dataclasses.replace(rs[1], prev_report_hash=""))
     assert "restarted" in _breaks(tmp_path)[0]["problem"]
+
+
+def test_the_link_of_a_report_it_stored_is_not_read_back(
+    tmp_path: Path, handler: AggregatorHandler, credit_spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler remembers the link of what it stored; the store only confirms the newest id."""
+    rs = _chain(credit_spec, 3)
+    handler.ingest(rs[0])
+
+    def no_payload_read(*_: object) -> None:
+        raise AssertionError("the stored report was read back")
+
+    monkeypatch.setattr(handler.store, "latest_link", no_payload_read)
+    handler.ingest(rs[1])
+    handler.ingest(rs[2])
+    assert _breaks(tmp_path) == []
+
+
+def test_a_report_stored_by_another_aggregator_is_read(
+    tmp_path: Path, handler: AggregatorHandler, credit_spec
+) -> None:
+    """Several aggregators may share a database: a newer report stored elsewhere is the link."""
+    rs = _chain(credit_spec, 4)
+    handler.ingest(rs[0])
+    handler.store.add_report(rs[1])  # what another aggregator on the same database did
+    handler.ingest(rs[2])  # links to r1, which this handler never saw
+    assert _breaks(tmp_path) == []
+    handler.store.add_report(rs[3])
+    handler.ingest(dataclasses.replace(rs[3], report_id="r3b", input_digest="x"))  # links to r2
+    (flag,) = _breaks(tmp_path)
+    assert flag["report_id"] == "r3b" and "missing" in flag["problem"]

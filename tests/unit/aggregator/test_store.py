@@ -18,7 +18,7 @@ import pytest
 from aggregator.store import CentralDecisionRecord, PostgresStore, SqliteStore, Store, create_store
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
-from fedgov.report import Report
+from fedgov.report import Report, ReportLink
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
@@ -351,3 +351,6 @@ def test_latest_report_of_one_silo(store: Store, credit_spec: MonitoringSpec) ->
     store.add_report(_report(credit_spec, "EU-FR", "c", 3000))
     got = store.latest_report("EU-DE", "credit-risk", "1.0.0")
     assert got is not None and got.report_id == "a"
+    link = store.latest_link("EU-DE", "credit-risk", "1.0.0")
+    assert link is not None and link == ReportLink.of(got)
+    assert store.latest_link("EU-XX", "credit-risk", "1.0.0") is None

@@ -75,3 +75,41 @@ def test_cli_names_the_broken_line(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["broken_line"] == 4
+
+
+def test_concurrent_appends_share_fsyncs_and_each_returns_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: an append returns after an fsync that came after its line was written."""
+    import os
+    import threading
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    synced_lines: list[int] = []  # lines in the file at each fsync
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        lines = log.path.read_text().count("\n")  # written before the fsync: covered by it
+        real_fsync(fd)
+        synced_lines.append(lines)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    returned: list[tuple[int, int]] = []  # (seq, fsyncs done when append returned)
+    start = threading.Barrier(16)
+
+    def worker(i: int) -> None:
+        start.wait()
+        for j in range(25):
+            rec = log.append("report_accepted", report_id=f"r{i}-{j}")
+            returned.append((rec["seq"], len(synced_lines)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rep = verify_chain(log.path)
+    assert rep.ok and rep.records == 400
+    assert len(synced_lines) < 400  # shared
+    for seq, done in returned:  # some fsync that saw the record's line preceded the return
+        assert any(n > seq for n in synced_lines[:done]), seq
