@@ -121,3 +121,25 @@ def test_thread_setting(monkeypatch, raw):
 def test_thread_setting_zero_means_one(monkeypatch):
     monkeypatch.setenv("FEDGOV_STATS_THREADS", "0")
     assert threads() == 1
+
+
+@pytest.mark.parametrize("n_threads", ["1", "2", "4"])
+def test_threaded_encoding_reports_the_first_bad_column_in_spec_order(monkeypatch, n_threads):
+    import pyarrow as pa
+
+    from fedgov.data import encode_arrow
+    from fedgov.errors import DataError
+
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", n_threads)
+    cols = _columns(MIN_PARALLEL_VALUES // 4, seed=3)
+    table = pa.table({k: v for k, v in cols.items() if k not in ("x1", "race")})
+    with pytest.raises(DataError, match="missing column 'x1'"):
+        encode_arrow(SPEC, table)
+    full = pa.table(cols)
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "1")
+    serial = encode_arrow(SPEC, full)
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", n_threads)
+    threaded = encode_arrow(SPEC, full)
+    assert threaded.numeric.keys() == serial.numeric.keys()
+    assert all(np.array_equal(threaded.codes[k], serial.codes[k]) for k in serial.codes)
+    assert np.array_equal(threaded.y_true, serial.y_true)
