@@ -180,6 +180,16 @@ class AggregatorHandler:
         chain_break = self._check_chain(report)
         inserted = self.store.add_report(report)
         if not inserted:
+            # Audited too: if the aggregator died between a report's commit and its
+            # report_accepted record, the agent's retry (it got no ack) lands here, so
+            # every acknowledged report has a record either way.
+            self._audit(
+                "report_duplicate",
+                report_id=report.report_id,
+                silo=report.silo_id,
+                model=report.model_id,
+                version=report.model_version,
+            )
             log.info("report %s from %s already stored", report.report_id, report.silo_id)
             return True
         self._links[(report.silo_id, report.model_id, report.model_version)] = ReportLink.of(report)

@@ -119,3 +119,29 @@ def test_score_histograms_merge_across_silos_into_the_pooled_auc(tmp_path: Path)
     assert answer.metrics["fairness"] == compute_metrics(spec, pooled)["fairness"]
     assert answer.metrics["fairness"]["sex"]["groups"]["F"]["auc"] is not None
     assert answer.metrics["fairness"]["sex"]["auc_difference"] is not None
+
+
+def test_a_report_stored_before_a_crash_is_audited_on_the_retry(
+    tmp_path: Path, credit_spec: MonitoringSpec
+) -> None:
+    """Commit, then crash before the report_accepted record: no ack went out, so the
+    agent sends the report again, and the duplicate is audited."""
+    from fedgov.audit import AuditLog, verify_chain
+
+    log_path = tmp_path / "audit.jsonl"
+    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), audit=AuditLog(log_path))
+    reg = ModelRegistration(
+        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        json.dumps(credit_spec.to_dict()),
+    )
+    h.register("EU-DE", "EU-DE", "sha256:x", [reg])
+    r = _report(credit_spec, report_id="r-crash")
+    assert h.store.add_report(r)  # committed; the process died before auditing it
+    before = log_path.read_text() if log_path.exists() else ""
+    assert "r-crash" not in before
+    assert h.ingest(r) is True  # the retry: already stored
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    dup = [x for x in records if x.get("report_id") == "r-crash"]
+    assert [x["kind"] for x in dup] == ["report_duplicate"], dup
+    assert dup[0]["silo"] == "EU-DE"
+    assert verify_chain(log_path).ok
