@@ -101,8 +101,20 @@ def load_agent_config(path: str | Path) -> AgentConfig:
 def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> AgentConfig:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: the config must be a YAML mapping")
-    known = {"silo", "aggregator", "policy", "state_dir", "metrics_port", "poll_seconds",
-             "models", "chunk_rows", "opa_url", "metrics_address", "privacy", "training"}
+    known = {
+        "silo",
+        "aggregator",
+        "policy",
+        "state_dir",
+        "metrics_port",
+        "poll_seconds",
+        "models",
+        "chunk_rows",
+        "opa_url",
+        "metrics_address",
+        "privacy",
+        "training",
+    }
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")

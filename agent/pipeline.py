@@ -126,8 +126,14 @@ def build_report(
         list(decision.actions),
     )
     return assemble_report(
-        spec, path, stats, metrics, decision,
-        silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
+        spec,
+        path,
+        stats,
+        metrics,
+        decision,
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        window=(start, end),
         input_digest=input_digest,
     )
 

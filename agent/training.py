@@ -70,15 +70,28 @@ def evaluate_candidate(
     end = now_ms()
     decision = engine.evaluate(
         policy_input(
-            spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
+            spec,
+            metrics,
+            silo_id=silo_id,
+            jurisdiction=jurisdiction,
+            window=(start, end),
             stage="candidate",
         )
     )
     log.info(
         "%s: candidate %s on holdout: allow=%s deny=%s",
-        silo_id, spec.model_version, decision.allow, list(decision.deny),
+        silo_id,
+        spec.model_version,
+        decision.allow,
+        list(decision.deny),
     )
     return assemble_report(
-        spec, holdout, stats, metrics, decision,
-        silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end),
+        spec,
+        holdout,
+        stats,
+        metrics,
+        decision,
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        window=(start, end),
     )

@@ -105,7 +105,9 @@ class AggregatorHandler:
             raise ReportRejected("register: silo_id and jurisdiction are required")
         for i, m in enumerate(models):
             try:
-                spec = MonitoringSpec.from_dict(json.loads(m.spec_json), source=f"models[{i}].spec_json")
+                spec = MonitoringSpec.from_dict(
+                    json.loads(m.spec_json), source=f"models[{i}].spec_json"
+                )
             except json.JSONDecodeError as exc:
                 raise ReportRejected(f"models[{i}].spec_json: not valid JSON ({exc.msg})") from None
             if spec.digest != m.spec_digest:
@@ -195,8 +197,12 @@ class AggregatorHandler:
         self._links[(report.silo_id, report.model_id, report.model_version)] = ReportLink.of(report)
         if chain_break:
             self._audit(
-                "report_chain_break", report_id=report.report_id, silo=report.silo_id,
-                model=report.model_id, version=report.model_version, problem=chain_break,
+                "report_chain_break",
+                report_id=report.report_id,
+                silo=report.silo_id,
+                model=report.model_id,
+                version=report.model_version,
+                problem=chain_break,
             )
             log.warning("report %s from %s: %s", report.report_id, report.silo_id, chain_break)
         self._audit(
@@ -225,7 +231,9 @@ class AggregatorHandler:
         ) and self.is_production(report.model_id, report.model_version)
         if production and "retrain" in report.decision.actions:
             reason = "; ".join(report.decision.deny or ("retrain requested",))
-            self._trigger_retrain(report.model_id, report.model_version, f"{report.silo_id}: {reason}")
+            self._trigger_retrain(
+                report.model_id, report.model_version, f"{report.silo_id}: {reason}"
+            )
         if production and "reannotate" in report.decision.actions:
             self._request_reannotation(report)
         if self.central is not None and production:
@@ -270,7 +278,11 @@ class AggregatorHandler:
         )
         log.info(
             "central decision for %s/%s over %s (%s): allow=%s",
-            model_id, model_version, group, ", ".join(rec.silos), decision.allow,
+            model_id,
+            model_version,
+            group,
+            ", ".join(rec.silos),
+            decision.allow,
         )
         if "retrain" in decision.actions and stage == "monitoring":
             reason = "; ".join(decision.deny or ("retrain requested",))
@@ -304,17 +316,19 @@ class AggregatorHandler:
             f"newest ({'none stored' if prev is None else prev.report_id})"
         )
 
-    def _trigger_retrain(
-        self, model_id: str, model_version: str, reason: str
-    ) -> JobRecord | None:
+    def _trigger_retrain(self, model_id: str, model_version: str, reason: str) -> JobRecord | None:
         if self.cooldown_ms:
             ended = [
-                j for j in self.store.list_jobs(model_id)
-                if j.model_version == model_version and j.state in ("promoted", "rejected", "failed")
+                j
+                for j in self.store.list_jobs(model_id)
+                if j.model_version == model_version
+                and j.state in ("promoted", "rejected", "failed")
             ]
             if ended and now_ms() - max(j.updated_ms for j in ended) < self.cooldown_ms:
                 log.info("retrain trigger for %s/%s ignored: cool-down", model_id, model_version)
-                self._audit("job_trigger_cooldown", model=model_id, version=model_version, reason=reason)
+                self._audit(
+                    "job_trigger_cooldown", model=model_id, version=model_version, reason=reason
+                )
                 return None
         silos = [
             s.silo_id
@@ -353,7 +367,11 @@ class AggregatorHandler:
             try:
                 self.store.add_model_version(
                     ModelVersionRecord(
-                        model_id, version, "promoted", now_ms(), digest,
+                        model_id,
+                        version,
+                        "promoted",
+                        now_ms(),
+                        digest,
                         {"source": f"first served by silo {silo}"},
                     )
                 )
@@ -381,7 +399,8 @@ class AggregatorHandler:
         for silo in self.store.list_silos():
             if any(m == spec.model_id for m, _, _ in silo.models):
                 models = [
-                    (m, v, d, self.store.get_spec_json(d) or "") for m, v, d in silo.models
+                    (m, v, d, self.store.get_spec_json(d) or "")
+                    for m, v, d in silo.models
                     if v != spec.model_version
                 ]
                 models.append(
@@ -412,8 +431,9 @@ class AggregatorHandler:
                 rec = self.evaluate_central(model_id, version, group)
                 if rec is not None and not rec.decision.allow:
                     reasons += [f"central {group}: {d}" for d in rec.decision.deny]
-        self._audit("candidate_gate", model=model_id, version=version, allow=not reasons,
-                    reasons=reasons)
+        self._audit(
+            "candidate_gate", model=model_id, version=version, allow=not reasons, reasons=reasons
+        )
         return not reasons, reasons
 
     def promote(
@@ -426,10 +446,12 @@ class AggregatorHandler:
         self.store.set_model_status(model_id, version, "promoted")
         if previous and previous != version:
             self.store.set_model_status(model_id, previous, "retired")
-        self._audit("model_promoted", model=model_id, version=version, previous=previous,
-                    reason=reason)
-        silos = [s.silo_id for s in self.store.list_silos()
-                 if any(m == model_id for m, _, _ in s.models)]
+        self._audit(
+            "model_promoted", model=model_id, version=version, previous=previous, reason=reason
+        )
+        silos = [
+            s.silo_id for s in self.store.list_silos() if any(m == model_id for m, _, _ in s.models)
+        ]
         spec = self.spec(rec.spec_digest)
         payload: dict[str, Any] = {"version": version, "spec": spec.to_dict() if spec else None}
         if rec.artifact is not None:
@@ -458,19 +480,30 @@ class AggregatorHandler:
     def _request_reannotation(self, report: Report) -> None:
         """Write a re-annotation request naming failing slices by counts, never rows."""
         if self.reannotation_dir is None:
-            log.warning("reannotate requested by %s but no reannotation folder is set",
-                        report.silo_id)
+            log.warning(
+                "reannotate requested by %s but no reannotation folder is set", report.silo_id
+            )
             return
         slices = []
         for attr, m in (report.metrics.get("fairness") or {}).items():
             for group, g in (m.get("groups") or {}).items():
                 if g.get("count"):
-                    slices.append({"attribute": attr, "group": group, "rows": g["count"],
-                                   "positives": g.get("positives"), "tpr": g.get("tpr"),
-                                   "fpr": g.get("fpr")})
+                    slices.append(
+                        {
+                            "attribute": attr,
+                            "group": group,
+                            "rows": g["count"],
+                            "positives": g.get("positives"),
+                            "tpr": g.get("tpr"),
+                            "fpr": g.get("fpr"),
+                        }
+                    )
         doc = {
-            "report_id": report.report_id, "silo": report.silo_id, "model": report.model_id,
-            "version": report.model_version, "reasons": list(report.decision.deny),
+            "report_id": report.report_id,
+            "silo": report.silo_id,
+            "model": report.model_id,
+            "version": report.model_version,
+            "reasons": list(report.decision.deny),
             "slices": slices,
         }
         self.reannotation_dir.mkdir(parents=True, exist_ok=True)
@@ -486,9 +519,7 @@ class AggregatorHandler:
         if status not in ("accepted", "rejected"):
             raise ReportRejected(f"command ack status must be accepted or rejected, got {status!r}")
         ok = self.store.ack_command(command_id, silo_id, status, message)
-        self._audit(
-            "command_ack", command_id=command_id, silo=silo_id, status=status, recorded=ok
-        )
+        self._audit("command_ack", command_id=command_id, silo=silo_id, status=status, recorded=ok)
         if ok:
             log.info("silo %s %s command %s", silo_id, status, command_id)
         return ok
@@ -567,7 +598,11 @@ class AggregatorHandler:
         ]
 
     def query_silos(
-        self, *, stale_after_ms: int = 0, jurisdiction_glob: str | None = None, now: int | None = None
+        self,
+        *,
+        stale_after_ms: int = 0,
+        jurisdiction_glob: str | None = None,
+        now: int | None = None,
     ) -> list[SiloRecord]:
         """Registered silos; with ``stale_after_ms`` only those silent for longer."""
         if stale_after_ms < 0:
@@ -606,7 +641,13 @@ class AggregatorHandler:
             if matches_glob(p.jurisdiction, jurisdiction_glob)
         ]
         if points and all(p.value is None for p in points):
-            where = f"feature {feature!r}" if feature else f"attribute {attribute!r}" if attribute else "top level"
+            where = (
+                f"feature {feature!r}"
+                if feature
+                else f"attribute {attribute!r}"
+                if attribute
+                else "top level"
+            )
             raise QueryError(
                 f"metric {metric!r} at {where} is in none of the {len(points)} report(s); "
                 "drift metrics need --feature, fairness metrics need --attribute"

@@ -63,7 +63,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                 f"{what}: the client certificate identifies {peer!r}, not silo {silo_id!r}",
             )
 
-    def Register(self, request: pb.RegisterRequest, context: grpc.ServicerContext) -> pb.RegisterResponse:
+    def Register(
+        self, request: pb.RegisterRequest, context: grpc.ServicerContext
+    ) -> pb.RegisterResponse:
         self._authorize(context, request.silo_id, "register")
         try:
             self.handler.register(
@@ -79,7 +81,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             abort_with(context, exc, f"register {request.silo_id!r}")
         return pb.RegisterResponse(aggregator_version=__version__)
 
-    def SubmitReport(self, request: pb.SubmitReportRequest, context: grpc.ServicerContext) -> pb.ReportAck:
+    def SubmitReport(
+        self, request: pb.SubmitReportRequest, context: grpc.ServicerContext
+    ) -> pb.ReportAck:
         started = time.perf_counter()
         rid = request.report.report_id
         self._authorize(context, request.report.silo_id, f"report {rid!r}")
@@ -126,7 +130,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             seen = hub.wait(silo, seen, timeout=30.0)
         log.info("command stream for %s closed", silo)
 
-    def AckCommand(self, request: pb.CommandAck, context: grpc.ServicerContext) -> pb.CommandAckResponse:
+    def AckCommand(
+        self, request: pb.CommandAck, context: grpc.ServicerContext
+    ) -> pb.CommandAckResponse:
         self._authorize(context, request.silo_id, f"ack of command {request.command_id!r}")
         try:
             self.handler.ack_command(
@@ -136,7 +142,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             abort_with(context, exc, f"ack of command {request.command_id!r}")
         return pb.CommandAckResponse()
 
-    def QueryDrift(self, request: pb.DriftQuery, context: grpc.ServicerContext) -> pb.DriftQueryResponse:
+    def QueryDrift(
+        self, request: pb.DriftQuery, context: grpc.ServicerContext
+    ) -> pb.DriftQueryResponse:
         try:
             rows = self.handler.query_drift(
                 request.psi_threshold,
@@ -208,7 +216,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             ]
         )
 
-    def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> pb.JobsQueryResponse:
+    def ListJobs(
+        self, request: pb.JobsQuery, context: grpc.ServicerContext
+    ) -> pb.JobsQueryResponse:
         try:
             jobs = self.handler.list_jobs(request.model_id)
         except Exception as exc:  # noqa: BLE001
@@ -223,9 +233,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                     reason=j.reason,
                     created_unix_ms=j.created_ms,
                     silos=sorted({c.silo_id for c in j.commands}),
-                    acked_silos=sorted(
-                        {c.silo_id for c in j.commands if c.status == "accepted"}
-                    ),
+                    acked_silos=sorted({c.silo_id for c in j.commands if c.status == "accepted"}),
                     detail=j.detail,
                     candidate_version=j.candidate_version,
                 )
@@ -256,7 +264,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             ]
         )
 
-    def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> pb.SilosQueryResponse:
+    def QuerySilos(
+        self, request: pb.SilosQuery, context: grpc.ServicerContext
+    ) -> pb.SilosQueryResponse:
         try:
             silos = self.handler.query_silos(
                 stale_after_ms=request.stale_after_ms,
@@ -333,13 +343,17 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             ]
         )
 
-    def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> pb.ModelsResponse:
+    def ListModels(
+        self, request: pb.ModelsQuery, context: grpc.ServicerContext
+    ) -> pb.ModelsResponse:
         try:
             return self._models(request.model_id)
         except Exception as exc:  # noqa: BLE001
             abort_with(context, exc, "models query")
 
-    def PromoteModel(self, request: pb.PromoteRequest, context: grpc.ServicerContext) -> pb.ModelsResponse:
+    def PromoteModel(
+        self, request: pb.PromoteRequest, context: grpc.ServicerContext
+    ) -> pb.ModelsResponse:
         self._operator_only(context, "promote")
         try:
             self.handler.promote(
@@ -349,7 +363,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         except Exception as exc:  # noqa: BLE001
             abort_with(context, exc, f"promote {request.model_id}/{request.version}")
 
-    def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> pb.ModelsResponse:
+    def RollbackModel(
+        self, request: pb.RollbackRequest, context: grpc.ServicerContext
+    ) -> pb.ModelsResponse:
         self._operator_only(context, "rollback")
         try:
             self.handler.rollback(request.model_id)

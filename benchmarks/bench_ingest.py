@@ -54,8 +54,13 @@ def bench_spec():  # type: ignore[no-untyped-def]
     cols["y"] = (rng.random(n) < 0.4).astype(np.int64)
     cols["yhat"] = (rng.random(n) < 0.45).astype(np.int64)
     spec = derive_spec(
-        cols, model_id="bench", model_version="1", label="y", prediction="yhat",
-        sensitive=["sex", "region"], categorical=["c0", "c1"],
+        cols,
+        model_id="bench",
+        model_version="1",
+        label="y",
+        prediction="yhat",
+        sensitive=["sex", "region"],
+        categorical=["c0", "c1"],
     )
     return spec, cols
 
@@ -71,9 +76,16 @@ def report_bytes(spec, cols, silo: str, report_id: str) -> bytes:  # type: ignor
     sub = {k: v[:5000] for k, v in cols.items()}
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, sub))
     report = Report(
-        report_id=report_id, silo_id=silo, jurisdiction=f"EU-{silo}", model_id=spec.model_id,
-        model_version=spec.model_version, window_start_ms=0, window_end_ms=1,
-        spec_digest=spec.digest, stats=stats, metrics=compute_metrics(spec, stats),
+        report_id=report_id,
+        silo_id=silo,
+        jurisdiction=f"EU-{silo}",
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=0,
+        window_end_ms=1,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics=compute_metrics(spec, stats),
         decision=Decision(allow=True),
     )
     return pb.SubmitReportRequest(report=report_to_proto(report)).SerializeToString()
@@ -81,8 +93,13 @@ def report_bytes(spec, cols, silo: str, report_id: str) -> bytes:  # type: ignor
 
 # -- client processes -------------------------------------------------------------------
 def _client_proc(
-    address: str, method: str, pki: str, silos: list[str], template: bytes,
-    seconds: float, out: mp.Queue,  # type: ignore[type-arg]
+    address: str,
+    method: str,
+    pki: str,
+    silos: list[str],
+    template: bytes,
+    seconds: float,
+    out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
     from fedgov.report import chain_hash
     from fedgov.v1 import aggregator_pb2 as pb
@@ -92,7 +109,8 @@ def _client_proc(
     async def one_silo(silo: str) -> list[float]:
         d = Path(pki)
         creds = grpc.ssl_channel_credentials(
-            (d / "ca.pem").read_bytes(), (d / f"{silo}.key").read_bytes(),
+            (d / "ca.pem").read_bytes(),
+            (d / f"{silo}.key").read_bytes(),
             (d / f"{silo}.pem").read_bytes(),
         )
         lat: list[float] = []
@@ -111,14 +129,19 @@ def _client_proc(
                 data = req.SerializeToString()
                 # Link the next report to this one, as an agent does (fedgov.report.chain_hash
                 # reads only these attributes), so that the aggregator sees an intact chain.
-                req.report.prev_report_hash = chain_hash(SimpleNamespace(
-                    report_id=req.report.report_id, silo_id=silo,
-                    model_id=req.report.model_id, model_version=req.report.model_version,
-                    spec_digest=req.report.spec_digest, input_digest=req.report.input_digest,
-                    window_start_ms=req.report.window.start_unix_ms,
-                    window_end_ms=req.report.window.end_unix_ms,
-                    prev_report_hash=req.report.prev_report_hash,
-                ))
+                req.report.prev_report_hash = chain_hash(
+                    SimpleNamespace(
+                        report_id=req.report.report_id,
+                        silo_id=silo,
+                        model_id=req.report.model_id,
+                        model_version=req.report.model_version,
+                        spec_digest=req.report.spec_digest,
+                        input_digest=req.report.input_digest,
+                        window_start_ms=req.report.window.start_unix_ms,
+                        window_end_ms=req.report.window.end_unix_ms,
+                        prev_report_hash=req.report.prev_report_hash,
+                    )
+                )
                 t0 = time.perf_counter()
                 await call(data, timeout=30)
                 lat.append(time.perf_counter() - t0)
@@ -131,8 +154,15 @@ def _client_proc(
     out.put(asyncio.run(main()))
 
 
-def drive(address: str, method: str, pki: Path, silos: list[str], template: bytes,
-          seconds: float, procs: int) -> tuple[float, float, float, float]:
+def drive(
+    address: str,
+    method: str,
+    pki: Path,
+    silos: list[str],
+    template: bytes,
+    seconds: float,
+    procs: int,
+) -> tuple[float, float, float, float]:
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     chunks = [silos[i::procs] for i in range(procs)]
@@ -153,13 +183,19 @@ def drive(address: str, method: str, pki: Path, silos: list[str], template: byte
     cpu1 = os.times()
     user, system = cpu1.user - cpu0.user, cpu1.system - cpu0.system
     arr = np.array(lats)
-    print(f"  server process CPU {user:.2f}s user + {system:.2f}s sys for {len(arr)} calls: "
-          f"{(user + system) / max(len(arr), 1) * 1e3:.2f} ms/call (wall {wall:.1f}s)",
-          file=sys.stderr)
+    print(
+        f"  server process CPU {user:.2f}s user + {system:.2f}s sys for {len(arr)} calls: "
+        f"{(user + system) / max(len(arr), 1) * 1e3:.2f} ms/call (wall {wall:.1f}s)",
+        file=sys.stderr,
+    )
     # Throughput over the sending window (processes start in ~1 s; use the send time).
     cpu_ms = (user + system) / max(len(arr), 1) * 1e3
-    return (len(arr) / seconds, float(np.percentile(arr, 50)) * 1e3,
-            float(np.percentile(arr, 99)) * 1e3, cpu_ms)
+    return (
+        len(arr) / seconds,
+        float(np.percentile(arr, 50)) * 1e3,
+        float(np.percentile(arr, 99)) * 1e3,
+        cpu_ms,
+    )
 
 
 # -- servers ------------------------------------------------------------------------
@@ -172,8 +208,10 @@ def start_echo(pki: Path) -> tuple[grpc.Server, int]:
     handler = grpc.method_handlers_generic_handler(
         "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
-                         options=[("grpc.max_receive_message_length", 8 << 20)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=64),
+        options=[("grpc.max_receive_message_length", 8 << 20)],
+    )
     server.add_generic_rpc_handlers((handler,))
     files = TlsFiles(pki / "ca.pem", pki / "aggregator.pem", pki / "aggregator.key")
     port = server.add_secure_port("127.0.0.1:0", server_credentials(files))
@@ -189,8 +227,11 @@ def main() -> int:
     ap.add_argument("--procs", type=int, default=2, help="client processes")
     ap.add_argument("--workers", type=int, default=64, help="server worker threads")
     ap.add_argument("--store", default=None, help="store URL (default: a SQLite file in tmp)")
-    ap.add_argument("--no-audit", action="store_true",
-                    help="run without the audit log (`fedgov aggregator serve` always keeps one)")
+    ap.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="run without the audit log (`fedgov aggregator serve` always keeps one)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -213,57 +254,99 @@ def main() -> int:
     for rep in range(args.repeats):
         store = create_store(args.store or tmp / f"agg{rep}.db")
         running = create_server(
-            "127.0.0.1:0", store, max_workers=args.workers,
-            tls=TlsFiles(tmp / "pki" / "ca.pem", tmp / "pki" / "aggregator.pem",
-                         tmp / "pki" / "aggregator.key"),
+            "127.0.0.1:0",
+            store,
+            max_workers=args.workers,
+            tls=TlsFiles(
+                tmp / "pki" / "ca.pem",
+                tmp / "pki" / "aggregator.pem",
+                tmp / "pki" / "aggregator.key",
+            ),
             audit=None if args.no_audit else AuditLog(tmp / f"agg{rep}.audit.jsonl"),
         )
-        reg = ModelRegistration(spec.model_id, spec.model_version, spec.digest,
-                                json.dumps(spec.to_dict()))
+        reg = ModelRegistration(
+            spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict())
+        )
         for s in silos:
             running.handler.register(s, f"EU-{s}", "sha256:bench", [reg])
         results["aggregator"].append(
-            drive(f"127.0.0.1:{running.port}", "/fedgov.v1.Aggregator/SubmitReport", tmp / "pki",
-                  silos, template, args.seconds, args.procs)
+            drive(
+                f"127.0.0.1:{running.port}",
+                "/fedgov.v1.Aggregator/SubmitReport",
+                tmp / "pki",
+                silos,
+                template,
+                args.seconds,
+                args.procs,
+            )
         )
         stored = running.handler.store.count_reports()
         running.stop(grace=2)
         store.close()
         echo, port = start_echo(tmp / "pki")
         results["echo"].append(
-            drive(f"127.0.0.1:{port}", ECHO_METHOD, tmp / "pki", silos, template,
-                  args.seconds, args.procs)
+            drive(
+                f"127.0.0.1:{port}",
+                ECHO_METHOD,
+                tmp / "pki",
+                silos,
+                template,
+                args.seconds,
+                args.procs,
+            )
         )
         echo.stop(1).wait()
-        print(f"repeat {rep + 1}: aggregator {results['aggregator'][-1][0]:.0f}/s "
-              f"(stored {stored}), echo {results['echo'][-1][0]:.0f}/s", file=sys.stderr)
+        print(
+            f"repeat {rep + 1}: aggregator {results['aggregator'][-1][0]:.0f}/s "
+            f"(stored {stored}), echo {results['echo'][-1][0]:.0f}/s",
+            file=sys.stderr,
+        )
 
-    med = {k: tuple(statistics.median(x[i] for x in v) for i in range(4)) for k, v in results.items()}
+    med = {
+        k: tuple(statistics.median(x[i] for x in v) for i in range(4)) for k, v in results.items()
+    }
     ratio = med["aggregator"][0] / med["echo"][0]
     summary = {
-        "silos": args.silos, "message_bytes": len(template), "seconds": args.seconds,
-        "repeats": args.repeats, "store": "postgresql" if args.store else "sqlite",
+        "silos": args.silos,
+        "message_bytes": len(template),
+        "seconds": args.seconds,
+        "repeats": args.repeats,
+        "store": "postgresql" if args.store else "sqlite",
         "audit": not args.no_audit,
-        "aggregator": {"reports_per_s": med["aggregator"][0], "p50_ms": med["aggregator"][1],
-                       "p99_ms": med["aggregator"][2],
-                       "server_cpu_ms_per_call": med["aggregator"][3]},
-        "echo": {"msgs_per_s": med["echo"][0], "p50_ms": med["echo"][1], "p99_ms": med["echo"][2],
-                 "server_cpu_ms_per_call": med["echo"][3]},
+        "aggregator": {
+            "reports_per_s": med["aggregator"][0],
+            "p50_ms": med["aggregator"][1],
+            "p99_ms": med["aggregator"][2],
+            "server_cpu_ms_per_call": med["aggregator"][3],
+        },
+        "echo": {
+            "msgs_per_s": med["echo"][0],
+            "p50_ms": med["echo"][1],
+            "p99_ms": med["echo"][2],
+            "server_cpu_ms_per_call": med["echo"][3],
+        },
         "ratio_to_echo": ratio,
-        "targets": {">= 50% of echo": ratio >= 0.5, ">= 2000 reports/s": med["aggregator"][0] >= 2000},
+        "targets": {
+            ">= 50% of echo": ratio >= 0.5,
+            ">= 2000 reports/s": med["aggregator"][0] >= 2000,
+        },
     }
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"\n{args.silos} silos, {len(template)}-byte reports, mTLS, {summary['store']}, "
-          f"{'audited, ' if summary['audit'] else ''}"
-          f"medians of {args.repeats} x {args.seconds:.0f}s")
+    print(
+        f"\n{args.silos} silos, {len(template)}-byte reports, mTLS, {summary['store']}, "
+        f"{'audited, ' if summary['audit'] else ''}"
+        f"medians of {args.repeats} x {args.seconds:.0f}s"
+    )
     print(f"{'service':12} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/call':>12}")
     for k in ("aggregator", "echo"):
         r, p50, p99, cpu = med[k]
         print(f"{k:12} {r:10.0f} {p50:8.1f} {p99:8.1f} {cpu:12.2f}")
-    print(f"aggregator / echo ceiling: {ratio:.2f} (target >= 0.50: "
-          f"{'PASS' if ratio >= 0.5 else 'FAIL'})")
+    print(
+        f"aggregator / echo ceiling: {ratio:.2f} (target >= 0.50: "
+        f"{'PASS' if ratio >= 0.5 else 'FAIL'})"
+    )
     print(f"reports/s target >= 2000: {'PASS' if med['aggregator'][0] >= 2000 else 'FAIL'}")
     return 0
 

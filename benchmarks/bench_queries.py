@@ -74,9 +74,15 @@ def small_spec():  # type: ignore[no-untyped-def]
 
     ref = workload.make_columns(20_000, seed=1)
     return derive_spec(
-        {k: ref[k] for k in COLUMNS}, model_id="bench", model_version="1",
-        label=workload.LABEL, prediction=workload.PREDICTION, sensitive=workload.SENSITIVE,
-        categorical=["channel"], bins=10, fine_bins=0,
+        {k: ref[k] for k in COLUMNS},
+        model_id="bench",
+        model_version="1",
+        label=workload.LABEL,
+        prediction=workload.PREDICTION,
+        sensitive=workload.SENSITIVE,
+        categorical=["channel"],
+        bins=10,
+        fine_bins=0,
     )
 
 
@@ -97,9 +103,16 @@ def templates(spec, n: int = 8) -> list[tuple[Any, dict[str, float], bool]]:  # 
         psi = {k: v["psi"] for k, v in metrics["drift"]["features"].items() if "psi" in v}
         allow = max(psi.values()) < 0.2
         report = Report(
-            report_id="t", silo_id="t", jurisdiction="t", model_id=spec.model_id,
-            model_version=spec.model_version, window_start_ms=0, window_end_ms=0,
-            spec_digest=spec.digest, stats=stats, metrics=metrics,
+            report_id="t",
+            silo_id="t",
+            jurisdiction="t",
+            model_id=spec.model_id,
+            model_version=spec.model_version,
+            window_start_ms=0,
+            window_end_ms=0,
+            spec_digest=spec.digest,
+            stats=stats,
+            metrics=metrics,
             decision=Decision(allow=allow, deny=() if allow else ("drift",)),
         )
         out.append((report_to_proto(report), psi, allow))
@@ -133,11 +146,26 @@ def generate(  # type: ignore[no-untyped-def]
         msg.report_id, msg.silo_id, msg.jurisdiction = rid, silo, jur
         msg.window.start_unix_ms, msg.window.end_unix_ms = end - INTERVAL_MS, end
         msg.created_unix_ms = end + 5000
-        reports.append((rid, silo, jur, spec.model_id, spec.model_version, spec.digest,
-                        end - INTERVAL_MS, end, end + 5000, allow, "", msg.SerializeToString()))
+        reports.append(
+            (
+                rid,
+                silo,
+                jur,
+                spec.model_id,
+                spec.model_version,
+                spec.digest,
+                end - INTERVAL_MS,
+                end,
+                end + 5000,
+                allow,
+                "",
+                msg.SerializeToString(),
+            )
+        )
         for name, value in psi.items():
-            drift.append((rid, silo, jur, spec.model_id, spec.model_version, name, value,
-                          None, end))
+            drift.append(
+                (rid, silo, jur, spec.model_id, spec.model_version, name, value, None, end)
+            )
         if len(reports) >= chunk:
             yield reports, drift
             reports, drift = [], []
@@ -153,8 +181,17 @@ def latest_rows(spec, n_reports: int, silos: list[tuple[str, str]]) -> list[tupl
             break
         k = (n_reports - 1 - s) // len(silos)
         end = T0 + k * INTERVAL_MS + s * 1000
-        rows.append((silo, spec.model_id, spec.model_version, f"{silo}-{k:06d}", end, end + 5000,
-                     k * len(silos) + s + 1))
+        rows.append(
+            (
+                silo,
+                spec.model_id,
+                spec.model_version,
+                f"{silo}-{k:06d}",
+                end,
+                end + 5000,
+                k * len(silos) + s + 1,
+            )
+        )
     return rows
 
 
@@ -165,8 +202,9 @@ def load(url: str, spec, n_reports: int, silos: list[tuple[str, str]]) -> float:
     store = create_store(url)
     spec_json = json.dumps(spec.to_dict())
     for silo, jur in silos:
-        store.register_silo(silo, jur, "sha256:bench",
-                            [(spec.model_id, spec.model_version, spec.digest, spec_json)])
+        store.register_silo(
+            silo, jur, "sha256:bench", [(spec.model_id, spec.model_version, spec.digest, spec_json)]
+        )
     store.close()
     t0 = time.perf_counter()
     done = 0
@@ -192,29 +230,37 @@ def load(url: str, spec, n_reports: int, silos: list[tuple[str, str]]) -> float:
                 cur.executemany("INSERT INTO latest_reports VALUES (%s,%s,%s,%s,%s,%s,%s)", latest)
                 # Some silos went quiet an hour before the end: the stale filter finds them.
                 cur.execute("UPDATE silos SET last_seen_ms = %s", (last_end + 5000,))
-                cur.execute("UPDATE silos SET last_seen_ms = %s WHERE silo_id LIKE %s",
-                            (last_end - 3 * 60 * MINUTE, "%0"))
+                cur.execute(
+                    "UPDATE silos SET last_seen_ms = %s WHERE silo_id LIKE %s",
+                    (last_end - 3 * 60 * MINUTE, "%0"),
+                )
             conn.execute("ANALYZE")
     else:
         db = sqlite3.connect(url, isolation_level=None)
         db.execute("PRAGMA synchronous=OFF")  # loading only; the store itself stays FULL
         for reports, drift in chunks:
             db.execute("BEGIN")
-            db.executemany(f"INSERT INTO reports ({REPORT_COLS}) VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?)", reports)
-            db.executemany(f"INSERT INTO feature_drift ({DRIFT_COLS}) VALUES "
-                           "(?,?,?,?,?,?,?,?,?)", drift)
+            db.executemany(
+                f"INSERT INTO reports ({REPORT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", reports
+            )
+            db.executemany(
+                f"INSERT INTO feature_drift ({DRIFT_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", drift
+            )
             db.execute("COMMIT")
             done += len(reports)
             _progress(done, n_reports, t0)
         db.executemany("INSERT INTO latest_reports VALUES (?,?,?,?,?,?)", [r[:6] for r in latest])
         db.execute("UPDATE silos SET last_seen_ms = ?", (last_end + 5000,))
-        db.execute("UPDATE silos SET last_seen_ms = ? WHERE silo_id LIKE ?",
-                   (last_end - 3 * 60 * MINUTE, "%0"))
+        db.execute(
+            "UPDATE silos SET last_seen_ms = ? WHERE silo_id LIKE ?",
+            (last_end - 3 * 60 * MINUTE, "%0"),
+        )
         db.execute("ANALYZE")
         db.close()
-    print(f"\rloaded {n_reports} reports in {time.perf_counter() - t0:.0f}s" + " " * 20,
-          file=sys.stderr)
+    print(
+        f"\rloaded {n_reports} reports in {time.perf_counter() - t0:.0f}s" + " " * 20,
+        file=sys.stderr,
+    )
     return last_end
 
 
@@ -243,9 +289,12 @@ def main() -> int:
     ap.add_argument("--silos", type=int, default=200)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--history-minutes", type=int, default=60)
-    ap.add_argument("--store", default=None,
-                    help="postgresql://... (a scratch schema is made and dropped); "
-                         "default: a SQLite file in tmp")
+    ap.add_argument(
+        "--store",
+        default=None,
+        help="postgresql://... (a scratch schema is made and dropped); "
+        "default: a SQLite file in tmp",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the loaded database")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -283,7 +332,9 @@ def main() -> int:
             "decisions": lambda: h.query_decisions(),
             "silos": lambda: h.query_silos(stale_after_ms=hour, now=now),
             "history": lambda: h.query_history(
-                spec.model_id, "psi", feature="x00",
+                spec.model_id,
+                "psi",
+                feature="x00",
                 since_ms=last_end - args.history_minutes * MINUTE,
             ),
         }
@@ -300,7 +351,10 @@ def main() -> int:
             for p in Path(url).parent.glob("agg.db*"):
                 p.unlink()
     summary = {
-        "backend": backend, "reports": stored, "silos": args.silos, "runs": args.runs,
+        "backend": backend,
+        "reports": stored,
+        "silos": args.silos,
+        "runs": args.runs,
         "queries": {k: {"p50_ms": v[0], "p95_ms": v[1], "rows": v[2]} for k, v in results.items()},
         "target p95 < 100 ms": all(v[1] < 100 for v in results.values()),
     }

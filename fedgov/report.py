@@ -135,9 +135,15 @@ def chain_hash(report: Chained) -> str:
 
     key = "\x1f".join(
         (
-            report.report_id, report.silo_id, report.model_id, report.model_version,
-            report.spec_digest, report.input_digest, str(report.window_start_ms),
-            str(report.window_end_ms), report.prev_report_hash,
+            report.report_id,
+            report.silo_id,
+            report.model_id,
+            report.model_version,
+            report.spec_digest,
+            report.input_digest,
+            str(report.window_start_ms),
+            str(report.window_end_ms),
+            report.prev_report_hash,
         )
     )
     return hashlib.sha256(key.encode()).hexdigest()

@@ -200,7 +200,8 @@ _JOB_COLS = (
     "candidate_version"
 )
 _CMD_COLS = (
-    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, payload"
+    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, "
+    "payload"
 )
 _LATEST = (
     "SELECT r.payload, r.payload_pb FROM latest_reports l "
@@ -388,9 +389,7 @@ class PostgresStore:
         return bool(row and row[0])
 
     def get_report(self, report_id: str) -> Report | None:
-        row = self._one(
-            "SELECT payload, payload_pb FROM reports WHERE report_id=%s", (report_id,)
-        )
+        row = self._one("SELECT payload, payload_pb FROM reports WHERE report_id=%s", (report_id,))
         return _report(row) if row else None
 
     def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:
@@ -431,9 +430,7 @@ class PostgresStore:
 
     def latest_report(self, silo_id: str, model_id: str, model_version: str) -> Report | None:
         rows = self._all(
-            _LATEST.format(
-                where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"
-            ),
+            _LATEST.format(where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"),
             (silo_id, model_id, model_version),
         )
         return _report(rows[0]) if rows else None
@@ -478,7 +475,7 @@ class PostgresStore:
             rows = cur.execute(
                 "SELECT report_id, silo_id, jurisdiction, model_id, model_version, "
                 f"window_end_ms, payload, payload_pb FROM reports WHERE {where} "
-                "ORDER BY window_end_ms, silo_id COLLATE \"C\", model_version, seq",
+                'ORDER BY window_end_ms, silo_id COLLATE "C", model_version, seq',
                 args,
             ).fetchall()
         values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
@@ -494,9 +491,7 @@ class PostgresStore:
 
     def latest_link(self, silo_id: str, model_id: str, model_version: str) -> ReportLink | None:
         rows = self._all(
-            _LATEST.format(
-                where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"
-            ),
+            _LATEST.format(where="WHERE l.silo_id=%s AND l.model_id=%s AND l.model_version=%s"),
             (silo_id, model_id, model_version),
         )
         if not rows:
@@ -605,10 +600,7 @@ class PostgresStore:
         by_job: dict[str, list[CommandRecord]] = {}
         for c in cmds:
             by_job.setdefault(c[1], []).append(CommandRecord(*c))
-        return [
-            JobRecord(*j, commands=tuple(by_job.get(j[0], ())))
-            for j in jobs
-        ]
+        return [JobRecord(*j, commands=tuple(by_job.get(j[0], ()))) for j in jobs]
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._tx() as cur:
@@ -663,8 +655,15 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO model_versions VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                (rec.model_id, rec.version, rec.status, rec.created_ms, rec.spec_digest,
-                 json.dumps(rec.lineage, sort_keys=True), rec.artifact),
+                (
+                    rec.model_id,
+                    rec.version,
+                    rec.status,
+                    rec.created_ms,
+                    rec.spec_digest,
+                    json.dumps(rec.lineage, sort_keys=True),
+                    rec.artifact,
+                ),
             )
 
     def _versions(self, where: str, args: tuple[object, ...]) -> list[ModelVersionRecord]:
@@ -680,7 +679,12 @@ class PostgresStore:
             by_version.setdefault((m, v), []).append(a)
         return [
             ModelVersionRecord(
-                r[0], r[1], r[2], r[3], r[4], json.loads(r[5]),
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                json.loads(r[5]),
                 bytes(r[6]) if r[6] is not None else None,
                 tuple(sorted(by_version.get((r[0], r[1]), ()))),
             )
@@ -718,8 +722,7 @@ class PostgresStore:
                 (model_id, alias, version, t),
             )
             cur.execute(
-                "INSERT INTO alias_history (model_id, alias, version, set_ms) "
-                "VALUES (%s,%s,%s,%s)",
+                "INSERT INTO alias_history (model_id, alias, version, set_ms) VALUES (%s,%s,%s,%s)",
                 (model_id, alias, version, t),
             )
         return str(prev[0]) if prev else None

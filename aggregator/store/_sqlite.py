@@ -173,9 +173,9 @@ CREATE INDEX IF NOT EXISTS central_by_subject
 """
 
 
-
 _CMD_COLS = (
-    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, payload"
+    "command_id, job_id, silo_id, kind, model_id, model_version, reason, created_ms, status, "
+    "payload"
 )
 _JOB_COLS = (
     "job_id, model_id, model_version, state, reason, created_ms, updated_ms, detail, "
@@ -224,7 +224,8 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO silos VALUES (?,?,?,?,?) ON CONFLICT(silo_id) DO UPDATE SET "
                 "jurisdiction=excluded.jurisdiction, "
-                "policy_bundle_digest=excluded.policy_bundle_digest, last_seen_ms=excluded.last_seen_ms",
+                "policy_bundle_digest=excluded.policy_bundle_digest, "
+                "last_seen_ms=excluded.last_seen_ms",
                 (silo_id, jurisdiction, policy_bundle_digest, t, t),
             )
             db.execute("DELETE FROM silo_models WHERE silo_id=?", (silo_id,))
@@ -596,8 +597,15 @@ class SqliteStore:
         with self._lock, self._tx() as db:
             db.execute(
                 "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?)",
-                (rec.model_id, rec.version, rec.status, rec.created_ms, rec.spec_digest,
-                 json.dumps(rec.lineage, sort_keys=True), rec.artifact),
+                (
+                    rec.model_id,
+                    rec.version,
+                    rec.status,
+                    rec.created_ms,
+                    rec.spec_digest,
+                    json.dumps(rec.lineage, sort_keys=True),
+                    rec.artifact,
+                ),
             )
 
     def _version(self, row: tuple) -> ModelVersionRecord:
@@ -606,8 +614,14 @@ class SqliteStore:
             (row[0], row[1]),
         ).fetchall()
         return ModelVersionRecord(
-            row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
-            bytes(row[6]) if row[6] is not None else None, tuple(a[0] for a in aliases),
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            json.loads(row[5]),
+            bytes(row[6]) if row[6] is not None else None,
+            tuple(a[0] for a in aliases),
         )
 
     def get_model_version(self, model_id: str, version: str) -> ModelVersionRecord | None:
@@ -701,7 +715,12 @@ class SqliteStore:
             rows = self._db.execute(sql).fetchall()
         return [
             CentralDecisionRecord(
-                r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5],
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                tuple(json.loads(r[4])),
+                r[5],
                 Decision.from_dict(json.loads(r[6])),
             )
             for r in rows

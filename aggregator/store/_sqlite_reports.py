@@ -15,7 +15,12 @@ from fedgov.report import Report, ReportLink
 from fedgov.wire import report_from_bytes, report_link_from_bytes, report_to_bytes
 
 __all__ = [
-    "REPORT_COLS", "PendingReport", "insert_reports", "migrate", "stored_link", "stored_report",
+    "REPORT_COLS",
+    "PendingReport",
+    "insert_reports",
+    "migrate",
+    "stored_link",
+    "stored_report",
 ]
 
 _T = TypeVar("_T")
@@ -123,8 +128,11 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
         db,
         "INSERT INTO latest_reports VALUES ",
         "(?,?,?,?,?,?)",
-        [(r.silo_id, r.model_id, r.model_version, r.report_id, r.window_end_ms, t)
-         for p in new for r in (p.report,)],
+        [
+            (r.silo_id, r.model_id, r.model_version, r.report_id, r.window_end_ms, t)
+            for p in new
+            for r in (p.report,)
+        ],
         " ON CONFLICT (silo_id, model_id, model_version) DO UPDATE SET "
         "report_id=excluded.report_id, window_end_ms=excluded.window_end_ms, "
         "received_ms=excluded.received_ms "

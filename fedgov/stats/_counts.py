@@ -143,7 +143,11 @@ class FeatureCounts:
         """
         self = object.__new__(cls)
         self.__dict__.update(  # what the frozen dataclass's __init__ sets
-            name=name, kind=kind, counts=counts, fine=fine, suppressed=suppressed,
+            name=name,
+            kind=kind,
+            counts=counts,
+            fine=fine,
+            suppressed=suppressed,
             fine_suppressed=fine_suppressed,
         )
         return self

@@ -429,8 +429,15 @@ def report_link_from_bytes(data: bytes) -> ReportLink:
         raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
     return ReportLink.of(
         _Header(
-            m.report_id, m.silo_id, m.model_id, m.model_version, m.spec_digest,
-            m.input_digest, m.window.start_unix_ms, m.window.end_unix_ms, m.prev_report_hash,
+            m.report_id,
+            m.silo_id,
+            m.model_id,
+            m.model_version,
+            m.spec_digest,
+            m.input_digest,
+            m.window.start_unix_ms,
+            m.window.end_unix_ms,
+            m.prev_report_hash,
         )
     )
 

@@ -158,7 +158,10 @@ def test_aggregator_down_retries_keeps_outbox_then_delivers(
     port = _free_port()
     _write_windows(tmp_path, rows=500)
     agent = _agent(
-        tmp_path, "EU-DE", f"127.0.0.1:{port}", spec_file,
+        tmp_path,
+        "EU-DE",
+        f"127.0.0.1:{port}",
+        spec_file,
         backoff=Backoff(initial=0.05, maximum=0.2, max_elapsed=1.0),
     )
     caplog.set_level(logging.WARNING)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -27,14 +26,20 @@ CLEAN = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, credit_spec: MonitoringSpec) -> Iterator[RunningServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, credit_spec: MonitoringSpec
+) -> Iterator[RunningServer]:
     db = tmp_path_factory.mktemp("fuzz") / "agg.db"
     running = create_server("127.0.0.1:0", SqliteStore(db))
     running.handler.register(
-        "EU-DE", "EU-DE", "sha256:x",
+        "EU-DE",
+        "EU-DE",
+        "sha256:x",
         [
             __import__("aggregator.handler", fromlist=["ModelRegistration"]).ModelRegistration(
-                credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+                credit_spec.model_id,
+                credit_spec.model_version,
+                credit_spec.digest,
                 json.dumps(credit_spec.to_dict()),
             )
         ],
@@ -119,7 +124,9 @@ def hostile_reports(draw: st.DrawFn, spec: MonitoringSpec) -> bytes:
     return pb.SubmitReportRequest(report=report).SerializeToString()
 
 
-def test_hostile_field_values(server: RunningServer, raw_submit, credit_spec: MonitoringSpec) -> None:
+def test_hostile_field_values(
+    server: RunningServer, raw_submit, credit_spec: MonitoringSpec
+) -> None:
     @FUZZ
     @given(hostile_reports(credit_spec))
     def check(data: bytes) -> None:

@@ -58,7 +58,9 @@ def _audit_kinds(tmp_path: Path) -> list[str]:
     return [json.loads(line)["kind"] for line in path.read_text().splitlines()]
 
 
-def test_silo_registers_as_itself(server: RunningServer, pki: Path, credit_spec: MonitoringSpec) -> None:
+def test_silo_registers_as_itself(
+    server: RunningServer, pki: Path, credit_spec: MonitoringSpec
+) -> None:
     c = _client(server, _files(pki, "EU-DE"))
     try:
         c.register("EU-DE", "EU-DE", [credit_spec], "sha256:x")
@@ -108,7 +110,11 @@ def test_expired_certificate_is_rejected(
     old = tmp_path / "old"
     old.mkdir()
     issue_certificate(
-        ca_cert, ca_key, "EU-DE", old, days=1,
+        ca_cert,
+        ca_key,
+        "EU-DE",
+        old,
+        days=1,
         not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3),
     )
     c = _client(server, TlsFiles(pki / "ca.pem", old / "EU-DE.pem", old / "EU-DE.key"))

@@ -31,8 +31,12 @@ def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
             from agent.pipeline import build_report
 
             report = build_report(
-                agent.models[0].spec, tmp_path / "in" / "w.parquet", agent.engine,
-                silo_id="US-NY", jurisdiction="US-NY", chunk_rows=1000,
+                agent.models[0].spec,
+                tmp_path / "in" / "w.parquet",
+                agent.engine,
+                silo_id="US-NY",
+                jurisdiction="US-NY",
+                chunk_rows=1000,
             )
             assert not report.decision.allow and "retrain" in report.decision.actions
             assert report.decision.bundle_digest == agent.engine.digest

@@ -25,7 +25,9 @@ def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
     gate = CentralGate(RegoEngine.from_bundle(default_bundle_path()), ("EU-*", "US-*"))
     h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), central=gate)
     reg = ModelRegistration(
-        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        credit_spec.model_id,
+        credit_spec.model_version,
+        credit_spec.digest,
         json.dumps(credit_spec.to_dict()),
     )
     for silo in ("EU-DE", "EU-FR", "US-NY"):
@@ -38,9 +40,16 @@ def _report(spec: MonitoringSpec, silo: str, seed: int, bias: float = 0.0) -> Re
         spec, encode_columns(spec, credit_data(3000, seed=seed, bias=bias))
     )
     return Report(
-        report_id=f"{silo}-{seed}", silo_id=silo, jurisdiction=silo, model_id=spec.model_id,
-        model_version=spec.model_version, window_start_ms=0, window_end_ms=1000,
-        spec_digest=spec.digest, stats=stats, metrics=compute_metrics(spec, stats),
+        report_id=f"{silo}-{seed}",
+        silo_id=silo,
+        jurisdiction=silo,
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=0,
+        window_end_ms=1000,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics=compute_metrics(spec, stats),
         decision=Decision(allow=True),  # the silo's own gate passed
     )
 
@@ -73,7 +82,9 @@ def test_central_input_names_the_group_and_silos(credit_spec: MonitoringSpec) ->
 
 def _newer(report: Report, end_ms: int) -> Report:
     return dataclasses.replace(
-        report, report_id=f"{report.report_id}-{end_ms}", window_start_ms=end_ms - 1000,
+        report,
+        report_id=f"{report.report_id}-{end_ms}",
+        window_start_ms=end_ms - 1000,
         window_end_ms=end_ms,
     )
 

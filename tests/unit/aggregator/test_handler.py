@@ -23,7 +23,9 @@ from fedgov.synthetic import credit_data
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
     h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
     reg = ModelRegistration(
-        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        credit_spec.model_id,
+        credit_spec.model_version,
+        credit_spec.digest,
         json.dumps(credit_spec.to_dict()),
     )
     h.register("EU-DE", "EU-DE", "sha256:x", [reg])
@@ -33,9 +35,17 @@ def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
 def _report(spec: MonitoringSpec, **kw: object) -> Report:
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(300, seed=9)))
     base = dict(
-        report_id="r1", silo_id="EU-DE", jurisdiction="EU-DE", model_id=spec.model_id,
-        model_version=spec.model_version, window_start_ms=0, window_end_ms=1,
-        spec_digest=spec.digest, stats=stats, metrics={}, decision=Decision(allow=True),
+        report_id="r1",
+        silo_id="EU-DE",
+        jurisdiction="EU-DE",
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=0,
+        window_end_ms=1,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics={},
+        decision=Decision(allow=True),
     )
     base.update(kw)
     return Report(**base)  # type: ignore[arg-type]
@@ -71,7 +81,9 @@ def _with_feature(r: Report, name: str, counts: np.ndarray) -> Report:
     return dataclasses.replace(r, stats=dataclasses.replace(r.stats, features=feats))
 
 
-def test_rejects_inconsistent_counts(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
+def test_rejects_inconsistent_counts(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec
+) -> None:
     r = _report(credit_spec)
     fc: FeatureCounts = r.stats.features["income"]
     bumped = fc.counts.copy()
@@ -131,7 +143,9 @@ def test_a_report_stored_before_a_crash_is_audited_on_the_retry(
     log_path = tmp_path / "audit.jsonl"
     h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), audit=AuditLog(log_path))
     reg = ModelRegistration(
-        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        credit_spec.model_id,
+        credit_spec.model_version,
+        credit_spec.digest,
         json.dumps(credit_spec.to_dict()),
     )
     h.register("EU-DE", "EU-DE", "sha256:x", [reg])

@@ -23,7 +23,9 @@ from fedgov.synthetic import credit_data
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
     h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
     reg = ModelRegistration(
-        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
+        credit_spec.model_id,
+        credit_spec.model_version,
+        credit_spec.digest,
         json.dumps(credit_spec.to_dict()),
     )
     for silo in ("EU-DE", "EU-FR", "US-NY"):
@@ -36,9 +38,16 @@ def _report(spec: MonitoringSpec, silo: str, end_ms: int, *, drift: float = 0.0)
         spec, encode_columns(spec, credit_data(1000, seed=end_ms % 97, drift=drift))
     )
     return Report(
-        report_id=f"{silo}-{end_ms}", silo_id=silo, jurisdiction=silo, model_id=spec.model_id,
-        model_version=spec.model_version, window_start_ms=end_ms - 1, window_end_ms=end_ms,
-        spec_digest=spec.digest, stats=stats, metrics=compute_metrics(spec, stats),
+        report_id=f"{silo}-{end_ms}",
+        silo_id=silo,
+        jurisdiction=silo,
+        model_id=spec.model_id,
+        model_version=spec.model_version,
+        window_start_ms=end_ms - 1,
+        window_end_ms=end_ms,
+        spec_digest=spec.digest,
+        stats=stats,
+        metrics=compute_metrics(spec, stats),
         decision=Decision(allow=True),
     )
 
@@ -54,7 +63,9 @@ def test_stale_silos(handler: AggregatorHandler) -> None:
         handler.query_silos(stale_after_ms=-1)
 
 
-def test_history_of_psi_and_fairness(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
+def test_history_of_psi_and_fairness(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec
+) -> None:
     for i, drift in enumerate((0.0, 0.5, 1.0)):
         handler.ingest(_report(credit_spec, "EU-DE", 1000 + i, drift=drift))
     handler.ingest(_report(credit_spec, "US-NY", 1500))
@@ -88,9 +99,21 @@ def test_history_over_grpc(handler: AggregatorHandler, credit_spec: MonitoringSp
         srv.stop(0)
     psi = handler.query_history("credit-risk", "psi", feature="income")
     assert rows == [
-        {"silo": "EU-DE", "jurisdiction": "EU-DE", "version": credit_spec.model_version,
-         "window_end_ms": 1000, "value": psi[0].value, "report_id": "EU-DE-1000"},
-        {"silo": "US-NY", "jurisdiction": "US-NY", "version": credit_spec.model_version,
-         "window_end_ms": 1001, "value": None, "report_id": "US-NY-1001"},
+        {
+            "silo": "EU-DE",
+            "jurisdiction": "EU-DE",
+            "version": credit_spec.model_version,
+            "window_end_ms": 1000,
+            "value": psi[0].value,
+            "report_id": "EU-DE-1000",
+        },
+        {
+            "silo": "US-NY",
+            "jurisdiction": "US-NY",
+            "version": credit_spec.model_version,
+            "window_end_ms": 1001,
+            "value": None,
+            "report_id": "US-NY-1001",
+        },
     ]
     assert psi[0].value is not None and psi[0].value > 0

@@ -21,9 +21,19 @@ from fedgov.synthetic import credit_data
 @pytest.fixture
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
     h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), audit=AuditLog(tmp_path / "audit.jsonl"))
-    h.register("EU-DE", "EU-DE", "x", [ModelRegistration(
-        credit_spec.model_id, credit_spec.model_version, credit_spec.digest,
-        json.dumps(credit_spec.to_dict()))])
+    h.register(
+        "EU-DE",
+        "EU-DE",
+        "x",
+        [
+            ModelRegistration(
+                credit_spec.model_id,
+                credit_spec.model_version,
+                credit_spec.digest,
+                json.dumps(credit_spec.to_dict()),
+            )
+        ],
+    )
     return h
 
 
@@ -33,10 +43,19 @@ def _chain(spec: MonitoringSpec, n: int) -> list[Report]:
     prev = ""
     for i in range(n):
         r = Report(
-            report_id=f"r{i}", silo_id="EU-DE", jurisdiction="EU-DE", model_id=spec.model_id,
-            model_version=spec.model_version, window_start_ms=i * 10, window_end_ms=i * 10 + 9,
-            spec_digest=spec.digest, stats=stats, metrics={}, decision=Decision(allow=True),
-            input_digest=f"d{i}", prev_report_hash=prev,
+            report_id=f"r{i}",
+            silo_id="EU-DE",
+            jurisdiction="EU-DE",
+            model_id=spec.model_id,
+            model_version=spec.model_version,
+            window_start_ms=i * 10,
+            window_end_ms=i * 10 + 9,
+            spec_digest=spec.digest,
+            stats=stats,
+            metrics={},
+            decision=Decision(allow=True),
+            input_digest=f"d{i}",
+            prev_report_hash=prev,
         )
         prev = chain_hash(r)
         out.append(r)
@@ -48,14 +67,18 @@ def _breaks(tmp_path: Path) -> list[dict]:
     return [json.loads(x) for x in lines if json.loads(x)["kind"] == "report_chain_break"]
 
 
-def test_intact_chain_raises_no_flag(tmp_path: Path, handler: AggregatorHandler, credit_spec) -> None:
+def test_intact_chain_raises_no_flag(
+    tmp_path: Path, handler: AggregatorHandler, credit_spec
+) -> None:
     for r in _chain(credit_spec, 4):
         handler.ingest(r)
     handler.ingest(_chain(credit_spec, 4)[2])  # a replayed duplicate: stored once, no flag
     assert handler.store.count_reports() == 4 and _breaks(tmp_path) == []
 
 
-def test_missing_report_is_flagged_and_kept(tmp_path: Path, handler: AggregatorHandler, credit_spec) -> None:
+def test_missing_report_is_flagged_and_kept(
+    tmp_path: Path, handler: AggregatorHandler, credit_spec
+) -> None:
     rs = _chain(credit_spec, 4)
     for r in (rs[0], rs[1], rs[3]):  # r2 never arrives
         handler.ingest(r)
@@ -64,7 +87,9 @@ def test_missing_report_is_flagged_and_kept(tmp_path: Path, handler: AggregatorH
     assert handler.store.get_report("r3") is not None  # flagged, not lost
 
 
-def test_reordered_report_is_flagged(tmp_path: Path, handler: AggregatorHandler, credit_spec) -> None:
+def test_reordered_report_is_flagged(
+    tmp_path: Path, handler: AggregatorHandler, credit_spec
+) -> None:
     rs = _chain(credit_spec, 3)
     for r in (rs[0], rs[2], rs[1]):
         handler.ingest(r)

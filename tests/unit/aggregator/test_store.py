@@ -327,8 +327,15 @@ def test_model_registry_aliases_and_history(store: Store) -> None:
 
     for i, v in enumerate(("1.0.0", "1.0.1", "1.0.2")):
         store.add_model_version(
-            ModelVersionRecord("credit-risk", v, "candidate", 1000 + i, "d" * 64,
-                               {"flower_run": i}, bytes([i]) * 10)
+            ModelVersionRecord(
+                "credit-risk",
+                v,
+                "candidate",
+                1000 + i,
+                "d" * 64,
+                {"flower_run": i},
+                bytes([i]) * 10,
+            )
         )
     assert store.set_alias("credit-risk", "production", "1.0.0") is None
     assert store.set_alias("credit-risk", "production", "1.0.1") == "1.0.0"
@@ -338,7 +345,11 @@ def test_model_registry_aliases_and_history(store: Store) -> None:
     got = store.get_model_version("credit-risk", "1.0.1")
     assert got is not None and got.status == "promoted" and got.aliases == ("production",)
     assert got.artifact == bytes([1]) * 10 and got.lineage == {"flower_run": 1}
-    assert [m.version for m in store.list_model_versions("credit-risk")] == ["1.0.0", "1.0.1", "1.0.2"]
+    assert [m.version for m in store.list_model_versions("credit-risk")] == [
+        "1.0.0",
+        "1.0.1",
+        "1.0.2",
+    ]
     with pytest.raises(KeyError):
         store.set_model_status("credit-risk", "9.9.9", "promoted")
 

@@ -161,7 +161,12 @@ def test_metric_history_values_agree_with_decoded_reports(
         if p.report_id == "real"
     ]
     assert point == MetricPoint(
-        "real", "EU-DE", "J-EU-DE", credit_spec.model_id, credit_spec.model_version, 1000,
+        "real",
+        "EU-DE",
+        "J-EU-DE",
+        credit_spec.model_id,
+        credit_spec.model_version,
+        1000,
         real.metrics["drift"]["features"]["age"]["psi"],
     )
     assert point.value is not None and point.value > 0
@@ -196,8 +201,13 @@ def test_metric_history_order_and_filters(
 def test_latest_refs_and_decisions_match_decoded_latest(
     store: Store, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
-    deny = Decision(allow=False, deny=("gap too wide",), warn=("w",), actions=("retrain",),
-                    bundle_digest="sha256:b")
+    deny = Decision(
+        allow=False,
+        deny=("gap too wide",),
+        warn=("w",),
+        actions=("retrain",),
+        bundle_digest="sha256:b",
+    )
     for rid, silo, end, version, decision in [
         ("de-old", "EU-DE", 1000, "1.0.0", None),
         ("de-new", "EU-DE", 2000, "1.0.0", deny),
@@ -213,18 +223,27 @@ def test_latest_refs_and_decisions_match_decoded_latest(
     for version in (None, "", "1.0.0", "2.0.0", "9.9.9"):
         want = store.reports_for_model(model, version, latest_only=True)
         got = store.latest_report_refs(model, version)
-        assert [(g.report_id, g.silo_id, g.jurisdiction, g.model_version, g.window_end_ms)
-                for g in got] == [
-            (r.report_id, r.silo_id, r.jurisdiction, r.model_version, r.window_end_ms)
-            for r in want
+        assert [
+            (g.report_id, g.silo_id, g.jurisdiction, g.model_version, g.window_end_ms) for g in got
+        ] == [
+            (r.report_id, r.silo_id, r.jurisdiction, r.model_version, r.window_end_ms) for r in want
         ]
     assert [r.report_id for r in store.latest_report_refs(model, "1.0.0")] == [
-        "at", "de-new", "fr-late-window-first"
+        "at",
+        "de-new",
+        "fr-late-window-first",
     ]
     assert store.latest_report_refs("other-model", None) == []
     assert store.latest_decisions() == [
-        DecisionRecord(r.report_id, r.silo_id, r.jurisdiction, r.model_id, r.model_version,
-                       r.window_end_ms, r.decision)
+        DecisionRecord(
+            r.report_id,
+            r.silo_id,
+            r.jurisdiction,
+            r.model_id,
+            r.model_version,
+            r.window_end_ms,
+            r.decision,
+        )
         for r in store.latest_reports()
     ]
     by_id = {d.report_id: d.decision for d in store.latest_decisions()}
@@ -247,10 +266,23 @@ def test_get_reports_reads_several_at_once(
 def _add_json_row(store_url: str, report: Report) -> None:
     """A report as an older release stored it: JSON in ``payload``, no protobuf."""
     r = report
-    row = (r.report_id, r.silo_id, r.jurisdiction, r.model_id, r.model_version, r.spec_digest,
-           r.window_start_ms, r.window_end_ms, 1, not r.decision.allow, r.to_json())
-    cols = ("report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-            "window_start_ms, window_end_ms, received_ms, allow, payload")
+    row = (
+        r.report_id,
+        r.silo_id,
+        r.jurisdiction,
+        r.model_id,
+        r.model_version,
+        r.spec_digest,
+        r.window_start_ms,
+        r.window_end_ms,
+        1,
+        not r.decision.allow,
+        r.to_json(),
+    )
+    cols = (
+        "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
+        "window_start_ms, window_end_ms, received_ms, allow, payload"
+    )
     if "://" in store_url:
         import psycopg
 
@@ -263,8 +295,10 @@ def _add_json_row(store_url: str, report: Report) -> None:
             )
     else:
         with sqlite3.connect(store_url) as db:
-            db.execute(f"INSERT INTO reports ({cols}) VALUES ({','.join('?' * 11)})",
-                       (*row[:9], int(not row[9]), row[10]))
+            db.execute(
+                f"INSERT INTO reports ({cols}) VALUES ({','.join('?' * 11)})",
+                (*row[:9], int(not row[9]), row[10]),
+            )
             db.execute(
                 "INSERT INTO latest_reports SELECT silo_id, model_id, model_version, report_id, "
                 "window_end_ms, received_ms FROM reports WHERE report_id=?",
@@ -276,8 +310,15 @@ def _add_json_row(store_url: str, report: Report) -> None:
 def test_rows_stored_as_json_still_read(
     store: Store, store_url: str, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
-    old = _report(credit_spec, stats, "EU-DE", "old", 100, metrics=TRICKY,
-                  decision=Decision(allow=False, deny=("x",)))
+    old = _report(
+        credit_spec,
+        stats,
+        "EU-DE",
+        "old",
+        100,
+        metrics=TRICKY,
+        decision=Decision(allow=False, deny=("x",)),
+    )
     _add_json_row(store_url, old)
     assert store.get_report("old") == old
     assert store.get_reports(["old"]) == {"old": old}

@@ -74,7 +74,9 @@ def _report(
 def _register(store: Store, spec: MonitoringSpec, *silos: str) -> None:
     for s in silos:
         store.register_silo(
-            s, s, "sha256:abc",
+            s,
+            s,
+            "sha256:abc",
             [(spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))],
         )
 
@@ -152,8 +154,12 @@ def test_history_is_ordered_by_silo_then_window(
     store: Store, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
     _register(store, credit_spec, "EU-DE", "EU-FR")
-    for rid, silo, end in [("c", "EU-FR", 30), ("a", "EU-DE", 20), ("b", "EU-DE", 10),
-                           ("d", "EU-FR", 5)]:
+    for rid, silo, end in [
+        ("c", "EU-FR", 30),
+        ("a", "EU-DE", 20),
+        ("b", "EU-DE", 10),
+        ("d", "EU-FR", 5),
+    ]:
         store.add_report(_report(credit_spec, stats, silo, rid, end))
     got = store.reports_for_model(credit_spec.model_id, None, latest_only=False)
     assert [r.report_id for r in got] == ["b", "a", "d", "c"]
@@ -212,8 +218,19 @@ def test_json_rows_of_an_older_database_still_read(
 ) -> None:
     old = [_report(credit_spec, stats, "EU-DE", f"old{i}", end) for i, end in enumerate((300, 100))]
     rows = [
-        (r.report_id, r.silo_id, r.jurisdiction, r.model_id, r.model_version, r.spec_digest,
-         r.window_start_ms, r.window_end_ms, 1, True, r.to_json())
+        (
+            r.report_id,
+            r.silo_id,
+            r.jurisdiction,
+            r.model_id,
+            r.model_version,
+            r.spec_digest,
+            r.window_start_ms,
+            r.window_end_ms,
+            1,
+            True,
+            r.to_json(),
+        )
         for r in old
     ]
     if "://" in store_url:
@@ -278,7 +295,9 @@ def _queued_together(store: SqliteStore, reports: list[Report]) -> list[bool | B
 
 
 def test_sqlite_writes_queued_reports_in_one_transaction(
-    tmp_path: Path, credit_spec: MonitoringSpec, stats: WindowStats,
+    tmp_path: Path,
+    credit_spec: MonitoringSpec,
+    stats: WindowStats,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
@@ -327,8 +346,10 @@ def test_sqlite_a_failing_report_fails_alone(
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             )
         db.close()
-        reports = [_report(credit_spec, stats, "EU-DE", rid, 10 + i)
-                   for i, rid in enumerate(["ok1", "bad1", "ok2", "bad2", "ok3"])]
+        reports = [
+            _report(credit_spec, stats, "EU-DE", rid, 10 + i)
+            for i, rid in enumerate(["ok1", "bad1", "ok2", "bad2", "ok3"])
+        ]
         outcomes = _queued_together(store, reports)
         results = dict(zip([r.report_id for r in reports], outcomes, strict=True))
         assert [k for k, v in results.items() if v is True] == ["ok1", "ok2", "ok3"]
@@ -360,4 +381,3 @@ def test_sqlite_reads_do_not_wait_for_a_write(
         assert got[0] is not None and got[1] is not None and len(got[2]) == 1  # type: ignore[arg-type]
     finally:
         store.close()
-

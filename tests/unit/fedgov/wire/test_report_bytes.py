@@ -110,7 +110,9 @@ def test_large_finite_numbers_pass(report: Report) -> None:
     msg = report_to_proto(report)
     msg.metrics_json = '{"a": 1.7e308, "b": -2.5e-320, "c": 12345678901234567890}'
     assert report_from_proto(msg).metrics == {
-        "a": 1.7e308, "b": -2.5e-320, "c": 12345678901234567890
+        "a": 1.7e308,
+        "b": -2.5e-320,
+        "c": 12345678901234567890,
     }
 
 
@@ -161,8 +163,11 @@ def _varint_bytes(value: int) -> bytes:
             return bytes(out)
 
 
-@pytest.mark.parametrize("extra", [b"", b"\x4a\x03abc", b"\x5b\x08\x01\x5c", b"\xf8\x07\x05"],
-                         ids=["none", "unknown-len", "unknown-group", "unknown-2-byte-key"])
+@pytest.mark.parametrize(
+    "extra",
+    [b"", b"\x4a\x03abc", b"\x5b\x08\x01\x5c", b"\xf8\x07\x05"],
+    ids=["none", "unknown-len", "unknown-group", "unknown-2-byte-key"],
+)
 def test_counts_decode_whatever_the_encoding(report: Report, extra: bytes) -> None:
     """Unpacked counts, unknown fields, big and negative values: decoded as protobuf reads them."""
     values = [0, 1, 127, 128, 300, 2**31, 2**62, 5]
@@ -170,8 +175,13 @@ def test_counts_decode_whatever_the_encoding(report: Report, extra: bytes) -> No
     fine = [3, 2**40, 1]
     packed_fine = b"".join(_varint_bytes(v) for v in fine)
     raw = (
-        b"\x0a\x01x" + b"\x12\x07numeric" + unpacked + extra
-        + b"\x22" + _varint_bytes(len(packed_fine)) + packed_fine
+        b"\x0a\x01x"
+        + b"\x12\x07numeric"
+        + unpacked
+        + extra
+        + b"\x22"
+        + _varint_bytes(len(packed_fine))
+        + packed_fine
     )
     msg = report_pb2.WindowStats(spec_digest="d", rows=5)
     msg.features.add().MergeFromString(raw)
