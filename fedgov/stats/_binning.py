@@ -178,9 +178,9 @@ class Binner:
         if self._grid is None:
             for start in range(0, x.size, BLOCK_ROWS):
                 out[: self.k + 2] += self._block(x[start : start + BLOCK_ROWS])
+            missing = int(np.count_nonzero(np.isnan(x)))
         else:
-            out[: self.k + 2] = self._grid_counts(x)
-        missing = int(np.count_nonzero(np.isnan(x)))
+            out[: self.k + 2], missing = self._grid_counts(x)
         # The grid sends NaN to the underflow cell (it compares False with
         # every edge); searchsorted sorts it after the last edge.
         out[0 if self._grid is not None else self.k + 1] -= missing
@@ -199,26 +199,31 @@ class Binner:
     def _block(self, x: np.ndarray) -> np.ndarray:
         return np.bincount(self._cells(x), minlength=self.k + 2)
 
-    def _grid_counts(self, x: np.ndarray) -> np.ndarray:
-        """Counts, comparing as few values as possible.
+    def _grid_counts(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """Counts (NaN in the underflow cell) and how many NaN, comparing as few
+        values as possible.
 
         A grid cell that holds no edge lies within one bin (``lo[c]`` edges
         below it), so its values are tallied per grid cell and handed to that
         bin wholesale; only values in the cells that hold an edge are compared.
         When those are many (edges crowded where the data is: a lognormal's
         quantiles on a linear grid), comparing the whole block is cheaper.
+        NaN always lands in grid cell 0, which holds ``e_0``, so it is among the
+        compared values and is counted there, not in a pass of its own.
         """
         assert self._grid is not None
         per_cell = np.zeros(self._lo.size, dtype=np.int64)
         out = np.zeros(self.k + 2, dtype=np.int64)
+        missing = 0
         for start in range(0, x.size, BLOCK_ROWS):
             block = x[start : start + BLOCK_ROWS]
             if self._dense_blocks % RECHECK_BLOCKS:  # dense lately: don't pay for the mask
                 self._dense_blocks += 1
                 out += self._block(block)
+                missing += int(np.count_nonzero(np.isnan(block)))
                 continue
             cells = self._grid(block)
-            near = self._shared[cells]  # NaN lands in cell 0, which holds e_0
+            near = self._shared[cells]
             n_near = int(np.count_nonzero(near))
             if n_near * DENSE_SHARE > block.size:
                 self._dense_blocks = 1
@@ -226,15 +231,18 @@ class Binner:
                 for _ in range(self.steps):
                     idx += block >= self._cmp[idx]
                 out += np.bincount(idx, minlength=self.k + 2)
+                missing += int(np.count_nonzero(np.isnan(block)))
                 continue
             self._dense_blocks = 0
             per_cell += np.bincount(cells, minlength=self._lo.size)
             if n_near:
-                out += np.bincount(self._cells(block[near]), minlength=self.k + 2)
+                compared = block[near]
+                out += np.bincount(self._cells(compared), minlength=self.k + 2)
+                missing += int(np.count_nonzero(np.isnan(compared)))
         per_cell[self._shared] = 0
         # Float weights are exact: counts stay far below 2**53.
         out += np.bincount(self._lo, weights=per_cell, minlength=self.k + 2).astype(np.int64)
-        return out
+        return out, missing
 
     def _cells(self, x: np.ndarray) -> np.ndarray:
         """Cells ``0 .. k + 1`` of a block; NaN lands in 0 (grid) or ``k + 1`` (searchsorted)."""

@@ -117,6 +117,20 @@ def test_dense_and_sparse_blocks_alternate(monkeypatch: pytest.MonkeyPatch) -> N
         np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
 
 
+@pytest.mark.parametrize("nan_share", [0.0, 0.01, 0.5])
+def test_missing_values_are_counted_on_the_tally_path(nan_share: float) -> None:
+    """NaN lands in grid cell 0 (it holds e_0), so it is among the compared values
+    and counted there; with many NaN the block is dense and compared whole."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=50_000)
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, 513)))
+    x[rng.random(x.size) < nan_share] = np.nan
+    b = Binner(edges)
+    np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
+    assert b.counts(x)[-1] == np.count_nonzero(np.isnan(x))
+    assert (b._dense_blocks == 0) == (nan_share < 0.1)  # which path counted them
+
+
 def test_empty_input_and_bad_edges() -> None:
     assert Binner([0.0, 1.0]).counts(np.array([])).tolist() == [0, 0, 0, 0]
     assert Binner([0.0, 1.0]).cells(np.array([])).tolist() == []
