@@ -7,10 +7,12 @@ two cores, 20 features of 262,144 rows take 37 ms on one thread and 21 ms
 on two (1.75x). The counts are the same whatever the thread count, because
 each feature's counts are computed by one thread from the same values.
 
-One process-wide pool serves every fold. :func:`run_all` runs part of the
-work on the calling thread and takes back any part no worker has started,
-so a fold issued from inside a pool worker (or from many threads at once)
-never waits on a queue it is itself blocking: it cannot deadlock.
+One process-wide pool serves every fold. :func:`run_all` hands out tasks
+one at a time to whichever thread is free, the calling thread included, and
+never waits for a worker that has not started (the caller has then run
+everything itself), so a fold issued from inside a pool worker (or from many
+threads at once) never waits on a queue it is itself blocking: it cannot
+deadlock.
 
 ``FEDGOV_STATS_THREADS`` sets the number of threads (``1`` turns the pool
 off); the default is the number of cores this process may use, at most 4.
@@ -18,6 +20,7 @@ off); the default is the number of cores this process may use, at most 4.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -71,26 +74,30 @@ def run_all(tasks: Sequence[Callable[[], T]], *, values: int) -> list[T]:
     """Results of ``tasks`` in order, computed on up to :func:`threads` threads.
 
     ``values`` (how many numbers the tasks touch in all) decides whether
-    threads are worth it. Tasks are dealt round-robin into one share per
-    thread; the caller computes the first share, then any share still queued.
+    threads are worth it. Each thread, the caller's included, takes the next
+    task not yet taken until none is left, so a thread that drew cheap tasks
+    takes more of them. The caller never waits for a worker that has not
+    started: it has then taken every task itself.
     """
     n = min(threads(), len(tasks))
     if n <= 1 or values < MIN_PARALLEL_VALUES:
         return [task() for task in tasks]
-    shares = [list(range(i, len(tasks), n)) for i in range(n)]
+    order = itertools.count()  # next() is atomic under the GIL: each index is taken once
+    size = len(tasks)
 
-    def run_share(share: list[int]) -> list[tuple[int, T]]:
-        return [(i, tasks[i]()) for i in share]
+    def take() -> list[tuple[int, T]]:
+        done: list[tuple[int, T]] = []
+        while (i := next(order)) < size:
+            done.append((i, tasks[i]()))
+        return done
 
     pool = _shared_pool(n - 1)
-    pending: list[tuple[list[int], Future[list[tuple[int, T]]]]] = [
-        (share, pool.submit(run_share, share)) for share in shares[1:]
-    ]
-    done = run_share(shares[0])
-    for share, future in pending:
-        # Not started yet (every worker busy, maybe with our own caller): do it here.
-        done += run_share(share) if future.cancel() else future.result()
-    results: list[T | None] = [None] * len(tasks)
+    pending: list[Future[list[tuple[int, T]]]] = [pool.submit(take) for _ in range(n - 1)]
+    done = take()
+    for future in pending:
+        if not future.cancel():  # started: wait for the task it holds
+            done += future.result()
+    results: list[T | None] = [None] * size
     for i, value in done:
         results[i] = value
     return results  # type: ignore[return-value]  # every slot was filled above

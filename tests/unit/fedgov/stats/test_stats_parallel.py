@@ -52,13 +52,16 @@ def test_threaded_fold_counts_equal_single_thread(monkeypatch, n_threads):
     monkeypatch.setenv("FEDGOV_STATS_THREADS", n_threads)
     seen: set[str] = set()
     original = run_all
+    both = threading.Barrier(2, timeout=30)  # the first two tasks run at the same time
 
     def spy(tasks, *, values):
-        def noting(task):
+        def noting(i, task):
             seen.add(threading.current_thread().name)
+            if i < 2:
+                both.wait()
             return task()
 
-        return original([lambda t=t: noting(t) for t in tasks], values=values)
+        return original([lambda i=i, t=t: noting(i, t) for i, t in enumerate(tasks)], values=values)
 
     monkeypatch.setattr("fedgov.stats._window.run_all", spy)
     threaded = WindowStats.zero(SPEC).fold(SPEC, batch)
@@ -71,6 +74,32 @@ def test_results_keep_task_order(monkeypatch):
     monkeypatch.setenv("FEDGOV_STATS_THREADS", "3")
     tasks = [lambda i=i: i * i for i in range(10)]
     assert run_all(tasks, values=MIN_PARALLEL_VALUES) == [i * i for i in range(10)]
+
+
+def test_a_busy_thread_does_not_hold_back_the_other_tasks(monkeypatch):
+    """Tasks are handed out one at a time: while one thread is stuck in a slow task,
+    the other takes every task left."""
+    monkeypatch.setenv("FEDGOV_STATS_THREADS", "2")
+    started = threading.Event()
+    release = threading.Event()
+    ran_on: dict[int, str] = {}
+
+    def task(i: int) -> int:
+        ran_on[i] = threading.current_thread().name
+        if i == 0:
+            started.set()
+            assert release.wait(30)
+        elif i == 9:
+            release.set()  # the last one: by now one thread has taken 1..9 alone
+        else:
+            assert started.wait(30)
+        return i
+
+    assert run_all([lambda i=i: task(i) for i in range(10)], values=MIN_PARALLEL_VALUES) == list(
+        range(10)
+    )
+    assert len({ran_on[i] for i in range(1, 10)}) == 1  # all on the thread not stuck
+    assert ran_on[0] != ran_on[1]
 
 
 def test_small_batches_stay_on_the_calling_thread(monkeypatch):
