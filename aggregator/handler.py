@@ -701,6 +701,7 @@ def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     total, least = _sums_and_minima(
         [v for fc in stats.features.values() for v in (fc.counts, fc.fine)]
         + [oc.counts for oc in stats.outcomes.values()]
+        + [sc.counts for sc in stats.scores.values()]
     )
     for f in spec.features:
         fc = stats.features.get(f.name)
@@ -749,13 +750,15 @@ def _check_against_spec(report: Report, spec: MonitoringSpec) -> None:
                 f"{at}: counts add up to {cells} + {oc.suppressed} suppressed "
                 f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
             )
-    _check_scores(report, spec, layouts)
+    _check_scores(report, spec, layouts, total, least)
 
 
 def _check_scores(
     report: Report,
     spec: MonitoringSpec,
     layouts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    total: dict[int, int],
+    least: dict[int, int],
 ) -> None:
     """Score histograms: one per outcome table exactly when the spec has a score column.
 
@@ -766,6 +769,7 @@ def _check_scores(
     group; it counts the outcome table's rows, so (without noise) it adds up to
     ``rows - outcome_missing`` with its ``suppressed``, and (with nothing
     suppressed either) each group and label has as many rows in both tables.
+    ``total`` and ``least`` are the sums and minima of :func:`_sums_and_minima`.
     """
     stats = report.stats
     where = "report.stats.scores"
@@ -791,15 +795,15 @@ def _check_scores(
                 f"{at}: expected {spec.n_score_cells} cells per group and label (the spec's "
                 f"score_edges), got {sc.n_cells}"
             )
-        if (sc.counts < 0).any():
+        if least[id(sc.counts)] < 0:
             raise ReportRejected(f"{at}: negative count")
         _check_suppressed(at, stats.privacy.k, sc.suppressed)
         if noised:
             continue
-        total = int(sc.counts.sum()) + sc.suppressed + stats.outcome_missing
-        if total != stats.rows:
+        cells = total[id(sc.counts)]
+        if cells + sc.suppressed + stats.outcome_missing != stats.rows:
             raise ReportRejected(
-                f"{at}: counts add up to {int(sc.counts.sum())} + {sc.suppressed} suppressed "
+                f"{at}: counts add up to {cells} + {sc.suppressed} suppressed "
                 f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
             )
         oc = stats.outcomes[attr]
