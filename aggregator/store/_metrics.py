@@ -17,17 +17,40 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from aggregator.store._base import metric_at
+from aggregator.store._base import DecisionRecord, MetricPoint, metric_at
 from fedgov.policy import Decision
 from fedgov.wire import metrics_json_from_bytes, report_decision_from_bytes
 
 __all__ = [
+    "LATEST_DECISIONS_SQL",
+    "decision_records",
     "json_number",
     "json_path",
+    "metric_points",
     "metric_values",
     "stored_decision",
     "stored_metrics_json",
 ]
+
+LATEST_DECISIONS_SQL = (
+    "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
+    "l.window_end_ms, r.payload, r.payload_pb FROM latest_reports l "
+    "JOIN reports r ON r.report_id = l.report_id "
+    "ORDER BY l.silo_id, l.model_id, l.model_version"
+)
+"""The newest report of every (silo, model, version): the same text for both backends."""
+
+
+def decision_records(rows: Sequence[Sequence[Any]]) -> list[DecisionRecord]:
+    """Rows of (report_id, silo, jurisdiction, model, version, window_end, payload,
+    payload_pb), as :data:`LATEST_DECISIONS_SQL` reads them, into decision records."""
+    return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+
+
+def metric_points(rows: Sequence[Sequence[Any]], path: Sequence[str]) -> list[MetricPoint]:
+    """The same row shape into history points: the value at ``path`` of each report."""
+    values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
+    return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
 
 
 def stored_metrics_json(payload: str | None, payload_pb: bytes | None) -> str:

@@ -51,7 +51,7 @@ from aggregator.store._base import (
     SiloRecord,
     check_transition,
 )
-from aggregator.store._metrics import metric_values, stored_decision, stored_metrics_json
+from aggregator.store._metrics import LATEST_DECISIONS_SQL, decision_records, metric_points
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
 from fedgov.report import Report, ReportLink, now_ms
@@ -451,13 +451,8 @@ class PostgresStore:
 
     def latest_decisions(self) -> list[DecisionRecord]:
         with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
-            rows = cur.execute(
-                "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
-                "l.window_end_ms, r.payload, r.payload_pb FROM latest_reports l "
-                "JOIN reports r ON r.report_id = l.report_id "
-                "ORDER BY l.silo_id, l.model_id, l.model_version"
-            ).fetchall()
-        return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+            rows = cur.execute(LATEST_DECISIONS_SQL).fetchall()
+        return decision_records(rows)
 
     def metric_history(
         self, model_id: str, path: Sequence[str], *, since_ms: int = 0
@@ -478,8 +473,7 @@ class PostgresStore:
                 'ORDER BY window_end_ms, silo_id COLLATE "C", model_version, seq',
                 args,
             ).fetchall()
-        values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
-        return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
+        return metric_points(rows, path)
 
     def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
         row = self._one(

@@ -32,7 +32,7 @@ from aggregator.store._base import (
     SiloRecord,
     check_transition,
 )
-from aggregator.store._metrics import metric_values, stored_decision, stored_metrics_json
+from aggregator.store._metrics import LATEST_DECISIONS_SQL, decision_records, metric_points
 from aggregator.store._sqlite_reports import (
     PendingReport,
     insert_reports,
@@ -408,15 +408,9 @@ class SqliteStore:
         return [ReportRef(*r) for r in rows]
 
     def latest_decisions(self) -> list[DecisionRecord]:
-        sql = (
-            "SELECT l.report_id, l.silo_id, r.jurisdiction, l.model_id, l.model_version, "
-            "l.window_end_ms, r.payload, r.payload_pb FROM latest_reports l "
-            "JOIN reports r ON r.report_id = l.report_id "
-            "ORDER BY l.silo_id, l.model_id, l.model_version"
-        )
         with self._read() as db:
-            rows = db.execute(sql).fetchall()
-        return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+            rows = db.execute(LATEST_DECISIONS_SQL).fetchall()
+        return decision_records(rows)
 
     def metric_history(
         self, model_id: str, path: Sequence[str], *, since_ms: int = 0
@@ -435,8 +429,7 @@ class SqliteStore:
         )
         with self._read() as db:
             rows = db.execute(sql, args).fetchall()
-        values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
-        return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
+        return metric_points(rows, path)
 
     def latest_report_id(self, silo_id: str, model_id: str, model_version: str) -> str | None:
         rows = self._query(
