@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
@@ -24,25 +23,6 @@ from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 
 T = TypeVar("T")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
-    """A URL naming an empty database of each backend.
-
-    ``postgres_server`` is requested here, statically, so that it is set up before the
-    root conftest clears FEDGOV_* variables (see tests/unit/aggregator/conftest.py).
-    """
-    if request.param == "sqlite":
-        return str(tmp_path / "agg.db")
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = create_store(store_url)
-    yield s
-    s.close()
 
 
 def _in_threads(n: int, fn: Callable[[int], T]) -> list[T]:

@@ -9,40 +9,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aggregator.store import DecisionRecord, MetricPoint, Store, create_store, metric_at
+from aggregator.store import DecisionRecord, MetricPoint, Store, metric_at
 from aggregator.store._metrics import json_number, json_path, metric_values
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
-from fedgov.synthetic import credit_data
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "agg.db")
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = create_store(store_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def stats(credit_spec: MonitoringSpec) -> WindowStats:
-    spec = credit_spec
-    return WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(200, seed=3)))
+from fedgov.stats import WindowStats
 
 
 def _report(

@@ -18,7 +18,6 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,29 +27,8 @@ from aggregator.store import SqliteStore, Store, create_store
 from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
-from fedgov.synthetic import credit_data
+from fedgov.stats import WindowStats
 from fedgov.wire import report_from_proto, report_to_bytes, report_to_proto
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "agg.db")
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = create_store(store_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def stats(credit_spec: MonitoringSpec) -> WindowStats:
-    spec = credit_spec
-    return WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(200, seed=3)))
 
 
 def _report(
