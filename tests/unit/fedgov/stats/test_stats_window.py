@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from _laws import assert_merge_laws, assert_split_invariant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,13 +134,7 @@ def test_stats_of_a_union_equal_the_merge_of_any_split(
     rows: list[tuple], data: st.DataObject
 ) -> None:
     cut = data.draw(st.integers(0, len(rows)))
-    pooled = stats_of(rows)
-    assert stats_of(rows[:cut]).merge(stats_of(rows[cut:])) == pooled
-    # folding chunk by chunk is the same thing
-    chunked = WindowStats.zero(SPEC)
-    for chunk in (rows[:cut], rows[cut:]):
-        chunked = chunked.fold(SPEC, encode_columns(SPEC, columns(chunk)))
-    assert chunked == pooled
+    assert_split_invariant(SPEC, rows, cut, stats_of, columns)
 
 
 @settings(max_examples=40, deadline=None, database=None)
@@ -151,10 +146,7 @@ def test_stats_of_a_union_equal_the_merge_of_any_split(
 def test_merge_is_associative_commutative_with_zero_identity(
     a: list[tuple], b: list[tuple], c: list[tuple]
 ) -> None:
-    sa, sb, sc = stats_of(a), stats_of(b), stats_of(c)
-    assert sa.merge(sb) == sb.merge(sa)
-    assert sa.merge(sb).merge(sc) == sa.merge(sb.merge(sc))
-    assert sa.merge(WindowStats.zero(SPEC)) == sa
+    assert_merge_laws(SPEC, stats_of(a), stats_of(b), stats_of(c))
 
 
 def test_equality_sees_a_single_cell() -> None:

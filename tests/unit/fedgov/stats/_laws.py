@@ -1,0 +1,37 @@
+"""The algebra every set of window statistics obeys, checked by the property tests
+of each layout (plain, with score histograms): one statement of it, many specs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats, encode_columns
+
+Rows = Sequence[tuple[Any, ...]]
+
+
+def assert_split_invariant(
+    spec: MonitoringSpec,
+    rows: Rows,
+    cut: int,
+    stats_of: Callable[[Rows], WindowStats],
+    columns: Callable[[Rows], dict[str, Any]],
+) -> None:
+    """stats(A + B) == merge(stats(A), stats(B)), and folding chunk by chunk is the same."""
+    pooled = stats_of(rows)
+    assert stats_of(rows[:cut]).merge(stats_of(rows[cut:])) == pooled
+    chunked = WindowStats.zero(spec)
+    for chunk in (rows[:cut], rows[cut:]):
+        chunked = chunked.fold(spec, encode_columns(spec, columns(chunk)))
+    assert chunked == pooled
+
+
+def assert_merge_laws(
+    spec: MonitoringSpec, sa: WindowStats, sb: WindowStats, sc: WindowStats
+) -> None:
+    """Merge is commutative and associative, and zero() is its identity."""
+    assert sa.merge(sb) == sb.merge(sa)
+    assert sa.merge(sb).merge(sc) == sa.merge(sb.merge(sc))
+    assert sa.merge(WindowStats.zero(spec)) == sa
