@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _reports import report_of as report
 
 from aggregator.handler import _check_against_spec
 from aggregator.merge import merge_stats
 from fedgov.errors import ReportRejected
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
-from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import ScoreCounts, WindowStats, derive_spec, encode_columns
 from fedgov.synthetic import credit_data
@@ -54,22 +53,6 @@ def spec() -> MonitoringSpec:
 def raw(spec: MonitoringSpec) -> WindowStats:
     cols = credit_data(2000, seed=4, with_score=True)
     return WindowStats.zero(spec).fold(spec, encode_columns(spec, cols))
-
-
-def report(spec: MonitoringSpec, stats: WindowStats, report_id: str = "r1") -> Report:
-    return Report(
-        report_id=report_id,
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=1,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics={},
-        decision=Decision(allow=True),
-    )
 
 
 def with_scores(s: WindowStats, name: str, **change: Any) -> WindowStats:

@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _reports import report_of as report
 
 from aggregator.handler import _check_against_spec
 from fedgov.errors import ReportRejected
-from fedgov.policy import Decision
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
-from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats, encode_columns
 from fedgov.synthetic import credit_data
@@ -36,22 +35,6 @@ from fedgov.wire import (
 def raw(credit_spec: MonitoringSpec) -> WindowStats:
     spec = credit_spec
     return WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(3000, seed=4)))
-
-
-def report(spec: MonitoringSpec, stats: WindowStats) -> Report:
-    return Report(
-        report_id="r1",
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=1,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics={},
-        decision=Decision(allow=True),
-    )
 
 
 def test_credit_spec_has_fine_counts(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
