@@ -4,15 +4,16 @@
 #   eval "$(bash scripts/services.sh)"     start (or reuse) them; prints NAME=VALUE lines
 #   bash scripts/services.sh stop          stop them
 #
-# PostgreSQL: installs Debian's `postgresql` if it is missing, then runs a private
+# Debian packages: installs those in requirements/debian.txt that are missing (as root).
+#
+# PostgreSQL: runs a private
 # cluster in $FEDGOV_PG_DIR (default /tmp/fedgov-pg-PORT) on 127.0.0.1:$FEDGOV_PG_PORT
 # (default 55432) with trust authentication, owned by the `postgres` user when run as
 # root, and a database `fedgov_test`. A cluster that is already up is reused
 # (well under a second); anything left half-done is wiped and made again.
 # Durability is switched off (fsync, synchronous_commit): it is for tests only.
 #
-# Prometheus: installs Debian's `prometheus` (the server and promtool) if either is
-# missing, and prints where they are. Nothing is started: the tests start their own
+# Prometheus: prints where the server and promtool are. Nothing is started: the tests start their own
 # instances on free ports. A failed install is reported on stderr and leaves the
 # PostgreSQL part alone; the Prometheus tests then skip (or fail under CI=true).
 #
@@ -24,6 +25,7 @@ pg_port="${FEDGOV_PG_PORT:-55432}"
 pg_db="fedgov_test"
 data="$pg_dir/data"
 say() { echo "services.sh: $*" >&2; }
+root="$(cd "$(dirname "$0")/.." && pwd)"
 cd /  # the cluster's owner may not be able to read the caller's directory
 
 pg_bindir() {
@@ -32,20 +34,33 @@ pg_bindir() {
     [[ -n "$d" && -x "$d/initdb" ]] && echo "$d"
 }
 
+# Debian packages listed in requirements/debian.txt that are not installed yet, in one
+# apt-get run (as root). A failure is reported; the checks below say what is missing.
+install_debian_packages() {
+    local list="$root/requirements/debian.txt" missing=() pkg
+    while read -r pkg; do
+        [[ -z "$pkg" ]] && continue
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list")
+    ((${#missing[@]} == 0)) && return 0
+    if [[ $EUID -ne 0 ]]; then
+        say "missing Debian packages: ${missing[*]}; run as root, or: sudo apt-get install -y ${missing[*]}"
+        return 1
+    fi
+    say "installing ${missing[*]} (apt-get, from requirements/debian.txt)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+        apt-get update -q >&2 || return 1
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || return 1
+    fi
+}
+
 install_postgres() {
     if pg_bindir >/dev/null && command -v psql >/dev/null; then
         return
     fi
-    if [[ $EUID -ne 0 ]]; then
-        say "PostgreSQL is not installed; run as root, or: sudo apt-get install -y postgresql"
-        exit 1
-    fi
-    say "installing postgresql (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -q postgresql >&2; then
-        apt-get update -q >&2
-        apt-get install -y -q postgresql >&2
-    fi
+    say "PostgreSQL is not installed (requirements/debian.txt lists it)"
+    exit 1
 }
 
 # Run a command as the cluster's owner: `postgres` when we are root (the server refuses
@@ -100,19 +115,6 @@ prom_bins() {
 }
 
 install_prometheus() {
-    if prom_bins; then
-        return
-    fi
-    if [[ $EUID -ne 0 ]]; then
-        say "Prometheus is not installed; run as root, or: sudo apt-get install -y prometheus"
-        return 1
-    fi
-    say "installing prometheus (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -q --no-install-recommends prometheus >&2; then
-        apt-get update -q >&2 || return 1
-        apt-get install -y -q --no-install-recommends prometheus >&2 || return 1
-    fi
     prom_bins
 }
 
@@ -126,6 +128,7 @@ prometheus_env() {
 }
 
 start() {
+    install_debian_packages || true
     prometheus_env
     install_postgres
     bin="$(pg_bindir)"

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what the tests need, then runs pytest.
+# The whole test suite on a fresh machine: installs the locked test environment into the
+# active Python (a virtualenv: see README "Same environment as CI"), starts the services,
+# then runs pytest.
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-python -m pip install --disable-pip-version-check -q -e ".[test]"
-# Throwaway PostgreSQL for the store suite; under CI=true a failure here is fatal.
+py="${PYTHON:-python}"
+# Exactly the versions the suite passes with (hashed, requirements/test.txt, made by
+# scripts/lock.sh); --no-build-isolation builds the project with the locked setuptools.
+"$py" -m pip install --disable-pip-version-check -q --require-hashes -r requirements/test.txt
+"$py" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+# Debian packages (requirements/debian.txt) and a throwaway PostgreSQL for the store
+# suite; under CI=true a failure here is fatal.
 services_env="$(bash scripts/services.sh)" || [[ "${CI:-}" != true ]]
 eval "${services_env:-}"
 export FEDGOV_TEST_POSTGRES_URL
-exec python -m pytest "$@"
+exec "$py" -m pytest "$@"

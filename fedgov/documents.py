@@ -1,0 +1,136 @@
+"""Reading the YAML and JSON documents a user hands to fedgov, with errors that say where.
+
+Every config, spec or input file the CLI reads goes through :func:`load_document`, so
+the ways a file can be wrong give one kind of message (file, line, column, what to do)
+and never a traceback:
+
+- missing or unreadable file, or bytes that are not UTF-8 (the offset of the first bad byte);
+- not valid YAML/JSON (line and column);
+- nested deeper than :data:`MAX_DEPTH` (parsers recurse; a file of ``[[[[...`` would
+  otherwise exhaust the stack);
+- JSON constants ``NaN``/``Infinity`` (not JSON; every consumer expects finite numbers).
+
+:func:`did_you_mean` is the suggestion that schema errors attach to an unknown key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from fedgov.errors import ConfigError
+
+__all__ = ["MAX_DEPTH", "check_depth", "did_you_mean", "load_document", "parse_document"]
+
+# Deeper than any document fedgov writes or reads (a spec is 5 levels deep) and far below
+# Python's recursion limit, so the check itself and the parsers stay safe.
+MAX_DEPTH = 64
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_depth(text: str, *, source: str, error: type[ConfigError] = ConfigError) -> None:
+    """Refuse text whose brackets nest deeper than :data:`MAX_DEPTH` before a parser recurses.
+
+    Counts ``[``/``{`` against ``]``/``}`` outside JSON strings; YAML block nesting is
+    bounded by indentation and reaches the parser's own limit far later, flow nesting
+    uses the same brackets.
+    """
+    depth = 0
+    in_string = escaped = False
+    line = 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise error(
+                    f"{source}:{line}: nested more than {MAX_DEPTH} levels deep; "
+                    "no fedgov document nests like this: check the file is the one you meant"
+                )
+        elif ch in "]}":
+            depth -= 1
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; write a finite number or null")
+
+
+def parse_document(
+    text: str, *, source: str, yaml_syntax: bool, error: type[ConfigError] = ConfigError
+) -> Any:
+    """Parse YAML (``yaml_syntax``) or strict JSON text; errors name ``source`` and line."""
+    check_depth(text, source=source, error=error)
+    try:
+        if yaml_syntax:
+            import yaml
+
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or exc
+                raise error(f"{source}{where}: not valid YAML: {problem}") from None
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise error(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        except ValueError as exc:  # from _reject_constant
+            raise error(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:  # a nesting check_depth cannot see (YAML anchors, indentation)
+        raise error(f"{source}: nested too deeply to read") from None
+
+
+def load_document(
+    path: str | Path,
+    *,
+    what: str = "file",
+    yaml_syntax: bool | None = None,
+    error: type[ConfigError] = ConfigError,
+) -> Any:
+    """Read a YAML or JSON file as Python data.
+
+    ``yaml_syntax`` None reads ``.yaml``/``.yml`` as YAML and anything else as JSON;
+    ``what`` names the file in messages ("config file", "spec file"); ``error`` is the
+    exception class raised (a :class:`ConfigError` subclass, exit code 2).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{p}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{p}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise error(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise error(
+            f"{p}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            f"save the {what} as UTF-8"
+        ) from None
+    if text.startswith("\ufeff"):  # a byte-order mark some editors write
+        text = text[1:]
+    if yaml_syntax is None:
+        yaml_syntax = p.suffix.lower() in (".yaml", ".yml")
+    return parse_document(text, source=str(p), yaml_syntax=yaml_syntax, error=error)
