@@ -30,20 +30,25 @@ Example ``silo.yaml``::
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
 
-Relative paths are relative to the config file.
+Relative paths are relative to the config file. Only the keys above are allowed, in
+every section (a typo is an error, not a silent default); booleans are YAML's unquoted
+``true``/``false``, numbers are unquoted. An empty section (``privacy:`` alone) keeps its
+defaults. Every problem in a file is reported at once, by key path
+(``aggregator.insecure``, ``models[1].input``), as a :class:`~fedgov.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fedgov.errors import ConfigError
+from agent._config_schema import AgentDocument, Privacy, Training
+from fedgov.documents import load_document
+from fedgov.schema import validate
 from fedgov.tls import TlsFiles
 
-__all__ = ["AgentConfig", "ModelInput", "load_agent_config"]
+__all__ = ["AgentConfig", "ModelInput", "config_from_dict", "load_agent_config"]
 
 
 @dataclass(frozen=True)
@@ -75,123 +80,38 @@ class AgentConfig:
     opa_url: str | None = None
 
 
-def _get(doc: Mapping[str, Any], key: str, where: str, source: str) -> Any:
-    if not isinstance(doc, Mapping) or key not in doc or doc[key] in (None, ""):
-        raise ConfigError(f"{source}: {where}: missing required field '{key}'")
-    return doc[key]
-
-
 def load_agent_config(path: str | Path) -> AgentConfig:
-    import yaml
-
+    """Read and validate a ``silo.yaml``; any problem is a :class:`ConfigError` (exit code 2)."""
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    doc = load_document(p, what="config file", yaml_syntax=True)
     return config_from_dict(doc, base=p.parent, source=str(p))
 
 
 def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> AgentConfig:
-    if not isinstance(doc, Mapping):
-        raise ConfigError(f"{source}: the config must be a YAML mapping")
-    known = {
-        "silo",
-        "aggregator",
-        "policy",
-        "state_dir",
-        "metrics_port",
-        "poll_seconds",
-        "models",
-        "chunk_rows",
-        "opa_url",
-        "metrics_address",
-        "privacy",
-        "training",
-    }
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown field(s) {unknown}; known: {sorted(known)}")
-    silo = _get(doc, "silo", "config", source)
-    agg = _get(doc, "aggregator", "config", source)
-    models_doc = _get(doc, "models", "config", source)
-    if not isinstance(models_doc, list) or not models_doc:
-        raise ConfigError(f"{source}: models: a non-empty list of {{spec, input}} is required")
-    models = tuple(
-        ModelInput(
-            spec=base / str(_get(m, "spec", f"models[{i}]", source)),
-            input=base / str(_get(m, "input", f"models[{i}]", source)),
-        )
-        for i, m in enumerate(models_doc)
-    )
-    port = doc.get("metrics_port")
-    try:
-        port = None if port is None else int(port)
-        poll = float(doc.get("poll_seconds", 5.0))
-        chunk = int(doc.get("chunk_rows", 262_144))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: metrics_port/poll_seconds/chunk_rows: {exc}") from None
-    if port is not None and not 0 <= port < 65536:
-        raise ConfigError(f"{source}: metrics_port: {port} is not a TCP port")
-    if poll <= 0 or chunk <= 0:
-        raise ConfigError(f"{source}: poll_seconds and chunk_rows must be > 0")
-    insecure = bool(agg.get("insecure", False)) if isinstance(agg, Mapping) else False
-    try:
-        retry = float(agg.get("retry_seconds", 30.0)) if isinstance(agg, Mapping) else 30.0
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: aggregator.retry_seconds: not a number") from None
-    tls_doc = agg.get("tls") if isinstance(agg, Mapping) else None
+    """Validate parsed YAML ``doc``; relative paths are resolved against ``base``."""
+    d = validate(AgentDocument, doc, source=source)
+    agg, privacy, training = d.aggregator, d.privacy or Privacy(), d.training or Training()
     tls = None
-    if tls_doc is not None:
-        if insecure:
-            raise ConfigError(f"{source}: aggregator: set either tls or insecure: true, not both")
-        tls = TlsFiles(
-            ca=base / str(_get(tls_doc, "ca", "aggregator.tls", source)),
-            cert=base / str(_get(tls_doc, "cert", "aggregator.tls", source)),
-            key=base / str(_get(tls_doc, "key", "aggregator.tls", source)),
-        )
-    elif not insecure:
-        raise ConfigError(
-            f"{source}: aggregator: mTLS is the default, so aggregator.tls (ca, cert, key) is "
-            "required; create a trial PKI with `fedgov certs init`, or set insecure: true"
-        )
-    priv = doc.get("privacy") or {}
-    if not isinstance(priv, Mapping):
-        raise ConfigError(f"{source}: privacy: must be a mapping with min_cell_count, epsilon")
-    try:
-        k = int(priv.get("min_cell_count", 10))
-        eps = None if priv.get("epsilon") in (None, "") else float(priv["epsilon"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: privacy: {exc}") from None
-    if k < 0 or (eps is not None and eps <= 0):
-        raise ConfigError(f"{source}: privacy: min_cell_count must be >= 0 and epsilon > 0")
-    training = doc.get("training") or {}
-    if not isinstance(training, Mapping):
-        raise ConfigError(f"{source}: training: must be a mapping with data and holdout")
+    if agg.tls is not None:
+        tls = TlsFiles(ca=base / agg.tls.ca, cert=base / agg.tls.cert, key=base / agg.tls.key)
     return AgentConfig(
-        training_data=base / str(training["data"]) if training.get("data") else None,
-        holdout=base / str(training["holdout"]) if training.get("holdout") else None,
-        min_cell_count=k,
-        complementary=bool(priv.get("complementary", False)),
-        epsilon=eps,
-        silo_id=str(_get(silo, "id", "silo", source)),
-        jurisdiction=str(_get(silo, "jurisdiction", "silo", source)),
-        aggregator_address=str(_get(agg, "address", "aggregator", source)),
-        policy=base / str(_get(doc, "policy", "config", source)),
-        state_dir=base / str(doc.get("state_dir", "state")),
-        models=models,
-        insecure=insecure,
+        silo_id=d.silo.id,
+        jurisdiction=d.silo.jurisdiction,
+        aggregator_address=agg.address,
+        policy=base / d.policy,
+        state_dir=base / d.state_dir,
+        models=tuple(ModelInput(spec=base / m.spec, input=base / m.input) for m in d.models),
+        insecure=agg.insecure,
         tls=tls,
-        metrics_port=port,
-        poll_seconds=poll,
-        chunk_rows=chunk,
-        retry_seconds=retry,
-        opa_url=str(doc["opa_url"]) if doc.get("opa_url") else None,
-        metrics_address=str(doc.get("metrics_address") or "127.0.0.1"),
+        metrics_port=d.metrics_port,
+        metrics_address=d.metrics_address,
+        min_cell_count=privacy.min_cell_count,
+        epsilon=None if privacy.epsilon is None else float(privacy.epsilon),
+        complementary=privacy.complementary,
+        training_data=None if training.data is None else base / training.data,
+        holdout=None if training.holdout is None else base / training.holdout,
+        poll_seconds=float(d.poll_seconds),
+        chunk_rows=d.chunk_rows,
+        retry_seconds=float(agg.retry_seconds),
+        opa_url=d.opa_url,
     )

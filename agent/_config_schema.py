@@ -1,0 +1,84 @@
+"""The schema of ``silo.yaml``: what keys exist, their types and ranges.
+
+Validated by :func:`fedgov.schema.validate` (unknown keys rejected, strict types); the
+result is turned into :class:`agent.config.AgentConfig` by :mod:`agent.config`, which
+documents every key. Paths stay strings here; they are resolved against the config
+file's folder there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from fedgov.schema import StrictModel
+
+__all__ = ["AgentDocument"]
+
+Text = Annotated[str, Field(min_length=1)]
+"""A non-empty string: a name, an address or a path."""
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Silo(StrictModel):
+    id: Text
+    jurisdiction: Text
+
+
+class Tls(StrictModel):
+    ca: Text
+    cert: Text
+    key: Text
+
+
+class Aggregator(StrictModel):
+    address: Text
+    tls: Tls | None = None
+    insecure: bool = False
+    retry_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 30.0
+
+    @model_validator(mode="after")
+    def _mtls_unless_insecure(self) -> Self:
+        if self.tls is not None and self.insecure:
+            raise ValueError("set either tls or insecure: true, not both")
+        if self.tls is None and not self.insecure:
+            raise ValueError(
+                "mTLS is the default, so aggregator.tls (ca, cert, key) is required; create "
+                "a trial PKI with `fedgov certs init`, or set insecure: true"
+            )
+        return self
+
+
+class Privacy(StrictModel):
+    min_cell_count: Annotated[int, Field(ge=0)] = 10
+    epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    complementary: bool = False
+
+
+class Training(StrictModel):
+    data: Text | None = None
+    holdout: Text | None = None
+
+
+class Model(StrictModel):
+    spec: Text
+    input: Text
+
+
+class AgentDocument(StrictModel):
+    """A whole ``silo.yaml``. An empty section (``privacy:`` alone) means its defaults."""
+
+    silo: Silo
+    aggregator: Aggregator
+    policy: Text
+    models: Annotated[list[Model], Field(min_length=1)]
+    state_dir: Text = "state"
+    opa_url: Text | None = None
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    metrics_address: Text = "127.0.0.1"
+    poll_seconds: Seconds = 5.0
+    chunk_rows: Annotated[int, Field(gt=0)] = 262_144
+    privacy: Privacy | None = None
+    training: Training | None = None

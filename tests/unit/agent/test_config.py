@@ -1,0 +1,318 @@
+"""``silo.yaml``: strict schema, every shipped example valid, errors by file and key path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import agent.config
+from agent.config import AgentConfig, config_from_dict, load_agent_config
+from fedgov.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+MINIMAL = """\
+silo: {id: EU-DE, jurisdiction: EU-DE}
+aggregator: {address: 127.0.0.1:50051, insecure: true}
+policy: policy
+models:
+  - {spec: spec.json, input: in}
+"""
+
+
+GONE = object()
+
+
+def _doc(**changes: Any) -> dict[str, Any]:
+    """The minimal config with top-level keys replaced (GONE removes a key)."""
+    doc: dict[str, Any] = yaml.safe_load(MINIMAL)
+    for key, value in changes.items():
+        if value is GONE:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    return doc
+
+
+def _error(doc: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc, base=Path("/etc/fedgov"), source="silo.yaml")
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert "pydantic" not in message and "Input should" not in message
+    return message
+
+
+def _write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "silo.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# -- the examples we ship ------------------------------------------------------------------
+
+
+def _docstring_example() -> str:
+    doc = agent.config.__doc__ or ""
+    return textwrap.dedent(doc.split("::\n", 1)[1].split("\nRelative paths")[0])
+
+
+def _readme_example() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("An agent config (`silo.yaml`", 1)[1]
+    return after.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def _kubernetes_examples() -> list[str]:
+    out = []
+    for path in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml")):
+        for part in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if part and part.get("kind") == "ConfigMap" and "silo.yaml" in part.get("data", {}):
+                out.append(part["data"]["silo.yaml"])
+    return out
+
+
+EXAMPLES = {
+    "agent/config.py docstring": _docstring_example(),
+    "README.md": _readme_example(),
+    "deploy/systemd/silo.example.yaml": (ROOT / "deploy/systemd/silo.example.yaml").read_text(),
+    **{f"deploy/kubernetes ConfigMap {i}": t for i, t in enumerate(_kubernetes_examples())},
+}
+
+
+def test_the_examples_were_found() -> None:
+    assert sum(name.startswith("deploy/kubernetes") for name in EXAMPLES) == 2
+    assert all("silo:" in text for text in EXAMPLES.values())
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_shipped_example_validates(tmp_path: Path, name: str) -> None:
+    cfg = load_agent_config(_write(tmp_path, EXAMPLES[name]))
+    assert cfg.silo_id and cfg.models and cfg.tls is not None and not cfg.insecure
+
+
+def test_docstring_example_reads_as_documented(tmp_path: Path) -> None:
+    cfg = load_agent_config(_write(tmp_path, _docstring_example()))
+    assert cfg.tls is not None and cfg.tls.ca == tmp_path / "certs" / "ca.pem"
+    assert cfg.retry_seconds == 30.0 and cfg.metrics_port == 9464
+    assert cfg.training_data == tmp_path / "train.parquet"
+    assert cfg.holdout == tmp_path / "holdout.parquet"
+    assert cfg.opa_url == "http://127.0.0.1:8181"
+    assert (cfg.min_cell_count, cfg.epsilon, cfg.complementary) == (10, None, False)
+
+
+# -- what a valid file gives ---------------------------------------------------------------
+
+
+def test_minimal_config_takes_the_dataclass_defaults(tmp_path: Path) -> None:
+    cfg = load_agent_config(_write(tmp_path, MINIMAL))
+    defaults = AgentConfig(
+        silo_id="EU-DE",
+        jurisdiction="EU-DE",
+        aggregator_address="127.0.0.1:50051",
+        policy=tmp_path / "policy",
+        state_dir=tmp_path / "state",
+        models=(agent.config.ModelInput(tmp_path / "spec.json", tmp_path / "in"),),
+        insecure=True,
+    )
+    assert cfg == defaults
+
+
+def test_relative_paths_follow_the_config_file_absolute_ones_stay(tmp_path: Path) -> None:
+    doc = _doc(policy="/srv/policy", training={"data": "t.parquet"})
+    cfg = config_from_dict(doc, base=tmp_path)
+    assert cfg.policy == Path("/srv/policy")
+    assert cfg.models[0].spec == tmp_path / "spec.json"
+    assert cfg.training_data == tmp_path / "t.parquet" and cfg.holdout is None
+
+
+def test_insecure_true_without_tls_is_accepted() -> None:
+    cfg = config_from_dict(_doc(), base=Path("/"))
+    assert cfg.insecure is True and cfg.tls is None
+
+
+def test_an_int_is_accepted_where_a_float_is_expected() -> None:
+    doc = _doc(poll_seconds=5, privacy={"epsilon": 1, "min_cell_count": 0})
+    cfg = config_from_dict(doc, base=Path("/"))
+    assert cfg.poll_seconds == 5.0 and isinstance(cfg.poll_seconds, float)
+    assert cfg.epsilon == 1.0 and isinstance(cfg.epsilon, float)
+    assert cfg.min_cell_count == 0
+
+
+def test_an_empty_section_keeps_its_defaults(tmp_path: Path) -> None:
+    cfg = load_agent_config(_write(tmp_path, MINIMAL + "privacy:\n  # epsilon: 1.0\ntraining:\n"))
+    assert (cfg.min_cell_count, cfg.epsilon, cfg.training_data) == (10, None, None)
+
+
+# -- what is refused, and what the message says --------------------------------------------
+
+
+def test_unknown_nested_key_suggests_the_close_one() -> None:
+    message = _error(_doc(privacy={"min_cel_count": 0}))
+    assert message == (
+        "silo.yaml: privacy.min_cel_count: unknown key (did you mean 'min_cell_count'?); "
+        "allowed: complementary, epsilon, min_cell_count"
+    )
+
+
+def test_unknown_key_in_a_list_item_and_at_the_top() -> None:
+    doc = _doc(models=[{"spec": "s", "input": "i"}, {"spec": "s", "inptu": "i"}], frobnicate=1)
+    lines = _error(doc).splitlines()
+    assert "silo.yaml: models[1].input: required key is missing" in lines
+    assert any(
+        line.startswith("silo.yaml: models[1].inptu: unknown key (did you mean 'input'?)")
+        for line in lines
+    )
+    (top,) = [line for line in lines if "frobnicate" in line]
+    assert "did you mean" not in top and "allowed: aggregator, chunk_rows," in top
+
+
+@pytest.mark.parametrize("value", ["false", "yes", "true", 0, None])
+def test_insecure_must_be_a_real_boolean(value: object) -> None:
+    message = _error(_doc(aggregator={"address": "a:1", "insecure": value}))
+    assert message.startswith(
+        "silo.yaml: aggregator.insecure: must be true or false (a YAML boolean, unquoted), got "
+    )
+    if isinstance(value, str):
+        assert message.endswith(f"got the string '{value}'")
+
+
+def test_quoted_false_in_a_file_is_refused_not_read_as_true(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL.replace("insecure: true", "insecure: 'false'"))
+    with pytest.raises(ConfigError) as info:
+        load_agent_config(path)
+    assert str(info.value) == (
+        f"{path}: aggregator.insecure: must be true or false (a YAML boolean, unquoted), "
+        "got the string 'false'"
+    )
+
+
+def test_mtls_is_the_default_and_excludes_insecure() -> None:
+    tls = {"ca": "ca.pem", "cert": "s.pem", "key": "s.key"}
+    assert "fedgov certs init" in _error(_doc(aggregator={"address": "a:1"}))
+    both = _error(_doc(aggregator={"address": "a:1", "insecure": True, "tls": tls}))
+    assert both == "silo.yaml: aggregator: set either tls or insecure: true, not both"
+    partial = _error(_doc(aggregator={"address": "a:1", "tls": {"ca": "ca.pem"}}))
+    assert "aggregator.tls.cert: required key is missing" in partial
+    cfg = config_from_dict(_doc(aggregator={"address": "a:1", "tls": tls}), base=Path("/e"))
+    assert cfg.tls is not None and cfg.tls.key == Path("/e/s.key") and not cfg.insecure
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"poll_seconds": "5"}, "poll_seconds: must be a number, got the string '5'"),
+        ({"chunk_rows": 2.5}, "chunk_rows: must be a whole number, got the number 2.5"),
+        ({"metrics_port": "9464"}, "metrics_port: must be a whole number, got the string '9464'"),
+        ({"metrics_port": True}, "metrics_port: must be a whole number, got the boolean true"),
+        ({"privacy": {"min_cell_count": "10"}}, "privacy.min_cell_count: must be a whole number"),
+        ({"privacy": {"epsilon": "1e-3"}}, "write 1.0e-3 or 0.001"),
+        ({"silo": {"id": 42, "jurisdiction": "X"}}, "silo.id: must be a string, got the number"),
+    ],
+)
+def test_a_string_is_not_a_number_nor_a_number_a_string(
+    changes: dict[str, Any], expected: str
+) -> None:
+    assert expected in _error(_doc(**changes))
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"metrics_port": 65536}, "metrics_port: must be 65535 or less, got 65536"),
+        ({"metrics_port": -1}, "metrics_port: must be 0 or more, got -1"),
+        ({"poll_seconds": 0}, "poll_seconds: must be greater than 0, got 0"),
+        ({"chunk_rows": 0}, "chunk_rows: must be greater than 0, got 0"),
+        ({"privacy": {"min_cell_count": -1}}, "privacy.min_cell_count: must be 0 or more"),
+        ({"privacy": {"epsilon": 0}}, "privacy.epsilon: must be greater than 0, got 0"),
+        ({"poll_seconds": float("inf")}, "poll_seconds: must be a finite number, got inf"),
+        ({"models": []}, "models: must not be empty"),
+        ({"policy": ""}, "policy: must not be empty"),
+        ({"policy": GONE}, "policy: required key is missing"),
+        ({"policy": None}, "policy: must be a string, got null"),
+        ({"silo": None}, "silo: must be a mapping of keys to values, got null"),
+        ({"models": {"spec": "s"}}, "models: must be a list, got a mapping"),
+    ],
+)
+def test_ranges_and_required_keys(changes: dict[str, Any], expected: str) -> None:
+    assert f"silo.yaml: {expected}" in _error(_doc(**changes))
+
+
+def test_several_errors_are_listed_together_one_per_line() -> None:
+    doc = _doc(
+        aggregator={"address": "a:1", "insecure": "false"},
+        privacy={"min_cel_count": 0},
+        metrics_port=70000,
+        models=[{"spec": "s", "input": "i"}, {"spec": "s"}],
+    )
+    lines = _error(doc).splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "aggregator.insecure",
+        "models[1].input",
+        "metrics_port",
+        "privacy.min_cel_count",
+    ]
+    assert all(line.startswith("silo.yaml: ") for line in lines)
+
+
+# -- reading the file ----------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_utf8_names_line_and_offset(tmp_path: Path) -> None:
+    raw = MINIMAL.encode().replace(b"EU-DE}", b"EU-D\xe9}", 1)
+    path = _write(tmp_path, raw)
+    with pytest.raises(ConfigError) as info:
+        load_agent_config(path)
+    offset = raw.index(b"\xe9")
+    assert str(info.value) == (
+        f"{path}:1: not UTF-8 (byte 0xe9 at offset {offset}); save the config file as UTF-8"
+    )
+
+
+def test_a_deeply_nested_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "privacy: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with pytest.raises(ConfigError, match=r"silo\.yaml:6: nested more than 64 levels deep"):
+        load_agent_config(path)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "silo.yaml: the document is empty; it must be a mapping of keys to values"),
+        ("- a\n- b\n", "silo.yaml: the document must be a mapping of keys to values, got a list"),
+        ("silo: {id: [\n", "silo.yaml:2:1: not valid YAML"),
+        (MINIMAL + "yes: 1\n", "silo.yaml: keys must be strings, got the boolean true"),
+    ],
+)
+def test_file_level_problems(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_agent_config(_write(tmp_path, text))
+    assert str(info.value).startswith(str(tmp_path / expected))
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_agent_config(tmp_path / "nope.yaml")
+
+
+def test_cli_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL.replace("insecure: true", "insecure: 'false'"))
+    p = subprocess.run(
+        [sys.executable, "-m", "fedgov", "agent", "run", "--config", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 2, p.stderr
+    assert f"{path}: aggregator.insecure: must be true or false" in p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+    assert not (tmp_path / "state").exists()
