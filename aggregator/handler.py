@@ -43,6 +43,8 @@ __all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
 
 log = logging.getLogger(__name__)
 
+_ENDED_JOB_STATES = ("promoted", "rejected", "failed")
+
 
 @dataclass(frozen=True)
 class ModelRegistration:
@@ -83,6 +85,10 @@ class AggregatorHandler:
         self._links: dict[tuple[str, str, str], ReportLink] = {}
         self.coordinator: RetrainCoordinator | None = None
         self.cooldown_ms = 0  # after a job ends, ignore new triggers for this long
+        # After a failed job, hold new triggers for this long, doubling with each
+        # consecutive failure up to the maximum (see _trigger_hold).
+        self.retry_after_failure_ms = 5 * 60_000
+        self.retry_after_failure_max_ms = 6 * 3_600_000
         self.reannotation_dir: Path | None = None
 
     def _audit(self, kind: str, **fields: Any) -> None:
@@ -316,20 +322,60 @@ class AggregatorHandler:
             f"newest ({'none stored' if prev is None else prev.report_id})"
         )
 
-    def _trigger_retrain(self, model_id: str, model_version: str, reason: str) -> JobRecord | None:
-        if self.cooldown_ms:
-            ended = [
+    def _trigger_hold(self, model_id: str, model_version: str) -> tuple[JobRecord, int] | None:
+        """The last ended job and when its hold on new triggers ends, if it still holds.
+
+        Any ended job holds new triggers for ``cooldown_ms``. A failed one holds
+        them at least ``retry_after_failure_ms``, doubled for each failure in a
+        row, up to ``retry_after_failure_max_ms``: a job that cannot start (Flower
+        missing, a silo down) would fail the same way at every report of a gate
+        that keeps failing, so the next attempt waits, and each gives the
+        operator longer to fix the cause. Open jobs absorb triggers in the store.
+        """
+        ended = sorted(
+            (
                 j
                 for j in self.store.list_jobs(model_id)
-                if j.model_version == model_version
-                and j.state in ("promoted", "rejected", "failed")
-            ]
-            if ended and now_ms() - max(j.updated_ms for j in ended) < self.cooldown_ms:
-                log.info("retrain trigger for %s/%s ignored: cool-down", model_id, model_version)
-                self._audit(
-                    "job_trigger_cooldown", model=model_id, version=model_version, reason=reason
-                )
-                return None
+                if j.model_version == model_version and j.state in _ENDED_JOB_STATES
+            ),
+            key=lambda j: j.updated_ms,
+        )
+        if not ended:
+            return None
+        last, hold = ended[-1], self.cooldown_ms
+        if last.state == "failed":
+            failures = 0
+            for j in reversed(ended):
+                if j.state != "failed":
+                    break
+                failures += 1
+            backoff = self.retry_after_failure_ms * 2 ** min(failures - 1, 20)
+            hold = max(hold, min(backoff, self.retry_after_failure_max_ms))
+        until = last.updated_ms + hold
+        return (last, until) if now_ms() < until else None
+
+    def _trigger_retrain(self, model_id: str, model_version: str, reason: str) -> JobRecord | None:
+        held = self._trigger_hold(model_id, model_version)
+        if held is not None:
+            last, until = held
+            log.info(
+                "retrain trigger for %s/%s held for another %.0f s after job %s %s",
+                model_id,
+                model_version,
+                (until - now_ms()) / 1000,
+                last.job_id,
+                last.state,
+            )
+            self._audit(
+                "job_trigger_cooldown",
+                model=model_id,
+                version=model_version,
+                reason=reason,
+                after_job=last.job_id,
+                after_state=last.state,
+                until_ms=until,
+            )
+            return None
         silos = [
             s.silo_id
             for s in self.store.list_silos()

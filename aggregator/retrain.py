@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.store import JobRecord, ModelVersionRecord
+from fedgov.errors import GovernanceError
 from fedgov.report import now_ms
 from fedgov.spec import save_spec
 
@@ -151,10 +152,15 @@ class RetrainCoordinator:
         try:
             self._run_job(job)
         except Exception as exc:  # noqa: BLE001 - any failure fails the job, never production
-            log.exception("retraining job %s failed", job.job_id)
+            if isinstance(exc, GovernanceError):  # ours: its message says what and what to do
+                detail = str(exc)
+                log.error("retraining job %s failed: %s", job.job_id, detail)
+            else:
+                detail = f"{type(exc).__name__}: {exc}"
+                log.exception("retraining job %s failed", job.job_id)
             current = self.handler.store.get_job(job.job_id)
             if current is not None and current.state not in ("promoted", "rejected", "failed"):
-                self._transition(current, "failed", f"{type(exc).__name__}: {exc}")
+                self._transition(current, "failed", detail)
 
     def _run_job(self, job: JobRecord) -> None:
         from fedgov.federated import run_training, save_weights

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from fedgov.federated._executables import path_with_scripts
+
 __all__ = [
     "ANSI",
     "ConfigValue",
@@ -153,9 +155,11 @@ def terminate(procs: Sequence[Process], grace: float) -> None:
 
 
 def base_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)  # inherit PATH and the interpreter's environment
+    env = dict(os.environ)  # inherit the interpreter's environment
     env.update(
         {
+            # Flower starts flower-superexec, flwr-serverapp... by name: from this environment.
+            "PATH": path_with_scripts(env.get("PATH")),
             "FLWR_HOME": str(home),
             "FLWR_DISABLE_UPDATE_CHECK": "1",
             "FLWR_TELEMETRY_ENABLED": "0",

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 
+from fedgov.federated._executables import executable
 from fedgov.federated._process import (
     ConfigValue,
     Process,
@@ -268,7 +269,7 @@ class FlowerCluster:
             Process(
                 f"superexec {name}",
                 [
-                    "flower-superexec",
+                    executable("flower-superexec"),
                     "--insecure",
                     "--runtime-api-address",
                     f"{self.host}:{port}",

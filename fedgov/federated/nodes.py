@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from fedgov.federated._executables import executable
 from fedgov.federated._process import (
     ConfigValue,
     Process,
@@ -92,6 +93,7 @@ class SuperLinkProcess:
         return home
 
     def start(self) -> SuperLinkProcess:
+        program = executable("flower-superlink")
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = base_env(self._home(), self.extra_env)
         for attempt in range(_PORT_ATTEMPTS):
@@ -99,7 +101,7 @@ class SuperLinkProcess:
             self.proc = Process(
                 "superlink",
                 [
-                    "flower-superlink",
+                    program,
                     "--insecure",
                     "--disable-runtime-dependency-installation",
                     "--isolation",
@@ -193,6 +195,7 @@ class SuperNodeProcess:
 
     def spawn(self) -> SuperNodeProcess:
         """Start the process on a free port; do not wait for it."""
+        program = executable("flower-supernode")
         self.workdir.mkdir(parents=True, exist_ok=True)
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
@@ -201,7 +204,7 @@ class SuperNodeProcess:
         self.proc = Process(
             f"supernode {self.name}",
             [
-                "flower-supernode",
+                program,
                 "--insecure",
                 "--superlink",
                 self.superlink,

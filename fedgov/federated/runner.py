@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fedgov.errors import GovernanceError
+from fedgov.federated._errors import TrainingError
+from fedgov.federated._executables import executable
 from fedgov.federated._fab import write_builtin_app
 from fedgov.federated._process import ANSI, ConfigValue, base_env, write_toml
 from fedgov.federated._result import ERROR_FILE, RESULT_FILE, WEIGHTS_FILE
@@ -48,12 +49,6 @@ log = logging.getLogger(__name__)
 
 CONNECTION = "fedgov"
 """Name of the SuperLink connection in the flwr CLI's config."""
-
-
-class TrainingError(GovernanceError):
-    """A federated retraining run could not start, failed, or timed out."""
-
-    exit_code = 6
 
 
 @dataclass(frozen=True)
@@ -93,7 +88,7 @@ def write_cli_config(
 def _flwr(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            ["flwr", *args],
+            [executable("flwr"), *args],
             env=env,
             capture_output=True,
             text=True,
@@ -147,7 +142,7 @@ class _Follower:
     def start(self) -> None:
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                ["flwr", "log", str(self.run_id), CONNECTION, "--stream"],
+                [executable("flwr"), "log", str(self.run_id), CONNECTION, "--stream"],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

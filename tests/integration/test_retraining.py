@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -182,3 +185,31 @@ def test_supernode_dying_mid_run_fails_the_job(
     job = _wait_job(loop, {"promoted", "rejected", "failed"}, timeout=300)
     assert job.state == "failed"
     assert loop.server.handler.store.resolve_alias("credit-risk", "production") == "1.0.0"
+
+
+def test_demo_runs_from_the_venv_script_without_the_venv_on_path(tmp_path: Path) -> None:
+    """As a systemd unit or cron job runs it: ``/path/to/venv/bin/fedgov``, no activated venv.
+
+    Flower's programs must come from the interpreter's environment, not PATH.
+    """
+    script = Path(sys.executable).parent / "fedgov"
+    assert script.is_file(), f"fedgov's console script is not installed beside {sys.executable}"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    if os.environ.get("PYTHONPATH"):  # a worktree under test, when the install points elsewhere
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    assert str(script.parent) not in env["PATH"].split(os.pathsep)
+    proc = subprocess.run(
+        [str(script), "demo", "--json", "--workdir", str(tmp_path / "demo")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    result = json.loads(proc.stdout)
+    assert result["ok"] and result["checks"] and all(result["checks"].values()), result["checks"]
+    assert [j["state"] for j in result["jobs"]] == ["promoted"], result["jobs"]
