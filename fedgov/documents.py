@@ -8,7 +8,9 @@ and never a traceback:
 - not valid YAML/JSON (line and column);
 - nested deeper than :data:`MAX_DEPTH` (parsers recurse; a file of ``[[[[...`` would
   otherwise exhaust the stack);
-- JSON constants ``NaN``/``Infinity`` (not JSON; every consumer expects finite numbers).
+- JSON constants ``NaN``/``Infinity`` (not JSON; every consumer expects finite numbers);
+- a key written twice in one mapping (YAML and JSON parsers would keep the last one
+  silently, so a setting a user believes is in force could be overridden further down).
 
 :func:`did_you_mean` is the suggestion that schema errors attach to an unknown key.
 """
@@ -69,6 +71,44 @@ def check_depth(text: str, *, source: str, error: type[ConfigError] = ConfigErro
             depth -= 1
 
 
+class DuplicateKey(ValueError):
+    """A mapping names the same key twice (caught and reported with its location)."""
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(f"key '{key}' appears twice in one object; keep one")
+        out[key] = value
+    return out
+
+
+def _yaml_loader() -> Any:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key; SafeLoader reports it itself
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key '{key}' appears twice in one mapping; keep one",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; write a finite number or null")
 
@@ -83,14 +123,16 @@ def parse_document(
             import yaml
 
             try:
-                return yaml.safe_load(text)
+                return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
                 problem = getattr(exc, "problem", None) or exc
                 raise error(f"{source}{where}: not valid YAML: {problem}") from None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(
+                text, parse_constant=_reject_constant, object_pairs_hook=_unique_pairs
+            )
         except json.JSONDecodeError as exc:
             raise error(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
         except ValueError as exc:  # from _reject_constant

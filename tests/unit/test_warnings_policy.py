@@ -9,8 +9,10 @@ import pytest
 
 def _warn_from(module: str, category: type[Warning]) -> None:
     # warnings attributes a warning to the module named by the calling frame's __name__
-    exec("warnings.warn('probe', category)", {"__name__": module, "warnings": warnings,
-                                               "category": category})
+    exec(
+        "warnings.warn('probe', category)",
+        {"__name__": module, "warnings": warnings, "category": category},
+    )
 
 
 @pytest.mark.parametrize("module", ["fedgov.stats._probe", "agent.runner", "aggregator.handler"])
