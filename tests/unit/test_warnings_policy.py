@@ -1,4 +1,4 @@
-"""The pytest warnings policy (pyproject.toml): ours are errors, third-party deprecations are shown."""
+"""The pytest warnings policy (pyproject.toml): ours are errors, third-party ones are shown."""
 
 from __future__ import annotations
 
