@@ -178,11 +178,13 @@ def _binary(col: _Column, positive: str, declared: Declared | None = None) -> np
                 out = np.zeros(len(x), np.int8)
             else:
                 out = (x == pos_num).view(np.int8)
+            missing = None
             if x.dtype.kind == "f":  # floats, or integers with nulls
-                out[np.isnan(x)] = -1
+                missing = np.isnan(x)
+                out[missing] = -1
             parts.append(out)
             if declared is not None:
-                bad.update(declared.undeclared_numbers(x) or {})
+                bad.update(declared.undeclared_numbers(x, missing) or {})
             continue
         enc = chunk if pa.types.is_dictionary(t) else pc.dictionary_encode(chunk)
         table = _binary_of_values(enc.dictionary, positive, pos_num)

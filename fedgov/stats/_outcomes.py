@@ -89,9 +89,12 @@ class Declared:
             return True
         return str(value) in self.values
 
-    def undeclared_numbers(self, x: np.ndarray) -> Counter[str] | None:
+    def undeclared_numbers(
+        self, x: np.ndarray, missing: np.ndarray | None = None
+    ) -> Counter[str] | None:
         """Rows of a numeric array (NaN missing) whose value is not declared, counted
-        per value; None when there are none (the fast, common case)."""
+        per value; None when there are none (the fast, common case). ``missing`` is
+        ``isnan(x)`` of a float array, if the caller has it already."""
         if x.size == 0:
             return None
         if x.dtype.kind in "iu":
@@ -102,9 +105,10 @@ class Declared:
             bad = ~np.isin(x, self.numbers)
         else:
             ok = np.isin(x, self.numbers)
+            ok |= np.isnan(x) if missing is None else missing
             if ok.all():
                 return None
-            bad = ~ok & ~np.isnan(x)
+            bad = ~ok
         if not bad.any():
             return None
         values, counts = np.unique(x[bad], return_counts=True)
