@@ -12,9 +12,9 @@ file before it reports them.
 
 How a raw value matches the declared strings:
 
-* a number (or a bool) matches a declared value that is a plain number equal
-  to it (``1``, ``1.0`` and ``True`` match ``"1"``), or its key
-  (:func:`~fedgov.stats.value_key`) written the same;
+* a number matches a declared value that is a plain number equal to it
+  (``1`` and ``1.0`` match ``"1"``); a bool matches that way too (``True`` is
+  1), or as ``"True"``/``"False"`` in any case;
 * a string matches a declared value written the same, or a plain number (no
   blanks) equal to one (``"1.0"`` matches ``"1"``; ``"1 "`` and ``"yes"`` do
   not);
@@ -97,6 +97,8 @@ class Declared:
         ``isnan(x)`` of a float array, if the caller has it already."""
         if x.size == 0:
             return None
+        if x.dtype.kind not in "iuf":  # booleans: as the numbers 0 and 1
+            x = x.astype(np.float64)
         if x.dtype.kind in "iu":
             lo, hi = int(x.min()), int(x.max())
             ints = self.integers
@@ -122,12 +124,12 @@ class Declared:
     ) -> Counter[str] | None:
         """Rows whose value is not declared, from a column's distinct values and the
         index of each row into them (negative or out of range: missing)."""
+        distinct = list(distinct)
         flags = np.array([not self.accepts(v) for v in distinct], dtype=bool)
         if not flags.any():
             return None
         index = index[(index >= 0) & (index < len(flags))]
         counts = np.bincount(index, minlength=len(flags))
-        distinct = list(distinct)
         out: Counter[str] = Counter()
         for j in np.flatnonzero(flags & (counts > 0)).tolist():
             out[show_value(distinct[j])] += int(counts[j])
