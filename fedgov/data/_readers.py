@@ -36,6 +36,7 @@ from fedgov.data._csv import csv_header, csv_tables
 from fedgov.data._encode import encode_arrow, undeclared_counts
 from fedgov.data._progress import Progress
 from fedgov.errors import DataError
+from fedgov.spec import plain_number
 from fedgov.stats._outcomes import UndeclaredValues, declared_outcomes
 
 if TYPE_CHECKING:
@@ -262,9 +263,7 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
 
     categorical = [f.name for f in spec.features if not isinstance(f, NumericFeature)]
     strings = categorical + [a.name for a in spec.sensitive if a.name not in categorical]
-    # Outcome columns with declared values are read from CSV as written ("1 " stays
-    # "1 ", and a word in a later piece is not a parse error of a numeric column).
-    strings += [c for c in _checked_outcomes(spec) if c not in strings]
+    strings += [c for c in _outcomes_as_text(spec) if c not in strings]
     floats = [f.name for f in spec.features if isinstance(f, NumericFeature)]
     if spec.score:
         floats.append(spec.score)
@@ -297,8 +296,19 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
         del batch
 
 
-def _checked_outcomes(spec: MonitoringSpec) -> list[str]:
-    return [d.column for d in declared_outcomes(spec) if d is not None]
+def _outcomes_as_text(spec: MonitoringSpec) -> list[str]:
+    """Outcome columns read from CSV as written: those whose declared values are all
+    numbers. A value is then checked as it is in the file (Arrow would read ``1 ``
+    as the number 1), and a word after the first 8 MB is refused and counted rather
+    than failing the parse of a numeric column; declared numbers match their text
+    exactly as Arrow would have parsed it, so the counts do not change. Columns
+    declaring words (``true``, ``yes``) keep Arrow's type inference, which turns
+    ``true``/``false`` into booleans as before."""
+    return [
+        d.column
+        for d in declared_outcomes(spec)
+        if d is not None and all(plain_number(v) is not None for v in d.values)
+    ]
 
 
 def _count_the_rest(

@@ -203,3 +203,40 @@ def test_a_spec_that_declares_nothing_is_not_checked(tmp_path: Path) -> None:
         old, {"x": [1.0, 2.0], "g": ["a", "b"], "y": ["2", "yes"], "p": ["7", "2"]}
     )
     assert batch.y_true.tolist() == [1, 0] and batch.y_pred.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("positive", ["1", "true", "True"])
+def test_true_false_in_csv_count_as_before(tmp_path: Path, positive: str) -> None:
+    """Declared words keep Arrow's reading of a CSV column: true/false are booleans, so
+    ``true`` is the positive label 1 (or true, True), as it was before values were declared."""
+    from fedgov.data import read_columns
+
+    rng = np.random.default_rng(5)
+    y = rng.random(300) < 0.4
+    p = rng.random(300) < 0.5
+    lines = ["x,g,y,p"] + [
+        f"{rng.random():.3f},{'ab'[i % 2]},{str(y[i]).lower()},{str(p[i]).lower()}"
+        for i in range(300)
+    ]
+    path = tmp_path / "w.csv"
+    path.write_text("\n".join(lines) + "\n")
+    spec = derive_spec(
+        read_columns(path, string_columns=["g"]),
+        model_id="m",
+        model_version="1",
+        label="y",
+        prediction="p",
+        sensitive=["g"],
+        positive_label=positive,
+    )
+    assert {"false", "true"} <= set(spec.label_values)
+    counts = fold_file(path, spec).outcomes["g"].counts.sum(axis=0)
+    expected = [[int(np.sum((y == t) & (p == q))) for q in (False, True)] for t in (False, True)]
+    assert counts.tolist() == expected
+    # a 0/1 spec (the default of older specs) refuses the words instead of guessing
+    zero_one = MonitoringSpec.from_dict(
+        {k: v for k, v in spec.to_dict().items() if not k.endswith("_values")}
+        | {"positive_label": "1"}
+    )
+    with pytest.raises(DataError, match=r"column 'y': values 'false' \(\d+ rows\), 'true' "):
+        fold_file(path, zero_one)
