@@ -28,6 +28,16 @@ Cell layouts, used everywhere (statistics, wire, reference profile):
 Fine edges and fine references are optional and written only when present,
 so a spec without them keeps its digest.
 
+*Declared outcome values* (``label_values``, ``prediction_values``): every value
+the label and prediction columns may hold, as strings (``"0"``, ``"1"``, ``"yes"``),
+derived from the reference data with the positive label among them. A window
+holding any other value is refused (:class:`~fedgov.errors.DataError`) instead of
+counting it as a negative. A spec that declares none (written before these
+fields existed, or built without them) means :func:`default_outcome_values`:
+``0, 1`` when the positive label is the number 0 or 1, otherwise *not checked*
+(any non-positive value counts as a negative, as before). ``to_dict`` leaves
+out values equal to that default, so such specs keep their digest.
+
 Score edges use the numeric layout too. A spec with a score column and no
 ``score_edges`` gets :data:`DEFAULT_SCORE_EDGES` (20 equal-width bins over
 ``[0, 1]``); ``to_dict`` leaves out score edges equal to that default, so a
@@ -40,12 +50,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from fedgov.documents import did_you_mean, load_document
 from fedgov.errors import SpecError
 
 __all__ = [
@@ -53,10 +65,13 @@ __all__ = [
     "CategoricalFeature",
     "coarse_from_fine",
     "coarse_groups",
+    "default_outcome_values",
     "MonitoringSpec",
     "NumericFeature",
     "SensitiveAttribute",
     "load_spec",
+    "outcome_value_matches",
+    "plain_number",
     "save_spec",
 ]
 
@@ -72,6 +87,35 @@ read from bin midpoints is off by at most half a bin width (0.025), and
 each group's histogram has ``2 * 23`` cells, few enough that small-cell
 suppression keeps most of them in windows of a few thousand rows. Written
 as ``i / 20`` so every edge is the float nearest its decimal value."""
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+def plain_number(text: str) -> float | None:
+    """The value of ``text`` if it is written as a plain decimal number (no blanks,
+    no ``inf``/``nan``, no underscores), else None: how declared outcome values
+    that are numbers are recognised, and why ``"1 "`` is not the value 1."""
+    return float(text) if _PLAIN_NUMBER.match(text) else None
+
+
+def default_outcome_values(positive_label: str) -> tuple[str, ...]:
+    """The outcome values a spec that declares none stands for.
+
+    ``("0", "1")`` when the positive label is the number 0 or 1 (binary labels,
+    the common case); otherwise ``()``: the values are *not checked*, and every
+    value but the positive one counts as a negative (the behaviour of specs
+    written before outcome values were declared). Part of the format.
+    """
+    return ("0", "1") if plain_number(positive_label) in (0.0, 1.0) else ()
+
+
+def outcome_value_matches(value: str, declared: str) -> bool:
+    """Whether two outcome values written in a spec are the same value: equal
+    text, or plain numbers that are equal (``"1"`` and ``"1.0"``)."""
+    if value == declared:
+        return True
+    a, b = plain_number(value), plain_number(declared)
+    return a is not None and a == b
 
 
 @dataclass(frozen=True)
@@ -131,12 +175,20 @@ class MonitoringSpec:
     # bin edges of the score histograms; () without a score column, and
     # DEFAULT_SCORE_EDGES when a score column is named without edges
     score_edges: tuple[float, ...] = ()
+    # every value the label / prediction column may hold; () stands for
+    # default_outcome_values(positive_label), which may itself be () (not checked)
+    label_values: tuple[str, ...] = ()
+    prediction_values: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         edges = tuple(float(e) for e in self.score_edges)
         if self.score and not edges:
             edges = DEFAULT_SCORE_EDGES
         object.__setattr__(self, "score_edges", edges)
+        default = default_outcome_values(self.positive_label)
+        for name in ("label_values", "prediction_values"):
+            values = tuple(str(v) for v in getattr(self, name))
+            object.__setattr__(self, name, values or default)
         _validate(self, source="<spec>")
 
     @property
@@ -194,6 +246,11 @@ class MonitoringSpec:
         }
         if self.score and self.score_edges != DEFAULT_SCORE_EDGES:
             out["score_edges"] = list(self.score_edges)
+        default = default_outcome_values(self.positive_label)
+        if self.label_values != default:
+            out["label_values"] = list(self.label_values)
+        if self.prediction_values != default:
+            out["prediction_values"] = list(self.prediction_values)
         if self.reference_fine:
             out["reference_fine"] = {k: list(v) for k, v in sorted(self.reference_fine.items())}
         return out
@@ -217,18 +274,94 @@ def _req(doc: Mapping[str, Any], key: str, where: str, source: str) -> Any:
     return doc[key]
 
 
+_KEYS = {
+    "spec": (
+        "format",
+        "model",
+        "label",
+        "prediction",
+        "score",
+        "positive_label",
+        "label_values",
+        "prediction_values",
+        "features",
+        "sensitive",
+        "intersections",
+        "reference",
+        "reference_fine",
+        "score_edges",
+    ),
+    "model": ("id", "version"),
+    "numeric": ("name", "kind", "edges", "fine_edges"),
+    "categorical": ("name", "kind", "categories"),
+    "sensitive": ("name", "groups"),
+}
+
+
+def _known_keys(doc: Any, allowed: Sequence[str], path: str, source: str) -> None:
+    """Refuse a key the format does not have, naming its path (a typo would
+    otherwise be ignored silently, and a default used instead)."""
+    if not isinstance(doc, Mapping):
+        return  # _req names a value of the wrong type
+    for key in doc:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise SpecError(
+                f"{source}: {where}: unknown key{did_you_mean(str(key), allowed)}; "
+                f"expected one of {', '.join(allowed)}"
+            )
+
+
+def _outcome_values(doc: Mapping[str, Any], key: str, source: str) -> tuple[str, ...]:
+    """Declared outcome values as strings, as the encoders key raw values
+    (``1``, ``1.0`` and ``"1"`` are all ``"1"``)."""
+    values = doc.get(key)
+    if values is None:
+        return ()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise SpecError(f"{source}: {key}: expected a list of values, got {values!r}")
+    out = []
+    for i, v in enumerate(values):
+        k = _outcome_key(v)
+        if k is None:
+            raise SpecError(f"{source}: {key}[{i}]: {v!r} is not a value; list strings or numbers")
+        out.append(k)
+    if not out:
+        raise SpecError(
+            f"{source}: {key}: empty; list the values, or leave the key out for the default"
+        )
+    return tuple(out)
+
+
+def _outcome_key(value: Any) -> str | None:
+    """A value as the encoders key it (:func:`fedgov.stats.value_key`), None if it is none."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
+    return None
+
+
 def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
     if not isinstance(doc, Mapping):
         raise SpecError(f"{source}: a spec must be a JSON/YAML object, got {type(doc).__name__}")
+    _known_keys(doc, _KEYS["spec"], "", source)
     fmt = doc.get("format", SPEC_FORMAT)
     if fmt != SPEC_FORMAT:
         raise SpecError(f"{source}: format: expected '{SPEC_FORMAT}', got {fmt!r}")
     model = _req(doc, "model", "spec", source)
+    _known_keys(model, _KEYS["model"], "model", source)
     features: list[Feature] = []
     for i, f in enumerate(_req(doc, "features", "spec", source)):
         where = f"features[{i}]"
         name = str(_req(f, "name", where, source))
         kind = _req(f, "kind", f"{where} ({name})", source)
+        if kind in ("numeric", "categorical"):
+            _known_keys(f, _KEYS[kind], where, source)
         if kind == "numeric":
             edges = _req(f, "edges", f"{where} ({name})", source)
             fine = f.get("fine_edges") or ()
@@ -242,12 +375,15 @@ def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
             raise SpecError(
                 f"{source}: {where} ({name}): kind must be 'numeric' or 'categorical', got {kind!r}"
             )
+    sensitive_docs = doc.get("sensitive") or []
+    for i, a in enumerate(sensitive_docs):
+        _known_keys(a, _KEYS["sensitive"], f"sensitive[{i}]", source)
     sensitive = tuple(
         SensitiveAttribute(
             str(_req(a, "name", f"sensitive[{i}]", source)),
             tuple(str(g) for g in _req(a, "groups", f"sensitive[{i}]", source)),
         )
-        for i, a in enumerate(doc.get("sensitive") or [])
+        for i, a in enumerate(sensitive_docs)
     )
     try:
         return MonitoringSpec(
@@ -263,6 +399,8 @@ def _from_dict(doc: Mapping[str, Any], source: str) -> MonitoringSpec:
             reference=_counts_map(doc.get("reference")),
             reference_fine=_counts_map(doc.get("reference_fine")),
             score_edges=tuple(float(e) for e in doc.get("score_edges") or ()),
+            label_values=_outcome_values(doc, "label_values", source),
+            prediction_values=_outcome_values(doc, "prediction_values", source),
         )
     except SpecError as exc:
         # __post_init__ validates without knowing the file; name it here.
@@ -281,6 +419,8 @@ def _validate(spec: MonitoringSpec, *, source: str) -> None:
             f"{source}: score_edges: given, but the spec names no score column; "
             "set 'score' or drop 'score_edges'"
         )
+    for what in ("label", "prediction"):
+        _check_outcome_values(spec, what, source)
     names: set[str] = set()
     for i, f in enumerate(spec.features):
         where = f"{source}: features[{i}] ({f.name})"
@@ -312,7 +452,9 @@ def _validate(spec: MonitoringSpec, *, source: str) -> None:
             )
     for name, counts in spec.reference.items():
         if name not in names:
-            raise SpecError(f"{source}: reference.{name}: no feature of that name")
+            raise SpecError(
+                f"{source}: reference.{name}: no feature of that name{did_you_mean(name, names)}"
+            )
         want = spec.feature(name).n_cells
         if len(counts) != want:
             raise SpecError(
@@ -338,6 +480,21 @@ def _validate(spec: MonitoringSpec, *, source: str) -> None:
                 f"{where}: does not add up to reference.{name} over the coarse bins; "
                 "re-derive the spec so both come from the same data"
             )
+
+
+def _check_outcome_values(spec: MonitoringSpec, what: str, source: str) -> None:
+    values: tuple[str, ...] = getattr(spec, f"{what}_values")
+    if not values:
+        return  # not checked (see default_outcome_values)
+    key = f"{source}: {what}_values"
+    dup = sorted({v for v in values if sum(outcome_value_matches(v, w) for w in values) > 1})
+    if dup:
+        raise SpecError(f"{key}: {dup} listed more than once; list each value once")
+    if not any(outcome_value_matches(spec.positive_label, v) for v in values):
+        raise SpecError(
+            f"{key}: {list(values)} lacks the positive label {spec.positive_label!r}; "
+            "add it, or re-derive the spec with `fedgov spec --reference FILE`"
+        )
 
 
 def _check_edges(edges: Sequence[float], where: str, name: str = "edges") -> None:
@@ -386,29 +543,10 @@ def coarse_from_fine(feature: NumericFeature, fine: Sequence[int]) -> list[int]:
 
 
 def load_spec(path: str | Path) -> MonitoringSpec:
-    """Read a spec file (JSON, or YAML by extension); errors name the file and line."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{p}: spec file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{p}: cannot read spec file: {exc}") from None
-    if p.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise SpecError(f"{p}{line}: not valid YAML: {exc}") from None
-    else:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    return MonitoringSpec.from_dict(doc, source=str(p))
+    """Read a spec file (JSON, or YAML by extension); errors name the file and line
+    (see :func:`fedgov.documents.load_document`), or the key path."""
+    doc = load_document(path, what="spec file", error=SpecError)
+    return MonitoringSpec.from_dict(doc, source=str(path))
 
 
 def save_spec(spec: MonitoringSpec, path: str | Path) -> None:

@@ -11,7 +11,9 @@ loop over rows:
   Parquet and CSV for them) are matched on their few dictionary values and
   mapped through a lookup table; plain strings use ``index_in``;
 * label and prediction: numbers are compared in numpy; anything else is
-  decided once per distinct value, with the same rule as ``encode_columns``.
+  decided once per distinct value, with the same rule as ``encode_columns``;
+  values the spec does not declare are refused (:mod:`fedgov.stats._outcomes`:
+  a min/max or ``np.isin`` over numbers, one decision per dictionary entry).
 
 Category values are matched as Arrow renders them as strings (``1.0`` ->
 ``"1"``), like :func:`fedgov.data.read_columns` from which specs are
@@ -20,6 +22,7 @@ derived; a float NaN counts as missing, as it does in ``encode_columns``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -28,12 +31,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fedgov.errors import DataError
+from fedgov.stats._outcomes import Declared, UndeclaredValues
 
 if TYPE_CHECKING:
     from fedgov.spec import MonitoringSpec
     from fedgov.stats import Batch
 
-__all__ = ["encode_arrow", "float_column"]
+__all__ = ["encode_arrow", "float_column", "undeclared_counts"]
 
 _Column: TypeAlias = Any  # pa.Array | pa.ChunkedArray (pyarrow ships no type hints)
 
@@ -156,13 +160,16 @@ def _binary_of_values(values: pa.Array, positive: str, pos_num: float | None) ->
     )
 
 
-def _binary(col: _Column, positive: str) -> np.ndarray:
-    """1 where the value is the positive label, 0 elsewhere, -1 where missing."""
+def _binary(col: _Column, positive: str, declared: Declared | None = None) -> np.ndarray:
+    """1 where the value is the positive label, 0 elsewhere, -1 where missing; a
+    value ``declared`` does not list raises :class:`~fedgov.stats._outcomes.UndeclaredValues`
+    (counted over the whole column: every chunk is checked before it raises)."""
     try:
         pos_num: float | None = float(positive)
     except ValueError:
         pos_num = None
     parts = []
+    bad: Counter[str] = Counter()
     for chunk in _chunks(col):
         t = chunk.type
         if pa.types.is_integer(t) or pa.types.is_floating(t):
@@ -171,14 +178,47 @@ def _binary(col: _Column, positive: str) -> np.ndarray:
                 out = np.zeros(len(x), np.int8)
             else:
                 out = (x == pos_num).view(np.int8)
+            missing = None
             if x.dtype.kind == "f":  # floats, or integers with nulls
-                out[np.isnan(x)] = -1
+                missing = np.isnan(x)
+                out[missing] = -1
             parts.append(out)
+            if declared is not None:
+                bad.update(declared.undeclared_numbers(x, missing) or {})
             continue
         enc = chunk if pa.types.is_dictionary(t) else pc.dictionary_encode(chunk)
         table = _binary_of_values(enc.dictionary, positive, pos_num)
         parts.append(_dictionary_lookup(enc, table, -1, np.int8))
+        if declared is not None:
+            bad.update(_undeclared_entries(enc, declared) or {})
+    if bad and declared is not None:
+        raise UndeclaredValues({declared: bad})
     return _concat(parts, np.int8)
+
+
+def _undeclared_entries(enc: pa.DictionaryArray, declared: Declared) -> Counter[str] | None:
+    """Rows of a dictionary array whose value is not declared, per value; one
+    decision per dictionary entry, rows counted only when one is refused."""
+    indices = enc.indices
+    if indices.null_count:
+        indices = pc.drop_null(indices)
+    return declared.undeclared_distinct(
+        enc.dictionary.to_pylist(), indices.to_numpy(zero_copy_only=False)
+    )
+
+
+def undeclared_counts(col: _Column, declared: Declared) -> Counter[str]:
+    """The rows of ``col`` whose value ``declared`` does not list, per value (no
+    encoding): how a reader counts them in the rest of a file it refuses."""
+    bad: Counter[str] = Counter()
+    for chunk in _chunks(col):
+        t = chunk.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            bad.update(declared.undeclared_numbers(chunk.to_numpy(zero_copy_only=False)) or {})
+        else:
+            enc = chunk if pa.types.is_dictionary(t) else pc.dictionary_encode(chunk)
+            bad.update(_undeclared_entries(enc, declared) or {})
+    return bad
 
 
 def _column(data: pa.Table | pa.RecordBatch, name: str) -> _Column:
@@ -199,5 +239,5 @@ def encode_arrow(spec: MonitoringSpec, data: pa.Table | pa.RecordBatch) -> Batch
         data.num_rows,
         floats=lambda name: float_column(_column(data, name), name),
         codes=lambda name, values: _codes(_column(data, name), name, values),
-        labels=lambda name: _binary(_column(data, name), spec.positive_label),
+        labels=lambda name, declared: _binary(_column(data, name), spec.positive_label, declared),
     )

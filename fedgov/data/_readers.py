@@ -33,9 +33,11 @@ import pyarrow.compute as pc
 
 from fedgov.data._ahead import read_ahead as ahead
 from fedgov.data._csv import csv_header, csv_tables
-from fedgov.data._encode import encode_arrow
+from fedgov.data._encode import encode_arrow, undeclared_counts
 from fedgov.data._progress import Progress
 from fedgov.errors import DataError
+from fedgov.spec import plain_number
+from fedgov.stats._outcomes import UndeclaredValues, declared_outcomes
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -261,6 +263,7 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
 
     categorical = [f.name for f in spec.features if not isinstance(f, NumericFeature)]
     strings = categorical + [a.name for a in spec.sensitive if a.name not in categorical]
+    strings += [c for c in _outcomes_as_text(spec) if c not in strings]
     floats = [f.name for f in spec.features if isinstance(f, NumericFeature)]
     if spec.score:
         floats.append(spec.score)
@@ -270,7 +273,7 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
         label=p.name,
         enabled=None if progress else False,
     )
-    for table in _tables(
+    tables = _tables(
         p,
         spec.columns(),
         string_columns=strings,
@@ -278,14 +281,47 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
         dictionary=True,
         chunk_rows=chunk_rows,
         progress=bar,
-    ):
+    )
+    for table in tables:
         try:
             batch = encode_arrow(spec, table)
+        except UndeclaredValues as exc:
+            del table
+            _count_the_rest(exc, tables, spec)
+            raise DataError(f"{p}: {exc}") from None
         except DataError as exc:
             raise DataError(f"{p}: {exc}") from None
         del table
         yield batch
         del batch
+
+
+def _outcomes_as_text(spec: MonitoringSpec) -> list[str]:
+    """Outcome columns read from CSV as written: those whose declared values are all
+    numbers. A value is then checked as it is in the file (Arrow would read ``1 ``
+    as the number 1), and a word after the first 8 MB is refused and counted rather
+    than failing the parse of a numeric column; declared numbers match their text
+    exactly as Arrow would have parsed it, so the counts do not change. Columns
+    declaring words (``true``, ``yes``) keep Arrow's type inference, which turns
+    ``true``/``false`` into booleans as before."""
+    return [
+        d.column
+        for d in declared_outcomes(spec)
+        if d is not None and all(plain_number(v) is not None for v in d.values)
+    ]
+
+
+def _count_the_rest(
+    exc: UndeclaredValues, tables: Iterator[pa.Table], spec: MonitoringSpec
+) -> None:
+    """Add the undeclared values of the file's remaining chunks to ``exc``, so its
+    counts are those of the whole file (the earlier chunks had none, the refused
+    chunk's are in it already). Costs one more read of the rest, on failure only."""
+    checked = [d for d in declared_outcomes(spec) if d is not None]
+    for table in tables:
+        for declared in checked:
+            exc.add(declared, undeclared_counts(table.column(declared.column), declared))
+        del table
 
 
 def fold_file(

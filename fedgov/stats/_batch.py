@@ -25,6 +25,7 @@ import numpy as np
 
 from fedgov.errors import DataError, SpecError
 from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature
+from fedgov.stats._outcomes import Declared, UndeclaredValues, declared_outcomes
 from fedgov.stats._parallel import run_all
 
 __all__ = ["Batch", "encode_columns", "value_key"]
@@ -127,8 +128,9 @@ def _codes(values: Any, vocab: Sequence[str]) -> np.ndarray:
     return codes
 
 
-def _label(values: Any, positive: str) -> np.ndarray:
-    """1 where the value is the positive label, 0 otherwise, -1 where missing."""
+def _label(values: Any, positive: str, declared: Declared | None = None) -> np.ndarray:
+    """1 where the value is the positive label, 0 otherwise, -1 where missing;
+    a value ``declared`` does not list raises :class:`UndeclaredValues`."""
     try:
         pos_num: float | None = float(positive)
     except ValueError:
@@ -145,6 +147,10 @@ def _label(values: Any, positive: str) -> np.ndarray:
         except (TypeError, ValueError):
             return False
 
+    if declared is not None:
+        bad = declared.undeclared_distinct(uniq, inv)
+        if bad:
+            raise UndeclaredValues({declared: bad})
     lut = [-1 if k is None else int(is_positive(u, k)) for u, k in zip(uniq, keys, strict=True)]
     labels: np.ndarray = np.array(lut, dtype=np.int8)[inv]
     return labels
@@ -184,7 +190,7 @@ def encode_columns(spec: MonitoringSpec, columns: Mapping[str, Any]) -> Batch:
             len(columns[spec.label]),
             floats=lambda name: _float(columns[name], name),
             codes=lambda name, values: _codes(columns[name], values),
-            labels=lambda name: _label(columns[name], spec.positive_label),
+            labels=lambda name, declared: _label(columns[name], spec.positive_label, declared),
         )
     except ValueError as exc:
         raise DataError(f"columns of unequal length: {exc}") from None
@@ -196,13 +202,15 @@ def assemble_batch(
     *,
     floats: Callable[[str], np.ndarray],
     codes: Callable[[str, tuple[str, ...]], np.ndarray],
-    labels: Callable[[str], np.ndarray],
+    labels: Callable[[str, Declared | None], np.ndarray],
 ) -> Batch:
     """A :class:`Batch` of the spec's columns, each encoded by the reader's own function.
 
     One place decides which column is read how (numeric features as floats,
     categorical features and sensitive attributes as codes, label and
-    prediction as 0/1/-1, the score as floats), whatever the source.
+    prediction as 0/1/-1 checked against their declared values, the score as
+    floats), whatever the source. Undeclared values in both the label and the
+    prediction are reported together.
     """
     # Which column is encoded how, in spec order; then every column at once on
     # the fold threads (the Arrow and numpy kernels release the GIL).
@@ -222,13 +230,19 @@ def assemble_batch(
                 )
             continue
         jobs["codes", a.name] = partial(codes, a.name, a.groups)
-    jobs["label", spec.label] = partial(labels, spec.label)
-    jobs["label", spec.prediction] = partial(labels, spec.prediction)
+    declared_label, declared_prediction = declared_outcomes(spec)
+    jobs["label", spec.label] = partial(labels, spec.label, declared_label)
+    jobs["label", spec.prediction] = partial(labels, spec.prediction, declared_prediction)
     if spec.score:
         jobs["score", spec.score] = partial(floats, spec.score)
     done = run_all([partial(_outcome_of, job) for job in jobs.values()], values=n_rows * len(jobs))
     column: dict[tuple[str, str], np.ndarray] = {}
+    undeclared = [o for o in done if isinstance(o, UndeclaredValues)]
     for key, outcome in zip(jobs, done, strict=True):
+        if isinstance(outcome, UndeclaredValues):
+            for other in undeclared[1:]:  # the label's and the prediction's, in one message
+                for d, counts in other.found.items():
+                    outcome.add(d, counts)
         if isinstance(outcome, Exception):  # the first failure in spec order, whichever
             raise outcome  # thread met it
         column[key] = outcome

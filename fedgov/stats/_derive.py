@@ -12,6 +12,10 @@ computed over them, and their error bounds shrink with the largest fine-bin
 mass, about ``1 / fine_bins`` for data like the reference. Containing the
 coarse edges lets one pass at the fine resolution give both count vectors.
 
+The label and prediction columns get their *declared values*: the values seen
+in the reference, and the positive label; a window holding another value is
+refused rather than counted as a negative (see :mod:`fedgov.stats._outcomes`).
+
 A score column gets equal-width score edges (``score_bins``, 20 by default):
 over ``[0, 1]`` when the reference scores lie within it (probabilities, the
 usual case, giving the spec's default edges), else over the reference
@@ -35,6 +39,8 @@ from fedgov.spec import (
     MonitoringSpec,
     NumericFeature,
     SensitiveAttribute,
+    outcome_value_matches,
+    plain_number,
 )
 from fedgov.stats._batch import _as_array, _float, _keys, encode_columns
 from fedgov.stats._window import WindowStats
@@ -67,7 +73,9 @@ def derive_spec(
     attributes get their observed groups. ``fine_bins=0`` leaves out fine
     edges. ``reference`` and ``reference_fine`` hold the counts of
     ``columns`` over the derived cells. A ``score`` column gets
-    ``score_bins`` equal-width score edges (see the module docstring).
+    ``score_bins`` equal-width score edges (see the module docstring). The
+    label and prediction values are the observed ones, with the positive label
+    (at most ``max_categories`` of each).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
@@ -111,6 +119,10 @@ def derive_spec(
         score=score,
         positive_label=positive_label,
         score_edges=score_edges,
+        label_values=_outcome_values(label, columns[label], positive_label, max_categories),
+        prediction_values=_outcome_values(
+            prediction, columns[prediction], positive_label, max_categories
+        ),
     )
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
     return with_reference(spec, stats)
@@ -201,6 +213,29 @@ def _fine_edges(x: np.ndarray, edges: tuple[float, ...], fine_bins: int) -> tupl
     # A constant column's coarse edges straddle its value; so must the fine ones.
     fine = fine[(fine >= edges[0]) & (fine <= edges[-1])]
     return tuple(float(e) for e in fine)
+
+
+def _outcome_values(
+    name: str, values: Any, positive_label: str, max_values: int
+) -> tuple[str, ...]:
+    """The distinct values of an outcome column, with the positive label added if
+    no value is it; numbers first, by value, then other values as strings."""
+    _, _, keys = _keys(values)
+    present = {k for k in keys if k is not None}
+    if len(present) > max_values:
+        raise DataError(
+            f"column '{name}' has {len(present)} distinct values in the reference data, more "
+            f"than max_categories={max_values}; a label or prediction holds classes (scores "
+            "go in the score column)"
+        )
+    if not any(outcome_value_matches(positive_label, v) for v in present):
+        present.add(positive_label)
+
+    def order(v: str) -> tuple[int, float, str]:
+        n = plain_number(v)
+        return (0, n, v) if n is not None else (1, 0.0, v)
+
+    return tuple(sorted(present, key=order))
 
 
 def _observed(name: str, values: Any) -> tuple[str, ...]:

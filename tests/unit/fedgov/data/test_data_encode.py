@@ -14,7 +14,7 @@ from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, Sens
 from fedgov.stats import Batch, encode_columns
 
 
-def spec_for(positive: str = "1") -> MonitoringSpec:
+def spec_for(positive: str = "1", values: tuple[str, ...] = ()) -> MonitoringSpec:
     return MonitoringSpec(
         model_id="m",
         model_version="1",
@@ -26,6 +26,8 @@ def spec_for(positive: str = "1") -> MonitoringSpec:
         ),
         sensitive=(SensitiveAttribute("g", ("F", "M")),),
         positive_label=positive,
+        label_values=values,
+        prediction_values=values,
     )
 
 
@@ -81,16 +83,18 @@ def test_numbers_as_categories_and_nan_as_missing() -> None:
 
 
 @pytest.mark.parametrize(
-    "positive, values",
+    "positive, declared, values",
     [
-        ("1", [True, False, None, True, False, True]),
-        ("yes", ["yes", "no", None, "yes", "YES", "no"]),
-        ("1", ["1", "0", None, "1.0", "x", "0"]),
-        ("1", [1.0, 0.0, float("nan"), 1.0, 0.0, None]),
+        ("1", (), [True, False, None, True, False, True]),
+        ("yes", (), ["yes", "no", None, "yes", "YES", "no"]),
+        ("1", ("0", "1", "x"), ["1", "0", None, "1.0", "x", "0"]),
+        ("1", (), [1.0, 0.0, float("nan"), 1.0, 0.0, None]),
     ],
 )
-def test_labels_follow_the_encode_columns_rule(positive: str, values: list[Any]) -> None:
-    spec = spec_for(positive)
+def test_labels_follow_the_encode_columns_rule(
+    positive: str, declared: tuple[str, ...], values: list[Any]
+) -> None:
+    spec = spec_for(positive, declared)
     cols = dict(COLUMNS, y=values, p=values)
     assert_same(encode_arrow(spec, pa.table(cols)), encode_columns(spec, raw(cols)))
 
