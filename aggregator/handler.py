@@ -31,10 +31,11 @@ from aggregator.store import (
     Store,
 )
 from fedgov.audit import AuditLog
-from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected
+from fedgov.errors import GovernanceError, NotRegistered, QueryError, ReportRejected, SpecError
 from fedgov.report import Report, ReportLink, now_ms
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
+from fedgov.wire import json_from_wire
 
 if TYPE_CHECKING:
     from aggregator.retrain import RetrainCoordinator
@@ -110,12 +111,13 @@ class AggregatorHandler:
         if not silo_id or not jurisdiction:
             raise ReportRejected("register: silo_id and jurisdiction are required")
         for i, m in enumerate(models):
+            where = f"models[{i}].spec_json"
             try:
                 spec = MonitoringSpec.from_dict(
-                    json.loads(m.spec_json), source=f"models[{i}].spec_json"
+                    json_from_wire(m.spec_json, field=where), source=where
                 )
-            except json.JSONDecodeError as exc:
-                raise ReportRejected(f"models[{i}].spec_json: not valid JSON ({exc.msg})") from None
+            except SpecError as exc:  # a peer's spec, not this server's configuration
+                raise ReportRejected(str(exc)) from None
             if spec.digest != m.spec_digest:
                 raise ReportRejected(
                     f"models[{i}].spec_digest: does not match the spec's content "

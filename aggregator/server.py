@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "fedgov.v1.Aggregator"
 MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows: 8 MiB is generous
+# gRPC sets SO_REUSEPORT by default: a second aggregator on a busy port would start
+# and share the calls with the first, instead of failing. One server per port.
+_EXCLUSIVE_PORT = [("grpc.so_reuseport", 0)]
 
 
 @dataclass
@@ -80,6 +83,7 @@ def create_server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            *_EXCLUSIVE_PORT,
         ],
     )
     aggregator_pb2_grpc.add_AggregatorServicer_to_server(
@@ -98,18 +102,30 @@ def create_server(
             port = server.add_insecure_port(address)
         else:
             port = server.add_secure_port(address, server_credentials(tls))
-    except RuntimeError as exc:
-        raise ConfigError(f"cannot listen on {address}: {exc}") from None
+    except RuntimeError:
+        port = 0  # gRPC's message adds only "set GRPC_VERBOSITY=debug"
     if port == 0:
-        raise ConfigError(f"cannot listen on {address}: the address is in use or invalid")
+        raise ConfigError(
+            f"cannot listen on {address}: the address is in use or invalid; "
+            "pick another --listen HOST:PORT (port 0 takes any free one)"
+        )
     health_server = None
     if health_address:
         # Kubelet gRPC probes cannot present a client certificate: a plaintext
         # port that serves nothing but grpc.health.v1.
-        health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        health_server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=2), options=_EXCLUSIVE_PORT
+        )
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
-        if health_server.add_insecure_port(health_address) == 0:
-            raise ConfigError(f"cannot listen on {health_address} for health checks")
+        try:
+            health_port = health_server.add_insecure_port(health_address)
+        except RuntimeError:
+            health_port = 0
+        if health_port == 0:
+            raise ConfigError(
+                f"cannot listen on {health_address} for health checks: "
+                "the address is in use or invalid"
+            )
         health_server.start()
     server.start()
     for name in ("", SERVICE_NAME):

@@ -1,16 +1,23 @@
-"""The gRPC servicer: translate messages, call the handler, translate errors."""
+"""The gRPC servicer: translate messages, call the handler, translate errors.
+
+Every call first bounds its request's identifiers, globs and times
+(:func:`fedgov.wire.check_request`), so nothing below sees a 100,000-character
+model id or a time in the year 300,000,000; errors leave through
+:mod:`aggregator._status` only.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
+from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry
 
-from aggregator._status import abort_with
+from aggregator._status import abort_status, abort_with
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.metrics import AggregatorMetrics
 from aggregator.store import CommandRecord
@@ -18,7 +25,7 @@ from fedgov import __version__
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
-from fedgov.wire import decision_to_proto, report_from_proto
+from fedgov.wire import check_request, decision_to_proto, report_from_proto
 
 __all__ = ["AggregatorServicer"]
 
@@ -50,6 +57,23 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.require_identity = require_identity
         self.metrics = metrics or AggregatorMetrics(CollectorRegistry())
 
+    def _check(
+        self,
+        request: Message,
+        context: grpc.ServicerContext,
+        what: str,
+        *,
+        nested: Sequence[tuple[str, Message]] = (),
+    ) -> None:
+        """INVALID_ARGUMENT naming the field if an identifier, glob or time is out of bounds;
+        ``nested`` are (where, sub-message) pairs checked the same way."""
+        try:
+            check_request(request)
+            for where, message in nested:
+                check_request(message, where)
+        except Exception as exc:  # noqa: BLE001 - translated in one place
+            abort_with(context, exc, what)
+
     def _authorize(self, context: grpc.ServicerContext, silo_id: str, what: str) -> None:
         """Under mTLS a caller acts only as the silo its certificate names."""
         if not self.require_identity:
@@ -58,7 +82,8 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         if peer != silo_id:
             self.metrics.denied.inc()
             self.handler.record_denied(peer, silo_id, what)
-            context.abort(
+            abort_status(
+                context,
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{what}: the client certificate identifies {peer!r}, not silo {silo_id!r}",
             )
@@ -66,6 +91,8 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def Register(
         self, request: pb.RegisterRequest, context: grpc.ServicerContext
     ) -> pb.RegisterResponse:
+        models = [(f"models[{i}]", m) for i, m in enumerate(request.models)]
+        self._check(request, context, "register", nested=models)
         self._authorize(context, request.silo_id, "register")
         try:
             self.handler.register(
@@ -107,6 +134,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def StreamCommands(
         self, request: pb.StreamCommandsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.Command]:
+        self._check(request, context, "command stream")
         silo = request.silo_id
         self._authorize(context, silo, "command stream")
         hub = self.handler.hub
@@ -133,6 +161,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def AckCommand(
         self, request: pb.CommandAck, context: grpc.ServicerContext
     ) -> pb.CommandAckResponse:
+        self._check(request, context, "command ack")
         self._authorize(context, request.silo_id, f"ack of command {request.command_id!r}")
         try:
             self.handler.ack_command(
@@ -145,6 +174,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QueryDrift(
         self, request: pb.DriftQuery, context: grpc.ServicerContext
     ) -> pb.DriftQueryResponse:
+        self._check(request, context, "drift query")
         try:
             rows = self.handler.query_drift(
                 request.psi_threshold,
@@ -175,6 +205,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QueryFairness(
         self, request: pb.FairnessQuery, context: grpc.ServicerContext
     ) -> pb.FairnessQueryResponse:
+        self._check(request, context, "fairness query")
         try:
             ans = self.handler.query_fairness(
                 request.model_id,
@@ -197,6 +228,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QueryDecisions(
         self, request: pb.DecisionsQuery, context: grpc.ServicerContext
     ) -> pb.DecisionsQueryResponse:
+        self._check(request, context, "decisions query")
         try:
             reports = self.handler.query_decisions(request.jurisdiction_glob)
         except Exception as exc:  # noqa: BLE001
@@ -219,6 +251,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def ListJobs(
         self, request: pb.JobsQuery, context: grpc.ServicerContext
     ) -> pb.JobsQueryResponse:
+        self._check(request, context, "jobs query")
         try:
             jobs = self.handler.list_jobs(request.model_id)
         except Exception as exc:  # noqa: BLE001
@@ -244,6 +277,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QueryCentral(
         self, request: pb.CentralQuery, context: grpc.ServicerContext
     ) -> pb.CentralQueryResponse:
+        self._check(request, context, "central query")
         try:
             recs = self.handler.central_decisions()
         except Exception as exc:  # noqa: BLE001
@@ -267,6 +301,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QuerySilos(
         self, request: pb.SilosQuery, context: grpc.ServicerContext
     ) -> pb.SilosQueryResponse:
+        self._check(request, context, "silos query")
         try:
             silos = self.handler.query_silos(
                 stale_after_ms=request.stale_after_ms,
@@ -291,6 +326,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def QueryHistory(
         self, request: pb.HistoryQuery, context: grpc.ServicerContext
     ) -> pb.HistoryQueryResponse:
+        self._check(request, context, "history query")
         try:
             points = self.handler.query_history(
                 request.model_id,
@@ -322,8 +358,10 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         if self.require_identity and peer_identity(context) != "operator":
             self.metrics.denied.inc()
             self.handler.record_denied(peer_identity(context), "operator", what)
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED, f"{what}: only the operator identity may do this"
+            abort_status(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{what}: only the operator identity may do this",
             )
 
     def _models(self, model_id: str) -> pb.ModelsResponse:
@@ -346,6 +384,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def ListModels(
         self, request: pb.ModelsQuery, context: grpc.ServicerContext
     ) -> pb.ModelsResponse:
+        self._check(request, context, "models query")
         try:
             return self._models(request.model_id)
         except Exception as exc:  # noqa: BLE001
@@ -354,6 +393,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def PromoteModel(
         self, request: pb.PromoteRequest, context: grpc.ServicerContext
     ) -> pb.ModelsResponse:
+        self._check(request, context, "promote")
         self._operator_only(context, "promote")
         try:
             self.handler.promote(
@@ -366,6 +406,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def RollbackModel(
         self, request: pb.RollbackRequest, context: grpc.ServicerContext
     ) -> pb.ModelsResponse:
+        self._check(request, context, "rollback")
         self._operator_only(context, "rollback")
         try:
             self.handler.rollback(request.model_id)

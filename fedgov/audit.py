@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fedgov.documents import nested_too_deep
 from fedgov.errors import ConfigError
 
 __all__ = ["GENESIS", "AuditLog", "ChainReport", "record_hash", "verify_chain"]
@@ -117,13 +118,23 @@ def verify_chain(path: str | Path) -> ChainReport:
     prev = GENESIS
     n = 0
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise ConfigError(f"{path}: audit log not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; pass the audit .jsonl file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
     with fh:
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return ChainReport(False, n, prev, lineno, f"not UTF-8 (byte {exc.start + 1})")
             if not line.strip():
                 return ChainReport(False, n, prev, lineno, "empty line")
+            if nested_too_deep(line):  # the parser would recurse past Python's limit
+                return ChainReport(False, n, prev, lineno, "nested too deeply for an audit record")
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:

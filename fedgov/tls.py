@@ -205,6 +205,23 @@ def init_trial_pki(
 ) -> dict[str, Path]:
     """A CA, an aggregator certificate and one client certificate per silo."""
     out = Path(out_dir)
+    for silo in silos:
+        if not silo or "/" in silo:
+            raise ConfigError(f"silo id {silo!r}: must be non-empty and contain no '/'")
+        if silo in ("ca", "aggregator"):  # their files would overwrite the CA's or server's
+            raise ConfigError(f"silo id {silo!r}: reserved for the PKI's own files; rename it")
+    try:
+        return _init_trial_pki(out, silos, aggregator_hosts, days)
+    except OSError as exc:
+        raise ConfigError(
+            f"{out}: cannot write the PKI there ({exc.strerror or exc}); "
+            "give a folder you can write, new or holding an earlier trial PKI"
+        ) from None
+
+
+def _init_trial_pki(
+    out: Path, silos: Sequence[str], aggregator_hosts: Sequence[str], days: int
+) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     if (out / "ca.pem").exists():
         ca_cert, ca_key = load_ca(out)
@@ -216,9 +233,7 @@ def init_trial_pki(
     written["aggregator"], _ = issue_certificate(
         ca_cert, ca_key, "aggregator", out, dns=dns, ips=ips, days=days, server=True
     )
-    for silo in silos:
-        if not silo or "/" in silo:
-            raise ConfigError(f"silo id {silo!r}: must be non-empty and contain no '/'")
+    for silo in dict.fromkeys(silos):  # each once, in order
         uris = [] if silo == "operator" else [SILO_URI_PREFIX + silo]
         written[silo], _ = issue_certificate(ca_cert, ca_key, silo, out, uris=uris, days=days)
     return written

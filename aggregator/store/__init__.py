@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from aggregator.store._base import (
@@ -55,6 +56,8 @@ def create_store(url: str | Path) -> Store:
     Raises ConfigError for an unknown scheme or a database that cannot be reached.
     """
     text = str(url)
+    if not text.strip():
+        raise ConfigError("the store URL is empty; give a file path or a postgresql:// URL")
     if text.startswith(("postgresql://", "postgres://")):
         return PostgresStore(text)
     if text.startswith("sqlite:///"):
@@ -64,4 +67,11 @@ def create_store(url: str | Path) -> Store:
             f"unknown store URL scheme in {redact_url(text)!r}; use a file path, "
             "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
         )
-    return SqliteStore(text)
+    try:
+        return SqliteStore(text)
+    except (sqlite3.Error, OSError) as exc:
+        why = "is a directory" if Path(text).is_dir() else str(exc)
+        raise ConfigError(
+            f"{text}: cannot open it as a SQLite store ({why}); give the path of a fedgov "
+            "SQLite database or of a file to create"
+        ) from None

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from fedgov.errors import ConfigError
-
-__all__ = ["fmt", "iso", "parse_duration", "parse_since", "print_json", "table"]
+__all__ = ["fmt", "iso", "print_json", "table"]
 
 
 def fmt(v: Any) -> str:
@@ -45,39 +41,10 @@ def print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False))
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str | None) -> int:
-    """'' -> 0; '90m', '2h', '7d' -> milliseconds."""
-    if not text:
-        return 0
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ConfigError(f"duration {text!r}: use a number and a unit, like 30s, 15m, 6h, 2d, 1w")
-    return int(float(m.group(1)) * _UNIT[m.group(2)] * 1000)
-
-
-def parse_since(text: str | None) -> int:
-    """'' -> 0; '90m', '2h', '7d' -> that long ago; ISO 8601 -> that instant (unix ms)."""
-    if not text:
-        return 0
-    if _DURATION.match(text.strip()):
-        return int(time.time() * 1000) - parse_duration(text)
-    try:
-        dt = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--since {text!r}: use a duration like 30m, 2h, 7d "
-            "or an ISO time like 2026-11-27T10:00"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp() * 1000)
-
-
 def iso(ms: int) -> str:
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # outside years 1..9999: show the number
+        return f"{ms} ms"

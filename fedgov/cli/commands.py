@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fedgov.cli._format import fmt, iso, parse_since, print_json, table
+from fedgov.cli._format import fmt, iso, print_json, table
 from fedgov.errors import ConfigError, DataError, PolicyError
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
             "mTLS is the default: pass --tls-dir DIR (see `fedgov certs init`), or --insecure "
             "to serve plaintext gRPC on a trusted network"
         )
+    if args.reannotation_dir and Path(args.reannotation_dir).exists():
+        if not Path(args.reannotation_dir).is_dir():
+            raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
     audit = AuditLog(args.audit or f"{args.db}.audit.jsonl")
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     central = CentralGate(engine, tuple(_split(args.groups)) or ("*",))
@@ -120,9 +123,14 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
 
     registry = CollectorRegistry()
     if args.metrics_port is not None:
-        start_http_server(args.metrics_port, registry=registry)
+        try:
+            start_http_server(args.metrics_port, registry=registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port {args.metrics_port}: cannot serve /metrics there "
+                f"({exc.strerror or exc}); pick a free port"
+            ) from None
     from aggregator.retrain import TrainingSettings
-    from fedgov.cli._format import parse_duration
 
     training = None
     if args.retrain:
@@ -138,7 +146,7 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
         registry=registry,
         health_address=args.health_listen,
         training=training,
-        cooldown_s=parse_duration(args.cooldown) / 1000,
+        cooldown_s=args.cooldown / 1000,
     )
     if args.reannotation_dir:
         running.handler.reannotation_dir = Path(args.reannotation_dir)
@@ -164,11 +172,8 @@ def _client_tls(args: argparse.Namespace) -> Any:
 def cmd_certs(args: argparse.Namespace) -> int:
     from fedgov.tls import init_trial_pki
 
-    silos = _split(args.silos)
-    if not silos:
-        raise ConfigError("--silos: name at least one silo id")
     written = init_trial_pki(
-        args.out, [*silos, "operator"], aggregator_hosts=_split(args.hosts), days=args.days
+        args.out, [*args.silos, "operator"], aggregator_hosts=_split(args.hosts), days=args.days
     )
     for name, path in written.items():
         print(f"{name:12} {path}")
@@ -183,7 +188,7 @@ def _query_promql(args: argparse.Namespace) -> int:
     if args.query_command == "drift":
         rows = client.drift(
             args.psi,
-            since_ms=parse_since(args.since),
+            since_ms=args.since,
             model_id=args.model,
             jurisdiction_glob=args.jurisdictions,
         )
@@ -229,7 +234,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         if args.query_command == "drift":
             rows = client.drift(
                 args.psi,
-                since_ms=parse_since(args.since),
+                since_ms=args.since,
                 model_id=args.model,
                 jurisdiction_glob=args.jurisdictions,
             )
@@ -242,7 +247,7 @@ def cmd_query(args: argparse.Namespace) -> int:
                 args.model,
                 model_version=args.model_version,
                 jurisdiction_glob=args.jurisdictions,
-                since_ms=parse_since(args.since),
+                since_ms=args.since,
             )
             if args.json:
                 print_json(ans)
@@ -255,11 +260,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             else:
                 print_central(rows)
         elif args.query_command == "silos":
-            from fedgov.cli._format import parse_duration
-
-            rows = client.silos(
-                stale_after_ms=parse_duration(args.stale), jurisdiction_glob=args.jurisdictions
-            )
+            rows = client.silos(stale_after_ms=args.stale, jurisdiction_glob=args.jurisdictions)
             if args.json:
                 print_json(rows)
             else:
@@ -270,7 +271,7 @@ def cmd_query(args: argparse.Namespace) -> int:
                 args.metric,
                 feature=args.feature,
                 attribute=args.attribute,
-                since_ms=parse_since(args.since),
+                since_ms=args.since,
                 jurisdiction_glob=args.jurisdictions,
             )
             if args.json:
@@ -618,15 +619,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
         if not results:
             raise PolicyError(f"{args.bundle}: no test_* rules found in *_test.rego files")
         return 1 if failed else 0
+    from fedgov.documents import load_document
+
     engine = RegoEngine.from_bundle(args.bundle)
-    try:
-        doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{args.input}: input file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{args.input}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-        ) from None
+    # Missing, a directory, not UTF-8, not JSON, nested absurdly: one located message.
+    doc = load_document(args.input, what="JSON input file", yaml_syntax=False)
     decision = engine.evaluate(doc)
     print_json(decision.to_dict())
     return 0 if decision.allow else 1

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from fedgov import __version__
+from fedgov.cli import _args as t
 from fedgov.errors import GovernanceError
 
 __all__ = ["build_parser", "main"]
@@ -36,6 +37,7 @@ def _add_aggregator(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--aggregator",
         default=DEFAULT_AGGREGATOR,
+        type=t.address,
         metavar="HOST:PORT",
         help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
     )
@@ -47,7 +49,10 @@ def _add_aggregator(p: argparse.ArgumentParser) -> None:
         "without it the call is plaintext and works only against an --insecure aggregator",
     )
     p.add_argument(
-        "--identity", default="operator", help="certificate name in --tls-dir (default operator)"
+        "--identity",
+        default="operator",
+        type=t.identifier,
+        help="certificate name in --tls-dir (default operator)",
     )
 
 
@@ -81,14 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
         "from a reference CSV or Parquet file.",
     )
     p.add_argument("--reference", required=True, metavar="FILE", help="reference data file")
-    p.add_argument("--model", required=True, help="model id")
-    p.add_argument("--model-version", required=True, dest="model_version", help="model version")
-    p.add_argument("--label", required=True, help="ground-truth column")
-    p.add_argument("--prediction", required=True, help="predicted-label column")
-    p.add_argument("--score", help="optional score column (a probability of the positive label)")
+    p.add_argument("--model", required=True, type=t.identifier, help="model id")
+    p.add_argument(
+        "--model-version",
+        required=True,
+        dest="model_version",
+        type=t.identifier,
+        help="model version",
+    )
+    p.add_argument("--label", required=True, type=t.name, help="ground-truth column")
+    p.add_argument("--prediction", required=True, type=t.name, help="predicted-label column")
+    p.add_argument(
+        "--score",
+        type=t.name,
+        help="optional score column (a probability of the positive label)",
+    )
     p.add_argument(
         "--score-bins",
-        type=int,
+        type=t.count(1, 10_000),
         default=20,
         dest="score_bins",
         help="equal-width bins of the per-group score histograms, over [0, 1] unless the "
@@ -107,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--categorical", default="", help="comma-separated columns to treat as categorical"
     )
     p.add_argument("--exclude", default="", help="comma-separated columns that are not features")
-    p.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
+    p.add_argument(
+        "--bins", type=t.count(1, 10_000), default=10, help="quantile bins per numeric feature"
+    )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the spec")
     _add_common(p)
 
@@ -134,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--listen",
         default=DEFAULT_AGGREGATOR,
+        type=t.address,
         metavar="HOST:PORT",
         help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
     )
@@ -146,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--groups",
         default="*",
+        type=t.glob,
         metavar="GLOBS",
         help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
         "(default '*': all silos together)",
@@ -166,10 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
     )
-    s.add_argument("--rounds", type=int, default=3, help="FedAvg rounds per retraining (default 3)")
+    s.add_argument(
+        "--rounds",
+        type=t.count(1, 10_000),
+        default=3,
+        help="FedAvg rounds per retraining (default 3)",
+    )
     s.add_argument(
         "--reweigh",
         default=None,
+        type=t.name,
         metavar="ATTRIBUTE",
         help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
     )
@@ -182,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--cooldown",
         default="0s",
+        type=t.duration_ms,
         metavar="DURATION",
         help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
     )
@@ -194,12 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--health-listen",
         default=None,
+        type=t.address,
         metavar="HOST:PORT",
         help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
     )
     s.add_argument(
         "--metrics-port",
-        type=int,
+        type=t.port,
         default=None,
         metavar="PORT",
         help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
@@ -216,21 +243,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", help="cross-jurisdiction compliance queries")
     qsub = p.add_subparsers(dest="query_command", metavar="QUERY", required=True)
     q = qsub.add_parser("drift", help="features whose PSI exceeds a threshold")
-    q.add_argument("--psi", type=float, default=0.2, help="PSI threshold (default 0.2)")
-    q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")
-    q.add_argument("--model", default="", help="only this model")
-    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    q.add_argument("--psi", type=t.threshold, default=0.2, help="PSI threshold (default 0.2)")
+    q.add_argument(
+        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
+    )
+    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob, help="e.g. 'EU-*'")
     _add_promql(q)
     for x in (q,):
         _add_aggregator(x)
         _add_json(x)
         _add_common(x)
     q = qsub.add_parser("fairness", help="fairness of a model merged across silos")
-    q.add_argument("--model", required=True, help="model id")
-    q.add_argument("--model-version", default="", dest="model_version", help="default: newest")
-    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    q.add_argument("--model", required=True, type=t.identifier, help="model id")
     q.add_argument(
-        "--since", default="", help="merge every window since (default: latest of each silo)"
+        "--model-version",
+        default="",
+        dest="model_version",
+        type=t.optional(t.identifier),
+        help="default: newest",
+    )
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob, help="e.g. 'EU-*'")
+    q.add_argument(
+        "--since",
+        default="",
+        type=t.since_ms,
+        help="merge every window since (default: latest of each silo)",
     )
     _add_promql(q)
     _add_aggregator(q)
@@ -239,12 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = qsub.add_parser(
         "central", help="the central policy's latest decision per model and jurisdiction group"
     )
-    q.add_argument("--model", default="", help="only this model")
+    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)
     q = qsub.add_parser("decisions", help="the latest policy decision of every silo")
-    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'US-*'")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob, help="e.g. 'US-*'")
     q.add_argument("--deny-only", action="store_true", help="only silos whose decision denies")
     _add_aggregator(q)
     _add_json(q)
@@ -253,22 +291,35 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--stale",
         default="",
+        type=t.duration_ms,
         metavar="DURATION",
         help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
     )
-    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob, help="e.g. 'EU-*'")
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)
     q = qsub.add_parser("history", help="one metric of a model over time, per silo")
-    q.add_argument("--model", required=True, help="model id")
+    q.add_argument("--model", required=True, type=t.identifier, help="model id")
     q.add_argument(
-        "--metric", required=True, help="e.g. psi, demographic_parity_ratio, sample_size"
+        "--metric",
+        required=True,
+        type=t.identifier,
+        help="e.g. psi, demographic_parity_ratio, sample_size",
     )
-    q.add_argument("--feature", default="", help="the feature, for drift metrics")
-    q.add_argument("--attribute", default="", help="the sensitive attribute, for fairness metrics")
-    q.add_argument("--since", default="", help="only windows ending after: 2h, 7d or ISO time")
-    q.add_argument("--jurisdictions", default="", metavar="GLOB", help="e.g. 'EU-*'")
+    q.add_argument(
+        "--feature", default="", type=t.optional(t.name), help="the feature, for drift metrics"
+    )
+    q.add_argument(
+        "--attribute",
+        default="",
+        type=t.optional(t.name),
+        help="the sensitive attribute, for fairness metrics",
+    )
+    q.add_argument(
+        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
+    )
+    q.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob, help="e.g. 'EU-*'")
     _add_aggregator(q)
     _add_json(q)
     _add_common(q)
@@ -276,31 +327,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model", help="the model registry: versions, aliases, lineage")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     c = msub.add_parser("list", help="every version with its status and aliases")
-    c.add_argument("--model", default="", help="only this model")
+    c.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
     _add_aggregator(c)
     _add_json(c)
     _add_common(c)
     c = msub.add_parser("show", help="one version with its lineage")
-    c.add_argument("model", metavar="MODEL")
-    c.add_argument("version", metavar="VERSION", nargs="?", default="", help="default: production")
+    c.add_argument("model", metavar="MODEL", type=t.identifier)
+    c.add_argument(
+        "version",
+        metavar="VERSION",
+        nargs="?",
+        default="",
+        type=t.optional(t.identifier),
+        help="default: production",
+    )
     _add_aggregator(c)
     _add_json(c)
     _add_common(c)
     c = msub.add_parser("promote", help="point production at a version (operators)")
-    c.add_argument("model", metavar="MODEL")
-    c.add_argument("version", metavar="VERSION")
+    c.add_argument("model", metavar="MODEL", type=t.identifier)
+    c.add_argument("version", metavar="VERSION", type=t.identifier)
     c.add_argument("--reason", default="", help="why, for the audit log")
     _add_aggregator(c)
     _add_json(c)
     _add_common(c)
     c = msub.add_parser("rollback", help="point production back at its previous version")
-    c.add_argument("model", metavar="MODEL")
+    c.add_argument("model", metavar="MODEL", type=t.identifier)
     _add_aggregator(c)
     _add_json(c)
     _add_common(c)
 
     p = sub.add_parser("jobs", help="list retraining jobs")
-    p.add_argument("--model", default="", help="only this model")
+    p.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
     _add_aggregator(p)
     _add_json(p)
     _add_common(p)
@@ -352,11 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
         "the silo id. For trials; production uses the site's PKI with the same naming.",
     )
     c.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
-    c.add_argument("--silos", required=True, help="comma-separated silo ids, e.g. EU-DE,US-NY")
+    c.add_argument(
+        "--silos",
+        required=True,
+        type=t.identifier_list,
+        help="comma-separated silo ids, e.g. EU-DE,US-NY",
+    )
     c.add_argument(
         "--hosts", default="localhost,127.0.0.1", help="aggregator host names / IPs for its SAN"
     )
-    c.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
+    c.add_argument(
+        "--days", type=t.count(1, 36_500), default=30, help="validity in days (default 30)"
+    )
     _add_common(c)
 
     # audit
@@ -380,15 +445,17 @@ def build_parser() -> argparse.ArgumentParser:
         "generated credit-scoring data, report one window each, query across jurisdictions, "
         "dispatch retraining, clean up.",
     )
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--rows", type=int, default=20_000, help="rows per silo window")
+    p.add_argument("--seed", type=t.count(0, 2**32 - 1), default=7, help="random seed (default 7)")
+    p.add_argument(
+        "--rows", type=t.count(100, 10_000_000), default=20_000, help="rows per silo window"
+    )
     p.add_argument("--workdir", default=None, help="keep files here instead of a temp folder")
     p.add_argument(
         "--no-retrain",
         action="store_true",
         help="stop after dispatching the retrain command (skips Flower; a few seconds)",
     )
-    p.add_argument("--rounds", type=int, default=3, help="FedAvg rounds (default 3)")
+    p.add_argument("--rounds", type=t.count(1, 10_000), default=3, help="FedAvg rounds (default 3)")
     _add_json(p)
     _add_common(p)
     return parser

@@ -1,9 +1,12 @@
 """The wire boundary: protobuf <-> domain conversions."""
 
 from fedgov.wire.serde import (
+    MAX_JSON_CHARS,
     WireError,
+    check_request,
     decision_from_proto,
     decision_to_proto,
+    json_from_wire,
     metrics_json_from_bytes,
     report_decision_from_bytes,
     report_from_bytes,
@@ -16,9 +19,12 @@ from fedgov.wire.serde import (
 )
 
 __all__ = [
+    "MAX_JSON_CHARS",
     "WireError",
+    "check_request",
     "decision_from_proto",
     "decision_to_proto",
+    "json_from_wire",
     "metrics_json_from_bytes",
     "report_decision_from_bytes",
     "report_from_bytes",

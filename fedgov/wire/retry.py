@@ -1,7 +1,13 @@
 """Calling the aggregator with retries: exponential backoff with full jitter.
 
-Transient failures (the aggregator down, restarting or overloaded) are
-retried; a rejection is raised at once as the matching fedgov error.
+Only transient failures are retried: UNAVAILABLE (the aggregator down or
+restarting, the connection lost) and DEADLINE_EXCEEDED (no answer in time).
+Any other status is the aggregator's or gRPC's real answer and retrying would
+get it again, so it is raised at once with its code and details:
+INVALID_ARGUMENT, OUT_OF_RANGE and RESOURCE_EXHAUSTED (a message over gRPC's
+size limits) as a rejection, FAILED_PRECONDITION as :class:`NotRegistered`,
+PERMISSION_DENIED as a rejection naming it, anything else (INTERNAL,
+UNIMPLEMENTED...) as a :class:`TransportError` that names the status.
 """
 
 from __future__ import annotations
@@ -24,12 +30,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_TRANSIENT = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.ABORTED,
-}
+_TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+_REFUSED = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE})
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,20 @@ def call_with_retry(
                 raise NotRegistered(f"{what}: {detail}") from None
             if code == grpc.StatusCode.PERMISSION_DENIED:
                 raise rejected(f"{what}: permission denied: {detail}") from None
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
+            if code in _REFUSED:
                 raise rejected(f"{what}: {detail}") from None
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise rejected(
+                    f"{what}: {detail} (the request or its answer is larger than gRPC allows; "
+                    "send less, or narrow the query)"
+                ) from None
+            if code not in _TRANSIENT:
+                raise TransportError(
+                    f"{what}: aggregator at {address} answered {code.name}: {detail}"
+                ) from None
             elapsed = time.monotonic() - start
             limit = backoff.max_elapsed
-            if code not in _TRANSIENT or (limit is not None and elapsed >= limit):
+            if limit is not None and elapsed >= limit:
                 raise TransportError(
                     f"{what}: aggregator at {address} failed after {attempt} attempt(s) "
                     f"over {elapsed:.1f}s: {code.name} {detail}. Is it running, and is the "

@@ -4,6 +4,9 @@ The only module (with the gRPC glue) that imports generated ``_pb2`` code;
 domain code works with :class:`fedgov.report.Report` and friends.
 ``*_from_proto`` functions validate shapes and raise :class:`WireError`
 naming the field, so a hostile message becomes a precise rejection.
+:func:`check_request` bounds the identifiers, globs and times of any request
+(:mod:`fedgov.limits`) and :func:`json_from_wire` reads a JSON field a peer
+sent; both run before anything else looks at a request.
 """
 
 from __future__ import annotations
@@ -13,18 +16,29 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
+from fedgov.documents import MAX_DEPTH, nested_too_deep
 from fedgov.errors import ReportRejected
+from fedgov.limits import (
+    duration_problem,
+    glob_problem,
+    identifier_problem,
+    name_problem,
+    time_problem,
+)
 from fedgov.policy import Decision
 from fedgov.report import Report, ReportLink
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 
 __all__ = [
+    "MAX_JSON_CHARS",
     "WireError",
+    "check_request",
     "decision_from_proto",
     "decision_to_proto",
+    "json_from_wire",
     "metrics_json_from_bytes",
     "report_decision_from_bytes",
     "report_from_bytes",
@@ -36,11 +50,69 @@ __all__ = [
     "stats_to_proto",
 ]
 
-MAX_METRICS_JSON = 4 << 20
+MAX_JSON_CHARS = 4 << 20  # a JSON field a peer sends: metrics or a spec, never rows
 
 
 class WireError(ReportRejected):
     """A message is malformed; the text names the field."""
+
+
+# What each request field may hold, by field name; an empty (unset) field is not checked,
+# what is required is the handler's business.
+_FIELD_RULES = {
+    "silo_id": identifier_problem,
+    "jurisdiction": identifier_problem,
+    "model_id": identifier_problem,
+    "model_version": identifier_problem,
+    "version": identifier_problem,
+    "metric": identifier_problem,
+    "feature": name_problem,
+    "attribute": name_problem,
+    "report_id": identifier_problem,  # names files (re-annotation requests): no '/'
+    "command_id": identifier_problem,
+    "jurisdiction_glob": glob_problem,
+    "since_unix_ms": time_problem,
+    "stale_after_ms": duration_problem,
+}
+
+
+def check_request(message: Message, where: str = "request") -> None:
+    """WireError naming the first field of ``message`` (not of its sub-messages) whose
+    value breaks its rule in :data:`_FIELD_RULES`: an identifier too long or with odd
+    characters, a glob that is not one, a time outside 1970..9999."""
+    for field, value in message.ListFields():  # only the fields that are set
+        rule = _FIELD_RULES.get(field.name)
+        if rule is not None and not isinstance(value, Message):
+            problem = rule(value)
+            if problem:
+                raise WireError(f"{where}.{field.name}: {problem}")
+
+
+def json_from_wire(
+    text: str,
+    *,
+    field: str,
+    decoder: json.JSONDecoder | None = None,
+    max_chars: int = MAX_JSON_CHARS,
+) -> Any:
+    """Parse a JSON field a peer sent; WireError naming ``field`` if it is too large,
+    nested deeper than :data:`fedgov.documents.MAX_DEPTH` (the parser recurses), or
+    not JSON."""
+    if len(text) > max_chars:
+        raise WireError(f"{field}: {len(text)} characters, the limit is {max_chars}")
+    if nested_too_deep(text):
+        raise WireError(
+            f"{field}: nested more than {MAX_DEPTH} levels deep; fedgov's own JSON nests "
+            "a few levels, so the sender is broken or not a fedgov agent"
+        )
+    try:
+        return (decoder or _PLAIN_DECODER).decode(text)
+    except json.JSONDecodeError as exc:
+        raise WireError(f"{field}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:  # cannot happen below MAX_DEPTH; a guard all the same
+        raise WireError(f"{field}: nested too deeply to read") from None
+    except ValueError as exc:  # from the decoder's hooks (NaN, overflowing numbers)
+        raise WireError(f"{field}: {exc}") from None
 
 
 def decision_to_proto(d: Decision) -> report_pb2.Decision:
@@ -358,19 +430,19 @@ def _finite_float(text: str) -> float:
 # Rejects NaN, Infinity and overflowing literals while parsing: no second walk.
 _METRICS_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _STORED_METRICS_DECODER = json.JSONDecoder()
+_PLAIN_DECODER = _STORED_METRICS_DECODER
 
 
 def _metrics(text: str, decoder: json.JSONDecoder) -> dict[str, Any]:
-    if len(text) > MAX_METRICS_JSON:
-        raise WireError("report.metrics_json: larger than 4 MiB")
-    try:
-        metrics = decoder.decode(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise WireError(
-            f"report.metrics_json: not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
-    except ValueError as exc:
-        raise WireError(f"report.metrics_json: {exc}") from None
+    if decoder is not _STORED_METRICS_DECODER:
+        metrics = json_from_wire(text or "{}", field="report.metrics_json", decoder=decoder)
+    else:  # written here and checked on arrival: no depth check, the hot read path
+        try:
+            metrics = decoder.decode(text or "{}")
+        except json.JSONDecodeError as exc:
+            raise WireError(
+                f"report.metrics_json: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
     if not isinstance(metrics, dict):
         raise WireError("report.metrics_json: must be a JSON object")
     return metrics
@@ -443,8 +515,35 @@ def report_link_from_bytes(data: bytes) -> ReportLink:
 
 
 def report_from_proto(m: report_pb2.Report) -> Report:
-    """The domain report; WireError naming the field if the message is malformed."""
+    """The domain report; WireError naming the field if the message is malformed.
+
+    The path of received reports: besides the shape checks both paths make, the
+    identifiers, times and statistics' names are bounded (:mod:`fedgov.limits`).
+    """
+    check_request(m, "report")
+    for name in ("start_unix_ms", "end_unix_ms"):
+        problem = time_problem(getattr(m.window, name))
+        if problem:
+            raise WireError(f"report.window.{name}: {problem}")
+    if m.created_unix_ms:
+        problem = time_problem(m.created_unix_ms)
+        if problem:
+            raise WireError(f"report.created_unix_ms: {problem}")
+    _check_names(m.stats)
     return _report_from_proto(m, None, _METRICS_DECODER)
+
+
+def _check_names(m: report_pb2.WindowStats) -> None:
+    """Feature and attribute names are names (fedgov.limits): bounded, no control chars."""
+    for kind, items, attr in (
+        ("features", m.features, "name"),
+        ("outcomes", m.outcomes, "attribute"),
+        ("scores", m.scores, "attribute"),
+    ):
+        for i, item in enumerate(items):
+            problem = name_problem(getattr(item, attr))
+            if problem:
+                raise WireError(f"report.stats.{kind}[{i}].{attr}: {problem}")
 
 
 def _report_from_proto(

@@ -9,6 +9,7 @@ import pytest
 PACKAGES = [
     "fedgov",
     "fedgov.errors",
+    "fedgov.limits",
     "fedgov.spec",
     "fedgov.stats",
     "fedgov.metrics",
