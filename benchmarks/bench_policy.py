@@ -55,7 +55,7 @@ def report() -> dict[str, Any]:
 
     The window ends now, so that a freshness rule (the EU pack has one) passes.
     """
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     features = {
         f"x{i:02d}": {"psi": 0.01 + 0.004 * i, "psi_pvalue": 0.5, "missing_rate": 0.0}
         for i in range(20)

@@ -117,7 +117,7 @@ def issue_certificate(
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = _key()
-    start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     sans += [x509.UniformResourceIdentifier(u) for u in uris]
@@ -156,7 +156,7 @@ def _new_ca(out_dir: Path, days: int) -> tuple[object, object]:
 
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fedgov trial CA")])
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -115,7 +115,7 @@ def test_expired_certificate_is_rejected(
         "EU-DE",
         old,
         days=1,
-        not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3),
+        not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=3),
     )
     c = _client(server, TlsFiles(pki / "ca.pem", old / "EU-DE.pem", old / "EU-DE.key"))
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def _policy_input(
 ) -> dict[str, Any]:
     columns = credit_data(rows, seed=7, **kw)
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
-    end = window_end or datetime.now(timezone.utc) - timedelta(hours=1)
+    end = window_end or datetime.now(UTC) - timedelta(hours=1)
     return {
         "model": {"id": spec.model_id, "version": spec.model_version},
         "silo": "bank-a",
@@ -214,7 +214,7 @@ def test_eu_gives_no_verdict_on_a_tiny_sample(
 def test_eu_denies_stale_evidence_by_jurisdiction(
     engines: dict[str, RegoEngine], credit_spec: MonitoringSpec
 ) -> None:
-    four_days_ago = datetime.now(timezone.utc) - timedelta(hours=96)
+    four_days_ago = datetime.now(UTC) - timedelta(hours=96)
     eu = _decide(engines["eu"], _policy_input(credit_spec, "EU-DE", window_end=four_days_ago))
     assert not eu.allow
     assert eu.actions == ("block",)
