@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedgov.documents import MAX_DEPTH, nested_too_deep
 from fedgov.errors import PolicyError
 
 __all__ = [
@@ -131,6 +132,11 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_data(text: str, file: Path) -> dict[str, Any]:
+    if nested_too_deep(text):  # json.loads recurses: refuse before the stack runs out
+        raise PolicyError(
+            f"nested more than {MAX_DEPTH} levels deep; policy data is a shallow JSON object",
+            file=str(file),
+        )
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

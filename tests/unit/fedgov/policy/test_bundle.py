@@ -107,3 +107,9 @@ def test_non_utf8_module_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="not UTF-8") as info:
         load_bundle(tmp_path)
     assert info.value.line == 2
+
+
+def test_deeply_nested_data_is_rejected_not_a_recursion_error(tmp_path: Path) -> None:
+    write(tmp_path, {"policy.rego": "package fedgov\n", "data.json": "[" * 100_000})
+    with pytest.raises(PolicyError, match="nested more than 64 levels"):
+        load_bundle(tmp_path)
