@@ -35,9 +35,9 @@ def report_id_for(silo_id: str, spec: MonitoringSpec, input_digest: str) -> str:
 
 
 def _iso(ms: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
 def policy_input(

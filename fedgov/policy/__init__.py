@@ -81,7 +81,8 @@ class PolicyEngine(Protocol):
     input, it returns a fail-closed :class:`Decision`.
     """
 
-    digest: str
+    @property
+    def digest(self) -> str: ...
 
     def evaluate(self, input: Mapping[str, Any]) -> Decision:  # "input" as in Rego
         ...
