@@ -15,7 +15,7 @@ Example ``silo.yaml``::
       retry_seconds: 30         # keep retrying an unreachable aggregator this long
     policy: policies/default    # the silo's own Rego bundle (folder)
     opa_url: http://127.0.0.1:8181   # optional: decide on an OPA sidecar instead of embedded Rego
-    state_dir: state            # processed windows, outbox, command log
+    state_dir: state            # agent.db (outbox, windows, report chain, commands), audit.jsonl
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
     metrics_address: 127.0.0.1  # bind address of /metrics (0.0.0.0 for a Prometheus in another pod)
     poll_seconds: 5             # how often the input folders are scanned

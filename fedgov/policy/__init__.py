@@ -52,8 +52,8 @@ from typing import Any, Protocol, runtime_checkable
 from fedgov.policy._bundle import Bundle, load_bundle
 from fedgov.policy._decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
 from fedgov.policy._opa import OpaEngine
+from fedgov.policy._policy_tests import PolicyTestResult, run_policy_tests
 from fedgov.policy._regopy import RegoEngine, to_plain
-from fedgov.policy._testing import PolicyTestResult, run_policy_tests
 
 __all__ = [
     "DECISION_PATH",
@@ -81,7 +81,8 @@ class PolicyEngine(Protocol):
     input, it returns a fail-closed :class:`Decision`.
     """
 
-    digest: str
+    @property
+    def digest(self) -> str: ...
 
     def evaluate(self, input: Mapping[str, Any]) -> Decision:  # "input" as in Rego
         ...

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from aggregator.query_client import QueryClient
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
@@ -138,7 +138,8 @@ def test_same_report_twice_is_stored_once(
         stored = aggregator.handler.store.get_report(report.report_id)
         assert stored is not None and stored.stats == report.stats
         # Re-processing the same window (e.g. after a crash) yields the same id.
-        agent._ledger.clear()
+        with agent.state.transaction() as db:
+            db.execute("DELETE FROM windows")  # the window ledger lost
         (again,) = agent.scan_once()
         assert again.report_id == report.report_id
         assert aggregator.handler.store.count_reports() == 1

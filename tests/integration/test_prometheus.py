@@ -38,7 +38,7 @@ import yaml
 from prometheus_client import CollectorRegistry, start_http_server
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from aggregator.central import CentralGate
 from aggregator.promql import PromQLClient
 from aggregator.query_client import QueryClient

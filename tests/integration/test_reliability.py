@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from aggregator.server import create_server
 from aggregator.store import SqliteStore
 from fedgov.errors import TransportError
@@ -135,11 +135,11 @@ def test_kill_9_agent_mid_send_then_restart(tmp_path: Path, spec_file: Path) -> 
         done = subprocess.run([*cmd, "--once"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert store.count_reports() == windows  # nothing lost, nothing doubled
-        from agent.outbox import Outbox
+        from agent.state import AgentState
 
-        box = Outbox(tmp_path / "state" / "outbox.db")
-        assert len(box) == 0
-        box.close()
+        state = AgentState(tmp_path / "state")
+        assert len(state.outbox) == 0
+        state.close()
     finally:
         running.stop(grace=1.0)
         store.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from aggregator.central import CentralGate
 from aggregator.retrain import TrainingSettings
 from aggregator.server import RunningServer, create_server
@@ -178,9 +178,9 @@ def test_supernode_dying_mid_run_fails_the_job(
     _wait_job(loop, {"training"}, timeout=120)
     victim = loop.agents[1]
     deadline = time.monotonic() + 30
-    while not victim._supernodes and time.monotonic() < deadline:
+    while not victim.silo_commands.supernodes and time.monotonic() < deadline:
         time.sleep(0.1)
-    (node,) = victim._supernodes.values()
+    (node,) = victim.silo_commands.supernodes.values()
     os.killpg(node.proc.pid, signal.SIGKILL)  # the silo's SuperNode dies mid-run
     job = _wait_job(loop, {"promoted", "rejected", "failed"}, timeout=300)
     assert job.state == "failed"

@@ -15,7 +15,7 @@ def _warn_from(module: str, category: type[Warning]) -> None:
     )
 
 
-@pytest.mark.parametrize("module", ["fedgov.stats._probe", "agent.runner", "aggregator.handler"])
+@pytest.mark.parametrize("module", ["fedgov.stats._probe", "agent.service", "aggregator.handler"])
 def test_a_warning_from_our_code_is_an_error(module: str) -> None:
     with pytest.raises(UserWarning, match="probe"):
         _warn_from(module, UserWarning)

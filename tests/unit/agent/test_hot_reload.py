@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from fedgov.audit import verify_chain
 from fedgov.policy import default_bundle_path
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.opa_emulator import OpaEmulator
+
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from fedgov.policy import OpaEngine, default_bundle_path
-from fedgov.policy._opa_emulator import OpaEmulator
 from fedgov.synthetic import credit_data, write_table
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agent.config import config_from_dict
-from agent.runner import Agent
+from agent.service import Agent
 from agent.training import evaluate_candidate
 from fedgov.errors import DataError
 from fedgov.federated.model import FeatureMap, init_weights

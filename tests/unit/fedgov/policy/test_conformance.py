@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.opa_emulator import OpaEmulator
 
 from fedgov.errors import PolicyError
 from fedgov.policy import Decision, OpaEngine, PolicyEngine, RegoEngine, default_bundle_path
-from fedgov.policy._opa_emulator import OpaEmulator
 
 V1 = "package fedgov\n\nimport rego.v1\n\n"
 EMPTY = '{"allow": true, "deny": [], "warn": [], "actions": []}'

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.opa_emulator import OpaEmulator
 
 from fedgov.errors import ConfigError, PolicyError
 from fedgov.policy import (
@@ -29,7 +30,6 @@ from fedgov.policy import (
     default_bundle_path,
     load_bundle,
 )
-from fedgov.policy._opa_emulator import OpaEmulator
 
 V1 = "package fedgov\n\nimport rego.v1\n\n"
 GATE = V1 + (

@@ -1,0 +1,262 @@
+"""The silo agent: watch input folders, report each new window, obey commands.
+
+One :class:`Agent` per silo. :meth:`Agent.run` is the main loop: reload the
+policy bundle if it changed (:mod:`agent.policy_reload`), report every new
+window (:mod:`agent.windows`, :mod:`agent.pipeline`), send what waits in the
+outbox; a thread keeps the command stream open (:mod:`agent.silo_commands`).
+Everything that must survive a restart is in :mod:`agent.state`; the audit
+log is its own hash-chained file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, start_http_server
+
+from agent.client import AggregatorClient, Command
+from agent.config import AgentConfig
+from agent.exporter import AgentMetrics
+from agent.pipeline import build_report
+from agent.policy_reload import PolicyReloader, load_engine
+from agent.silo_commands import SiloCommands
+from agent.state import AgentState
+from agent.windows import ModelWatch, new_windows, window_of
+from fedgov.audit import AuditLog
+from fedgov.errors import ConfigError, DataError, GovernanceError
+from fedgov.policy import PolicyEngine
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec, load_spec
+from fedgov.wire.retry import Backoff
+
+__all__ = ["Agent", "ModelWatch"]
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Everything one silo runs. Construction fails closed: a spec or policy
+    bundle that does not load stops the agent before it reports anything."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        engine: PolicyEngine | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.models = tuple(ModelWatch(load_spec(m.spec), m.input) for m in config.models)
+        for m in self.models:
+            if not m.input.exists():
+                raise ConfigError(f"{m.input}: input folder or file does not exist")
+        self.engine = engine or load_engine(config)
+        self.registry = registry or CollectorRegistry()
+        self.metrics = AgentMetrics(config.silo_id, config.jurisdiction, self.registry)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.audit = AuditLog(config.state_dir / "audit.jsonl")
+        self._policy = PolicyReloader(config, self.audit, self.engine)
+        self.audit.append("policy_loaded", bundle=str(config.policy), digest=self._policy.digest)
+        self.state = AgentState(config.state_dir)
+        self.outbox = self.state.outbox
+        self._stop = threading.Event()
+        self.client = AggregatorClient(
+            config.aggregator_address,
+            backoff=backoff or Backoff(max_elapsed=config.retry_seconds),
+            stop=self._stop,
+            tls=config.tls,
+        )
+        if config.tls is None:
+            log.warning("%s: talking to the aggregator WITHOUT TLS (insecure)", config.silo_id)
+        self._metrics_server: Any = None
+        self.metrics_port: int | None = None
+        self.silo_commands = SiloCommands(self)
+        self.sent_at: dict[str, float] = {}  # report id -> when its submission started
+
+    @property
+    def received(self) -> list[Command]:
+        """The commands received, in arrival order."""
+        return self.silo_commands.received
+
+    @property
+    def received_at(self) -> dict[str, float]:
+        """Command id -> when it first arrived (``time.monotonic()``)."""
+        return self.silo_commands.received_at
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start_metrics(self) -> int | None:
+        if self.config.metrics_port is None:
+            return None
+        server, _thread = start_http_server(
+            self.config.metrics_port, addr=self.config.metrics_address, registry=self.registry
+        )
+        self._metrics_server = server
+        self.metrics_port = int(server.server_port)
+        log.info("%s: /metrics on port %d", self.config.silo_id, self.metrics_port)
+        return self.metrics_port
+
+    def register(self) -> None:
+        self.client.register(
+            self.config.silo_id,
+            self.config.jurisdiction,
+            [m.spec for m in self.models],
+            getattr(self.engine, "digest", ""),
+        )
+        log.info("%s registered with %s", self.config.silo_id, self.config.aggregator_address)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.cancel_stream()
+
+    def close(self) -> None:
+        self.stop()
+        self.silo_commands.stop_all()
+        self.client.close()
+        self.state.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+
+    # -- reporting ---------------------------------------------------------------
+    def scan_once(self, *, strict: bool = True) -> list[Report]:
+        """Report every new window, then flush the outbox. Returns the new reports.
+
+        A bad file raises when ``strict``; otherwise it is logged and skipped
+        until it changes, so one broken window does not stop the others.
+        """
+        made: list[Report] = []
+        processed = self.state.processed_windows()
+        for watch in self.models:
+            for path in new_windows(watch, processed):
+                try:
+                    with self.metrics.report_seconds.time():
+                        report = build_report(
+                            watch.spec,
+                            path,
+                            self.engine,
+                            silo_id=self.config.silo_id,
+                            jurisdiction=self.config.jurisdiction,
+                            chunk_rows=self.config.chunk_rows,
+                            min_cell_count=self.config.min_cell_count,
+                            epsilon=self.config.epsilon,
+                            complementary=self.config.complementary,
+                        )
+                except DataError as exc:
+                    if strict:
+                        raise
+                    log.error("%s: skipped until it changes: %s", path, exc)
+                    self.state.mark_window(window_of(watch, path))
+                    continue
+                self.audit.append(
+                    "decision",
+                    report_id=report.report_id,
+                    model=report.model_id,
+                    version=report.model_version,
+                    input_digest=report.input_digest,
+                    allow=report.decision.allow,
+                    deny=list(report.decision.deny),
+                    actions=list(report.decision.actions),
+                    bundle_digest=report.decision.bundle_digest,
+                )
+                # Durable before it is sent: outbox row, window marked, chain advanced.
+                report = self.state.record_report(report, window_of(watch, path))
+                self.metrics.latest.update(report)
+                made.append(report)
+        self.flush_outbox()
+        return made
+
+    def flush_outbox(self) -> int:
+        sent = 0
+        pending = self.outbox.pending()
+        self.metrics.outbox.set(len(pending))
+        for report in pending:
+            self.sent_at.setdefault(report.report_id, time.monotonic())
+            try:
+                with self.metrics.submit_seconds.time():
+                    duplicate = self.client.submit(report)
+            except GovernanceError:
+                self.metrics.reports_failed.inc()
+                raise
+            self.audit.append("report_sent", report_id=report.report_id, duplicate=duplicate)
+            self.outbox.remove(report.report_id)
+            self.metrics.reports_sent.inc()
+            self.metrics.outbox.dec()
+            sent += 1
+            log.info(
+                "%s: report %s acknowledged%s",
+                self.config.silo_id,
+                report.report_id,
+                " (already stored)" if duplicate else "",
+            )
+        return sent
+
+    # -- policy hot reload -------------------------------------------------------
+    def reload_policy_if_changed(self) -> bool:
+        """Swap in a changed bundle if it compiles; otherwise keep the serving one.
+
+        Returns True when a new bundle was swapped in. A broken bundle is
+        logged and audited once per distinct content, never swapped in.
+        """
+        engine = self._policy.changed_engine()
+        if engine is None:
+            return False
+        old, self.engine = self.engine, engine
+        if hasattr(old, "close"):
+            old.close()
+        return True
+
+    # -- commands ----------------------------------------------------------------
+    def handle_command(self, cmd: Command) -> None:
+        self.silo_commands.handle(cmd)
+
+    def switch_model(self, old: ModelWatch, spec: MonitoringSpec) -> None:
+        """Monitor ``spec`` instead of ``old`` (same input) and register the change."""
+        self.models = tuple(ModelWatch(spec, m.input) if m is old else m for m in self.models)
+        self.register()
+
+    def listen_commands(self) -> None:
+        """Keep a command stream open until stopped, reconnecting with backoff."""
+        delays = Backoff(max_elapsed=None).delays()
+        while not self._stop.is_set():
+            try:
+                for cmd in self.client.commands(self.config.silo_id):
+                    self.handle_command(cmd)
+                    delays = Backoff(max_elapsed=None).delays()
+            except grpc.RpcError as exc:
+                if self._stop.is_set() or exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                delay = next(delays)
+                log.warning(
+                    "%s: command stream lost (%s); reconnecting in %.1fs",
+                    self.config.silo_id,
+                    exc.code().name,
+                    delay,
+                )
+                self._stop.wait(delay)
+            except GovernanceError as exc:
+                log.error("%s: %s", self.config.silo_id, exc)
+                self._stop.wait(1.0)
+
+    # -- the main loop -------------------------------------------------------------
+    def run(self, *, once: bool = False) -> None:
+        self.start_metrics()
+        self.register()
+        if once:
+            self.scan_once()
+            return
+        listener = threading.Thread(
+            target=self.listen_commands, name="fedgov-commands", daemon=True
+        )
+        listener.start()
+        while not self._stop.is_set():
+            try:
+                self.reload_policy_if_changed()
+                self.scan_once(strict=False)
+            except GovernanceError as exc:
+                log.error("%s", exc)
+            self._stop.wait(self.config.poll_seconds)

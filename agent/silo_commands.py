@@ -1,0 +1,216 @@
+"""Commands the aggregator sends to this silo, and what the silo does with each.
+
+Kinds (``Command.kind``):
+
+- ``retrain``: a failed gate opened a retraining job; accepted if this silo
+  serves the model version, then it waits for ``join_training``;
+- ``join_training``: start a Flower SuperNode beside the training data and
+  join the run's SuperLink (``payload.superlink``);
+- ``evaluate``: stop the SuperNode; score the candidate (``payload.spec``,
+  ``payload.weights``) on the local holdout through the silo's own policy,
+  and report it as the candidate version;
+- ``promote``: switch to the promoted version (``payload.spec``, optionally
+  the model artifact) and register it.
+
+Every command is logged as handled in the silo's state (one transaction),
+audited, then acknowledged with its status. A command id handled before
+(the aggregator redelivers until it sees the ack) is acknowledged again and
+not executed again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Protocol
+
+from agent.client import AggregatorClient, Command
+from agent.config import AgentConfig
+from agent.exporter import AgentMetrics
+from agent.state import AgentState
+from agent.windows import ModelWatch
+from fedgov.audit import AuditLog
+from fedgov.errors import GovernanceError
+from fedgov.policy import PolicyEngine
+from fedgov.spec import MonitoringSpec
+
+__all__ = ["CommandHost", "SiloCommands"]
+
+log = logging.getLogger(__name__)
+
+
+class CommandHost(Protocol):
+    """What the commands need from the agent that receives them."""
+
+    @property
+    def config(self) -> AgentConfig: ...
+    @property
+    def models(self) -> tuple[ModelWatch, ...]: ...
+    @property
+    def engine(self) -> PolicyEngine: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def state(self) -> AgentState: ...
+    @property
+    def client(self) -> AggregatorClient: ...
+    @property
+    def metrics(self) -> AgentMetrics: ...
+
+    def flush_outbox(self) -> int: ...
+
+    def switch_model(self, old: ModelWatch, spec: MonitoringSpec) -> None:
+        """Monitor ``spec`` instead of ``old`` (same input) and register the change."""
+        ...
+
+
+class SiloCommands:
+    """Handles the commands of one silo; ``received`` lists them in arrival order."""
+
+    def __init__(self, host: CommandHost) -> None:
+        self.host = host
+        self.received: list[Command] = []
+        self.received_at: dict[str, float] = {}  # command id -> when it first arrived
+        self.supernodes: dict[str, Any] = {}  # job id -> the SuperNode process it started
+
+    def handle(self, cmd: Command) -> None:
+        host, silo_id = self.host, self.host.config.silo_id
+        self.received_at.setdefault(cmd.command_id, time.monotonic())
+        host.metrics.commands.labels(cmd.kind).inc()
+        if host.state.command_acked(cmd.command_id):
+            status, message = "accepted", "already acknowledged"
+        elif cmd.kind == "retrain":
+            served = any(
+                m.spec.model_id == cmd.model_id and m.spec.model_version == cmd.model_version
+                for m in host.models
+            )
+            status = "accepted" if served else "rejected"
+            message = (
+                "retraining acknowledged; waiting to join the Flower run"
+                if served
+                else f"this silo does not serve {cmd.model_id}/{cmd.model_version}"
+            )
+        elif cmd.kind in ("join_training", "evaluate", "promote"):
+            try:
+                message = getattr(self, f"_on_{cmd.kind}")(cmd, json.loads(cmd.payload or "{}"))
+                status = "accepted"
+            except (GovernanceError, KeyError, ValueError, OSError) as exc:
+                status, message = "rejected", f"{type(exc).__name__}: {exc}"
+                log.error("%s: %s command failed: %s", silo_id, cmd.kind, message)
+        else:
+            status, message = "rejected", f"unknown command kind {cmd.kind!r}"
+        log.info(
+            "%s: command %s %s for %s/%s (%s): %s",
+            silo_id,
+            cmd.command_id,
+            cmd.kind,
+            cmd.model_id,
+            cmd.model_version,
+            cmd.reason,
+            status,
+        )
+        host.state.record_command(cmd.command_id, cmd.kind, cmd.job_id, status)
+        host.audit.append(
+            "command_received",
+            command_id=cmd.command_id,
+            command=cmd.kind,
+            job_id=cmd.job_id,
+            model=cmd.model_id,
+            version=cmd.model_version,
+            status=status,
+        )
+        host.client.ack_command(cmd.command_id, silo_id, status, message)
+        self.received.append(cmd)
+
+    def stop_all(self) -> None:
+        """Stop every SuperNode this silo started."""
+        for job_id in list(self.supernodes):
+            self._stop_supernode(job_id)
+
+    # -- retraining ----------------------------------------------------------------
+    def _watch_for(self, model_id: str) -> ModelWatch:
+        for m in self.host.models:
+            if m.spec.model_id == model_id:
+                return m
+        raise KeyError(f"this silo does not serve model {model_id!r}")
+
+    def _on_join_training(self, cmd: Command, payload: dict[str, object]) -> str:
+        from fedgov.federated.nodes import SuperNodeProcess
+        from fedgov.spec import save_spec
+
+        config = self.host.config
+        if config.training_data is None:
+            raise ValueError("no training data configured (training.data in the agent config)")
+        watch = self._watch_for(cmd.model_id)
+        workdir = config.state_dir / "training" / cmd.job_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        spec_path = workdir / "spec.json"
+        save_spec(watch.spec, spec_path)
+        node = SuperNodeProcess(
+            config.silo_id,
+            str(payload["superlink"]),
+            {"data-path": str(config.training_data), "spec-path": str(spec_path)},
+            workdir=workdir,
+        ).start()
+        self.supernodes[cmd.job_id] = node
+        self.host.audit.append("supernode_started", job_id=cmd.job_id, node_id=node.node_id)
+        return f"SuperNode {node.node_id} joined {payload['superlink']}"
+
+    def _stop_supernode(self, job_id: str) -> None:
+        node = self.supernodes.pop(job_id, None)
+        if node is not None:
+            node.stop()
+
+    def _on_evaluate(self, cmd: Command, payload: dict[str, object]) -> str:
+        from agent.training import evaluate_candidate, weights_from_payload
+
+        host, config = self.host, self.host.config
+        self._stop_supernode(cmd.job_id)
+        if config.holdout is None:
+            raise ValueError("no holdout configured (training.holdout in the agent config)")
+        spec = MonitoringSpec.from_dict(payload["spec"], source="evaluate command")  # type: ignore[arg-type]
+        report = evaluate_candidate(
+            spec,
+            weights_from_payload(payload["weights"]),  # type: ignore[arg-type]
+            config.holdout,
+            host.engine,
+            silo_id=config.silo_id,
+            jurisdiction=config.jurisdiction,
+            chunk_rows=config.chunk_rows,
+            min_cell_count=config.min_cell_count,
+            epsilon=config.epsilon,
+        )
+        host.audit.append(
+            "candidate_decision",
+            report_id=report.report_id,
+            version=spec.model_version,
+            allow=report.decision.allow,
+            deny=list(report.decision.deny),
+        )
+        report = host.state.record_report(report)  # outbox + chain, one transaction
+        host.flush_outbox()
+        return f"candidate {spec.model_version}: allow={report.decision.allow}"
+
+    def _on_promote(self, cmd: Command, payload: dict[str, object]) -> str:
+        import base64
+
+        from fedgov.spec import save_spec
+
+        spec = MonitoringSpec.from_dict(payload["spec"], source="promote command")  # type: ignore[arg-type]
+        models_dir = self.host.config.state_dir / "models"
+        models_dir.mkdir(parents=True, exist_ok=True)
+        save_spec(spec, models_dir / f"{spec.model_id}-{spec.model_version}.spec.json")
+        if payload.get("artifact_b64"):
+            (models_dir / f"{spec.model_id}-{spec.model_version}.npz").write_bytes(
+                base64.b64decode(str(payload["artifact_b64"]))
+            )
+        old = self._watch_for(spec.model_id)
+        self.host.switch_model(old, spec)
+        self.host.audit.append(
+            "model_switched",
+            model=spec.model_id,
+            previous=old.spec.model_version,
+            version=spec.model_version,
+        )
+        return f"now monitoring {spec.model_id} {spec.model_version}"

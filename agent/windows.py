@@ -1,0 +1,48 @@
+"""The input windows a silo watches: which files are new since they were last reported.
+
+A window is one data file (CSV or Parquet) in a model's input folder, or the
+input file itself. It is new when its size or modification time differs from
+the fingerprint in the ledger (:meth:`agent.state.AgentState.processed_windows`).
+The ledger key names the model, not its version, so a promoted version does
+not report the old windows again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.state import Window
+from fedgov.data import DATA_SUFFIXES
+from fedgov.spec import MonitoringSpec
+
+__all__ = ["ModelWatch", "new_windows", "window_of"]
+
+
+@dataclass(frozen=True)
+class ModelWatch:
+    """A model version this silo monitors, and where its windows arrive."""
+
+    spec: MonitoringSpec
+    input: Path
+
+
+def window_of(watch: ModelWatch, path: Path) -> Window:
+    """The ledger entry of ``path`` as it is now."""
+    st = path.stat()
+    return Window(f"{watch.spec.model_id}:{path.resolve()}", f"{st.st_size}:{st.st_mtime_ns}")
+
+
+def new_windows(watch: ModelWatch, processed: Mapping[str, str]) -> list[Path]:
+    """The files of ``watch`` whose fingerprint is not the one in ``processed``, in name order."""
+    if watch.input.is_file():
+        candidates = [watch.input]
+    else:
+        candidates = sorted(p for p in watch.input.iterdir() if p.suffix.lower() in DATA_SUFFIXES)
+    out = []
+    for path in candidates:
+        window = window_of(watch, path)
+        if processed.get(window.key) != window.fingerprint:
+            out.append(path)
+    return out
