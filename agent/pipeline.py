@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,6 @@ def report_id_for(silo_id: str, spec: MonitoringSpec, input_digest: str) -> str:
 
 
 def _iso(ms: int) -> str:
-    from datetime import datetime
-
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
