@@ -29,21 +29,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aggregator.store import JobRecord, ModelVersionRecord
+from aggregator._audit import Audit
+from aggregator.commands import Commands
+from aggregator.registry import PRODUCTION, ModelRegistry
+from aggregator.store import JobRecord, ModelVersionRecord, Store
 from fedgov.errors import GovernanceError
 from fedgov.report import now_ms
 from fedgov.spec import save_spec
 
-if TYPE_CHECKING:
-    from aggregator.handler import AggregatorHandler
-
-__all__ = ["RetrainCoordinator", "TrainingSettings", "next_version"]
+__all__ = ["CandidateGate", "RetrainCoordinator", "TrainingSettings", "next_version"]
 
 log = logging.getLogger(__name__)
 
-PRODUCTION = "production"
+# The promotion gate (:meth:`aggregator.gates.Gates.gate_candidate`): (model id,
+# candidate version) -> (allowed, reasons it is not).
+CandidateGate = Callable[[str, str], tuple[bool, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,30 @@ def next_version(version: str, taken: set[str]) -> str:
 
 
 class RetrainCoordinator:
+    """Runs each job it is given (:meth:`submit`) in a thread, through the collaborators:
+
+    ``store`` holds jobs, commands, model versions and reports; ``registry``
+    gives the job's spec, registers the candidate's and promotes; ``audit``
+    records every transition; ``commands`` sends commands to the silos; ``gate``
+    is the promotion gate.
+    """
+
     def __init__(
         self,
-        handler: AggregatorHandler,
-        settings: TrainingSettings | None = None,
+        store: Store,
+        registry: ModelRegistry,
+        audit: Audit,
         *,
+        commands: Commands,
+        gate: CandidateGate,
+        settings: TrainingSettings | None = None,
         workdir: Path | None = None,
     ) -> None:
-        self.handler = handler
+        self._store = store
+        self._registry = registry
+        self._audit = audit
+        self._commands = commands
+        self._gate = gate
         self.settings = settings or TrainingSettings()
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-retrain-"))
         self._superlink: Any = None
@@ -115,8 +133,8 @@ class RetrainCoordinator:
 
     # -- one job -----------------------------------------------------------------
     def _transition(self, job: JobRecord, state: str, detail: str = "", **kw: Any) -> JobRecord:
-        job = self.handler.store.transition_job(job.job_id, state, detail=detail, **kw)
-        self.handler._audit(
+        job = self._store.transition_job(job.job_id, state, detail=detail, **kw)
+        self._audit(
             "job_transition",
             job_id=job.job_id,
             model=job.model_id,
@@ -138,7 +156,7 @@ class RetrainCoordinator:
             time.sleep(0.2)  # a background job waiting on other parties; bounded above
 
     def _acked(self, job_id: str, kind: str, silos: list[str]) -> bool:
-        job = self.handler.store.get_job(job_id)
+        job = self._store.get_job(job_id)
         assert job is not None
         cmds = [c for c in job.commands if c.kind == kind]
         rejected = [c for c in cmds if c.status == "rejected"]
@@ -158,7 +176,7 @@ class RetrainCoordinator:
             else:
                 detail = f"{type(exc).__name__}: {exc}"
                 log.exception("retraining job %s failed", job.job_id)
-            current = self.handler.store.get_job(job.job_id)
+            current = self._store.get_job(job.job_id)
             if current is not None and current.state not in ("promoted", "rejected", "failed"):
                 self._transition(current, "failed", detail)
 
@@ -166,8 +184,8 @@ class RetrainCoordinator:
         from fedgov.federated import run_training, save_weights
         from fedgov.federated.model import FeatureMap
 
-        h, s = self.handler, self.settings
-        spec = h.spec_for(job.model_id, job.model_version)
+        s, store = self.settings, self._store
+        spec = self._registry.spec_for(job.model_id, job.model_version)
         silos = sorted({c.silo_id for c in job.commands})
         jobdir = self.workdir / job.job_id
         spec_path = jobdir / "spec.json"
@@ -177,7 +195,7 @@ class RetrainCoordinator:
 
         # 1. Every silo starts a SuperNode beside its data.
         address, cli_home = self._superlink_address()
-        h.send_commands(
+        self._commands.send(
             job.job_id,
             "join_training",
             silos,
@@ -209,7 +227,7 @@ class RetrainCoordinator:
         )
 
         # 3. A candidate in the registry, evaluated by every silo on its holdout.
-        taken = {v.version for v in h.store.list_model_versions(job.model_id)}
+        taken = {v.version for v in store.list_model_versions(job.model_id)}
         version = next_version(job.model_version, taken)
         candidate = replace(spec, model_version=version)
         artifact_path = save_weights(
@@ -225,7 +243,7 @@ class RetrainCoordinator:
             "node_ids": result.metadata.get("node-ids") or result.metadata.get("node_ids"),
             "trigger": job.reason,
         }
-        h.store.add_model_version(
+        store.add_model_version(
             ModelVersionRecord(
                 job.model_id,
                 version,
@@ -236,10 +254,10 @@ class RetrainCoordinator:
                 artifact_path.read_bytes(),
             )
         )
-        h.register_candidate_spec(candidate)
+        self._registry.register_candidate_spec(candidate)
         job = self._transition(job, "evaluating", f"candidate {version}", candidate_version=version)
         weights = {"coef": result.weights[0].tolist(), "intercept": result.weights[1].tolist()}
-        h.send_commands(
+        self._commands.send(
             job.job_id,
             "evaluate",
             silos,
@@ -249,17 +267,18 @@ class RetrainCoordinator:
         self._wait_for(
             f"evaluation reports for {version}",
             lambda: (
-                len(h.store.reports_for_model(job.model_id, version, latest_only=True))
-                >= len(silos)
+                len(store.reports_for_model(job.model_id, version, latest_only=True)) >= len(silos)
             ),
             s.evaluation_timeout,
         )
 
         # 4. The same gates: every local decision and the central policy.
-        ok, reasons = h.gate_candidate(job.model_id, version)
+        ok, reasons = self._gate(job.model_id, version)
         if ok:
-            h.promote(job.model_id, version, reason=f"job {job.job_id}", job_id=job.job_id)
+            self._registry.promote(
+                job.model_id, version, reason=f"job {job.job_id}", job_id=job.job_id
+            )
             self._transition(job, "promoted", f"{version} is now {PRODUCTION}")
         else:
-            h.store.set_model_status(job.model_id, version, "rejected")
+            store.set_model_status(job.model_id, version, "rejected")
             self._transition(job, "rejected", "; ".join(reasons)[:2000])

@@ -16,7 +16,7 @@ from aggregator.central import CentralGate
 from aggregator.commands import CommandHub
 from aggregator.handler import AggregatorHandler
 from aggregator.metrics import AggregatorMetrics
-from aggregator.retrain import RetrainCoordinator, TrainingSettings
+from aggregator.retrain import TrainingSettings
 from aggregator.servicer import AggregatorServicer
 from aggregator.store import Store
 from fedgov.audit import AuditLog
@@ -77,7 +77,7 @@ def create_server(
     handler = AggregatorHandler(store, CommandHub(), central, audit)
     handler.cooldown_ms = int(cooldown_s * 1000)
     if training is not None:
-        handler.coordinator = RetrainCoordinator(handler, training)
+        handler.start_retraining(training)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
         options=[

@@ -2,7 +2,7 @@
 
 It holds aggregate statistics, metrics derived from them, and the local
 policy decision; never a row-level value. The wire form lives in
-:mod:`fedgov.wire.serde`.
+:mod:`fedgov.wire`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Report:
     created_ms: int = field(default_factory=now_ms)
     prev_report_hash: str = ""  # chain_hash of the silo's previous report of this version
     # The serialized fedgov.v1.Report this value was decoded from, kept by
-    # fedgov.wire.serde so that storing a received report needs no re-encoding.
+    # fedgov.wire (report_from_proto) so that storing a received report needs no re-encoding.
     # Not part of the value: equality ignores it and dataclasses.replace drops it.
     _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 

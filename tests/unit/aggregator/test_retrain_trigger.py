@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.retrain import RetrainCoordinator, TrainingSettings
+from aggregator.retrain import TrainingSettings
 from aggregator.store import SqliteStore
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision
@@ -76,12 +76,10 @@ def test_a_job_that_cannot_start_fails_in_words_and_opens_no_other(
     monkeypatch.setattr(sys, "executable", str(empty / "python"))
     monkeypatch.setattr(sysconfig, "get_path", lambda name, *a, **k: str(empty))
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    handler.coordinator = RetrainCoordinator(
-        handler, TrainingSettings(), workdir=tmp_path / "retrain"
-    )
+    coordinator = handler.start_retraining(TrainingSettings(), workdir=tmp_path / "retrain")
     try:
         handler.ingest(_violation(credit_spec, stats, 0))
-        handler.coordinator.wait(30)
+        coordinator.wait(30)
         (job,) = handler.list_jobs()
         assert job.state == "failed"
         assert job.detail == (
@@ -90,10 +88,10 @@ def test_a_job_that_cannot_start_fails_in_words_and_opens_no_other(
         )
         for n in range(1, 6):  # the gate keeps failing at every report
             handler.ingest(_violation(credit_spec, stats, n))
-        handler.coordinator.wait(30)
+        coordinator.wait(30)
         assert [j.job_id for j in handler.list_jobs()] == [job.job_id]
     finally:
-        handler.coordinator.close()
+        coordinator.close()
 
 
 def test_failed_jobs_hold_triggers_longer_each_time_in_a_row(
@@ -106,7 +104,7 @@ def test_failed_jobs_hold_triggers_longer_each_time_in_a_row(
     handler.retry_after_failure_max_ms = 200_000
     store = handler.store
     clock = {"now": 0}
-    monkeypatch.setattr("aggregator.handler.now_ms", lambda: clock["now"])
+    monkeypatch.setattr("aggregator.jobs.now_ms", lambda: clock["now"])
     reports = iter(range(100))
 
     def jobs_after_a_trigger_at(t: int) -> int:

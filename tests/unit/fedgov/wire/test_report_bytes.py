@@ -187,10 +187,10 @@ def test_counts_decode_whatever_the_encoding(report: Report, extra: bytes) -> No
     msg.features.add().MergeFromString(raw)
     fc = stats_from_proto(msg).features["x"]
     assert fc.counts.tolist() == values and fc.fine.tolist() == fine
-    from fedgov.wire import serde
+    from fedgov.wire import _varint
 
-    payloads = serde._packed_payloads(msg.features[0], (3, 4))
-    fast = serde._varints(payloads, np.cumsum([len(values), len(fine)]))
+    payloads = _varint.packed_payloads(msg.features[0], (3, 4))
+    fast = _varint.varints(payloads, np.cumsum([len(values), len(fine)]))
     if b"\x5b" in extra:  # a group: the walker gives up and the decoder falls back
         assert fast is None
     else:  # the numpy decoder itself read them

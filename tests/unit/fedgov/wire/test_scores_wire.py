@@ -1,7 +1,7 @@
 """Score histograms on the wire and in the aggregator's check against the spec.
 
 Serde checks shapes and signs and still reads reports made before score
-histograms; ``_check_against_spec`` checks them against the registered spec
+histograms; ``check_against_spec`` checks them against the registered spec
 (layout, sums with the suppressed tally and outcome_missing, agreement with
 the outcome counts), naming the field on rejection.
 """
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from _reports import report_of as report
 
-from aggregator.handler import _check_against_spec
 from aggregator.merge import merge_stats
+from aggregator.validation import check_against_spec
 from fedgov.errors import ReportRejected
 from fedgov.metrics import compute_metrics
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
@@ -122,7 +122,7 @@ def test_valid_and_guarded_score_tables_pass(spec: MonitoringSpec, raw: WindowSt
         suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
         dataclasses.replace(raw, scores={}),  # an agent made before score histograms
     ):
-        _check_against_spec(report(spec, s), spec)
+        check_against_spec(report(spec, s), spec)
 
 
 def test_check_rejects_score_tables_unlike_the_spec(spec: MonitoringSpec, raw: WindowStats) -> None:
@@ -130,7 +130,7 @@ def test_check_rejects_score_tables_unlike_the_spec(spec: MonitoringSpec, raw: W
 
     def rejects(s: WindowStats, match: str) -> None:
         with pytest.raises(ReportRejected, match=match):
-            _check_against_spec(report(spec, s), spec)
+            check_against_spec(report(spec, s), spec)
 
     rejects(
         dataclasses.replace(raw, scores={"sex": sex}),
@@ -157,7 +157,7 @@ def test_check_rejects_score_tables_unlike_the_spec(spec: MonitoringSpec, raw: W
     rejects(with_scores(raw, "sex", counts=negative), r"scores\[sex\]: negative count")
     plain = dataclasses.replace(spec, score=None, score_edges=())
     with pytest.raises(ReportRejected, match="the spec names no score column"):
-        _check_against_spec(report(plain, raw), plain)
+        check_against_spec(report(plain, raw), plain)
 
 
 def test_merge_drops_score_tables_when_some_reports_lack_them(

@@ -1,6 +1,6 @@
 """Window statistics on the wire: fine counts, suppression tallies, privacy metadata.
 
-Serde checks shapes and signs; the aggregator's ``_check_against_spec``
+Serde checks shapes and signs; the aggregator's ``check_against_spec``
 checks counts against the registered spec (fine layout, sums with the
 suppressed tally, skipped sums for noised statistics).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from _reports import report_of as report
 
-from aggregator.handler import _check_against_spec
+from aggregator.validation import check_against_spec
 from fedgov.errors import ReportRejected
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
 from fedgov.spec import MonitoringSpec
@@ -121,7 +121,7 @@ def test_guarded_stats_pass_the_check(credit_spec: MonitoringSpec, raw: WindowSt
         add_laplace_noise(raw, 0.5, seed=1),
         suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
     ):
-        _check_against_spec(report(credit_spec, s), credit_spec)
+        check_against_spec(report(credit_spec, s), credit_spec)
 
 
 def test_check_rejects_bad_fine_counts(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
@@ -140,7 +140,7 @@ def test_check_rejects_bad_fine_counts(credit_spec: MonitoringSpec, raw: WindowS
     ]
     for stats, match in cases:
         with pytest.raises(ReportRejected, match=f"features\\[{name}\\]{match}"):
-            _check_against_spec(report(credit_spec, stats), credit_spec)
+            check_against_spec(report(credit_spec, stats), credit_spec)
 
 
 def test_check_counts_the_suppressed_rows(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
@@ -149,14 +149,14 @@ def test_check_counts_the_suppressed_rows(credit_spec: MonitoringSpec, raw: Wind
     fc = s.features[name]
     with pytest.raises(ReportRejected, match="counts add up to"):
         bad = with_feature(s, name, fine_suppressed=fc.fine_suppressed + 1)
-        _check_against_spec(report(credit_spec, bad), credit_spec)
+        check_against_spec(report(credit_spec, bad), credit_spec)
     oc = next(iter(s.outcomes.values()))
     outcomes = {
         **s.outcomes,
         oc.attribute: OutcomeCounts(oc.attribute, oc.groups, oc.counts, oc.suppressed + 1),
     }
     with pytest.raises(ReportRejected, match=r"outcomes\[.*suppressed"):
-        _check_against_spec(
+        check_against_spec(
             report(credit_spec, dataclasses.replace(s, outcomes=outcomes)), credit_spec
         )
 
@@ -166,12 +166,12 @@ def test_noised_stats_skip_sums_not_shapes(credit_spec: MonitoringSpec, raw: Win
     name = numeric_name(s)
     fine = s.features[name].fine.copy()
     fine[0] += 1000  # off by far more than rows: noise makes no sum exact
-    _check_against_spec(report(credit_spec, with_feature(s, name, fine=fine)), credit_spec)
+    check_against_spec(report(credit_spec, with_feature(s, name, fine=fine)), credit_spec)
     with pytest.raises(ReportRejected, match="negative count"):
         fine[0] = -1
-        _check_against_spec(report(credit_spec, with_feature(s, name, fine=fine)), credit_spec)
+        check_against_spec(report(credit_spec, with_feature(s, name, fine=fine)), credit_spec)
     with pytest.raises(ReportRejected, match="expected"):
-        _check_against_spec(report(credit_spec, with_feature(s, name, fine=fine[1:])), credit_spec)
+        check_against_spec(report(credit_spec, with_feature(s, name, fine=fine[1:])), credit_spec)
 
 
 def test_check_rejects_outcomes_unlike_the_spec(
@@ -180,13 +180,13 @@ def test_check_rejects_outcomes_unlike_the_spec(
     first = next(iter(raw.outcomes))
     fewer = {k: v for k, v in raw.outcomes.items() if k != first}
     with pytest.raises(ReportRejected, match="expected attributes"):
-        _check_against_spec(
+        check_against_spec(
             report(credit_spec, dataclasses.replace(raw, outcomes=fewer)), credit_spec
         )
     oc = raw.outcomes[first]
     renamed = OutcomeCounts(first, ("a", *oc.groups[1:]), oc.counts)
     with pytest.raises(ReportRejected, match="groups differ"):
-        _check_against_spec(
+        check_against_spec(
             report(
                 credit_spec, dataclasses.replace(raw, outcomes={**raw.outcomes, first: renamed})
             ),

@@ -1,0 +1,113 @@
+"""The aggregator's gates: the central policy over merged reports, and the promotion gate.
+
+The central gate merges the newest report of every silo in a jurisdiction
+group, evaluates the organisation's policy on the merged figures, and
+records and audits the decision; for a production model a decision asking
+for retraining triggers a job. The promotion gate lets a candidate through
+only if every silo's local decision and every group's central decision allow.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aggregator._audit import Audit
+from aggregator.central import CentralGate
+from aggregator.jobs import JobTrigger
+from aggregator.latest import LatestReports
+from aggregator.merge import merged_metrics
+from aggregator.registry import ModelRegistry
+from aggregator.specs import SpecCache
+from aggregator.store import CentralDecisionRecord, Store
+from fedgov.report import now_ms
+
+__all__ = ["Gates"]
+
+log = logging.getLogger(__name__)
+
+
+class Gates:
+    def __init__(
+        self,
+        store: Store,
+        specs: SpecCache,
+        latest: LatestReports,
+        central: CentralGate | None,
+        registry: ModelRegistry,
+        jobs: JobTrigger,
+        audit: Audit,
+    ) -> None:
+        self._store = store
+        self._specs = specs
+        self._latest = latest
+        self.central = central
+        self._registry = registry
+        self._jobs = jobs
+        self._audit = audit
+
+    def evaluate_central(
+        self, model_id: str, model_version: str, group: str
+    ) -> CentralDecisionRecord | None:
+        """Run the central gate on the group's merged latest reports; record the decision."""
+        if self.central is None:
+            return None
+        reports = self._latest.get(model_id, model_version, group)
+        if not reports:
+            return None
+        spec = self._specs.get(reports[0].spec_digest)
+        assert spec is not None
+        metrics = merged_metrics(spec, reports)
+        production = self._registry.is_production(model_id, model_version)
+        stage = "monitoring" if production else "candidate"
+        decision = self.central.evaluate(group, reports, {**metrics, "stage": stage})
+        rec = CentralDecisionRecord(
+            model_id=model_id,
+            model_version=model_version,
+            jurisdiction_group=group,
+            evaluated_ms=now_ms(),
+            silos=tuple(sorted({r.silo_id for r in reports})),
+            rows=int(sum(r.stats.rows for r in reports)),
+            decision=decision,
+        )
+        self._store.add_central_decision(rec)
+        self._audit(
+            "central_decision",
+            model=model_id,
+            version=model_version,
+            group=group,
+            silos=list(rec.silos),
+            allow=decision.allow,
+            deny=list(decision.deny),
+            actions=list(decision.actions),
+            bundle_digest=decision.bundle_digest,
+        )
+        log.info(
+            "central decision for %s/%s over %s (%s): allow=%s",
+            model_id,
+            model_version,
+            group,
+            ", ".join(rec.silos),
+            decision.allow,
+        )
+        if "retrain" in decision.actions and stage == "monitoring":
+            reason = "; ".join(decision.deny or ("retrain requested",))
+            self._jobs.trigger(model_id, model_version, f"central {group}: {reason}")
+        return rec
+
+    def gate_candidate(self, model_id: str, version: str) -> tuple[bool, list[str]]:
+        """The promotion gate: every local decision and every central group must allow."""
+        reasons: list[str] = []
+        reports = self._latest.get(model_id, version)
+        for r in reports:
+            if not r.decision.allow:
+                reasons += [f"{r.silo_id}: {d}" for d in r.decision.deny] or [f"{r.silo_id}: deny"]
+        if self.central is not None:
+            groups = {g for r in reports for g in self.central.groups_for(r.jurisdiction)}
+            for group in sorted(groups):
+                rec = self.evaluate_central(model_id, version, group)
+                if rec is not None and not rec.decision.allow:
+                    reasons += [f"central {group}: {d}" for d in rec.decision.deny]
+        self._audit(
+            "candidate_gate", model=model_id, version=version, allow=not reasons, reasons=reasons
+        )
+        return not reasons, reasons

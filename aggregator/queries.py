@@ -1,0 +1,206 @@
+"""The aggregator's read-only queries: drift, fairness, decisions, silos, history, jobs.
+
+Each query reads the store (fairness merges the newest reports, decoded once
+through :class:`aggregator.latest.LatestReports`), filters by jurisdiction
+glob, and returns typed records; a question that cannot be answered raises
+:class:`fedgov.errors.QueryError` saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aggregator.latest import LatestReports
+from aggregator.merge import matches_glob, merged_metrics
+from aggregator.specs import SpecCache
+from aggregator.store import (
+    CentralDecisionRecord,
+    DecisionRecord,
+    DriftRecord,
+    JobRecord,
+    MetricPoint,
+    SiloRecord,
+    Store,
+)
+from fedgov.errors import QueryError
+from fedgov.report import now_ms
+
+__all__ = ["FairnessAnswer", "Queries"]
+
+
+@dataclass(frozen=True)
+class FairnessAnswer:
+    model_id: str
+    model_version: str
+    silos: tuple[str, ...]
+    jurisdictions: tuple[str, ...]
+    rows: int
+    reports: int
+    metrics: dict[str, Any]
+
+
+class Queries:
+    def __init__(self, store: Store, specs: SpecCache, latest: LatestReports) -> None:
+        self._store = store
+        self._specs = specs
+        self._latest = latest
+
+    def drift(
+        self,
+        psi_threshold: float,
+        *,
+        since_ms: int = 0,
+        model_id: str | None = None,
+        jurisdiction_glob: str | None = None,
+    ) -> list[DriftRecord]:
+        if not np.isfinite(psi_threshold) or psi_threshold < 0:
+            raise QueryError(f"psi threshold must be a finite number >= 0, got {psi_threshold}")
+        rows = self._store.drift_above(psi_threshold, since_ms=since_ms, model_id=model_id or None)
+        return [r for r in rows if matches_glob(r.jurisdiction, jurisdiction_glob)]
+
+    def fairness(
+        self,
+        model_id: str,
+        *,
+        model_version: str | None = None,
+        jurisdiction_glob: str | None = None,
+        since_ms: int = 0,
+    ) -> FairnessAnswer:
+        if not model_id:
+            raise QueryError("fairness query: a model id is required")
+        # Without a version, merge the newest version that has reports.
+        if since_ms:
+            reports = [
+                r
+                for r in self._store.reports_for_model(
+                    model_id, model_version or None, since_ms=since_ms, latest_only=False
+                )
+                if matches_glob(r.jurisdiction, jurisdiction_glob)
+            ]
+            if not reports:
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
+            if not model_version:
+                newest = max(reports, key=lambda r: r.window_end_ms).model_version
+                reports = [r for r in reports if r.model_version == newest]
+        else:
+            # The newest report of each silo: picked by id, decoded only if not held already.
+            refs = [
+                ref
+                for ref in self._store.latest_report_refs(model_id, model_version or None)
+                if matches_glob(ref.jurisdiction, jurisdiction_glob)
+            ]
+            if not refs:
+                raise _no_reports(model_id, model_version, jurisdiction_glob)
+            if not model_version:
+                newest = max(refs, key=lambda r: r.window_end_ms).model_version
+                refs = [r for r in refs if r.model_version == newest]
+            reports = self._latest.reports(refs)
+        spec = self._specs.get(reports[0].spec_digest)
+        if spec is None:
+            raise QueryError(f"spec {reports[0].spec_digest[:12]} is unknown")
+        metrics = merged_metrics(spec, reports)
+        return FairnessAnswer(
+            model_id=model_id,
+            model_version=reports[0].model_version,
+            silos=tuple(sorted({r.silo_id for r in reports})),
+            jurisdictions=tuple(sorted({r.jurisdiction for r in reports})),
+            rows=int(sum(r.stats.rows for r in reports)),
+            reports=len(reports),
+            metrics=metrics,
+        )
+
+    def decisions(self, jurisdiction_glob: str | None = None) -> list[DecisionRecord]:
+        """The decision of the newest report of every (silo, model, version)."""
+        return [
+            r
+            for r in self._store.latest_decisions()
+            if matches_glob(r.jurisdiction, jurisdiction_glob)
+        ]
+
+    def silos(
+        self,
+        *,
+        stale_after_ms: int = 0,
+        jurisdiction_glob: str | None = None,
+        now: int | None = None,
+    ) -> list[SiloRecord]:
+        """Registered silos; with ``stale_after_ms`` only those silent for longer."""
+        if stale_after_ms < 0:
+            raise QueryError("stale duration must be >= 0")
+        t = now_ms() if now is None else now
+        return [
+            s
+            for s in self._store.list_silos()
+            if matches_glob(s.jurisdiction, jurisdiction_glob)
+            and (not stale_after_ms or t - s.last_seen_ms > stale_after_ms)
+        ]
+
+    def history(
+        self,
+        model_id: str,
+        metric: str,
+        *,
+        feature: str | None = None,
+        attribute: str | None = None,
+        since_ms: int = 0,
+        jurisdiction_glob: str | None = None,
+    ) -> list[MetricPoint]:
+        """The metric's value in every report of the model, oldest first.
+
+        A drift metric is read from ``drift.features[feature]``, a fairness metric
+        from ``fairness[attribute]``, anything else from the top level. A point's
+        value is None where the report has no number there.
+        """
+        if not model_id or not metric:
+            raise QueryError("history query: a model id and a metric name are required")
+        points = [
+            p
+            for p in self._store.metric_history(
+                model_id, _metric_path(metric, feature, attribute), since_ms=since_ms
+            )
+            if matches_glob(p.jurisdiction, jurisdiction_glob)
+        ]
+        if points and all(p.value is None for p in points):
+            where = (
+                f"feature {feature!r}"
+                if feature
+                else f"attribute {attribute!r}"
+                if attribute
+                else "top level"
+            )
+            raise QueryError(
+                f"metric {metric!r} at {where} is in none of the {len(points)} report(s); "
+                "drift metrics need --feature, fairness metrics need --attribute"
+            )
+        return points
+
+    def central_decisions(self, model_id: str | None = None) -> list[CentralDecisionRecord]:
+        """The newest central decision of every (model, version, group), of one model if given."""
+        return [
+            r
+            for r in self._store.latest_central_decisions()
+            if not model_id or r.model_id == model_id
+        ]
+
+    def jobs(self, model_id: str | None = None) -> list[JobRecord]:
+        return self._store.list_jobs(model_id or None)
+
+
+def _no_reports(model_id: str, model_version: str | None, glob: str | None) -> QueryError:
+    return QueryError(
+        f"no reports for model {model_id!r}"
+        + (f" version {model_version}" if model_version else "")
+        + (f" in jurisdictions {glob!r}" if glob else "")
+    )
+
+
+def _metric_path(metric: str, feature: str | None, attribute: str | None) -> tuple[str, ...]:
+    """Where a metric sits in a report's metrics (see :func:`aggregator.store.metric_at`)."""
+    if feature:
+        return ("drift", "features", feature, metric)
+    if attribute:
+        return ("fairness", attribute, metric)
+    return (metric,)

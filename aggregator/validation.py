@@ -1,0 +1,190 @@
+"""Checking a report's statistics against its model's monitoring spec.
+
+Every count vector must have the spec's cell layout, every count must be
+>= 0, and (without noise) each vector must add up to the window's rows once
+suppressed rows are added back; score histograms must agree with the
+outcome tables. A report that breaks any of this is rejected with a
+:class:`fedgov.errors.ReportRejected` naming the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fedgov.errors import ReportRejected
+from fedgov.report import Report
+from fedgov.spec import MonitoringSpec, NumericFeature
+from fedgov.stats import outcome_layouts
+
+__all__ = ["check_against_spec"]
+
+
+def check_against_spec(report: Report, spec: MonitoringSpec) -> None:
+    """Counts must have the spec's layout and add up; otherwise reject, naming the field.
+
+    Every count vector has the spec's cell layout (fine counts exactly when
+    the spec has fine edges), every count is >= 0, and each vector adds up
+    to the window's rows once the rows small-cell suppression removed are
+    added back (``suppressed``, which only statistics with ``privacy.k`` may
+    have). Noised statistics (``privacy.epsilon``) cannot add up, as every
+    count got its own noise: for them only the layout and signs are checked.
+    Score histograms are checked the same way (:func:`_check_scores`).
+    """
+    stats = report.stats
+    noised = stats.privacy.epsilon is not None
+    where = "report.stats"
+    if stats.rows < 0 or stats.outcome_missing < 0:
+        raise ReportRejected(f"{where}: rows and outcome_missing must be >= 0")
+    names = {f.name for f in spec.features}
+    extra = sorted(set(stats.features) - names)
+    if extra:
+        raise ReportRejected(f"{where}.features: not in the spec: {extra}")
+    total, least = _sums_and_minima(
+        [v for fc in stats.features.values() for v in (fc.counts, fc.fine)]
+        + [oc.counts for oc in stats.outcomes.values()]
+        + [sc.counts for sc in stats.scores.values()]
+    )
+    for f in spec.features:
+        fc = stats.features.get(f.name)
+        if fc is None:
+            raise ReportRejected(f"{where}.features: missing feature {f.name!r}")
+        at = f"{where}.features[{f.name}]"
+        kind = "numeric" if isinstance(f, NumericFeature) else "categorical"
+        if fc.kind != kind or len(fc.counts) != f.n_cells:
+            raise ReportRejected(
+                f"{at}: expected {f.n_cells} {kind} cells, got {len(fc.counts)} {fc.kind}"
+            )
+        n_fine = f.n_fine_cells if isinstance(f, NumericFeature) else 0
+        if len(fc.fine) != n_fine:
+            raise ReportRejected(
+                f"{at}.fine: expected {n_fine} cells (the spec's fine_edges), got {len(fc.fine)}"
+            )
+        if least[id(fc.counts)] < 0 or least[id(fc.fine)] < 0:
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, fc.suppressed, fc.fine_suppressed)
+        if noised:
+            continue
+        vectors = [("counts", fc.counts, fc.suppressed)]
+        if n_fine:
+            vectors.append(("fine", fc.fine, fc.fine_suppressed))
+        for label, counts, suppressed in vectors:
+            if total[id(counts)] + suppressed != stats.rows:
+                raise ReportRejected(
+                    f"{at}.{label}: counts add up to {total[id(counts)]} + {suppressed} "
+                    f"suppressed, but the window has {stats.rows} rows"
+                )
+    layouts = outcome_layouts(spec)
+    if set(stats.outcomes) != set(layouts):
+        raise ReportRejected(
+            f"{where}.outcomes: expected attributes {sorted(layouts)}, got {sorted(stats.outcomes)}"
+        )
+    for attr, oc in stats.outcomes.items():
+        at = f"{where}.outcomes[{attr}]"
+        if oc.groups != layouts[attr][1]:
+            raise ReportRejected(f"{at}: groups differ from the spec's {list(layouts[attr][1])}")
+        if least[id(oc.counts)] < 0:
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, oc.suppressed)
+        cells = total[id(oc.counts)]
+        if not noised and cells + oc.suppressed + stats.outcome_missing != stats.rows:
+            raise ReportRejected(
+                f"{at}: counts add up to {cells} + {oc.suppressed} suppressed "
+                f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
+            )
+    _check_scores(report, spec, layouts, total, least)
+
+
+def _check_scores(
+    report: Report,
+    spec: MonitoringSpec,
+    layouts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    total: dict[int, int],
+    least: dict[int, int],
+) -> None:
+    """Score histograms: one per outcome table exactly when the spec has a score column.
+
+    A report with no score tables at all is accepted for a spec with a score
+    column: agents made before score histograms existed send none, and the
+    merge then leaves AUC and calibration out (:func:`aggregator.merge.merge_stats`).
+    Each table has the outcome table's groups and ``2 * (k + 3)`` cells per
+    group; it counts the outcome table's rows, so (without noise) it adds up to
+    ``rows - outcome_missing`` with its ``suppressed``, and (with nothing
+    suppressed either) each group and label has as many rows in both tables.
+    ``total`` and ``least`` are the sums and minima of :func:`_sums_and_minima`.
+    """
+    stats = report.stats
+    where = "report.stats.scores"
+    if not stats.scores:
+        return
+    if not spec.score:
+        raise ReportRejected(
+            f"{where}: the spec names no score column, but the report has score tables "
+            f"{sorted(stats.scores)}"
+        )
+    if set(stats.scores) != set(layouts):
+        raise ReportRejected(
+            f"{where}: expected one table per attribute {sorted(layouts)}, "
+            f"got {sorted(stats.scores)}"
+        )
+    noised = stats.privacy.epsilon is not None
+    for attr, sc in stats.scores.items():
+        at = f"{where}[{attr}]"
+        if sc.groups != layouts[attr][1]:
+            raise ReportRejected(f"{at}: groups differ from the spec's {list(layouts[attr][1])}")
+        if sc.n_cells != spec.n_score_cells:
+            raise ReportRejected(
+                f"{at}: expected {spec.n_score_cells} cells per group and label (the spec's "
+                f"score_edges), got {sc.n_cells}"
+            )
+        if least[id(sc.counts)] < 0:
+            raise ReportRejected(f"{at}: negative count")
+        _check_suppressed(at, stats.privacy.k, sc.suppressed)
+        if noised:
+            continue
+        cells = total[id(sc.counts)]
+        if cells + sc.suppressed + stats.outcome_missing != stats.rows:
+            raise ReportRejected(
+                f"{at}: counts add up to {cells} + {sc.suppressed} suppressed "
+                f"+ {stats.outcome_missing} missing, but the window has {stats.rows} rows"
+            )
+        oc = stats.outcomes[attr]
+        if sc.suppressed or oc.suppressed:
+            continue
+        per_score, per_outcome = sc.counts.sum(axis=2), oc.counts.sum(axis=2)
+        if not np.array_equal(per_score, per_outcome):
+            g, y = (int(i) for i in np.argwhere(per_score != per_outcome)[0])
+            raise ReportRejected(
+                f"{at}: group {sc.groups[g]!r} with y_true={y} has {int(per_score[g, y])} "
+                f"scored rows but {int(per_outcome[g, y])} rows in the outcome counts; both "
+                "tables count the same rows"
+            )
+
+
+def _sums_and_minima(arrays: list[np.ndarray]) -> tuple[dict[int, int], dict[int, int]]:
+    """Sum and minimum of each count array (0 for an empty one), keyed by ``id``.
+
+    One concatenation and two ``reduceat`` calls instead of two numpy calls per
+    array: a report holds about fifty count arrays.
+    """
+    full = [a for a in arrays if a.size]
+    total = {id(a): 0 for a in arrays}
+    least = dict(total)
+    if full:
+        flat = np.concatenate([a.ravel() for a in full])
+        starts = np.cumsum([0] + [a.size for a in full[:-1]])
+        for a, t, m in zip(
+            full,
+            np.add.reduceat(flat, starts).tolist(),
+            np.minimum.reduceat(flat, starts).tolist(),
+            strict=True,
+        ):
+            total[id(a)] = t
+            least[id(a)] = m
+    return total, least
+
+
+def _check_suppressed(at: str, k: int | None, *suppressed: int) -> None:
+    if min(suppressed) < 0:
+        raise ReportRejected(f"{at}: suppressed must be >= 0")
+    if k is None and max(suppressed) > 0:
+        raise ReportRejected(f"{at}: rows are marked suppressed, but stats.privacy.k is not set")

@@ -1,0 +1,178 @@
+"""Reports on the wire: ``fedgov.v1.Report`` <-> :class:`fedgov.report.Report`, and its bytes.
+
+:func:`report_from_proto` is the path of received reports: identifiers,
+times and statistics' names are bounded, metrics must be finite JSON, and a
+malformed message raises :class:`fedgov.wire.WireError` naming the field.
+:func:`report_to_bytes` / :func:`report_from_bytes` are the form the
+aggregator stores: a received report keeps the bytes it came in, and the
+read path skips the checks the bytes already passed on arrival.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from fedgov.limits import name_problem, time_problem
+from fedgov.report import Report
+from fedgov.v1 import report_pb2
+from fedgov.wire._checks import WireError, check_request, json_from_wire
+from fedgov.wire._decision_serde import decision_from_proto, decision_to_proto
+from fedgov.wire._stats_serde import stats_from_proto, stats_to_proto
+
+__all__ = [
+    "parse_report",
+    "report_from_bytes",
+    "report_from_proto",
+    "report_to_bytes",
+    "report_to_proto",
+]
+
+
+def report_to_proto(r: Report) -> report_pb2.Report:
+    return report_pb2.Report(
+        report_id=r.report_id,
+        silo_id=r.silo_id,
+        jurisdiction=r.jurisdiction,
+        model_id=r.model_id,
+        model_version=r.model_version,
+        window=report_pb2.Window(start_unix_ms=r.window_start_ms, end_unix_ms=r.window_end_ms),
+        spec_digest=r.spec_digest,
+        stats=stats_to_proto(r.stats),
+        metrics_json=json.dumps(r.metrics, sort_keys=True, allow_nan=False),
+        decision=decision_to_proto(r.decision),
+        input_digest=r.input_digest,
+        created_unix_ms=r.created_ms,
+        prev_report_hash=r.prev_report_hash,
+    )
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed, numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # a literal like 1e999 overflows to infinity
+        raise ValueError(f"{text[:20]} overflows to infinity, numbers must be finite")
+    return value
+
+
+# Rejects NaN, Infinity and overflowing literals while parsing: no second walk.
+_METRICS_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_STORED_METRICS_DECODER = json.JSONDecoder()
+
+
+def _metrics(text: str, decoder: json.JSONDecoder) -> dict[str, Any]:
+    if decoder is not _STORED_METRICS_DECODER:
+        metrics = json_from_wire(text or "{}", field="report.metrics_json", decoder=decoder)
+    else:  # written here and checked on arrival: no depth check, the hot read path
+        try:
+            metrics = decoder.decode(text or "{}")
+        except json.JSONDecodeError as exc:
+            raise WireError(
+                f"report.metrics_json: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
+    if not isinstance(metrics, dict):
+        raise WireError("report.metrics_json: must be a JSON object")
+    return metrics
+
+
+def report_to_bytes(r: Report) -> bytes:
+    """The report as a serialized ``fedgov.v1.Report``: the form the aggregator stores.
+
+    A report that :func:`report_from_proto` decoded returns the bytes it came
+    from (no re-encoding); :func:`report_from_bytes` reads either back equal.
+    """
+    if r._wire is not None:
+        return r._wire
+    data: bytes = report_to_proto(r).SerializeToString()
+    return data
+
+
+def report_from_bytes(data: bytes) -> Report:
+    """Inverse of :func:`report_to_bytes`: the store's read path.
+
+    It makes the checks of :func:`report_from_proto` but one: metrics are parsed
+    without the per-number finiteness hook (a third of the time for small
+    reports), as the bytes were written here, and report_to_bytes writes no NaN
+    or infinity (``allow_nan=False``) while received reports were checked on arrival.
+    """
+    return _report_from_proto(parse_report(data), bytes(data), _STORED_METRICS_DECODER)
+
+
+def parse_report(data: bytes) -> report_pb2.Report:
+    """The ``fedgov.v1.Report`` message of serialized bytes; WireError if they are not one."""
+    try:
+        m: report_pb2.Report = report_pb2.Report.FromString(data)
+    except DecodeError:
+        raise WireError("report: the bytes are not a serialized fedgov.v1.Report") from None
+    return m
+
+
+def report_from_proto(m: report_pb2.Report) -> Report:
+    """The domain report; WireError naming the field if the message is malformed.
+
+    The path of received reports: besides the shape checks both paths make, the
+    identifiers, times and statistics' names are bounded (:mod:`fedgov.limits`).
+    """
+    check_request(m, "report")
+    for name in ("start_unix_ms", "end_unix_ms"):
+        problem = time_problem(getattr(m.window, name))
+        if problem:
+            raise WireError(f"report.window.{name}: {problem}")
+    if m.created_unix_ms:
+        problem = time_problem(m.created_unix_ms)
+        if problem:
+            raise WireError(f"report.created_unix_ms: {problem}")
+    _check_names(m.stats)
+    return _report_from_proto(m, None, _METRICS_DECODER)
+
+
+def _check_names(m: report_pb2.WindowStats) -> None:
+    """Feature and attribute names are names (fedgov.limits): bounded, no control chars."""
+    for kind, items, attr in (
+        ("features", m.features, "name"),
+        ("outcomes", m.outcomes, "attribute"),
+        ("scores", m.scores, "attribute"),
+    ):
+        for i, item in enumerate(items):
+            problem = name_problem(getattr(item, attr))
+            if problem:
+                raise WireError(f"report.stats.{kind}[{i}].{attr}: {problem}")
+
+
+def _report_from_proto(
+    m: report_pb2.Report, wire: bytes | None, decoder: json.JSONDecoder
+) -> Report:
+    for name in ("report_id", "silo_id", "model_id", "model_version", "spec_digest"):
+        if not getattr(m, name):
+            raise WireError(f"report.{name}: required, but empty")
+    if len(m.report_id) > 128:
+        raise WireError("report.report_id: longer than 128 characters")
+    if m.stats.spec_digest != m.spec_digest:
+        raise WireError("report.stats.spec_digest: differs from report.spec_digest")
+    metrics = _metrics(m.metrics_json, decoder)
+    if m.window.end_unix_ms < m.window.start_unix_ms:
+        raise WireError("report.window: end is before start")
+    report = Report(
+        report_id=m.report_id,
+        silo_id=m.silo_id,
+        jurisdiction=m.jurisdiction,
+        model_id=m.model_id,
+        model_version=m.model_version,
+        window_start_ms=m.window.start_unix_ms,
+        window_end_ms=m.window.end_unix_ms,
+        spec_digest=m.spec_digest,
+        stats=stats_from_proto(m.stats),
+        metrics=metrics,
+        decision=decision_from_proto(m.decision),
+        input_digest=m.input_digest,
+        created_ms=m.created_unix_ms,
+        prev_report_hash=m.prev_report_hash,
+    )
+    object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
+    return report

@@ -1,0 +1,213 @@
+"""Window statistics on the wire: ``fedgov.v1.WindowStats`` <-> :class:`fedgov.stats.WindowStats`.
+
+:func:`stats_from_proto` checks every shape a peer could get wrong (kinds,
+duplicate names, cell counts, negative counts, privacy settings) and raises
+:class:`fedgov.wire.WireError` naming the field; the count vectors are
+decoded together from their packed bytes (:mod:`fedgov.wire._varint`) into
+read-only int64 arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
+from fedgov.v1 import report_pb2
+from fedgov.wire._checks import WireError
+from fedgov.wire._varint import packed_payloads, varints
+
+__all__ = ["stats_from_proto", "stats_to_proto"]
+
+
+def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
+    privacy = report_pb2.Privacy()
+    if s.privacy.k is not None:
+        privacy.k = s.privacy.k
+    if s.privacy.epsilon is not None:
+        privacy.epsilon = s.privacy.epsilon
+    return report_pb2.WindowStats(
+        spec_digest=s.spec_digest,
+        rows=int(s.rows),
+        features=[
+            report_pb2.FeatureCounts(
+                name=f.name,
+                kind=f.kind,
+                counts=f.counts.tolist(),
+                fine_counts=f.fine.tolist(),
+                suppressed=f.suppressed,
+                fine_suppressed=f.fine_suppressed,
+            )
+            for f in s.features.values()
+        ],
+        outcomes=[
+            report_pb2.OutcomeCounts(
+                attribute=o.attribute,
+                groups=list(o.groups),
+                counts=o.counts.ravel().tolist(),
+                suppressed=o.suppressed,
+            )
+            for o in s.outcomes.values()
+        ],
+        outcome_missing=int(s.outcome_missing),
+        privacy=privacy,
+        scores=[
+            report_pb2.ScoreCounts(
+                attribute=c.attribute,
+                groups=list(c.groups),
+                counts=c.counts.ravel().tolist(),
+                suppressed=c.suppressed,
+            )
+            for c in s.scores.values()
+        ],
+    )
+
+
+def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
+    """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
+
+    The payloads (packed varints, see :func:`packed_payloads`) are decoded
+    together, in a few numpy passes over the bytes (:func:`varints`): about
+    ten times faster than turning the fields into Python ints for numpy to
+    read. Should the payloads not hold exactly the fields' values (they always
+    do), the fields are read through Python ints instead.
+    """
+    if not vectors:
+        return []  # a report with no features and no outcomes: the spec check rejects it
+    ends = np.cumsum([len(values) for values, _ in vectors])
+    flat = varints(packed, ends)
+    if flat is None:
+        cells: list[int] = []
+        for values, _ in vectors:
+            cells += values[:]
+        flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    bounds = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
+    if flat.size and int(flat.min()) < 0:
+        for (_, field), (a, b) in zip(vectors, bounds, strict=True):
+            if a < b and int(flat[a:b].min()) < 0:
+                raise WireError(f"{field}: counts must be >= 0, found {int(flat[a:b].min())}")
+    if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
+        flat = flat.copy()
+    flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
+    return [flat[a:b] for a, b in bounds]
+
+
+def _count(value: int, field: str) -> int:
+    if value < 0:
+        raise WireError(f"{field}: must be >= 0, got {value}")
+    return int(value)
+
+
+def _privacy(m: report_pb2.Privacy) -> Privacy:
+    k = m.k if m.HasField("k") else None
+    epsilon = m.epsilon if m.HasField("epsilon") else None
+    if k is not None and k < 1:
+        raise WireError(f"stats.privacy.k: must be >= 1 when set, got {k}")
+    if epsilon is not None and not 0.0 < epsilon < math.inf:
+        raise WireError(f"stats.privacy.epsilon: must be a finite number > 0, got {epsilon}")
+    return Privacy(k, epsilon)
+
+
+def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
+    _count(m.rows, "stats.rows")
+    _count(m.outcome_missing, "stats.outcome_missing")
+    # Check the shapes, then convert every count vector at once, then the rest.
+    # Each field is read off the message once (every read crosses into upb).
+    vectors: list[tuple[Any, str]] = []
+    packed: list[bytes] = []
+    feature_rows: list[tuple[str, str, str, int, int]] = []
+    names: set[str] = set()
+    for i, f in enumerate(m.features):
+        name, kind, counts, fine = f.name, f.kind, f.counts, f.fine_counts
+        where = f"stats.features[{i}] ({name})"
+        if kind not in ("numeric", "categorical"):
+            raise WireError(f"stats.features[{i}].kind: unknown kind {kind!r}")
+        if name in names:
+            raise WireError(f"stats.features[{i}].name: duplicate feature {name!r}")
+        names.add(name)
+        if len(counts) < 3:
+            raise WireError(f"{where}.counts: need at least 3 cells, got {len(counts)}")
+        if fine and (kind != "numeric" or len(fine) < 3):
+            raise WireError(
+                f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
+                f"cells; got {len(fine)} for a {kind} feature"
+            )
+        vectors += [(counts, where), (fine, f"{where}.fine_counts")]
+        packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
+        feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
+    outcome_rows: list[tuple[str, tuple[str, ...], str, int]] = []
+    attributes: set[str] = set()
+    for i, o in enumerate(m.outcomes):
+        attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
+        where = f"stats.outcomes[{i}] ({attribute})"
+        if attribute in attributes:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        attributes.add(attribute)
+        if len(set(groups)) != len(groups):
+            raise WireError(f"{where}.groups: duplicate group names")
+        if len(counts) != 4 * len(groups):
+            raise WireError(
+                f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, "
+                f"got {len(counts)}"
+            )
+        vectors.append((counts, where))
+        packed += packed_payloads(o, (3,))  # OutcomeCounts.counts
+        outcome_rows.append((attribute, groups, where, o.suppressed))
+    score_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
+    scored: set[str] = set()
+    for i, c in enumerate(m.scores):
+        attribute, groups, counts = c.attribute, tuple(c.groups), c.counts
+        where = f"stats.scores[{i}] ({attribute})"
+        if attribute in scored:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        scored.add(attribute)
+        if not groups or len(set(groups)) != len(groups):
+            raise WireError(f"{where}.groups: need at least one group, each named once")
+        per_group = 2 * len(groups)
+        if len(counts) % per_group or len(counts) // per_group < 4:
+            raise WireError(
+                f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
+                f"for {len(groups)} groups, got {len(counts)}"
+            )
+        vectors.append((counts, where))
+        packed += packed_payloads(c, (3,))  # ScoreCounts.counts
+        score_rows.append((attribute, groups, where, len(counts) // per_group, c.suppressed))
+    arrays = iter(_all_counts(vectors, packed))
+    features: dict[str, FeatureCounts] = {}
+    for name, kind, where, suppressed, fine_suppressed in feature_rows:
+        # Checked above (kind, cells) and by _count; the arrays are read-only int64.
+        features[name] = FeatureCounts._decoded(
+            name,
+            kind,
+            next(arrays),
+            next(arrays),
+            _count(suppressed, f"{where}.suppressed"),
+            _count(fine_suppressed, f"{where}.fine_suppressed"),
+        )
+    outcomes: dict[str, OutcomeCounts] = {}
+    for attribute, groups, where, suppressed in outcome_rows:
+        outcomes[attribute] = OutcomeCounts(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, 2),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
+        )
+    scores: dict[str, ScoreCounts] = {}
+    for attribute, groups, where, n_cells, suppressed in score_rows:
+        scores[attribute] = ScoreCounts(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, n_cells),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
+        )
+    return WindowStats(
+        spec_digest=m.spec_digest,
+        rows=int(m.rows),
+        features=features,
+        outcomes=outcomes,
+        outcome_missing=int(m.outcome_missing),
+        privacy=_privacy(m.privacy),
+        scores=scores,
+    )
