@@ -10,11 +10,20 @@ __all__ = ["MAX_MESSAGE_BYTES", "open_channel"]
 
 MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows
 
+# gRPC's own reconnect backoff grows to 120 s by default, and while it waits the channel
+# fails every call at once: an agent whose aggregator came back would keep hearing
+# "unavailable" for up to two minutes, longer than its own retry (fedgov.wire.retry)
+# lasts. The retry loop paces the calls; the channel only has to notice a server soon.
+RECONNECT_BACKOFF_MS = (100, 2_000)
+
 
 def open_channel(address: str, tls: TlsFiles | None) -> grpc.Channel:
     options = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+        ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[0]),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[1]),
     ]
     if tls is None:
         return grpc.insecure_channel(address, options=options)

@@ -174,6 +174,9 @@ def test_aggregator_down_retries_keeps_outbox_then_delivers(
         assert "retry" in caplog.text and "unavailable" in caplog.text
         assert len(agent.outbox) == 1  # nothing lost
         running = create_server(f"127.0.0.1:{port}", SqliteStore(tmp_path / "late.db"))
+        # The channel notices the server at its next reconnect attempt, at most
+        # RECONNECT_BACKOFF_MS[1] away: give the retry longer than that to see it.
+        agent.client.backoff = Backoff(initial=0.05, maximum=0.2, max_elapsed=10.0)
         try:
             agent.register()
             assert agent.flush_outbox() == 1
