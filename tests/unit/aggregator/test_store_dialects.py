@@ -95,12 +95,14 @@ def test_commands_of_a_job_in_silo_then_creation_order(
     assert [c.silo_id for c in later] == ["a", "b"]
     got = store.get_job(job.job_id)
     assert got is not None
-    assert [(c.silo_id, c.kind) for c in got.commands] == [
-        ("a", "retrain"),
+    assert sorted((c.silo_id, c.kind) for c in got.commands) == [
         ("a", "evaluate"),
-        ("b", "retrain"),
+        ("a", "retrain"),
         ("b", "evaluate"),
+        ("b", "retrain"),
     ]
+    key = [(c.silo_id, c.created_ms, c.command_id) for c in got.commands]
+    assert key == sorted(key)  # created_ms counts milliseconds: the id breaks ties
     assert [dataclasses.astuple(c) for c in got.commands if c.kind == "evaluate"] == [
         dataclasses.astuple(c) for c in later
     ]
