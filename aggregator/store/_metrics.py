@@ -44,13 +44,19 @@ LATEST_DECISIONS_SQL = (
 def decision_records(rows: Sequence[Sequence[Any]]) -> list[DecisionRecord]:
     """Rows of (report_id, silo, jurisdiction, model, version, window_end, payload,
     payload_pb), as :data:`LATEST_DECISIONS_SQL` reads them, into decision records."""
-    return [DecisionRecord(*r[:6], stored_decision(r[6], r[7])) for r in rows]
+    return [
+        DecisionRecord(r[0], r[1], r[2], r[3], r[4], r[5], stored_decision(r[6], r[7]))
+        for r in rows
+    ]
 
 
 def metric_points(rows: Sequence[Sequence[Any]], path: Sequence[str]) -> list[MetricPoint]:
     """The same row shape into history points: the value at ``path`` of each report."""
     values = metric_values([stored_metrics_json(r[6], r[7]) for r in rows], path)
-    return [MetricPoint(*r[:6], v) for r, v in zip(rows, values, strict=True)]
+    return [
+        MetricPoint(r[0], r[1], r[2], r[3], r[4], r[5], v)
+        for r, v in zip(rows, values, strict=True)
+    ]
 
 
 def stored_metrics_json(payload: str | None, payload_pb: bytes | None) -> str:

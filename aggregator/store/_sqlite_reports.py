@@ -1,34 +1,24 @@
-"""SQLite: writing a batch of reports, reading one back, upgrading older databases.
+"""SQLite: writing a batch of reports in one transaction (the group commit's write).
 
 Kept apart from :mod:`aggregator.store._sqlite` (the store) so that the
-group-commit write path reads as one piece.
+group-commit write path reads as one piece. Dialect-specific: PostgreSQL writes
+each report in one statement of its own instead (:mod:`aggregator.store._postgres`).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from fedgov.report import Report, ReportLink
-from fedgov.wire import report_from_bytes, report_link_from_bytes, report_to_bytes
+from aggregator.store._reports import drift_rows
+from aggregator.store._schema import DRIFT_COLS, REPORT_COLS
+from fedgov.report import Report
+from fedgov.wire import report_to_bytes
 
-__all__ = [
-    "REPORT_COLS",
-    "PendingReport",
-    "insert_reports",
-    "migrate",
-    "stored_link",
-    "stored_report",
-]
+__all__ = ["PendingReport", "insert_reports"]
 
 _T = TypeVar("_T")
-
-REPORT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
-)
 
 
 class PendingReport:
@@ -39,12 +29,7 @@ class PendingReport:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.payload = report_to_bytes(report)
-        features = (report.metrics.get("drift") or {}).get("features") or {}
-        self.drift = [
-            (name, float(m["psi"]), m.get("psi_pvalue"))
-            for name, m in features.items()
-            if m.get("psi") is not None
-        ]
+        self.drift = drift_rows(report)
         self.added = False
         self.done = False
         self.error: BaseException | None = None
@@ -103,7 +88,7 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
     )
     _insert_rows(
         db,
-        "INSERT INTO feature_drift VALUES ",
+        f"INSERT INTO feature_drift ({DRIFT_COLS}) VALUES ",
         "(?,?,?,?,?,?,?,?,?)",
         [
             (
@@ -126,7 +111,8 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
     # ">=" lets the later of two equally new reports win, within a batch too.
     _insert_rows(
         db,
-        "INSERT INTO latest_reports VALUES ",
+        "INSERT INTO latest_reports (silo_id, model_id, model_version, report_id, "
+        "window_end_ms, received_ms) VALUES ",
         "(?,?,?,?,?,?)",
         [
             (r.silo_id, r.model_id, r.model_version, r.report_id, r.window_end_ms, t)
@@ -168,35 +154,3 @@ def _insert_rows(
             head + ",".join([row] * len(chunk)) + tail,
             [v for r in chunk for v in r],
         )
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """Bring a database made by an older release up to this schema (idempotent)."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
-    if "payload_pb" not in columns:
-        db.execute("ALTER TABLE reports ADD COLUMN payload_pb BLOB")
-    if db.execute("SELECT 1 FROM latest_reports LIMIT 1").fetchone() is None:
-        # Reports stored before the pointer table existed (a no-op on a new database).
-        db.execute(
-            "INSERT INTO latest_reports SELECT silo_id, model_id, model_version, report_id, "
-            "window_end_ms, received_ms FROM reports r WHERE r.rowid = ("
-            "SELECT r2.rowid FROM reports r2 WHERE r2.silo_id=r.silo_id "
-            "AND r2.model_id=r.model_id AND r2.model_version=r.model_version "
-            "ORDER BY r2.window_end_ms DESC, r2.received_ms DESC, r2.rowid DESC LIMIT 1)"
-        )
-
-
-def stored_report(row: tuple[str, bytes | None]) -> Report:
-    """A stored report: protobuf bytes, or the JSON that rows written before them hold."""
-    payload, payload_pb = row
-    if payload_pb is not None:
-        return report_from_bytes(payload_pb)
-    return Report.from_dict(json.loads(payload))
-
-
-def stored_link(row: tuple[str, bytes | None]) -> ReportLink:
-    """The chain link of a stored report (:func:`stored_report` without decoding the counts)."""
-    payload, payload_pb = row
-    if payload_pb is not None:
-        return report_link_from_bytes(payload_pb)
-    return ReportLink.of(Report.from_dict(json.loads(payload)))
