@@ -57,15 +57,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-from fedgov.errors import ConfigError, PolicyError
-from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
-from fedgov.policy._decision import (
+from fedgov.decision import (
     DECISION_PATH,
     Decision,
     _kind,
     fail_closed,
     parse_decision_document,
 )
+from fedgov.errors import ConfigError, PolicyError
+from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
 from fedgov.policy._regopy import InputError, to_plain
 
 if TYPE_CHECKING:
