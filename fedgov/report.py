@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.stats import WindowStats
 
 __all__ = ["Chained", "Report", "ReportLink", "chain_hash", "new_report_id", "now_ms"]

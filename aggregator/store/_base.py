@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
 
 __all__ = [

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregator.store._base import DecisionRecord, MetricPoint, metric_at
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.wire import metrics_json_from_bytes, report_decision_from_bytes
 
 __all__ = [

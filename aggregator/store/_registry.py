@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from aggregator.store._base import CentralDecisionRecord, ModelVersionRecord, SiloRecord
 from aggregator.store._sql import Connected
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.report import now_ms
 
 __all__ = ["RegistryQueries"]

@@ -1,53 +1,45 @@
 """`fedgov demo`: an aggregator and three silos, one reporting window, end to end.
 
-Everything is real and local: a gRPC aggregator on a free port with a
-SQLite store, three agents with their own Rego bundle, Prometheus
-endpoints on free ports, and generated data. EU-DE's data has drifted and
-US-NY's model is biased against women; both gates request retraining, so
-one retraining job is dispatched to every silo serving the model. Unless
-``retrain=False``, the loop then closes on real Flower processes: a
-SuperLink beside the aggregator, a SuperNode beside each silo's data,
-FedAvg rounds with reweighing, the candidate gated on every silo's holdout
-and by the central policy, then promoted (or rejected).
+Everything is real and local, and run as a user would run it: ``fedgov
+aggregator serve`` on a free port with a SQLite store, three ``fedgov agent
+run`` processes with their own Rego bundle and Prometheus endpoint, generated
+data, and ``fedgov query``/``jobs``/``model`` for the answers. EU-DE's data has
+drifted and US-NY's model is biased against women; both gates request
+retraining, so one retraining job is dispatched to every silo serving the
+model. Unless ``retrain=False``, the loop then closes on real Flower
+processes: a SuperLink beside the aggregator, a SuperNode beside each silo's
+data, FedAvg rounds with reweighing, the candidate gated on every silo's
+holdout and by the central policy, then promoted (or rejected).
+
+What happened inside a silo is read from its audit chain, as an auditor
+would; each process's log is kept in the work folder (``--workdir``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+import socket
 import tempfile
-import threading
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fedgov.cli._format import table
+from fedgov.cli._demo_processes import Fedgov
+from fedgov.cli._demo_silos import SILOS, SiloAudits, prepare_silo
+from fedgov.cli.output import table
 from fedgov.policy import default_bundle_path
 from fedgov.spec import save_spec
-from fedgov.synthetic import credit_data, write_table
+from fedgov.synthetic import credit_data
 
 __all__ = ["run_demo"]
 
 MODEL_ID, MODEL_VERSION = "credit-risk", "1.0.0"
 PSI_THRESHOLD = 0.2
 DP_RATIO_MIN = 0.8
-
-
-@dataclass(frozen=True)
-class DemoSilo:
-    silo_id: str
-    drift: float
-    bias: float
-    fmt: str
-    story: str
-
-
-SILOS = (
-    DemoSilo("EU-DE", drift=1.0, bias=0.0, fmt="parquet", story="income and debt have drifted"),
-    DemoSilo("EU-FR", drift=0.0, bias=0.0, fmt="csv", story="healthy"),
-    DemoSilo("US-NY", drift=0.0, bias=0.12, fmt="parquet", story="model biased against women"),
-)
 
 
 def _say(quiet: bool, *lines: str) -> None:
@@ -65,29 +57,16 @@ def run_demo(
     retrain: bool = True,
     rounds: int = 3,
 ) -> dict[str, Any]:
-    from agent.config import config_from_dict
-    from agent.runner import Agent
-    from aggregator.central import CentralGate
-    from aggregator.query_client import QueryClient
-    from aggregator.server import create_server
-    from aggregator.store import SqliteStore
-    from fedgov.cli.commands import (
-        print_central,
-        print_decisions,
-        print_drift,
-        print_fairness,
-        print_jobs,
-    )
-    from fedgov.policy import RegoEngine
     from fedgov.stats import derive_spec
+    from fedgov.tls import init_trial_pki
 
     quiet = as_json
     started = time.monotonic()
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fedgov-demo-"))
+    root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    agents: list[Agent] = []
-    running = None
-    threads: list[threading.Thread] = []
+    fedgov = Fedgov()
+    silos = SiloAudits(root)
     try:
         # 1. A shared monitoring spec, derived once from reference data.
         # The model's score travels as per-group histograms (AUC, calibration error).
@@ -109,28 +88,25 @@ def run_demo(
         shutil.copytree(default_bundle_path(), bundle, dirs_exist_ok=True)
 
         # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate.
-        from fedgov.audit import AuditLog
-        from fedgov.tls import TlsFiles, init_trial_pki
-
         pki = root / "pki"
         init_trial_pki(pki, [s.silo_id for s in SILOS] + ["operator"])
 
-        def tls(name: str) -> TlsFiles:
-            return TlsFiles(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
-
         # 3. The aggregator, on a free port.
-        central = CentralGate(RegoEngine.from_bundle(bundle), ("EU-*", "US-*"))
-        from aggregator.retrain import TrainingSettings
-
-        running = create_server(
-            "127.0.0.1:0",
-            SqliteStore(root / "aggregator.db"),
-            central=central,
-            tls=tls("aggregator"),
-            audit=AuditLog(root / "aggregator.audit.jsonl"),
-            training=TrainingSettings(rounds=rounds, reweigh_attribute="sex") if retrain else None,
+        aggregator = fedgov.start(
+            "aggregator",
+            ["aggregator", "serve", "--db", str(root / "aggregator.db")]
+            + ["--listen", "127.0.0.1:0", "--tls-dir", str(pki), "--policy", str(bundle)]
+            + ["--groups", "EU-*,US-*", "--audit", str(root / "aggregator.audit.jsonl")]
+            + (["--retrain", "--rounds", str(rounds), "--reweigh", "sex"] if retrain else []),
+            root / "aggregator.log",
         )
-        address = f"127.0.0.1:{running.port}"
+        port = fedgov.wait_for(
+            "the aggregator to listen",
+            lambda: _listening_port(aggregator.log),
+            timeout=60,
+        )
+        address = f"127.0.0.1:{port}"
+        client = ["--aggregator", address, "--tls-dir", str(pki), "--identity", "operator"]
         _say(
             quiet,
             f"fedgov demo: aggregator on {address} (mTLS); model {MODEL_ID} {MODEL_VERSION}, "
@@ -139,134 +115,96 @@ def run_demo(
         )
 
         # 4. Three silos: data stays in their folder; only aggregates are sent.
-        for i, s in enumerate(SILOS):
-            data = credit_data(
-                rows, seed=seed + 100 + i, drift=s.drift, bias=s.bias, with_score=True
+        silo_files = {
+            s.silo_id: prepare_silo(
+                root,
+                s,
+                index=i,
+                seed=seed,
+                rows=rows,
+                address=address,
+                pki=pki,
+                policy=bundle,
+                spec=spec_path,
             )
-            write_table(data, root / s.silo_id / "incoming" / f"window-0001.{s.fmt}")
-            # Labelled local data for federated retraining and for gating a candidate.
-            write_table(
-                credit_data(rows // 2, seed=seed + 200 + i, drift=s.drift, with_score=True),
-                root / s.silo_id / "train.parquet",
+            for i, s in enumerate(SILOS)
+        }
+        for silo_id, files in silo_files.items():
+            fedgov.start(
+                silo_id,
+                ["agent", "run", "--config", str(files.config)],
+                files.config.with_name("agent.log"),
             )
-            write_table(
-                credit_data(rows // 4, seed=seed + 300 + i, drift=s.drift, with_score=True),
-                root / s.silo_id / "holdout.parquet",
-            )
-            config = config_from_dict(
-                {
-                    "silo": {"id": s.silo_id, "jurisdiction": s.silo_id},
-                    "aggregator": {
-                        "address": address,
-                        "tls": {
-                            "ca": str(pki / "ca.pem"),
-                            "cert": str(pki / f"{s.silo_id}.pem"),
-                            "key": str(pki / f"{s.silo_id}.key"),
-                        },
-                    },
-                    "policy": str(bundle),
-                    "state_dir": str(root / s.silo_id / "state"),
-                    "metrics_port": 0,
-                    "training": {
-                        "data": str(root / s.silo_id / "train.parquet"),
-                        "holdout": str(root / s.silo_id / "holdout.parquet"),
-                    },
-                    "models": [
-                        {"spec": str(spec_path), "input": str(root / s.silo_id / "incoming")}
-                    ],
-                },
-                base=root,
-            )
-            agent = Agent(config)
-            agents.append(agent)
-            agent.start_metrics()
-            agent.register()
-            t = threading.Thread(target=agent.listen_commands, name=f"cmd-{s.silo_id}", daemon=True)
-            t.start()
-            threads.append(t)
-        first_violation: float | None = None
-        for agent, s in zip(agents, SILOS, strict=True):
-            (report,) = agent.scan_once()
-            if first_violation is None and "retrain" in report.decision.actions:
-                first_violation = agent.sent_at[report.report_id]  # submission started
+        # Every silo registered before any window arrives: the job goes to all of them.
+        # An agent serves /metrics just before it registers: wait for that cheaply first.
+        ports = [f.metrics_port for f in silo_files.values()]
+        fedgov.wait_for("the agents' /metrics", lambda: _listening(ports), timeout=90, interval=0.1)
+        fedgov.wait_for(
+            "the silos to register", lambda: _registered(fedgov, client), timeout=60, interval=0.2
+        )
+        for files in silo_files.values():  # whole, at once: an agent never sees half a file
+            os.replace(files.staged, files.window)
+        fedgov.wait_for("every silo's report", lambda: silos.all_have("report_sent"), timeout=120)
+        decided = silos.records("decision")
+        for s in SILOS:
+            d = decided[s.silo_id][0]
             _say(
                 quiet,
-                f"  {s.silo_id:6} {report.stats.rows} rows ({s.story}): local decision "
-                f"{'ALLOW' if report.decision.allow else 'DENY'}"
-                + (f", actions {list(report.decision.actions)}" if report.decision.actions else ""),
+                f"  {s.silo_id:6} {rows} rows ({s.story}): local decision "
+                f"{'ALLOW' if d['allow'] else 'DENY'}"
+                + (f", actions {list(d['actions'])}" if d["actions"] else ""),
             )
 
         # 5. Every silo acknowledges the retraining command.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not all(a.received for a in agents):
-            time.sleep(0.05)
-        dispatch_s = (
-            max(min(a.received_at.values()) for a in agents) - first_violation
-            if first_violation is not None and all(a.received_at for a in agents)
-            else None
-        )
-        if dispatch_s is not None:
+        dispatch_s = None
+        received = fedgov.poll(lambda: silos.all_have("command_received"), timeout=20)
+        violations = [
+            r["ts_ms"] for rs in decided.values() for r in rs if "retrain" in r["actions"]
+        ]
+        if received is not None and violations:
+            dispatch_s = (max(rs[0]["ts_ms"] for rs in received.values()) - min(violations)) / 1000
             _say(
                 quiet,
-                f"  retrain command reached all {len(agents)} silos "
+                f"  retrain command reached all {len(SILOS)} silos "
                 f"{dispatch_s * 1000:.0f} ms after the violating report was sent",
             )
 
         # 5b. Federated retraining on Flower, the candidate gated, then promoted or rejected.
         final_job: dict[str, Any] | None = None
         if retrain:
-            _say(
-                quiet,
-                f"\n== Federated retraining on Flower ({rounds} FedAvg rounds, "
-                "reweighing by sex; only model updates leave the silos) ==",
-            )
-            t_train = time.monotonic()
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                jobs_now = running.handler.store.list_jobs(MODEL_ID)
-                if jobs_now and jobs_now[0].state in ("promoted", "rejected", "failed"):
-                    break
-                time.sleep(0.25)
-            job_rec = running.handler.store.list_jobs(MODEL_ID)[0]
-            final_job = {
-                "state": job_rec.state,
-                "candidate": job_rec.candidate_version,
-                "detail": job_rec.detail,
-                "seconds": round(time.monotonic() - t_train, 1),
-            }
-            _say(
-                quiet,
-                f"  job {job_rec.job_id}: {job_rec.state} in {final_job['seconds']}s "
-                f"(candidate {job_rec.candidate_version or '-'}): {job_rec.detail}",
-            )
-            if job_rec.state == "promoted":
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and not all(
-                    a.models[0].spec.model_version == job_rec.candidate_version for a in agents
-                ):
-                    time.sleep(0.1)
+            final_job = _retrain(fedgov, client, silos, rounds, quiet)
 
-        # 6. Cross-jurisdiction answers from the aggregator.
-        with QueryClient(address, tls=tls("operator")) as q:
-            drift = q.drift(PSI_THRESHOLD, model_id=MODEL_ID)
-            eu = q.fairness(MODEL_ID, model_version=MODEL_VERSION, jurisdiction_glob="EU-*")
-            everyone = q.fairness(MODEL_ID, model_version=MODEL_VERSION)
-            us = q.fairness(MODEL_ID, model_version=MODEL_VERSION, jurisdiction_glob="US-*")
-            decisions = q.decisions()
-            central_rows = q.central()
-            jobs = q.jobs()
-            models = q.models()
-            after = None
-            if final_job and final_job["state"] == "promoted":
-                after = q.fairness(MODEL_ID, model_version=final_job["candidate"])
-                before = q.fairness(MODEL_ID, model_version=MODEL_VERSION)
-        scrape = _scrape(agents[0].metrics_port)
+        # 6. Cross-jurisdiction answers from the aggregator, as `fedgov` prints them.
+        fairness = ["query", "fairness", "--model", MODEL_ID]
+        answers = {
+            "drift": ["query", "drift", "--psi", str(PSI_THRESHOLD), "--model", MODEL_ID],
+            "eu": [*fairness, "--model-version", MODEL_VERSION, "--jurisdictions", "EU-*"],
+            "everyone": [*fairness, "--model-version", MODEL_VERSION],
+            "us": [*fairness, "--model-version", MODEL_VERSION, "--jurisdictions", "US-*"],
+            "decisions": ["query", "decisions"],
+            "central": ["query", "central"],
+            "jobs": ["jobs"],
+            "models": ["model", "list"],
+        }
+        promoted = final_job is not None and final_job["state"] == "promoted"
+        if promoted:
+            assert final_job is not None
+            answers["after"] = [*fairness, "--model-version", final_job["candidate"]]
+        shown = ("drift", "eu", "decisions", "central", "jobs", "models")
+        texts = fedgov.call_all(
+            {k: [*v, *client, "--json"] for k, v in answers.items()}
+            | ({} if quiet else {f"{k}-table": [*answers[k], *client] for k in shown})
+        )
+        got = {k: json.loads(texts[k]) for k in answers}
+        drift, eu, us, everyone = got["drift"], got["eu"], got["us"], got["everyone"]
+        after, before = got.get("after"), everyone
+        scrape = _scrape(silo_files["EU-DE"].metrics_port)
 
         if not quiet:
             print(f"\n== Features with PSI > {PSI_THRESHOLD} (query drift) ==")
-            print_drift(drift, PSI_THRESHOLD)
+            print(texts["drift-table"], end="")
             print("\n== Fairness merged across EU-* (query fairness --jurisdictions 'EU-*') ==")
-            print_fairness(eu)
+            print(texts["eu-table"], end="")
             print(
                 "\n== Demographic parity ratio by jurisdiction group (four-fifths rule: >= 0.8) =="
             )
@@ -282,17 +220,15 @@ def run_demo(
                 ],
             )
             print("\n== Latest decision of every silo (query decisions) ==")
-            print_decisions(decisions)
+            print(texts["decisions-table"], end="")
             print(
                 "\n== Central policy over merged metrics per jurisdiction group (query central) =="
             )
-            print_central(central_rows)
+            print(texts["central-table"], end="")
             print("\n== Retraining jobs (fedgov jobs) ==")
-            print_jobs(jobs)
-            from fedgov.cli.commands import print_models
-
+            print(texts["jobs-table"], end="")
             print("\n== Model registry (fedgov model list) ==")
-            print_models(models)
+            print(texts["models-table"], end="")
             if after is not None:
                 print(
                     "\n== Fairness before and after, merged across all silos "
@@ -317,29 +253,26 @@ def run_demo(
                         for ans in (before, after)
                     ],
                 )
-            for agent in agents:
-                for cmd in agent.received:
+            for silo, cmds in silos.records("command_received").items():
+                for cmd in cmds:
                     print(
-                        f"  {agent.config.silo_id}: received {cmd.kind} command {cmd.command_id} "
-                        f"(job {cmd.job_id}) and acknowledged it"
+                        f"  {silo}: received {cmd['command']} command {cmd['command_id']} "
+                        f"(job {cmd['job_id']}) and acknowledged it"
                     )
-            print(f"\n== EU-DE /metrics (Prometheus, port {agents[0].metrics_port}) ==")
+            print(f"\n== EU-DE /metrics (Prometheus, port {silo_files['EU-DE'].metrics_port}) ==")
             for line in scrape[:6]:
                 print("  " + line)
 
-        checks = _checks(drift, us, eu, jobs, agents)
+        checks = _checks(drift, us, eu, got["jobs"], silos)
         if retrain:
-            checks["the retrained candidate passed the gates and was promoted"] = bool(
-                final_job and final_job["state"] == "promoted"
-            )
+            checks["the retrained candidate passed the gates and was promoted"] = promoted
             checks["merged demographic parity ratio (sex) improved"] = bool(
                 after is not None
                 and after["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
                 > before["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
             )
             checks["every silo now monitors the promoted version"] = bool(
-                final_job
-                and all(a.models[0].spec.model_version == final_job["candidate"] for a in agents)
+                final_job and silos.monitor(final_job["candidate"])
             )
         elapsed = time.monotonic() - started
         _say(
@@ -353,29 +286,78 @@ def run_demo(
             "checks": checks,
             "drift": drift,
             "fairness": {"EU-*": eu, "US-*": us, "*": everyone},
-            "decisions": decisions,
-            "central": central_rows,
-            "jobs": jobs,
-            "models": models,
+            "decisions": got["decisions"],
+            "central": got["central"],
+            "jobs": got["jobs"],
+            "models": got["models"],
             "retraining": final_job,
             "dispatch_seconds": dispatch_s,
             "seconds": round(elapsed, 2),
         }
     finally:
-        for agent in agents:
-            agent.close()
-        if running is not None:
-            running.stop(grace=1.0)
-            running.handler.store.close()
-        for t in threads:
-            t.join(timeout=5)
+        fedgov.stop_all()
         if workdir is None:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _scrape(port: int | None) -> list[str]:
-    if port is None:
-        return []
+def _listening_port(log: Path) -> int | None:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    m = re.search(r"^aggregator listening on port (\d+)", text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+def _listening(ports: list[int]) -> bool | None:
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return None
+    return True
+
+
+def _registered(fedgov: Fedgov, client: list[str]) -> bool | None:
+    rows = fedgov.call_json(["query", "silos", *client])
+    serving = {r["silo"] for r in rows if f"{MODEL_ID}/{MODEL_VERSION}" in r["models"]}
+    return True if serving >= {s.silo_id for s in SILOS} else None
+
+
+def _retrain(
+    fedgov: Fedgov, client: list[str], silos: SiloAudits, rounds: int, quiet: bool
+) -> dict[str, Any]:
+    _say(
+        quiet,
+        f"\n== Federated retraining on Flower ({rounds} FedAvg rounds, "
+        "reweighing by sex; only model updates leave the silos) ==",
+    )
+    t_train = time.monotonic()
+
+    def finished() -> dict[str, Any] | None:
+        jobs = fedgov.call_json(["jobs", "--model", MODEL_ID, *client])
+        return jobs[0] if jobs and jobs[0]["state"] in ("promoted", "rejected", "failed") else None
+
+    # Each look is a `fedgov jobs` process: not too often, Flower needs the cores.
+    job = fedgov.wait_for("the retraining job to end", finished, timeout=600, interval=2.0)
+    final_job = {
+        "state": job["state"],
+        "candidate": job["candidate_version"],
+        "detail": job["detail"],
+        "seconds": round(time.monotonic() - t_train, 1),
+    }
+    _say(
+        quiet,
+        f"  job {job['job_id']}: {job['state']} in {final_job['seconds']}s "
+        f"(candidate {job['candidate_version'] or '-'}): {job['detail']}",
+    )
+    if job["state"] == "promoted":
+        # The check "every silo now monitors the promoted version" says if this times out.
+        fedgov.poll(lambda: True if silos.monitor(job["candidate_version"]) else None, timeout=30)
+    return final_job
+
+
+def _scrape(port: int) -> list[str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     return [
@@ -392,9 +374,10 @@ def _checks(
     us: dict[str, Any],
     eu: dict[str, Any],
     jobs: list[dict[str, Any]],
-    agents: list[Any],
+    silos: SiloAudits,
 ) -> dict[str, bool]:
     us_ratio = us["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
+    received = silos.records("command_received")
     return {
         "EU-DE has a feature with PSI above the threshold": any(
             r["silo"] == "EU-DE" for r in drift
@@ -404,6 +387,6 @@ def _checks(
         "EU figures merged from EU-DE and EU-FR": eu["silos"] == ["EU-DE", "EU-FR"],
         "one retraining job dispatched": len(jobs) == 1,
         "every silo acknowledged the retrain command": all(
-            any(c.kind == "retrain" for c in a.received) for a in agents
+            any(c.get("command") == "retrain" for c in cmds) for cmds in received.values()
         ),
     }

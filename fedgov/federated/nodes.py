@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from fedgov.federated._errors import TrainingError
 from fedgov.federated._executables import executable
 from fedgov.federated._process import (
     ConfigValue,
@@ -35,7 +36,6 @@ from fedgov.federated._process import (
     terminate,
     write_toml,
 )
-from fedgov.federated.runner import TrainingError
 
 __all__ = ["SuperLinkProcess", "SuperNodeProcess"]
 

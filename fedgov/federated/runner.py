@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,15 +40,23 @@ from fedgov.federated._fab import write_builtin_app
 from fedgov.federated._process import ANSI, ConfigValue, base_env, write_toml
 from fedgov.federated._result import ERROR_FILE, RESULT_FILE, WEIGHTS_FILE
 
-if TYPE_CHECKING:
-    from fedgov.federated.cluster import FlowerCluster
-
 __all__ = ["CONNECTION", "TrainingError", "TrainingResult", "run_training", "write_cli_config"]
 
 log = logging.getLogger(__name__)
 
 CONNECTION = "fedgov"
 """Name of the SuperLink connection in the flwr CLI's config."""
+
+
+class Watched(Protocol):
+    """Processes that must stay up during a run (a :class:`~fedgov.federated.FlowerCluster`).
+
+    A protocol, so that this module needs nothing from ``cluster`` (which imports it).
+    """
+
+    def check(self) -> None:
+        """Raise :class:`TrainingError` naming a process that has exited."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,7 @@ def run_training(
     insecure: bool = True,
     root_certificates: str | Path | None = None,
     flwr_home: str | Path | None = None,
-    watch: FlowerCluster | None = None,
+    watch: Watched | None = None,
 ) -> TrainingResult:
     """Submit a Flower App to the SuperLink at ``federation_address`` and wait for it.
 
@@ -252,7 +260,7 @@ def _run(
     insecure: bool,
     root_certificates: str | Path | None,
     flwr_home: str | Path | None,
-    watch: FlowerCluster | None,
+    watch: Watched | None,
     scratch: Path,
     t0: float,
 ) -> TrainingResult:

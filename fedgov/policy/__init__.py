@@ -49,8 +49,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from fedgov.decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
 from fedgov.policy._bundle import Bundle, load_bundle
-from fedgov.policy._decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
 from fedgov.policy._opa import OpaEngine
 from fedgov.policy._policy_tests import PolicyTestResult, run_policy_tests
 from fedgov.policy._regopy import RegoEngine, to_plain

@@ -30,15 +30,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fedgov.errors import PolicyError
-from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
-from fedgov.policy._decision import (
+from fedgov.decision import (
     DECISION_PATH,
     Decision,
     _kind,
     fail_closed,
     parse_decision_document,
 )
+from fedgov.errors import PolicyError
+from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
 from fedgov.policy._opa_http import OpaCallFailed, OpaHttp
 from fedgov.policy._opa_upload import BundleUploader
 from fedgov.policy._regopy import InputError, to_plain

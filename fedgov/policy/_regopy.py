@@ -38,9 +38,9 @@ import numpy as np
 import regopy  # type: ignore[import-untyped]
 from regopy import rego_shared as _rs
 
+from fedgov.decision import DECISION_PATH, Decision, fail_closed, parse_decision_document
 from fedgov.errors import PolicyError
 from fedgov.policy._bundle import Bundle, check_decision_rule, function_calls, load_bundle, position
-from fedgov.policy._decision import DECISION_PATH, Decision, fail_closed, parse_decision_document
 
 __all__ = [
     "UNDEFINED",

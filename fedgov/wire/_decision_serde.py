@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.v1 import report_pb2
 
 __all__ = ["decision_from_proto", "decision_to_proto"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from fedgov.policy import Decision
+from fedgov.decision import Decision
 from fedgov.report import ReportLink
 from fedgov.wire._decision_serde import decision_from_proto
 from fedgov.wire._report_serde import parse_report

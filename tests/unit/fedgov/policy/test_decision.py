@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fedgov.policy
+from fedgov.decision import parse_decision_document
 from fedgov.errors import PolicyError
 from fedgov.policy import Decision, fail_closed
-from fedgov.policy._decision import parse_decision_document
 
 
 def doc(**overrides: object) -> dict[str, object]:

@@ -1,6 +1,7 @@
-"""Argument types for the `fedgov` parser: each flag's value is parsed and bounded once.
+"""Argument types and shared options for the `fedgov` parser.
 
-A bad value is a usage error (exit 2) that names the flag and the accepted form or
+Each flag's value is parsed and bounded once, by a type from this module. A bad
+value is a usage error (exit 2) that names the flag and the accepted form or
 range, raised by argparse before any file is read or any call is made. The bounds
 are those the aggregator enforces (:mod:`fedgov.limits`), so a value the CLI accepts
 is never refused by the server for its shape.
@@ -24,6 +25,8 @@ from fedgov.limits import (
 )
 
 __all__ = [
+    "add_common",
+    "add_json",
     "address",
     "count",
     "duration_ms",
@@ -169,3 +172,14 @@ def address(text: str) -> str:
     if colon and host and port.isdigit() and int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{_shown(target)}: a port is 0..65535")
     return target
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """-v/--verbose and -q/--quiet, on every verb."""
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """--json, on every verb that answers with data."""
+    p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")

@@ -11,6 +11,10 @@ in service? Its answer is the document at ``data.fedgov.decision``::
 Anything else (a missing key, an unknown key, ``allow`` as a string, ``allow``
 true while ``deny`` names a reason) is not a decision; the engine turns it into
 a fail-closed deny whose reason says what was wrong.
+
+This module needs no policy engine (it lives outside :mod:`fedgov.policy`,
+which re-exports it), so a :class:`~fedgov.report.Report` carrying a decision
+can be built, stored and sent without loading regopy.
 """
 
 from __future__ import annotations

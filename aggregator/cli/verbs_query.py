@@ -1,0 +1,191 @@
+"""`fedgov query drift|fairness|central|decisions|silos|history`: cross-jurisdiction answers.
+
+Each answer comes from the aggregator (:class:`~aggregator.query_client.QueryClient`)
+or, for ``drift`` and ``fairness`` with ``--promql-url``, from Prometheus or Thanos
+(:class:`~aggregator.promql.PromQLClient`); ``--json`` prints the same rows the table shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aggregator.cli import tables
+from aggregator.cli._client import add_client_options, client_tls
+from fedgov.cli import Verbs
+from fedgov.cli import arguments as t
+from fedgov.cli.output import print_fairness, print_json
+
+__all__ = ["register", "run"]
+
+
+def _add_promql(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--promql-url",
+        default=None,
+        metavar="URL",
+        help="answer from a Prometheus or Thanos Query HTTP API instead of the aggregator "
+        "(latest window of each silo, as exported by the agents)",
+    )
+
+
+def _jurisdictions(p: argparse.ArgumentParser, example: str = "EU-*") -> None:
+    p.add_argument(
+        "--jurisdictions", default="", metavar="GLOB", type=t.glob, help=f"e.g. '{example}'"
+    )
+
+
+def register(verbs: Verbs) -> None:
+    p = verbs.add_parser("query", help="cross-jurisdiction compliance queries")
+    queries = p.add_subparsers(dest="query_command", metavar="QUERY", required=True)
+
+    q = queries.add_parser("drift", help="features whose PSI exceeds a threshold")
+    q.add_argument("--psi", type=t.threshold, default=0.2, help="PSI threshold (default 0.2)")
+    q.add_argument(
+        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
+    )
+    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    _jurisdictions(q)
+    _add_promql(q)
+    add_client_options(q)
+
+    q = queries.add_parser("fairness", help="fairness of a model merged across silos")
+    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    q.add_argument(
+        "--model-version",
+        default="",
+        dest="model_version",
+        type=t.optional(t.identifier),
+        help="default: newest",
+    )
+    _jurisdictions(q)
+    q.add_argument(
+        "--since",
+        default="",
+        type=t.since_ms,
+        help="merge every window since (default: latest of each silo)",
+    )
+    _add_promql(q)
+    add_client_options(q)
+
+    q = queries.add_parser(
+        "central", help="the central policy's latest decision per model and jurisdiction group"
+    )
+    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    add_client_options(q)
+
+    q = queries.add_parser("decisions", help="the latest policy decision of every silo")
+    _jurisdictions(q, "US-*")
+    q.add_argument("--deny-only", action="store_true", help="only silos whose decision denies")
+    add_client_options(q)
+
+    q = queries.add_parser("silos", help="registered silos and when they were last seen")
+    q.add_argument(
+        "--stale",
+        default="",
+        type=t.duration_ms,
+        metavar="DURATION",
+        help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
+    )
+    _jurisdictions(q)
+    add_client_options(q)
+
+    q = queries.add_parser("history", help="one metric of a model over time, per silo")
+    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    q.add_argument(
+        "--metric",
+        required=True,
+        type=t.identifier,
+        help="e.g. psi, demographic_parity_ratio, sample_size",
+    )
+    q.add_argument(
+        "--feature", default="", type=t.optional(t.name), help="the feature, for drift metrics"
+    )
+    q.add_argument(
+        "--attribute",
+        default="",
+        type=t.optional(t.name),
+        help="the sensitive attribute, for fairness metrics",
+    )
+    q.add_argument(
+        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
+    )
+    _jurisdictions(q)
+    add_client_options(q)
+    p.set_defaults(run=run)
+
+
+def _show(rows: Any, as_json: bool, printer: Any, *extra: Any) -> None:
+    if as_json:
+        print_json(rows)
+    else:
+        printer(rows, *extra)
+
+
+def _query_promql(args: argparse.Namespace) -> int:
+    from aggregator.promql import PromQLClient
+
+    client = PromQLClient(args.promql_url)
+    if args.query_command == "drift":
+        rows = client.drift(
+            args.psi,
+            since_ms=args.since,
+            model_id=args.model,
+            jurisdiction_glob=args.jurisdictions,
+        )
+        _show(rows, args.json, tables.print_drift, args.psi)
+        return 0
+    rows = client.disparate_impact(
+        args.model,
+        model_version=args.model_version,
+        jurisdiction_glob=args.jurisdictions,
+        merge=bool(args.jurisdictions),
+    )
+    _show(rows, args.json, tables.print_disparate_impact)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from aggregator.query_client import QueryClient
+
+    if getattr(args, "promql_url", None):
+        return _query_promql(args)
+
+    with QueryClient(args.aggregator, tls=client_tls(args)) as client:
+        if args.query_command == "drift":
+            rows = client.drift(
+                args.psi,
+                since_ms=args.since,
+                model_id=args.model,
+                jurisdiction_glob=args.jurisdictions,
+            )
+            _show(rows, args.json, tables.print_drift, args.psi)
+        elif args.query_command == "fairness":
+            ans = client.fairness(
+                args.model,
+                model_version=args.model_version,
+                jurisdiction_glob=args.jurisdictions,
+                since_ms=args.since,
+            )
+            _show(ans, args.json, print_fairness)
+        elif args.query_command == "central":
+            _show(client.central(model_id=args.model), args.json, tables.print_central)
+        elif args.query_command == "silos":
+            rows = client.silos(stale_after_ms=args.stale, jurisdiction_glob=args.jurisdictions)
+            _show(rows, args.json, tables.print_silos)
+        elif args.query_command == "history":
+            rows = client.history(
+                args.model,
+                args.metric,
+                feature=args.feature,
+                attribute=args.attribute,
+                since_ms=args.since,
+                jurisdiction_glob=args.jurisdictions,
+            )
+            _show(rows, args.json, tables.print_history, args.metric)
+        else:
+            rows = client.decisions(jurisdiction_glob=args.jurisdictions)
+            if args.deny_only:
+                rows = [r for r in rows if not r["allow"]]
+            _show(rows, args.json, tables.print_decisions)
+    return 0

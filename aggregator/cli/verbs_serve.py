@@ -1,0 +1,180 @@
+"""`fedgov aggregator serve`: the central aggregator over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from aggregator.cli._client import DEFAULT_AGGREGATOR
+from fedgov.cli import Verbs
+from fedgov.cli import arguments as t
+from fedgov.errors import ConfigError
+
+__all__ = ["register", "serve"]
+
+
+def register(verbs: Verbs) -> None:
+    p = verbs.add_parser("aggregator", help="the central aggregator")
+    actions = p.add_subparsers(dest="aggregator_command", metavar="ACTION", required=True)
+    s = actions.add_parser("serve", help="serve the aggregator over gRPC")
+    s.add_argument(
+        "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
+    )
+    s.add_argument(
+        "--listen",
+        default=DEFAULT_AGGREGATOR,
+        type=t.address,
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
+    )
+    s.add_argument(
+        "--policy",
+        default=None,
+        metavar="BUNDLE",
+        help="central Rego bundle over merged metrics (default: the embedded default bundle)",
+    )
+    s.add_argument(
+        "--groups",
+        default="*",
+        type=t.glob,
+        metavar="GLOBS",
+        help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
+        "(default '*': all silos together)",
+    )
+    s.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
+    )
+    s.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plaintext gRPC without client authentication (trials only; logged as a warning)",
+    )
+    s.add_argument(
+        "--retrain",
+        action="store_true",
+        help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
+    )
+    s.add_argument(
+        "--rounds",
+        type=t.count(1, 10_000),
+        default=3,
+        help="FedAvg rounds per retraining (default 3)",
+    )
+    s.add_argument(
+        "--reweigh",
+        default=None,
+        type=t.name,
+        metavar="ATTRIBUTE",
+        help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
+    )
+    s.add_argument(
+        "--flower-app",
+        default=None,
+        metavar="DIR",
+        help="your own Flower App (ServerApp + ClientApp) instead of the built-in model",
+    )
+    s.add_argument(
+        "--cooldown",
+        default="0s",
+        type=t.duration_ms,
+        metavar="DURATION",
+        help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
+    )
+    s.add_argument(
+        "--reannotation-dir",
+        default=None,
+        metavar="DIR",
+        help="where `reannotate` actions write requests (slices and counts, never rows)",
+    )
+    s.add_argument(
+        "--health-listen",
+        default=None,
+        type=t.address,
+        metavar="HOST:PORT",
+        help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
+    )
+    s.add_argument(
+        "--metrics-port",
+        type=t.port,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
+    )
+    s.add_argument(
+        "--audit",
+        default=None,
+        metavar="PATH",
+        help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
+    )
+    t.add_common(s)
+    s.set_defaults(run=serve, log_level=logging.INFO)  # a long-running process says what it does
+
+
+def serve(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from aggregator.central import CentralGate
+    from aggregator.retrain import TrainingSettings
+    from aggregator.server import create_server, serve_forever
+    from aggregator.store import create_store, redact_url
+    from fedgov.audit import AuditLog
+    from fedgov.policy import RegoEngine, default_bundle_path
+    from fedgov.tls import TlsFiles
+
+    if args.insecure and args.tls_dir:
+        raise ConfigError("--insecure and --tls-dir exclude each other")
+    tls = None
+    if args.tls_dir:
+        d = Path(args.tls_dir)
+        tls = TlsFiles(d / "ca.pem", d / "aggregator.pem", d / "aggregator.key")
+        tls.read()  # a bad certificate stops the start, with the file named
+    elif not args.insecure:
+        raise ConfigError(
+            "mTLS is the default: pass --tls-dir DIR (see `fedgov certs init`), or --insecure "
+            "to serve plaintext gRPC on a trusted network"
+        )
+    if args.reannotation_dir and Path(args.reannotation_dir).exists():
+        if not Path(args.reannotation_dir).is_dir():
+            raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
+    audit = AuditLog(args.audit or f"{args.db}.audit.jsonl")
+    engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
+    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    central = CentralGate(engine, groups or ("*",))
+    store = create_store(args.db)
+    registry = CollectorRegistry()
+    if args.metrics_port is not None:
+        try:
+            start_http_server(args.metrics_port, registry=registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port {args.metrics_port}: cannot serve /metrics there "
+                f"({exc.strerror or exc}); pick a free port"
+            ) from None
+    training = None
+    if args.retrain:
+        training = TrainingSettings(
+            rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
+        )
+    running = create_server(
+        args.listen,
+        store,
+        central=central,
+        tls=tls,
+        audit=audit,
+        registry=registry,
+        health_address=args.health_listen,
+        training=training,
+        cooldown_s=args.cooldown / 1000,
+    )
+    if args.reannotation_dir:
+        running.handler.reannotation_dir = Path(args.reannotation_dir)
+    print(
+        f"aggregator listening on port {running.port} (store {redact_url(str(args.db))})",
+        flush=True,
+    )
+    serve_forever(running)
+    return 0

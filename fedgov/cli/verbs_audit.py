@@ -1,0 +1,50 @@
+"""`fedgov audit verify`: check a hash-chained audit log and name its first broken link."""
+
+from __future__ import annotations
+
+import argparse
+
+from fedgov.cli import Verbs
+from fedgov.cli import arguments as t
+from fedgov.cli.output import print_json
+
+__all__ = ["register", "verify"]
+
+
+def register(verbs: Verbs) -> None:
+    p = verbs.add_parser("audit", help="verify hash-chained audit logs")
+    actions = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    c = actions.add_parser(
+        "verify",
+        help="check a chain and name the first broken link",
+        description="Exit 0 if every record links to the previous one and matches its hash; "
+        "exit 1 naming the first broken line otherwise.",
+    )
+    c.add_argument("path", metavar="PATH", help="an audit.jsonl file")
+    t.add_json(c)
+    t.add_common(c)
+    c.set_defaults(run=verify)
+
+
+def verify(args: argparse.Namespace) -> int:
+    from fedgov.audit import verify_chain
+
+    rep = verify_chain(args.path)
+    if args.json:
+        print_json(
+            {
+                "ok": rep.ok,
+                "records": rep.records,
+                "head": rep.head,
+                "broken_line": rep.broken_line,
+                "reason": rep.reason,
+            }
+        )
+    elif rep.ok:
+        print(f"{args.path}: OK, {rep.records} records, head {rep.head[:16]}")
+    else:
+        print(
+            f"{args.path}:{rep.broken_line}: chain broken: {rep.reason} "
+            f"({rep.records} records verified before it)"
+        )
+    return 0 if rep.ok else 1

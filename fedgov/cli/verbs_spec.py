@@ -1,0 +1,116 @@
+"""`fedgov spec`: derive a monitoring spec from reference data."""
+
+from __future__ import annotations
+
+import argparse
+
+from fedgov.cli import Verbs
+from fedgov.cli import arguments as t
+from fedgov.errors import ConfigError, DataError
+
+__all__ = ["register", "run"]
+
+
+def register(verbs: Verbs) -> None:
+    p = verbs.add_parser(
+        "spec",
+        help="derive a monitoring spec from reference data",
+        description="Derive a monitoring spec (bin edges, categories, groups, reference counts) "
+        "from a reference CSV or Parquet file.",
+    )
+    p.add_argument("--reference", required=True, metavar="FILE", help="reference data file")
+    p.add_argument("--model", required=True, type=t.identifier, help="model id")
+    p.add_argument(
+        "--model-version",
+        required=True,
+        dest="model_version",
+        type=t.identifier,
+        help="model version",
+    )
+    p.add_argument("--label", required=True, type=t.name, help="ground-truth column")
+    p.add_argument("--prediction", required=True, type=t.name, help="predicted-label column")
+    p.add_argument(
+        "--score",
+        type=t.name,
+        help="optional score column (a probability of the positive label)",
+    )
+    p.add_argument(
+        "--score-bins",
+        type=t.count(1, 10_000),
+        default=20,
+        dest="score_bins",
+        help="equal-width bins of the per-group score histograms, over [0, 1] unless the "
+        "reference scores leave it (default 20; AUC and calibration error come from them)",
+    )
+    p.add_argument("--positive-label", default="1", help="value of the positive class (default 1)")
+    p.add_argument("--sensitive", default="", help="comma-separated sensitive attribute columns")
+    p.add_argument(
+        "--intersection",
+        action="append",
+        default=[],
+        metavar="A*B",
+        help="declare an intersection of sensitive attributes, e.g. sex*age_band (repeatable)",
+    )
+    p.add_argument(
+        "--categorical", default="", help="comma-separated columns to treat as categorical"
+    )
+    p.add_argument("--exclude", default="", help="comma-separated columns that are not features")
+    p.add_argument(
+        "--bins", type=t.count(1, 10_000), default=10, help="quantile bins per numeric feature"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the spec")
+    t.add_common(p)
+    p.set_defaults(run=run)
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from fedgov.data import read_columns
+    from fedgov.spec import save_spec
+    from fedgov.stats import derive_spec
+
+    sensitive = _split(args.sensitive)
+    categorical = _split(args.categorical)
+    exclude = set(_split(args.exclude))
+    intersections = [tuple(_split(i.replace("*", ","))) for i in args.intersection]
+    for inter in intersections:
+        unknown = [a for a in inter if a not in sensitive]
+        if len(inter) < 2 or unknown:
+            raise ConfigError(
+                f"--intersection {'*'.join(inter)}: name two or more --sensitive columns "
+                f"(unknown: {unknown})"
+            )
+    columns = read_columns(args.reference, string_columns=sensitive + categorical)
+    for name in [args.label, args.prediction, *sensitive, *categorical] + (
+        [args.score] if args.score else []
+    ):
+        if name not in columns:
+            raise DataError(
+                f"{args.reference}: no column '{name}'; the file has {sorted(columns)[:20]}"
+            )
+    for name in exclude:
+        columns.pop(name, None)
+    spec = derive_spec(
+        columns,
+        model_id=args.model,
+        model_version=args.model_version,
+        label=args.label,
+        prediction=args.prediction,
+        sensitive=sensitive,
+        intersections=intersections,
+        score=args.score,
+        positive_label=args.positive_label,
+        categorical=categorical,
+        bins=args.bins,
+        score_bins=args.score_bins,
+    )
+    save_spec(spec, args.output)
+    n_num = sum(1 for f in spec.features if f.kind == "numeric")
+    print(
+        f"wrote {args.output}: {len(spec.features)} features ({n_num} numeric), "
+        f"{len(spec.sensitive)} sensitive attribute(s), digest {spec.digest[:12]}"
+    )
+    return 0
