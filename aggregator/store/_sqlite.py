@@ -50,6 +50,7 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries):
         self._local = threading.local()
         self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
+        self._closed = False
         self._queue_lock = threading.Lock()
         self._queue: list[PendingReport] = []
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -103,6 +104,7 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries):
 
     def close(self) -> None:
         with self._lock, self._readers_lock:
+            self._closed = True
             for _, reader in self._readers:
                 reader.close()
             self._readers.clear()
@@ -151,6 +153,8 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries):
     def _reader(self) -> sqlite3.Connection:
         """This thread's reading connection (autocommit), opened on first use."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if self._closed:  # as the writer does: a closed store answers nothing
+            raise sqlite3.ProgrammingError("Cannot operate on a closed store.")
         if db is None:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA busy_timeout=5000")
