@@ -1,6 +1,7 @@
 """The answers to the aggregator's queries: one typed, frozen shape per query kind.
 
-The servicer builds them from store records (``X.of(record)``),
+The queries module answers fairness with :class:`Fairness`; the servicer
+reads every other answer off its store record (``X.of(record)``).
 :mod:`aggregator.query_serde` carries them over gRPC and back, and the CLI's
 tables and ``--json`` both read them: a field's name is its ``--json`` key
 (:func:`to_json`), so no layer renames anything.
@@ -11,19 +12,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 if TYPE_CHECKING:  # the CLI imports the answers without the server's machinery
-    from aggregator.queries import FairnessAnswer
-    from aggregator.store import (
-        CentralDecisionRecord,
-        DecisionRecord,
-        DriftRecord,
-        JobRecord,
-        MetricPoint,
-        ModelVersionRecord,
-        SiloRecord,
-    )
+    from aggregator import store
 
 __all__ = [
     "Answer",
@@ -34,13 +26,46 @@ __all__ = [
     "HistoryPoint",
     "JobRow",
     "ModelVersion",
+    "RowAnswer",
     "SiloRow",
     "to_json",
 ]
 
+T = TypeVar("T")
+
+# answer field -> where a store record keeps it, where the names differ
+_RECORD = {
+    "silo": "silo_id",
+    "model": "model_id",
+    "version": "model_version",
+    "group": "jurisdiction_group",
+} | {k: f"decision.{k}" for k in ("allow", "deny", "warn", "actions")}
+
+
+def _of(kind: type[T], record: object, **computed: Any) -> T:
+    """``kind`` read off a store record: by field name, renamed by ``_RECORD``."""
+
+    def read(name: str) -> Any:
+        if name in computed:
+            return computed[name]
+        value = record
+        for part in _RECORD.get(name, name).split("."):
+            value = getattr(value, part)
+        return tuple(value) if isinstance(value, list) else value
+
+    return kind(**{f.name: read(f.name) for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
+
+
+class _Row:
+    """A row answer: read off its store record by field name (see ``_RECORD``)."""
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        return _of(cls, record)
+
 
 @dataclass(frozen=True)
-class DriftRow:
+class DriftRow(_Row):
     silo: str
     jurisdiction: str
     model: str
@@ -50,20 +75,6 @@ class DriftRow:
     psi_pvalue: float | None
     window_end_ms: int
     report_id: str
-
-    @classmethod
-    def of(cls, r: DriftRecord) -> DriftRow:
-        return cls(
-            r.silo_id,
-            r.jurisdiction,
-            r.model_id,
-            r.model_version,
-            r.feature,
-            r.psi,
-            r.psi_pvalue,
-            r.window_end_ms,
-            r.report_id,
-        )
 
 
 @dataclass(frozen=True)
@@ -78,15 +89,9 @@ class Fairness:
     reports: int
     metrics: dict[str, Any] = field(hash=False)
 
-    @classmethod
-    def of(cls, a: FairnessAnswer) -> Fairness:
-        return cls(
-            a.model_id, a.model_version, a.silos, a.jurisdictions, a.rows, a.reports, a.metrics
-        )
-
 
 @dataclass(frozen=True)
-class DecisionRow:
+class DecisionRow(_Row):
     silo: str
     jurisdiction: str
     model: str
@@ -98,25 +103,9 @@ class DecisionRow:
     window_end_ms: int
     report_id: str
 
-    @classmethod
-    def of(cls, r: DecisionRecord) -> DecisionRow:
-        d = r.decision
-        return cls(
-            r.silo_id,
-            r.jurisdiction,
-            r.model_id,
-            r.model_version,
-            d.allow,
-            d.deny,
-            d.warn,
-            d.actions,
-            r.window_end_ms,
-            r.report_id,
-        )
-
 
 @dataclass(frozen=True)
-class JobRow:
+class JobRow(_Row):
     job_id: str
     model: str
     version: str
@@ -129,24 +118,14 @@ class JobRow:
     candidate_version: str
 
     @classmethod
-    def of(cls, j: JobRecord) -> JobRow:
-        acked = (c.silo_id for c in j.commands if c.status == "accepted")
-        return cls(
-            j.job_id,
-            j.model_id,
-            j.model_version,
-            j.state,
-            j.reason,
-            j.created_ms,
-            tuple(sorted({c.silo_id for c in j.commands})),
-            tuple(sorted(set(acked))),
-            j.detail,
-            j.candidate_version,
-        )
+    def of(cls, j: store.JobRecord) -> JobRow:
+        acked = {c.silo_id for c in j.commands if c.status == "accepted"}
+        silos = {c.silo_id for c in j.commands}
+        return _of(cls, j, silos=tuple(sorted(silos)), acked_silos=tuple(sorted(acked)))
 
 
 @dataclass(frozen=True)
-class CentralRow:
+class CentralRow(_Row):
     model: str
     version: str
     group: str
@@ -158,25 +137,9 @@ class CentralRow:
     actions: tuple[str, ...]
     evaluated_ms: int
 
-    @classmethod
-    def of(cls, r: CentralDecisionRecord) -> CentralRow:
-        d = r.decision
-        return cls(
-            r.model_id,
-            r.model_version,
-            r.jurisdiction_group,
-            tuple(r.silos),
-            r.rows,
-            d.allow,
-            d.deny,
-            d.warn,
-            d.actions,
-            r.evaluated_ms,
-        )
-
 
 @dataclass(frozen=True)
-class SiloRow:
+class SiloRow(_Row):
     silo: str
     jurisdiction: str
     registered_ms: int
@@ -185,20 +148,12 @@ class SiloRow:
     policy_bundle_digest: str
 
     @classmethod
-    def of(cls, s: SiloRecord) -> SiloRow:
-        models = tuple(f"{m}/{v}" for m, v, _ in s.models)
-        return cls(
-            s.silo_id,
-            s.jurisdiction,
-            s.registered_ms,
-            s.last_seen_ms,
-            models,
-            s.policy_bundle_digest,
-        )
+    def of(cls, s: store.SiloRecord) -> SiloRow:
+        return _of(cls, s, models=tuple(f"{m}/{v}" for m, v, _ in s.models))
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
+class HistoryPoint(_Row):
     silo: str
     jurisdiction: str
     version: str
@@ -206,15 +161,9 @@ class HistoryPoint:
     value: float | None  # None: the metric was not computable in that report
     report_id: str
 
-    @classmethod
-    def of(cls, p: MetricPoint) -> HistoryPoint:
-        return cls(
-            p.silo_id, p.jurisdiction, p.model_version, p.window_end_ms, p.value, p.report_id
-        )
-
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(_Row):
     model: str
     version: str
     status: str
@@ -225,22 +174,19 @@ class ModelVersion:
     artifact_bytes: int
 
     @classmethod
-    def of(cls, m: ModelVersionRecord) -> ModelVersion:
-        return cls(
-            m.model_id,
-            m.version,
-            m.status,
-            m.created_ms,
-            m.spec_digest,
-            tuple(m.aliases),
-            dict(m.lineage),
-            len(m.artifact or b""),
+    def of(cls, m: store.ModelVersionRecord) -> ModelVersion:
+        return _of(
+            cls,
+            m,
+            version=m.version,
+            aliases=tuple(m.aliases),
+            lineage=dict(m.lineage),
+            artifact_bytes=len(m.artifact or b""),
         )
 
 
-Answer = (
-    DriftRow | Fairness | DecisionRow | JobRow | CentralRow | SiloRow | HistoryPoint | ModelVersion
-)
+RowAnswer = DriftRow | DecisionRow | JobRow | CentralRow | SiloRow | HistoryPoint | ModelVersion
+Answer = RowAnswer | Fairness
 
 
 def to_json(answer: Answer | dict[str, Any] | Sequence[Answer | dict[str, Any]]) -> Any:

@@ -9,16 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from aggregator.answers import (
-    CentralRow,
-    DecisionRow,
-    DriftRow,
-    Fairness,
-    HistoryPoint,
-    JobRow,
-    ModelVersion,
-    SiloRow,
-)
+from google.protobuf.message import Message
+
+from aggregator import answers as a
 from aggregator.query_serde import answer_from_proto, rows_from_proto
 from fedgov.errors import QueryError
 from fedgov.tls import TlsFiles
@@ -61,6 +54,9 @@ class QueryClient:
             what, fn, address=self.address, backoff=self._backoff, rejected=QueryError
         )
 
+    def _ask(self, what: str, rpc: Callable[..., Message], request: Message) -> Message:
+        return self._call(what, lambda: rpc(request, timeout=self.timeout))
+
     def drift(
         self,
         psi_threshold: float,
@@ -68,15 +64,14 @@ class QueryClient:
         since_ms: int = 0,
         model_id: str = "",
         jurisdiction_glob: str = "",
-    ) -> list[DriftRow]:
+    ) -> list[a.DriftRow]:
         req = pb.DriftQuery(
             psi_threshold=psi_threshold,
             since_unix_ms=since_ms,
             model_id=model_id,
             jurisdiction_glob=jurisdiction_glob,
         )
-        resp = self._call("drift query", lambda: self._stub.QueryDrift(req, timeout=self.timeout))
-        return rows_from_proto(DriftRow, resp)
+        return rows_from_proto(a.DriftRow, self._ask("drift query", self._stub.QueryDrift, req))
 
     def fairness(
         self,
@@ -85,41 +80,34 @@ class QueryClient:
         model_version: str = "",
         jurisdiction_glob: str = "",
         since_ms: int = 0,
-    ) -> Fairness:
+    ) -> a.Fairness:
         req = pb.FairnessQuery(
             model_id=model_id,
             model_version=model_version,
             jurisdiction_glob=jurisdiction_glob,
             since_unix_ms=since_ms,
         )
-        resp = self._call(
-            "fairness query", lambda: self._stub.QueryFairness(req, timeout=self.timeout)
-        )
-        return answer_from_proto(Fairness, resp)
+        resp = self._ask("fairness query", self._stub.QueryFairness, req)
+        return answer_from_proto(a.Fairness, resp)
 
-    def decisions(self, *, jurisdiction_glob: str = "") -> list[DecisionRow]:
+    def decisions(self, *, jurisdiction_glob: str = "") -> list[a.DecisionRow]:
         req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob)
-        resp = self._call(
-            "decisions query", lambda: self._stub.QueryDecisions(req, timeout=self.timeout)
-        )
-        return rows_from_proto(DecisionRow, resp)
+        resp = self._ask("decisions query", self._stub.QueryDecisions, req)
+        return rows_from_proto(a.DecisionRow, resp)
 
-    def jobs(self, *, model_id: str = "") -> list[JobRow]:
-        req = pb.JobsQuery(model_id=model_id)
-        resp = self._call("jobs query", lambda: self._stub.ListJobs(req, timeout=self.timeout))
-        return rows_from_proto(JobRow, resp)
+    def jobs(self, *, model_id: str = "") -> list[a.JobRow]:
+        resp = self._ask("jobs query", self._stub.ListJobs, pb.JobsQuery(model_id=model_id))
+        return rows_from_proto(a.JobRow, resp)
 
-    def central(self, *, model_id: str = "") -> list[CentralRow]:
+    def central(self, *, model_id: str = "") -> list[a.CentralRow]:
         req = pb.CentralQuery(model_id=model_id)
-        resp = self._call(
-            "central query", lambda: self._stub.QueryCentral(req, timeout=self.timeout)
+        return rows_from_proto(
+            a.CentralRow, self._ask("central query", self._stub.QueryCentral, req)
         )
-        return rows_from_proto(CentralRow, resp)
 
-    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[SiloRow]:
+    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[a.SiloRow]:
         req = pb.SilosQuery(stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob)
-        resp = self._call("silos query", lambda: self._stub.QuerySilos(req, timeout=self.timeout))
-        return rows_from_proto(SiloRow, resp)
+        return rows_from_proto(a.SiloRow, self._ask("silos query", self._stub.QuerySilos, req))
 
     def history(
         self,
@@ -130,7 +118,7 @@ class QueryClient:
         attribute: str = "",
         since_ms: int = 0,
         jurisdiction_glob: str = "",
-    ) -> list[HistoryPoint]:
+    ) -> list[a.HistoryPoint]:
         req = pb.HistoryQuery(
             model_id=model_id,
             metric=metric,
@@ -139,23 +127,20 @@ class QueryClient:
             since_unix_ms=since_ms,
             jurisdiction_glob=jurisdiction_glob,
         )
-        resp = self._call(
-            "history query", lambda: self._stub.QueryHistory(req, timeout=self.timeout)
-        )
-        return rows_from_proto(HistoryPoint, resp)
+        resp = self._ask("history query", self._stub.QueryHistory, req)
+        return rows_from_proto(a.HistoryPoint, resp)
 
     # -- model registry ------------------------------------------------------------
-    def models(self, *, model_id: str = "") -> list[ModelVersion]:
+    def models(self, *, model_id: str = "") -> list[a.ModelVersion]:
         req = pb.ModelsQuery(model_id=model_id)
-        resp = self._call("models query", lambda: self._stub.ListModels(req, timeout=self.timeout))
-        return rows_from_proto(ModelVersion, resp)
+        return rows_from_proto(
+            a.ModelVersion, self._ask("models query", self._stub.ListModels, req)
+        )
 
-    def promote(self, model_id: str, version: str, reason: str = "") -> list[ModelVersion]:
+    def promote(self, model_id: str, version: str, reason: str = "") -> list[a.ModelVersion]:
         req = pb.PromoteRequest(model_id=model_id, version=version, reason=reason)
-        resp = self._call("promote", lambda: self._stub.PromoteModel(req, timeout=self.timeout))
-        return rows_from_proto(ModelVersion, resp)
+        return rows_from_proto(a.ModelVersion, self._ask("promote", self._stub.PromoteModel, req))
 
-    def rollback(self, model_id: str) -> list[ModelVersion]:
+    def rollback(self, model_id: str) -> list[a.ModelVersion]:
         req = pb.RollbackRequest(model_id=model_id)
-        resp = self._call("rollback", lambda: self._stub.RollbackModel(req, timeout=self.timeout))
-        return rows_from_proto(ModelVersion, resp)
+        return rows_from_proto(a.ModelVersion, self._ask("rollback", self._stub.RollbackModel, req))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
     servicer.metrics.reports.labels("rejected").inc()
+
+
+def _rows(kind: type[a.RowAnswer], records: Iterable[Any]) -> Message:
+    """The response of a row query: each store record read as ``kind``, then its message."""
+    return serde.rows_to_proto(kind, map(kind.of, records))
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
@@ -133,7 +139,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             model_id=request.model_id,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return serde.rows_to_proto(a.DriftRow, map(a.DriftRow.of, found))
+        return _rows(a.DriftRow, found)
 
     @rpc("fairness query")
     def QueryFairness(self, request: pb.FairnessQuery, context: grpc.ServicerContext) -> Message:
@@ -143,22 +149,22 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             jurisdiction_glob=request.jurisdiction_glob,
             since_ms=request.since_unix_ms,
         )
-        return serde.answer_to_proto(a.Fairness.of(ans))
+        return serde.answer_to_proto(ans)
 
     @rpc("decisions query")
     def QueryDecisions(self, request: pb.DecisionsQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_decisions(request.jurisdiction_glob)
-        return serde.rows_to_proto(a.DecisionRow, map(a.DecisionRow.of, found))
+        return _rows(a.DecisionRow, found)
 
     @rpc("jobs query")
     def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> Message:
         jobs = self.handler.list_jobs(request.model_id)
-        return serde.rows_to_proto(a.JobRow, map(a.JobRow.of, jobs))
+        return _rows(a.JobRow, jobs)
 
     @rpc("central query")
     def QueryCentral(self, request: pb.CentralQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.central_decisions(request.model_id)
-        return serde.rows_to_proto(a.CentralRow, map(a.CentralRow.of, found))
+        return _rows(a.CentralRow, found)
 
     @rpc("silos query")
     def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> Message:
@@ -166,7 +172,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             stale_after_ms=request.stale_after_ms,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return serde.rows_to_proto(a.SiloRow, map(a.SiloRow.of, silos))
+        return _rows(a.SiloRow, silos)
 
     @rpc("history query")
     def QueryHistory(self, request: pb.HistoryQuery, context: grpc.ServicerContext) -> Message:
@@ -178,12 +184,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             since_ms=request.since_unix_ms,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return serde.rows_to_proto(a.HistoryPoint, map(a.HistoryPoint.of, points))
+        return _rows(a.HistoryPoint, points)
 
     # -- model registry ------------------------------------------------------------
     def _models(self, model_id: str) -> Message:
         versions = self.handler.list_models(model_id)
-        return serde.rows_to_proto(a.ModelVersion, map(a.ModelVersion.of, versions))
+        return _rows(a.ModelVersion, versions)
 
     @rpc("models query")
     def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> Message:

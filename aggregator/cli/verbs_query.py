@@ -41,22 +41,31 @@ def _jurisdictions(p: argparse.ArgumentParser, example: str = "EU-*") -> None:
     )
 
 
+def _since(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--since", default="", type=t.since_ms, help=help)
+
+
+def _model(p: argparse.ArgumentParser, *, required: bool) -> None:
+    if required:
+        p.add_argument("--model", required=True, type=t.identifier, help="model id")
+    else:
+        p.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+
+
 def register(verbs: Verbs) -> None:
     p = verbs.add_parser("query", help="cross-jurisdiction compliance queries")
     queries = p.add_subparsers(dest="query_command", metavar="QUERY", required=True)
 
     q = queries.add_parser("drift", help="features whose PSI exceeds a threshold")
     q.add_argument("--psi", type=t.threshold, default=0.2, help="PSI threshold (default 0.2)")
-    q.add_argument(
-        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
-    )
-    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    _since(q, "only windows ending after: 2h, 7d or ISO time")
+    _model(q, required=False)
     _jurisdictions(q)
     _add_promql(q)
     add_client_options(q)
 
     q = queries.add_parser("fairness", help="fairness of a model merged across silos")
-    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    _model(q, required=True)
     q.add_argument(
         "--model-version",
         default="",
@@ -65,19 +74,14 @@ def register(verbs: Verbs) -> None:
         help="default: newest",
     )
     _jurisdictions(q)
-    q.add_argument(
-        "--since",
-        default="",
-        type=t.since_ms,
-        help="merge every window since (default: latest of each silo)",
-    )
+    _since(q, "merge every window since (default: latest of each silo)")
     _add_promql(q)
     add_client_options(q)
 
     q = queries.add_parser(
         "central", help="the central policy's latest decision per model and jurisdiction group"
     )
-    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    _model(q, required=False)
     add_client_options(q)
 
     q = queries.add_parser("decisions", help="the latest policy decision of every silo")
@@ -97,7 +101,7 @@ def register(verbs: Verbs) -> None:
     add_client_options(q)
 
     q = queries.add_parser("history", help="one metric of a model over time, per silo")
-    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    _model(q, required=True)
     q.add_argument(
         "--metric",
         required=True,
@@ -113,9 +117,7 @@ def register(verbs: Verbs) -> None:
         type=t.optional(t.name),
         help="the sensitive attribute, for fairness metrics",
     )
-    q.add_argument(
-        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
-    )
+    _since(q, "only windows ending after: 2h, 7d or ISO time")
     _jurisdictions(q)
     add_client_options(q)
     p.set_defaults(run=run)
