@@ -39,9 +39,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from agent.config import config_from_dict
 from agent.service import Agent
+from aggregator.answers import to_json
 from aggregator.central import CentralGate
 from aggregator.promql import PromQLClient
-from aggregator.answers import to_json
 from aggregator.query_client import QueryClient
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
