@@ -8,11 +8,13 @@ glob, and returns typed records; a question that cannot be answered raises
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeVar
 
 import numpy as np
 
+from aggregator.answers import Fairness
 from aggregator.latest import LatestReports
 from aggregator.merge import matches_glob, merged_metrics
 from aggregator.specs import SpecCache
@@ -31,15 +33,7 @@ from fedgov.report import now_ms
 __all__ = ["FairnessAnswer", "Queries"]
 
 
-@dataclass(frozen=True)
-class FairnessAnswer:
-    model_id: str
-    model_version: str
-    silos: tuple[str, ...]
-    jurisdictions: tuple[str, ...]
-    rows: int
-    reports: int
-    metrics: dict[str, Any]
+FairnessAnswer = Fairness  # the name the handler has always exported
 
 
 class Queries:
@@ -68,43 +62,27 @@ class Queries:
         model_version: str | None = None,
         jurisdiction_glob: str | None = None,
         since_ms: int = 0,
-    ) -> FairnessAnswer:
+    ) -> Fairness:
         if not model_id:
             raise QueryError("fairness query: a model id is required")
-        # Without a version, merge the newest version that has reports.
+        pick = _Newest(model_id, model_version, jurisdiction_glob)
         if since_ms:
-            reports = [
-                r
-                for r in self._store.reports_for_model(
+            reports = pick(
+                self._store.reports_for_model(
                     model_id, model_version or None, since_ms=since_ms, latest_only=False
                 )
-                if matches_glob(r.jurisdiction, jurisdiction_glob)
-            ]
-            if not reports:
-                raise _no_reports(model_id, model_version, jurisdiction_glob)
-            if not model_version:
-                newest = max(reports, key=lambda r: r.window_end_ms).model_version
-                reports = [r for r in reports if r.model_version == newest]
+            )
         else:
             # The newest report of each silo: picked by id, decoded only if not held already.
-            refs = [
-                ref
-                for ref in self._store.latest_report_refs(model_id, model_version or None)
-                if matches_glob(ref.jurisdiction, jurisdiction_glob)
-            ]
-            if not refs:
-                raise _no_reports(model_id, model_version, jurisdiction_glob)
-            if not model_version:
-                newest = max(refs, key=lambda r: r.window_end_ms).model_version
-                refs = [r for r in refs if r.model_version == newest]
-            reports = self._latest.reports(refs)
+            refs = self._store.latest_report_refs(model_id, model_version or None)
+            reports = self._latest.reports(pick(refs))
         spec = self._specs.get(reports[0].spec_digest)
         if spec is None:
             raise QueryError(f"spec {reports[0].spec_digest[:12]} is unknown")
         metrics = merged_metrics(spec, reports)
-        return FairnessAnswer(
-            model_id=model_id,
-            model_version=reports[0].model_version,
+        return Fairness(
+            model=model_id,
+            version=reports[0].model_version,
             silos=tuple(sorted({r.silo_id for r in reports})),
             jurisdictions=tuple(sorted({r.jurisdiction for r in reports})),
             rows=int(sum(r.stats.rows for r in reports)),
@@ -189,12 +167,38 @@ class Queries:
         return self._store.list_jobs(model_id or None)
 
 
-def _no_reports(model_id: str, model_version: str | None, glob: str | None) -> QueryError:
-    return QueryError(
-        f"no reports for model {model_id!r}"
-        + (f" version {model_version}" if model_version else "")
-        + (f" in jurisdictions {glob!r}" if glob else "")
-    )
+class _Located(Protocol):
+    @property
+    def jurisdiction(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
+    @property
+    def window_end_ms(self) -> int: ...
+
+
+L = TypeVar("L", bound=_Located)
+
+
+@dataclass(frozen=True)
+class _Newest:
+    """Reports (or refs) in the glob; without a version, of the newest version reported."""
+
+    model_id: str
+    model_version: str | None
+    glob: str | None
+
+    def __call__(self, found: Iterable[L]) -> list[L]:
+        kept = [r for r in found if matches_glob(r.jurisdiction, self.glob)]
+        if not kept:
+            raise QueryError(
+                f"no reports for model {self.model_id!r}"
+                + (f" version {self.model_version}" if self.model_version else "")
+                + (f" in jurisdictions {self.glob!r}" if self.glob else "")
+            )
+        if self.model_version:
+            return kept
+        newest = max(kept, key=lambda r: r.window_end_ms).model_version
+        return [r for r in kept if r.model_version == newest]
 
 
 def _metric_path(metric: str, feature: str | None, attribute: str | None) -> tuple[str, ...]:

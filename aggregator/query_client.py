@@ -1,14 +1,18 @@
 """A client for the aggregator's compliance queries (used by `fedgov query`).
 
-Answers come back as plain dicts, ready for a table or ``--json``.
+Answers come back typed (:mod:`aggregator.answers`), decoded once by
+:mod:`aggregator.query_serde`, ready for a table or ``--json``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from google.protobuf.message import Message
+
+from aggregator import answers as a
+from aggregator.query_serde import answer_from_proto, rows_from_proto
 from fedgov.errors import QueryError
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
@@ -50,6 +54,9 @@ class QueryClient:
             what, fn, address=self.address, backoff=self._backoff, rejected=QueryError
         )
 
+    def _ask(self, what: str, rpc: Callable[..., Message], request: Message) -> Message:
+        return self._call(what, lambda: rpc(request, timeout=self.timeout))
+
     def drift(
         self,
         psi_threshold: float,
@@ -57,28 +64,14 @@ class QueryClient:
         since_ms: int = 0,
         model_id: str = "",
         jurisdiction_glob: str = "",
-    ) -> list[dict[str, Any]]:
+    ) -> list[a.DriftRow]:
         req = pb.DriftQuery(
             psi_threshold=psi_threshold,
             since_unix_ms=since_ms,
             model_id=model_id,
             jurisdiction_glob=jurisdiction_glob,
         )
-        resp = self._call("drift query", lambda: self._stub.QueryDrift(req, timeout=self.timeout))
-        return [
-            {
-                "silo": r.silo_id,
-                "jurisdiction": r.jurisdiction,
-                "model": r.model_id,
-                "version": r.model_version,
-                "feature": r.feature,
-                "psi": r.psi,
-                "psi_pvalue": r.psi_pvalue if r.has_pvalue else None,
-                "window_end_ms": r.window_end_unix_ms,
-                "report_id": r.report_id,
-            }
-            for r in resp.rows
-        ]
+        return rows_from_proto(a.DriftRow, self._ask("drift query", self._stub.QueryDrift, req))
 
     def fairness(
         self,
@@ -87,103 +80,34 @@ class QueryClient:
         model_version: str = "",
         jurisdiction_glob: str = "",
         since_ms: int = 0,
-    ) -> dict[str, Any]:
+    ) -> a.Fairness:
         req = pb.FairnessQuery(
             model_id=model_id,
             model_version=model_version,
             jurisdiction_glob=jurisdiction_glob,
             since_unix_ms=since_ms,
         )
-        r = self._call(
-            "fairness query", lambda: self._stub.QueryFairness(req, timeout=self.timeout)
-        )
-        return {
-            "model": r.model_id,
-            "version": r.model_version,
-            "silos": list(r.silos),
-            "jurisdictions": list(r.jurisdictions),
-            "rows": r.rows,
-            "reports": r.reports,
-            "metrics": json.loads(r.metrics_json),
-        }
+        resp = self._ask("fairness query", self._stub.QueryFairness, req)
+        return answer_from_proto(a.Fairness, resp)
 
-    def decisions(self, *, jurisdiction_glob: str = "") -> list[dict[str, Any]]:
+    def decisions(self, *, jurisdiction_glob: str = "") -> list[a.DecisionRow]:
         req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob)
-        resp = self._call(
-            "decisions query", lambda: self._stub.QueryDecisions(req, timeout=self.timeout)
-        )
-        return [
-            {
-                "silo": r.silo_id,
-                "jurisdiction": r.jurisdiction,
-                "model": r.model_id,
-                "version": r.model_version,
-                "allow": r.decision.allow,
-                "deny": list(r.decision.deny),
-                "warn": list(r.decision.warn),
-                "actions": list(r.decision.actions),
-                "window_end_ms": r.window_end_unix_ms,
-                "report_id": r.report_id,
-            }
-            for r in resp.rows
-        ]
+        resp = self._ask("decisions query", self._stub.QueryDecisions, req)
+        return rows_from_proto(a.DecisionRow, resp)
 
-    def jobs(self, *, model_id: str = "") -> list[dict[str, Any]]:
-        req = pb.JobsQuery(model_id=model_id)
-        resp = self._call("jobs query", lambda: self._stub.ListJobs(req, timeout=self.timeout))
-        return [
-            {
-                "job_id": j.job_id,
-                "model": j.model_id,
-                "version": j.model_version,
-                "state": j.state,
-                "reason": j.reason,
-                "created_ms": j.created_unix_ms,
-                "silos": list(j.silos),
-                "acked_silos": list(j.acked_silos),
-                "detail": j.detail,
-                "candidate_version": j.candidate_version,
-            }
-            for j in resp.rows
-        ]
+    def jobs(self, *, model_id: str = "") -> list[a.JobRow]:
+        resp = self._ask("jobs query", self._stub.ListJobs, pb.JobsQuery(model_id=model_id))
+        return rows_from_proto(a.JobRow, resp)
 
-    def central(self, *, model_id: str = "") -> list[dict[str, Any]]:
+    def central(self, *, model_id: str = "") -> list[a.CentralRow]:
         req = pb.CentralQuery(model_id=model_id)
-        resp = self._call(
-            "central query", lambda: self._stub.QueryCentral(req, timeout=self.timeout)
+        return rows_from_proto(
+            a.CentralRow, self._ask("central query", self._stub.QueryCentral, req)
         )
-        return [
-            {
-                "model": r.model_id,
-                "version": r.model_version,
-                "group": r.jurisdiction_group,
-                "silos": list(r.silos),
-                "rows": r.rows,
-                "allow": r.decision.allow,
-                "deny": list(r.decision.deny),
-                "warn": list(r.decision.warn),
-                "actions": list(r.decision.actions),
-                "evaluated_ms": r.evaluated_unix_ms,
-            }
-            for r in resp.rows
-        ]
 
-    def silos(
-        self, *, stale_after_ms: int = 0, jurisdiction_glob: str = ""
-    ) -> list[dict[str, Any]]:
+    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[a.SiloRow]:
         req = pb.SilosQuery(stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob)
-        resp = self._call("silos query", lambda: self._stub.QuerySilos(req, timeout=self.timeout))
-        return [
-            {
-                "silo": r.silo_id,
-                "jurisdiction": r.jurisdiction,
-                "registered_ms": r.registered_unix_ms,
-                "last_seen_ms": r.last_seen_unix_ms,
-                "models": list(r.models),
-                "policy_bundle_digest": r.policy_bundle_digest,
-            }
-            for r in resp.rows
-        ]
+        return rows_from_proto(a.SiloRow, self._ask("silos query", self._stub.QuerySilos, req))
 
     def history(
         self,
@@ -194,7 +118,7 @@ class QueryClient:
         attribute: str = "",
         since_ms: int = 0,
         jurisdiction_glob: str = "",
-    ) -> list[dict[str, Any]]:
+    ) -> list[a.HistoryPoint]:
         req = pb.HistoryQuery(
             model_id=model_id,
             metric=metric,
@@ -203,52 +127,20 @@ class QueryClient:
             since_unix_ms=since_ms,
             jurisdiction_glob=jurisdiction_glob,
         )
-        resp = self._call(
-            "history query", lambda: self._stub.QueryHistory(req, timeout=self.timeout)
-        )
-        return [
-            {
-                "silo": p.silo_id,
-                "jurisdiction": p.jurisdiction,
-                "version": p.model_version,
-                "window_end_ms": p.window_end_unix_ms,
-                "value": p.value if p.has_value else None,
-                "report_id": p.report_id,
-            }
-            for p in resp.points
-        ]
+        resp = self._ask("history query", self._stub.QueryHistory, req)
+        return rows_from_proto(a.HistoryPoint, resp)
 
     # -- model registry ------------------------------------------------------------
-    @staticmethod
-    def _model_rows(resp: pb.ModelsResponse) -> list[dict[str, Any]]:
-        return [
-            {
-                "model": r.model_id,
-                "version": r.version,
-                "status": r.status,
-                "created_ms": r.created_unix_ms,
-                "spec_digest": r.spec_digest,
-                "aliases": list(r.aliases),
-                "lineage": json.loads(r.lineage_json or "{}"),
-                "artifact_bytes": r.artifact_bytes,
-            }
-            for r in resp.rows
-        ]
-
-    def models(self, *, model_id: str = "") -> list[dict[str, Any]]:
+    def models(self, *, model_id: str = "") -> list[a.ModelVersion]:
         req = pb.ModelsQuery(model_id=model_id)
-        return self._model_rows(
-            self._call("models query", lambda: self._stub.ListModels(req, timeout=self.timeout))
+        return rows_from_proto(
+            a.ModelVersion, self._ask("models query", self._stub.ListModels, req)
         )
 
-    def promote(self, model_id: str, version: str, reason: str = "") -> list[dict[str, Any]]:
+    def promote(self, model_id: str, version: str, reason: str = "") -> list[a.ModelVersion]:
         req = pb.PromoteRequest(model_id=model_id, version=version, reason=reason)
-        return self._model_rows(
-            self._call("promote", lambda: self._stub.PromoteModel(req, timeout=self.timeout))
-        )
+        return rows_from_proto(a.ModelVersion, self._ask("promote", self._stub.PromoteModel, req))
 
-    def rollback(self, model_id: str) -> list[dict[str, Any]]:
+    def rollback(self, model_id: str) -> list[a.ModelVersion]:
         req = pb.RollbackRequest(model_id=model_id)
-        return self._model_rows(
-            self._call("rollback", lambda: self._stub.RollbackModel(req, timeout=self.timeout))
-        )
+        return rows_from_proto(a.ModelVersion, self._ask("rollback", self._stub.RollbackModel, req))

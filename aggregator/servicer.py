@@ -4,20 +4,24 @@ Every method is wrapped by :func:`aggregator._rpc.rpc`, which first bounds its
 request's identifiers, globs and times (:func:`fedgov.wire.check_request`),
 so nothing below sees a 100,000-character model id or a time in the year
 300,000,000, then checks the caller against the RPC -> roles table, and
-sends every error out through :mod:`aggregator._status`. Rows are built in
-:mod:`aggregator._rows`.
+sends every error out through :mod:`aggregator._status`. Answers travel
+through :mod:`aggregator.query_serde`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry
 
-from aggregator import _rows as rows
+from aggregator import answers as a
+from aggregator import query_serde as serde
+from aggregator._rows import command_to_proto
 from aggregator._rpc import rpc
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.metrics import AggregatorMetrics
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
     servicer.metrics.reports.labels("rejected").inc()
+
+
+def _rows(kind: type[a.RowAnswer], records: Iterable[Any]) -> Message:
+    """The response of a row query: each store record read as ``kind``, then its message."""
+    return serde.rows_to_proto(kind, map(kind.of, records))
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
@@ -107,7 +116,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             for cmd in self.handler.pending_commands(silo):
                 if cmd.command_id not in sent:
                     sent.add(cmd.command_id)
-                    yield rows.command_to_proto(cmd)
+                    yield command_to_proto(cmd)
             # The timeout only bounds how long a dead peer holds a thread.
             seen = hub.wait(silo, seen, timeout=30.0)
         log.info("command stream for %s closed", silo)
@@ -123,64 +132,50 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     # -- queries -------------------------------------------------------------------
     @rpc("drift query")
-    def QueryDrift(
-        self, request: pb.DriftQuery, context: grpc.ServicerContext
-    ) -> pb.DriftQueryResponse:
+    def QueryDrift(self, request: pb.DriftQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_drift(
             request.psi_threshold,
             since_ms=request.since_unix_ms,
             model_id=request.model_id,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return pb.DriftQueryResponse(rows=[rows.drift_row(r) for r in found])
+        return _rows(a.DriftRow, found)
 
     @rpc("fairness query")
-    def QueryFairness(
-        self, request: pb.FairnessQuery, context: grpc.ServicerContext
-    ) -> pb.FairnessQueryResponse:
+    def QueryFairness(self, request: pb.FairnessQuery, context: grpc.ServicerContext) -> Message:
         ans = self.handler.query_fairness(
             request.model_id,
             model_version=request.model_version,
             jurisdiction_glob=request.jurisdiction_glob,
             since_ms=request.since_unix_ms,
         )
-        return rows.fairness_response(ans)
+        return serde.answer_to_proto(ans)
 
     @rpc("decisions query")
-    def QueryDecisions(
-        self, request: pb.DecisionsQuery, context: grpc.ServicerContext
-    ) -> pb.DecisionsQueryResponse:
+    def QueryDecisions(self, request: pb.DecisionsQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_decisions(request.jurisdiction_glob)
-        return pb.DecisionsQueryResponse(rows=[rows.decision_row(r) for r in found])
+        return _rows(a.DecisionRow, found)
 
     @rpc("jobs query")
-    def ListJobs(
-        self, request: pb.JobsQuery, context: grpc.ServicerContext
-    ) -> pb.JobsQueryResponse:
+    def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> Message:
         jobs = self.handler.list_jobs(request.model_id)
-        return pb.JobsQueryResponse(rows=[rows.job_row(j) for j in jobs])
+        return _rows(a.JobRow, jobs)
 
     @rpc("central query")
-    def QueryCentral(
-        self, request: pb.CentralQuery, context: grpc.ServicerContext
-    ) -> pb.CentralQueryResponse:
+    def QueryCentral(self, request: pb.CentralQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.central_decisions(request.model_id)
-        return pb.CentralQueryResponse(rows=[rows.central_row(r) for r in found])
+        return _rows(a.CentralRow, found)
 
     @rpc("silos query")
-    def QuerySilos(
-        self, request: pb.SilosQuery, context: grpc.ServicerContext
-    ) -> pb.SilosQueryResponse:
+    def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> Message:
         silos = self.handler.query_silos(
             stale_after_ms=request.stale_after_ms,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return pb.SilosQueryResponse(rows=[rows.silo_row(s) for s in silos])
+        return _rows(a.SiloRow, silos)
 
     @rpc("history query")
-    def QueryHistory(
-        self, request: pb.HistoryQuery, context: grpc.ServicerContext
-    ) -> pb.HistoryQueryResponse:
+    def QueryHistory(self, request: pb.HistoryQuery, context: grpc.ServicerContext) -> Message:
         points = self.handler.query_history(
             request.model_id,
             request.metric,
@@ -189,30 +184,24 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             since_ms=request.since_unix_ms,
             jurisdiction_glob=request.jurisdiction_glob,
         )
-        return pb.HistoryQueryResponse(points=[rows.history_point(p) for p in points])
+        return _rows(a.HistoryPoint, points)
 
     # -- model registry ------------------------------------------------------------
-    def _models(self, model_id: str) -> pb.ModelsResponse:
+    def _models(self, model_id: str) -> Message:
         versions = self.handler.list_models(model_id)
-        return pb.ModelsResponse(rows=[rows.model_version_row(m) for m in versions])
+        return _rows(a.ModelVersion, versions)
 
     @rpc("models query")
-    def ListModels(
-        self, request: pb.ModelsQuery, context: grpc.ServicerContext
-    ) -> pb.ModelsResponse:
+    def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> Message:
         return self._models(request.model_id)
 
     @rpc("promote")
-    def PromoteModel(
-        self, request: pb.PromoteRequest, context: grpc.ServicerContext
-    ) -> pb.ModelsResponse:
+    def PromoteModel(self, request: pb.PromoteRequest, context: grpc.ServicerContext) -> Message:
         reason = request.reason or "operator promotion"
         self.handler.promote(request.model_id, request.version, reason=reason)
         return self._models(request.model_id)
 
     @rpc("rollback")
-    def RollbackModel(
-        self, request: pb.RollbackRequest, context: grpc.ServicerContext
-    ) -> pb.ModelsResponse:
+    def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> Message:
         self.handler.rollback(request.model_id)
         return self._models(request.model_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from aggregator.answers import to_json
 from aggregator.cli._client import add_client_options, client_tls
 from aggregator.cli.tables import print_jobs
 from fedgov.cli import Verbs
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     with QueryClient(args.aggregator, tls=client_tls(args)) as client:
         rows = client.jobs(model_id=args.model)
     if args.json:
-        print_json(rows)
+        print_json(to_json(rows))
     else:
         print_jobs(rows)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from aggregator.answers import to_json
 from aggregator.cli._client import add_client_options, client_tls
 from aggregator.cli.tables import print_models
 from fedgov.cli import Verbs
@@ -51,16 +52,16 @@ def run(args: argparse.Namespace) -> int:
             rows = client.models(model_id=args.model)
         elif args.model_command == "show":
             rows = client.models(model_id=args.model)
-            want = args.version or next(
-                (r["version"] for r in rows if "production" in r["aliases"]), ""
-            )
-            rows = [r for r in rows if r["version"] == want]
+            want = args.version or next((r.version for r in rows if "production" in r.aliases), "")
+            rows = [r for r in rows if r.version == want]
             if not rows:
                 raise ConfigError(f"no version {want!r} of model {args.model!r} in the registry")
+            shown = to_json(rows[0])
             if args.json:
-                print_json(rows[0])
+                print_json(shown)
             else:
-                for k, v in rows[0].items():
+                for k, v in shown.items():
+                    v = list(v) if isinstance(v, tuple) else v
                     print(f"{k:15} {json.dumps(v) if isinstance(v, (dict, list)) else v}")
             return 0
         elif args.model_command == "promote":
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             rows = client.rollback(args.model)
     if args.json:
-        print_json(rows)
+        print_json(to_json(rows))
     else:
         print_models(rows)
     return 0

@@ -2,19 +2,25 @@
 
 Each answer comes from the aggregator (:class:`~aggregator.query_client.QueryClient`)
 or, for ``drift`` and ``fairness`` with ``--promql-url``, from Prometheus or Thanos
-(:class:`~aggregator.promql.PromQLClient`); ``--json`` prints the same rows the table shows.
+(:class:`~aggregator.promql.PromQLClient`); ``--json`` prints the same typed answer
+(:mod:`aggregator.answers`) the table shows.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from aggregator.answers import DriftRow, to_json
 from aggregator.cli import tables
 from aggregator.cli._client import add_client_options, client_tls
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_fairness, print_json
+
+if TYPE_CHECKING:
+    from aggregator.query_client import QueryClient
 
 __all__ = ["register", "run"]
 
@@ -35,22 +41,31 @@ def _jurisdictions(p: argparse.ArgumentParser, example: str = "EU-*") -> None:
     )
 
 
+def _since(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--since", default="", type=t.since_ms, help=help)
+
+
+def _model(p: argparse.ArgumentParser, *, required: bool) -> None:
+    if required:
+        p.add_argument("--model", required=True, type=t.identifier, help="model id")
+    else:
+        p.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+
+
 def register(verbs: Verbs) -> None:
     p = verbs.add_parser("query", help="cross-jurisdiction compliance queries")
     queries = p.add_subparsers(dest="query_command", metavar="QUERY", required=True)
 
     q = queries.add_parser("drift", help="features whose PSI exceeds a threshold")
     q.add_argument("--psi", type=t.threshold, default=0.2, help="PSI threshold (default 0.2)")
-    q.add_argument(
-        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
-    )
-    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    _since(q, "only windows ending after: 2h, 7d or ISO time")
+    _model(q, required=False)
     _jurisdictions(q)
     _add_promql(q)
     add_client_options(q)
 
     q = queries.add_parser("fairness", help="fairness of a model merged across silos")
-    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    _model(q, required=True)
     q.add_argument(
         "--model-version",
         default="",
@@ -59,19 +74,14 @@ def register(verbs: Verbs) -> None:
         help="default: newest",
     )
     _jurisdictions(q)
-    q.add_argument(
-        "--since",
-        default="",
-        type=t.since_ms,
-        help="merge every window since (default: latest of each silo)",
-    )
+    _since(q, "merge every window since (default: latest of each silo)")
     _add_promql(q)
     add_client_options(q)
 
     q = queries.add_parser(
         "central", help="the central policy's latest decision per model and jurisdiction group"
     )
-    q.add_argument("--model", default="", type=t.optional(t.identifier), help="only this model")
+    _model(q, required=False)
     add_client_options(q)
 
     q = queries.add_parser("decisions", help="the latest policy decision of every silo")
@@ -91,7 +101,7 @@ def register(verbs: Verbs) -> None:
     add_client_options(q)
 
     q = queries.add_parser("history", help="one metric of a model over time, per silo")
-    q.add_argument("--model", required=True, type=t.identifier, help="model id")
+    _model(q, required=True)
     q.add_argument(
         "--metric",
         required=True,
@@ -107,19 +117,22 @@ def register(verbs: Verbs) -> None:
         type=t.optional(t.name),
         help="the sensitive attribute, for fairness metrics",
     )
-    q.add_argument(
-        "--since", default="", type=t.since_ms, help="only windows ending after: 2h, 7d or ISO time"
-    )
+    _since(q, "only windows ending after: 2h, 7d or ISO time")
     _jurisdictions(q)
     add_client_options(q)
     p.set_defaults(run=run)
 
 
-def _show(rows: Any, as_json: bool, printer: Any, *extra: Any) -> None:
+def _show(answer: Any, as_json: bool, printer: Callable[..., None], *extra: Any) -> None:
+    """``--json`` or the table, both from the same typed answer."""
     if as_json:
-        print_json(rows)
+        print_json(to_json(answer))
     else:
-        printer(rows, *extra)
+        printer(answer, *extra)
+
+
+def _drift_filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {"since_ms": args.since, "model_id": args.model, "jurisdiction_glob": args.jurisdictions}
 
 
 def _query_promql(args: argparse.Namespace) -> int:
@@ -127,22 +140,53 @@ def _query_promql(args: argparse.Namespace) -> int:
 
     client = PromQLClient(args.promql_url)
     if args.query_command == "drift":
-        rows = client.drift(
-            args.psi,
-            since_ms=args.since,
-            model_id=args.model,
-            jurisdiction_glob=args.jurisdictions,
-        )
-        _show(rows, args.json, tables.print_drift, args.psi)
+        rows = client.drift(args.psi, **_drift_filters(args))
+        _show([DriftRow(**r) for r in rows], args.json, tables.print_drift, args.psi)
         return 0
-    rows = client.disparate_impact(
+    impact = client.disparate_impact(
         args.model,
         model_version=args.model_version,
         jurisdiction_glob=args.jurisdictions,
         merge=bool(args.jurisdictions),
     )
-    _show(rows, args.json, tables.print_disparate_impact)
+    _show(impact, args.json, tables.print_disparate_impact)
     return 0
+
+
+def _ask(
+    client: QueryClient, args: argparse.Namespace
+) -> tuple[Any, Callable[..., None], tuple[Any, ...]]:
+    """The typed answer to the query ``args`` name, its table printer and the printer's extras."""
+    q, glob = args.query_command, args.jurisdictions if "jurisdictions" in args else ""
+    if q == "drift":
+        return client.drift(args.psi, **_drift_filters(args)), tables.print_drift, (args.psi,)
+    if q == "fairness":
+        ans = client.fairness(
+            args.model,
+            model_version=args.model_version,
+            jurisdiction_glob=glob,
+            since_ms=args.since,
+        )
+        return ans, lambda a: print_fairness(to_json(a)), ()
+    if q == "central":
+        return client.central(model_id=args.model), tables.print_central, ()
+    if q == "silos":
+        silos = client.silos(stale_after_ms=args.stale, jurisdiction_glob=glob)
+        return silos, tables.print_silos, ()
+    if q == "history":
+        points = client.history(
+            args.model,
+            args.metric,
+            feature=args.feature,
+            attribute=args.attribute,
+            since_ms=args.since,
+            jurisdiction_glob=glob,
+        )
+        return points, tables.print_history, (args.metric,)
+    decisions = client.decisions(jurisdiction_glob=glob)
+    if args.deny_only:
+        decisions = [r for r in decisions if not r.allow]
+    return decisions, tables.print_decisions, ()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,42 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "promql_url", None):
         return _query_promql(args)
-
     with QueryClient(args.aggregator, tls=client_tls(args)) as client:
-        if args.query_command == "drift":
-            rows = client.drift(
-                args.psi,
-                since_ms=args.since,
-                model_id=args.model,
-                jurisdiction_glob=args.jurisdictions,
-            )
-            _show(rows, args.json, tables.print_drift, args.psi)
-        elif args.query_command == "fairness":
-            ans = client.fairness(
-                args.model,
-                model_version=args.model_version,
-                jurisdiction_glob=args.jurisdictions,
-                since_ms=args.since,
-            )
-            _show(ans, args.json, print_fairness)
-        elif args.query_command == "central":
-            _show(client.central(model_id=args.model), args.json, tables.print_central)
-        elif args.query_command == "silos":
-            rows = client.silos(stale_after_ms=args.stale, jurisdiction_glob=args.jurisdictions)
-            _show(rows, args.json, tables.print_silos)
-        elif args.query_command == "history":
-            rows = client.history(
-                args.model,
-                args.metric,
-                feature=args.feature,
-                attribute=args.attribute,
-                since_ms=args.since,
-                jurisdiction_glob=args.jurisdictions,
-            )
-            _show(rows, args.json, tables.print_history, args.metric)
-        else:
-            rows = client.decisions(jurisdiction_glob=args.jurisdictions)
-            if args.deny_only:
-                rows = [r for r in rows if not r["allow"]]
-            _show(rows, args.json, tables.print_decisions)
+        answer, printer, extra = _ask(client, args)
+    _show(answer, args.json, printer, *extra)
     return 0

@@ -150,7 +150,7 @@ class FairnessQuery(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., since_unix_ms: _Optional[int] = ...) -> None: ...
 
 class FairnessQueryResponse(_message.Message):
-    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports")
+    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports", "metrics")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SILOS_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +158,7 @@ class FairnessQueryResponse(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
     REPORTS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     silos: _containers.RepeatedScalarFieldContainer[str]
@@ -165,7 +166,84 @@ class FairnessQueryResponse(_message.Message):
     rows: int
     metrics_json: str
     reports: int
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ...) -> None: ...
+    metrics: MergedMetrics
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ..., metrics: _Optional[_Union[MergedMetrics, _Mapping]] = ...) -> None: ...
+
+class MetricValue(_message.Message):
+    __slots__ = ("real", "count", "undefined")
+    REAL_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_FIELD_NUMBER: _ClassVar[int]
+    real: float
+    count: int
+    undefined: bool
+    def __init__(self, real: _Optional[float] = ..., count: _Optional[int] = ..., undefined: _Optional[bool] = ...) -> None: ...
+
+class MetricValues(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MetricValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MetricValue, _Mapping]] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.MessageMap[str, MetricValue]
+    def __init__(self, values: _Optional[_Mapping[str, MetricValue]] = ...) -> None: ...
+
+class AttributeMetrics(_message.Message):
+    __slots__ = ("values", "groups")
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MetricValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MetricValue, _Mapping]] = ...) -> None: ...
+    class GroupsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MetricValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MetricValues, _Mapping]] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.MessageMap[str, MetricValue]
+    groups: _containers.MessageMap[str, MetricValues]
+    def __init__(self, values: _Optional[_Mapping[str, MetricValue]] = ..., groups: _Optional[_Mapping[str, MetricValues]] = ...) -> None: ...
+
+class MergedMetrics(_message.Message):
+    __slots__ = ("values", "drift_features", "fairness")
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MetricValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MetricValue, _Mapping]] = ...) -> None: ...
+    class DriftFeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MetricValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MetricValues, _Mapping]] = ...) -> None: ...
+    class FairnessEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeMetrics
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeMetrics, _Mapping]] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    FAIRNESS_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.MessageMap[str, MetricValue]
+    drift_features: _containers.MessageMap[str, MetricValues]
+    fairness: _containers.MessageMap[str, AttributeMetrics]
+    def __init__(self, values: _Optional[_Mapping[str, MetricValue]] = ..., drift_features: _Optional[_Mapping[str, MetricValues]] = ..., fairness: _Optional[_Mapping[str, AttributeMetrics]] = ...) -> None: ...
 
 class DecisionsQuery(_message.Message):
     __slots__ = ("jurisdiction_glob",)

@@ -92,29 +92,29 @@ def test_three_silos_report_merge_and_dispatch(
         with QueryClient(address) as q:
             # Federated equals pooled: merged EU figures from summed counts.
             eu = q.fairness("credit-risk", jurisdiction_glob="EU-*")
-            assert eu["silos"] == ["EU-DE", "EU-FR"] and eu["rows"] == 6000
-            _close(eu["metrics"], _pooled_metrics(credit_spec, [data["EU-DE"], data["EU-FR"]]))
+            assert eu.silos == ("EU-DE", "EU-FR") and eu.rows == 6000
+            _close(eu.metrics, _pooled_metrics(credit_spec, [data["EU-DE"], data["EU-FR"]]))
             everyone = q.fairness("credit-risk")
-            _close(everyone["metrics"], _pooled_metrics(credit_spec, list(data.values())))
+            _close(everyone.metrics, _pooled_metrics(credit_spec, list(data.values())))
 
             drift = q.drift(0.2)
-            assert {r["silo"] for r in drift} == {"EU-DE"}
-            assert all(r["psi"] > 0.2 for r in drift)
+            assert {r.silo for r in drift} == {"EU-DE"}
+            assert all(r.psi > 0.2 for r in drift)
             assert q.drift(0.2, jurisdiction_glob="US-*") == []
 
-            decisions = {d["silo"]: d for d in q.decisions()}
-            assert decisions["EU-FR"]["allow"] and not decisions["US-NY"]["allow"]
-            assert any("demographic parity" in r for r in decisions["US-NY"]["deny"])
+            decisions = {d.silo: d for d in q.decisions()}
+            assert decisions["EU-FR"].allow and not decisions["US-NY"].allow
+            assert any("demographic parity" in r for r in decisions["US-NY"].deny)
 
             # One job for the model; every silo serving it acknowledges.
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 jobs = q.jobs()
-                if jobs and len(jobs[0]["acked_silos"]) == 3:
+                if jobs and len(jobs[0].acked_silos) == 3:
                     break
                 time.sleep(0.05)
             assert len(jobs) == 1
-            assert sorted(jobs[0]["acked_silos"]) == sorted(SILOS)
+            assert sorted(jobs[0].acked_silos) == sorted(SILOS)
             assert all(len(a.received) == 1 and a.received[0].kind == "retrain" for a in agents)
     finally:
         for a in agents:

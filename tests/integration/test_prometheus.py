@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from agent.config import config_from_dict
 from agent.service import Agent
+from aggregator.answers import to_json
 from aggregator.central import CentralGate
 from aggregator.promql import PromQLClient
 from aggregator.query_client import QueryClient
@@ -360,16 +361,16 @@ def test_central_promql_equals_aggregator(federation: Federation) -> None:
                 mine = {r["attribute"]: r for r in rows if r["jurisdiction"] == jurisdiction}
                 assert set(mine) == set(attributes)
                 for attr in attributes:
-                    expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
+                    expected = ans.metrics["fairness"][attr]["demographic_parity_ratio"]
                     assert mine[attr]["disparate_impact"] == expected, (jurisdiction, attr)
-                    assert mine[attr]["silos"] == ans["silos"]
-                    assert mine[attr]["rows"] == ans["rows"]
+                    assert mine[attr]["silos"] == list(ans.silos)
+                    assert mine[attr]["rows"] == ans.rows
             assert [r["silos"] for r in rows if r["jurisdiction"] == "EU-DE"][0] == [
                 "EU-DE-BER",
                 "EU-DE-MUC",
             ]
             us = q.fairness(MODEL, jurisdiction_glob="US-*")
-            assert us["metrics"]["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
+            assert us.metrics["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
 
             # Merged over a glob, and over everything: the aggregator's merged figures.
             for glob in ("EU-*", ""):
@@ -379,11 +380,11 @@ def test_central_promql_equals_aggregator(federation: Federation) -> None:
                     for r in prom.disparate_impact(MODEL, jurisdiction_glob=glob, merge=True)
                 }
                 for attr in attributes:
-                    expected = ans["metrics"]["fairness"][attr]["demographic_parity_ratio"]
+                    expected = ans.metrics["fairness"][attr]["demographic_parity_ratio"]
                     assert merged[attr]["disparate_impact"] == expected, (glob, attr)
                     assert merged[attr]["jurisdiction"] == (glob or "*")
-                    assert merged[attr]["silos"] == ans["silos"]
-                    groups = ans["metrics"]["fairness"][attr]["groups"]
+                    assert merged[attr]["silos"] == list(ans.silos)
+                    groups = ans.metrics["fairness"][attr]["groups"]
                     for group, rate in merged[attr]["selection_rates"].items():
                         assert rate == groups[group]["selection_rate"], (glob, attr, group)
         return rows
@@ -393,7 +394,7 @@ def test_central_promql_equals_aggregator(federation: Federation) -> None:
 
     with QueryClient(address) as q:
         # Drift: the same rows as the aggregator's (the latest window of each silo).
-        agg_drift = q.drift(0.2)
+        agg_drift = to_json(q.drift(0.2))
         prom_drift = prom.drift(0.2)
         assert agg_drift, "EU-DE-BER's data drifted: the aggregator must list features"
         assert len(prom_drift) == len(agg_drift)
@@ -405,7 +406,7 @@ def test_central_promql_equals_aggregator(federation: Federation) -> None:
             assert p["report_id"] == ""
         assert (
             prom.drift(0.2, jurisdiction_glob="US-*")
-            == q.drift(0.2, jurisdiction_glob="US-*")
+            == to_json(q.drift(0.2, jurisdiction_glob="US-*"))
             == []
         )
         newest = max(r["window_end_ms"] for r in agg_drift)

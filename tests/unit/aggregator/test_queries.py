@@ -85,6 +85,7 @@ def test_history_of_psi_and_fairness(
 
 
 def test_history_over_grpc(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
+    from aggregator.answers import HistoryPoint
     from aggregator.query_client import QueryClient
     from aggregator.server import create_server
 
@@ -99,21 +100,7 @@ def test_history_over_grpc(handler: AggregatorHandler, credit_spec: MonitoringSp
         srv.stop(0)
     psi = handler.query_history("credit-risk", "psi", feature="income")
     assert rows == [
-        {
-            "silo": "EU-DE",
-            "jurisdiction": "EU-DE",
-            "version": credit_spec.model_version,
-            "window_end_ms": 1000,
-            "value": psi[0].value,
-            "report_id": "EU-DE-1000",
-        },
-        {
-            "silo": "US-NY",
-            "jurisdiction": "US-NY",
-            "version": credit_spec.model_version,
-            "window_end_ms": 1001,
-            "value": None,
-            "report_id": "US-NY-1001",
-        },
+        HistoryPoint("EU-DE", "EU-DE", credit_spec.model_version, 1000, psi[0].value, "EU-DE-1000"),
+        HistoryPoint("US-NY", "US-NY", credit_spec.model_version, 1001, None, "US-NY-1001"),
     ]
     assert psi[0].value is not None and psi[0].value > 0
