@@ -10,7 +10,8 @@ read-only int64 arrays.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from fedgov.wire._checks import WireError
 from fedgov.wire._varint import packed_payloads, varints
 
 __all__ = ["stats_from_proto", "stats_to_proto"]
+
+_T = TypeVar("_T", OutcomeCounts, ScoreCounts)
 
 
 def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
@@ -42,26 +45,20 @@ def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
             )
             for f in s.features.values()
         ],
-        outcomes=[
-            report_pb2.OutcomeCounts(
-                attribute=o.attribute,
-                groups=list(o.groups),
-                counts=o.counts.ravel().tolist(),
-                suppressed=o.suppressed,
-            )
-            for o in s.outcomes.values()
-        ],
+        outcomes=[_group_table_to_proto(report_pb2.OutcomeCounts, o) for o in s.outcomes.values()],
         outcome_missing=int(s.outcome_missing),
         privacy=privacy,
-        scores=[
-            report_pb2.ScoreCounts(
-                attribute=c.attribute,
-                groups=list(c.groups),
-                counts=c.counts.ravel().tolist(),
-                suppressed=c.suppressed,
-            )
-            for c in s.scores.values()
-        ],
+        scores=[_group_table_to_proto(report_pb2.ScoreCounts, c) for c in s.scores.values()],
+    )
+
+
+def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
+    """An ``OutcomeCounts`` or ``ScoreCounts`` message (the same four fields)."""
+    return message(
+        attribute=t.attribute,
+        groups=list(t.groups),
+        counts=t.counts.ravel().tolist(),
+        suppressed=t.suppressed,
     )
 
 
@@ -137,7 +134,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         vectors += [(counts, where), (fine, f"{where}.fine_counts")]
         packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
         feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
-    outcome_rows: list[tuple[str, tuple[str, ...], str, int]] = []
+    outcome_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
     attributes: set[str] = set()
     for i, o in enumerate(m.outcomes):
         attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
@@ -154,7 +151,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
             )
         vectors.append((counts, where))
         packed += packed_payloads(o, (3,))  # OutcomeCounts.counts
-        outcome_rows.append((attribute, groups, where, o.suppressed))
+        outcome_rows.append((attribute, groups, where, 2, o.suppressed))
     score_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
     scored: set[str] = set()
     for i, c in enumerate(m.scores):
@@ -186,22 +183,9 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
             _count(suppressed, f"{where}.suppressed"),
             _count(fine_suppressed, f"{where}.fine_suppressed"),
         )
-    outcomes: dict[str, OutcomeCounts] = {}
-    for attribute, groups, where, suppressed in outcome_rows:
-        outcomes[attribute] = OutcomeCounts(
-            attribute=attribute,
-            groups=groups,
-            counts=next(arrays).reshape(len(groups), 2, 2),
-            suppressed=_count(suppressed, f"{where}.suppressed"),
-        )
-    scores: dict[str, ScoreCounts] = {}
-    for attribute, groups, where, n_cells, suppressed in score_rows:
-        scores[attribute] = ScoreCounts(
-            attribute=attribute,
-            groups=groups,
-            counts=next(arrays).reshape(len(groups), 2, n_cells),
-            suppressed=_count(suppressed, f"{where}.suppressed"),
-        )
+    # In the order of ``vectors``: features, then outcomes, then scores.
+    outcomes = _group_tables(OutcomeCounts, outcome_rows, arrays)
+    scores = _group_tables(ScoreCounts, score_rows, arrays)
     return WindowStats(
         spec_digest=m.spec_digest,
         rows=int(m.rows),
@@ -211,3 +195,21 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         privacy=_privacy(m.privacy),
         scores=scores,
     )
+
+
+def _group_tables(
+    cls: type[_T],
+    rows: list[tuple[str, tuple[str, ...], str, int, int]],
+    arrays: Iterator[np.ndarray],
+) -> dict[str, _T]:
+    """Checked rows ``(attribute, groups, where, cells, suppressed)`` and their next
+    count arrays as ``cls`` tables, ``counts[group, y_true, cell]``, by attribute."""
+    return {
+        attribute: cls(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, n_cells),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
+        )
+        for attribute, groups, where, n_cells, suppressed in rows
+    }
