@@ -51,7 +51,47 @@ def _lost_port(proc: Process) -> bool:
     return not proc.alive() and any(m in proc.log_text().lower() for m in _IN_USE)
 
 
-class SuperLinkProcess:
+class _FlowerProcess:
+    """What both ends share: the options, ``proc`` once started, ``alive`` and ``stop``."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        isolation: str,
+        extra_env: Mapping[str, str] | None,
+        start_timeout: float,
+        stop_grace: float,
+    ) -> None:
+        self.host = host
+        self.isolation = isolation
+        self.extra_env = dict(extra_env or {})
+        self.start_timeout = start_timeout
+        self.stop_grace = stop_grace
+        self.proc: Process | None = None
+        self.port = 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            terminate([self.proc], self.stop_grace)
+            self.proc = None
+
+    def _gave_up(self, what: str) -> TrainingError:
+        """Stop, and the error saying ``what`` did not happen in time, with the command
+        and the end of its log."""
+        assert self.proc is not None
+        message = (
+            f"{what} within {self.start_timeout:.0f} s; command: {' '.join(self.proc.argv)}; "
+            f"log {self.proc.log_path}:\n{self.proc.tail()}"
+        )
+        self.stop()
+        return TrainingError(message)
+
+
+class SuperLinkProcess(_FlowerProcess):
     """``flower-superlink`` on a free port of ``host``; ``address`` once started.
 
     ``isolation`` is Flower's ``--isolation``: with ``subprocess`` (Flower's
@@ -70,15 +110,15 @@ class SuperLinkProcess:
         start_timeout: float = 60.0,
         stop_grace: float = 5.0,
     ) -> None:
-        self.host = host
-        self.isolation = isolation
-        self.extra_env = dict(extra_env or {})
-        self.start_timeout = start_timeout
-        self.stop_grace = stop_grace
+        super().__init__(
+            host=host,
+            isolation=isolation,
+            extra_env=extra_env,
+            start_timeout=start_timeout,
+            stop_grace=stop_grace,
+        )
         self._own = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-superlink-"))
-        self.proc: Process | None = None
-        self.port = 0
 
     @property
     def address(self) -> str:
@@ -119,14 +159,7 @@ class SuperLinkProcess:
                 return self
             if not _lost_port(self.proc):
                 break
-        assert self.proc is not None
-        message = (
-            f"the Flower SuperLink did not become ready on {self.address} within "
-            f"{self.start_timeout:.0f} s; command: {' '.join(self.proc.argv)}; "
-            f"log {self.proc.log_path}:\n{self.proc.tail()}"
-        )
-        self.stop()
-        raise TrainingError(message)
+        raise self._gave_up(f"the Flower SuperLink did not become ready on {self.address}")
 
     def _home(self) -> Path:
         home = self.workdir / "home"
@@ -146,18 +179,13 @@ class SuperLinkProcess:
             time.sleep(0.05)
         return False
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
     def stop(self) -> None:
-        if self.proc is not None:
-            terminate([self.proc], self.stop_grace)
-            self.proc = None
+        super().stop()
         if self._own:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class SuperNodeProcess:
+class SuperNodeProcess(_FlowerProcess):
     """``flower-supernode`` for one silo, registered with the SuperLink at ``superlink``.
 
     ``start()`` is ``spawn()`` then ``await_registered()``; a caller starting
@@ -177,17 +205,17 @@ class SuperNodeProcess:
         start_timeout: float = 60.0,
         stop_grace: float = 5.0,
     ) -> None:
+        super().__init__(
+            host=host,
+            isolation=isolation,
+            extra_env=extra_env,
+            start_timeout=start_timeout,
+            stop_grace=stop_grace,
+        )
         self.name = name
         self.superlink = superlink
         self.node_config = {"silo": name, **node_config}
         self.workdir = workdir
-        self.host = host
-        self.isolation = isolation
-        self.extra_env = dict(extra_env or {})
-        self.start_timeout = start_timeout
-        self.stop_grace = stop_grace
-        self.proc: Process | None = None
-        self.port = 0
         self.node_id: int | None = None
 
     def start(self) -> SuperNodeProcess:
@@ -237,18 +265,7 @@ class SuperNodeProcess:
             if not _lost_port(self.proc):
                 break
             self.spawn()
-        message = (
+        raise self._gave_up(
             f"SuperNode of silo '{self.name}' did not register with the SuperLink at "
-            f"{self.superlink} within {self.start_timeout:.0f} s; command: "
-            f"{' '.join(self.proc.argv)}; log {self.proc.log_path}:\n{self.proc.tail()}"
+            f"{self.superlink}"
         )
-        self.stop()
-        raise TrainingError(message)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            terminate([self.proc], self.stop_grace)
-            self.proc = None
