@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from fedgov.federated._executables import executable
 from fedgov.federated._process import (
@@ -30,7 +29,7 @@ from fedgov.federated._process import (
     pid_gone,
     terminate,
 )
-from fedgov.federated.nodes import SuperLinkProcess, SuperNodeProcess
+from fedgov.federated.nodes import ProcessOptions, SuperLinkProcess, SuperNodeProcess
 from fedgov.federated.runner import TrainingError, TrainingResult, run_training, write_cli_config
 
 __all__ = ["FlowerCluster", "NodeInfo", "Silo"]
@@ -124,7 +123,7 @@ class FlowerCluster:
 
     def start(self) -> None:
         t0 = time.perf_counter()
-        options: dict[str, Any] = {
+        options: ProcessOptions = {
             "host": self.host,
             "isolation": self.isolation,
             "extra_env": self._extra_env,

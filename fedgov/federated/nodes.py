@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from fedgov.federated._errors import TrainingError
 from fedgov.federated._executables import executable
@@ -37,7 +38,7 @@ from fedgov.federated._process import (
     write_toml,
 )
 
-__all__ = ["SuperLinkProcess", "SuperNodeProcess"]
+__all__ = ["ProcessOptions", "SuperLinkProcess", "SuperNodeProcess"]
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +52,32 @@ def _lost_port(proc: Process) -> bool:
     return not proc.alive() and any(m in proc.log_text().lower() for m in _IN_USE)
 
 
+class ProcessOptions(TypedDict, total=False):
+    """How either end is started (each key may be left out; see :class:`_FlowerProcess`)."""
+
+    host: str
+    isolation: str
+    extra_env: Mapping[str, str] | None
+    start_timeout: float
+    stop_grace: float
+
+
 class _FlowerProcess:
-    """What both ends share: the options, ``proc`` once started, ``alive`` and ``stop``."""
+    """What both ends share: the options, ``proc`` once started, ``alive`` and ``stop``.
+
+    ``isolation`` is Flower's ``--isolation``; ``extra_env`` is added to the
+    process environment (e.g. ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``);
+    ``start_timeout`` bounds the wait for ready, ``stop_grace`` that for an exit.
+    """
 
     def __init__(
         self,
         *,
-        host: str,
-        isolation: str,
-        extra_env: Mapping[str, str] | None,
-        start_timeout: float,
-        stop_grace: float,
+        host: str = "127.0.0.1",
+        isolation: str = "subprocess",
+        extra_env: Mapping[str, str] | None = None,
+        start_timeout: float = 60.0,
+        stop_grace: float = 5.0,
     ) -> None:
         self.host = host
         self.isolation = isolation
@@ -94,29 +110,13 @@ class _FlowerProcess:
 class SuperLinkProcess(_FlowerProcess):
     """``flower-superlink`` on a free port of ``host``; ``address`` once started.
 
-    ``isolation`` is Flower's ``--isolation``: with ``subprocess`` (Flower's
-    default) the SuperLink starts its own SuperExec; with ``process`` the
-    caller starts one (see FlowerCluster). ``extra_env`` is added to the
-    process environment (e.g. ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``).
+    With ``isolation="subprocess"`` (Flower's default) the SuperLink starts
+    its own SuperExec; with ``process`` the caller starts one (see
+    FlowerCluster). The other options: :class:`ProcessOptions`.
     """
 
-    def __init__(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        workdir: Path | None = None,
-        isolation: str = "subprocess",
-        extra_env: Mapping[str, str] | None = None,
-        start_timeout: float = 60.0,
-        stop_grace: float = 5.0,
-    ) -> None:
-        super().__init__(
-            host=host,
-            isolation=isolation,
-            extra_env=extra_env,
-            start_timeout=start_timeout,
-            stop_grace=stop_grace,
-        )
+    def __init__(self, *, workdir: Path | None = None, **options: Unpack[ProcessOptions]) -> None:
+        super().__init__(**options)
         self._own = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-superlink-"))
 
@@ -199,19 +199,9 @@ class SuperNodeProcess(_FlowerProcess):
         node_config: Mapping[str, ConfigValue],
         *,
         workdir: Path,
-        host: str = "127.0.0.1",
-        isolation: str = "subprocess",
-        extra_env: Mapping[str, str] | None = None,
-        start_timeout: float = 60.0,
-        stop_grace: float = 5.0,
+        **options: Unpack[ProcessOptions],
     ) -> None:
-        super().__init__(
-            host=host,
-            isolation=isolation,
-            extra_env=extra_env,
-            start_timeout=start_timeout,
-            stop_grace=stop_grace,
-        )
+        super().__init__(**options)
         self.name = name
         self.superlink = superlink
         self.node_config = {"silo": name, **node_config}
