@@ -10,7 +10,7 @@ read-only int64 arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -134,43 +134,8 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         vectors += [(counts, where), (fine, f"{where}.fine_counts")]
         packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
         feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
-    outcome_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
-    attributes: set[str] = set()
-    for i, o in enumerate(m.outcomes):
-        attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
-        where = f"stats.outcomes[{i}] ({attribute})"
-        if attribute in attributes:
-            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
-        attributes.add(attribute)
-        if len(set(groups)) != len(groups):
-            raise WireError(f"{where}.groups: duplicate group names")
-        if len(counts) != 4 * len(groups):
-            raise WireError(
-                f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, "
-                f"got {len(counts)}"
-            )
-        vectors.append((counts, where))
-        packed += packed_payloads(o, (3,))  # OutcomeCounts.counts
-        outcome_rows.append((attribute, groups, where, 2, o.suppressed))
-    score_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
-    scored: set[str] = set()
-    for i, c in enumerate(m.scores):
-        attribute, groups, counts = c.attribute, tuple(c.groups), c.counts
-        where = f"stats.scores[{i}] ({attribute})"
-        if attribute in scored:
-            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
-        scored.add(attribute)
-        if not groups or len(set(groups)) != len(groups):
-            raise WireError(f"{where}.groups: need at least one group, each named once")
-        per_group = 2 * len(groups)
-        if len(counts) % per_group or len(counts) // per_group < 4:
-            raise WireError(
-                f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
-                f"for {len(groups)} groups, got {len(counts)}"
-            )
-        vectors.append((counts, where))
-        packed += packed_payloads(c, (3,))  # ScoreCounts.counts
-        score_rows.append((attribute, groups, where, len(counts) // per_group, c.suppressed))
+    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors, packed)
+    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors, packed)
     arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
     for name, kind, where, suppressed, fine_suppressed in feature_rows:
@@ -197,9 +162,60 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
     )
 
 
+#: A checked group table: attribute, groups, where, cells per group and label, suppressed.
+_GroupRow = tuple[str, tuple[str, ...], str, int, int]
+
+
+def _group_rows(
+    tables: Any,
+    field: str,
+    cells: Callable[[tuple[str, ...], int, str], int],
+    vectors: list[tuple[Any, str]],
+    packed: list[bytes],
+) -> list[_GroupRow]:
+    """Check the ``OutcomeCounts`` or ``ScoreCounts`` messages of ``stats.<field>``
+    (``cells`` checks the groups and the count length, and gives the cells per group
+    and label); their count vectors go onto ``vectors`` and ``packed``."""
+    rows: list[_GroupRow] = []
+    seen: set[str] = set()
+    for i, t in enumerate(tables):
+        attribute, groups, counts = t.attribute, tuple(t.groups), t.counts
+        where = f"stats.{field}[{i}] ({attribute})"
+        if attribute in seen:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        seen.add(attribute)
+        n_cells = cells(groups, len(counts), where)
+        vectors.append((counts, where))
+        packed += packed_payloads(t, (3,))  # OutcomeCounts.counts, ScoreCounts.counts
+        rows.append((attribute, groups, where, n_cells, t.suppressed))
+    return rows
+
+
+def _outcome_cells(groups: tuple[str, ...], n_counts: int, where: str) -> int:
+    if len(set(groups)) != len(groups):
+        raise WireError(f"{where}.groups: duplicate group names")
+    if n_counts != 4 * len(groups):
+        raise WireError(
+            f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, got {n_counts}"
+        )
+    return 2
+
+
+def _score_cells(groups: tuple[str, ...], n_counts: int, where: str) -> int:
+    if not groups or len(set(groups)) != len(groups):
+        raise WireError(f"{where}.groups: need at least one group, each named once")
+    per_group = 2 * len(groups)
+    if n_counts % per_group or n_counts // per_group < 4:
+        raise WireError(
+            f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
+            f"for {len(groups)} groups, got {n_counts}"
+        )
+    return n_counts // per_group
+
+
 def _group_tables(
     cls: type[_T],
-    rows: list[tuple[str, tuple[str, ...], str, int, int]],
+    rows: list[_GroupRow],
     arrays: Iterator[np.ndarray],
 ) -> dict[str, _T]:
     """Checked rows ``(attribute, groups, where, cells, suppressed)`` and their next
