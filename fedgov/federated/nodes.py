@@ -95,6 +95,18 @@ class _FlowerProcess:
             terminate([self.proc], self.stop_grace)
             self.proc = None
 
+    def _flags(self) -> list[str]:
+        """The flags both ends take alike: plaintext, the isolation, where to listen."""
+        return [
+            "--insecure",
+            "--isolation",
+            self.isolation,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
+
     def _gave_up(self, what: str) -> TrainingError:
         """Stop, and the error saying ``what`` did not happen in time, with the command
         and the end of its log."""
@@ -140,17 +152,7 @@ class SuperLinkProcess(_FlowerProcess):
             self.port = free_port(self.host)
             self.proc = Process(
                 "superlink",
-                [
-                    program,
-                    "--insecure",
-                    "--disable-runtime-dependency-installation",
-                    "--isolation",
-                    self.isolation,
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                ],
+                [program, *self._flags(), "--disable-runtime-dependency-installation"],
                 env,
                 self.workdir / f"superlink-{attempt}.log",
             )
@@ -221,20 +223,7 @@ class SuperNodeProcess(_FlowerProcess):
         self.port = free_port(self.host)
         self.proc = Process(
             f"supernode {self.name}",
-            [
-                program,
-                "--insecure",
-                "--superlink",
-                self.superlink,
-                "--isolation",
-                self.isolation,
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                "--node-config",
-                str(cfg),
-            ],
+            [program, *self._flags(), "--superlink", self.superlink, "--node-config", str(cfg)],
             base_env(home, self.extra_env),
             self.workdir / f"supernode-{self.port}.log",
         )
