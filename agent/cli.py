@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("agent", help="the per-silo agent")
-    actions = p.add_subparsers(dest="agent_command", metavar="ACTION", required=True)
+    actions = t.add_actions(verbs, "agent", "the per-silo agent")
     r = actions.add_parser(
         "run",
         help="report local windows to the aggregator",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -37,6 +37,8 @@ __all__ = ["AgentMetrics", "KNOWN_ACTIONS", "OUTCOME_CELLS"]
 KNOWN_ACTIONS = ("retrain", "block")
 #: ``outcome`` label values, in the order of ``OutcomeCounts.counts[g].reshape(4)``.
 OUTCOME_CELLS = ("tn", "fp", "fn", "tp")
+
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 
 _BASE = ("silo", "jurisdiction", "model", "version")
 
@@ -289,18 +291,19 @@ class AgentMetrics:
         self.latest = _LatestReports(silo, jurisdiction)
         registry.register(self.latest)
         ids = ["silo", "jurisdiction"]
-        self.reports_sent = Counter(
-            "fedgov_agent_reports_sent",
-            "Reports acknowledged by the aggregator",
-            ids,
-            registry=registry,
-        ).labels(silo, jurisdiction)
-        self.reports_failed = Counter(
+
+        def ours(cls: type[_M], name: str, documentation: str, **kw: Any) -> _M:
+            """``cls`` on ``registry`` with this agent's silo and jurisdiction filled in."""
+            return cls(name, documentation, ids, registry=registry, **kw).labels(silo, jurisdiction)
+
+        self.reports_sent = ours(
+            Counter, "fedgov_agent_reports_sent", "Reports acknowledged by the aggregator"
+        )
+        self.reports_failed = ours(
+            Counter,
             "fedgov_agent_report_failures",
             "Report submissions that failed (the report stays in the outbox)",
-            ids,
-            registry=registry,
-        ).labels(silo, jurisdiction)
+        )
         self.commands = _Bound(
             Counter(
                 "fedgov_agent_commands_received",
@@ -311,23 +314,20 @@ class AgentMetrics:
             silo,
             jurisdiction,
         )
-        self.outbox = Gauge(
+        self.outbox = ours(
+            Gauge,
             "fedgov_agent_outbox_reports",
             "Reports waiting in the outbox for an acknowledgement",
-            ids,
-            registry=registry,
-        ).labels(silo, jurisdiction)
-        self.report_seconds = Histogram(
+        )
+        self.report_seconds = ours(
+            Histogram,
             "fedgov_agent_report_build_duration_seconds",
             "Time to read one window, count its statistics and evaluate the local policy",
-            ids,
             buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        ).labels(silo, jurisdiction)
-        self.submit_seconds = Histogram(
+        )
+        self.submit_seconds = ours(
+            Histogram,
             "fedgov_agent_report_submit_duration_seconds",
             "Time from sending a report to its acknowledgement, retries included",
-            ids,
             buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        ).labels(silo, jurisdiction)
+        )

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import _legacy_state as legacy
+from fedgov._sqlite import immediate
 from fedgov.report import Report, chain_hash, now_ms
 
 __all__ = ["STATE_FILE", "AgentState", "Outbox", "Window"]
@@ -129,14 +130,8 @@ class AgentState:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One step: everything inside commits together, or nothing does."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with immediate(self._db, self._lock) as db:
+            yield db
 
     # -- reports -----------------------------------------------------------------
     def record_report(self, report: Report, window: Window | None = None) -> Report:

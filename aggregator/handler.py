@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from aggregator._audit import AuditSink
 from aggregator.central import CentralGate
@@ -44,6 +44,29 @@ from fedgov.spec import MonitoringSpec
 __all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _Forwarded(Generic[T]):
+    """A setting of the handler that reads and writes ``part.name`` (the part owns it)."""
+
+    def __init__(self, part: str, name: str) -> None:
+        self._part = part
+        self._name = name
+
+    @overload
+    def __get__(self, handler: None, owner: type) -> _Forwarded[T]: ...
+    @overload
+    def __get__(self, handler: object, owner: type) -> T: ...
+    def __get__(self, handler: object, owner: type) -> T | _Forwarded[T]:
+        if handler is None:
+            return self
+        value: T = getattr(getattr(handler, self._part), self._name)
+        return value
+
+    def __set__(self, handler: object, value: T) -> None:
+        setattr(getattr(handler, self._part), self._name, value)
 
 
 class AggregatorHandler:
@@ -106,37 +129,10 @@ class AggregatorHandler:
         )
         return self.coordinator
 
-    @property
-    def cooldown_ms(self) -> int:
-        return self.jobs.cooldown_ms
-
-    @cooldown_ms.setter
-    def cooldown_ms(self, value: int) -> None:
-        self.jobs.cooldown_ms = value
-
-    @property
-    def retry_after_failure_ms(self) -> int:
-        return self.jobs.retry_after_failure_ms
-
-    @retry_after_failure_ms.setter
-    def retry_after_failure_ms(self, value: int) -> None:
-        self.jobs.retry_after_failure_ms = value
-
-    @property
-    def retry_after_failure_max_ms(self) -> int:
-        return self.jobs.retry_after_failure_max_ms
-
-    @retry_after_failure_max_ms.setter
-    def retry_after_failure_max_ms(self, value: int) -> None:
-        self.jobs.retry_after_failure_max_ms = value
-
-    @property
-    def reannotation_dir(self) -> Path | None:
-        return self.reannotation.folder
-
-    @reannotation_dir.setter
-    def reannotation_dir(self, folder: Path | None) -> None:
-        self.reannotation.folder = folder
+    cooldown_ms = _Forwarded[int]("jobs", "cooldown_ms")
+    retry_after_failure_ms = _Forwarded[int]("jobs", "retry_after_failure_ms")
+    retry_after_failure_max_ms = _Forwarded[int]("jobs", "retry_after_failure_max_ms")
+    reannotation_dir = _Forwarded[Path | None]("reannotation", "folder")
 
     # -- silos -------------------------------------------------------------------
     def record_denied(self, peer: str | None, claimed: str, what: str) -> None:

@@ -29,6 +29,16 @@ __all__ = ["Ingest"]
 log = logging.getLogger(__name__)
 
 
+def _about(report: Report) -> dict[str, str]:
+    """The fields every audit record of a stored report starts with."""
+    return {
+        "report_id": report.report_id,
+        "silo": report.silo_id,
+        "model": report.model_id,
+        "version": report.model_version,
+    }
+
+
 class Ingest:
     def __init__(
         self,
@@ -99,32 +109,16 @@ class Ingest:
             # Audited too: if the aggregator died between a report's commit and its
             # report_accepted record, the agent's retry (it got no ack) lands here, so
             # every acknowledged report has a record either way.
-            self._audit(
-                "report_duplicate",
-                report_id=report.report_id,
-                silo=report.silo_id,
-                model=report.model_id,
-                version=report.model_version,
-            )
+            self._audit("report_duplicate", **_about(report))
             log.info("report %s from %s already stored", report.report_id, report.silo_id)
             return True
         self._links[(report.silo_id, report.model_id, report.model_version)] = ReportLink.of(report)
         if chain_break:
-            self._audit(
-                "report_chain_break",
-                report_id=report.report_id,
-                silo=report.silo_id,
-                model=report.model_id,
-                version=report.model_version,
-                problem=chain_break,
-            )
+            self._audit("report_chain_break", **_about(report), problem=chain_break)
             log.warning("report %s from %s: %s", report.report_id, report.silo_id, chain_break)
         self._audit(
             "report_accepted",
-            report_id=report.report_id,
-            silo=report.silo_id,
-            model=report.model_id,
-            version=report.model_version,
+            **_about(report),
             allow=report.decision.allow,
             actions=list(report.decision.actions),
             input_digest=report.input_digest,

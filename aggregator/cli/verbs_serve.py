@@ -15,8 +15,7 @@ __all__ = ["register", "serve"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("aggregator", help="the central aggregator")
-    actions = p.add_subparsers(dest="aggregator_command", metavar="ACTION", required=True)
+    actions = t.add_actions(verbs, "aggregator", "the central aggregator")
     s = actions.add_parser("serve", help="serve the aggregator over gRPC")
     s.add_argument(
         "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"

@@ -96,7 +96,10 @@ class DriftRecord:
 
 @dataclass(frozen=True)
 class ReportRef:
-    """Where a stored report sits, read from its columns without decoding it."""
+    """Where a stored report sits, read from its columns without decoding it.
+
+    :class:`DecisionRecord` and :class:`MetricPoint` are this plus one value.
+    """
 
     report_id: str
     silo_id: str
@@ -107,28 +110,16 @@ class ReportRef:
 
 
 @dataclass(frozen=True)
-class DecisionRecord:
+class DecisionRecord(ReportRef):
     """A report's local decision, read without decoding its statistics or metrics."""
 
-    report_id: str
-    silo_id: str
-    jurisdiction: str
-    model_id: str
-    model_version: str
-    window_end_ms: int
     decision: Decision
 
 
 @dataclass(frozen=True)
-class MetricPoint:
+class MetricPoint(ReportRef):
     """One report's value of one metric (None: not in the report, or not a number)."""
 
-    report_id: str
-    silo_id: str
-    jurisdiction: str
-    model_id: str
-    model_version: str
-    window_end_ms: int
     value: float | None
 
 

@@ -27,6 +27,7 @@ from aggregator.store._reports import ReportReads
 from aggregator.store._schema import create_schema
 from aggregator.store._sql import Row
 from aggregator.store._sqlite_reports import PendingReport, insert_reports
+from fedgov._sqlite import immediate
 from fedgov.report import Report, now_ms
 
 __all__ = ["SqliteStore"]
@@ -140,15 +141,8 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """The writing connection under the lock, in BEGIN IMMEDIATE ... COMMIT (or ROLLBACK)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with immediate(self._db, self._lock) as db:
+            yield db
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's reading connection (autocommit), opened on first use."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from fedgov.cli import Verbs
 from fedgov.limits import (
     duration_problem,
     glob_problem,
@@ -25,6 +26,7 @@ from fedgov.limits import (
 )
 
 __all__ = [
+    "add_actions",
     "add_common",
     "add_json",
     "address",
@@ -172,6 +174,13 @@ def address(text: str) -> str:
     if colon and host and port.isdigit() and int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{_shown(target)}: a port is 0..65535")
     return target
+
+
+def add_actions(verbs: Verbs, verb: str, help: str) -> Verbs:
+    """Add ``verb`` as a family of actions (`fedgov VERB ACTION ...`); returns the parsers
+    to add its actions to. The chosen action is ``args.<verb>_command``."""
+    p = verbs.add_parser(verb, help=help)
+    return p.add_subparsers(dest=f"{verb}_command", metavar="ACTION", required=True)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

@@ -12,8 +12,7 @@ __all__ = ["register", "verify"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("audit", help="verify hash-chained audit logs")
-    actions = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    actions = t.add_actions(verbs, "audit", "verify hash-chained audit logs")
     c = actions.add_parser(
         "verify",
         help="check a chain and name the first broken link",

@@ -11,8 +11,7 @@ __all__ = ["init", "register"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("certs", help="a trial PKI for mTLS")
-    actions = p.add_subparsers(dest="certs_command", metavar="ACTION", required=True)
+    actions = t.add_actions(verbs, "certs", "a trial PKI for mTLS")
     c = actions.add_parser(
         "init",
         help="create a CA, an aggregator certificate and one per silo",

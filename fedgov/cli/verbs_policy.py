@@ -13,8 +13,7 @@ __all__ = ["register"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("policy", help="check, test and evaluate Rego policy bundles")
-    actions = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    actions = t.add_actions(verbs, "policy", "check, test and evaluate Rego policy bundles")
     c = actions.add_parser("check", help="compile a bundle; errors name file and line")
     c.add_argument("bundle", metavar="BUNDLE")
     t.add_common(c)

@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -30,7 +29,7 @@ from fedgov.federated._process import (
     pid_gone,
     terminate,
 )
-from fedgov.federated.nodes import SuperLinkProcess, SuperNodeProcess
+from fedgov.federated.nodes import ProcessOptions, SuperLinkProcess, SuperNodeProcess
 from fedgov.federated.runner import TrainingError, TrainingResult, run_training, write_cli_config
 
 __all__ = ["FlowerCluster", "NodeInfo", "Silo"]
@@ -124,30 +123,23 @@ class FlowerCluster:
 
     def start(self) -> None:
         t0 = time.perf_counter()
-        link = partial(
-            SuperLinkProcess,
-            host=self.host,
-            isolation=self.isolation,
-            extra_env=self._extra_env,
-            start_timeout=self.start_timeout,
-            stop_grace=self.stop_grace,
-        )
-        node = partial(
-            SuperNodeProcess,
-            host=self.host,
-            isolation=self.isolation,
-            extra_env=self._extra_env,
-            start_timeout=self.start_timeout,
-            stop_grace=self.stop_grace,
-        )
+        options: ProcessOptions = {
+            "host": self.host,
+            "isolation": self.isolation,
+            "extra_env": self._extra_env,
+            "start_timeout": self.start_timeout,
+            "stop_grace": self.stop_grace,
+        }
         spawned: list[SuperNodeProcess] = []
         try:
-            self._link = link(workdir=self.workdir / "superlink").start()
+            self._link = SuperLinkProcess(workdir=self.workdir / "superlink", **options).start()
             self._maybe_superexec("superlink", self._link.port, self._link.proc)
             self.timings["superlink"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             spawned += [
-                node(s.name, self.address, s.node_config, workdir=self.workdir / s.name).spawn()
+                SuperNodeProcess(
+                    s.name, self.address, s.node_config, workdir=self.workdir / s.name, **options
+                ).spawn()
                 for s in self.silos
             ]
             for n in spawned:  # all spawned first: they register in parallel

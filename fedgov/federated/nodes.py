@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from fedgov.federated._errors import TrainingError
 from fedgov.federated._executables import executable
@@ -37,7 +38,7 @@ from fedgov.federated._process import (
     write_toml,
 )
 
-__all__ = ["SuperLinkProcess", "SuperNodeProcess"]
+__all__ = ["ProcessOptions", "SuperLinkProcess", "SuperNodeProcess"]
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,28 @@ def _lost_port(proc: Process) -> bool:
     return not proc.alive() and any(m in proc.log_text().lower() for m in _IN_USE)
 
 
-class SuperLinkProcess:
-    """``flower-superlink`` on a free port of ``host``; ``address`` once started.
+class ProcessOptions(TypedDict, total=False):
+    """How either end is started (each key may be left out; see :class:`_FlowerProcess`)."""
 
-    ``isolation`` is Flower's ``--isolation``: with ``subprocess`` (Flower's
-    default) the SuperLink starts its own SuperExec; with ``process`` the
-    caller starts one (see FlowerCluster). ``extra_env`` is added to the
-    process environment (e.g. ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``).
+    host: str
+    isolation: str
+    extra_env: Mapping[str, str] | None
+    start_timeout: float
+    stop_grace: float
+
+
+class _FlowerProcess:
+    """What both ends share: the options, ``proc`` once started, ``alive`` and ``stop``.
+
+    ``isolation`` is Flower's ``--isolation``; ``extra_env`` is added to the
+    process environment (e.g. ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``);
+    ``start_timeout`` bounds the wait for ready, ``stop_grace`` that for an exit.
     """
 
     def __init__(
         self,
         *,
         host: str = "127.0.0.1",
-        workdir: Path | None = None,
         isolation: str = "subprocess",
         extra_env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
@@ -75,10 +84,53 @@ class SuperLinkProcess:
         self.extra_env = dict(extra_env or {})
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
-        self._own = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-superlink-"))
         self.proc: Process | None = None
         self.port = 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            terminate([self.proc], self.stop_grace)
+            self.proc = None
+
+    def _flags(self) -> list[str]:
+        """The flags both ends take alike: plaintext, the isolation, where to listen."""
+        return [
+            "--insecure",
+            "--isolation",
+            self.isolation,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
+
+    def _gave_up(self, what: str) -> TrainingError:
+        """Stop, and the error saying ``what`` did not happen in time, with the command
+        and the end of its log."""
+        assert self.proc is not None
+        message = (
+            f"{what} within {self.start_timeout:.0f} s; command: {' '.join(self.proc.argv)}; "
+            f"log {self.proc.log_path}:\n{self.proc.tail()}"
+        )
+        self.stop()
+        return TrainingError(message)
+
+
+class SuperLinkProcess(_FlowerProcess):
+    """``flower-superlink`` on a free port of ``host``; ``address`` once started.
+
+    With ``isolation="subprocess"`` (Flower's default) the SuperLink starts
+    its own SuperExec; with ``process`` the caller starts one (see
+    FlowerCluster). The other options: :class:`ProcessOptions`.
+    """
+
+    def __init__(self, *, workdir: Path | None = None, **options: Unpack[ProcessOptions]) -> None:
+        super().__init__(**options)
+        self._own = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fedgov-superlink-"))
 
     @property
     def address(self) -> str:
@@ -100,17 +152,7 @@ class SuperLinkProcess:
             self.port = free_port(self.host)
             self.proc = Process(
                 "superlink",
-                [
-                    program,
-                    "--insecure",
-                    "--disable-runtime-dependency-installation",
-                    "--isolation",
-                    self.isolation,
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                ],
+                [program, *self._flags(), "--disable-runtime-dependency-installation"],
                 env,
                 self.workdir / f"superlink-{attempt}.log",
             )
@@ -119,14 +161,7 @@ class SuperLinkProcess:
                 return self
             if not _lost_port(self.proc):
                 break
-        assert self.proc is not None
-        message = (
-            f"the Flower SuperLink did not become ready on {self.address} within "
-            f"{self.start_timeout:.0f} s; command: {' '.join(self.proc.argv)}; "
-            f"log {self.proc.log_path}:\n{self.proc.tail()}"
-        )
-        self.stop()
-        raise TrainingError(message)
+        raise self._gave_up(f"the Flower SuperLink did not become ready on {self.address}")
 
     def _home(self) -> Path:
         home = self.workdir / "home"
@@ -146,18 +181,13 @@ class SuperLinkProcess:
             time.sleep(0.05)
         return False
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
     def stop(self) -> None:
-        if self.proc is not None:
-            terminate([self.proc], self.stop_grace)
-            self.proc = None
+        super().stop()
         if self._own:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class SuperNodeProcess:
+class SuperNodeProcess(_FlowerProcess):
     """``flower-supernode`` for one silo, registered with the SuperLink at ``superlink``.
 
     ``start()`` is ``spawn()`` then ``await_registered()``; a caller starting
@@ -171,23 +201,13 @@ class SuperNodeProcess:
         node_config: Mapping[str, ConfigValue],
         *,
         workdir: Path,
-        host: str = "127.0.0.1",
-        isolation: str = "subprocess",
-        extra_env: Mapping[str, str] | None = None,
-        start_timeout: float = 60.0,
-        stop_grace: float = 5.0,
+        **options: Unpack[ProcessOptions],
     ) -> None:
+        super().__init__(**options)
         self.name = name
         self.superlink = superlink
         self.node_config = {"silo": name, **node_config}
         self.workdir = workdir
-        self.host = host
-        self.isolation = isolation
-        self.extra_env = dict(extra_env or {})
-        self.start_timeout = start_timeout
-        self.stop_grace = stop_grace
-        self.proc: Process | None = None
-        self.port = 0
         self.node_id: int | None = None
 
     def start(self) -> SuperNodeProcess:
@@ -203,20 +223,7 @@ class SuperNodeProcess:
         self.port = free_port(self.host)
         self.proc = Process(
             f"supernode {self.name}",
-            [
-                program,
-                "--insecure",
-                "--superlink",
-                self.superlink,
-                "--isolation",
-                self.isolation,
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                "--node-config",
-                str(cfg),
-            ],
+            [program, *self._flags(), "--superlink", self.superlink, "--node-config", str(cfg)],
             base_env(home, self.extra_env),
             self.workdir / f"supernode-{self.port}.log",
         )
@@ -237,18 +244,7 @@ class SuperNodeProcess:
             if not _lost_port(self.proc):
                 break
             self.spawn()
-        message = (
+        raise self._gave_up(
             f"SuperNode of silo '{self.name}' did not register with the SuperLink at "
-            f"{self.superlink} within {self.start_timeout:.0f} s; command: "
-            f"{' '.join(self.proc.argv)}; log {self.proc.log_path}:\n{self.proc.tail()}"
+            f"{self.superlink}"
         )
-        self.stop()
-        raise TrainingError(message)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            terminate([self.proc], self.stop_grace)
-            self.proc = None

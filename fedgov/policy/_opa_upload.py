@@ -23,6 +23,7 @@ compile error at the file, line and column OPA names).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -152,32 +153,31 @@ class BundleUploader:
             def delete(endpoint: str = endpoint) -> Any:
                 return self.http.client.delete_policy(endpoint)
 
-            try:
-                self.http.call(delete)
-            except opa_errors().DeletePolicyError as exc:
-                if exc.expression != "resource_not_found":
-                    raise PolicyError(
-                        f"OPA at {self.url} refused to delete policy {policy_id}: {exc.message}",
-                        file=str(bundle.path),
-                    ) from None
-            except OpaCallFailed as exc:
-                raise PolicyError(
-                    f"could not delete policy {policy_id} from OPA at {self.url}: {exc}",
-                    file=str(bundle.path),
-                ) from None
+            self._delete(bundle, delete, opa_errors().DeletePolicyError, f"policy {policy_id}")
 
     def _delete_data(self, bundle: Bundle, key: str) -> None:
+        self._delete(
+            bundle,
+            lambda: self.http.client.delete_data(quote(key, safe="")),
+            opa_errors().DeleteDataError,
+            f"data.{key}",
+        )
+
+    def _delete(
+        self, bundle: Bundle, delete: Callable[[], Any], refused: type[Any], what: str
+    ) -> None:
+        """Run ``delete``; one already gone is fine, any other failure names ``what``."""
         try:
-            self.http.call(lambda: self.http.client.delete_data(quote(key, safe="")))
-        except opa_errors().DeleteDataError as exc:
+            self.http.call(delete)
+        except refused as exc:
             if exc.expression != "resource_not_found":
                 raise PolicyError(
-                    f"OPA at {self.url} refused to delete data.{key}: {exc.message}",
+                    f"OPA at {self.url} refused to delete {what}: {exc.message}",
                     file=str(bundle.path),
                 ) from None
         except OpaCallFailed as exc:
             raise PolicyError(
-                f"could not delete data.{key} from OPA at {self.url}: {exc}", file=str(bundle.path)
+                f"could not delete {what} from OPA at {self.url}: {exc}", file=str(bundle.path)
             ) from None
 
 

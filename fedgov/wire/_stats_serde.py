@@ -10,7 +10,8 @@ read-only int64 arrays.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from fedgov.wire._checks import WireError
 from fedgov.wire._varint import packed_payloads, varints
 
 __all__ = ["stats_from_proto", "stats_to_proto"]
+
+_T = TypeVar("_T", OutcomeCounts, ScoreCounts)
 
 
 def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
@@ -42,26 +45,20 @@ def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
             )
             for f in s.features.values()
         ],
-        outcomes=[
-            report_pb2.OutcomeCounts(
-                attribute=o.attribute,
-                groups=list(o.groups),
-                counts=o.counts.ravel().tolist(),
-                suppressed=o.suppressed,
-            )
-            for o in s.outcomes.values()
-        ],
+        outcomes=[_group_table_to_proto(report_pb2.OutcomeCounts, o) for o in s.outcomes.values()],
         outcome_missing=int(s.outcome_missing),
         privacy=privacy,
-        scores=[
-            report_pb2.ScoreCounts(
-                attribute=c.attribute,
-                groups=list(c.groups),
-                counts=c.counts.ravel().tolist(),
-                suppressed=c.suppressed,
-            )
-            for c in s.scores.values()
-        ],
+        scores=[_group_table_to_proto(report_pb2.ScoreCounts, c) for c in s.scores.values()],
+    )
+
+
+def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
+    """An ``OutcomeCounts`` or ``ScoreCounts`` message (the same four fields)."""
+    return message(
+        attribute=t.attribute,
+        groups=list(t.groups),
+        counts=t.counts.ravel().tolist(),
+        suppressed=t.suppressed,
     )
 
 
@@ -137,43 +134,8 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         vectors += [(counts, where), (fine, f"{where}.fine_counts")]
         packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
         feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
-    outcome_rows: list[tuple[str, tuple[str, ...], str, int]] = []
-    attributes: set[str] = set()
-    for i, o in enumerate(m.outcomes):
-        attribute, groups, counts = o.attribute, tuple(o.groups), o.counts
-        where = f"stats.outcomes[{i}] ({attribute})"
-        if attribute in attributes:
-            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
-        attributes.add(attribute)
-        if len(set(groups)) != len(groups):
-            raise WireError(f"{where}.groups: duplicate group names")
-        if len(counts) != 4 * len(groups):
-            raise WireError(
-                f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, "
-                f"got {len(counts)}"
-            )
-        vectors.append((counts, where))
-        packed += packed_payloads(o, (3,))  # OutcomeCounts.counts
-        outcome_rows.append((attribute, groups, where, o.suppressed))
-    score_rows: list[tuple[str, tuple[str, ...], str, int, int]] = []
-    scored: set[str] = set()
-    for i, c in enumerate(m.scores):
-        attribute, groups, counts = c.attribute, tuple(c.groups), c.counts
-        where = f"stats.scores[{i}] ({attribute})"
-        if attribute in scored:
-            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
-        scored.add(attribute)
-        if not groups or len(set(groups)) != len(groups):
-            raise WireError(f"{where}.groups: need at least one group, each named once")
-        per_group = 2 * len(groups)
-        if len(counts) % per_group or len(counts) // per_group < 4:
-            raise WireError(
-                f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
-                f"for {len(groups)} groups, got {len(counts)}"
-            )
-        vectors.append((counts, where))
-        packed += packed_payloads(c, (3,))  # ScoreCounts.counts
-        score_rows.append((attribute, groups, where, len(counts) // per_group, c.suppressed))
+    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors, packed)
+    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors, packed)
     arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
     for name, kind, where, suppressed, fine_suppressed in feature_rows:
@@ -186,22 +148,9 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
             _count(suppressed, f"{where}.suppressed"),
             _count(fine_suppressed, f"{where}.fine_suppressed"),
         )
-    outcomes: dict[str, OutcomeCounts] = {}
-    for attribute, groups, where, suppressed in outcome_rows:
-        outcomes[attribute] = OutcomeCounts(
-            attribute=attribute,
-            groups=groups,
-            counts=next(arrays).reshape(len(groups), 2, 2),
-            suppressed=_count(suppressed, f"{where}.suppressed"),
-        )
-    scores: dict[str, ScoreCounts] = {}
-    for attribute, groups, where, n_cells, suppressed in score_rows:
-        scores[attribute] = ScoreCounts(
-            attribute=attribute,
-            groups=groups,
-            counts=next(arrays).reshape(len(groups), 2, n_cells),
-            suppressed=_count(suppressed, f"{where}.suppressed"),
-        )
+    # In the order of ``vectors``: features, then outcomes, then scores.
+    outcomes = _group_tables(OutcomeCounts, outcome_rows, arrays)
+    scores = _group_tables(ScoreCounts, score_rows, arrays)
     return WindowStats(
         spec_digest=m.spec_digest,
         rows=int(m.rows),
@@ -211,3 +160,72 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         privacy=_privacy(m.privacy),
         scores=scores,
     )
+
+
+#: A checked group table: attribute, groups, where, cells per group and label, suppressed.
+_GroupRow = tuple[str, tuple[str, ...], str, int, int]
+
+
+def _group_rows(
+    tables: Any,
+    field: str,
+    cells: Callable[[tuple[str, ...], int, str], int],
+    vectors: list[tuple[Any, str]],
+    packed: list[bytes],
+) -> list[_GroupRow]:
+    """Check the ``OutcomeCounts`` or ``ScoreCounts`` messages of ``stats.<field>``
+    (``cells`` checks the groups and the count length, and gives the cells per group
+    and label); their count vectors go onto ``vectors`` and ``packed``."""
+    rows: list[_GroupRow] = []
+    seen: set[str] = set()
+    for i, t in enumerate(tables):
+        attribute, groups, counts = t.attribute, tuple(t.groups), t.counts
+        where = f"stats.{field}[{i}] ({attribute})"
+        if attribute in seen:
+            raise WireError(f"{where}.attribute: duplicate attribute {attribute!r}")
+        seen.add(attribute)
+        n_cells = cells(groups, len(counts), where)
+        vectors.append((counts, where))
+        packed += packed_payloads(t, (3,))  # OutcomeCounts.counts, ScoreCounts.counts
+        rows.append((attribute, groups, where, n_cells, t.suppressed))
+    return rows
+
+
+def _outcome_cells(groups: tuple[str, ...], n_counts: int, where: str) -> int:
+    if len(set(groups)) != len(groups):
+        raise WireError(f"{where}.groups: duplicate group names")
+    if n_counts != 4 * len(groups):
+        raise WireError(
+            f"{where}: expected {4 * len(groups)} counts for {len(groups)} groups, got {n_counts}"
+        )
+    return 2
+
+
+def _score_cells(groups: tuple[str, ...], n_counts: int, where: str) -> int:
+    if not groups or len(set(groups)) != len(groups):
+        raise WireError(f"{where}.groups: need at least one group, each named once")
+    per_group = 2 * len(groups)
+    if n_counts % per_group or n_counts // per_group < 4:
+        raise WireError(
+            f"{where}: expected len(groups) * 2 * (k + 3) counts with k >= 1 score bins "
+            f"for {len(groups)} groups, got {n_counts}"
+        )
+    return n_counts // per_group
+
+
+def _group_tables(
+    cls: type[_T],
+    rows: list[_GroupRow],
+    arrays: Iterator[np.ndarray],
+) -> dict[str, _T]:
+    """Checked rows ``(attribute, groups, where, cells, suppressed)`` and their next
+    count arrays as ``cls`` tables, ``counts[group, y_true, cell]``, by attribute."""
+    return {
+        attribute: cls(
+            attribute=attribute,
+            groups=groups,
+            counts=next(arrays).reshape(len(groups), 2, n_cells),
+            suppressed=_count(suppressed, f"{where}.suppressed"),
+        )
+        for attribute, groups, where, n_cells, suppressed in rows
+    }
