@@ -55,8 +55,10 @@ Register = Callable[[Verbs], None]
 
 def _side_families() -> list[Register]:
     """The verb families installed under :data:`~fedgov.cli.VERB_GROUP`, by entry-point name."""
-    found = sorted(entry_points(group=VERB_GROUP), key=lambda ep: ep.name)
-    return [ep.load() for ep in found]
+    # By name, once: a second copy of the metadata on sys.path (a source checkout's
+    # egg-info beside an installed copy) must not register a family twice.
+    found = {ep.name: ep for ep in entry_points(group=VERB_GROUP)}
+    return [found[name].load() for name in sorted(found)]
 
 
 def build_parser() -> argparse.ArgumentParser:
