@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar, overload
 
 from aggregator._audit import AuditSink
 from aggregator.central import CentralGate
-from aggregator.commands import CommandHub, Commands
 from aggregator.gates import Gates
 from aggregator.ingest import Ingest
 from aggregator.jobs import JobTrigger
@@ -25,6 +24,7 @@ from aggregator.reannotation import Reannotation
 from aggregator.registration import ModelRegistration, Registration
 from aggregator.registry import ModelRegistry
 from aggregator.retrain import RetrainCoordinator, TrainingSettings
+from aggregator.silo_commands import CommandHub, Commands
 from aggregator.specs import SpecCache
 from aggregator.store import (
     CentralDecisionRecord,

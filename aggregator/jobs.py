@@ -13,7 +13,7 @@ import logging
 from typing import Protocol
 
 from aggregator._audit import Audit
-from aggregator.commands import CommandHub
+from aggregator.silo_commands import CommandHub
 from aggregator.store import JobRecord, Store
 from fedgov.report import now_ms
 

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.commands import CommandHub
 from aggregator.registry import ModelRegistry
+from aggregator.silo_commands import CommandHub
 from aggregator.specs import SpecCache
 from aggregator.store import Store
 from fedgov.errors import ReportRejected, SpecError

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from aggregator._audit import Audit
-from aggregator.commands import Commands
+from aggregator.silo_commands import Commands
 from aggregator.specs import SpecCache
 from aggregator.store import ModelVersionRecord, Store
 from fedgov.errors import QueryError

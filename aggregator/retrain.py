@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from aggregator._audit import Audit
-from aggregator.commands import Commands
 from aggregator.registry import PRODUCTION, ModelRegistry
+from aggregator.silo_commands import Commands
 from aggregator.store import JobRecord, ModelVersionRecord, Store
 from fedgov.errors import GovernanceError
 from fedgov.report import now_ms

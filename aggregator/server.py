@@ -13,11 +13,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from aggregator.central import CentralGate
-from aggregator.commands import CommandHub
+from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
-from aggregator.metrics import AggregatorMetrics
 from aggregator.retrain import TrainingSettings
 from aggregator.servicer import AggregatorServicer
+from aggregator.silo_commands import CommandHub
 from aggregator.store import Store
 from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError

@@ -23,8 +23,8 @@ from aggregator import answers as a
 from aggregator import query_serde as serde
 from aggregator._rows import command_to_proto
 from aggregator._rpc import rpc
+from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.metrics import AggregatorMetrics
 from fedgov import __version__
 from fedgov.report import Report
 from fedgov.v1 import aggregator_pb2 as pb

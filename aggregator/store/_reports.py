@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregator.store._base import DecisionRecord, DriftRecord, MetricPoint, ReportRef
-from aggregator.store._metrics import LATEST_DECISIONS_SQL, decision_records, metric_points
 from aggregator.store._sql import Connected, Row
+from aggregator.store._stored_values import LATEST_DECISIONS_SQL, decision_records, metric_points
 from fedgov.report import Report, ReportLink
 from fedgov.wire import report_from_bytes, report_link_from_bytes
 

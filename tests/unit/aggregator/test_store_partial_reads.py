@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from aggregator.store import DecisionRecord, MetricPoint, Store, metric_at
-from aggregator.store._metrics import json_number, json_path, metric_values
+from aggregator.store._stored_values import json_number, json_path, metric_values
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision
 from fedgov.report import Report

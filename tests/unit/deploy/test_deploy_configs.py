@@ -206,8 +206,8 @@ def exposition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     from agent.exporter import AgentMetrics
     from agent.pipeline import build_report
     from aggregator.central import CentralGate
+    from aggregator.exporter import AggregatorMetrics
     from aggregator.handler import AggregatorHandler, ModelRegistration
-    from aggregator.metrics import AggregatorMetrics
     from aggregator.store import SqliteStore
     from fedgov.policy import RegoEngine, default_bundle_path
     from fedgov.stats import derive_spec
@@ -356,7 +356,7 @@ def test_aggregator_exports_store_state(exposition: dict[str, str]) -> None:
 def test_store_failure_costs_only_the_store_families(tmp_path: Path) -> None:
     from prometheus_client import generate_latest
 
-    from aggregator.metrics import AggregatorMetrics
+    from aggregator.exporter import AggregatorMetrics
     from aggregator.store import SqliteStore
 
     store = SqliteStore(tmp_path / "agg.db")
