@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
+from support.agents import agent_config
+from support.ports import free_port
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -101,12 +102,6 @@ def prometheus_binary() -> PromBinary:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read().decode())
@@ -156,7 +151,7 @@ class PromServer:
         self.name = name
         self.dir = workdir / name
         self.dir.mkdir(parents=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_file = self.dir / "prometheus.yml"
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -269,14 +264,15 @@ def federation(
             data = credit_data(3000, seed=seed, drift=drift, bias=bias)
             write_table(data, tmp_path / silo / "in" / "w1.parquet")
             config = config_from_dict(
-                {
-                    "silo": {"id": silo, "jurisdiction": jurisdiction},
-                    "aggregator": {"address": f"127.0.0.1:{aggregator.port}", "insecure": True},
-                    "policy": str(default_bundle_path()),
-                    "state_dir": str(tmp_path / silo / "state"),
-                    "metrics_port": 0,
-                    "models": [{"spec": str(spec_file), "input": str(tmp_path / silo / "in")}],
-                },
+                agent_config(
+                    spec_file,
+                    tmp_path / silo / "in",
+                    state_dir=tmp_path / silo / "state",
+                    silo=silo,
+                    jurisdiction=jurisdiction,
+                    address=f"127.0.0.1:{aggregator.port}",
+                    metrics_port=0,
+                ),
                 base=tmp_path,
             )
             agent = agents[silo] = Agent(config)
@@ -494,6 +490,6 @@ def test_promql_client_errors(federation: Federation) -> None:
     with pytest.raises(QueryError, match="psi threshold"):
         prom.drift(float("nan"))
     with pytest.raises(TransportError, match="cannot reach the Prometheus API"):
-        PromQLClient(f"http://127.0.0.1:{_free_port()}", timeout=2.0).query("up")
+        PromQLClient(f"http://127.0.0.1:{free_port()}", timeout=2.0).query("up")
     with pytest.raises(QueryError, match="expected http"):
         PromQLClient("localhost:9090")
