@@ -1,4 +1,5 @@
-"""The credit-risk spec of the synthetic credit data, and statistics under a spec."""
+"""Specs for tests (the credit-risk spec of the synthetic credit data, small hand-made
+ones) and statistics under a spec."""
 
 from __future__ import annotations
 
@@ -29,6 +30,21 @@ def derive_credit_spec(
     ``with_score=True``)."""
     cols = credit_data(rows, seed=seed, with_score=with_score)
     return derive_spec(cols, **(CREDIT | overrides))
+
+
+#: The names of the small hand-made specs: model m version 1, label y, prediction p.
+TOY: dict[str, Any] = {"model_id": "m", "model_version": "1", "label": "y", "prediction": "p"}
+
+
+def toy_spec(**fields: Any) -> MonitoringSpec:
+    """A :class:`MonitoringSpec` named as :data:`TOY` with ``fields`` (features, sensitive...)."""
+    return MonitoringSpec(**(TOY | fields))
+
+
+def derive_toy_spec(columns: Mapping[str, Any], **kw: Any) -> MonitoringSpec:
+    """:func:`fedgov.stats.derive_spec` of ``columns`` named as :data:`TOY`
+    (``kw``: sensitive, intersections, bins...)."""
+    return derive_spec(columns, **(TOY | kw))
 
 
 def stats_of(spec: MonitoringSpec, columns: Mapping[str, Any]) -> WindowStats:

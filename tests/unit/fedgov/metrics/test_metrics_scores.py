@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
+from support.specs import toy_spec
 
 from fedgov.metrics import (
     auc_difference,
@@ -33,11 +34,7 @@ HALF_WIDTH = float(((EDGES[1:] - EDGES[:-1]) / 2).max())
 
 
 def make_spec(score: str | None = "s", edges: tuple[float, ...] = ()) -> MonitoringSpec:
-    return MonitoringSpec(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
+    return toy_spec(
         features=(NumericFeature("x", (0.0, 1.0)),),
         sensitive=(SensitiveAttribute("g", ("a", "b", "c")),),
         score=score,
