@@ -4,12 +4,11 @@ prediction value exits 3 with the file, column, value and count, and no tracebac
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support.agents import agent_config
+from support.cli import run_fedgov
 
 from aggregator.server import RunningServer
 from fedgov.synthetic import credit_data, write_table
@@ -36,12 +35,7 @@ def test_agent_once_exits_3_on_an_undeclared_value(
             )
         )
     )
-    p = subprocess.run(
-        [sys.executable, "-m", "fedgov", "agent", "run", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = run_fedgov("agent", "run", "--config", str(config), "--once")
     assert p.returncode == 3, p.stderr
     assert (
         f"fedgov: error: {window}: column 'approved': value 'yes' (4 rows) is not a declared "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.agents import agent_config
+from support.agents import silo_config
 from support.ports import free_port
 
 from agent.config import config_from_dict
@@ -31,15 +31,8 @@ SILOS = {"EU-DE": (1.0, 0.0), "EU-FR": (0.0, 0.0), "US-NY": (0.0, 0.15)}
 
 def _agent(root: Path, silo: str, address: str, spec_file: Path, **kw: object) -> Agent:
     config = config_from_dict(
-        agent_config(
-            spec_file,
-            root / silo / "in",
-            state_dir=root / silo / "state",
-            silo=silo,
-            address=address,
-            # Exact federated == pooled holds only without suppression or noise.
-            privacy={"min_cell_count": 0},
-        ),
+        # Exact federated == pooled holds only without suppression or noise.
+        silo_config(root, silo, spec_file, address, privacy={"min_cell_count": 0}),
         base=root,
     )
     return Agent(config, **kw)  # type: ignore[arg-type]
@@ -190,13 +183,7 @@ def test_default_guards_suppress_small_cells_before_sending(
     address = f"127.0.0.1:{aggregator.port}"
     write_table(credit_data(400, seed=3), tmp_path / "EU-FR" / "in" / "w.csv")
     config = config_from_dict(
-        agent_config(
-            spec_file,
-            tmp_path / "EU-FR" / "in",
-            state_dir=tmp_path / "EU-FR" / "state",
-            silo="EU-FR",
-            address=address,
-        ),
+        silo_config(tmp_path, "EU-FR", spec_file, address),
         base=tmp_path,
     )
     agent = Agent(config)

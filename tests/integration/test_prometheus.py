@@ -35,8 +35,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
-from support.agents import agent_config
+from support.agents import silo_config
 from support.ports import free_port
+from support.services import required
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -82,15 +83,11 @@ class PromBinary:
     in_ci: bool
 
     def require(self) -> str:
-        if self.path:
-            return self.path
         reason = (
             "the prometheus binary is missing: `apt-get install -y prometheus`, or "
             '`eval "$(bash scripts/services.sh)"` and export FEDGOV_PROMETHEUS_BIN'
         )
-        if self.in_ci:
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+        return required(self.path, self.in_ci, reason)
 
 
 @pytest.fixture(scope="session")
@@ -264,13 +261,12 @@ def federation(
             data = credit_data(3000, seed=seed, drift=drift, bias=bias)
             write_table(data, tmp_path / silo / "in" / "w1.parquet")
             config = config_from_dict(
-                agent_config(
+                silo_config(
+                    tmp_path,
+                    silo,
                     spec_file,
-                    tmp_path / silo / "in",
-                    state_dir=tmp_path / silo / "state",
-                    silo=silo,
+                    f"127.0.0.1:{aggregator.port}",
                     jurisdiction=jurisdiction,
-                    address=f"127.0.0.1:{aggregator.port}",
                     metrics_port=0,
                 ),
                 base=tmp_path,

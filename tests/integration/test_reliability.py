@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.agents import agent_config
+from support.agents import agent_config, silo_config
 from support.ports import free_port
 
 from agent.config import config_from_dict
@@ -36,14 +36,7 @@ def test_aggregator_restart_while_20_agents_report(tmp_path: Path, spec_file: Pa
         silo = f"S{i:02d}"
         (tmp_path / silo / "in").mkdir(parents=True)
         cfg = config_from_dict(
-            agent_config(
-                spec_file,
-                tmp_path / silo / "in",
-                state_dir=tmp_path / silo / "state",
-                silo=silo,
-                jurisdiction=f"EU-{silo}",
-                address=address,
-            ),
+            silo_config(tmp_path, silo, spec_file, address, jurisdiction=f"EU-{silo}"),
             base=tmp_path,
         )
         agents.append(Agent(cfg, backoff=Backoff(initial=0.05, maximum=0.3, max_elapsed=0.5)))

@@ -28,3 +28,11 @@ def agent_config(
         "state_dir": str(state_dir),
         "models": [{"spec": str(spec), "input": str(input)}],
     } | extra
+
+
+def silo_config(root: Path, silo: str, spec: Path | str, address: str, **kw: Any) -> dict[str, Any]:
+    """:func:`agent_config` of a silo living under ``root / silo``: it reads ``in/``
+    and keeps its state in ``state/`` there."""
+    return agent_config(
+        spec, root / silo / "in", state_dir=root / silo / "state", silo=silo, address=address, **kw
+    )

@@ -10,6 +10,11 @@ from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
 
+def psi_half() -> dict[str, Any]:
+    """Metrics of a report whose one drifted feature, income, has a PSI of 0.5 (a fresh copy)."""
+    return {"drift": {"features": {"income": {"psi": 0.5, "psi_pvalue": 0.001}}}}
+
+
 def report_of(
     spec: MonitoringSpec,
     stats: WindowStats,
@@ -34,3 +39,12 @@ def report_of(
         "decision": Decision(allow=True),
     }
     return Report(**(base | fields))
+
+
+def report_ending(
+    spec: MonitoringSpec, stats: WindowStats, rid: str, silo: str, end_ms: int, **fields: Any
+) -> Report:
+    """:func:`report_of` over the 10 ms window that ends at ``end_ms``."""
+    return report_of(
+        spec, stats, rid, silo=silo, window_start_ms=end_ms - 10, window_end_ms=end_ms, **fields
+    )

@@ -52,15 +52,21 @@ def stats_of(spec: MonitoringSpec, columns: Mapping[str, Any]) -> WindowStats:
     return WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
 
 
-def guarded(stats: WindowStats, guard: str, *, k: int = 10, seed: int = 3) -> WindowStats:
+#: The privacy guards an agent may apply, by name (see :func:`guarded`).
+GUARDS = ("none", "suppressed", "noised", "both")
+
+
+def guarded(
+    stats: WindowStats, guard: str, *, k: int = 10, epsilon: float = 1.0, seed: int = 3
+) -> WindowStats:
     """``stats`` under the privacy guard named ``none``, ``suppressed`` (small cells,
-    ``k``), ``noised`` (Laplace, epsilon 1) or ``both`` (noised, then suppressed)."""
+    ``k``), ``noised`` (Laplace, ``epsilon``) or ``both`` (noised, then suppressed)."""
     from fedgov.privacy import add_laplace_noise, suppress_small_cells
 
-    if guard not in ("none", "suppressed", "noised", "both"):
+    if guard not in GUARDS:
         raise ValueError(guard)
     if guard in ("noised", "both"):
-        stats = add_laplace_noise(stats, 1.0, seed=seed)
+        stats = add_laplace_noise(stats, epsilon, seed=seed)
     if guard in ("suppressed", "both"):
         stats = suppress_small_cells(stats, k=k)
     return stats

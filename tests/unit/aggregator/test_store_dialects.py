@@ -8,12 +8,12 @@ what the two backends once did differently, on every backend.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sqlite3
 from pathlib import Path
 
 from support.reports import report_of
+from support.stores import register_silos
 
 from aggregator.store import ModelVersionRecord, SqliteStore, Store
 from aggregator.store._dialect import POSTGRESQL, SQLITE, to_format
@@ -28,8 +28,7 @@ def _report(spec: MonitoringSpec, stats: WindowStats, rid: str, metrics: dict) -
 
 
 def _register(store: Store, spec: MonitoringSpec, copies: int = 1) -> None:
-    model = (spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))
-    store.register_silo("EU-DE", "EU-DE", "sha256:abc", [model] * copies)
+    register_silos(store, spec, "EU-DE", copies=copies)
 
 
 def test_both_dialects_make_the_same_tables_and_indexes() -> None:

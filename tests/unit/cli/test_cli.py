@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support.agents import agent_config
+from support.cli import no_traceback
+from support.cli import run_fedgov as run
 from support.ports import free_port
 
 from fedgov.policy import default_bundle_path
 from fedgov.synthetic import credit_data, write_table
-
-
-def run(
-    *args: str, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedgov", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-    )
-
-
-def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout, p.stderr
 
 
 @pytest.fixture

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_fedgov
 from support.ports import free_address
 
 from fedgov.policy import default_bundle_path
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedgov", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return run_fedgov(*args, timeout=timeout)
 
 
 def refused(p: subprocess.CompletedProcess[str], code: int, *says: str) -> None:

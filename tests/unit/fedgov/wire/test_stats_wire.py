@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from support.reports import report_of as report
-from support.specs import guarded, stats_of
+from support.specs import GUARDS, guarded, stats_of
 
 from aggregator.validation import check_against_spec
 from fedgov.errors import ReportRejected
@@ -42,7 +42,7 @@ def test_credit_spec_has_fine_counts(credit_spec: MonitoringSpec, raw: WindowSta
     assert fine and all(fc.kind == "numeric" for fc in fine)
 
 
-@pytest.mark.parametrize("guard", ["none", "suppressed", "noised", "both"])
+@pytest.mark.parametrize("guard", GUARDS)
 def test_round_trip_through_proto_and_bytes(raw: WindowStats, guard: str) -> None:
     s = guarded(raw, guard)
     wire = report_pb2.WindowStats.FromString(stats_to_proto(s).SerializeToString())
@@ -111,12 +111,7 @@ def numeric_name(s: WindowStats) -> str:
 
 
 def test_guarded_stats_pass_the_check(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
-    for s in (
-        raw,
-        suppress_small_cells(raw, k=10),
-        add_laplace_noise(raw, 0.5, seed=1),
-        suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
-    ):
+    for s in (guarded(raw, g, epsilon=0.5, seed=1) for g in GUARDS):
         check_against_spec(report(credit_spec, s), credit_spec)
 
 
