@@ -42,9 +42,23 @@ def report_of(
 
 
 def report_ending(
-    spec: MonitoringSpec, stats: WindowStats, rid: str, silo: str, end_ms: int, **fields: Any
+    spec: MonitoringSpec,
+    stats: WindowStats,
+    rid: str,
+    silo: str,
+    end_ms: int,
+    version: str = "",
+    **fields: Any,
 ) -> Report:
-    """:func:`report_of` over the 10 ms window that ends at ``end_ms``."""
+    """:func:`report_of` over the 10 ms window that ends at ``end_ms``, of model
+    ``version`` (the spec's when empty)."""
     return report_of(
-        spec, stats, rid, silo=silo, window_start_ms=end_ms - 10, window_end_ms=end_ms, **fields
+        spec,
+        stats,
+        rid,
+        silo=silo,
+        model_version=version or spec.model_version,
+        window_start_ms=end_ms - 10,
+        window_end_ms=end_ms,
+        **fields,
     )

@@ -35,17 +35,13 @@ def _report(
     metrics: dict[str, Any] | None = None,
     decision: Decision | None = None,
 ) -> Report:
+    if metrics is None:
+        metrics = compute_metrics(spec, stats)
+    decision = decision or Decision(allow=True)
     return report_ending(
-        spec,
-        stats,
-        rid,
-        silo,
-        end_ms,
-        jurisdiction=f"J-{silo}",
-        model_version=version or spec.model_version,
-        metrics=metrics if metrics is not None else compute_metrics(spec, stats),
-        decision=decision or Decision(allow=True),
-    )
+        spec, stats, rid, silo, end_ms, version, jurisdiction=f"J-{silo}", metrics=metrics,
+        decision=decision,
+    )  # fmt: skip
 
 
 # Values a metric may hold, and what metric_at makes of them.

@@ -35,15 +35,7 @@ from fedgov.wire import report_from_proto, report_to_bytes, report_to_proto
 def _report(
     spec: MonitoringSpec, stats: WindowStats, silo: str, rid: str, end_ms: int, version: str = ""
 ) -> Report:
-    return report_ending(
-        spec,
-        stats,
-        rid,
-        silo,
-        end_ms,
-        model_version=version or spec.model_version,
-        metrics=psi_half(),
-    )
+    return report_ending(spec, stats, rid, silo, end_ms, version, metrics=psi_half())
 
 
 _register = register_silos
