@@ -39,6 +39,8 @@ import grpc
 import numpy as np
 
 ECHO_METHOD = "/bench.Echo/Echo"
+# The report builder is shared with the tests (tests/support).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def bench_spec():  # type: ignore[no-untyped-def]
@@ -66,27 +68,17 @@ def bench_spec():  # type: ignore[no-untyped-def]
 
 
 def report_bytes(spec, cols, silo: str, report_id: str) -> bytes:  # type: ignore[no-untyped-def]
+    from support.reports import report_of
+    from support.specs import stats_of
+
     from fedgov.metrics import compute_metrics
-    from fedgov.policy import Decision
-    from fedgov.report import Report
-    from fedgov.stats import WindowStats, encode_columns
     from fedgov.v1 import aggregator_pb2 as pb
     from fedgov.wire import report_to_proto
 
-    sub = {k: v[:5000] for k, v in cols.items()}
-    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, sub))
-    report = Report(
-        report_id=report_id,
-        silo_id=silo,
-        jurisdiction=f"EU-{silo}",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=1,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics=compute_metrics(spec, stats),
-        decision=Decision(allow=True),
+    stats = stats_of(spec, {k: v[:5000] for k, v in cols.items()})
+    metrics = compute_metrics(spec, stats)
+    report = report_of(
+        spec, stats, report_id, silo=silo, jurisdiction=f"EU-{silo}", metrics=metrics
     )
     return pb.SubmitReportRequest(report=report_to_proto(report)).SerializeToString()
 

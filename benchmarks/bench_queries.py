@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the report builder
 
 import _workload as workload  # noqa: E402
 
@@ -88,9 +89,10 @@ def small_spec():  # type: ignore[no-untyped-def]
 
 def templates(spec, n: int = 8) -> list[tuple[Any, dict[str, float], bool]]:  # type: ignore[no-untyped-def]
     """(Report message, psi per feature, allow) for n windows, half of them drifted."""
+    from support.reports import report_of
+
     from fedgov.metrics import compute_metrics
     from fedgov.policy import Decision
-    from fedgov.report import Report
     from fedgov.stats import WindowStats, encode_columns
     from fedgov.wire import report_to_proto
 
@@ -102,16 +104,12 @@ def templates(spec, n: int = 8) -> list[tuple[Any, dict[str, float], bool]]:  # 
         metrics = compute_metrics(spec, stats)
         psi = {k: v["psi"] for k, v in metrics["drift"]["features"].items() if "psi" in v}
         allow = max(psi.values()) < 0.2
-        report = Report(
-            report_id="t",
-            silo_id="t",
-            jurisdiction="t",
-            model_id=spec.model_id,
-            model_version=spec.model_version,
-            window_start_ms=0,
+        report = report_of(
+            spec,
+            stats,
+            "t",
+            silo="t",
             window_end_ms=0,
-            spec_digest=spec.digest,
-            stats=stats,
             metrics=metrics,
             decision=Decision(allow=allow, deny=() if allow else ("drift",)),
         )

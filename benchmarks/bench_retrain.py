@@ -51,8 +51,10 @@ from typing import Any
 from fedgov.federated import FeatureMap, FlowerCluster, Silo, init_weights, train_local
 from fedgov.federated.client_app import load_silo
 from fedgov.spec import save_spec
-from fedgov.stats import derive_spec
 from fedgov.synthetic import credit_data, write_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared credit spec
+from support.specs import derive_credit_spec  # noqa: E402
 
 ROWS = 2000
 ROUNDS = 3
@@ -65,15 +67,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _data(root: Path) -> tuple[Path, list[Silo]]:
-    spec = derive_spec(
-        credit_data(4000, seed=1),
-        model_id="credit-risk",
-        model_version="1.0.0",
-        label="repaid",
-        prediction="approved",
-        sensitive=["sex", "age_band"],
-        categorical=["purpose", "employment"],
-    )
+    spec = derive_credit_spec(4000, seed=1, intersections=())
     spec_path = root / "spec.json"
     save_spec(spec, spec_path)
     silos = []

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.specs import derive_credit_spec
 
 from fedgov.spec import MonitoringSpec, save_spec
-from fedgov.stats import derive_spec
-from fedgov.synthetic import credit_data
 
 
 @pytest.fixture(autouse=True)
@@ -22,22 +21,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def make_spec(rows: int = 4000, seed: int = 1) -> MonitoringSpec:
-    return derive_spec(
-        credit_data(rows, seed=seed),
-        model_id="credit-risk",
-        model_version="1.0.0",
-        label="repaid",
-        prediction="approved",
-        sensitive=["sex", "age_band"],
-        intersections=[("sex", "age_band")],
-        categorical=["purpose", "employment"],
-    )
-
-
 @pytest.fixture(scope="session")
 def credit_spec() -> MonitoringSpec:
-    return make_spec()
+    return derive_credit_spec()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.servers import running_aggregator
 
-from aggregator.server import RunningServer, create_server
-from aggregator.store import SqliteStore
+from aggregator.server import RunningServer
 
 
 @pytest.fixture
 def aggregator(tmp_path: Path) -> Iterator[RunningServer]:
-    running = create_server("127.0.0.1:0", SqliteStore(tmp_path / "agg.db"))
-    yield running
-    running.stop(grace=1.0)
-    running.handler.store.close()
+    with running_aggregator(tmp_path / "agg.db") as running:
+        yield running

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.agents import silo_config
+from support.ports import free_port
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -18,7 +19,6 @@ from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
 from fedgov.errors import TransportError
 from fedgov.metrics import compute_metrics
-from fedgov.policy import default_bundle_path
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data, write_table
@@ -31,15 +31,8 @@ SILOS = {"EU-DE": (1.0, 0.0), "EU-FR": (0.0, 0.0), "US-NY": (0.0, 0.15)}
 
 def _agent(root: Path, silo: str, address: str, spec_file: Path, **kw: object) -> Agent:
     config = config_from_dict(
-        {
-            "silo": {"id": silo, "jurisdiction": silo},
-            "aggregator": {"address": address, "insecure": True},
-            "policy": str(default_bundle_path()),
-            "state_dir": str(root / silo / "state"),
-            # Exact federated == pooled holds only without suppression or noise.
-            "privacy": {"min_cell_count": 0},
-            "models": [{"spec": str(spec_file), "input": str(root / silo / "in")}],
-        },
+        # Exact federated == pooled holds only without suppression or noise.
+        silo_config(root, silo, spec_file, address, privacy={"min_cell_count": 0}),
         base=root,
     )
     return Agent(config, **kw)  # type: ignore[arg-type]
@@ -147,16 +140,10 @@ def test_same_report_twice_is_stored_once(
         agent.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_aggregator_down_retries_keeps_outbox_then_delivers(
     tmp_path: Path, spec_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _free_port()
+    port = free_port()
     _write_windows(tmp_path, rows=500)
     agent = _agent(
         tmp_path,
@@ -196,13 +183,7 @@ def test_default_guards_suppress_small_cells_before_sending(
     address = f"127.0.0.1:{aggregator.port}"
     write_table(credit_data(400, seed=3), tmp_path / "EU-FR" / "in" / "w.csv")
     config = config_from_dict(
-        {
-            "silo": {"id": "EU-FR", "jurisdiction": "EU-FR"},
-            "aggregator": {"address": address, "insecure": True},
-            "policy": str(default_bundle_path()),
-            "state_dir": str(tmp_path / "EU-FR" / "state"),
-            "models": [{"spec": str(spec_file), "input": str(tmp_path / "EU-FR" / "in")}],
-        },
+        silo_config(tmp_path, "EU-FR", spec_file, address),
         base=tmp_path,
     )
     agent = Agent(config)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.servers import running_aggregator
 
-from aggregator.server import RunningServer, create_server
-from aggregator.store import SqliteStore
+from aggregator.server import RunningServer
 from fedgov.spec import MonitoringSpec
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import report_pb2
@@ -30,23 +29,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, credit_spec: MonitoringSpec
 ) -> Iterator[RunningServer]:
     db = tmp_path_factory.mktemp("fuzz") / "agg.db"
-    running = create_server("127.0.0.1:0", SqliteStore(db))
-    running.handler.register(
-        "EU-DE",
-        "EU-DE",
-        "sha256:x",
-        [
-            __import__("aggregator.handler", fromlist=["ModelRegistration"]).ModelRegistration(
-                credit_spec.model_id,
-                credit_spec.model_version,
-                credit_spec.digest,
-                json.dumps(credit_spec.to_dict()),
-            )
-        ],
-    )
-    yield running
-    running.stop(grace=1.0)
-    running.handler.store.close()
+    with running_aggregator(db, credit_spec) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

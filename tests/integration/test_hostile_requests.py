@@ -15,17 +15,16 @@ from typing import Any
 
 import grpc
 import pytest
+from support.reports import report_of
+from support.servers import running_aggregator
+from support.specs import stats_of
 
 from aggregator._status import MAX_DETAIL_BYTES
-from aggregator.handler import ModelRegistration
 from aggregator.query_client import QueryClient
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
 from fedgov.errors import ConfigError, QueryError, ReportRejected
-from fedgov.policy import Decision
-from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, report_pb2
@@ -37,23 +36,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def server(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[RunningServer]:
-    running = create_server("127.0.0.1:0", SqliteStore(tmp_path / "agg.db"))
-    running.handler.register(
-        "EU-DE",
-        "EU-DE",
-        "sha256:x",
-        [
-            ModelRegistration(
-                credit_spec.model_id,
-                credit_spec.model_version,
-                credit_spec.digest,
-                json.dumps(credit_spec.to_dict()),
-            )
-        ],
-    )
-    yield running
-    running.stop(grace=1.0)
-    running.handler.store.close()
+    with running_aggregator(tmp_path / "agg.db", credit_spec) as running:
+        yield running
 
 
 @pytest.fixture
@@ -63,22 +47,7 @@ def stub(server: RunningServer) -> Iterator[aggregator_pb2_grpc.AggregatorStub]:
 
 
 def _report(spec: MonitoringSpec) -> report_pb2.Report:
-    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(300, seed=9)))
-    return report_to_proto(
-        Report(
-            report_id="r1",
-            silo_id="EU-DE",
-            jurisdiction="EU-DE",
-            model_id=spec.model_id,
-            model_version=spec.model_version,
-            window_start_ms=0,
-            window_end_ms=1,
-            spec_digest=spec.digest,
-            stats=stats,
-            metrics={},
-            decision=Decision(allow=True),
-        )
-    )
+    return report_to_proto(report_of(spec, stats_of(spec, credit_data(300, seed=9))))
 
 
 def _refused(call: Callable[[], Any]) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
+from support.agents import silo_config
+from support.ports import free_port
+from support.services import required
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -82,15 +84,11 @@ class PromBinary:
     in_ci: bool
 
     def require(self) -> str:
-        if self.path:
-            return self.path
         reason = (
             "the prometheus binary is missing: `apt-get install -y prometheus`, or "
             '`eval "$(bash scripts/services.sh)"` and export FEDGOV_PROMETHEUS_BIN'
         )
-        if self.in_ci:
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+        return required(self.path, self.in_ci, reason)
 
 
 @pytest.fixture(scope="session")
@@ -100,12 +98,6 @@ def prometheus_binary() -> PromBinary:
         path=os.environ.get("FEDGOV_PROMETHEUS_BIN") or shutil.which("prometheus"),
         in_ci=os.environ.get("CI", "").lower() == "true",
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get_json(url: str, timeout: float = 5.0) -> Any:
@@ -157,7 +149,7 @@ class PromServer:
         self.name = name
         self.dir = workdir / name
         self.dir.mkdir(parents=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_file = self.dir / "prometheus.yml"
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -270,14 +262,14 @@ def federation(
             data = credit_data(3000, seed=seed, drift=drift, bias=bias)
             write_table(data, tmp_path / silo / "in" / "w1.parquet")
             config = config_from_dict(
-                {
-                    "silo": {"id": silo, "jurisdiction": jurisdiction},
-                    "aggregator": {"address": f"127.0.0.1:{aggregator.port}", "insecure": True},
-                    "policy": str(default_bundle_path()),
-                    "state_dir": str(tmp_path / silo / "state"),
-                    "metrics_port": 0,
-                    "models": [{"spec": str(spec_file), "input": str(tmp_path / silo / "in")}],
-                },
+                silo_config(
+                    tmp_path,
+                    silo,
+                    spec_file,
+                    f"127.0.0.1:{aggregator.port}",
+                    jurisdiction=jurisdiction,
+                    metrics_port=0,
+                ),
                 base=tmp_path,
             )
             agent = agents[silo] = Agent(config)
@@ -495,6 +487,6 @@ def test_promql_client_errors(federation: Federation) -> None:
     with pytest.raises(QueryError, match="psi threshold"):
         prom.drift(float("nan"))
     with pytest.raises(TransportError, match="cannot reach the Prometheus API"):
-        PromQLClient(f"http://127.0.0.1:{_free_port()}", timeout=2.0).query("up")
+        PromQLClient(f"http://127.0.0.1:{free_port()}", timeout=2.0).query("up")
     with pytest.raises(QueryError, match="expected http"):
         PromQLClient("localhost:9090")

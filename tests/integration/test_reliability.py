@@ -12,29 +12,22 @@ import time
 from pathlib import Path
 
 import pytest
+from support.agents import agent_config, silo_config
+from support.ports import free_port
 
 from agent.config import config_from_dict
 from agent.service import Agent
 from aggregator.server import create_server
 from aggregator.store import SqliteStore
 from fedgov.errors import TransportError
-from fedgov.policy import default_bundle_path
 from fedgov.synthetic import credit_data, write_table
 from fedgov.wire.retry import Backoff
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_aggregator_restart_while_20_agents_report(tmp_path: Path, spec_file: Path) -> None:
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     db = tmp_path / "agg.db"
     running = create_server(address, SqliteStore(db))
@@ -43,13 +36,7 @@ def test_aggregator_restart_while_20_agents_report(tmp_path: Path, spec_file: Pa
         silo = f"S{i:02d}"
         (tmp_path / silo / "in").mkdir(parents=True)
         cfg = config_from_dict(
-            {
-                "silo": {"id": silo, "jurisdiction": f"EU-{silo}"},
-                "aggregator": {"address": address, "insecure": True},
-                "policy": str(default_bundle_path()),
-                "state_dir": str(tmp_path / silo / "state"),
-                "models": [{"spec": str(spec_file), "input": str(tmp_path / silo / "in")}],
-            },
+            silo_config(tmp_path, silo, spec_file, address, jurisdiction=f"EU-{silo}"),
             base=tmp_path,
         )
         agents.append(Agent(cfg, backoff=Backoff(initial=0.05, maximum=0.3, max_elapsed=0.5)))
@@ -110,14 +97,13 @@ def test_kill_9_agent_mid_send_then_restart(tmp_path: Path, spec_file: Path) -> 
     inbox = tmp_path / "in"
     for n in range(windows):
         write_table(credit_data(400, seed=n), inbox / f"w{n:04d}.parquet")
-    cfg = {
-        "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-        "aggregator": {"address": f"127.0.0.1:{running.port}", "insecure": True},
-        "policy": str(default_bundle_path()),
-        "state_dir": str(tmp_path / "state"),
-        "poll_seconds": 0.1,
-        "models": [{"spec": str(spec_file), "input": str(inbox)}],
-    }
+    cfg = agent_config(
+        spec_file,
+        inbox,
+        state_dir=tmp_path / "state",
+        address=f"127.0.0.1:{running.port}",
+        poll_seconds=0.1,
+    )
     config = tmp_path / "silo.yaml"
     config.write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "fedgov", "agent", "run", "--config", str(config)]

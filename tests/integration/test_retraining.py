@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.agents import agent_config
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -58,17 +59,15 @@ def _start(
         write_table(credit_data(3000, seed=20 + i), d / "train.parquet")
         write_table(credit_data(2000, seed=30 + i), d / "holdout.parquet")
         cfg = config_from_dict(
-            {
-                "silo": {"id": silo, "jurisdiction": silo},
-                "aggregator": {"address": f"127.0.0.1:{server.port}", "insecure": True},
-                "policy": str((policies or {}).get(silo, default_bundle_path())),
-                "state_dir": str(d / "state"),
-                "training": {
-                    "data": str(d / "train.parquet"),
-                    "holdout": str(d / "holdout.parquet"),
-                },
-                "models": [{"spec": str(spec_file), "input": str(d / "in")}],
-            },
+            agent_config(
+                spec_file,
+                d / "in",
+                state_dir=d / "state",
+                silo=silo,
+                address=f"127.0.0.1:{server.port}",
+                policy=(policies or {}).get(silo),
+                training={"data": str(d / "train.parquet"), "holdout": str(d / "holdout.parquet")},
+            ),
             base=tmp_path,
         )
         agent = Agent(cfg)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.cli import run_fedgov
 
 import agent.config
 from agent.config import AgentConfig, config_from_dict, load_agent_config
@@ -306,12 +305,7 @@ def test_a_missing_file(tmp_path: Path) -> None:
 
 def test_cli_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL.replace("insecure: true", "insecure: 'false'"))
-    p = subprocess.run(
-        [sys.executable, "-m", "fedgov", "agent", "run", "--config", str(path), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = run_fedgov("agent", "run", "--config", str(path), "--once")
     assert p.returncode == 2, p.stderr
     assert f"{path}: aggregator.insecure: must be true or false" in p.stderr
     assert "Traceback" not in p.stderr + p.stdout

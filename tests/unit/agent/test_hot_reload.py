@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.agents import agent_config
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -21,13 +22,7 @@ def agent(tmp_path: Path, spec_file: Path) -> Agent:
     shutil.copytree(default_bundle_path(), bundle)
     (tmp_path / "in").mkdir()
     cfg = config_from_dict(
-        {
-            "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-            "aggregator": {"address": "127.0.0.1:1", "insecure": True},
-            "policy": "policy",
-            "state_dir": "state",
-            "models": [{"spec": str(spec_file), "input": "in"}],
-        },
+        agent_config(spec_file, "in", policy="policy"),
         base=tmp_path,
     )
     a = Agent(cfg)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.agents import agent_config
 from support.opa_emulator import OpaEmulator
 
 from agent.config import config_from_dict
 from agent.service import Agent
-from fedgov.policy import OpaEngine, default_bundle_path
+from fedgov.policy import OpaEngine
 from fedgov.synthetic import credit_data, write_table
 
 
@@ -16,14 +17,7 @@ def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
     write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
     with OpaEmulator() as opa:
         cfg = config_from_dict(
-            {
-                "silo": {"id": "US-NY", "jurisdiction": "US-NY"},
-                "aggregator": {"address": "127.0.0.1:1", "insecure": True},
-                "policy": str(default_bundle_path()),
-                "opa_url": opa.url,
-                "state_dir": "state",
-                "models": [{"spec": str(spec_file), "input": "in"}],
-            },
+            agent_config(spec_file, "in", silo="US-NY", opa_url=opa.url),
             base=tmp_path,
         )
         agent = Agent(cfg)

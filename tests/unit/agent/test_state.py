@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.agents import agent_config
 
 from agent.config import config_from_dict
 from agent.pipeline import build_report
@@ -112,13 +113,7 @@ def test_agent_crash_mid_step_reports_the_window_once_afterwards(
 ) -> None:
     write_table(credit_data(300, seed=6), tmp_path / "in" / "w.csv")
     cfg = config_from_dict(
-        {
-            "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-            "aggregator": {"address": "127.0.0.1:1", "insecure": True},
-            "policy": str(default_bundle_path()),
-            "state_dir": "state",
-            "models": [{"spec": str(spec_file), "input": "in"}],
-        },
+        agent_config(spec_file, "in"),
         base=tmp_path,
     )
     sent: list[str] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.agents import agent_config
 
 from agent.client import Command
 from agent.config import AgentConfig, config_from_dict
@@ -80,13 +81,7 @@ def old_command_line(command_id: str, kind: str, job_id: str, status: str) -> st
 
 def _config(root: Path, spec_file: Path) -> AgentConfig:
     return config_from_dict(
-        {
-            "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-            "aggregator": {"address": "127.0.0.1:1", "insecure": True},
-            "policy": str(default_bundle_path()),
-            "state_dir": "state",
-            "models": [{"spec": str(spec_file), "input": "in"}],
-        },
+        agent_config(spec_file, "in"),
         base=root,
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.agents import agent_config
 
 from agent.config import config_from_dict
 from agent.service import Agent
@@ -36,14 +37,7 @@ def agent(tmp_path: Path, spec_file: Path) -> Iterator[Agent]:
     shutil.copytree(default_bundle_path(), tmp_path / "policy")
     (tmp_path / "in").mkdir()
     cfg = config_from_dict(
-        {
-            "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-            "aggregator": {"address": "127.0.0.1:1", "insecure": True},
-            "policy": "policy",
-            "state_dir": "state",
-            "poll_seconds": 0.05,
-            "models": [{"spec": str(spec_file), "input": "in"}],
-        },
+        agent_config(spec_file, "in", policy="policy", poll_seconds=0.05),
         base=tmp_path,
     )
     a = Agent(cfg)

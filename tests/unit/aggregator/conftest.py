@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.services import required
 
 from aggregator.store import Store, create_store
 from fedgov.spec import MonitoringSpec
@@ -36,15 +37,11 @@ class PostgresServer:
 
     def require(self) -> str:
         """The URL, or skip (locally) / fail (CI) the calling test."""
-        if self.url:
-            return self.url
         reason = (
             f"{ENV_VAR} is not set: start a server with "
             f'`eval "$(bash scripts/services.sh)"; export {ENV_VAR}`'
         )
-        if self.in_ci:
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+        return required(self.url, self.in_ci, reason)
 
 
 @pytest.fixture(scope="session")

@@ -3,55 +3,39 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from support.reports import report_of
+from support.servers import registered_handler
+from support.specs import stats_of
 
 from aggregator.central import CentralGate
-from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.store import CentralDecisionRecord, SqliteStore
+from aggregator.handler import AggregatorHandler
+from aggregator.store import CentralDecisionRecord
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision, RegoEngine, default_bundle_path
+from fedgov.policy import RegoEngine, default_bundle_path
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 
 
 @pytest.fixture
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
     gate = CentralGate(RegoEngine.from_bundle(default_bundle_path()), ("EU-*", "US-*"))
-    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), central=gate)
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
+    return registered_handler(
+        tmp_path / "a.db", credit_spec, ("EU-DE", "EU-FR", "US-NY"), central=gate
     )
-    for silo in ("EU-DE", "EU-FR", "US-NY"):
-        h.register(silo, silo, "sha256:x", [reg])
-    return h
 
 
 def _report(spec: MonitoringSpec, silo: str, seed: int, bias: float = 0.0) -> Report:
-    stats = WindowStats.zero(spec).fold(
-        spec, encode_columns(spec, credit_data(3000, seed=seed, bias=bias))
-    )
-    return Report(
-        report_id=f"{silo}-{seed}",
-        silo_id=silo,
-        jurisdiction=silo,
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=1000,
-        spec_digest=spec.digest,
-        stats=stats,
+    stats = stats_of(spec, credit_data(3000, seed=seed, bias=bias))
+    # the silo's own gate passed: an allowing decision
+    return report_of(
+        spec, stats, f"{silo}-{seed}", silo=silo, window_end_ms=1000,
         metrics=compute_metrics(spec, stats),
-        decision=Decision(allow=True),  # the silo's own gate passed
-    )
+    )  # fmt: skip
 
 
 def test_central_gate_catches_what_local_gates_allowed(

@@ -8,47 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.reports import report_of
+from support.servers import registered_handler
+from support.specs import derive_credit_spec, stats_of
 
-from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.store import SqliteStore
+from aggregator.handler import AggregatorHandler
 from fedgov.errors import NotRegistered, QueryError, ReportRejected
-from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import FeatureCounts, WindowStats, encode_columns
+from fedgov.stats import FeatureCounts
 from fedgov.synthetic import credit_data
 
 
 @pytest.fixture
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
-    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
-    )
-    h.register("EU-DE", "EU-DE", "sha256:x", [reg])
-    return h
+    return registered_handler(tmp_path / "a.db", credit_spec)
 
 
 def _report(spec: MonitoringSpec, **kw: object) -> Report:
-    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(300, seed=9)))
-    base = dict(
-        report_id="r1",
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=1,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics={},
-        decision=Decision(allow=True),
-    )
-    base.update(kw)
-    return Report(**base)  # type: ignore[arg-type]
+    return report_of(spec, stats_of(spec, credit_data(300, seed=9)), **kw)  # type: ignore[arg-type]
 
 
 def test_valid_report_stored_once(handler: AggregatorHandler, credit_spec: MonitoringSpec) -> None:
@@ -104,30 +82,18 @@ def test_queries_validate(handler: AggregatorHandler) -> None:
 
 def test_score_histograms_merge_across_silos_into_the_pooled_auc(tmp_path: Path) -> None:
     from fedgov.metrics import compute_metrics
-    from fedgov.stats import derive_spec
 
-    spec = derive_spec(
-        credit_data(2000, seed=1, with_score=True), model_id="credit-risk",
-        model_version="2.0.0", label="repaid", prediction="approved",
-        sensitive=["sex", "age_band"], score="score", categorical=["purpose", "employment"],
-    )  # fmt: skip
-    h = AggregatorHandler(SqliteStore(tmp_path / "s.db"))
-    reg = ModelRegistration(spec.model_id, spec.model_version, spec.digest,
-                            json.dumps(spec.to_dict()))  # fmt: skip
+    spec = derive_credit_spec(
+        2000, with_score=True, model_version="2.0.0", intersections=[], score="score"
+    )
     data = {silo: credit_data(700, seed=seed, with_score=True, bias=bias)
             for silo, seed, bias in (("EU-DE", 5, 0.0), ("EU-FR", 6, 0.2))}  # fmt: skip
+    h = registered_handler(tmp_path / "s.db", spec, data)
     for silo, cols in data.items():
-        h.register(silo, silo, "sha256:x", [reg])
-        stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, cols))
-        r = Report(
-            report_id=f"r-{silo}", silo_id=silo, jurisdiction=silo, model_id=spec.model_id,
-            model_version=spec.model_version, window_start_ms=0, window_end_ms=1,
-            spec_digest=spec.digest, stats=stats, metrics={}, decision=Decision(allow=True),
-        )  # fmt: skip
-        assert h.ingest(r) is False
+        assert h.ingest(report_of(spec, stats_of(spec, cols), f"r-{silo}", silo=silo)) is False
     answer = h.query_fairness(spec.model_id, model_version=spec.model_version)
     pooled_cols = {k: np.concatenate([d[k] for d in data.values()]) for k in data["EU-DE"]}
-    pooled = WindowStats.zero(spec).fold(spec, encode_columns(spec, pooled_cols))
+    pooled = stats_of(spec, pooled_cols)
     assert answer.metrics["fairness"] == compute_metrics(spec, pooled)["fairness"]
     assert answer.metrics["fairness"]["sex"]["groups"]["F"]["auc"] is not None
     assert answer.metrics["fairness"]["sex"]["auc_difference"] is not None
@@ -141,14 +107,7 @@ def test_a_report_stored_before_a_crash_is_audited_on_the_retry(
     from fedgov.audit import AuditLog, verify_chain
 
     log_path = tmp_path / "audit.jsonl"
-    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"), audit=AuditLog(log_path))
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
-    )
-    h.register("EU-DE", "EU-DE", "sha256:x", [reg])
+    h = registered_handler(tmp_path / "a.db", credit_spec, audit=AuditLog(log_path))
     r = _report(credit_spec, report_id="r-crash")
     assert h.store.add_report(r)  # committed; the process died before auditing it
     before = log_path.read_text() if log_path.exists() else ""

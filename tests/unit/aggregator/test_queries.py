@@ -3,53 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
+from support.reports import report_of
+from support.servers import registered_handler
+from support.specs import stats_of
 
-from aggregator.handler import AggregatorHandler, ModelRegistration
-from aggregator.store import SqliteStore
+from aggregator.handler import AggregatorHandler
 from fedgov.errors import QueryError
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 
 
 @pytest.fixture
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
-    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
-    )
-    for silo in ("EU-DE", "EU-FR", "US-NY"):
-        h.register(silo, silo, "sha256:x", [reg])
-    return h
+    return registered_handler(tmp_path / "a.db", credit_spec, ("EU-DE", "EU-FR", "US-NY"))
 
 
 def _report(spec: MonitoringSpec, silo: str, end_ms: int, *, drift: float = 0.0) -> Report:
-    stats = WindowStats.zero(spec).fold(
-        spec, encode_columns(spec, credit_data(1000, seed=end_ms % 97, drift=drift))
-    )
-    return Report(
-        report_id=f"{silo}-{end_ms}",
-        silo_id=silo,
-        jurisdiction=silo,
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=end_ms - 1,
-        window_end_ms=end_ms,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics=compute_metrics(spec, stats),
-        decision=Decision(allow=True),
-    )
+    stats = stats_of(spec, credit_data(1000, seed=end_ms % 97, drift=drift))
+    return report_of(
+        spec, stats, f"{silo}-{end_ms}", silo=silo, window_start_ms=end_ms - 1,
+        window_end_ms=end_ms, metrics=compute_metrics(spec, stats),
+    )  # fmt: skip
 
 
 def test_stale_silos(handler: AggregatorHandler) -> None:

@@ -6,21 +6,22 @@ next report of the failing gate opened a new one (five in one demo run).
 
 from __future__ import annotations
 
-import json
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+from support.reports import report_of
+from support.servers import registered_handler
+from support.specs import stats_of
 
-from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.handler import AggregatorHandler
 from aggregator.retrain import TrainingSettings
-from aggregator.store import SqliteStore
 from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
+from fedgov.stats import WindowStats
 from fedgov.synthetic import credit_data
 
 SILOS = ("EU-DE", "EU-FR", "US-NY")
@@ -28,40 +29,22 @@ SILOS = ("EU-DE", "EU-FR", "US-NY")
 
 @pytest.fixture
 def handler(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorHandler:
-    h = AggregatorHandler(SqliteStore(tmp_path / "a.db"))
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
-    )
-    for silo in SILOS:
-        h.register(silo, silo, "sha256:x", [reg])
-    return h
+    return registered_handler(tmp_path / "a.db", credit_spec, SILOS)
 
 
 @pytest.fixture(scope="module")
 def stats(credit_spec: MonitoringSpec) -> WindowStats:
-    return WindowStats.zero(credit_spec).fold(
-        credit_spec, encode_columns(credit_spec, credit_data(500, seed=1))
-    )
+    return stats_of(credit_spec, credit_data(500, seed=1))
 
 
 def _violation(spec: MonitoringSpec, stats: WindowStats, n: int) -> Report:
     """Report ``n`` of a silo whose local gate denies and asks for retraining."""
-    return Report(
-        report_id=f"r{n}",
-        silo_id=SILOS[n % len(SILOS)],
-        jurisdiction=SILOS[n % len(SILOS)],
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=n * 1000,
-        window_end_ms=(n + 1) * 1000,
-        spec_digest=spec.digest,
-        stats=stats,
+    return report_of(
+        spec, stats, f"r{n}", silo=SILOS[n % len(SILOS)],
+        window_start_ms=n * 1000, window_end_ms=(n + 1) * 1000,
         metrics=compute_metrics(spec, stats),
         decision=Decision(allow=False, deny=("biased",), actions=("retrain",)),
-    )
+    )  # fmt: skip
 
 
 def test_a_job_that_cannot_start_fails_in_words_and_opens_no_other(

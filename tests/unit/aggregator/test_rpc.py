@@ -8,11 +8,10 @@ from typing import Any
 
 import grpc
 import pytest
+from support.servers import registered_handler
 
 from aggregator._rpc import RPC_ROLES
-from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.servicer import AggregatorServicer
-from aggregator.store import SqliteStore
 from fedgov.audit import AuditLog
 from fedgov.spec import MonitoringSpec
 from fedgov.v1 import aggregator_pb2 as pb
@@ -41,16 +40,9 @@ class FakeContext:
 
 @pytest.fixture
 def servicer(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorServicer:
-    handler = AggregatorHandler(
-        SqliteStore(tmp_path / "a.db"), audit=AuditLog(tmp_path / "audit.jsonl")
+    handler = registered_handler(
+        tmp_path / "a.db", credit_spec, audit=AuditLog(tmp_path / "audit.jsonl")
     )
-    reg = ModelRegistration(
-        credit_spec.model_id,
-        credit_spec.model_version,
-        credit_spec.digest,
-        json.dumps(credit_spec.to_dict()),
-    )
-    handler.register("EU-DE", "EU-DE", "sha256:x", [reg])
     return AggregatorServicer(handler, require_identity=True)
 
 

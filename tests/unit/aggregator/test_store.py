@@ -13,13 +13,15 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from support.reports import psi_half, report_ending
+from support.specs import stats_of
+from support.stores import register_silos
 
 from aggregator.store import CentralDecisionRecord, PostgresStore, SqliteStore, Store, create_store
 from fedgov.errors import ConfigError
 from fedgov.policy import Decision
 from fedgov.report import Report, ReportLink
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 
 T = TypeVar("T")
@@ -50,32 +52,20 @@ def _in_threads(n: int, fn: Callable[[int], T]) -> list[T]:
 
 
 def _report(spec: MonitoringSpec, silo: str, rid: str, end_ms: int, actions=()) -> Report:
-    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(200, seed=3)))
-    return Report(
-        report_id=rid,
-        silo_id=silo,
-        jurisdiction=silo,
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=end_ms - 10,
-        window_end_ms=end_ms,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics={"drift": {"features": {"income": {"psi": 0.5, "psi_pvalue": 0.001}}}},
+    return report_ending(
+        spec,
+        stats_of(spec, credit_data(200, seed=3)),
+        rid,
+        silo,
+        end_ms,
+        metrics=psi_half(),
         decision=Decision(
             allow=not actions, deny=("x",) if actions else (), actions=tuple(actions)
         ),
     )
 
 
-def _register(store: Store, spec: MonitoringSpec, *silos: str) -> None:
-    for s in silos:
-        store.register_silo(
-            s,
-            s,
-            "sha256:abc",
-            [(spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))],
-        )
+_register = register_silos
 
 
 def test_add_report_is_idempotent(store: Store, credit_spec: MonitoringSpec) -> None:

@@ -8,39 +8,27 @@ what the two backends once did differently, on every backend.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sqlite3
 from pathlib import Path
 
+from support.reports import report_of
+from support.stores import register_silos
+
 from aggregator.store import ModelVersionRecord, SqliteStore, Store
 from aggregator.store._dialect import POSTGRESQL, SQLITE, to_format
 from aggregator.store._schema import TABLES, ddl
-from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
 
 def _report(spec: MonitoringSpec, stats: WindowStats, rid: str, metrics: dict) -> Report:  # type: ignore[type-arg]
-    return Report(
-        report_id=rid,
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
-        window_start_ms=0,
-        window_end_ms=10,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics=metrics,
-        decision=Decision(allow=True),
-    )
+    return report_of(spec, stats, rid, window_end_ms=10, metrics=metrics)
 
 
 def _register(store: Store, spec: MonitoringSpec, copies: int = 1) -> None:
-    model = (spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))
-    store.register_silo("EU-DE", "EU-DE", "sha256:abc", [model] * copies)
+    register_silos(store, spec, "EU-DE", copies=copies)
 
 
 def test_both_dialects_make_the_same_tables_and_indexes() -> None:

@@ -12,6 +12,8 @@ import sqlite3
 from typing import Any
 
 import pytest
+from support.reports import report_ending
+from support.stores import LEGACY_REPORT_COLUMNS, legacy_row
 
 from aggregator.store import DecisionRecord, MetricPoint, Store, metric_at
 from aggregator.store._stored_values import json_number, json_path, metric_values
@@ -33,19 +35,13 @@ def _report(
     metrics: dict[str, Any] | None = None,
     decision: Decision | None = None,
 ) -> Report:
-    return Report(
-        report_id=rid,
-        silo_id=silo,
-        jurisdiction=f"J-{silo}",
-        model_id=spec.model_id,
-        model_version=version or spec.model_version,
-        window_start_ms=end_ms - 10,
-        window_end_ms=end_ms,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics=metrics if metrics is not None else compute_metrics(spec, stats),
-        decision=decision or Decision(allow=True),
-    )
+    if metrics is None:
+        metrics = compute_metrics(spec, stats)
+    decision = decision or Decision(allow=True)
+    return report_ending(
+        spec, stats, rid, silo, end_ms, version, jurisdiction=f"J-{silo}", metrics=metrics,
+        decision=decision,
+    )  # fmt: skip
 
 
 # Values a metric may hold, and what metric_at makes of them.
@@ -243,23 +239,8 @@ def test_get_reports_reads_several_at_once(
 def _add_json_row(store_url: str, report: Report) -> None:
     """A report as an older release stored it: JSON in ``payload``, no protobuf."""
     r = report
-    row = (
-        r.report_id,
-        r.silo_id,
-        r.jurisdiction,
-        r.model_id,
-        r.model_version,
-        r.spec_digest,
-        r.window_start_ms,
-        r.window_end_ms,
-        1,
-        not r.decision.allow,
-        r.to_json(),
-    )
-    cols = (
-        "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-        "window_start_ms, window_end_ms, received_ms, allow, payload"
-    )
+    row = legacy_row(r, not r.decision.allow)
+    cols = LEGACY_REPORT_COLUMNS
     if "://" in store_url:
         import psycopg
 

@@ -13,18 +13,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.reports import psi_half, report_ending
+from support.stores import LEGACY_REPORT_COLUMNS, legacy_row, register_silos
 
 import aggregator.store._sqlite as sqlite_backend
 from aggregator.store import SqliteStore, Store, create_store
-from fedgov.policy import Decision
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
@@ -34,29 +35,18 @@ from fedgov.wire import report_from_proto, report_to_bytes, report_to_proto
 def _report(
     spec: MonitoringSpec, stats: WindowStats, silo: str, rid: str, end_ms: int, version: str = ""
 ) -> Report:
-    return Report(
-        report_id=rid,
-        silo_id=silo,
-        jurisdiction=silo,
-        model_id=spec.model_id,
-        model_version=version or spec.model_version,
-        window_start_ms=end_ms - 10,
-        window_end_ms=end_ms,
-        spec_digest=spec.digest,
-        stats=stats,
-        metrics={"drift": {"features": {"income": {"psi": 0.5, "psi_pvalue": 0.001}}}},
-        decision=Decision(allow=True),
-    )
+    return report_ending(spec, stats, rid, silo, end_ms, version, metrics=psi_half())
 
 
-def _register(store: Store, spec: MonitoringSpec, *silos: str) -> None:
-    for s in silos:
-        store.register_silo(
-            s,
-            s,
-            "sha256:abc",
-            [(spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict()))],
-        )
+_register = register_silos
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """An empty SQLite store, closed after the test (for the SQLite-only tests)."""
+    s = SqliteStore(tmp_path / "agg.db")
+    yield s
+    s.close()
 
 
 def _latest_ids(store: Store) -> dict[tuple[str, str], str]:
@@ -195,22 +185,7 @@ def test_json_rows_of_an_older_database_still_read(
     store_url: str, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
     old = [_report(credit_spec, stats, "EU-DE", f"old{i}", end) for i, end in enumerate((300, 100))]
-    rows = [
-        (
-            r.report_id,
-            r.silo_id,
-            r.jurisdiction,
-            r.model_id,
-            r.model_version,
-            r.spec_digest,
-            r.window_start_ms,
-            r.window_end_ms,
-            1,
-            True,
-            r.to_json(),
-        )
-        for r in old
-    ]
+    rows = [legacy_row(r, True) for r in old]
     if "://" in store_url:
         import psycopg
 
@@ -218,9 +193,8 @@ def test_json_rows_of_an_older_database_still_read(
             conn.execute(_OLD_POSTGRES)
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO reports (report_id, silo_id, jurisdiction, model_id, "
-                    "model_version, spec_digest, window_start_ms, window_end_ms, received_ms, "
-                    "allow, payload) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    f"INSERT INTO reports ({LEGACY_REPORT_COLUMNS}) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                     rows,
                 )
     else:
@@ -273,7 +247,7 @@ def _queued_together(store: SqliteStore, reports: list[Report]) -> list[bool | B
 
 
 def test_sqlite_writes_queued_reports_in_one_transaction(
-    tmp_path: Path,
+    sqlite_store: SqliteStore,
     credit_spec: MonitoringSpec,
     stats: WindowStats,
     monkeypatch: pytest.MonkeyPatch,
@@ -286,76 +260,68 @@ def test_sqlite_writes_queued_reports_in_one_transaction(
         real(db, batch, t)
 
     monkeypatch.setattr(sqlite_backend, "insert_reports", counting)
-    store = SqliteStore(tmp_path / "agg.db")
-    try:
-        _register(store, credit_spec, "EU-DE", "EU-FR")
-        store.add_report(_report(credit_spec, stats, "EU-DE", "stored", 1))
-        calls.clear()
-        reports = [
-            _report(credit_spec, stats, "EU-DE" if i % 2 else "EU-FR", f"r{i % 5}", 10 + i)
-            for i in range(12)
-        ] + [_report(credit_spec, stats, "EU-DE", "stored", 1)]
-        results = _queued_together(store, reports)
-        assert calls == [13]  # one transaction for all of them
-        added = [r.report_id for r, ok in zip(reports, results, strict=True) if ok is True]
-        # The first of equal ids wins; the one stored before is a duplicate.
-        assert sorted(added) == [f"r{i}" for i in range(5)]
-        assert results.count(True) == 5 and results.count(False) == 8
-        assert store.count_reports() == 6
-        assert len(store.drift_above(0.2)) == 6
-        # Only first occurrences were stored: r3 (window 13) is EU-DE's newest, r4 (14) EU-FR's.
-        assert _latest_ids(store) == {
-            ("EU-DE", credit_spec.model_version): "r3",
-            ("EU-FR", credit_spec.model_version): "r4",
-        }
-    finally:
-        store.close()
+    _register(sqlite_store, credit_spec, "EU-DE", "EU-FR")
+    sqlite_store.add_report(_report(credit_spec, stats, "EU-DE", "stored", 1))
+    calls.clear()
+    reports = [
+        _report(credit_spec, stats, "EU-DE" if i % 2 else "EU-FR", f"r{i % 5}", 10 + i)
+        for i in range(12)
+    ] + [_report(credit_spec, stats, "EU-DE", "stored", 1)]
+    results = _queued_together(sqlite_store, reports)
+    assert calls == [13]  # one transaction for all of them
+    added = [r.report_id for r, ok in zip(reports, results, strict=True) if ok is True]
+    # The first of equal ids wins; the one stored before is a duplicate.
+    assert sorted(added) == [f"r{i}" for i in range(5)]
+    assert results.count(True) == 5 and results.count(False) == 8
+    assert sqlite_store.count_reports() == 6
+    assert len(sqlite_store.drift_above(0.2)) == 6
+    # Only first occurrences were stored: r3 (window 13) is EU-DE's newest, r4 (14) EU-FR's.
+    assert _latest_ids(sqlite_store) == {
+        ("EU-DE", credit_spec.model_version): "r3",
+        ("EU-FR", credit_spec.model_version): "r4",
+    }
 
 
 def test_sqlite_a_failing_report_fails_alone(
-    tmp_path: Path, credit_spec: MonitoringSpec, stats: WindowStats
+    sqlite_store: SqliteStore, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
-    store = SqliteStore(tmp_path / "agg.db")
-    try:
-        _register(store, credit_spec, "EU-DE")
-        with sqlite3.connect(store.path) as db:
-            db.execute(
-                "CREATE TRIGGER refuse BEFORE INSERT ON reports WHEN NEW.report_id LIKE 'bad%' "
-                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-            )
-        db.close()
-        reports = [
-            _report(credit_spec, stats, "EU-DE", rid, 10 + i)
-            for i, rid in enumerate(["ok1", "bad1", "ok2", "bad2", "ok3"])
-        ]
-        outcomes = _queued_together(store, reports)
-        results = dict(zip([r.report_id for r in reports], outcomes, strict=True))
-        assert [k for k, v in results.items() if v is True] == ["ok1", "ok2", "ok3"]
-        assert all(isinstance(results[k], sqlite3.IntegrityError) for k in ("bad1", "bad2"))
-        assert store.count_reports() == 3
-        assert store.get_report("bad1") is None
-        assert _latest_ids(store) == {("EU-DE", credit_spec.model_version): "ok3"}
-    finally:
-        store.close()
+    _register(sqlite_store, credit_spec, "EU-DE")
+    with sqlite3.connect(sqlite_store.path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON reports WHEN NEW.report_id LIKE 'bad%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    db.close()
+    reports = [
+        _report(credit_spec, stats, "EU-DE", rid, 10 + i)
+        for i, rid in enumerate(["ok1", "bad1", "ok2", "bad2", "ok3"])
+    ]
+    outcomes = _queued_together(sqlite_store, reports)
+    results = dict(zip([r.report_id for r in reports], outcomes, strict=True))
+    assert [k for k, v in results.items() if v is True] == ["ok1", "ok2", "ok3"]
+    assert all(isinstance(results[k], sqlite3.IntegrityError) for k in ("bad1", "bad2"))
+    assert sqlite_store.count_reports() == 3
+    assert sqlite_store.get_report("bad1") is None
+    assert _latest_ids(sqlite_store) == {("EU-DE", credit_spec.model_version): "ok3"}
 
 
 def test_sqlite_reads_do_not_wait_for_a_write(
-    tmp_path: Path, credit_spec: MonitoringSpec, stats: WindowStats
+    sqlite_store: SqliteStore, credit_spec: MonitoringSpec, stats: WindowStats
 ) -> None:
-    store = SqliteStore(tmp_path / "agg.db")
-    try:
-        _register(store, credit_spec, "EU-DE")
-        store.add_report(_report(credit_spec, stats, "EU-DE", "r1", 10))
-        got: list[object] = []
-        with store._lock:  # a writer holds the lock, e.g. through its fsync
-            t = threading.Thread(
-                target=lambda: got.extend(
-                    [store.get_silo("EU-DE"), store.get_report("r1"), store.latest_reports()]
-                )
+    _register(sqlite_store, credit_spec, "EU-DE")
+    sqlite_store.add_report(_report(credit_spec, stats, "EU-DE", "r1", 10))
+    got: list[object] = []
+    with sqlite_store._lock:  # a writer holds the lock, e.g. through its fsync
+        t = threading.Thread(
+            target=lambda: got.extend(
+                [
+                    sqlite_store.get_silo("EU-DE"),
+                    sqlite_store.get_report("r1"),
+                    sqlite_store.latest_reports(),
+                ]
             )
-            t.start()
-            t.join(timeout=10)
-            assert not t.is_alive(), "a read waited for the write lock"
-        assert got[0] is not None and got[1] is not None and len(got[2]) == 1  # type: ignore[arg-type]
-    finally:
-        store.close()
+        )
+        t.start()
+        t.join(timeout=10)
+        assert not t.is_alive(), "a read waited for the write lock"
+    assert got[0] is not None and got[1] is not None and len(got[2]) == 1  # type: ignore[arg-type]

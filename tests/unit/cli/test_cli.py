@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.agents import agent_config
+from support.cli import no_traceback
+from support.cli import run_fedgov as run
+from support.ports import free_port
 
 from fedgov.policy import default_bundle_path
 from fedgov.synthetic import credit_data, write_table
-
-
-def run(
-    *args: str, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedgov", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-    )
-
-
-def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout, p.stderr
 
 
 @pytest.fixture
@@ -173,13 +158,10 @@ def test_spec_with_bad_edges(tmp_path: Path, reference: Path, edges: list, word:
 def _config(tmp_path: Path, spec: Path, policy: Path, address: str, **extra: object) -> Path:
     (tmp_path / "in").mkdir(exist_ok=True)
     write_table(credit_data(500, seed=5), tmp_path / "in" / "w.csv")
-    cfg = {
-        "silo": {"id": "EU-DE", "jurisdiction": "EU-DE"},
-        "aggregator": {"address": address, "insecure": True, **extra},
-        "policy": str(policy),
-        "state_dir": str(tmp_path / "state"),
-        "models": [{"spec": str(spec), "input": str(tmp_path / "in")}],
-    }
+    cfg = agent_config(
+        spec, tmp_path / "in", state_dir=tmp_path / "state", address=address, policy=policy
+    )
+    cfg["aggregator"].update(extra)
     path = tmp_path / "silo.yaml"
     path.write_text(json.dumps(cfg))  # JSON is YAML
     return path
@@ -200,16 +182,10 @@ def test_agent_refuses_to_start_on_rego_syntax_error(tmp_path: Path, reference: 
     assert not (tmp_path / "state" / "outbox.db").exists()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_agent_with_aggregator_down_retries_then_fails(tmp_path: Path, reference: Path) -> None:
     spec = _spec(tmp_path, reference)
     cfg = _config(
-        tmp_path, spec, default_bundle_path(), f"127.0.0.1:{_closed_port()}", retry_seconds=1
+        tmp_path, spec, default_bundle_path(), f"127.0.0.1:{free_port()}", retry_seconds=1
     )
     p = run("agent", "run", "--config", str(cfg), "--once")
     assert p.returncode == 5
@@ -218,7 +194,7 @@ def test_agent_with_aggregator_down_retries_then_fails(tmp_path: Path, reference
 
 
 def test_query_with_aggregator_down(tmp_path: Path) -> None:
-    p = run("query", "decisions", "--aggregator", f"127.0.0.1:{_closed_port()}")
+    p = run("query", "decisions", "--aggregator", f"127.0.0.1:{free_port()}")
     assert p.returncode == 5 and "Is it running" in p.stderr
     no_traceback(p)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
+
+from support.cli import python_prints
 
 from fedgov.cli import VERB_GROUP
 from fedgov.cli.main import build_parser
@@ -54,7 +54,4 @@ def test_building_the_parser_loads_no_machinery() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
         "    or m.startswith(('agent.service', 'aggregator.server', 'aggregator.query_client'))))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    assert (out := python_prints(code)) == "[]", out

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_fedgov
+from support.ports import free_address
 
 from fedgov.policy import default_bundle_path
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedgov", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return run_fedgov(*args, timeout=timeout)
 
 
 def refused(p: subprocess.CompletedProcess[str], code: int, *says: str) -> None:
@@ -28,12 +27,6 @@ def refused(p: subprocess.CompletedProcess[str], code: int, *says: str) -> None:
     for text in says:
         assert text in p.stderr, p.stderr
     assert len(p.stderr) < 2000, p.stderr  # no value echoed back whole
-
-
-def _closed_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 HUGE = "M" * 100_000
@@ -86,7 +79,7 @@ def test_absurd_flag_values_are_usage_errors(args: list[str], says: list[str]) -
 
 def test_a_huge_model_id_is_not_retried_as_unreachable() -> None:
     # Rejected before any call: no retries, no "aggregator unreachable" (exit 5).
-    p = run("query", "fairness", "--model", HUGE, "--aggregator", _closed_port())
+    p = run("query", "fairness", "--model", HUGE, "--aggregator", free_address())
     refused(p, 2, "argument --model: 100000 characters long")
     assert "retry" not in p.stderr and "Is it running" not in p.stderr
 

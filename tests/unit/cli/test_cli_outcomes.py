@@ -4,23 +4,13 @@ exit code and message, never a traceback."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import no_traceback
+from support.cli import run_fedgov as run
 
 from fedgov.synthetic import credit_data, write_table
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedgov", *args], capture_output=True, text=True, timeout=120
-    )
-
-
-def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout, p.stderr
 
 
 @pytest.fixture(scope="module")

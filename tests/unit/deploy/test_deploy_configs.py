@@ -202,28 +202,20 @@ def test_every_alert_is_shown_firing_by_a_promtool_test() -> None:
 def exposition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Real /metrics text of an agent and an aggregator after one biased report."""
     from prometheus_client import generate_latest
+    from support.servers import registration
+    from support.specs import derive_credit_spec
 
     from agent.exporter import AgentMetrics
     from agent.pipeline import build_report
     from aggregator.central import CentralGate
     from aggregator.exporter import AggregatorMetrics
-    from aggregator.handler import AggregatorHandler, ModelRegistration
+    from aggregator.handler import AggregatorHandler
     from aggregator.store import SqliteStore
     from fedgov.policy import RegoEngine, default_bundle_path
-    from fedgov.stats import derive_spec
     from fedgov.synthetic import credit_data, write_table
 
     tmp = tmp_path_factory.mktemp("exposition")
-    spec = derive_spec(
-        credit_data(2000, seed=1),
-        model_id="credit-risk",
-        model_version="1.0.0",
-        label="repaid",
-        prediction="approved",
-        sensitive=["sex", "age_band"],
-        intersections=[("sex", "age_band")],
-        categorical=["purpose", "employment"],
-    )
+    spec = derive_credit_spec(2000)
     write_table(credit_data(1500, seed=5, bias=0.2), tmp / "w.csv")
     engine = RegoEngine.from_bundle(default_bundle_path())
     report = build_report(
@@ -248,7 +240,7 @@ def exposition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "US-NY",
             "US-NY",
             engine.digest,
-            [ModelRegistration("credit-risk", "1.0.0", spec.digest, json.dumps(spec.to_dict()))],
+            [registration(spec)],
         )
         handler.ingest(report)
         agg_reg = CollectorRegistry()

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_fedgov
 
 from fedgov.audit import GENESIS, AuditLog, verify_chain
 from fedgov.errors import ConfigError
@@ -65,20 +64,12 @@ def test_rewritten_hash_still_breaks_the_next_link(tmp_path: Path) -> None:
 
 def test_cli_names_the_broken_line(tmp_path: Path) -> None:
     path = _log(tmp_path)
-    ok = subprocess.run(
-        [sys.executable, "-m", "fedgov", "audit", "verify", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    ok = run_fedgov("audit", "verify", str(path))
     assert ok.returncode == 0 and "OK, 5 records" in ok.stdout
     lines = path.read_text().splitlines()
     lines[3] = lines[3].replace('"r3"', '"rX"')
     path.write_text("\n".join(lines) + "\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "fedgov", "audit", "verify", str(path), "--json"],
-        capture_output=True,
-        text=True,
-    )
+    bad = run_fedgov("audit", "verify", str(path), "--json")
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["broken_line"] == 4
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.specs import derive_toy_spec, toy_spec
 
 from fedgov.metrics import compute_metrics
 from fedgov.privacy import add_laplace_noise, suppress_small_cells, total_epsilon
 from fedgov.spec import MonitoringSpec, NumericFeature, coarse_groups
-from fedgov.stats import FeatureCounts, Privacy, WindowStats, derive_spec, encode_columns
+from fedgov.stats import FeatureCounts, Privacy, WindowStats, encode_columns
 
 
 def columns(n: int, seed: int) -> dict[str, Any]:
@@ -27,12 +28,8 @@ def columns(n: int, seed: int) -> dict[str, Any]:
     }
 
 
-SPEC = derive_spec(
+SPEC = derive_toy_spec(
     columns(20_000, seed=0),
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
     sensitive=["sex", "race"],
     intersections=[("sex", "race")],
     fine_bins=128,
@@ -96,9 +93,7 @@ def test_complementary_suppression_leaves_nothing_to_subtract() -> None:
 
 
 def test_a_lone_small_cell_takes_the_next_smallest_with_it() -> None:
-    spec = MonitoringSpec(
-        model_id="m", model_version="1", label="y", prediction="p", features=(SPEC.feature("city"),)
-    )
+    spec = toy_spec(features=(SPEC.feature("city"),))
     raw = WindowStats(
         spec_digest=spec.digest,
         rows=113,

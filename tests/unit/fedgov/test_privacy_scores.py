@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.specs import derive_toy_spec
 
 from fedgov.metrics import compute_metrics
 from fedgov.privacy import add_laplace_noise, suppress_small_cells, total_epsilon
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import Privacy, WindowStats, derive_spec, encode_columns
+from fedgov.stats import Privacy, WindowStats, encode_columns
 
 
 def columns(n: int, seed: int) -> dict[str, Any]:
@@ -29,12 +30,8 @@ def columns(n: int, seed: int) -> dict[str, Any]:
     }
 
 
-SPEC = derive_spec(
+SPEC = derive_toy_spec(
     columns(5000, seed=0),
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
     sensitive=["sex", "race"],
     intersections=[("sex", "race")],
     score="s",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.specs import toy_spec
 
 from fedgov.errors import SpecError
 from fedgov.spec import (
@@ -117,11 +118,7 @@ def test_bad_reference_fine_is_named(reference_fine: dict[str, Any], message: st
 
 def test_reference_fine_needs_fine_edges() -> None:
     with pytest.raises(SpecError, match="with fine_edges"):
-        MonitoringSpec(
-            model_id="m",
-            model_version="1",
-            label="y",
-            prediction="p",
+        toy_spec(
             features=(NumericFeature("x", (0.0, 1.0)), CategoricalFeature("c", ("a",))),
             reference_fine={"x": (0, 1, 0, 0)},
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.specs import derive_toy_spec, toy_spec
 
 from fedgov.errors import DataError, SpecError
 from fedgov.spec import (
@@ -17,17 +18,12 @@ from fedgov.spec import (
     load_spec,
     save_spec,
 )
-from fedgov.stats import derive_spec
 
 C = CategoricalFeature("c", ("a", "b"))
 
 
 def spec(**kw: object) -> MonitoringSpec:
-    args: dict[str, object] = dict(
-        model_id="m", model_version="1", label="y", prediction="p", features=(C,)
-    )
-    args.update(kw)
-    return MonitoringSpec(**args)  # type: ignore[arg-type]
+    return toy_spec(**({"features": (C,)} | kw))
 
 
 def derived(y: list[object], p: list[object], positive: str = "1") -> MonitoringSpec:
@@ -38,12 +34,8 @@ def derived(y: list[object], p: list[object], positive: str = "1") -> Monitoring
         "y": np.array(y, dtype=object),
         "p": np.array(p, dtype=object),
     }
-    return derive_spec(
+    return derive_toy_spec(
         cols,
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["g"],
         positive_label=positive,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.specs import toy_spec
 
 from fedgov.documents import MAX_DEPTH
 from fedgov.errors import SpecError
@@ -19,11 +20,7 @@ from fedgov.spec import (
     load_spec,
 )
 
-SPEC = MonitoringSpec(
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
+SPEC = toy_spec(
     features=(NumericFeature("x", (0.0, 1.0, 2.0)), CategoricalFeature("c", ("a", "b"))),
     sensitive=(SensitiveAttribute("g", ("F", "M")),),
 )

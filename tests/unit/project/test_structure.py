@@ -17,14 +17,13 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pytest
+from support.cli import python_prints
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("fedgov", "agent", "aggregator")
@@ -246,7 +245,4 @@ def test_a_report_does_not_load_the_policy_engine() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'regopy'"
         " or m.startswith('fedgov.policy')))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    assert (out := python_prints(code)) == "[]", out

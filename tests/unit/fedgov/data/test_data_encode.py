@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from support.specs import toy_spec
 
 from fedgov.data import encode_arrow
 from fedgov.errors import DataError
@@ -15,11 +16,7 @@ from fedgov.stats import Batch, encode_columns
 
 
 def spec_for(positive: str = "1", values: tuple[str, ...] = ()) -> MonitoringSpec:
-    return MonitoringSpec(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
+    return toy_spec(
         features=(
             NumericFeature("x", (0.0, 1.0, 2.0, 3.0)),
             CategoricalFeature("c", ("1", "2", "a")),

@@ -10,11 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.specs import derive_toy_spec
 
 from fedgov.data import fold_file, iter_batches
 from fedgov.errors import DataError
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import derive_spec, encode_columns
+from fedgov.stats import encode_columns
 from fedgov.synthetic import credit_data
 
 N = 3000
@@ -163,12 +164,8 @@ def test_a_spec_with_word_labels_refuses_other_spellings(tmp_path: Path) -> None
     rng = np.random.default_rng(3)
     words = np.where(rng.random(400) < 0.5, "yes", "no").astype(object)
     ref = {"x": rng.random(400), "g": words.copy(), "y": words.copy(), "p": words.copy()}
-    spec = derive_spec(
+    spec = derive_toy_spec(
         ref,
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["g"],
         positive_label="yes",
     )
@@ -184,14 +181,10 @@ def test_a_spec_with_word_labels_refuses_other_spellings(tmp_path: Path) -> None
 
 def test_a_spec_that_declares_nothing_is_not_checked(tmp_path: Path) -> None:
     """Positive label other than 0/1 and no declared values (an older spec): as before."""
-    spec = derive_spec(
+    spec = derive_toy_spec(
         {"x": np.arange(4.0), "g": np.array(list("abab"), dtype=object)}
         | {"y": np.array(["2", "3", "2", "3"], dtype=object)}
         | {"p": np.array(["2", "3", "2", "3"], dtype=object)},
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["g"],
         positive_label="2",
     )
@@ -220,12 +213,8 @@ def test_true_false_in_csv_count_as_before(tmp_path: Path, positive: str) -> Non
     ]
     path = tmp_path / "w.csv"
     path.write_text("\n".join(lines) + "\n")
-    spec = derive_spec(
+    spec = derive_toy_spec(
         read_columns(path, string_columns=["g"]),
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["g"],
         positive_label=positive,
     )

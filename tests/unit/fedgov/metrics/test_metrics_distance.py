@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp, wasserstein_distance
+from support.specs import derive_toy_spec
 
 from fedgov.metrics import compute_metrics
 from fedgov.metrics.drift import drift_cells, ks_statistic, wasserstein
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
 from fedgov.spec import MonitoringSpec, NumericFeature
-from fedgov.stats import WindowStats, derive_spec, encode_columns, numeric_cells
+from fedgov.stats import WindowStats, encode_columns, numeric_cells
 
 TOL = 1e-12  # float noise between two exact computations
 Gen = Callable[[np.random.Generator, int], np.ndarray]
@@ -44,12 +45,8 @@ N = 100_000
 
 def binned(ref: np.ndarray, cur: np.ndarray, bins: int = 512) -> tuple[Any, Any, NumericFeature]:
     """Fine reference and current counts (missing cell dropped), as the pipeline makes them."""
-    spec = derive_spec(
+    spec = derive_toy_spec(
         {"x": ref, "y": np.zeros(ref.size), "p": np.zeros(ref.size)},
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=[],
         fine_bins=bins,
     )
@@ -178,12 +175,8 @@ def spec_and_stats(
             "p": np.zeros(x.size),
         }
 
-    spec = derive_spec(
+    spec = derive_toy_spec(
         cols(ref),
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["s"],
         **derive,
     )

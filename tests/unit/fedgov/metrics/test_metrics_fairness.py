@@ -24,9 +24,10 @@ from fairlearn.metrics import (
     true_positive_rate_ratio,
 )
 from sklearn.metrics import accuracy_score
+from support.specs import toy_spec
 
 from fedgov.metrics import fairness as fm
-from fedgov.spec import MonitoringSpec, NumericFeature, SensitiveAttribute
+from fedgov.spec import NumericFeature, SensitiveAttribute
 from fedgov.stats import OutcomeCounts, WindowStats, encode_columns
 
 
@@ -37,11 +38,7 @@ def outcomes_for(
     p: list[object],
     intersect: bool = False,
 ) -> dict[str, OutcomeCounts]:
-    spec = MonitoringSpec(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
+    spec = toy_spec(
         features=(NumericFeature("x", (0.0, 1.0)),),
         sensitive=tuple(SensitiveAttribute(k, tuple(v)) for k, v in attrs.items()),
         intersections=(tuple(attrs),) if intersect else (),

@@ -9,12 +9,14 @@ value below/above the edges); within the documented bounds otherwise.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
+from support.specs import toy_spec
 
 from fedgov.metrics import (
     auc_difference,
@@ -33,11 +35,7 @@ HALF_WIDTH = float(((EDGES[1:] - EDGES[:-1]) / 2).max())
 
 
 def make_spec(score: str | None = "s", edges: tuple[float, ...] = ()) -> MonitoringSpec:
-    return MonitoringSpec(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
+    return toy_spec(
         features=(NumericFeature("x", (0.0, 1.0)),),
         sensitive=(SensitiveAttribute("g", ("a", "b", "c")),),
         score=score,
@@ -139,14 +137,18 @@ def test_auc_and_calibration_are_exact_for_scores_at_bin_midpoints() -> None:
     assert fair["max_calibration_error"] == pytest.approx(max(eces), abs=1e-12)
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4])
-def test_auc_on_continuous_scores_is_within_the_tie_bound(seed: int) -> None:
+def continuous_groups(seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    """(labels, scores, computed group metrics) of each group of continuous-score data."""
     cols = data(8000, seed=seed, midpoints=False)
     fair = metrics_of(cols)["fairness"]["g"]
     for grp in ("a", "b", "c"):
         m = cols["g"] == grp
-        y, s = cols["y"][m], cols["s"][m]
-        gm = fair["groups"][grp]
+        yield cols["y"][m], cols["s"][m], fair["groups"][grp]
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_auc_on_continuous_scores_is_within_the_tie_bound(seed: int) -> None:
+    for y, s, gm in continuous_groups(seed):
         exact = roc_auc_score(y, s)
         bound = auc_tie_bound(y, s, EDGES)
         assert gm["auc_bound"] == pytest.approx(bound, rel=1e-12)
@@ -157,12 +159,7 @@ def test_auc_on_continuous_scores_is_within_the_tie_bound(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_calibration_error_on_continuous_scores_is_within_half_a_bin(seed: int) -> None:
-    cols = data(8000, seed=seed, midpoints=False)
-    fair = metrics_of(cols)["fairness"]["g"]
-    for grp in ("a", "b", "c"):
-        m = cols["g"] == grp
-        y, s = cols["y"][m], cols["s"][m]
-        gm = fair["groups"][grp]
+    for y, s, gm in continuous_groups(seed):
         assert abs(gm["calibration_error"] - numpy_ece(y, s, EDGES)) <= HALF_WIDTH
         # sklearn's reliability curve over the same 20 uniform bins
         prob_true, prob_pred = calibration_curve(y, s, n_bins=20, strategy="uniform")

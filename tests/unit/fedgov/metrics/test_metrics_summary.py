@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.specs import derive_toy_spec, toy_spec
 
 from fedgov.metrics import compute_metrics
 from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature
-from fedgov.stats import WindowStats, derive_spec, encode_columns
+from fedgov.stats import WindowStats, encode_columns
 
 FAIRNESS_KEYS = {
     "demographic_parity_difference",
@@ -59,12 +60,8 @@ def reference_spec() -> MonitoringSpec:
     ref = silo_data(3000, seed=0)
     ref["city"] = np.array([c for c in ref["city"]], dtype=object)
     ref["city"][ref["city"] == "brest"] = "paris"  # brest will be unseen later
-    return derive_spec(
+    return derive_toy_spec(
         ref,
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         sensitive=["sex", "race"],
         intersections=[("sex", "race")],
         bins=6,
@@ -174,11 +171,7 @@ def test_all_missing_column_and_missing_labels_are_defined() -> None:
 
 
 def test_features_without_reference_get_missing_rate_only() -> None:
-    spec = MonitoringSpec(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
+    spec = toy_spec(
         features=(NumericFeature("x", (0.0, 1.0)), CategoricalFeature("c", ("a",))),
         reference={"c": (3, 1, 0)},
     )
@@ -190,8 +183,6 @@ def test_features_without_reference_get_missing_rate_only() -> None:
 
 
 def test_refuses_statistics_of_another_spec() -> None:
-    other = MonitoringSpec(
-        model_id="m", model_version="2", label="y", prediction="p", features=SPEC.features
-    )
+    other = toy_spec(model_version="2", features=SPEC.features)
     with pytest.raises(ValueError, match="not counted under this spec"):
         compute_metrics(SPEC, WindowStats.zero(other))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from support.opa_emulator import OpaEmulator
+from support.rego import V0_POLICY
 
 from fedgov.errors import PolicyError
 from fedgov.policy import Decision, OpaEngine, PolicyEngine, RegoEngine, default_bundle_path
@@ -155,16 +156,7 @@ CASES = [
     ),
     Case(
         "rego_v0_syntax",
-        {
-            "policy.rego": (
-                "package fedgov\n\n"
-                "default allow = false\n"
-                "allow { double(input.n) > 2 }\n"
-                "double(x) = y { y := x * 2 }\n"
-                'decision = {"allow": allow, "deny": d, "warn": [], "actions": []} {\n'
-                '  d := [m | not allow; m := "n too small"]\n}\n'
-            )
-        },
+        {"policy.rego": V0_POLICY},
         {"n": 1},
         Decision(allow=False, deny=("n too small",)),
     ),

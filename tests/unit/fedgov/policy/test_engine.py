@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.rego import V0_POLICY
 
 from fedgov.errors import PolicyError
 from fedgov.policy import Decision, PolicyEngine, RegoEngine, default_bundle_path
@@ -298,16 +299,7 @@ def test_unknown_function_is_a_load_error(tmp_path: Path) -> None:
 def test_own_functions_and_v0_syntax_are_accepted(tmp_path: Path) -> None:
     root = make_bundle(
         tmp_path,
-        {
-            "policy.rego": (
-                "package fedgov\n\n"
-                "default allow = false\n"
-                "allow { double(input.n) > 2 }\n"
-                "double(x) = y { y := x * 2 }\n"
-                'decision = {"allow": allow, "deny": d, "warn": [], "actions": []} {\n'
-                '  d := [m | not allow; m := "n too small"]\n}\n'
-            )
-        },
+        {"policy.rego": V0_POLICY},
     )
     engine = RegoEngine.from_bundle(root)
     assert engine.evaluate({"n": 5}).allow is True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from support.opa_emulator import OpaEmulator
+from support.ports import free_port
 
 from fedgov.errors import ConfigError, PolicyError
 from fedgov.policy import (
@@ -61,13 +61,6 @@ def engine(opa: OpaEmulator, bundle: Path) -> Iterator[OpaEngine]:
 
 def posts(opa: OpaEmulator) -> int:
     return sum(1 for method, path in opa.requests if method == "POST")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --- start-up and uploads -------------------------------------------------------

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 
@@ -35,3 +38,32 @@ def assert_merge_laws(
     assert sa.merge(sb) == sb.merge(sa)
     assert sa.merge(sb).merge(sc) == sa.merge(sb.merge(sc))
     assert sa.merge(WindowStats.zero(spec)) == sa
+
+
+def law_tests(
+    spec: MonitoringSpec,
+    row: st.SearchStrategy[tuple[Any, ...]],
+    stats_of: Callable[[Rows], WindowStats],
+    columns: Callable[[Rows], dict[str, Any]],
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two property tests of a layout, for a test module to bind to its own names:
+    any split of a union folds to the same statistics, and the merge laws."""
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(st.lists(row, max_size=60), st.data())
+    def split_invariant(rows: list[tuple[Any, ...]], data: st.DataObject) -> None:
+        cut = data.draw(st.integers(0, len(rows)))
+        assert_split_invariant(spec, rows, cut, stats_of, columns)
+
+    @settings(max_examples=40, deadline=None, database=None)
+    @given(
+        st.lists(row, max_size=30),
+        st.lists(row, max_size=30),
+        st.lists(row, max_size=30),
+    )
+    def merge_laws(
+        a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], c: list[tuple[Any, ...]]
+    ) -> None:
+        assert_merge_laws(spec, stats_of(a), stats_of(b), stats_of(c))
+
+    return split_invariant, merge_laws

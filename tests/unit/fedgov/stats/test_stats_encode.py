@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.specs import toy_spec
 
 from fedgov.errors import DataError, SpecError
 from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, SensitiveAttribute
@@ -13,18 +14,13 @@ from fedgov.stats._batch import value_key
 
 def make_spec(**kw: object) -> MonitoringSpec:
     base: dict[str, object] = dict(
-        model_id="m",
-        model_version="1",
-        label="y",
-        prediction="p",
         features=(
             NumericFeature("x", (0.0, 1.0, 2.0, 3.0)),
             CategoricalFeature("c", ("a", "b", "1")),
         ),
         sensitive=(SensitiveAttribute("sex", ("F", "M")),),
     )
-    base.update(kw)
-    return MonitoringSpec(**base)  # type: ignore[arg-type]
+    return toy_spec(**(base | kw))
 
 
 def naive_cell(x: float, edges: list[float]) -> int:

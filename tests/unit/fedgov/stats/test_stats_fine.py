@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.specs import derive_toy_spec
 
 from fedgov.spec import MonitoringSpec, NumericFeature, coarse_from_fine
 from fedgov.stats import (
@@ -14,7 +15,6 @@ from fedgov.stats import (
     OutcomeCounts,
     Privacy,
     WindowStats,
-    derive_spec,
     encode_columns,
     numeric_cells,
 )
@@ -36,9 +36,7 @@ def columns(n: int, seed: int, shift: float = 0.0) -> dict[str, Any]:
 
 
 def derive(cols: dict[str, Any], **kw: Any) -> MonitoringSpec:
-    return derive_spec(
-        cols, model_id="m", model_version="1", label="y", prediction="p", sensitive=["sex"], **kw
-    )
+    return derive_toy_spec(cols, sensitive=["sex"], **kw)
 
 
 SPEC = derive(columns(20_000, seed=0))

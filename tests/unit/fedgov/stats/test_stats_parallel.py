@@ -6,18 +6,15 @@ import threading
 
 import numpy as np
 import pytest
+from support.specs import toy_spec
 
 from fedgov.errors import ConfigError
-from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, SensitiveAttribute
+from fedgov.spec import CategoricalFeature, NumericFeature, SensitiveAttribute
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.stats._parallel import MIN_PARALLEL_VALUES, run_all, threads
 
 _FINE = np.linspace(-2.0, 2.0, 65)
-SPEC = MonitoringSpec(
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
+SPEC = toy_spec(
     features=(
         NumericFeature("x0", tuple(_FINE[::8])),  # coarse cells only
         *(

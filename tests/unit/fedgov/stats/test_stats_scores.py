@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from _laws import assert_merge_laws, assert_split_invariant
-from hypothesis import given, settings
+from _laws import law_tests
 from hypothesis import strategies as st
+from support.specs import toy_spec
 
 from fedgov.errors import SpecError
 from fedgov.spec import (
@@ -20,22 +20,14 @@ from fedgov.spec import (
 from fedgov.stats import ScoreCounts, WindowStats, derive_spec, encode_columns, numeric_cells
 
 EDGES = (0.0, 0.25, 0.5, 0.75, 1.0)
-SPEC = MonitoringSpec(
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
+SPEC = toy_spec(
     features=(NumericFeature("x", (-1.0, 0.0, 1.0)),),
     sensitive=(SensitiveAttribute("sex", ("F", "M")), SensitiveAttribute("race", ("w", "b"))),
     intersections=(("sex", "race"),),
     score="s",
     score_edges=EDGES,
 )
-PLAIN = MonitoringSpec(
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
+PLAIN = toy_spec(
     features=(NumericFeature("x", (-1.0, 0.0, 1.0)),),
     sensitive=(SensitiveAttribute("sex", ("F", "M")),),
 )
@@ -195,25 +187,10 @@ def test_a_batch_without_scores_is_refused_for_a_spec_with_a_score() -> None:
         WindowStats.zero(SPEC).fold(SPEC, dataclasses.replace(batch, score=None))
 
 
-@settings(max_examples=60, deadline=None, database=None)
-@given(st.lists(row_strategy, max_size=60), st.data())
-def test_stats_of_a_union_equal_the_merge_of_any_split(
-    rows: list[tuple], data: st.DataObject
-) -> None:
-    cut = data.draw(st.integers(0, len(rows)))
-    assert_split_invariant(SPEC, rows, cut, stats_of, columns)
-
-
-@settings(max_examples=40, deadline=None, database=None)
-@given(
-    st.lists(row_strategy, max_size=30),
-    st.lists(row_strategy, max_size=30),
-    st.lists(row_strategy, max_size=30),
-)
-def test_merge_is_associative_commutative_with_zero_identity(
-    a: list[tuple], b: list[tuple], c: list[tuple]
-) -> None:
-    assert_merge_laws(SPEC, stats_of(a), stats_of(b), stats_of(c))
+(
+    test_stats_of_a_union_equal_the_merge_of_any_split,
+    test_merge_is_associative_commutative_with_zero_identity,
+) = law_tests(SPEC, row_strategy, stats_of, columns)
 
 
 def test_equality_sees_a_single_score_cell() -> None:

@@ -8,9 +8,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from _laws import assert_merge_laws, assert_split_invariant
-from hypothesis import given, settings
+from _laws import law_tests
 from hypothesis import strategies as st
+from support.specs import toy_spec
 
 from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, SensitiveAttribute
 from fedgov.stats import (
@@ -21,11 +21,7 @@ from fedgov.stats import (
     outcome_layouts,
 )
 
-SPEC = MonitoringSpec(
-    model_id="m",
-    model_version="1",
-    label="y",
-    prediction="p",
+SPEC = toy_spec(
     features=(
         NumericFeature("x", (-1.0, 0.0, 1.0)),
         CategoricalFeature("c", ("a", "b")),
@@ -128,25 +124,10 @@ def test_outcome_layouts_follow_the_spec() -> None:
     assert layouts["sex*race"][0] == ("sex", "race")
 
 
-@settings(max_examples=60, deadline=None, database=None)
-@given(st.lists(row_strategy, max_size=60), st.data())
-def test_stats_of_a_union_equal_the_merge_of_any_split(
-    rows: list[tuple], data: st.DataObject
-) -> None:
-    cut = data.draw(st.integers(0, len(rows)))
-    assert_split_invariant(SPEC, rows, cut, stats_of, columns)
-
-
-@settings(max_examples=40, deadline=None, database=None)
-@given(
-    st.lists(row_strategy, max_size=30),
-    st.lists(row_strategy, max_size=30),
-    st.lists(row_strategy, max_size=30),
-)
-def test_merge_is_associative_commutative_with_zero_identity(
-    a: list[tuple], b: list[tuple], c: list[tuple]
-) -> None:
-    assert_merge_laws(SPEC, stats_of(a), stats_of(b), stats_of(c))
+(
+    test_stats_of_a_union_equal_the_merge_of_any_split,
+    test_merge_is_associative_commutative_with_zero_identity,
+) = law_tests(SPEC, row_strategy, stats_of, columns)
 
 
 def test_equality_sees_a_single_cell() -> None:

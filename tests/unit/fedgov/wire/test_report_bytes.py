@@ -6,11 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from support.reports import report_of
+from support.specs import stats_of
 
 from fedgov.policy import Decision
 from fedgov.report import Report, ReportLink, chain_hash
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data
 from fedgov.v1 import report_pb2
 from fedgov.wire import (
@@ -27,18 +28,11 @@ from fedgov.wire import (
 
 @pytest.fixture(scope="module")
 def report(credit_spec: MonitoringSpec) -> Report:
-    spec = credit_spec
-    stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(500, seed=2)))
-    return Report(
-        report_id="r1",
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        model_id=spec.model_id,
-        model_version=spec.model_version,
+    return report_of(
+        credit_spec,
+        stats_of(credit_spec, credit_data(500, seed=2)),
         window_start_ms=5,
         window_end_ms=10,
-        spec_digest=spec.digest,
-        stats=stats,
         metrics={"drift": {"features": {"age": {"psi": 0.25, "psi_pvalue": 1e-05}}}, "n": [1, 2]},
         decision=Decision(allow=False, deny=("drift",), actions=("retrain",)),
         input_digest="sha256:in",

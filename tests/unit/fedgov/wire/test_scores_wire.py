@@ -13,15 +13,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _reports import report_of as report
+from support.reports import report_of as report
+from support.specs import GUARDS, derive_credit_spec, guarded, stats_of
 
 from aggregator.merge import merge_stats
 from aggregator.validation import check_against_spec
 from fedgov.errors import ReportRejected
 from fedgov.metrics import compute_metrics
-from fedgov.privacy import add_laplace_noise, suppress_small_cells
+from fedgov.privacy import suppress_small_cells
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import ScoreCounts, WindowStats, derive_spec, encode_columns
+from fedgov.stats import ScoreCounts, WindowStats
 from fedgov.synthetic import credit_data
 from fedgov.v1 import report_pb2
 from fedgov.wire import (
@@ -35,24 +36,14 @@ from fedgov.wire import (
 
 @pytest.fixture(scope="module")
 def spec() -> MonitoringSpec:
-    return derive_spec(
-        credit_data(3000, seed=1, with_score=True),
-        model_id="credit-risk",
-        model_version="2.0.0",
-        label="repaid",
-        prediction="approved",
-        sensitive=["sex", "age_band"],
-        intersections=[("sex", "age_band")],
-        categorical=["purpose", "employment"],
-        score="score",
-        fine_bins=0,
+    return derive_credit_spec(
+        3000, with_score=True, model_version="2.0.0", score="score", fine_bins=0
     )
 
 
 @pytest.fixture(scope="module")
 def raw(spec: MonitoringSpec) -> WindowStats:
-    cols = credit_data(2000, seed=4, with_score=True)
-    return WindowStats.zero(spec).fold(spec, encode_columns(spec, cols))
+    return stats_of(spec, credit_data(2000, seed=4, with_score=True))
 
 
 def with_scores(s: WindowStats, name: str, **change: Any) -> WindowStats:
@@ -62,13 +53,9 @@ def with_scores(s: WindowStats, name: str, **change: Any) -> WindowStats:
 
 
 # -- serde -------------------------------------------------------------------------------
-@pytest.mark.parametrize("guard", ["none", "suppressed", "noised", "both"])
+@pytest.mark.parametrize("guard", GUARDS)
 def test_round_trip_through_proto_and_bytes(raw: WindowStats, guard: str) -> None:
-    s = raw
-    if guard in ("noised", "both"):
-        s = add_laplace_noise(s, 1.0, seed=3)
-    if guard in ("suppressed", "both"):
-        s = suppress_small_cells(s, k=10)
+    s = guarded(raw, guard)
     wire = report_pb2.WindowStats.FromString(stats_to_proto(s).SerializeToString())
     assert [m.attribute for m in wire.scores] == ["sex", "age_band", "sex*age_band"]
     assert stats_from_proto(wire) == s
@@ -116,10 +103,7 @@ def test_serde_rejects_malformed_score_tables(
 # -- the aggregator's check ---------------------------------------------------------------
 def test_valid_and_guarded_score_tables_pass(spec: MonitoringSpec, raw: WindowStats) -> None:
     for s in (
-        raw,
-        suppress_small_cells(raw, k=10),
-        add_laplace_noise(raw, 0.5, seed=1),
-        suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
+        *(guarded(raw, g, epsilon=0.5, seed=1) for g in GUARDS),
         dataclasses.replace(raw, scores={}),  # an agent made before score histograms
     ):
         check_against_spec(report(spec, s), spec)

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _reports import report_of as report
+from support.reports import report_of as report
+from support.specs import GUARDS, guarded, stats_of
 
 from aggregator.validation import check_against_spec
 from fedgov.errors import ReportRejected
 from fedgov.privacy import add_laplace_noise, suppress_small_cells
 from fedgov.spec import MonitoringSpec
-from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats, encode_columns
+from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, WindowStats
 from fedgov.synthetic import credit_data
 from fedgov.v1 import report_pb2
 from fedgov.wire import (
@@ -33,8 +34,7 @@ from fedgov.wire import (
 
 @pytest.fixture(scope="module")
 def raw(credit_spec: MonitoringSpec) -> WindowStats:
-    spec = credit_spec
-    return WindowStats.zero(spec).fold(spec, encode_columns(spec, credit_data(3000, seed=4)))
+    return stats_of(credit_spec, credit_data(3000, seed=4))
 
 
 def test_credit_spec_has_fine_counts(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
@@ -42,13 +42,9 @@ def test_credit_spec_has_fine_counts(credit_spec: MonitoringSpec, raw: WindowSta
     assert fine and all(fc.kind == "numeric" for fc in fine)
 
 
-@pytest.mark.parametrize("guard", ["none", "suppressed", "noised", "both"])
+@pytest.mark.parametrize("guard", GUARDS)
 def test_round_trip_through_proto_and_bytes(raw: WindowStats, guard: str) -> None:
-    s = raw
-    if guard in ("noised", "both"):
-        s = add_laplace_noise(s, 1.0, seed=3)
-    if guard in ("suppressed", "both"):
-        s = suppress_small_cells(s, k=10)
+    s = guarded(raw, guard)
     wire = report_pb2.WindowStats.FromString(stats_to_proto(s).SerializeToString())
     assert stats_from_proto(wire) == s
     assert wire.privacy.HasField("k") == (s.privacy.k is not None)
@@ -115,12 +111,7 @@ def numeric_name(s: WindowStats) -> str:
 
 
 def test_guarded_stats_pass_the_check(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
-    for s in (
-        raw,
-        suppress_small_cells(raw, k=10),
-        add_laplace_noise(raw, 0.5, seed=1),
-        suppress_small_cells(add_laplace_noise(raw, 0.5, seed=1), k=10),
-    ):
+    for s in (guarded(raw, g, epsilon=0.5, seed=1) for g in GUARDS):
         check_against_spec(report(credit_spec, s), credit_spec)
 
 

@@ -1,0 +1,72 @@
+"""Specs for tests (the credit-risk spec of the synthetic credit data, small hand-made
+ones) and statistics under a spec."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fedgov.spec import MonitoringSpec
+from fedgov.stats import WindowStats, derive_spec, encode_columns
+from fedgov.synthetic import credit_data
+
+#: What every credit spec declares unless a test says otherwise.
+CREDIT: dict[str, Any] = {
+    "model_id": "credit-risk",
+    "model_version": "1.0.0",
+    "label": "repaid",
+    "prediction": "approved",
+    "sensitive": ["sex", "age_band"],
+    "intersections": [("sex", "age_band")],
+    "categorical": ["purpose", "employment"],
+}
+
+
+def derive_credit_spec(
+    rows: int = 4000, seed: int = 1, *, with_score: bool = False, **overrides: Any
+) -> MonitoringSpec:
+    """The spec derived from ``credit_data(rows, seed=seed)``; ``overrides`` replace
+    or add :func:`fedgov.stats.derive_spec` arguments (``score="score"`` wants
+    ``with_score=True``)."""
+    cols = credit_data(rows, seed=seed, with_score=with_score)
+    return derive_spec(cols, **(CREDIT | overrides))
+
+
+#: The names of the small hand-made specs: model m version 1, label y, prediction p.
+TOY: dict[str, Any] = {"model_id": "m", "model_version": "1", "label": "y", "prediction": "p"}
+
+
+def toy_spec(**fields: Any) -> MonitoringSpec:
+    """A :class:`MonitoringSpec` named as :data:`TOY` with ``fields`` (features, sensitive...)."""
+    return MonitoringSpec(**(TOY | fields))
+
+
+def derive_toy_spec(columns: Mapping[str, Any], **kw: Any) -> MonitoringSpec:
+    """:func:`fedgov.stats.derive_spec` of ``columns`` named as :data:`TOY`
+    (``kw``: sensitive, intersections, bins...)."""
+    return derive_spec(columns, **(TOY | kw))
+
+
+def stats_of(spec: MonitoringSpec, columns: Mapping[str, Any]) -> WindowStats:
+    """One window's statistics of ``columns`` under ``spec``."""
+    return WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
+
+
+#: The privacy guards an agent may apply, by name (see :func:`guarded`).
+GUARDS = ("none", "suppressed", "noised", "both")
+
+
+def guarded(
+    stats: WindowStats, guard: str, *, k: int = 10, epsilon: float = 1.0, seed: int = 3
+) -> WindowStats:
+    """``stats`` under the privacy guard named ``none``, ``suppressed`` (small cells,
+    ``k``), ``noised`` (Laplace, ``epsilon``) or ``both`` (noised, then suppressed)."""
+    from fedgov.privacy import add_laplace_noise, suppress_small_cells
+
+    if guard not in GUARDS:
+        raise ValueError(guard)
+    if guard in ("noised", "both"):
+        stats = add_laplace_noise(stats, epsilon, seed=seed)
+    if guard in ("suppressed", "both"):
+        stats = suppress_small_cells(stats, k=k)
+    return stats
