@@ -50,6 +50,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 # A JSON string, or an unterminated one running to the end of the text.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET = re.compile(r"[\[\]{}]")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
@@ -70,34 +71,27 @@ def check_depth(text: str, *, source: str, error: type[GovernanceError] = Config
 
     Counts ``[``/``{`` against ``]``/``}`` outside JSON strings; YAML block nesting is
     bounded by indentation and reaches the parser's own limit far later, flow nesting
-    uses the same brackets. Only a refusal walks the text, to name the line.
+    uses the same brackets.
     """
     if not nested_too_deep(text):
         return
-    depth = 0
-    in_string = escaped = False
-    line = 1
-    for ch in text:
-        if ch == "\n":
-            line += 1
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise error(
-                    f"{source}:{line}: nested more than {MAX_DEPTH} levels deep; "
-                    "no fedgov document nests like this: check the file is the one you meant"
-                )
-        elif ch in "]}":
-            depth -= 1
+    line = text.count("\n", 0, _first_too_deep(text)) + 1
+    raise error(
+        f"{source}:{line}: nested more than {MAX_DEPTH} levels deep; "
+        "no fedgov document nests like this: check the file is the one you meant"
+    )
+
+
+def _first_too_deep(text: str) -> int:
+    """The offset of the first bracket past :data:`MAX_DEPTH` (text that is too deep).
+
+    The same scan as :func:`nested_too_deep`, with strings blanked rather than removed
+    so that offsets still point into ``text``; only a refusal pays for it.
+    """
+    blanked = _STRING.sub(lambda m: " " * len(m[0]), text)
+    brackets = list(_BRACKET.finditer(blanked))
+    depths = itertools.accumulate(_STEP[m[0]] for m in brackets)
+    return next(m.start() for m, d in zip(brackets, depths, strict=True) if d > MAX_DEPTH)
 
 
 class DuplicateKey(ValueError):
