@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Generic, TypeVar, overload
 
 from aggregator._audit import AuditSink
+from aggregator.answers import Fairness
 from aggregator.central import CentralGate
 from aggregator.gates import Gates
 from aggregator.ingest import Ingest
 from aggregator.jobs import JobTrigger
 from aggregator.latest import LatestReports
-from aggregator.queries import FairnessAnswer, Queries
+from aggregator.queries import Queries
 from aggregator.reannotation import Reannotation
 from aggregator.registration import ModelRegistration, Registration
 from aggregator.registry import ModelRegistry
@@ -39,9 +40,8 @@ from aggregator.store import (
 )
 from fedgov.audit import AuditLog
 from fedgov.report import Report
-from fedgov.spec import MonitoringSpec
 
-__all__ = ["AggregatorHandler", "FairnessAnswer", "ModelRegistration"]
+__all__ = ["AggregatorHandler", "ModelRegistration"]
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,6 @@ class AggregatorHandler:
     ) -> None:
         self.registration.register(silo_id, jurisdiction, policy_bundle_digest, models)
 
-    def spec(self, digest: str) -> MonitoringSpec | None:
-        return self.specs.get(digest)
-
     def ingest(self, report: Report) -> bool:
         """Validate and store; returns True if this report_id was already stored."""
         return self.ingestion.ingest(report)
@@ -164,28 +161,11 @@ class AggregatorHandler:
     def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
         return self.commands.ack(command_id, silo_id, status, message)
 
-    def send_commands(
-        self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: dict[str, Any]
-    ) -> list[CommandRecord]:
-        return self.commands.send(job_id, kind, silos, reason, payload)
-
     # -- gates and the model registry ---------------------------------------------
     def evaluate_central(
         self, model_id: str, model_version: str, group: str
     ) -> CentralDecisionRecord | None:
         return self.gates.evaluate_central(model_id, model_version, group)
-
-    def gate_candidate(self, model_id: str, version: str) -> tuple[bool, list[str]]:
-        return self.gates.gate_candidate(model_id, version)
-
-    def is_production(self, model_id: str, version: str) -> bool:
-        return self.registry.is_production(model_id, version)
-
-    def spec_for(self, model_id: str, version: str) -> MonitoringSpec:
-        return self.registry.spec_for(model_id, version)
-
-    def register_candidate_spec(self, spec: MonitoringSpec) -> None:
-        self.registry.register_candidate_spec(spec)
 
     def list_models(self, model_id: str | None = None) -> list[ModelVersionRecord]:
         return self.registry.versions(model_id)
@@ -218,7 +198,7 @@ class AggregatorHandler:
         model_version: str | None = None,
         jurisdiction_glob: str | None = None,
         since_ms: int = 0,
-    ) -> FairnessAnswer:
+    ) -> Fairness:
         return self.queries.fairness(
             model_id,
             model_version=model_version,

@@ -30,10 +30,7 @@ from aggregator.store import (
 from fedgov.errors import QueryError
 from fedgov.report import now_ms
 
-__all__ = ["FairnessAnswer", "Queries"]
-
-
-FairnessAnswer = Fairness  # the name the handler has always exported
+__all__ = ["Queries"]
 
 
 class Queries:
