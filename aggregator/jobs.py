@@ -21,8 +21,6 @@ __all__ = ["JobRunner", "JobTrigger"]
 
 log = logging.getLogger(__name__)
 
-_ENDED_JOB_STATES = ("promoted", "rejected", "failed")
-
 
 class JobRunner(Protocol):
     def submit(self, job: JobRecord) -> object: ...
@@ -50,14 +48,7 @@ class JobTrigger:
         that keeps failing, so the next attempt waits, and each gives the
         operator longer to fix the cause. Open jobs absorb triggers in the store.
         """
-        ended = sorted(
-            (
-                j
-                for j in self._store.list_jobs(model_id)
-                if j.model_version == model_version and j.state in _ENDED_JOB_STATES
-            ),
-            key=lambda j: j.updated_ms,
-        )
+        ended = self._store.ended_jobs(model_id, model_version)
         if not ended:
             return None
         last, hold = ended[-1], self.cooldown_ms

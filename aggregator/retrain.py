@@ -34,7 +34,7 @@ from typing import Any
 from aggregator._audit import Audit
 from aggregator.registry import PRODUCTION, ModelRegistry
 from aggregator.silo_commands import Commands
-from aggregator.store import JobRecord, ModelVersionRecord, Store
+from aggregator.store import ENDED_JOB_STATES, JobRecord, ModelVersionRecord, Store
 from fedgov.errors import GovernanceError
 from fedgov.report import now_ms
 from fedgov.spec import save_spec
@@ -177,7 +177,7 @@ class RetrainCoordinator:
                 detail = f"{type(exc).__name__}: {exc}"
                 log.exception("retraining job %s failed", job.job_id)
             current = self._store.get_job(job.job_id)
-            if current is not None and current.state not in ("promoted", "rejected", "failed"):
+            if current is not None and current.state not in ENDED_JOB_STATES:
                 self._transition(current, "failed", detail)
 
     def _run_job(self, job: JobRecord) -> None:

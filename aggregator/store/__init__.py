@@ -19,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from aggregator.store._base import (
+    ENDED_JOB_STATES,
     JOB_TRANSITIONS,
     CentralDecisionRecord,
     CommandRecord,
@@ -38,6 +39,7 @@ from aggregator.store._sqlite import SqliteStore
 from fedgov.errors import ConfigError
 
 __all__ = [
+    "ENDED_JOB_STATES",
     "JOB_TRANSITIONS",
     "InvalidTransition",
     "ModelVersionRecord",

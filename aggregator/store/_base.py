@@ -14,6 +14,7 @@ from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
 
 __all__ = [
+    "ENDED_JOB_STATES",
     "JOB_TRANSITIONS",
     "OPEN_JOB_STATES",
     "InvalidTransition",
@@ -34,6 +35,7 @@ __all__ = [
 
 # A job in one of these states absorbs new retrain triggers for its model.
 OPEN_JOB_STATES = ("pending", "dispatched", "training", "evaluating")
+ENDED_JOB_STATES = ("promoted", "rejected", "failed")
 
 # The retraining state machine: pending -> dispatched -> training -> evaluating
 # -> promoted | rejected, and any open state may fail.
@@ -274,6 +276,11 @@ class Store(Protocol):
     def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool: ...
 
     def list_jobs(self, model_id: str | None = None) -> list[JobRecord]: ...
+
+    def ended_jobs(self, model_id: str, model_version: str) -> list[JobRecord]:
+        """The version's ended jobs, least recently updated first, without their commands
+        (one statement: the retrain trigger asks at every report of a failing gate)."""
+        ...
 
     def transition_job(
         self, job_id: str, state: str, *, detail: str = "", candidate_version: str | None = None

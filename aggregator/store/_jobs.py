@@ -16,7 +16,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from aggregator.store._base import OPEN_JOB_STATES, CommandRecord, JobRecord, check_transition
+from aggregator.store._base import (
+    ENDED_JOB_STATES,
+    OPEN_JOB_STATES,
+    CommandRecord,
+    JobRecord,
+    check_transition,
+)
 from aggregator.store._sql import Connected, Executor
 from fedgov.report import now_ms
 
@@ -86,6 +92,15 @@ class JobQueries(Connected):
             if model_id:
                 return _jobs(db, "WHERE model_id=?", (model_id,))
             return _jobs(db, "", ())
+
+    def ended_jobs(self, model_id: str, model_version: str) -> list[JobRecord]:
+        marks = ",".join("?" * len(ENDED_JOB_STATES))
+        rows = self._query(
+            f"SELECT {_JOB_COLS} FROM jobs WHERE model_id=? AND model_version=? "
+            f"AND state IN ({marks}) ORDER BY updated_ms, job_id",
+            (model_id, model_version, *ENDED_JOB_STATES),
+        )
+        return [JobRecord(*r, ()) for r in rows]
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._read() as db:
