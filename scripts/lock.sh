@@ -8,12 +8,14 @@
 #   bash scripts/lock.sh --check    exit 1 when a lock no longer matches pyproject.toml
 #
 # Install sets: runtime (the project), test (.[test]), bench (.[bench]), dev (.[dev]).
-# Needs uv (pip install uv); it is pinned below so the files do not churn between uv versions.
+# Needs uv; the one pinned in the lock is installed when missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-uv_version="0.13.9"   # the version flwr pulls into the locked set
-python_floor="3.11"   # requires-python in pyproject.toml
+# uv: the version flwr pulls into the locked set, so the files do not churn between
+# uv versions; the Python floor: requires-python in pyproject.toml.
+uv_version="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/runtime.txt)"
+python_floor="$(python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["requires-python"].split(",")[0].lstrip(">=~ "))')"
 
 uv_bin="$(command -v uv || true)"
 if [[ -z "$uv_bin" || "$("$uv_bin" --version | awk '{print $2}')" != "$uv_version" ]]; then

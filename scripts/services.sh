@@ -13,9 +13,10 @@
 # (well under a second); anything left half-done is wiped and made again.
 # Durability is switched off (fsync, synchronous_commit): it is for tests only.
 #
-# Prometheus: prints where the server and promtool are. Nothing is started: the tests start their own
-# instances on free ports. A failed install is reported on stderr and leaves the
-# PostgreSQL part alone; the Prometheus tests then skip (or fail under CI=true).
+# Prometheus: prints where the server and promtool are. Nothing is started: the tests
+# start their own instances on free ports. If they are missing after the install step,
+# that is reported on stderr and the Prometheus tests skip (or fail under CI=true); a
+# missing PostgreSQL stops the script.
 #
 # Only the NAME=VALUE lines go to stdout; progress and errors go to stderr.
 set -euo pipefail
@@ -55,7 +56,7 @@ install_debian_packages() {
     fi
 }
 
-install_postgres() {
+require_postgres() {
     if pg_bindir >/dev/null && command -v psql >/dev/null; then
         return
     fi
@@ -114,12 +115,8 @@ prom_bins() {
     command -v prometheus >/dev/null && command -v promtool >/dev/null
 }
 
-install_prometheus() {
-    prom_bins
-}
-
 prometheus_env() {
-    if install_prometheus; then
+    if prom_bins; then
         echo "FEDGOV_PROMETHEUS_BIN=$(command -v prometheus)"
         echo "FEDGOV_PROMTOOL_BIN=$(command -v promtool)"
     else
@@ -128,9 +125,12 @@ prometheus_env() {
 }
 
 start() {
-    install_debian_packages || true
+    # apt only when a program is missing (a PostgreSQL or Prometheus installed some
+    # other way, without Debian's package, is used as it is)
+    { pg_bindir >/dev/null && command -v psql >/dev/null && prom_bins; } ||
+        install_debian_packages || true
     prometheus_env
-    install_postgres
+    require_postgres
     bin="$(pg_bindir)"
     mkdir -p "$(dirname "$pg_dir")"
     exec 9>"$pg_dir.lock"  # one caller at a time sets the cluster up
