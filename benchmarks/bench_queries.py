@@ -56,18 +56,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the re
 
 import _workload as workload  # noqa: E402
 
+from aggregator.store._schema import DRIFT_COLS, REPORT_COLS  # noqa: E402  (the stores' own)
+
 MINUTE = 60_000
 INTERVAL_MS = 15 * MINUTE
 T0 = 1_700_000_000_000
 COLUMNS = ["x00", "x01", "x02", "channel", "sex", "region", "label", "prediction"]
-REPORT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
-)
-DRIFT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, feature, psi, psi_pvalue, "
-    "window_end_ms"
-)
 
 
 def small_spec():  # type: ignore[no-untyped-def]
