@@ -87,6 +87,18 @@ CREATE TABLE IF NOT EXISTS meta (
 _LEGACY_IMPORTED = "legacy_files_imported"
 
 
+# One statement per kind of row, for one step and for the import of older state files.
+_PUT_REPORT = "INSERT OR IGNORE INTO outbox (report_id, payload) VALUES (?, ?)"
+_MARK_WINDOW = "INSERT OR REPLACE INTO windows (key, fingerprint) VALUES (?, ?)"
+_SET_CHAIN = (
+    "INSERT OR REPLACE INTO chain (model, head, last_report_id, last_prev) VALUES (?, ?, ?, ?)"
+)
+_LOG_COMMAND = (
+    "INSERT OR IGNORE INTO commands (command_id, kind, job_id, status, received_ms)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
 @dataclass(frozen=True)
 class Window:
     """One input window in the ledger: ``key`` names model and file, ``fingerprint`` its
@@ -161,15 +173,11 @@ class AgentState:
         return dataclasses.replace(report, prev_report_hash=head)
 
     def _put(self, db: sqlite3.Connection, report: Report) -> None:
-        db.execute(
-            "INSERT OR IGNORE INTO outbox (report_id, payload) VALUES (?, ?)",
-            (report.report_id, report.to_json()),
-        )
+        db.execute(_PUT_REPORT, (report.report_id, report.to_json()))
 
     def _advance_chain(self, db: sqlite3.Connection, report: Report) -> None:
         db.execute(
-            "INSERT OR REPLACE INTO chain (model, head, last_report_id, last_prev)"
-            " VALUES (?, ?, ?, ?)",
+            _SET_CHAIN,
             (_chain_key(report), chain_hash(report), report.report_id, report.prev_report_hash),
         )
 
@@ -194,10 +202,7 @@ class AgentState:
             self._mark(db, window)
 
     def _mark(self, db: sqlite3.Connection, window: Window) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO windows (key, fingerprint) VALUES (?, ?)",
-            (window.key, window.fingerprint),
-        )
+        db.execute(_MARK_WINDOW, (window.key, window.fingerprint))
 
     # -- commands ----------------------------------------------------------------
     def command_acked(self, command_id: str) -> bool:
@@ -210,11 +215,7 @@ class AgentState:
     def record_command(self, command_id: str, kind: str, job_id: str, status: str) -> None:
         """Log a handled command (before its ack is sent); the first outcome is kept."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO commands (command_id, kind, job_id, status, received_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (command_id, kind, job_id, status, now_ms()),
-            )
+            db.execute(_LOG_COMMAND, (command_id, kind, job_id, status, now_ms()))
 
     # -- the files of agents before this one --------------------------------------
     def _import_legacy(self) -> None:
@@ -228,23 +229,12 @@ class AgentState:
             done = db.execute("SELECT value FROM meta WHERE key=?", (_LEGACY_IMPORTED,)).fetchone()
             if done is None:
                 old = legacy.read(self.dir)
+                db.executemany(_PUT_REPORT, old.outbox)
+                db.executemany(_MARK_WINDOW, sorted(old.windows.items()))
                 db.executemany(
-                    "INSERT OR IGNORE INTO outbox (report_id, payload) VALUES (?, ?)", old.outbox
+                    _SET_CHAIN, [(model, *link) for model, link in sorted(old.chain.items())]
                 )
-                db.executemany(
-                    "INSERT OR REPLACE INTO windows (key, fingerprint) VALUES (?, ?)",
-                    sorted(old.windows.items()),
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO chain (model, head, last_report_id, last_prev)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(model, *link) for model, link in sorted(old.chain.items())],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO commands"
-                    " (command_id, kind, job_id, status, received_ms) VALUES (?, ?, ?, ?, ?)",
-                    old.commands,
-                )
+                db.executemany(_LOG_COMMAND, old.commands)
                 note = {"at_ms": now_ms(), "files": [p.name for p in found]}
                 db.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
