@@ -25,7 +25,7 @@ from agent.pipeline import build_report
 from agent.policy_reload import PolicyReloader, load_engine
 from agent.silo_commands import SiloCommands
 from agent.state import AgentState
-from agent.windows import ModelWatch, new_windows, window_of
+from agent.windows import ModelWatch, new_windows
 from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError, DataError, GovernanceError
 from fedgov.policy import PolicyEngine
@@ -132,7 +132,7 @@ class Agent:
         made: list[Report] = []
         processed = self.state.processed_windows()
         for watch in self.models:
-            for path in new_windows(watch, processed):
+            for path, window in new_windows(watch, processed):
                 try:
                     with self.metrics.report_seconds.time():
                         report = build_report(
@@ -150,7 +150,7 @@ class Agent:
                     if strict:
                         raise
                     log.error("%s: skipped until it changes: %s", path, exc)
-                    self.state.mark_window(window_of(watch, path))
+                    self.state.mark_window(window)
                     continue
                 self.audit.append(
                     "decision",
@@ -164,7 +164,7 @@ class Agent:
                     bundle_digest=report.decision.bundle_digest,
                 )
                 # Durable before it is sent: outbox row, window marked, chain advanced.
-                report = self.state.record_report(report, window_of(watch, path))
+                report = self.state.record_report(report, window)
                 self.metrics.latest.update(report)
                 made.append(report)
         self.flush_outbox()

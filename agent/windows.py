@@ -34,8 +34,11 @@ def window_of(watch: ModelWatch, path: Path) -> Window:
     return Window(f"{watch.spec.model_id}:{path.resolve()}", f"{st.st_size}:{st.st_mtime_ns}")
 
 
-def new_windows(watch: ModelWatch, processed: Mapping[str, str]) -> list[Path]:
-    """The files of ``watch`` whose fingerprint is not the one in ``processed``, in name order."""
+def new_windows(watch: ModelWatch, processed: Mapping[str, str]) -> list[tuple[Path, Window]]:
+    """The files of ``watch`` whose fingerprint is not the one in ``processed``, in name
+    order, each with its ledger entry as seen now: the fingerprint recorded once it is
+    reported is the one taken before it was read, so a file that changes while it is
+    read is new again at the next scan."""
     if watch.input.is_file():
         candidates = [watch.input]
     else:
@@ -44,5 +47,5 @@ def new_windows(watch: ModelWatch, processed: Mapping[str, str]) -> list[Path]:
     for path in candidates:
         window = window_of(watch, path)
         if processed.get(window.key) != window.fingerprint:
-            out.append(path)
+            out.append((path, window))
     return out
