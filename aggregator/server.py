@@ -96,19 +96,15 @@ def create_server(
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    try:
-        if tls is None:
-            log.warning("aggregator serving WITHOUT TLS: silo identities are not authenticated")
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, server_credentials(tls))
-    except RuntimeError:
-        port = 0  # gRPC's message adds only "set GRPC_VERBOSITY=debug"
-    if port == 0:
-        raise ConfigError(
-            f"cannot listen on {address}: the address is in use or invalid; "
-            "pick another --listen HOST:PORT (port 0 takes any free one)"
-        )
+    if tls is None:
+        log.warning("aggregator serving WITHOUT TLS: silo identities are not authenticated")
+    port = _listen(
+        server,
+        address,
+        None if tls is None else server_credentials(tls),
+        f"cannot listen on {address}: the address is in use or invalid; "
+        "pick another --listen HOST:PORT (port 0 takes any free one)",
+    )
     health_server = None
     if health_address:
         # Kubelet gRPC probes cannot present a client certificate: a plaintext
@@ -117,15 +113,13 @@ def create_server(
             futures.ThreadPoolExecutor(max_workers=2), options=_EXCLUSIVE_PORT
         )
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
-        try:
-            health_port = health_server.add_insecure_port(health_address)
-        except RuntimeError:
-            health_port = 0
-        if health_port == 0:
-            raise ConfigError(
-                f"cannot listen on {health_address} for health checks: "
-                "the address is in use or invalid"
-            )
+        _listen(
+            health_server,
+            health_address,
+            None,
+            f"cannot listen on {health_address} for health checks: "
+            "the address is in use or invalid",
+        )
         health_server.start()
     server.start()
     for name in ("", SERVICE_NAME):
@@ -147,3 +141,19 @@ def serve_forever(running: RunningServer) -> None:
     done.wait()
     running.stop()
     running.handler.store.close()
+
+
+def _listen(
+    server: grpc.Server, address: str, creds: grpc.ServerCredentials | None, refused: str
+) -> int:
+    """Bind ``address`` (plaintext without ``creds``); ConfigError ``refused`` if it cannot."""
+    try:
+        if creds is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, creds)
+    except RuntimeError:
+        port = 0  # gRPC's message adds only "set GRPC_VERBOSITY=debug"
+    if port == 0:
+        raise ConfigError(refused)
+    return int(port)
