@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from fedgov.schema import StrictModel
+from fedgov.schema import Identifier, StrictModel
 
 __all__ = ["AgentDocument"]
 
@@ -23,8 +23,8 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Silo(StrictModel):
-    id: Text
-    jurisdiction: Text
+    id: Identifier
+    jurisdiction: Identifier
 
 
 class Tls(StrictModel):

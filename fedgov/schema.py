@@ -20,15 +20,29 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from fedgov.documents import did_you_mean
 from fedgov.errors import ConfigError
+from fedgov.limits import identifier_problem
 
-__all__ = ["StrictModel", "describe", "error_lines", "validate"]
+__all__ = ["Identifier", "StrictModel", "describe", "error_lines", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _identifier(value: str) -> str:
+    problem = identifier_problem(value)
+    if problem:
+        raise ValueError(f"not a valid identifier: {problem}")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+"""An id the aggregator accepts (silo, jurisdiction, model...): the rules of
+:func:`fedgov.limits.identifier_problem`, checked when the document is read rather than
+when the first call is refused."""
 
 
 class StrictModel(BaseModel):

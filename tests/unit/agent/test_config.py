@@ -310,3 +310,9 @@ def test_cli_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:
     assert f"{path}: aggregator.insecure: must be true or false" in p.stderr
     assert "Traceback" not in p.stderr + p.stdout
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("silo_id", ["EU DE", "EU/DE", "x" * 200])
+def test_a_silo_id_the_aggregator_would_refuse_is_refused_when_read(silo_id: str) -> None:
+    message = _error(_doc(silo={"id": silo_id, "jurisdiction": "EU-DE"}))
+    assert "silo.yaml: silo.id: not a valid identifier" in message
