@@ -31,11 +31,11 @@ def register(verbs: Verbs) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
-    from fedgov.policy import RegoEngine, load_bundle
+    from fedgov.policy import RegoEngine
 
-    engine = RegoEngine.from_bundle(args.bundle)
-    bundle = load_bundle(args.bundle)
-    print(f"{args.bundle}: OK ({len(bundle.modules)} module(s), digest {engine.digest[:12]})")
+    engine = RegoEngine.from_bundle(args.bundle)  # loads, checks and compiles the bundle once
+    modules = len(engine.bundle.modules)
+    print(f"{args.bundle}: OK ({modules} module(s), digest {engine.digest[:12]})")
     return 0
 
 
