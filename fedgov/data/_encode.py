@@ -199,12 +199,13 @@ def _binary(col: _Column, positive: str, declared: Declared | None = None) -> np
 def _undeclared_entries(enc: pa.DictionaryArray, declared: Declared) -> Counter[str] | None:
     """Rows of a dictionary array whose value is not declared, per value; one
     decision per dictionary entry, rows counted only when one is refused."""
+    entries = enc.dictionary.to_pylist()
+    if all(declared.accepts(v) for v in entries):  # the usual chunk: no index copy
+        return None
     indices = enc.indices
     if indices.null_count:
         indices = pc.drop_null(indices)
-    return declared.undeclared_distinct(
-        enc.dictionary.to_pylist(), indices.to_numpy(zero_copy_only=False)
-    )
+    return declared.undeclared_distinct(entries, indices.to_numpy(zero_copy_only=False))
 
 
 def undeclared_counts(col: _Column, declared: Declared) -> Counter[str]:
