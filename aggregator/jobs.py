@@ -86,11 +86,7 @@ class JobTrigger:
                 until_ms=until,
             )
             return None
-        silos = [
-            s.silo_id
-            for s in self._store.list_silos()
-            if any(m == model_id and v == model_version for m, v, _ in s.models)
-        ]
+        silos = [s.silo_id for s in self._store.list_silos() if s.serves(model_id, model_version)]
         job, created = self._store.open_job(model_id, model_version, reason, silos)
         self._audit(
             "job_opened" if created else "job_trigger_attached",

@@ -69,7 +69,7 @@ class ModelRegistry:
         """Make a candidate's spec known so that silos' evaluation reports validate."""
         self._specs.add(spec)
         for silo in self._store.list_silos():
-            if any(m == spec.model_id for m, _, _ in silo.models):
+            if silo.serves(spec.model_id):
                 models = [
                     (m, v, d, self._store.get_spec_json(d) or "")
                     for m, v, d in silo.models
@@ -96,11 +96,7 @@ class ModelRegistry:
         self._audit(
             "model_promoted", model=model_id, version=version, previous=previous, reason=reason
         )
-        silos = [
-            s.silo_id
-            for s in self._store.list_silos()
-            if any(m == model_id for m, _, _ in s.models)
-        ]
+        silos = [s.silo_id for s in self._store.list_silos() if s.serves(model_id)]
         spec = self._specs.get(rec.spec_digest)
         payload: dict[str, Any] = {"version": version, "spec": spec.to_dict() if spec else None}
         if rec.artifact is not None:

@@ -82,6 +82,10 @@ class SiloRecord:
     last_seen_ms: int
     models: tuple[tuple[str, str, str], ...] = ()  # (model_id, version, spec_digest)
 
+    def serves(self, model_id: str, version: str | None = None) -> bool:
+        """Whether the silo registered the model (that version of it, if given)."""
+        return any(m == model_id and version in (None, v) for m, v, _ in self.models)
+
 
 @dataclass(frozen=True)
 class DriftRecord:
