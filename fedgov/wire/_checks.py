@@ -48,6 +48,9 @@ _FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
     "command_id": identifier_problem,
     "jurisdiction_glob": glob_problem,
     "since_unix_ms": time_problem,
+    "start_unix_ms": time_problem,
+    "end_unix_ms": time_problem,
+    "created_unix_ms": time_problem,
     "stale_after_ms": duration_problem,
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from fedgov.limits import name_problem, time_problem
+from fedgov.limits import name_problem
 from fedgov.report import Report
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError, check_request, json_from_wire
@@ -120,29 +120,15 @@ def report_from_proto(m: report_pb2.Report) -> Report:
     identifiers, times and statistics' names are bounded (:mod:`fedgov.limits`).
     """
     check_request(m, "report")
-    for name in ("start_unix_ms", "end_unix_ms"):
-        problem = time_problem(getattr(m.window, name))
-        if problem:
-            raise WireError(f"report.window.{name}: {problem}")
-    if m.created_unix_ms:
-        problem = time_problem(m.created_unix_ms)
-        if problem:
-            raise WireError(f"report.created_unix_ms: {problem}")
-    _check_names(m.stats)
-    return _report_from_proto(m, None, _METRICS_DECODER)
-
-
-def _check_names(m: report_pb2.WindowStats) -> None:
-    """Feature and attribute names are names (fedgov.limits): bounded, no control chars."""
-    for kind, items, attr in (
-        ("features", m.features, "name"),
-        ("outcomes", m.outcomes, "attribute"),
-        ("scores", m.scores, "attribute"),
-    ):
+    check_request(m.window, "report.window")
+    for kind, items in (("outcomes", m.stats.outcomes), ("scores", m.stats.scores)):
         for i, item in enumerate(items):
-            problem = name_problem(getattr(item, attr))
-            if problem:
-                raise WireError(f"report.stats.{kind}[{i}].{attr}: {problem}")
+            check_request(item, f"report.stats.{kind}[{i}]")  # its attribute
+    for i, feature in enumerate(m.stats.features):  # "name" is too common a field for a rule
+        problem = name_problem(feature.name)
+        if problem:
+            raise WireError(f"report.stats.features[{i}].name: {problem}")
+    return _report_from_proto(m, None, _METRICS_DECODER)
 
 
 def _report_from_proto(
