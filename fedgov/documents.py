@@ -18,6 +18,7 @@ and never a traceback:
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import json
 import re
@@ -107,6 +108,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+@functools.cache  # one loader class, made on the first YAML read (yaml loads lazily)
 def _yaml_loader() -> Any:
     import yaml
 
