@@ -7,23 +7,28 @@ decorator wraps every servicer method: it bounds the request's identifiers,
 globs and times (:func:`fedgov.wire.check_request`), checks the caller as the
 table says, runs the method, and turns any exception into a gRPC status
 through the catalog of :mod:`aggregator._status`, so methods hold no
-try/except for statuses.
+try/except for statuses. Methods are coroutines on the server's event loop
+(``grpc.aio``); whatever blocks or burns CPU they hand to a worker thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
 
-from aggregator._status import abort_status, abort_with
+from aggregator._status import abort_status, abort_with, fit
+from aggregator.limits import Admission
+from fedgov.errors import Overloaded
 from fedgov.tls import peer_identity
 from fedgov.wire import check_request
+from fedgov.wire.retry import BUSY_KEY
 
 __all__ = ["RPC_ROLES", "Access", "Check", "Guarded", "Role", "rpc"]
 
@@ -65,10 +70,17 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
 )
 
 
+T = TypeVar("T")
+
+
 class Guarded(Protocol):
     """What :func:`rpc` needs of the servicer it wraps."""
 
     require_identity: bool  # mTLS: enforce the table's checks
+    admission: Admission  # calls in flight per caller and per RPC
+
+    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]:
+        """Run blocking ``fn(*args)`` on a worker thread."""
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Count and audit a caller refused as ``claimed``."""
@@ -85,16 +97,21 @@ def rpc(
     nested: Nested | None = None,
     on_error: Callable[[Any], None] | None = None,
 ) -> Callable[[F], F]:
-    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`).
+    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`): an
+    ``async def`` answering once, or an async generator for a server stream.
 
     ``what`` names the call in logs and refusals (a string, or a function of
     the request); ``nested`` gives (where, sub-message) pairs bounded like the
     request; ``on_error(servicer)`` runs when the method itself raises, before
-    the status leaves.
+    the status leaves. Before anything else the call takes a slot of
+    :class:`aggregator.limits.Admission` (RESOURCE_EXHAUSTED, marked busy, when
+    the caller or the RPC is at its cap); the checks then run on a worker
+    thread, since they may write the audit log.
     """
 
     def decorate(method: F) -> F:
-        access = RPC_ROLES[method.__name__]  # a KeyError at import: add the RPC to the table
+        name = method.__name__
+        access = RPC_ROLES[name]  # a KeyError at import: add the RPC to the table
 
         def enter(servicer: Guarded, request: Message, context: grpc.ServicerContext) -> str:
             label = what(request) if callable(what) else what
@@ -107,33 +124,94 @@ def rpc(
             _authorize(servicer, access, request, context, label)
             return label
 
-        if inspect.isgeneratorfunction(method):
+        async def admit_and_enter(
+            servicer: Guarded, request: Message, checks: _Deferred
+        ) -> tuple[str, Callable[[], None]]:
+            label = what(request) if callable(what) else what
+            caller = peer_identity(checks) or checks.peer()
+            try:
+                release = servicer.admission.admit(name, caller, label)
+            except Overloaded as exc:
+                raise _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True)
+            try:
+                return await servicer.off_loop(enter, servicer, request, checks), release
+            except BaseException:
+                release()
+                raise
+
+        if inspect.isasyncgenfunction(method):
 
             @functools.wraps(method)
-            def stream(
-                servicer: Guarded, request: Message, context: grpc.ServicerContext
-            ) -> Iterator[Any]:
-                label = enter(servicer, request, context)
+            async def stream(
+                servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
+                checks = _Deferred(context)
                 try:
-                    yield from method(servicer, request, context)
-                except Exception as exc:  # noqa: BLE001 - translated in one place
-                    abort_with(context, exc, label)
+                    label, release = await admit_and_enter(servicer, request, checks)
+                    try:
+                        async with contextlib.aclosing(method(servicer, request, context)) as it:
+                            async for item in it:
+                                yield item
+                    except Exception as exc:  # noqa: BLE001 - translated in one place
+                        abort_with(checks, exc, label)
+                    finally:
+                        release()
+                except _Refused as refused:
+                    await refused.send(context)
 
             return cast(F, stream)
 
+        if not inspect.iscoroutinefunction(method):
+            raise TypeError(f"{name}: an RPC method is an async def or an async generator")
+
         @functools.wraps(method)
-        def unary(servicer: Guarded, request: Message, context: grpc.ServicerContext) -> Any:
-            label = enter(servicer, request, context)
+        async def unary(
+            servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
+        ) -> Any:
+            checks = _Deferred(context)
             try:
-                return method(servicer, request, context)
-            except Exception as exc:  # noqa: BLE001 - translated in one place
-                if on_error is not None:
-                    on_error(servicer)
-                abort_with(context, exc, label)
+                label, release = await admit_and_enter(servicer, request, checks)
+                try:
+                    return await method(servicer, request, context)
+                except Exception as exc:  # noqa: BLE001 - translated in one place
+                    if on_error is not None:
+                        on_error(servicer)
+                    abort_with(checks, exc, label)
+                finally:
+                    release()
+            except _Refused as refused:
+                await refused.send(context)
 
         return cast(F, unary)
 
     return decorate
+
+
+class _Refused(Exception):
+    """A status decided by the synchronous checks, sent by the wrapper on the real context."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, *, busy: bool = False) -> None:
+        super().__init__(details)
+        self.code, self.details, self.busy = code, details, busy
+
+    async def send(self, context: grpc.aio.ServicerContext) -> None:
+        if self.busy:  # "busy, nothing done": agents retry it (fedgov.wire.retry)
+            await context.abort(self.code, self.details, trailing_metadata=((BUSY_KEY, "1"),))
+        await context.abort(self.code, self.details)
+
+
+class _Deferred:
+    """The call's context as the synchronous checks see it (on any thread): ``abort``
+    raises :class:`_Refused` at once; the wrapper then ends the call on the event loop."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise _Refused(code, details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 def _authorize(

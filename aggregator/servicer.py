@@ -6,14 +6,24 @@ so nothing below sees a 100,000-character model id or a time in the year
 300,000,000, then checks the caller against the RPC -> roles table, and
 sends every error out through :mod:`aggregator._status`. Answers travel
 through :mod:`aggregator.query_serde`.
+
+The server is ``grpc.aio``: methods are coroutines on one event loop, and
+what blocks or burns CPU (decoding and ingesting a report, store reads,
+policy evaluation, building answers) runs on a bounded pool of worker
+threads (:func:`_on_worker`). A command stream waits on the loop and costs no
+thread; a silo holds one (:class:`aggregator.silo_commands.CommandHub`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import random
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -25,7 +35,9 @@ from aggregator._rows import command_to_proto
 from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.limits import Admission
 from fedgov import __version__
+from fedgov.errors import Superseded
 from fedgov.report import Report
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, report_pb2
@@ -34,6 +46,24 @@ from fedgov.wire import report_from_proto
 __all__ = ["AggregatorServicer"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Body = Callable[["AggregatorServicer", Any, Any], Message]
+
+# An open command stream looks at the store on its own this often (seconds, with
+# jitter), for commands written by another aggregator process sharing the store;
+# commands sent through this process wake their stream at once.
+RECHECK_S = 60.0
+
+
+def _on_worker(body: Body) -> Callable[..., Awaitable[Message]]:
+    """The RPC method that runs the synchronous ``body`` on a worker thread."""
+
+    @functools.wraps(body)
+    async def method(self: AggregatorServicer, request: Any, context: Any) -> Message:
+        return await self.off_loop(body, self, request, context)
+
+    return method
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
@@ -52,10 +82,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         *,
         require_identity: bool = False,
         metrics: AggregatorMetrics | None = None,
+        admission: Admission | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self.handler = handler
         self.require_identity = require_identity
         self.metrics = metrics or AggregatorMetrics(CollectorRegistry())
+        self.admission = admission or Admission()
+        self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
+        self.recheck_s = RECHECK_S
+
+    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        """Run blocking ``fn(*args)`` on a worker thread of :attr:`pool`."""
+        return asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Under mTLS a caller acts only as the identity its certificate names."""
@@ -64,6 +103,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     # -- silos -------------------------------------------------------------------
     @rpc("register", nested=lambda r: [(f"models[{i}]", m) for i, m in enumerate(r.models)])
+    @_on_worker
     def Register(
         self, request: pb.RegisterRequest, context: grpc.ServicerContext
     ) -> pb.RegisterResponse:
@@ -79,6 +119,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return pb.RegisterResponse(aggregator_version=__version__)
 
     @rpc(lambda r: f"report {r.report.report_id!r}", on_error=_count_rejected)
+    @_on_worker
     def SubmitReport(
         self, request: pb.SubmitReportRequest, context: grpc.ServicerContext
     ) -> pb.ReportAck:
@@ -100,28 +141,33 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             raise
 
     @rpc("command stream")
-    def StreamCommands(
-        self, request: pb.StreamCommandsRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.Command]:
+    async def StreamCommands(
+        self, request: pb.StreamCommandsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Command]:
         silo = request.silo_id
-        hub = self.handler.hub
-        # A cancelled or finished stream wakes its waiter instead of sleeping on.
-        context.add_callback(hub.wake_all)
-        sent: set[str] = set()
-        seen = hub.version(silo)
+        stream = self.handler.hub.open(silo)  # ends an older stream of the same silo
         log.info("command stream opened by %s", silo)
         self.metrics.open_streams.inc()
-        context.add_callback(self.metrics.open_streams.dec)
-        while context.is_active() and not hub.closed:
-            for cmd in self.handler.pending_commands(silo):
-                if cmd.command_id not in sent:
-                    sent.add(cmd.command_id)
-                    yield command_to_proto(cmd)
-            # The timeout only bounds how long a dead peer holds a thread.
-            seen = hub.wait(silo, seen, timeout=30.0)
+        try:
+            while not stream.ended:
+                stream.rearm()
+                for cmd in await self.off_loop(self.handler.pending_commands, silo):
+                    if cmd.command_id not in stream.sent:
+                        stream.sent.add(cmd.command_id)
+                        yield command_to_proto(cmd)
+                await stream.wait(self.recheck_s * random.uniform(0.5, 1.0))
+        finally:
+            self.handler.hub.release(stream)
+            self.metrics.open_streams.dec()
+        if stream.superseded:
+            raise Superseded(
+                f"command stream of silo {silo!r}: replaced by a newer stream of the same "
+                "silo (another connection with its identity); a silo holds one stream"
+            )
         log.info("command stream for %s closed", silo)
 
     @rpc(lambda r: f"ack of command {r.command_id!r}")
+    @_on_worker
     def AckCommand(
         self, request: pb.CommandAck, context: grpc.ServicerContext
     ) -> pb.CommandAckResponse:
@@ -132,6 +178,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     # -- queries -------------------------------------------------------------------
     @rpc("drift query")
+    @_on_worker
     def QueryDrift(self, request: pb.DriftQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_drift(
             request.psi_threshold,
@@ -142,6 +189,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.DriftRow, found)
 
     @rpc("fairness query")
+    @_on_worker
     def QueryFairness(self, request: pb.FairnessQuery, context: grpc.ServicerContext) -> Message:
         ans = self.handler.query_fairness(
             request.model_id,
@@ -152,21 +200,25 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return serde.answer_to_proto(ans)
 
     @rpc("decisions query")
+    @_on_worker
     def QueryDecisions(self, request: pb.DecisionsQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_decisions(request.jurisdiction_glob)
         return _rows(a.DecisionRow, found)
 
     @rpc("jobs query")
+    @_on_worker
     def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> Message:
         jobs = self.handler.list_jobs(request.model_id)
         return _rows(a.JobRow, jobs)
 
     @rpc("central query")
+    @_on_worker
     def QueryCentral(self, request: pb.CentralQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.central_decisions(request.model_id)
         return _rows(a.CentralRow, found)
 
     @rpc("silos query")
+    @_on_worker
     def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> Message:
         silos = self.handler.query_silos(
             stale_after_ms=request.stale_after_ms,
@@ -175,6 +227,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.SiloRow, silos)
 
     @rpc("history query")
+    @_on_worker
     def QueryHistory(self, request: pb.HistoryQuery, context: grpc.ServicerContext) -> Message:
         points = self.handler.query_history(
             request.model_id,
@@ -192,16 +245,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.ModelVersion, versions)
 
     @rpc("models query")
+    @_on_worker
     def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> Message:
         return self._models(request.model_id)
 
     @rpc("promote")
+    @_on_worker
     def PromoteModel(self, request: pb.PromoteRequest, context: grpc.ServicerContext) -> Message:
         reason = request.reason or "operator promotion"
         self.handler.promote(request.model_id, request.version, reason=reason)
         return self._models(request.model_id)
 
     @rpc("rollback")
+    @_on_worker
     def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> Message:
         self.handler.rollback(request.model_id)
         return self._models(request.model_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,15 @@ class FakeContext:
     """What the servicer uses of a grpc.ServicerContext; abort raises like gRPC's."""
 
     def __init__(self, peer: str | None) -> None:
-        self.peer = peer
+        self.identity = peer
         self.code: grpc.StatusCode | None = None
         self.details = ""
 
     def auth_context(self) -> dict[str, list[bytes]]:
-        return {"x509_common_name": [self.peer.encode()]} if self.peer else {}
+        return {"x509_common_name": [self.identity.encode()]} if self.identity else {}
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
 
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         self.code, self.details = code, details
@@ -48,8 +53,17 @@ def servicer(tmp_path: Path, credit_spec: MonitoringSpec) -> AggregatorServicer:
 
 def _call(servicer: AggregatorServicer, rpc: str, request: Any, peer: str | None) -> FakeContext:
     context = FakeContext(peer)
+
+    async def run() -> None:
+        call = getattr(servicer, rpc)(request, context)
+        if inspect.isasyncgen(call):
+            async for _ in call:
+                pass
+        else:
+            await call
+
     try:
-        getattr(servicer, rpc)(request, context)
+        asyncio.run(run())
     except Aborted:
         pass
     return context
