@@ -21,16 +21,18 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 
 from aggregator._status import abort_status, abort_with, fit
 from aggregator.limits import Admission
 from fedgov.errors import Overloaded
 from fedgov.tls import peer_identity
+from fedgov.v1 import aggregator_pb2
 from fedgov.wire import check_request
 from fedgov.wire.retry import BUSY_KEY
 
-__all__ = ["RPC_ROLES", "Access", "Check", "Guarded", "Role", "rpc"]
+__all__ = ["RPC_ROLES", "Access", "Check", "Guarded", "Role", "add_service", "rpc"]
 
 Role = Literal["silo", "operator", "auditor"]
 # What the server enforces under mTLS today: "own-silo", the caller's certificate
@@ -127,6 +129,8 @@ def rpc(
         async def admit_and_enter(
             servicer: Guarded, request: Message, checks: _Deferred
         ) -> tuple[str, Callable[[], None]]:
+            if isinstance(request, _Undecodable):
+                raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
             label = what(request) if callable(what) else what
             caller = peer_identity(checks) or checks.peer()
             try:
@@ -241,3 +245,50 @@ def _authorize(
             grpc.StatusCode.PERMISSION_DENIED,
             f"{what}: only the operator identity may do this",
         )
+
+
+class _Undecodable:
+    """What a request that is not its message's protobuf encoding decodes to."""
+
+    def __init__(self, kind: str, error: Exception) -> None:
+        self.kind, self.error = kind, error
+
+    def explain(self, rpc_name: str) -> str:
+        return fit(
+            f"{rpc_name}: the request is not a valid {self.kind} message ({self.error}); "
+            "send one built from fedgov's protos"
+        )
+
+
+def _decoder(cls: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
+    def decode(data: bytes) -> Message | _Undecodable:
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            return _Undecodable(cls.DESCRIPTOR.full_name, exc)
+
+    return decode
+
+
+def add_service(servicer: object, server: grpc.aio.Server) -> None:
+    """Register ``fedgov.v1.Aggregator`` on ``server``, as the generated
+    ``add_AggregatorServicer_to_server`` does, except that bytes which do not decode
+    reach :func:`rpc` (INVALID_ARGUMENT in words) instead of gRPC's UNKNOWN with a
+    Python exception's name in it and a traceback in the log."""
+    service = aggregator_pb2.DESCRIPTOR.services_by_name["Aggregator"]
+    handlers = {}
+    for method in service.methods:
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=_decoder(GetMessageClass(method.input_type)),
+            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)

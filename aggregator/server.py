@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from aggregator._rpc import add_service
 from aggregator.central import CentralGate
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
@@ -34,7 +35,6 @@ from aggregator.store import Store
 from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError
 from fedgov.tls import TlsFiles, server_credentials
-from fedgov.v1 import aggregator_pb2_grpc
 
 __all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
 
@@ -168,7 +168,7 @@ async def _start(
 ) -> RunningServer:
     """Bind and start the server (and the plaintext health port) on the running loop."""
     server = grpc.aio.server(options=options)
-    aggregator_pb2_grpc.add_AggregatorServicer_to_server(servicer, server)
+    add_service(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = _listen(
