@@ -75,6 +75,9 @@ class Keepalive:
         return [
             ("grpc.keepalive_time_ms", self.time_ms),
             ("grpc.keepalive_timeout_ms", self.timeout_ms),
+            # gRPC 1.8x waits for any ping's answer this long (60 s by default),
+            # keepalive pings included: without it keepalive_timeout_ms has no effect.
+            ("grpc.http2.ping_timeout_ms", self.timeout_ms),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_recv_ping_interval_without_data_ms", self.min_client_ping_ms),
             # Our own pings, on a stream that sends nothing for minutes: every time_ms.

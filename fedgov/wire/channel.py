@@ -32,6 +32,7 @@ def open_channel(address: str, tls: TlsFiles | None) -> grpc.Channel:
         ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS[1]),
         ("grpc.keepalive_time_ms", KEEPALIVE_MS[0]),
         ("grpc.keepalive_timeout_ms", KEEPALIVE_MS[1]),
+        ("grpc.http2.ping_timeout_ms", KEEPALIVE_MS[1]),  # else 60 s, whatever the above says
         ("grpc.http2.max_pings_without_data", 0),  # keep pinging a silent stream
     ]
     if tls is None:
