@@ -99,16 +99,17 @@ def rpc(
     nested: Nested | None = None,
     on_error: Callable[[Any], None] | None = None,
 ) -> Callable[[F], F]:
-    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`): an
-    ``async def`` answering once, or an async generator for a server stream.
+    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`): a plain
+    ``def`` answering once, run with the checks on a worker thread (one hop off the
+    event loop), or an async generator for a server stream, run on the loop.
 
     ``what`` names the call in logs and refusals (a string, or a function of
     the request); ``nested`` gives (where, sub-message) pairs bounded like the
     request; ``on_error(servicer)`` runs when the method itself raises, before
     the status leaves. Before anything else the call takes a slot of
     :class:`aggregator.limits.Admission` (RESOURCE_EXHAUSTED, marked busy, when
-    the caller or the RPC is at its cap); the checks then run on a worker
-    thread, since they may write the audit log.
+    the caller or the RPC is at its cap); the checks run on a worker thread,
+    since they may write the audit log.
     """
 
     def decorate(method: F) -> F:
@@ -126,22 +127,16 @@ def rpc(
             _authorize(servicer, access, request, context, label)
             return label
 
-        async def admit_and_enter(
-            servicer: Guarded, request: Message, checks: _Deferred
-        ) -> tuple[str, Callable[[], None]]:
+        def admit(servicer: Guarded, request: Message, checks: _Deferred) -> Callable[[], None]:
+            """On the loop, before any work: a slot for the call, or a refusal."""
             if isinstance(request, _Undecodable):
                 raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
             label = what(request) if callable(what) else what
             caller = peer_identity(checks) or checks.peer()
             try:
-                release = servicer.admission.admit(name, caller, label)
+                return servicer.admission.admit(name, caller, label)
             except Overloaded as exc:
                 raise _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True)
-            try:
-                return await servicer.off_loop(enter, servicer, request, checks), release
-            except BaseException:
-                release()
-                raise
 
         if inspect.isasyncgenfunction(method):
 
@@ -149,13 +144,16 @@ def rpc(
             async def stream(
                 servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
             ) -> AsyncIterator[Any]:
-                checks = _Deferred(context)
+                checks, label = _Deferred(context), name
                 try:
-                    label, release = await admit_and_enter(servicer, request, checks)
+                    release = admit(servicer, request, checks)
                     try:
+                        label = await servicer.off_loop(enter, servicer, request, checks)
                         async with contextlib.aclosing(method(servicer, request, context)) as it:
                             async for item in it:
                                 yield item
+                    except _Refused:
+                        raise
                     except Exception as exc:  # noqa: BLE001 - translated in one place
                         abort_with(checks, exc, label)
                     finally:
@@ -165,8 +163,18 @@ def rpc(
 
             return cast(F, stream)
 
-        if not inspect.iscoroutinefunction(method):
-            raise TypeError(f"{name}: an RPC method is an async def or an async generator")
+        if inspect.iscoroutinefunction(method):
+            raise TypeError(f"{name}: a unary RPC method is a plain def, run on a worker thread")
+
+        def work(servicer: Guarded, request: Message, checks: _Deferred) -> Any:
+            """On a worker thread: the checks, then the method (one hop off the loop)."""
+            label = enter(servicer, request, checks)
+            try:
+                return method(servicer, request, checks)
+            except Exception as exc:  # noqa: BLE001 - translated in one place
+                if on_error is not None:
+                    on_error(servicer)
+                abort_with(checks, exc, label)
 
         @functools.wraps(method)
         async def unary(
@@ -174,13 +182,9 @@ def rpc(
         ) -> Any:
             checks = _Deferred(context)
             try:
-                label, release = await admit_and_enter(servicer, request, checks)
+                release = admit(servicer, request, checks)
                 try:
-                    return await method(servicer, request, context)
-                except Exception as exc:  # noqa: BLE001 - translated in one place
-                    if on_error is not None:
-                        on_error(servicer)
-                    abort_with(checks, exc, label)
+                    return await servicer.off_loop(work, servicer, request, checks)
                 finally:
                     release()
             except _Refused as refused:
@@ -192,7 +196,8 @@ def rpc(
 
 
 class _Refused(Exception):
-    """A status decided by the synchronous checks, sent by the wrapper on the real context."""
+    """A status decided by the synchronous checks, sent by the wrapper on the real context
+    (a refusal, not an error of the method: the stream wrapper lets it pass untouched)."""
 
     def __init__(self, code: grpc.StatusCode, details: str, *, busy: bool = False) -> None:
         super().__init__(details)

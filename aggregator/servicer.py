@@ -7,21 +7,21 @@ so nothing below sees a 100,000-character model id or a time in the year
 sends every error out through :mod:`aggregator._status`. Answers travel
 through :mod:`aggregator.query_serde`.
 
-The server is ``grpc.aio``: methods are coroutines on one event loop, and
-what blocks or burns CPU (decoding and ingesting a report, store reads,
-policy evaluation, building answers) runs on a bounded pool of worker
-threads (:func:`_on_worker`). A command stream waits on the loop and costs no
-thread; a silo holds one (:class:`aggregator.silo_commands.CommandHub`).
+The server is ``grpc.aio``. A unary method is a plain function that the
+decorator runs, with the checks, on a bounded pool of worker threads
+(:meth:`AggregatorServicer.off_loop`): decoding and ingesting a report, store
+reads, policy evaluation and building answers never hold the event loop. The
+command stream is a coroutine: it waits on the loop and costs no thread; a
+silo holds one (:class:`aggregator.silo_commands.CommandHub`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -48,22 +48,11 @@ __all__ = ["AggregatorServicer"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Body = Callable[["AggregatorServicer", Any, Any], Message]
 
 # An open command stream looks at the store on its own this often (seconds, with
 # jitter), for commands written by another aggregator process sharing the store;
 # commands sent through this process wake their stream at once.
 RECHECK_S = 60.0
-
-
-def _on_worker(body: Body) -> Callable[..., Awaitable[Message]]:
-    """The RPC method that runs the synchronous ``body`` on a worker thread."""
-
-    @functools.wraps(body)
-    async def method(self: AggregatorServicer, request: Any, context: Any) -> Message:
-        return await self.off_loop(body, self, request, context)
-
-    return method
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
@@ -103,7 +92,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     # -- silos -------------------------------------------------------------------
     @rpc("register", nested=lambda r: [(f"models[{i}]", m) for i, m in enumerate(r.models)])
-    @_on_worker
     def Register(
         self, request: pb.RegisterRequest, context: grpc.ServicerContext
     ) -> pb.RegisterResponse:
@@ -119,7 +107,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return pb.RegisterResponse(aggregator_version=__version__)
 
     @rpc(lambda r: f"report {r.report.report_id!r}", on_error=_count_rejected)
-    @_on_worker
     def SubmitReport(
         self, request: pb.SubmitReportRequest, context: grpc.ServicerContext
     ) -> pb.ReportAck:
@@ -167,7 +154,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         log.info("command stream for %s closed", silo)
 
     @rpc(lambda r: f"ack of command {r.command_id!r}")
-    @_on_worker
     def AckCommand(
         self, request: pb.CommandAck, context: grpc.ServicerContext
     ) -> pb.CommandAckResponse:
@@ -178,7 +164,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     # -- queries -------------------------------------------------------------------
     @rpc("drift query")
-    @_on_worker
     def QueryDrift(self, request: pb.DriftQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_drift(
             request.psi_threshold,
@@ -189,7 +174,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.DriftRow, found)
 
     @rpc("fairness query")
-    @_on_worker
     def QueryFairness(self, request: pb.FairnessQuery, context: grpc.ServicerContext) -> Message:
         ans = self.handler.query_fairness(
             request.model_id,
@@ -200,25 +184,21 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return serde.answer_to_proto(ans)
 
     @rpc("decisions query")
-    @_on_worker
     def QueryDecisions(self, request: pb.DecisionsQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.query_decisions(request.jurisdiction_glob)
         return _rows(a.DecisionRow, found)
 
     @rpc("jobs query")
-    @_on_worker
     def ListJobs(self, request: pb.JobsQuery, context: grpc.ServicerContext) -> Message:
         jobs = self.handler.list_jobs(request.model_id)
         return _rows(a.JobRow, jobs)
 
     @rpc("central query")
-    @_on_worker
     def QueryCentral(self, request: pb.CentralQuery, context: grpc.ServicerContext) -> Message:
         found = self.handler.central_decisions(request.model_id)
         return _rows(a.CentralRow, found)
 
     @rpc("silos query")
-    @_on_worker
     def QuerySilos(self, request: pb.SilosQuery, context: grpc.ServicerContext) -> Message:
         silos = self.handler.query_silos(
             stale_after_ms=request.stale_after_ms,
@@ -227,7 +207,6 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.SiloRow, silos)
 
     @rpc("history query")
-    @_on_worker
     def QueryHistory(self, request: pb.HistoryQuery, context: grpc.ServicerContext) -> Message:
         points = self.handler.query_history(
             request.model_id,
@@ -245,19 +224,16 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.ModelVersion, versions)
 
     @rpc("models query")
-    @_on_worker
     def ListModels(self, request: pb.ModelsQuery, context: grpc.ServicerContext) -> Message:
         return self._models(request.model_id)
 
     @rpc("promote")
-    @_on_worker
     def PromoteModel(self, request: pb.PromoteRequest, context: grpc.ServicerContext) -> Message:
         reason = request.reason or "operator promotion"
         self.handler.promote(request.model_id, request.version, reason=reason)
         return self._models(request.model_id)
 
     @rpc("rollback")
-    @_on_worker
     def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> Message:
         self.handler.rollback(request.model_id)
         return self._models(request.model_id)
