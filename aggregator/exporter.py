@@ -150,7 +150,8 @@ class AggregatorMetrics:
         )
         self.denied = Counter(
             "fedgov_aggregator_identity_denied",
-            "Calls refused because the certificate named another silo",
+            "Calls refused under mTLS: the certificate grants no role for the RPC, names "
+            "another silo, or another jurisdiction than the request",
             registry=registry,
         )
         self.last_report = Gauge(

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
 from fedgov.audit import AuditLog, verify_chain
@@ -50,6 +52,7 @@ def mtls_aggregator(
     pki: Path,
     spec: MonitoringSpec | None = None,
     silos: Mapping[str, str] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Iterator[RunningServer]:
     """An aggregator on 127.0.0.1:0 under mTLS from ``pki``, its store and audit log in
     ``folder`` (``audit_path(folder)``); ``silos`` (id -> jurisdiction) registered for
@@ -59,6 +62,7 @@ def mtls_aggregator(
         SqliteStore(folder / "agg.db"),
         tls=tls_files(pki, "aggregator"),
         audit=AuditLog(audit_path(folder)),
+        registry=registry,
     )
     if spec is not None:
         for silo, jurisdiction in (silos or {}).items():
