@@ -1,4 +1,4 @@
-"""`fedgov silo approve`: an operator sets the jurisdiction of a silo whose certificate states none."""
+"""`fedgov silo approve`: an operator sets the jurisdiction of a silo (site PKIs)."""
 
 from __future__ import annotations
 
