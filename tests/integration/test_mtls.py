@@ -1,6 +1,6 @@
 """mTLS identity: a silo acts only as itself; bad certificates never get in.
 
-(Roles and jurisdictions as attacks: test_identity.py; every RPC x role: test_rpc_roles.py.)
+(Roles and jurisdictions as attacks: test_identity_attacks.py; every RPC x role: test_rpc_roles.py.)
 """
 
 from __future__ import annotations
