@@ -4,10 +4,10 @@ Example ``silo.yaml``::
 
     silo:
       id: EU-DE                 # this silo's identity
-      jurisdiction: EU-DE       # used by cross-jurisdiction queries (globs like EU-*)
+      jurisdiction: EU-DE       # must match its certificate (or the approval) under mTLS
     aggregator:
       address: 127.0.0.1:50051
-      tls:                      # mTLS (the default); the certificate's CN is the silo id
+      tls:                      # mTLS (the default); its URI SAN fedgov://silo/ID names the silo
         ca: certs/ca.pem
         cert: certs/EU-DE.pem
         key: certs/EU-DE.key
