@@ -32,7 +32,14 @@ from fedgov.errors import ConfigError, PolicyError
 from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
 from fedgov.policy._rego_input import InputError, to_plain
 
-__all__ = ["INSTALL_HINT", "OpaGoEngine", "compile_on_opa", "locate", "opa_bindings"]
+__all__ = [
+    "INSTALL_HINT",
+    "OpaGoEngine",
+    "compile_on_opa",
+    "locate",
+    "opa_bindings",
+    "parse_opa_errors",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +49,13 @@ INSTALL_HINT = (
 )
 
 _DOCUMENT = DECISION_PATH.removeprefix("data.")
-# "policy.rego:12: rego_unsafe_var_error: var y is unsafe" inside OPA's error text
-_LOCATED = re.compile(r"(?P<file>[^\s:][^:\n]*?\.rego):(?P<line>\d+): (?P<message>[^\n]*)")
+# "policy.rego:12: rego_unsafe_var_error: var y is unsafe" inside OPA's error text; a
+# parse error goes on with the source line and a caret under the column:
+# "\n\t  input.x == )\n\t             ^"
+_LOCATED = re.compile(
+    r"(?P<file>[^\s:]+):(?P<line>\d+): (?P<message>\w+_error: [^\n]*)"
+    r"(?:\n\t[^\n]*\n\t(?P<caret> *)\^)?"
+)
 
 
 def opa_bindings() -> Any:
@@ -55,24 +67,31 @@ def opa_bindings() -> Any:
     return opa_bindings
 
 
-def locate(text: str, bundle: Bundle) -> tuple[str, int | None, str]:
-    """``(file shown to the user, line, message)`` of the first located error in OPA's ``text``.
+def parse_opa_errors(text: str) -> list[tuple[str, int, int | None, str]]:
+    """``(module name, line, column or None, message)`` of each located error in OPA's ``text``."""
+    return [
+        (m["file"], int(m["line"]), None if m["caret"] is None else len(m["caret"]) + 1, m["message"])
+        for m in _LOCATED.finditer(text)
+    ]
+
+
+def locate(text: str, bundle: Bundle) -> tuple[str, int | None, int | None, str]:
+    """``(file shown to the user, line, column, message)`` of OPA's first located error.
 
     The file is the bundle file when OPA names one of its modules; otherwise
     the bundle folder, no line, and OPA's whole message.
     """
-    for m in _LOCATED.finditer(text):
-        name = m.group("file")
+    errors = parse_opa_errors(text)
+    for name, line, column, message in errors:
         if name in bundle.modules or name in bundle.tests:
-            more = len(_LOCATED.findall(text)) - 1
-            extra = f" (and {more} more error(s))" if more > 0 else ""
-            return bundle.file(name), int(m.group("line")), m.group("message") + extra
-    return str(bundle.path), None, text.strip()
+            extra = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+            return bundle.file(name), line, column, message + extra
+    return str(bundle.path), None, None, text.strip()
 
 
 def _policy_error(exc: Exception, bundle: Bundle) -> PolicyError:
-    file, line, message = locate(getattr(exc, "message", str(exc)), bundle)
-    return PolicyError(f"OPA: {message}", file=file, line=line)
+    file, line, column, message = locate(getattr(exc, "message", str(exc)), bundle)
+    return PolicyError(f"OPA: {message}", file=file, line=line, column=column)
 
 
 def compile_on_opa(bundle: Bundle, *, with_tests: bool = False) -> Any:
@@ -162,7 +181,7 @@ class OpaGoEngine:
                 bundle_digest=digest,
             )
         except self._bindings.OpaError as exc:
-            file, line, message = locate(exc.message, self.bundle)
+            file, line, _, message = locate(exc.message, self.bundle)
             where = f"{file}:{line}: " if line is not None else ""
             return fail_closed(f"evaluation error: {where}{message}", bundle_digest=digest)
         except PolicyError as exc:  # a thread's first compile failed (it compiled before)

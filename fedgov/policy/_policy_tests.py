@@ -113,7 +113,7 @@ def _opa_runner(bundle: Bundle) -> _Runner:
         except bindings.OpaUndefinedError:
             return UNDEFINED
         except bindings.OpaError as exc:
-            file, line, message = locate(exc.message, bundle)
+            file, line, _, message = locate(exc.message, bundle)
             raise _Failed(f"{file}:{line}: {message}" if line else message) from None
 
     return run
