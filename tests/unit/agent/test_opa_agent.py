@@ -1,15 +1,18 @@
-"""An agent configured with opa_url decides on the OPA sidecar, same contract."""
+"""An agent configured with opa_url decides on the OPA sidecar, with policy_engine: opa-go
+on OPA's engine in-process; same contract, same decisions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.agents import agent_config
 from support.opa_emulator import OpaEmulator
 
 from agent.config import config_from_dict
 from agent.service import Agent
-from fedgov.policy import OpaEngine
+from fedgov.errors import ConfigError
+from fedgov.policy import OpaEngine, OpaGoEngine, RegoEngine
 from fedgov.synthetic import credit_data, write_table
 
 
@@ -38,3 +41,38 @@ def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
             assert ("POST", "/v1/data/fedgov/decision") in opa.requests
         finally:
             agent.close()
+
+
+def test_agent_decides_on_opa_go_as_on_regopy(tmp_path: Path, spec_file: Path) -> None:
+    """policy_engine: opa-go decides in-process on OPA's evaluator, the same as regopy."""
+    from agent.pipeline import build_report
+
+    write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
+    decisions = {}
+    for engine in ("opa-go", "regopy"):
+        cfg = config_from_dict(
+            agent_config(spec_file, "in", silo="US-NY", policy_engine=engine), base=tmp_path
+        )
+        agent = Agent(cfg)
+        try:
+            assert isinstance(agent.engine, OpaGoEngine if engine == "opa-go" else RegoEngine)
+            report = build_report(
+                agent.models[0].spec,
+                tmp_path / "in" / "w.parquet",
+                agent.engine,
+                silo_id="US-NY",
+                jurisdiction="US-NY",
+                chunk_rows=1000,
+            )
+            decisions[engine] = report.decision
+        finally:
+            agent.close()
+    assert not decisions["opa-go"].allow and "retrain" in decisions["opa-go"].actions
+    assert decisions["opa-go"] == decisions["regopy"]
+
+
+def test_opa_engine_without_url_is_a_config_error(tmp_path: Path, spec_file: Path) -> None:
+    (tmp_path / "in").mkdir()
+    cfg = config_from_dict(agent_config(spec_file, "in", policy_engine="opa"), base=tmp_path)
+    with pytest.raises(ConfigError, match="needs opa_url"):
+        Agent(cfg)
