@@ -76,3 +76,35 @@ def test_opa_engine_without_url_is_a_config_error(tmp_path: Path, spec_file: Pat
     cfg = config_from_dict(agent_config(spec_file, "in", policy_engine="opa"), base=tmp_path)
     with pytest.raises(ConfigError, match="needs opa_url"):
         Agent(cfg)
+
+
+def test_decision_audit_record_carries_opa_decision_log_fields(
+    tmp_path: Path, spec_file: Path
+) -> None:
+    """The decision record has OPA's decision-log fields; its input re-decides to its result."""
+    import json
+
+    from fedgov.audit import verify_chain
+    from fedgov.errors import GovernanceError
+
+    write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
+    unreachable = {"address": "127.0.0.1:1", "insecure": True, "retry_seconds": 0.1}
+    cfg = agent_config(spec_file, "in", silo="US-NY", aggregator=unreachable)
+    agent = Agent(config_from_dict(cfg, base=tmp_path))
+    try:
+        with pytest.raises(GovernanceError):  # no aggregator: the report stays in the outbox
+            agent.scan_once()
+        log = agent.config.state_dir / "audit.jsonl"
+        (rec,) = [r for r in map(json.loads, log.read_text().splitlines()) if r["kind"] == "decision"]
+        assert rec["path"] == "fedgov/decision"
+        assert rec["bundles"] == {"fedgov": {"revision": agent.engine.digest}}
+        assert rec["result"] == {k: rec[k] for k in ("allow", "deny", "actions")} | {
+            "warn": rec["result"]["warn"]
+        }
+        assert rec["timestamp"].endswith("Z") and len(rec["decision_id"]) == 36
+        assert rec["input"]["silo"] == "US-NY" and rec["input"]["sample_size"] == 2000
+        again = agent.engine.evaluate(rec["input"]).to_dict()
+        assert again == rec["result"] | {"bundle_digest": agent.engine.digest}
+        assert verify_chain(log).ok
+    finally:
+        agent.close()
