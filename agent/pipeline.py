@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fedgov.data import file_digest, fold_file
-from fedgov.metrics import compute_metrics
 from fedgov.decision import decision_log
+from fedgov.metrics import compute_metrics
 from fedgov.policy import Decision, PolicyEngine, to_plain
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
@@ -172,7 +172,7 @@ def assemble_report(
 
 
 def decision_log_fields(spec: MonitoringSpec, report: Report) -> dict[str, Any]:
-    """OPA's decision-log fields for the report's decision (see :func:`fedgov.decision.decision_log`).
+    """OPA's decision-log fields for the report's decision (:func:`fedgov.decision.decision_log`).
 
     The input is rebuilt from the report (its metrics, window, silo), as the
     policy saw it; the decision id is the report id's UUID form, so a window

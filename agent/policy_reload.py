@@ -2,9 +2,10 @@
 
 The engine is ``policy_engine`` from the configuration (see
 :func:`fedgov.policy.load_engine`): embedded Rego by default, an OPA sidecar
-when only ``opa_url`` is configured. A changed bundle is swapped in only if it compiles; a broken one
-is logged and audited once per distinct content and never swapped in, so the
-bundle that was serving keeps deciding (fail closed at start, fail safe while
+when only ``opa_url`` is configured. A changed bundle is swapped in only if
+it compiles; a broken one is logged and audited once per distinct content and
+never swapped in, so the bundle that was serving keeps deciding (fail closed
+at start, fail safe while
 running).
 """
 

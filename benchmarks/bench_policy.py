@@ -272,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "OK" if overhead <= TARGET else "OVER TARGET"
         print(f"\nRegoEngine overhead vs raw regopy (p50): {overhead:.2f}x"
               f" (target <= {TARGET}x: {verdict})")  # fmt: skip
+        faster = "faster" if go_vs_rego < 1 else "slower"
         print(f"OpaGoEngine / RegoEngine per decision (p50): {go_vs_rego:.2f}"
-              f" ({1 / go_vs_rego:.1f}x {'faster' if go_vs_rego < 1 else 'slower'} on OPA's engine)")  # fmt: skip
+              f" ({1 / go_vs_rego:.1f}x {faster} on OPA's engine)")  # fmt: skip
     return 0
 
 

@@ -63,14 +63,21 @@ def opa_bindings() -> Any:
     try:
         import opa_bindings  # type: ignore[import-untyped, unused-ignore]
     except ImportError as exc:
-        raise ConfigError(f"the opa-go policy engine is not installed ({exc}); {INSTALL_HINT}")
+        raise ConfigError(
+            f"the opa-go policy engine is not installed ({exc}); {INSTALL_HINT}"
+        ) from None
     return opa_bindings
 
 
 def parse_opa_errors(text: str) -> list[tuple[str, int, int | None, str]]:
     """``(module name, line, column or None, message)`` of each located error in OPA's ``text``."""
     return [
-        (m["file"], int(m["line"]), None if m["caret"] is None else len(m["caret"]) + 1, m["message"])
+        (
+            m["file"],
+            int(m["line"]),
+            None if m["caret"] is None else len(m["caret"]) + 1,
+            m["message"],
+        )
         for m in _LOCATED.finditer(text)
     ]
 
@@ -134,7 +141,9 @@ class OpaGoEngine:
     def from_bundle(cls, path: str | Path) -> OpaGoEngine:
         """Load and compile a bundle on OPA; raise :class:`PolicyError` naming file and line."""
         engine = cls(load_bundle(path))
-        logger.info("policy bundle %s loaded on OPA (Go), digest %s", engine.bundle.path, engine.digest)
+        logger.info(
+            "policy bundle %s loaded on OPA (Go), digest %s", engine.bundle.path, engine.digest
+        )
         return engine
 
     def _new_engine(self) -> Any:
@@ -146,7 +155,9 @@ class OpaGoEngine:
     def _engine(self) -> Any:
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            logger.debug("compiling bundle %s on OPA for thread %s", self.digest, threading.get_ident())
+            logger.debug(
+                "compiling bundle %s on OPA for thread %s", self.digest, threading.get_ident()
+            )
             engine = self._local.engine = self._new_engine()
         return engine
 

@@ -13,8 +13,8 @@ shipped packs' tests must pass on both (a test checks it).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -57,7 +57,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -378,9 +377,7 @@ class OpaEmulator:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise _error(400, "invalid_parameter", "the policy is not UTF-8 text") from None
-            self._on_worker(
-                lambda: store.commit({**store.modules, policy_id: text}, store.data)
-            )
+            self._on_worker(lambda: store.commit({**store.modules, policy_id: text}, store.data))
             return 200, {}
         if method == "DELETE":
 
@@ -400,14 +397,10 @@ class OpaEmulator:
         store = self._store
         if method == "PUT":
             value = self._json(body)
-            self._on_worker(
-                lambda: store.commit(store.modules, _set_path(store.data, path, value))
-            )
+            self._on_worker(lambda: store.commit(store.modules, _set_path(store.data, path, value)))
             return 204, None
         if method == "DELETE":
-            self._on_worker(
-                lambda: store.commit(store.modules, _without(store.data, path))
-            )
+            self._on_worker(lambda: store.commit(store.modules, _without(store.data, path)))
             return 204, None
         if method in ("GET", "POST"):
             request = self._json(body) if body.strip() else {}

@@ -95,7 +95,9 @@ def test_decision_audit_record_carries_opa_decision_log_fields(
         with pytest.raises(GovernanceError):  # no aggregator: the report stays in the outbox
             agent.scan_once()
         log = agent.config.state_dir / "audit.jsonl"
-        (rec,) = [r for r in map(json.loads, log.read_text().splitlines()) if r["kind"] == "decision"]
+        (rec,) = [
+            r for r in map(json.loads, log.read_text().splitlines()) if r["kind"] == "decision"
+        ]
         assert rec["path"] == "fedgov/decision"
         assert rec["bundles"] == {"fedgov": {"revision": agent.engine.digest}}
         assert rec["result"] == {k: rec[k] for k in ("allow", "deny", "actions")} | {

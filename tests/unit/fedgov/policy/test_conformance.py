@@ -303,9 +303,7 @@ def write_bundle(root: Path, case: Case) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_backend_conforms(
-    case: Case, engine_backend: tuple[str, Factory], tmp_path: Path
-) -> None:
+def test_backend_conforms(case: Case, engine_backend: tuple[str, Factory], tmp_path: Path) -> None:
     name, make_engine = engine_backend
     root = write_bundle(tmp_path / "bundle", case)
     if case.expect is PolicyError or (case.regopy_refuses and name == "regopy"):

@@ -27,8 +27,12 @@ from fedgov.policy import Decision, default_bundle_path
 
 ROOT = Path(__file__).resolve().parents[4]
 PACKS = {
-    **{p.name: p for p in sorted((ROOT / "deploy" / "policies").iterdir()) if any(p.glob("*.rego"))},
-    **{f"bundles/{p.name}": p for p in sorted(default_bundle_path().parent.iterdir()) if p.is_dir()},
+    **{
+        p.name: p for p in sorted((ROOT / "deploy" / "policies").iterdir()) if any(p.glob("*.rego"))
+    },
+    **{
+        f"bundles/{p.name}": p for p in sorted(default_bundle_path().parent.iterdir()) if p.is_dir()
+    },
 }
 
 
@@ -57,7 +61,11 @@ BASE: dict[str, Any] = {
             "demographic_parity_difference": 0.3,
             "demographic_parity_ratio": 0.6,
             "equalized_odds_difference": 0.3,
-            "groups": {"F": _group(480, 0.3), "M": _group(500, 0.5), "__missing__": _group(20, 0.4)},
+            "groups": {
+                "F": _group(480, 0.3),
+                "M": _group(500, 0.5),
+                "__missing__": _group(20, 0.4),
+            },
         },
         "sex*race": {
             "demographic_parity_difference": 0.1,
@@ -105,7 +113,9 @@ INPUTS: dict[str, Any] = {
             "groups": {"F": _group(0, None), "M": _group(500, None)},
         },
     ),
-    "null_psi": _with("drift.features.age", {"psi": None, "psi_pvalue": None, "missing_rate": None}),
+    "null_psi": _with(
+        "drift.features.age", {"psi": None, "psi_pvalue": None, "missing_rate": None}
+    ),
     "no_fairness": _with("fairness", _DROP),
     "fairness_not_an_object": _with("fairness", [1, 2]),
     "no_drift": _with("drift", _DROP),
