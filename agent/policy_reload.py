@@ -5,8 +5,7 @@ The engine is ``policy_engine`` from the configuration (see
 when only ``opa_url`` is configured. A changed bundle is swapped in only if
 it compiles; a broken one is logged and audited once per distinct content and
 never swapped in, so the bundle that was serving keeps deciding (fail closed
-at start, fail safe while
-running).
+at start, fail safe while running).
 """
 
 from __future__ import annotations
