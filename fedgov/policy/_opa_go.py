@@ -30,7 +30,7 @@ from typing import Any
 from fedgov.decision import DECISION_PATH, Decision, fail_closed, parse_decision_document
 from fedgov.errors import ConfigError, PolicyError
 from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
-from fedgov.policy._rego_input import InputError, to_plain
+from fedgov.policy._rego_input import InputError, object_input
 
 __all__ = [
     "INSTALL_HINT",
@@ -178,11 +178,7 @@ class OpaGoEngine:
         """Decide on ``input``; never raises, fails closed instead."""
         digest = self.digest
         try:
-            plain = to_plain(input)
-            if not isinstance(plain, dict):
-                return fail_closed(
-                    f"input must be an object, not {type(input).__name__}", bundle_digest=digest
-                )
+            plain = object_input(input)
             doc = self._engine().eval_document(_DOCUMENT, plain)
         except InputError as exc:
             return fail_closed(f"invalid input: {exc}", bundle_digest=digest)

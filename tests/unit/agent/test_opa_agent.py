@@ -13,7 +13,17 @@ from agent.config import config_from_dict
 from agent.service import Agent
 from fedgov.errors import ConfigError
 from fedgov.policy import OpaEngine, OpaGoEngine, RegoEngine
+from fedgov.report import Report
 from fedgov.synthetic import credit_data, write_table
+
+
+def _decide_window(agent: Agent, path: Path) -> Report:
+    from agent.pipeline import build_report
+
+    spec = agent.models[0].spec
+    return build_report(
+        spec, path, agent.engine, silo_id="US-NY", jurisdiction="US-NY", chunk_rows=1000
+    )
 
 
 def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
@@ -26,16 +36,7 @@ def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
         agent = Agent(cfg)
         try:
             assert isinstance(agent.engine, OpaEngine)
-            from agent.pipeline import build_report
-
-            report = build_report(
-                agent.models[0].spec,
-                tmp_path / "in" / "w.parquet",
-                agent.engine,
-                silo_id="US-NY",
-                jurisdiction="US-NY",
-                chunk_rows=1000,
-            )
+            report = _decide_window(agent, tmp_path / "in" / "w.parquet")
             assert not report.decision.allow and "retrain" in report.decision.actions
             assert report.decision.bundle_digest == agent.engine.digest
             assert ("POST", "/v1/data/fedgov/decision") in opa.requests
@@ -45,8 +46,6 @@ def test_agent_decides_on_opa(tmp_path: Path, spec_file: Path) -> None:
 
 def test_agent_decides_on_opa_go_as_on_regopy(tmp_path: Path, spec_file: Path) -> None:
     """policy_engine: opa-go decides in-process on OPA's evaluator, the same as regopy."""
-    from agent.pipeline import build_report
-
     write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
     decisions = {}
     for engine in ("opa-go", "regopy"):
@@ -56,15 +55,7 @@ def test_agent_decides_on_opa_go_as_on_regopy(tmp_path: Path, spec_file: Path) -
         agent = Agent(cfg)
         try:
             assert isinstance(agent.engine, OpaGoEngine if engine == "opa-go" else RegoEngine)
-            report = build_report(
-                agent.models[0].spec,
-                tmp_path / "in" / "w.parquet",
-                agent.engine,
-                silo_id="US-NY",
-                jurisdiction="US-NY",
-                chunk_rows=1000,
-            )
-            decisions[engine] = report.decision
+            decisions[engine] = _decide_window(agent, tmp_path / "in" / "w.parquet").decision
         finally:
             agent.close()
     assert not decisions["opa-go"].allow and "retrain" in decisions["opa-go"].actions
