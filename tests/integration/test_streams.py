@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from support.pki import make_pki, tls_files
 from support.proxy import cut_proxy
 from support.servers import register
 
@@ -23,17 +24,13 @@ from aggregator.limits import CallLimits, Keepalive
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
 from fedgov.spec import MonitoringSpec
-from fedgov.tls import TlsFiles, channel_credentials, init_trial_pki
+from fedgov.tls import channel_credentials
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
 from fedgov.wire.channel import KEEPALIVE_MS, open_channel
 from fedgov.wire.retry import BUSY_KEY
 
 pytestmark = pytest.mark.integration
-
-
-def _files(pki: Path, name: str) -> TlsFiles:
-    return TlsFiles(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
 
 
 def _eventually(check: Callable[[], bool], within: float = 10.0) -> None:
@@ -45,9 +42,7 @@ def _eventually(check: Callable[[], bool], within: float = 10.0) -> None:
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Path:
-    d = tmp_path / "pki"
-    init_trial_pki(d, ["EU-DE", "US-NY", "operator"])
-    return d
+    return make_pki(tmp_path / "pki")  # EU-DE, US-NY, operator, auditor
 
 
 @pytest.fixture
@@ -56,7 +51,8 @@ def served(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[Callable[...
 
     def start(**kw: object) -> RunningServer:
         running = create_server("127.0.0.1:0", SqliteStore(tmp_path / "agg.db"), **kw)  # type: ignore[arg-type]
-        register(running.handler, credit_spec, ["EU-DE", "US-NY"])
+        for silo in ("EU-DE", "US-NY"):
+            register(running.handler, credit_spec, [silo], jurisdiction=silo)
         started.append(running)
         return running
 
@@ -77,13 +73,13 @@ def _send_command(running: RunningServer, silo: str) -> str:
 def test_200_streams_from_one_silo_are_capped_and_queries_stay_fast(
     served: Callable[..., RunningServer], pki: Path
 ) -> None:
-    running = served(tls=_files(pki, "aggregator"))
+    running = served(tls=tls_files(pki, "aggregator"))
     address = f"127.0.0.1:{running.port}"
     outcomes: list[grpc.StatusCode] = []
     received: list[str] = []
 
     async def flood(opened: threading.Event, done: threading.Event) -> None:
-        creds = channel_credentials(_files(pki, "EU-DE"))
+        creds = channel_credentials(tls_files(pki, "EU-DE"))
         async with grpc.aio.secure_channel(address, creds) as channel:
             stub = aggregator_pb2_grpc.AggregatorStub(channel)
             calls = [stub.StreamCommands(pb.StreamCommandsRequest(silo_id="EU-DE")) for _ in range(200)]
@@ -110,7 +106,7 @@ def test_200_streams_from_one_silo_are_capped_and_queries_stay_fast(
     try:
         assert opened.wait(10)
         # Another caller's queries answer at once, while the flood is under way and after.
-        channel = open_channel(address, _files(pki, "operator"))
+        channel = open_channel(address, tls_files(pki, "operator"))
         stub = aggregator_pb2_grpc.AggregatorStub(channel)
         latencies = []
         for _ in range(20):
