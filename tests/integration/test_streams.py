@@ -51,8 +51,7 @@ def served(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[Callable[...
 
     def start(**kw: object) -> RunningServer:
         running = create_server("127.0.0.1:0", SqliteStore(tmp_path / "agg.db"), **kw)  # type: ignore[arg-type]
-        for silo in ("EU-DE", "US-NY"):
-            register(running.handler, credit_spec, [silo], jurisdiction=silo)
+        register(running.handler, credit_spec, ["EU-DE", "US-NY"])
         started.append(running)
         return running
 
