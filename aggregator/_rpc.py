@@ -44,19 +44,18 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 
 import grpc
-from google.protobuf.message import DecodeError, Message
-from google.protobuf.message_factory import GetMessageClass
+from google.protobuf.message import Message
 
+from aggregator._service import Undecodable
 from aggregator._status import abort_status, abort_with, fit
 from aggregator.limits import Admission
 from fedgov.errors import Overloaded
 from fedgov.identity import Identity, Role
 from fedgov.tls import peer_identity
-from fedgov.v1 import aggregator_pb2
 from fedgov.wire import check_request
 from fedgov.wire.retry import BUSY_KEY
 
-__all__ = ["RPC_ROLES", "Access", "Guarded", "Role", "SiloRule", "add_service", "rpc"]
+__all__ = ["RPC_ROLES", "Access", "Guarded", "Role", "SiloRule", "rpc"]
 
 # How a caller with the silo role is held to its own data: "own", the request's
 # silo_field must name it; "scoped", a read whose silo_field filter is set to it;
@@ -157,7 +156,7 @@ def rpc(
 
         def admit(servicer: Guarded, request: Message, checks: _Deferred) -> Callable[[], None]:
             """On the loop, before any work: a slot for the call, or a refusal."""
-            if isinstance(request, _Undecodable):
+            if isinstance(request, Undecodable):
                 raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
             label = what(request) if callable(what) else what
             identity = peer_identity(checks)  # by certificate; by connection without mTLS
@@ -165,7 +164,9 @@ def rpc(
             try:
                 return servicer.admission.admit(name, caller, label)
             except Overloaded as exc:
-                raise _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True)
+                raise _Refused(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True
+                ) from None
 
         if inspect.isasyncgenfunction(method):
 
@@ -330,50 +331,3 @@ def _get(request: Message, field: str) -> str:
 def _set(request: Message, field: str, value: str) -> None:
     *path, last = field.split(".")
     setattr(functools.reduce(getattr, path, request), last, value)
-
-
-class _Undecodable:
-    """What a request that is not its message's protobuf encoding decodes to."""
-
-    def __init__(self, kind: str, error: Exception) -> None:
-        self.kind, self.error = kind, error
-
-    def explain(self, rpc_name: str) -> str:
-        return fit(
-            f"{rpc_name}: the request is not a valid {self.kind} message ({self.error}); "
-            "send one built from fedgov's protos"
-        )
-
-
-def _decoder(cls: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
-    def decode(data: bytes) -> Message | _Undecodable:
-        try:
-            return cls.FromString(data)
-        except DecodeError as exc:
-            return _Undecodable(cls.DESCRIPTOR.full_name, exc)
-
-    return decode
-
-
-def add_service(servicer: object, server: grpc.aio.Server) -> None:
-    """Register ``fedgov.v1.Aggregator`` on ``server``, as the generated
-    ``add_AggregatorServicer_to_server`` does, except that bytes which do not decode
-    reach :func:`rpc` (INVALID_ARGUMENT in words) instead of gRPC's UNKNOWN with a
-    Python exception's name in it and a traceback in the log."""
-    service = aggregator_pb2.DESCRIPTOR.services_by_name["Aggregator"]
-    handlers = {}
-    for method in service.methods:
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
-        handlers[method.name] = make(
-            getattr(servicer, method.name),
-            request_deserializer=_decoder(GetMessageClass(method.input_type)),
-            response_serializer=GetMessageClass(method.output_type).SerializeToString,
-        )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(service.full_name, handlers)

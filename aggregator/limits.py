@@ -47,6 +47,17 @@ class CallLimits:
             if getattr(self, name) < 1:
                 raise ValueError(f"CallLimits.{name} must be at least 1")
 
+    def options(self) -> list[tuple[str, int]]:
+        """gRPC server arguments: calls that arrive before the server takes them wait in
+        gRPC's queue; past 1,000 of them (its default) gRPC cancels the rest, so
+        thousands of silos (re)connecting at once would see CANCELLED. The queue
+        takes as many as the caps allow; the caps refuse the excess in words."""
+        most = self.streams + self.per_rpc * 16
+        return [
+            ("grpc.server.max_pending_requests", most),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * most),
+        ]
+
     def caps(self, rpc: str) -> tuple[int, int]:
         """(per caller, over all callers) for ``rpc``."""
         if rpc in STREAM_RPCS:

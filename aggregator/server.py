@@ -23,7 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from aggregator._rpc import add_service
+from aggregator._service import add_service
 from aggregator.central import CentralGate
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
@@ -141,6 +141,7 @@ def create_server(
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         *(keepalive or Keepalive()).options(),
+        *servicer.admission.limits.options(),
         *_EXCLUSIVE_PORT,
     ]
     loop = _LoopThread()

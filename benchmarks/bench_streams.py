@@ -243,7 +243,7 @@ def main() -> int:
     reporters = len(levels) * args.ingest_silos
     names = [silo_name(i) for i in range(max(max(levels), reporters, 200))]
     t0 = time.perf_counter()
-    init_trial_pki(tmp / "pki", [*names, "operator"])
+    init_trial_pki(tmp / "pki", {s: f"EU-{s}" for s in names})  # and operator, auditor
     print(f"PKI for {len(names)} silos in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     spec, cols = bench_spec()
     template = report_bytes(spec, cols, names[0], "template")

@@ -81,7 +81,8 @@ def test_200_streams_from_one_silo_are_capped_and_queries_stay_fast(
         creds = channel_credentials(tls_files(pki, "EU-DE"))
         async with grpc.aio.secure_channel(address, creds) as channel:
             stub = aggregator_pb2_grpc.AggregatorStub(channel)
-            calls = [stub.StreamCommands(pb.StreamCommandsRequest(silo_id="EU-DE")) for _ in range(200)]
+            request = pb.StreamCommandsRequest(silo_id="EU-DE")
+            calls = [stub.StreamCommands(request) for _ in range(200)]
 
             async def drain(call: grpc.aio.UnaryStreamCall) -> None:
                 try:

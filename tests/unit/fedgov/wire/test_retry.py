@@ -10,10 +10,12 @@ from fedgov.wire.retry import BUSY_KEY, Backoff, call_with_retry
 
 
 class _Failed(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str, trailers: tuple = ()) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self, code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         self._code, self._details, self._trailers = code, details, trailers
 
-    def trailing_metadata(self) -> tuple:  # type: ignore[type-arg]
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
         return self._trailers
 
     def code(self) -> grpc.StatusCode:
@@ -23,8 +25,11 @@ class _Failed(grpc.RpcError):
         return self._details
 
 
+Trailers = tuple[tuple[str, str], ...]
+
+
 def _attempts(
-    code: grpc.StatusCode, expected: type[Exception], trailers: tuple = (), **kw: object  # type: ignore[type-arg]
+    code: grpc.StatusCode, expected: type[Exception], trailers: Trailers = (), **kw: object
 ) -> tuple[int, str]:
     calls = 0
 
