@@ -250,12 +250,14 @@ def main() -> int:
     running = create_server(
         "127.0.0.1:0",
         SqliteStore(tmp / "agg.db"),
-        tls=TlsFiles(tmp / "pki" / "ca.pem", tmp / "pki" / "aggregator.pem",
-                     tmp / "pki" / "aggregator.key"),
+        tls=TlsFiles(
+            tmp / "pki" / "ca.pem", tmp / "pki" / "aggregator.pem", tmp / "pki" / "aggregator.key"
+        ),
         audit=AuditLog(tmp / "agg.audit.jsonl"),
     )
-    reg = ModelRegistration(spec.model_id, spec.model_version, spec.digest,
-                            json.dumps(spec.to_dict()))
+    reg = ModelRegistration(
+        spec.model_id, spec.model_version, spec.digest, json.dumps(spec.to_dict())
+    )
     for s in names[: max(200, reporters)]:  # what `query silos` lists
         running.handler.register(s, f"EU-{s}", "sha256:bench", [reg])
     k = args.ingest_silos
@@ -279,19 +281,28 @@ def main() -> int:
     }
     load = os.getloadavg()
     if args.json:
-        print(json.dumps({"levels": rows, "ingest_ratio": ratio, "checks": checks,
-                          "loadavg": load}, indent=2))
+        print(
+            json.dumps(
+                {"levels": rows, "ingest_ratio": ratio, "checks": checks, "loadavg": load}, indent=2
+            )
+        )
         return 0 if all(checks.values()) else 1
-    print(f"\nmTLS, SQLite, audited; {base['query_rows']} silos listed per query; "
-          f"{args.ingest_silos} silos reporting for {args.seconds:.0f}s per level; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'streams':>8} {'held':>6} {'open s':>7} {'q p50 ms':>9} {'q p95 ms':>9} "
-          f"{'q max ms':>9} {'q err':>6} {'reports/s':>10} {'CPU ms/rep':>11} {'RSS MB':>7}")
+    print(
+        f"\nmTLS, SQLite, audited; {base['query_rows']} silos listed per query; "
+        f"{args.ingest_silos} silos reporting for {args.seconds:.0f}s per level; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print(
+        f"{'streams':>8} {'held':>6} {'open s':>7} {'q p50 ms':>9} {'q p95 ms':>9} "
+        f"{'q max ms':>9} {'q err':>6} {'reports/s':>10} {'CPU ms/rep':>11} {'RSS MB':>7}"
+    )
     for r in rows:
-        print(f"{r['streams']:>8} {r['held_at_end']:>6} {r['open_s']:>7.1f} "
-              f"{r['query_p50_ms']:>9.1f} {r['query_p95_ms']:>9.1f} {r['query_max_ms']:>9.1f} "
-              f"{r['query_errors']:>6} {r['reports_per_s']:>10.0f} "
-              f"{r['server_cpu_ms_per_report']:>11.2f} {r['server_rss_mb']:>7.0f}")
+        print(
+            f"{r['streams']:>8} {r['held_at_end']:>6} {r['open_s']:>7.1f} "
+            f"{r['query_p50_ms']:>9.1f} {r['query_p95_ms']:>9.1f} {r['query_max_ms']:>9.1f} "
+            f"{r['query_errors']:>6} {r['reports_per_s']:>10.0f} "
+            f"{r['server_cpu_ms_per_report']:>11.2f} {r['server_rss_mb']:>7.0f}"
+        )
     print(f"ingest at {top['streams']} streams / at 0: {ratio:.2f}")
     for what, ok in checks.items():
         print(f"{what}: {'PASS' if ok else 'FAIL'}")
