@@ -36,10 +36,11 @@ thread; a server stream is an async generator on the loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 
@@ -105,7 +106,7 @@ class Guarded(Protocol):
     require_identity: bool  # mTLS: enforce the table's checks
     admission: Admission  # calls in flight per caller and per RPC
 
-    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]:
+    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
         """Run blocking ``fn(*args)`` on a worker thread."""
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
@@ -213,16 +214,26 @@ def rpc(
             checks = _Deferred(context)
             try:
                 release = admit(servicer, request, checks)
-                try:
-                    return await servicer.off_loop(work, servicer, request, checks)
-                finally:
-                    release()
+                done = servicer.off_loop(work, servicer, request, checks)
+                _release_when_done(done, release)
+                # A caller that cancels keeps its slot until the worker is done: calling
+                # and cancelling at once does not get past the caps.
+                return await asyncio.shield(done)
             except _Refused as refused:
                 await refused.send(context)
 
         return cast(F, unary)
 
     return decorate
+
+
+def _release_when_done(work: asyncio.Future[Any], release: Callable[[], None]) -> None:
+    def done(future: asyncio.Future[Any]) -> None:
+        release()
+        if not future.cancelled():
+            future.exception()  # seen: a call cancelled meanwhile has nobody to tell
+
+    work.add_done_callback(done)
 
 
 class _Refused(Exception):

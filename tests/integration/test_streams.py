@@ -232,3 +232,20 @@ def test_calls_over_a_callers_cap_are_refused_as_busy_and_others_pass(
     assert all("already serves 3 QuerySilos calls" in (r.details() or "") for r in refused)
     assert running.servicer is not None
     assert dict(running.servicer.admission.in_flight()) == {}
+    # A caller that gives up keeps its slots until the work is done: calling and
+    # cancelling at once does not get past the caps.
+    gate.clear()
+    channel = grpc.insecure_channel(address)
+    stub = aggregator_pb2_grpc.AggregatorStub(channel)
+    for _ in range(2):
+        with pytest.raises(grpc.RpcError) as gave_up:
+            stub.QuerySilos(pb.SilosQuery(), timeout=0.3)
+        assert gave_up.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    with pytest.raises(grpc.RpcError) as busy:
+        stub.QuerySilos(pb.SilosQuery(), timeout=5)
+    assert busy.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    gate.set()
+    admission = running.servicer.admission
+    _eventually(lambda: not admission.in_flight())
+    assert stub.QuerySilos(pb.SilosQuery(), timeout=5).ByteSize() > 0
+    channel.close()
