@@ -77,7 +77,7 @@ class Keepalive:
     """
 
     time_ms: int = 30_000
-    timeout_ms: int = 10_000
+    timeout_ms: int = 20_000  # 10 s dropped live peers of a loaded client (10,000 streams)
     min_client_ping_ms: int = 20_000
     idle_ms: int = 600_000
 
