@@ -58,6 +58,13 @@ def register(verbs: Verbs) -> None:
         help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
     )
     s.add_argument(
+        "--node-keys",
+        default=None,
+        metavar="DIR",
+        help="folder of the silos' Flower node public keys, SILO.node.pub (default: --tls-dir); "
+        "with mTLS the SuperLink serves TLS from --tls-dir and admits only these keys",
+    )
+    s.add_argument(
         "--rounds",
         type=t.count(1, 10_000),
         default=3,
@@ -154,9 +161,15 @@ def serve(args: argparse.Namespace) -> int:
                 f"({exc.strerror or exc}); pick a free port"
             ) from None
     training = None
+    if args.node_keys and not (args.retrain and tls):
+        raise ConfigError("--node-keys needs --retrain and --tls-dir (node keys need TLS)")
     if args.retrain:
         training = TrainingSettings(
-            rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
+            rounds=args.rounds,
+            reweigh_attribute=args.reweigh,
+            app=args.flower_app,
+            flower_tls=tls,  # the SuperLink runs beside the aggregator: same certificate
+            node_keys=Path(args.node_keys or args.tls_dir) if tls else None,
         )
     running = create_server(
         args.listen,

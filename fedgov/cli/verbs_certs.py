@@ -37,12 +37,13 @@ def register(verbs: Verbs) -> None:
 
 
 def init(args: argparse.Namespace) -> int:
-    from fedgov.tls import init_trial_pki
+    from fedgov.tls import init_trial_pki, issue_node_keys
 
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     written = init_trial_pki(
         args.out, [*args.silos, "operator"], aggregator_hosts=hosts, days=args.days
     )
+    written.update(issue_node_keys(args.out, args.silos))
     for name, path in written.items():
         print(f"{name:12} {path}")
     return 0

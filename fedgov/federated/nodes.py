@@ -13,27 +13,23 @@ port to another process before binding it is retried on a new one. Each
 process has its own ``FLWR_HOME``. Ready means: the SuperLink answers
 ``/health``; a SuperNode has logged the node id the SuperLink gave it.
 
-Security (Flower 1.42). Given ``tls`` (the site's CA, and a server
-certificate whose SANs name the SuperLink's host), the SuperLink serves its
-one port - Fleet, Control and Runtime APIs - over TLS
-(``--ssl-ca-certfile --ssl-certfile --ssl-keyfile``) with SuperNode
-authentication on (``--enable-supernode-auth``): a SuperNode is accepted only
-if its public key was registered first (:meth:`SuperLinkProcess.enroll`,
-``flwr supernode register``). A SuperNode given ``root_certificates`` (the
-CA) and its ``node_key`` connects over TLS and signs its calls with the key
+Security (Flower 1.42). Given ``tls`` (the site's CA, a server certificate
+naming the SuperLink's host), the SuperLink serves its one port (Fleet,
+Control, Runtime APIs) over TLS with SuperNode authentication
+(``--ssl-ca-certfile --ssl-certfile --ssl-keyfile --enable-supernode-auth``):
+it admits a SuperNode only if its public key was registered first
+(:meth:`SuperLinkProcess.enroll`: ``flwr supernode register``). A SuperNode
+given the CA and its node key connects over TLS and signs its calls
 (``--root-certificates --auth-supernode-private-key``). An unregistered key
-is refused (``[code: 2004] Failed to activate SuperNode``), a node without a
-key too (``[code: 2001]``), and a node that does not trust the CA fails the
-handshake (``CERTIFICATE_VERIFY_FAILED``); each exits with code 305 and
-:meth:`SuperNodeProcess.await_registered` says which. Without ``tls`` /
-``root_certificates`` both ends run ``--insecure`` (plaintext, any node may
-join): only for a trial on one machine.
+(``[code: 2004] Failed to activate SuperNode``), no key (``[code: 2001]``)
+and a CA it does not trust (``CERTIFICATE_VERIFY_FAILED``) each end the
+SuperNode with exit code 305; :meth:`SuperNodeProcess.refusal` says which.
+Without ``tls`` both ends run ``--insecure``: plaintext, any node may join.
 
-What node authentication does not cover: Flower's Control API shares the
-port and, in the open-source build, authenticates no one, so a process that
-reaches the port could register a key of its own. The built-in ServerApp
-therefore trains only with the node ids fedgov enrolled (run config
-``node-ids``), and the port should be reachable from the silos' networks only.
+Not covered by node authentication: the Control API shares the port and, in
+open-source Flower, authenticates no one, so whoever reaches the port could
+register a key. Hence the built-in ServerApp trains only with the node ids
+fedgov enrolled (run config ``node-ids``); expose the port to the silos only.
 """
 
 from __future__ import annotations
@@ -250,8 +246,9 @@ class SuperLinkProcess(_FlowerProcess):
         if self.tls is None:
             url, context = f"http://{self.address}/health", None
         else:
-            url, context = f"https://{self.address}/health", ssl.create_default_context(
-                cafile=str(self.tls.ca)
+            url, context = (
+                f"https://{self.address}/health",
+                ssl.create_default_context(cafile=str(self.tls.ca)),
             )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline and self.proc.alive():

@@ -101,7 +101,9 @@ def write_cli_config(
     return path
 
 
-def flwr_cli(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+def flwr_cli(
+    args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     """``flwr ARGS`` with ``env`` (its ``FLWR_HOME`` holds the connection), within ``timeout`` s."""
     try:
         return subprocess.run(
