@@ -304,9 +304,9 @@ def write_node_key(directory: str | Path, name: str) -> NodeKey:
 
 def issue_node_keys(out_dir: str | Path, silos: Sequence[str]) -> dict[str, Path]:
     """One Flower node key pair per silo in ``out_dir`` (beside the trial PKI):
-    ``{"<silo>.node.pub": path, ...}``; existing pairs are kept."""
+    ``{"<silo> node": path of <silo>.node.pub, ...}``; existing pairs are kept."""
     try:
-        return {f"{s}.node.pub": write_node_key(out_dir, s).public for s in dict.fromkeys(silos)}
+        return {f"{s} node": write_node_key(out_dir, s).public for s in dict.fromkeys(silos)}
     except OSError as exc:
         raise ConfigError(
             f"{out_dir}: cannot write the Flower node keys there ({exc.strerror or exc})"

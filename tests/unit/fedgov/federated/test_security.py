@@ -31,7 +31,10 @@ def test_a_node_key_is_what_flower_reads(tmp_path: Path) -> None:
 
 def test_node_keys_are_kept_not_replaced(tmp_path: Path) -> None:
     first = issue_node_keys(tmp_path, ["EU-DE", "US-NY", "EU-DE"])
-    assert list(first) == ["EU-DE.node.pub", "US-NY.node.pub"]
+    assert first == {
+        "EU-DE node": tmp_path / "EU-DE.node.pub",
+        "US-NY node": tmp_path / "US-NY.node.pub",
+    }
     before = (tmp_path / "EU-DE.node.pub").read_bytes()
     issue_node_keys(tmp_path, ["EU-DE"])  # an enrolled key must not change under a silo
     assert (tmp_path / "EU-DE.node.pub").read_bytes() == before
