@@ -43,6 +43,7 @@ class Access(NamedTuple):
 
 _SILO: frozenset[Role] = frozenset({"silo"})
 _READ: frozenset[Role] = frozenset({"operator", "auditor"})
+_OWN_OR_READ: frozenset[Role] = frozenset({"silo", "operator", "auditor"})
 _OPERATOR: frozenset[Role] = frozenset({"operator"})
 
 RPC_ROLES: Mapping[str, Access] = MappingProxyType(
@@ -61,6 +62,8 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
         "ListModels": Access(_READ, "none"),
         "PromoteModel": Access(_OPERATOR, "operator"),
         "RollbackModel": Access(_OPERATOR, "operator"),
+        # A silo reads its own heads (held to it once roles are enforced for reads).
+        "QueryAuditHeads": Access(_OWN_OR_READ, "none"),
     }
 )
 
