@@ -70,8 +70,7 @@ def checkpoints(args: argparse.Namespace) -> int:
 
     from agent.config import load_agent_config
     from agent.state import STATE_FILE, AgentState
-    from fedgov.checkpoints import checkpoints_to_json
-    from fedgov.cli.output import print_json
+    from fedgov.cli.verbs_audit import print_checkpoints
     from fedgov.errors import ConfigError
 
     state_dir = load_agent_config(args.config).state_dir if args.config else Path(args.state_dir)
@@ -82,10 +81,5 @@ def checkpoints(args: argparse.Namespace) -> int:
         found = state.checkpoints()
     finally:
         state.close()
-    if args.json:
-        print_json(checkpoints_to_json(found))
-        return 0
-    print(f"{'SEQ':>8}  {'TIME_MS':>13}  {'KEY':16}  HEAD")
-    for cp in found:
-        print(f"{cp.seq:>8}  {cp.time_ms:>13}  {cp.key_id:16}  {cp.head}")
+    print_checkpoints(found, as_json=args.json)
     return 0

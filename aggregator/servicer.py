@@ -192,7 +192,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         return _rows(a.HistoryPoint, points)
 
     @rpc("audit heads query")
-    def QueryAuditHeads(self, request: pb.AuditHeadsQuery, context: grpc.ServicerContext) -> Message:
+    def QueryAuditHeads(
+        self, request: pb.AuditHeadsQuery, context: grpc.ServicerContext
+    ) -> Message:
         return heads_to_proto(request.silo_id, self.handler.audit_heads(request.silo_id))
 
     # -- model registry ------------------------------------------------------------

@@ -103,17 +103,12 @@ def public_key(args: argparse.Namespace) -> int:
 
 def checkpoints(args: argparse.Namespace) -> int:
     from aggregator.store import create_store
-    from fedgov.checkpoints import checkpoints_to_json
+    from fedgov.cli.verbs_audit import print_checkpoints
 
     store = create_store(args.db)
     try:
         found = store.checkpoints()
     finally:
         store.close()
-    if args.json:
-        print_json(checkpoints_to_json(found))
-        return 0
-    print(f"{'SEQ':>8}  {'TIME_MS':>13}  {'KEY':16}  HEAD")
-    for cp in found:
-        print(f"{cp.seq:>8}  {cp.time_ms:>13}  {cp.key_id:16}  {cp.head}")
+    print_checkpoints(found, as_json=args.json)
     return 0

@@ -4,9 +4,10 @@ The only package (with the gRPC glue) that imports generated ``_pb2`` code;
 domain code works with :class:`fedgov.report.Report` and friends. One module
 per message family: request bounds and JSON fields (``_checks``), decisions,
 window statistics (with the packed-varint reader ``_varint``), reports and
-their stored bytes, audit anchors (``_audit_serde``), and partial readers of those bytes. ``*_from_proto``
-functions validate shapes and raise :class:`WireError` naming the field, so a
-hostile message becomes a precise rejection.
+their stored bytes, partial readers of those bytes, and audit anchors
+(checkpoints, stored heads: ``_audit_serde``). ``*_from_proto`` functions
+validate shapes and raise :class:`WireError` naming the field, so a hostile
+message becomes a precise rejection.
 """
 
 from fedgov.wire._audit_serde import (
