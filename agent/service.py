@@ -213,7 +213,7 @@ class Agent:
         )
         self.audit.append(
             "aggregator_checkpoint_conflict",
-            seq=kept.seq,
+            record=kept.seq,
             kept_head=kept.head,
             new_head=ack.checkpoint.head,
             key_id=kept.key_id,

@@ -59,8 +59,8 @@ class SiloHeads:
             "audit_head_conflict",
             silo=report.silo_id,
             report_id=report.report_id,
-            seq=head.seq,
-            hash=head.hash,
+            record=head.seq,
+            head_hash=head.hash,
             anchored=[{"hash": h.hash, "report_id": h.report_id} for h in earlier],
         )
 
