@@ -19,6 +19,7 @@ from support.servers import running_aggregator
 
 from agent.config import config_from_dict
 from agent.service import Agent
+from agent.state import AgentState
 from aggregator.server import RunningServer
 from fedgov.audit import AuditLog
 from fedgov.checkpoints import CheckpointKey
@@ -40,16 +41,20 @@ def anchored(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[RunningSer
         yield running
 
 
-def _agent(root: Path, address: str, spec_file: Path) -> Agent:
+def _two_reports(root: Path, running: RunningServer, spec_file: Path) -> tuple[str, Agent]:
+    """EU-DE's agent reports two windows, then closes; (the aggregator's address, the agent)."""
+    address = f"127.0.0.1:{running.port}"
     config = silo_config(root, "EU-DE", spec_file, address, privacy={"min_cell_count": 0})
-    (root / "EU-DE" / "in").mkdir(parents=True, exist_ok=True)
-    return Agent(config_from_dict(config, base=root))
-
-
-def _report_windows(agent: Agent, root: Path, n: int) -> None:
-    for i in range(n):
-        write_table(credit_data(300, seed=70 + i), root / "EU-DE" / "in" / f"w{i}.csv")
-        assert len(agent.scan_once()) == 1
+    (root / "EU-DE" / "in").mkdir(parents=True)
+    agent = Agent(config_from_dict(config, base=root))
+    try:
+        agent.register()
+        for i in range(2):
+            write_table(credit_data(300, seed=70 + i), root / "EU-DE" / "in" / f"w{i}.csv")
+            assert len(agent.scan_once()) == 1
+    finally:
+        agent.close()
+    return address, agent
 
 
 def _cut(path: Path, keep: int) -> None:
@@ -60,14 +65,8 @@ def _cut(path: Path, keep: int) -> None:
 def test_an_agent_log_cut_to_two_lines_fails_against_the_aggregators_heads(
     tmp_path: Path, anchored: RunningServer, spec_file: Path
 ) -> None:
-    address = f"127.0.0.1:{anchored.port}"
-    agent = _agent(tmp_path, address, spec_file)
-    try:
-        agent.register()
-        _report_windows(agent, tmp_path, 2)
-        log = agent.audit.path
-    finally:
-        agent.close()
+    address, agent = _two_reports(tmp_path, anchored, spec_file)
+    log = agent.audit.path
     kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
     assert kinds == ["policy_loaded", "decision", "report_sent", "decision", "report_sent"]
     heads = anchored.handler.store.audit_heads("EU-DE")
@@ -95,14 +94,12 @@ def test_an_agent_log_cut_to_two_lines_fails_against_the_aggregators_heads(
 def test_the_ack_carries_a_checkpoint_the_agent_keeps_and_the_aggregator_log_is_held_to_it(
     tmp_path: Path, anchored: RunningServer, spec_file: Path
 ) -> None:
-    address = f"127.0.0.1:{anchored.port}"
-    agent = _agent(tmp_path, address, spec_file)
+    _, agent = _two_reports(tmp_path, anchored, spec_file)
+    state = AgentState(agent.config.state_dir)  # agent.db, reopened
     try:
-        agent.register()
-        _report_windows(agent, tmp_path, 2)
-        kept = agent.state.checkpoints()
+        kept = state.checkpoints()
     finally:
-        agent.close()
+        state.close()
     key = anchored.handler.checkpoints.key
     assert key is not None and len(kept) == 2
     assert all(cp.verifies(key.public) for cp in kept)
