@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fedgov.data import file_digest, fold_file
+from fedgov.decision import decision_log
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision, PolicyEngine
+from fedgov.policy import Decision, PolicyEngine, to_plain
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
@@ -18,6 +20,7 @@ from fedgov.stats import WindowStats
 __all__ = [
     "assemble_report",
     "build_report",
+    "decision_log_fields",
     "guard",
     "policy_input",
     "report_id_for",
@@ -166,3 +169,28 @@ def assemble_report(
         decision=decision,
         input_digest=input_digest,
     )
+
+
+def decision_log_fields(spec: MonitoringSpec, report: Report) -> dict[str, Any]:
+    """OPA's decision-log fields for the report's decision (:func:`fedgov.decision.decision_log`).
+
+    The input is rebuilt from the report (its metrics, window, silo), as the
+    policy saw it; the decision id is the report id's UUID form, so a window
+    re-read gives the same id.
+    """
+    inp: Any = policy_input(
+        spec,
+        report.metrics,
+        silo_id=report.silo_id,
+        jurisdiction=report.jurisdiction,
+        window=(report.window_start_ms, report.window_end_ms),
+    )
+    try:
+        inp = to_plain(inp)
+    except ValueError:  # NaN and the like: the engine failed closed on it, JSON cannot carry it
+        inp = None
+    return decision_log(report.decision, inp, decision_id=_uuid_of(report.report_id))
+
+
+def _uuid_of(report_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fedgov:report:{report_id}"))

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from agent.client import Ack, AggregatorClient, Command
 from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
-from agent.pipeline import build_report
+from agent.pipeline import build_report, decision_log_fields
 from agent.policy_reload import PolicyReloader, load_engine
 from agent.silo_commands import SiloCommands
 from agent.state import AgentState
@@ -163,6 +163,7 @@ class Agent:
                     deny=list(report.decision.deny),
                     actions=list(report.decision.actions),
                     bundle_digest=report.decision.bundle_digest,
+                    **decision_log_fields(watch.spec, report),  # OPA's decision-log fields
                 )
                 # Durable before it is sent: outbox row, window marked, chain advanced.
                 report = self.state.record_report(report, window)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the CLI imports the answers without the server's machinery
 
 __all__ = [
     "Answer",
+    "Approval",
     "CentralRow",
     "DecisionRow",
     "DriftRow",
@@ -185,8 +186,18 @@ class ModelVersion(_Row):
         )
 
 
+@dataclass(frozen=True)
+class Approval:
+    """An operator's approval of a silo's jurisdiction (``fedgov silo approve``)."""
+
+    silo: str
+    jurisdiction: str
+    previous: str | None  # the jurisdiction it replaced; None for a new silo
+    approved_ms: int
+
+
 RowAnswer = DriftRow | DecisionRow | JobRow | CentralRow | SiloRow | HistoryPoint | ModelVersion
-Answer = RowAnswer | Fairness
+Answer = RowAnswer | Fairness | Approval
 
 
 def to_json(answer: Answer | dict[str, Any] | Sequence[Answer | dict[str, Any]]) -> Any:

@@ -36,6 +36,7 @@ from aggregator.store import (
     JobRecord,
     MetricPoint,
     ModelVersionRecord,
+    SiloApproval,
     SiloRecord,
     Store,
 )
@@ -97,7 +98,7 @@ class AggregatorHandler:
         self.reannotation = Reannotation(self._audit)
         self.heads = SiloHeads(store, self._audit)
         self.checkpoints = Checkpoints(store, audit, checkpoint_key)
-        self.registration = Registration(store, self.specs, self.registry, self.hub)
+        self.registration = Registration(store, self.specs, self.registry, self.hub, self._audit)
         self.ingestion = Ingest(
             store,
             self.specs,
@@ -143,8 +144,18 @@ class AggregatorHandler:
 
     # -- silos -------------------------------------------------------------------
     def record_denied(self, peer: str | None, claimed: str, what: str) -> None:
-        log.warning("identity %r may not act as silo %r (%s)", peer, claimed, what)
-        self._audit("identity_denied", peer=peer, claimed_silo=claimed, call=what)
+        log.warning("%s may not act as %s (%s)", peer or "a caller", claimed, what)
+        self._audit("identity_denied", peer=peer, claimed=claimed, call=what)
+
+    def approve_silo(
+        self, silo_id: str, jurisdiction: str, *, approved_by: str, reason: str
+    ) -> SiloApproval:
+        return self.registration.approve(
+            silo_id, jurisdiction, approved_by=approved_by, reason=reason
+        )
+
+    def approved_jurisdiction(self, silo_id: str) -> str | None:
+        return self.store.approved_jurisdiction(silo_id)
 
     def register(
         self,
@@ -200,9 +211,14 @@ class AggregatorHandler:
         since_ms: int = 0,
         model_id: str | None = None,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
     ) -> list[DriftRecord]:
         return self.queries.drift(
-            psi_threshold, since_ms=since_ms, model_id=model_id, jurisdiction_glob=jurisdiction_glob
+            psi_threshold,
+            since_ms=since_ms,
+            model_id=model_id,
+            jurisdiction_glob=jurisdiction_glob,
+            silo_id=silo_id,
         )
 
     def query_fairness(
@@ -220,18 +236,24 @@ class AggregatorHandler:
             since_ms=since_ms,
         )
 
-    def query_decisions(self, jurisdiction_glob: str | None = None) -> list[DecisionRecord]:
-        return self.queries.decisions(jurisdiction_glob)
+    def query_decisions(
+        self, jurisdiction_glob: str | None = None, silo_id: str | None = None
+    ) -> list[DecisionRecord]:
+        return self.queries.decisions(jurisdiction_glob, silo_id)
 
     def query_silos(
         self,
         *,
         stale_after_ms: int = 0,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
         now: int | None = None,
     ) -> list[SiloRecord]:
         return self.queries.silos(
-            stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob, now=now
+            stale_after_ms=stale_after_ms,
+            jurisdiction_glob=jurisdiction_glob,
+            silo_id=silo_id,
+            now=now,
         )
 
     def query_history(
@@ -243,6 +265,7 @@ class AggregatorHandler:
         attribute: str | None = None,
         since_ms: int = 0,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
     ) -> list[MetricPoint]:
         return self.queries.history(
             model_id,
@@ -251,6 +274,7 @@ class AggregatorHandler:
             attribute=attribute,
             since_ms=since_ms,
             jurisdiction_glob=jurisdiction_glob,
+            silo_id=silo_id,
         )
 
     def central_decisions(self, model_id: str | None = None) -> list[CentralDecisionRecord]:

@@ -64,12 +64,14 @@ class QueryClient:
         since_ms: int = 0,
         model_id: str = "",
         jurisdiction_glob: str = "",
+        silo_id: str = "",
     ) -> list[a.DriftRow]:
         req = pb.DriftQuery(
             psi_threshold=psi_threshold,
             since_unix_ms=since_ms,
             model_id=model_id,
             jurisdiction_glob=jurisdiction_glob,
+            silo_id=silo_id,
         )
         return rows_from_proto(a.DriftRow, self._ask("drift query", self._stub.QueryDrift, req))
 
@@ -90,8 +92,8 @@ class QueryClient:
         resp = self._ask("fairness query", self._stub.QueryFairness, req)
         return answer_from_proto(a.Fairness, resp)
 
-    def decisions(self, *, jurisdiction_glob: str = "") -> list[a.DecisionRow]:
-        req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob)
+    def decisions(self, *, jurisdiction_glob: str = "", silo_id: str = "") -> list[a.DecisionRow]:
+        req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob, silo_id=silo_id)
         resp = self._ask("decisions query", self._stub.QueryDecisions, req)
         return rows_from_proto(a.DecisionRow, resp)
 
@@ -105,8 +107,12 @@ class QueryClient:
             a.CentralRow, self._ask("central query", self._stub.QueryCentral, req)
         )
 
-    def silos(self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "") -> list[a.SiloRow]:
-        req = pb.SilosQuery(stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob)
+    def silos(
+        self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "", silo_id: str = ""
+    ) -> list[a.SiloRow]:
+        req = pb.SilosQuery(
+            stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob, silo_id=silo_id
+        )
         return rows_from_proto(a.SiloRow, self._ask("silos query", self._stub.QuerySilos, req))
 
     def history(
@@ -118,6 +124,7 @@ class QueryClient:
         attribute: str = "",
         since_ms: int = 0,
         jurisdiction_glob: str = "",
+        silo_id: str = "",
     ) -> list[a.HistoryPoint]:
         req = pb.HistoryQuery(
             model_id=model_id,
@@ -126,6 +133,7 @@ class QueryClient:
             attribute=attribute,
             since_unix_ms=since_ms,
             jurisdiction_glob=jurisdiction_glob,
+            silo_id=silo_id,
         )
         resp = self._ask("history query", self._stub.QueryHistory, req)
         return rows_from_proto(a.HistoryPoint, resp)
@@ -144,3 +152,15 @@ class QueryClient:
     def rollback(self, model_id: str) -> list[a.ModelVersion]:
         req = pb.RollbackRequest(model_id=model_id)
         return rows_from_proto(a.ModelVersion, self._ask("rollback", self._stub.RollbackModel, req))
+
+    # -- silos' jurisdictions --------------------------------------------------------
+    def approve_silo(self, silo_id: str, jurisdiction: str, reason: str = "") -> a.Approval:
+        req = pb.ApproveSiloRequest(silo_id=silo_id, jurisdiction=jurisdiction, reason=reason)
+        resp = self._ask(f"approval of silo {silo_id!r}", self._stub.ApproveSilo, req)
+        assert isinstance(resp, pb.ApproveSiloResponse)
+        return a.Approval(
+            silo=resp.silo_id,
+            jurisdiction=resp.jurisdiction,
+            previous=resp.previous_jurisdiction or None,
+            approved_ms=resp.approved_unix_ms,
+        )

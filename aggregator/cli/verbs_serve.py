@@ -17,7 +17,17 @@ __all__ = ["register", "serve"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "aggregator", "the central aggregator")
-    s = actions.add_parser("serve", help="serve the aggregator over gRPC")
+    s = actions.add_parser(
+        "serve",
+        help="serve the aggregator over gRPC",
+        description="Serve the aggregator over gRPC. Under mTLS (--tls-dir, the default) each "
+        "caller is who its certificate's URI SANs say (fedgov certs init): a silo acts and "
+        "reads only as itself, in the jurisdiction its certificate states or an operator "
+        "approved (fedgov silo approve); operators and auditors read across silos; only "
+        "operators promote, roll back and approve. With --insecure (embedded demo/dev mode) "
+        "NOTHING is checked: any caller may act as any silo, name any jurisdiction and "
+        "promote.",
+    )
     s.add_argument(
         "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
     )
@@ -51,7 +61,9 @@ def register(verbs: Verbs) -> None:
     s.add_argument(
         "--insecure",
         action="store_true",
-        help="plaintext gRPC without client authentication (trials only; logged as a warning)",
+        help="plaintext gRPC without client authentication: no identities, roles or "
+        "certified jurisdictions are checked; a silo's jurisdiction is the one it names "
+        "(trials and development only; logged as a warning)",
     )
     s.add_argument(
         "--retrain",
@@ -105,6 +117,13 @@ def register(verbs: Verbs) -> None:
         help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
     )
     s.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="bind address of /metrics (default 127.0.0.1; 0.0.0.0 for a Prometheus "
+        "in another pod or host)",
+    )
+    s.add_argument(
         "--audit",
         default=None,
         metavar="PATH",
@@ -117,9 +136,10 @@ def register(verbs: Verbs) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from aggregator.central import CentralGate
+    from aggregator.exporter import serve_metrics
     from aggregator.retrain import TrainingSettings
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store, redact_url
@@ -158,13 +178,7 @@ def serve(args: argparse.Namespace) -> int:
     store = create_store(args.db)
     registry = CollectorRegistry()
     if args.metrics_port is not None:
-        try:
-            start_http_server(args.metrics_port, registry=registry)
-        except OSError as exc:
-            raise ConfigError(
-                f"--metrics-port {args.metrics_port}: cannot serve /metrics there "
-                f"({exc.strerror or exc}); pick a free port"
-            ) from None
+        serve_metrics(registry, args.metrics_port, args.metrics_address)
     training = None
     if args.retrain:
         training = TrainingSettings(

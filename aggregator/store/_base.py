@@ -90,6 +90,17 @@ class SiloRecord:
 
 
 @dataclass(frozen=True)
+class SiloApproval:
+    """An operator's approval of a silo's jurisdiction; ``previous`` is what it replaced
+    (the registered jurisdiction, else the earlier approval; None for a new silo)."""
+
+    silo_id: str
+    jurisdiction: str
+    previous: str | None
+    approved_ms: int
+
+
+@dataclass(frozen=True)
 class DriftRecord:
     report_id: str
     silo_id: str
@@ -205,6 +216,13 @@ class Store(Protocol):
     def get_silo(self, silo_id: str) -> SiloRecord | None: ...
 
     def list_silos(self) -> list[SiloRecord]: ...
+
+    def approve_silo(
+        self, silo_id: str, jurisdiction: str, *, approved_by: str, reason: str
+    ) -> SiloApproval:
+        """Record the jurisdiction of ``silo_id``; a registered silo moves to it at once."""
+
+    def approved_jurisdiction(self, silo_id: str) -> str | None: ...
 
     def get_spec_json(self, spec_digest: str) -> str | None: ...
 

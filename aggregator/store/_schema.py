@@ -74,6 +74,13 @@ TABLES: tuple[Table, ...] = (
         + _int("registered_ms", "last_seen_ms"),
         ("silo_id",),
     ),
+    # The jurisdiction an operator approved for a silo whose certificate states none
+    # (`fedgov silo approve`); one row per silo, each change audited by the caller.
+    Table(
+        "silo_approvals",
+        _text("silo_id", "jurisdiction", "approved_by", "reason") + _int("approved_ms"),
+        ("silo_id",),
+    ),
     Table(
         "silo_models",
         _text("silo_id", "model_id", "model_version", "spec_digest"),

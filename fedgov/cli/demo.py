@@ -89,7 +89,8 @@ def run_demo(
 
         # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate.
         pki = root / "pki"
-        init_trial_pki(pki, [s.silo_id for s in SILOS] + ["operator"])
+        # Each silo certificate states its jurisdiction; operator and auditor ones come too.
+        init_trial_pki(pki, {s.silo_id: s.silo_id for s in SILOS})
 
         # 3. The aggregator, on a free port.
         aggregator = fedgov.start(

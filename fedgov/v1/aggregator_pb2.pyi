@@ -112,16 +112,18 @@ class CommandAckResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DriftQuery(_message.Message):
-    __slots__ = ("psi_threshold", "since_unix_ms", "model_id", "jurisdiction_glob")
+    __slots__ = ("psi_threshold", "since_unix_ms", "model_id", "jurisdiction_glob", "silo_id")
     PSI_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     psi_threshold: float
     since_unix_ms: int
     model_id: str
     jurisdiction_glob: str
-    def __init__(self, psi_threshold: _Optional[float] = ..., since_unix_ms: _Optional[int] = ..., model_id: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, psi_threshold: _Optional[float] = ..., since_unix_ms: _Optional[int] = ..., model_id: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class DriftRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "feature", "psi", "psi_pvalue", "has_pvalue", "window_end_unix_ms", "report_id")
@@ -262,10 +264,12 @@ class MergedMetrics(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, MetricValue]] = ..., drift_features: _Optional[_Mapping[str, MetricValues]] = ..., fairness: _Optional[_Mapping[str, AttributeMetrics]] = ...) -> None: ...
 
 class DecisionsQuery(_message.Message):
-    __slots__ = ("jurisdiction_glob",)
+    __slots__ = ("jurisdiction_glob", "silo_id")
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     jurisdiction_glob: str
-    def __init__(self, jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class DecisionRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "decision", "window_end_unix_ms", "report_id")
@@ -358,12 +362,14 @@ class CentralQueryResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[CentralRow, _Mapping]]] = ...) -> None: ...
 
 class SilosQuery(_message.Message):
-    __slots__ = ("stale_after_ms", "jurisdiction_glob")
+    __slots__ = ("stale_after_ms", "jurisdiction_glob", "silo_id")
     STALE_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     stale_after_ms: int
     jurisdiction_glob: str
-    def __init__(self, stale_after_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, stale_after_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class SiloRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "registered_unix_ms", "last_seen_unix_ms", "last_report_unix_ms", "models", "policy_bundle_digest")
@@ -390,20 +396,22 @@ class SilosQueryResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[SiloRow, _Mapping]]] = ...) -> None: ...
 
 class HistoryQuery(_message.Message):
-    __slots__ = ("model_id", "metric", "feature", "attribute", "since_unix_ms", "jurisdiction_glob")
+    __slots__ = ("model_id", "metric", "feature", "attribute", "since_unix_ms", "jurisdiction_glob", "silo_id")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     metric: str
     feature: str
     attribute: str
     since_unix_ms: int
     jurisdiction_glob: str
-    def __init__(self, model_id: _Optional[str] = ..., metric: _Optional[str] = ..., feature: _Optional[str] = ..., attribute: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, model_id: _Optional[str] = ..., metric: _Optional[str] = ..., feature: _Optional[str] = ..., attribute: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class HistoryPoint(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_version", "window_end_unix_ms", "value", "has_value", "report_id")
@@ -476,6 +484,28 @@ class RollbackRequest(_message.Message):
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ApproveSiloRequest(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "reason")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    reason: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ApproveSiloResponse(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "previous_jurisdiction", "approved_unix_ms")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    previous_jurisdiction: str
+    approved_unix_ms: int
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., previous_jurisdiction: _Optional[str] = ..., approved_unix_ms: _Optional[int] = ...) -> None: ...
 
 class AuditHeadsQuery(_message.Message):
     __slots__ = ("silo_id",)

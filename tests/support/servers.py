@@ -21,11 +21,15 @@ def registration(spec: MonitoringSpec) -> ModelRegistration:
 
 
 def register(
-    handler: AggregatorHandler, spec: MonitoringSpec, silos: Iterable[str] = ("EU-DE",)
+    handler: AggregatorHandler,
+    spec: MonitoringSpec,
+    silos: Iterable[str] = ("EU-DE",),
+    *,
+    jurisdiction: str | None = None,
 ) -> AggregatorHandler:
-    """Register each silo (its jurisdiction of the same name) with ``spec``."""
+    """Register each silo (in ``jurisdiction``, else its own name's) with ``spec``."""
     for silo in silos:
-        handler.register(silo, silo, "sha256:x", [registration(spec)])
+        handler.register(silo, jurisdiction or silo, "sha256:x", [registration(spec)])
     return handler
 
 

@@ -25,6 +25,7 @@ PACKAGES = [
     "fedgov.privacy",
     "fedgov.audit",
     "fedgov.tls",
+    "fedgov.identity",
     "fedgov.cli",
 ]
 

@@ -4,7 +4,8 @@
 PostgreSQL) were written by the store at commit cbe29f8, before the schema was
 written once for both dialects (``data/make_store_v1.py``). Opening them must
 bring them to today's layout (the same tables, columns and indexes as a new
-database: SQLite gains ``commands_by_job``), keep every row readable, and
+database: SQLite gains ``commands_by_job``, both gain ``silo_approvals``),
+keep every row readable, and
 change nothing when opened again.
 """
 
@@ -24,7 +25,7 @@ from fedgov.policy import Decision
 
 DATA = Path(__file__).parent / "data"
 MODEL = "credit-risk"
-NEW_TABLES = {"audit_heads", "audit_checkpoints"}  # added after v1
+NEW_TABLES = {"silo_approvals", "audit_heads", "audit_checkpoints"}  # added after v1
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -172,7 +173,7 @@ def test_v1_database_opens_upgrades_and_reads(v1_url: str, fresh_url: str) -> No
     create_store(fresh_url).close()
     tables, indexes = _layout(v1_url)
     assert (tables, indexes) == _layout(fresh_url)  # the layout of a new database
-    # No column was missing in v1; the audit anchor tables came after it.
+    # No column was missing in v1; the tables added since came whole.
     assert {t: c for t, c in tables.items() if t not in NEW_TABLES} == old_tables
     assert set(tables) - set(old_tables) == NEW_TABLES
     added = {i for i in indexes - old_indexes if i[0] not in NEW_TABLES}
