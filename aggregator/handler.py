@@ -1,7 +1,7 @@
 """What the aggregator does, independent of gRPC: the parts, put together.
 
 :class:`AggregatorHandler` is a facade: it builds the parts (registration,
-ingest, gates, jobs, model registry, commands, queries) on one store, command
+ingest, gates, jobs, model registry, commands, queries, audit anchors) on one store, command
 hub, central gate and audit log, and keeps the method names the servicer,
 the CLI and the tests call. The work is done in the parts' modules.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Generic, TypeVar, overload
 
 from aggregator._audit import AuditSink
+from aggregator.anchors import Checkpoints, SiloHeads
 from aggregator.answers import Fairness
 from aggregator.central import CentralGate
 from aggregator.gates import Gates
@@ -39,7 +40,9 @@ from aggregator.store import (
     SiloRecord,
     Store,
 )
+from fedgov.anchors import ReceivedHead
 from fedgov.audit import AuditLog
+from fedgov.checkpoints import Checkpoint, CheckpointKey
 from fedgov.report import Report
 
 __all__ = ["AggregatorHandler", "ModelRegistration"]
@@ -77,6 +80,7 @@ class AggregatorHandler:
         hub: CommandHub | None = None,
         central: CentralGate | None = None,
         audit: AuditLog | None = None,
+        checkpoint_key: CheckpointKey | None = None,
     ) -> None:
         self.store = store
         self.hub = hub or CommandHub()
@@ -92,6 +96,8 @@ class AggregatorHandler:
             store, self.specs, latest, central, self.registry, self.jobs, self._audit
         )
         self.reannotation = Reannotation(self._audit)
+        self.heads = SiloHeads(store, self._audit)
+        self.checkpoints = Checkpoints(store, audit, checkpoint_key)
         self.registration = Registration(store, self.specs, self.registry, self.hub, self._audit)
         self.ingestion = Ingest(
             store,
@@ -101,6 +107,7 @@ class AggregatorHandler:
             self.jobs,
             self.reannotation,
             self._audit,
+            self.heads,
         )
         self.queries = Queries(store, self.specs, latest)
         self._coordinator: RetrainCoordinator | None = None
@@ -165,6 +172,13 @@ class AggregatorHandler:
 
     def reject_malformed(self, report_id: str, silo_id: str, reason: str) -> None:
         self.ingestion.reject_malformed(report_id, silo_id, reason)
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The newest signed checkpoint of the audit log, for an acknowledgement."""
+        return self.checkpoints.current()
+
+    def audit_heads(self, silo_id: str) -> list[ReceivedHead]:
+        return self.heads.of(silo_id)
 
     def pending_commands(self, silo_id: str) -> list[CommandRecord]:
         return self.commands.pending(silo_id)

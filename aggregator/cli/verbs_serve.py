@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from aggregator.cli import verbs_anchors
 from aggregator.cli._client import DEFAULT_AGGREGATOR
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
@@ -128,8 +129,10 @@ def register(verbs: Verbs) -> None:
         metavar="PATH",
         help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
+    verbs_anchors.add_key_option(s)
     t.add_common(s)
     s.set_defaults(run=serve, log_level=logging.INFO)  # a long-running process says what it does
+    verbs_anchors.register_actions(actions)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -141,6 +144,7 @@ def serve(args: argparse.Namespace) -> int:
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store, redact_url
     from fedgov.audit import AuditLog
+    from fedgov.checkpoints import CheckpointKey
     from fedgov.policy import RegoEngine, default_bundle_path
     from fedgov.tls import TlsFiles
 
@@ -159,7 +163,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.reannotation_dir and Path(args.reannotation_dir).exists():
         if not Path(args.reannotation_dir).is_dir():
             raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
-    audit = AuditLog(args.audit or f"{args.db}.audit.jsonl")
+    args.audit = args.audit or f"{args.db}.audit.jsonl"
+    audit = AuditLog(args.audit)
+    key_path = verbs_anchors.checkpoint_key_path(args)
+    checkpoint_key = CheckpointKey.load_or_create(key_path)
+    logging.getLogger(__name__).info(
+        "audit checkpoints signed with key %s (%s); `fedgov aggregator public-key` prints it",
+        checkpoint_key.key_id,
+        key_path,
+    )
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     central = CentralGate(engine, groups or ("*",))
@@ -178,6 +190,7 @@ def serve(args: argparse.Namespace) -> int:
         central=central,
         tls=tls,
         audit=audit,
+        checkpoint_key=checkpoint_key,
         registry=registry,
         health_address=args.health_listen,
         training=training,

@@ -22,6 +22,7 @@ from aggregator.store._sql import Executor
 
 __all__ = [
     "DRIFT_COLS",
+    "HEAD_COLS",
     "REPORT_COLS",
     "TABLES",
     "Column",
@@ -193,6 +194,31 @@ TABLES: tuple[Table, ...] = (
         "alias_history",
         (Column("id", "ID"),) + _text("model_id", "alias", "version") + _int("set_ms"),
     ),
+    # Every audit head a silo's reports carried, append-only: a second hash for one
+    # (silo, seq) is a new row beside the first, never an update (see _audit).
+    Table(
+        "audit_heads",
+        (
+            Column("silo_id", "TEXT"),
+            Column("seq", "INT"),
+            Column("hash", "TEXT"),
+            Column("report_id", "TEXT"),
+            Column("received_ms", "INT"),
+        ),
+        ("silo_id", "seq", "hash"),
+    ),
+    # The signed checkpoints of the aggregator's own audit log (fedgov.checkpoints).
+    Table(
+        "audit_checkpoints",
+        (
+            Column("key_id", "TEXT"),
+            Column("seq", "INT"),
+            Column("head", "TEXT"),
+            Column("time_ms", "INT"),
+            Column("signature", "BYTES"),
+        ),
+        ("key_id", "seq"),
+    ),
 )
 
 REPORT_COLS = (
@@ -205,6 +231,9 @@ DRIFT_COLS = (
     "report_id, silo_id, jurisdiction, model_id, model_version, feature, psi, psi_pvalue, "
     "window_end_ms"
 )
+
+HEAD_COLS = "silo_id, seq, hash, report_id, received_ms"
+"""The columns of ``audit_heads``, in the order its writers fill them."""
 
 _RESERVED = frozenset({"rows"})  # a keyword in PostgreSQL (window frames)
 

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from aggregator.store._audit import HEAD_ON_CONFLICT, INSERT_HEAD, head_row
 from aggregator.store._reports import drift_rows
 from aggregator.store._schema import DRIFT_COLS, REPORT_COLS
 from fedgov.report import Report
@@ -40,7 +41,9 @@ class PendingReport:
 
 
 def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -> None:
-    """Insert the reports not stored yet (the first of equal ids in the batch wins).
+    """Insert the reports not stored yet (the first of equal ids in the batch wins),
+    and the audit head of every report of the batch, stored before or not (see
+    :mod:`aggregator.store._audit`).
 
     Each statement writes all its rows at once: CPython's sqlite3 releases and
     retakes the GIL around every step, and under load retaking it is what costs,
@@ -56,6 +59,8 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
             chunk,
         )
     }
+    heads = [row for p in batch if (row := head_row(p.report, t)) is not None]
+    _insert_rows(db, INSERT_HEAD, "(?,?,?,?,?)", heads, HEAD_ON_CONFLICT)
     new: list[PendingReport] = []
     for p in batch:
         if p.report.report_id not in stored:

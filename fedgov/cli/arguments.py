@@ -15,6 +15,8 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fedgov.cli import Verbs
 from fedgov.limits import (
@@ -25,10 +27,14 @@ from fedgov.limits import (
     time_problem,
 )
 
+if TYPE_CHECKING:
+    from fedgov.tls import TlsFiles
+
 __all__ = [
     "add_actions",
     "add_common",
     "add_json",
+    "add_tls_options",
     "address",
     "count",
     "duration_ms",
@@ -40,6 +46,7 @@ __all__ = [
     "port",
     "since_ms",
     "threshold",
+    "tls_files",
 ]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -192,3 +199,30 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def add_json(p: argparse.ArgumentParser) -> None:
     """--json, on every verb that answers with data."""
     p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+
+
+def add_tls_options(p: argparse.ArgumentParser) -> None:
+    """--tls-dir and --identity: the mTLS identity of a verb that calls the aggregator."""
+    p.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
+        "without it the call is plaintext and works only against an --insecure aggregator",
+    )
+    p.add_argument(
+        "--identity",
+        default="operator",
+        type=identifier,
+        help="certificate name in --tls-dir (default operator)",
+    )
+
+
+def tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    """The files :func:`add_tls_options` names (None without --tls-dir)."""
+    from fedgov.tls import TlsFiles
+
+    if not args.tls_dir:
+        return None
+    d = Path(args.tls_dir)
+    return TlsFiles(d / "ca.pem", d / f"{args.identity}.pem", d / f"{args.identity}.key")
