@@ -7,7 +7,7 @@ Answers come back typed (:mod:`aggregator.answers`), decoded once by
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, Unpack
 
 from google.protobuf.message import Message
 
@@ -57,20 +57,8 @@ class QueryClient:
     def _ask(self, what: str, rpc: Callable[..., Message], request: Message) -> Message:
         return self._call(what, lambda: rpc(request, timeout=self.timeout))
 
-    def drift(
-        self,
-        psi_threshold: float,
-        *,
-        since_ms: int = 0,
-        model_id: str = "",
-        jurisdiction_glob: str = "",
-    ) -> list[a.DriftRow]:
-        req = pb.DriftQuery(
-            psi_threshold=psi_threshold,
-            since_unix_ms=since_ms,
-            model_id=model_id,
-            jurisdiction_glob=jurisdiction_glob,
-        )
+    def drift(self, psi_threshold: float, **filters: Unpack[a.DriftFilters]) -> list[a.DriftRow]:
+        req = pb.DriftQuery(psi_threshold=psi_threshold, **_renamed(filters))
         return rows_from_proto(a.DriftRow, self._ask("drift query", self._stub.QueryDrift, req))
 
     def fairness(
@@ -144,3 +132,8 @@ class QueryClient:
     def rollback(self, model_id: str) -> list[a.ModelVersion]:
         req = pb.RollbackRequest(model_id=model_id)
         return rows_from_proto(a.ModelVersion, self._ask("rollback", self._stub.RollbackModel, req))
+
+
+def _renamed(filters: a.DriftFilters) -> dict[str, Any]:
+    """The filters as request fields (times travel as ``since_unix_ms``)."""
+    return {"since_unix_ms" if k == "since_ms" else k: v for k, v in filters.items()}
