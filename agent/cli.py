@@ -19,19 +19,19 @@ log = logging.getLogger(__name__)
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "agent", "the per-silo agent")
-    r = actions.add_parser(
-        "run",
-        help="report local windows to the aggregator",
-        description="Read each new CSV/Parquet window in the input folders, compute statistics, "
-        "evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.",
-    )
+    r = t.add_verb(actions, "run", run)
     r.add_argument("--config", required=True, metavar="FILE", help="silo YAML config")
     r.add_argument("--once", action="store_true", help="process what is there, then exit")
     t.add_common(r)
-    r.set_defaults(run=run, log_level=logging.INFO)  # a long-running process says what it does
+    r.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
 
 
 def run(args: argparse.Namespace) -> int:
+    """Report local windows to the aggregator.
+
+    Read each new CSV/Parquet window in the input folders, compute statistics,
+    evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.
+    """
     import signal
 
     from agent.config import load_agent_config

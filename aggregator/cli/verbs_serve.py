@@ -16,7 +16,7 @@ __all__ = ["register", "serve"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "aggregator", "the central aggregator")
-    s = actions.add_parser("serve", help="serve the aggregator over gRPC")
+    s = t.add_verb(actions, "serve", serve)
     s.add_argument(
         "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
     )
@@ -110,10 +110,11 @@ def register(verbs: Verbs) -> None:
         help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
     t.add_common(s)
-    s.set_defaults(run=serve, log_level=logging.INFO)  # a long-running process says what it does
+    s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve the aggregator over gRPC."""
     from prometheus_client import CollectorRegistry, start_http_server
 
     from aggregator.central import CentralGate

@@ -10,6 +10,7 @@ is never refused by the server for its shape.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import re
 import time
@@ -29,6 +30,7 @@ __all__ = [
     "add_actions",
     "add_common",
     "add_json",
+    "add_verb",
     "address",
     "count",
     "duration_ms",
@@ -181,6 +183,24 @@ def add_actions(verbs: Verbs, verb: str, help: str) -> Verbs:
     to add its actions to. The chosen action is ``args.<verb>_command``."""
     p = verbs.add_parser(verb, help=help)
     return p.add_subparsers(dest=f"{verb}_command", metavar="ACTION", required=True)
+
+
+def add_verb(
+    verbs: Verbs, name: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """Add the verb (or action) ``name`` that ``run`` carries out; returns its parser.
+
+    The texts are ``run``'s docstring, as click takes them: its first line is the
+    one-line help (said lower-case, without the full stop), the paragraphs after
+    it the description that ``--help`` prints.
+    """
+    summary, _, rest = inspect.cleandoc(run.__doc__ or "").partition("\n")
+    first = summary.strip().removesuffix(".")
+    p = verbs.add_parser(
+        name, help=first[:1].lower() + first[1:], description=" ".join(rest.split()) or None
+    )
+    p.set_defaults(run=run)
+    return p
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

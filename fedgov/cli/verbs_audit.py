@@ -13,19 +13,18 @@ __all__ = ["register", "verify"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "audit", "verify hash-chained audit logs")
-    c = actions.add_parser(
-        "verify",
-        help="check a chain and name the first broken link",
-        description="Exit 0 if every record links to the previous one and matches its hash; "
-        "exit 1 naming the first broken line otherwise.",
-    )
+    c = t.add_verb(actions, "verify", verify)
     c.add_argument("path", metavar="PATH", help="an audit.jsonl file")
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=verify)
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Check a chain and name the first broken link.
+
+    Exit 0 if every record links to the previous one and matches its hash;
+    exit 1 naming the first broken line otherwise.
+    """
     from fedgov.audit import verify_chain
 
     rep = verify_chain(args.path)

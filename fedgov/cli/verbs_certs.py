@@ -12,13 +12,7 @@ __all__ = ["init", "register"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "certs", "a trial PKI for mTLS")
-    c = actions.add_parser(
-        "init",
-        help="create a CA, an aggregator certificate and one per silo",
-        description="Create (or extend) a trial PKI: ca.pem/ca.key, aggregator.pem/.key for the "
-        "given hosts, operator.pem/.key for queries, and SILO.pem/.key whose Common Name is "
-        "the silo id. For trials; production uses the site's PKI with the same naming.",
-    )
+    c = t.add_verb(actions, "init", init)
     c.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     c.add_argument(
         "--silos",
@@ -33,10 +27,15 @@ def register(verbs: Verbs) -> None:
         "--days", type=t.count(1, 36_500), default=30, help="validity in days (default 30)"
     )
     t.add_common(c)
-    c.set_defaults(run=init)
 
 
 def init(args: argparse.Namespace) -> int:
+    """Create a CA, an aggregator certificate and one per silo.
+
+    Create (or extend) a trial PKI: ca.pem/ca.key, aggregator.pem/.key for the
+    given hosts, operator.pem/.key for queries, and SILO.pem/.key whose Common Name
+    is the silo id. For trials; production uses the site's PKI with the same naming.
+    """
     from fedgov.tls import init_trial_pki
 
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
