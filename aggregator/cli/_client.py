@@ -18,18 +18,18 @@ DEFAULT_AGGREGATOR = "127.0.0.1:50051"
 
 def add_client_options(p: argparse.ArgumentParser) -> None:
     """--aggregator, --tls-dir and --identity, then --json and the common options."""
-    p.add_argument(
+    t.add_option(
+        p,
         "--aggregator",
+        t.ADDRESS,
+        f"aggregator address (default {DEFAULT_AGGREGATOR})",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
     )
-    p.add_argument(
+    t.add_option(
+        p,
         "--tls-dir",
-        default=None,
-        metavar="DIR",
-        help="mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
+        t.DIR,
+        "mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
         "without it the call is plaintext and works only against an --insecure aggregator",
     )
     p.add_argument(

@@ -90,12 +90,12 @@ def register(verbs: Verbs) -> None:
     add_client_options(q)
 
     q = queries.add_parser("silos", help="registered silos and when they were last seen")
-    q.add_argument(
+    t.add_option(
+        q,
         "--stale",
+        t.DURATION,
+        "only silos silent for longer than this, e.g. 30m, 6h, 2d",
         default="",
-        type=t.duration_ms,
-        metavar="DURATION",
-        help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
     )
     _jurisdictions(q)
     add_client_options(q)

@@ -17,15 +17,13 @@ __all__ = ["register", "serve"]
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "aggregator", "the central aggregator")
     s = t.add_verb(actions, "serve", serve)
-    s.add_argument(
-        "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
-    )
-    s.add_argument(
+    t.add_option(s, "--db", t.PATH, "SQLite file (default fedgov.db)", default="fedgov.db")
+    t.add_option(
+        s,
         "--listen",
+        t.ADDRESS,
+        f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
     )
     s.add_argument(
         "--policy",
@@ -41,11 +39,11 @@ def register(verbs: Verbs) -> None:
         help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
         "(default '*': all silos together)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--tls-dir",
-        default=None,
-        metavar="DIR",
-        help="mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
+        t.DIR,
+        "mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
     )
     s.add_argument(
         "--insecure",
@@ -70,44 +68,42 @@ def register(verbs: Verbs) -> None:
         metavar="ATTRIBUTE",
         help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--flower-app",
-        default=None,
-        metavar="DIR",
-        help="your own Flower App (ServerApp + ClientApp) instead of the built-in model",
+        t.DIR,
+        "your own Flower App (ServerApp + ClientApp) instead of the built-in model",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--cooldown",
+        t.DURATION,
+        "after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
         default="0s",
-        type=t.duration_ms,
-        metavar="DURATION",
-        help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--reannotation-dir",
-        default=None,
-        metavar="DIR",
-        help="where `reannotate` actions write requests (slices and counts, never rows)",
+        t.DIR,
+        "where `reannotate` actions write requests (slices and counts, never rows)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--health-listen",
-        default=None,
-        type=t.address,
-        metavar="HOST:PORT",
-        help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
+        t.ADDRESS,
+        "also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--metrics-port",
-        type=t.port,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
+        t.PORT,
+        "serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--audit",
-        default=None,
-        metavar="PATH",
-        help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
+        t.PATH,
+        "hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
     t.add_common(s)
     s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does

@@ -15,7 +15,9 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fedgov.cli import Verbs
 from fedgov.limits import (
@@ -27,9 +29,16 @@ from fedgov.limits import (
 )
 
 __all__ = [
+    "ADDRESS",
+    "DIR",
+    "DURATION",
+    "PATH",
+    "PORT",
+    "Value",
     "add_actions",
     "add_common",
     "add_json",
+    "add_option",
     "add_verb",
     "address",
     "count",
@@ -176,6 +185,28 @@ def address(text: str) -> str:
     if colon and host and port.isdigit() and int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{_shown(target)}: a port is 0..65535")
     return target
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an option takes: how ``--help`` names it, and how its text is read."""
+
+    metavar: str
+    convert: Callable[[str], Any] = str
+
+
+ADDRESS = Value("HOST:PORT", address)
+DURATION = Value("DURATION", duration_ms)
+PORT = Value("PORT", port)
+DIR = Value("DIR")
+PATH = Value("PATH")
+
+
+def add_option(
+    p: argparse.ArgumentParser, flag: str, value: Value, help: str, *, default: Any = None
+) -> None:
+    """``flag VALUE``: an option with a value of the kind ``value``."""
+    p.add_argument(flag, default=default, type=value.convert, metavar=value.metavar, help=help)
 
 
 def add_actions(verbs: Verbs, verb: str, help: str) -> Verbs:
