@@ -19,32 +19,25 @@ log = logging.getLogger(__name__)
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "agent", "the per-silo agent")
-    r = actions.add_parser(
-        "run",
-        help="report local windows to the aggregator",
-        description="Read each new CSV/Parquet window in the input folders, compute statistics, "
-        "evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.",
-    )
+    r = t.add_verb(actions, "run", run)
     r.add_argument("--config", required=True, metavar="FILE", help="silo YAML config")
     r.add_argument("--once", action="store_true", help="process what is there, then exit")
     t.add_common(r)
-    r.set_defaults(run=run, log_level=logging.INFO)  # a long-running process says what it does
-    c = actions.add_parser(
-        "checkpoints",
-        help="list the aggregator's signed audit checkpoints this silo kept",
-        description="Every acknowledgement of a report carries the aggregator's newest signed "
-        "checkpoint of its own audit log; the agent keeps them in its state. --json prints the "
-        "file `fedgov audit verify AGGREGATOR_LOG --checkpoints FILE --public-key PEM` reads.",
-    )
+    r.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
+    c = t.add_verb(actions, "checkpoints", checkpoints)
     where = c.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", metavar="FILE", help="silo YAML config (its state_dir)")
     where.add_argument("--state-dir", metavar="DIR", help="the agent's state folder")
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=checkpoints)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Report local windows to the aggregator.
+
+    Read each new CSV/Parquet window in the input folders, compute statistics,
+    evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.
+    """
     import signal
 
     from agent.config import load_agent_config
@@ -66,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def checkpoints(args: argparse.Namespace) -> int:
+    """List the aggregator's signed audit checkpoints this silo kept.
+
+    Every acknowledgement of a report carries the aggregator's newest signed
+    checkpoint of its own audit log; the agent keeps them in its state. --json prints
+    the file `fedgov audit verify AGGREGATOR_LOG --checkpoints FILE --public-key PEM` reads.
+    """
     from pathlib import Path
 
     from agent.config import load_agent_config

@@ -17,12 +17,12 @@ DEFAULT_AGGREGATOR = "127.0.0.1:50051"
 
 def add_client_options(p: argparse.ArgumentParser) -> None:
     """--aggregator, --tls-dir and --identity, then --json and the common options."""
-    p.add_argument(
+    t.add_option(
+        p,
         "--aggregator",
+        t.ADDRESS,
+        f"aggregator address (default {DEFAULT_AGGREGATOR})",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
     )
     t.add_tls_options(p)
     t.add_json(p)

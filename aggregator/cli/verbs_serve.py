@@ -17,26 +17,14 @@ __all__ = ["register", "serve"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "aggregator", "the central aggregator")
-    s = actions.add_parser(
-        "serve",
-        help="serve the aggregator over gRPC",
-        description="Serve the aggregator over gRPC. Under mTLS (--tls-dir, the default) each "
-        "caller is who its certificate's URI SANs say (fedgov certs init): a silo acts and "
-        "reads only as itself, in the jurisdiction its certificate states or an operator "
-        "approved (fedgov silo approve); operators and auditors read across silos; only "
-        "operators promote, roll back and approve. With --insecure (embedded demo/dev mode) "
-        "NOTHING is checked: any caller may act as any silo, name any jurisdiction and "
-        "promote.",
-    )
-    s.add_argument(
-        "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
-    )
-    s.add_argument(
+    s = t.add_verb(actions, "serve", serve)
+    t.add_option(s, "--db", t.PATH, "SQLite file (default fedgov.db)", default="fedgov.db")
+    t.add_option(
+        s,
         "--listen",
+        t.ADDRESS,
+        f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
     )
     s.add_argument(
         "--policy",
@@ -52,11 +40,11 @@ def register(verbs: Verbs) -> None:
         help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
         "(default '*': all silos together)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--tls-dir",
-        default=None,
-        metavar="DIR",
-        help="mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
+        t.DIR,
+        "mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
     )
     s.add_argument(
         "--insecure",
@@ -83,38 +71,36 @@ def register(verbs: Verbs) -> None:
         metavar="ATTRIBUTE",
         help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--flower-app",
-        default=None,
-        metavar="DIR",
-        help="your own Flower App (ServerApp + ClientApp) instead of the built-in model",
+        t.DIR,
+        "your own Flower App (ServerApp + ClientApp) instead of the built-in model",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--cooldown",
+        t.DURATION,
+        "after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
         default="0s",
-        type=t.duration_ms,
-        metavar="DURATION",
-        help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--reannotation-dir",
-        default=None,
-        metavar="DIR",
-        help="where `reannotate` actions write requests (slices and counts, never rows)",
+        t.DIR,
+        "where `reannotate` actions write requests (slices and counts, never rows)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--health-listen",
-        default=None,
-        type=t.address,
-        metavar="HOST:PORT",
-        help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
+        t.ADDRESS,
+        "also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--metrics-port",
-        type=t.port,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
+        t.PORT,
+        "serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
     )
     s.add_argument(
         "--metrics-address",
@@ -123,19 +109,28 @@ def register(verbs: Verbs) -> None:
         help="bind address of /metrics (default 127.0.0.1; 0.0.0.0 for a Prometheus "
         "in another pod or host)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--audit",
-        default=None,
-        metavar="PATH",
-        help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
+        t.PATH,
+        "hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
     verbs_anchors.add_key_option(s)
     t.add_common(s)
-    s.set_defaults(run=serve, log_level=logging.INFO)  # a long-running process says what it does
+    s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
     verbs_anchors.register_actions(actions)
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve the aggregator over gRPC.
+
+    Under mTLS (--tls-dir, the default) each caller is who its certificate's URI
+    SANs say (fedgov certs init): a silo acts and reads only as itself, in the
+    jurisdiction its certificate states or an operator approved (fedgov silo
+    approve); operators and auditors read across silos; only operators promote,
+    roll back and approve. With --insecure (embedded demo/dev mode) NOTHING is
+    checked: any caller may act as any silo, name any jurisdiction and promote.
+    """
     from prometheus_client import CollectorRegistry
 
     from aggregator.central import CentralGate

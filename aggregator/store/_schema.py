@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aggregator.store._dialect import Dialect
 from aggregator.store._sql import Executor
+from fedgov.report import Report
 
 __all__ = [
     "DRIFT_COLS",
@@ -221,16 +222,22 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
+KEY_COLS = "report_id, silo_id, jurisdiction, model_id, model_version"
+"""The columns that name a report, first in ``reports`` and ``feature_drift`` alike."""
+
 REPORT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
+    f"{KEY_COLS}, spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload, "
+    "payload_pb"
 )
 """The columns of ``reports`` that a writer fills (``seq`` fills itself)."""
 
-DRIFT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, feature, psi, psi_pvalue, "
-    "window_end_ms"
-)
+DRIFT_COLS = f"{KEY_COLS}, feature, psi, psi_pvalue, window_end_ms"
+
+
+def report_key(r: Report) -> tuple[str, str, str, str, str]:
+    """A report's values of :data:`KEY_COLS`, in their order."""
+    return (r.report_id, r.silo_id, r.jurisdiction, r.model_id, r.model_version)
+
 
 HEAD_COLS = "silo_id, seq, hash, report_id, received_ms"
 """The columns of ``audit_heads``, in the order its writers fill them."""

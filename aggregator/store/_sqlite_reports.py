@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from aggregator.store._audit import HEAD_ON_CONFLICT, INSERT_HEAD, head_row
 from aggregator.store._reports import drift_rows
-from aggregator.store._schema import DRIFT_COLS, REPORT_COLS
+from aggregator.store._schema import DRIFT_COLS, REPORT_COLS, report_key
 from fedgov.report import Report
 from fedgov.wire import report_to_bytes
 
@@ -25,10 +25,11 @@ _T = TypeVar("_T")
 class PendingReport:
     """A report queued by ``SqliteStore.add_report``, and what became of it."""
 
-    __slots__ = ("report", "payload", "drift", "added", "done", "error")
+    __slots__ = ("report", "key", "payload", "drift", "added", "done", "error")
 
     def __init__(self, report: Report) -> None:
         self.report = report
+        self.key = report_key(report)
         self.payload = report_to_bytes(report)
         self.drift = drift_rows(report)
         self.added = False
@@ -75,11 +76,7 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
         "(?,?,?,?,?,?,?,?,?,?,'',?)",
         [
             (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
+                *p.key,
                 r.spec_digest,
                 r.window_start_ms,
                 r.window_end_ms,
@@ -96,19 +93,8 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
         f"INSERT INTO feature_drift ({DRIFT_COLS}) VALUES ",
         "(?,?,?,?,?,?,?,?,?)",
         [
-            (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
-                name,
-                psi,
-                pvalue,
-                r.window_end_ms,
-            )
+            (*p.key, name, psi, pvalue, p.report.window_end_ms)
             for p in new
-            for r in (p.report,)
             for name, psi, pvalue in p.drift
         ],
     )

@@ -27,15 +27,7 @@ __all__ = ["heads", "print_checkpoints", "register", "verify"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "audit", "verify hash-chained audit logs")
-    c = actions.add_parser(
-        "verify",
-        help="check a chain, and its anchors, and name what is wrong",
-        description="Exit 0 if every record links to the previous one and matches its hash, "
-        "and every anchored head is in the log as anchored; exit 1 naming the first broken "
-        "line, or each anchor the log contradicts (truncated, rewritten, re-anchored, a "
-        "forged checkpoint); exit 2 for bad usage. An empty log fails. Without anchors a log "
-        "cut short still verifies: anchor it with --aggregator, --anchors or --checkpoints.",
-    )
+    c = t.add_verb(actions, "verify", verify)
     c.add_argument("path", metavar="PATH", help="an audit.jsonl file")
     c.add_argument(
         "--anchors",
@@ -56,17 +48,10 @@ def register(verbs: Verbs) -> None:
     )
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=verify)
-    h = actions.add_parser(
-        "heads",
-        help="list the audit heads a silo's reports carried, as the aggregator keeps them",
-        description="Every head the aggregator received from the silo, append-only; --json "
-        "prints the file `fedgov audit verify --anchors` reads.",
-    )
+    h = t.add_verb(actions, "heads", heads)
     _add_aggregator(h, required=True)
     t.add_json(h)
     t.add_common(h)
-    h.set_defaults(run=heads)
 
 
 def _add_aggregator(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -140,6 +125,15 @@ def _anchors(args: argparse.Namespace) -> tuple[list[Anchor], list[str]]:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Check a chain, and its anchors, and name what is wrong.
+
+    Exit 0 if every record links to the previous one and matches its hash, and
+    every anchored head is in the log as anchored; exit 1 naming the first broken
+    line, or each anchor the log contradicts (truncated, rewritten, re-anchored, a
+    forged checkpoint); exit 2 for bad usage. An empty log fails. Without anchors a
+    log cut short still verifies: anchor it with --aggregator, --anchors or
+    --checkpoints.
+    """
     from fedgov.anchors import verify_anchored
 
     anchors, problems = _anchors(args)
@@ -176,6 +170,11 @@ def _print_verdict(path: str, rep: AnchoredReport) -> None:
 
 
 def heads(args: argparse.Namespace) -> int:
+    """List the audit heads a silo's reports carried, as the aggregator keeps them.
+
+    Every head the aggregator received from the silo, append-only; --json prints
+    the file `fedgov audit verify --anchors` reads.
+    """
     from fedgov.anchors import heads_to_json
 
     found = _fetch_heads(args)
