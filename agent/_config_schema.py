@@ -8,7 +8,7 @@ file's folder there.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -77,6 +77,7 @@ class AgentDocument(StrictModel):
     models: Annotated[list[Model], Field(min_length=1)]
     state_dir: Text = "state"
     opa_url: Text | None = None
+    policy_engine: Literal["regopy", "opa-go", "opa"] | None = None
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     metrics_address: Text = "127.0.0.1"
     poll_seconds: Seconds = 5.0

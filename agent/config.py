@@ -4,10 +4,10 @@ Example ``silo.yaml``::
 
     silo:
       id: EU-DE                 # this silo's identity
-      jurisdiction: EU-DE       # used by cross-jurisdiction queries (globs like EU-*)
+      jurisdiction: EU-DE       # must match its certificate (or the approval) under mTLS
     aggregator:
       address: 127.0.0.1:50051
-      tls:                      # mTLS (the default); the certificate's CN is the silo id
+      tls:                      # mTLS (the default); its URI SAN fedgov://silo/ID names the silo
         ca: certs/ca.pem
         cert: certs/EU-DE.pem
         key: certs/EU-DE.key
@@ -15,6 +15,8 @@ Example ``silo.yaml``::
       retry_seconds: 30         # keep retrying an unreachable aggregator this long
     policy: policies/default    # the silo's own Rego bundle (folder)
     opa_url: http://127.0.0.1:8181   # optional: decide on an OPA sidecar instead of embedded Rego
+    policy_engine: regopy       # regopy (embedded, default), opa-go (OPA's engine in-process,
+                                # the opa-go extra) or opa (the sidecar at opa_url, its default)
     state_dir: state            # agent.db (outbox, windows, report chain, commands), audit.jsonl
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
     metrics_address: 127.0.0.1  # bind address of /metrics (0.0.0.0 for a Prometheus in another pod)
@@ -81,6 +83,7 @@ class AgentConfig:
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
     opa_url: str | None = None
+    policy_engine: str | None = None  # None: "opa" with opa_url, else "regopy"
 
 
 def load_agent_config(path: str | Path) -> AgentConfig:
@@ -118,4 +121,5 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         chunk_rows=d.chunk_rows,
         retry_seconds=agg.retry_seconds,
         opa_url=d.opa_url,
+        policy_engine=d.policy_engine,
     )

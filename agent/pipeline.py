@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fedgov.data import file_digest, fold_file
+from fedgov.decision import decision_log
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision, PolicyEngine
+from fedgov.policy import PolicyEngine, to_plain
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
 __all__ = [
-    "assemble_report",
     "build_report",
+    "decision_log_fields",
     "guard",
+    "judged_report",
     "policy_input",
     "report_id_for",
 ]
@@ -112,45 +115,48 @@ def build_report(
         complementary=complementary,
     )
     end = max(now_ms(), start)
-    metrics = compute_metrics(spec, stats)
-    decision = engine.evaluate(
-        policy_input(spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end))
-    )
-    log.info(
-        "%s: %d rows, decision allow=%s deny=%s actions=%s",
-        path.name,
-        stats.rows,
-        decision.allow,
-        list(decision.deny),
-        list(decision.actions),
-    )
-    return assemble_report(
+    report = judged_report(
         spec,
         path,
         stats,
-        metrics,
-        decision,
+        engine,
         silo_id=silo_id,
         jurisdiction=jurisdiction,
         window=(start, end),
         input_digest=input_digest,
     )
+    log.info(
+        "%s: %d rows, decision allow=%s deny=%s actions=%s",
+        path.name,
+        stats.rows,
+        report.decision.allow,
+        list(report.decision.deny),
+        list(report.decision.actions),
+    )
+    return report
 
 
-def assemble_report(
+def judged_report(
     spec: MonitoringSpec,
     path: Path,
     stats: WindowStats,
-    metrics: dict[str, Any],
-    decision: Decision,
+    engine: PolicyEngine,
     *,
     silo_id: str,
     jurisdiction: str,
     window: tuple[int, int],
+    stage: str = "monitoring",
     input_digest: str | None = None,
 ) -> Report:
-    """The report of one input file; its id derives from the file's digest
-    (hashed here unless the caller already has it)."""
+    """The report of one input file's guarded ``stats``: their metrics and the silo's
+    policy decision on them at ``stage`` (see :func:`policy_input`). Its id derives
+    from the file's digest (hashed here unless the caller already has it)."""
+    metrics = compute_metrics(spec, stats)
+    decision = engine.evaluate(
+        policy_input(
+            spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=window, stage=stage
+        )
+    )
     input_digest = input_digest or file_digest(path)
     return Report(
         report_id=report_id_for(silo_id, spec, input_digest),
@@ -166,3 +172,28 @@ def assemble_report(
         decision=decision,
         input_digest=input_digest,
     )
+
+
+def decision_log_fields(spec: MonitoringSpec, report: Report) -> dict[str, Any]:
+    """OPA's decision-log fields for the report's decision (:func:`fedgov.decision.decision_log`).
+
+    The input is rebuilt from the report (its metrics, window, silo), as the
+    policy saw it; the decision id is the report id's UUID form, so a window
+    re-read gives the same id.
+    """
+    inp: Any = policy_input(
+        spec,
+        report.metrics,
+        silo_id=report.silo_id,
+        jurisdiction=report.jurisdiction,
+        window=(report.window_start_ms, report.window_end_ms),
+    )
+    try:
+        inp = to_plain(inp)
+    except ValueError:  # NaN and the like: the engine failed closed on it, JSON cannot carry it
+        inp = None
+    return decision_log(report.decision, inp, decision_id=_uuid_of(report.report_id))
+
+
+def _uuid_of(report_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fedgov:report:{report_id}"))

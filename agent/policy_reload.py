@@ -1,10 +1,11 @@
 """The silo's policy engine, and swapping in a changed bundle while the agent runs.
 
-The engine is embedded Rego by default, an OPA sidecar when ``opa_url`` is
-configured. A changed bundle is swapped in only if it compiles; a broken one
-is logged and audited once per distinct content and never swapped in, so the
-bundle that was serving keeps deciding (fail closed at start, fail safe while
-running).
+The engine is ``policy_engine`` from the configuration (see
+:func:`fedgov.policy.load_engine`): embedded Rego by default, an OPA sidecar
+when only ``opa_url`` is configured. A changed bundle is swapped in only if
+it compiles; a broken one is logged and audited once per distinct content and
+never swapped in, so the bundle that was serving keeps deciding (fail closed
+at start, fail safe while running).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import logging
 from agent.config import AgentConfig
 from fedgov.audit import AuditLog
 from fedgov.errors import PolicyError
-from fedgov.policy import PolicyEngine, RegoEngine, load_bundle
+from fedgov.policy import PolicyEngine, load_bundle
+from fedgov.policy import load_engine as load_named_engine
 
 __all__ = ["PolicyReloader", "load_engine"]
 
@@ -22,14 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def load_engine(config: AgentConfig) -> PolicyEngine:
-    """Embedded Rego by default; an OPA sidecar when ``opa_url`` is configured.
+    """``config.policy_engine``; when unset, an OPA sidecar if ``opa_url`` is configured,
+    else embedded Rego.
 
-    Raises :class:`~fedgov.errors.PolicyError` when the bundle does not load."""
-    if config.opa_url:
-        from fedgov.policy import OpaEngine
-
-        return OpaEngine.from_bundle(config.policy, url=config.opa_url)
-    return RegoEngine.from_bundle(config.policy)
+    Raises :class:`~fedgov.errors.PolicyError` when the bundle does not load,
+    :class:`~fedgov.errors.ConfigError` when the engine cannot be used."""
+    engine = config.policy_engine or ("opa" if config.opa_url else "regopy")
+    return load_named_engine(config.policy, engine=engine, opa_url=config.opa_url)
 
 
 class PolicyReloader:

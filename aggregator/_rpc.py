@@ -1,13 +1,34 @@
 """Entering an RPC: whom it is for, what is checked, and how its errors leave.
 
-:data:`RPC_ROLES` is the one table from each RPC of ``fedgov.v1.Aggregator``
-to the roles it is meant for (``silo``, ``operator``, ``auditor``; DESIGN.md,
-"Trust") and the identity check the server makes under mTLS. The :func:`rpc`
-decorator wraps every servicer method: it bounds the request's identifiers,
-globs and times (:func:`fedgov.wire.check_request`), checks the caller as the
-table says, runs the method, and turns any exception into a gRPC status
-through the catalog of :mod:`aggregator._status`, so methods hold no
-try/except for statuses.
+:data:`RPC_ROLES` is the one table, and the whole truth, of who may call each
+RPC of ``fedgov.v1.Aggregator`` under mTLS (DESIGN.md, "Trust"). Roles come
+from the client certificate's URI SANs (:mod:`fedgov.identity`), never from
+its Common Name nor from a request field:
+
+- ``silo``: only as itself. Its own registration, reports, command stream
+  and acknowledgements (``silo="own"``: the request's ``silo_field`` must
+  name the caller), and reads of its own rows (``silo="scoped"``: the
+  request's ``silo_field`` filter is set to the caller; naming another silo
+  is denied). A read over merged figures of several silos (fairness, the
+  central gate), jobs and the model registry is not open to silos.
+- ``operator``: every read across all silos, promotions, rollbacks and silo
+  approvals. Not the silos' own calls: an operator does not report or
+  register as a silo.
+- ``auditor``: every read across all silos; nothing that changes state.
+
+``Register`` also names ``jurisdiction_field``: the jurisdiction is the one
+the silo's certificate states, or else the one an operator approved for it
+(``ApproveSilo``); a request naming another one is denied.
+
+A call outside the table is PERMISSION_DENIED, counted and audited
+(``identity_denied``). Without TLS (``--insecure``, the embedded demo/dev
+mode) nothing is checked: any caller acts as any silo or role.
+
+The :func:`rpc` decorator wraps every servicer method: it bounds the
+request's identifiers, globs and times (:func:`fedgov.wire.check_request`),
+checks the caller as the table says, runs the method, and turns any
+exception into a gRPC status through the catalog of :mod:`aggregator._status`,
+so methods hold no try/except for statuses.
 """
 
 from __future__ import annotations
@@ -16,51 +37,54 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
 
 from aggregator._status import abort_status, abort_with
+from fedgov.identity import Identity, Role
 from fedgov.tls import peer_identity
 from fedgov.wire import check_request
 
-__all__ = ["RPC_ROLES", "Access", "Check", "Guarded", "Role", "rpc"]
+__all__ = ["RPC_ROLES", "Access", "Guarded", "Role", "SiloRule", "rpc"]
 
-Role = Literal["silo", "operator", "auditor"]
-# What the server enforces under mTLS today: "own-silo", the caller's certificate
-# names the silo the request acts as; "operator", the caller is the operator
-# identity; "none", anyone the CA certified (roles for reads come with role
-# certificates, a later issue).
-Check = Literal["own-silo", "operator", "none"]
+# How a caller with the silo role is held to its own data: "own", the request's
+# silo_field must name it; "scoped", a read whose silo_field filter is set to it;
+# "none", the RPC is not open to silos.
+SiloRule = Literal["own", "scoped", "none"]
 
 
 class Access(NamedTuple):
-    roles: frozenset[Role]  # whom the RPC is meant for
-    check: Check  # what is enforced today, with --tls
-    silo_field: str = "silo_id"  # "own-silo": the request field naming the silo (dotted)
+    roles: frozenset[Role]  # who may call it under mTLS
+    silo: SiloRule = "none"  # for the silo role: whose data
+    silo_field: str = "silo_id"  # the request field naming the silo (dotted)
+    jurisdiction_field: str = ""  # set from the certificate or the approved registry
 
 
 _SILO: frozenset[Role] = frozenset({"silo"})
+_ANYONE: frozenset[Role] = frozenset({"silo", "operator", "auditor"})
 _READ: frozenset[Role] = frozenset({"operator", "auditor"})
 _OPERATOR: frozenset[Role] = frozenset({"operator"})
 
 RPC_ROLES: Mapping[str, Access] = MappingProxyType(
     {
-        "Register": Access(_SILO, "own-silo"),
-        "SubmitReport": Access(_SILO, "own-silo", "report.silo_id"),
-        "StreamCommands": Access(_SILO, "own-silo"),
-        "AckCommand": Access(_SILO, "own-silo"),
-        "QueryDrift": Access(_READ, "none"),
-        "QueryFairness": Access(_READ, "none"),
-        "QueryDecisions": Access(_READ, "none"),
-        "ListJobs": Access(_READ, "none"),
-        "QueryCentral": Access(_READ, "none"),
-        "QuerySilos": Access(_READ, "none"),
-        "QueryHistory": Access(_READ, "none"),
-        "ListModels": Access(_READ, "none"),
-        "PromoteModel": Access(_OPERATOR, "operator"),
-        "RollbackModel": Access(_OPERATOR, "operator"),
+        "Register": Access(_SILO, "own", jurisdiction_field="jurisdiction"),
+        "SubmitReport": Access(_SILO, "own", "report.silo_id"),
+        "StreamCommands": Access(_SILO, "own"),
+        "AckCommand": Access(_SILO, "own"),
+        "QueryDrift": Access(_ANYONE, "scoped"),
+        "QueryFairness": Access(_READ),  # merged across silos
+        "QueryDecisions": Access(_ANYONE, "scoped"),
+        "ListJobs": Access(_READ),
+        "QueryCentral": Access(_READ),  # merged across silos
+        "QuerySilos": Access(_ANYONE, "scoped"),
+        "QueryHistory": Access(_ANYONE, "scoped"),
+        "ListModels": Access(_READ),
+        "PromoteModel": Access(_OPERATOR),
+        "RollbackModel": Access(_OPERATOR),
+        "ApproveSilo": Access(_OPERATOR),
+        "QueryAuditHeads": Access(_ANYONE, "scoped"),  # a silo reads its own heads
     }
 )
 
@@ -72,6 +96,9 @@ class Guarded(Protocol):
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Count and audit a caller refused as ``claimed``."""
+
+    def approved_jurisdiction(self, silo_id: str) -> str | None:
+        """The jurisdiction an operator approved for ``silo_id``, if any."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,23 +170,74 @@ def _authorize(
     context: grpc.ServicerContext,
     what: str,
 ) -> None:
-    """PERMISSION_DENIED (counted and audited) if the caller may not make this call."""
-    if not servicer.require_identity or access.check == "none":
+    """PERMISSION_DENIED (counted and audited) unless the table lets the caller make this
+    call; a silo's scoped read and its registration's jurisdiction are filled in."""
+    if not servicer.require_identity:
         return
-    peer = peer_identity(context)
-    if access.check == "own-silo":
-        claimed: str = functools.reduce(getattr, access.silo_field.split("."), request)
-        if peer != claimed:
-            servicer.deny(peer, claimed, what)
-            abort_status(
-                context,
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{what}: the client certificate identifies {peer!r}, not silo {claimed!r}",
-            )
-    elif peer != "operator":
-        servicer.deny(peer, "operator", what)
-        abort_status(
-            context,
-            grpc.StatusCode.PERMISSION_DENIED,
-            f"{what}: only the operator identity may do this",
+    call = _Call(servicer, context, peer_identity(context), what)
+    caller = call.caller
+    if caller is None or caller.role not in access.roles:
+        roles = " or ".join(sorted(access.roles))
+        call.deny(f"role {roles}", f"only a certificate with the role {roles} may do this")
+    if caller.role != "silo":
+        return
+    named = _get(request, access.silo_field)
+    if access.silo == "scoped" and not named:
+        _set(request, access.silo_field, caller.name)  # its own rows only
+    elif named != caller.name:
+        call.deny(
+            f"silo {named!r}",
+            f"the client certificate identifies {caller.name!r}, not silo {named!r}",
         )
+    if access.jurisdiction_field:
+        held = _jurisdiction(call, caller, servicer.approved_jurisdiction(caller.name))
+        asked = _get(request, access.jurisdiction_field)
+        if asked and asked != held:
+            call.deny(
+                f"jurisdiction {asked!r}",
+                f"silo {caller.name!r} is in jurisdiction {held!r}, not {asked!r} (that comes "
+                "from its certificate or an operator's approval, never from the request)",
+            )
+        _set(request, access.jurisdiction_field, held)
+
+
+def _jurisdiction(call: _Call, caller: Identity, approved: str | None) -> str:
+    """A silo's jurisdiction: the one its certificate states, else the approved one."""
+    certified = caller.jurisdiction
+    if certified and approved and certified != approved:
+        call.deny(
+            f"jurisdiction {certified!r}",
+            f"silo {caller.name!r}'s certificate states jurisdiction {certified!r} but an "
+            f"operator approved {approved!r}; reissue the certificate or re-approve",
+        )
+    held = certified or approved
+    if not held:
+        call.deny(
+            "an unapproved jurisdiction",
+            f"silo {caller.name!r}'s certificate states no jurisdiction and none is approved; "
+            f"an operator must run `fedgov silo approve {caller.name} --jurisdiction J`",
+        )
+    return held
+
+
+class _Call(NamedTuple):
+    servicer: Guarded
+    context: grpc.ServicerContext
+    caller: Identity | None
+    what: str
+
+    def deny(self, claimed: str, details: str) -> NoReturn:
+        """Count and audit the caller refused as ``claimed``, then PERMISSION_DENIED."""
+        peer = None if self.caller is None else str(self.caller)
+        self.servicer.deny(peer, claimed, self.what)
+        abort_status(self.context, grpc.StatusCode.PERMISSION_DENIED, f"{self.what}: {details}")
+
+
+def _get(request: Message, field: str) -> str:
+    value: str = functools.reduce(getattr, field.split("."), request)
+    return value
+
+
+def _set(request: Message, field: str, value: str) -> None:
+    *path, last = field.split(".")
+    setattr(functools.reduce(getattr, path, request), last, value)

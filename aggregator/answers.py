@@ -5,6 +5,10 @@ reads every other answer off its store record (``X.of(record)``).
 :mod:`aggregator.query_serde` carries them over gRPC and back, and the CLI's
 tables and ``--json`` both read them: a field's name is its ``--json`` key
 (:func:`to_json`), so no layer renames anything.
+
+:class:`DriftFilters` is the one question shape shared the same way: the
+filters of a drift query, taken as keywords by both query clients (the
+aggregator's and Prometheus').
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
 
 if TYPE_CHECKING:  # the CLI imports the answers without the server's machinery
     from aggregator import store
 
 __all__ = [
     "Answer",
+    "Approval",
     "CentralRow",
     "DecisionRow",
+    "DriftFilters",
     "DriftRow",
     "Fairness",
     "HistoryPoint",
@@ -62,6 +68,14 @@ class _Row:
     @classmethod
     def of(cls, record: Any) -> Self:
         return _of(cls, record)
+
+
+class DriftFilters(TypedDict, total=False):
+    """Which rows a drift query keeps; a filter left out keeps every row."""
+
+    since_ms: int  # windows ending at or after this time (0: any)
+    model_id: str  # one model ("": every model)
+    jurisdiction_glob: str  # silos whose jurisdiction matches ("": every silo)
 
 
 @dataclass(frozen=True)
@@ -185,8 +199,18 @@ class ModelVersion(_Row):
         )
 
 
+@dataclass(frozen=True)
+class Approval:
+    """An operator's approval of a silo's jurisdiction (``fedgov silo approve``)."""
+
+    silo: str
+    jurisdiction: str
+    previous: str | None  # the jurisdiction it replaced; None for a new silo
+    approved_ms: int
+
+
 RowAnswer = DriftRow | DecisionRow | JobRow | CentralRow | SiloRow | HistoryPoint | ModelVersion
-Answer = RowAnswer | Fairness
+Answer = RowAnswer | Fairness | Approval
 
 
 def to_json(answer: Answer | dict[str, Any] | Sequence[Answer | dict[str, Any]]) -> Any:

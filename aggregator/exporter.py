@@ -22,14 +22,16 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from fedgov.errors import ConfigError
 
 if TYPE_CHECKING:
     from aggregator.store import Store
 
-__all__ = ["AggregatorMetrics", "StoreCollector"]
+__all__ = ["AggregatorMetrics", "StoreCollector", "serve_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,8 @@ class AggregatorMetrics:
         )
         self.denied = Counter(
             "fedgov_aggregator_identity_denied",
-            "Calls refused because the certificate named another silo",
+            "Calls refused under mTLS: the certificate grants no role for the RPC, names "
+            "another silo, or another jurisdiction than the request",
             registry=registry,
         )
         self.last_report = Gauge(
@@ -175,3 +178,19 @@ class AggregatorMetrics:
             raise ValueError("AggregatorMetrics already watches a store")
         self._store_collector = StoreCollector(store, self.store_failures)
         self.registry.register(self._store_collector)
+
+
+def serve_metrics(registry: CollectorRegistry, port: int, address: str = "127.0.0.1") -> int:
+    """Serve ``registry`` as /metrics on ``address``:``port`` (a thread); the bound port.
+
+    The default address is loopback, like the agent's: a Prometheus on another host
+    or pod needs ``0.0.0.0`` (``--metrics-address``) said out loud.
+    """
+    try:
+        server, _thread = start_http_server(port, addr=address, registry=registry)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--metrics-address {address} --metrics-port {port}: cannot serve /metrics there "
+            f"({getattr(exc, 'strerror', None) or exc}); pick a free port and a local address"
+        ) from None
+    return int(server.server_port)

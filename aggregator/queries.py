@@ -46,11 +46,12 @@ class Queries:
         since_ms: int = 0,
         model_id: str | None = None,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
     ) -> list[DriftRecord]:
         if not np.isfinite(psi_threshold) or psi_threshold < 0:
             raise QueryError(f"psi threshold must be a finite number >= 0, got {psi_threshold}")
         rows = self._store.drift_above(psi_threshold, since_ms=since_ms, model_id=model_id or None)
-        return [r for r in rows if matches_glob(r.jurisdiction, jurisdiction_glob)]
+        return [r for r in rows if _kept(r, jurisdiction_glob, silo_id)]
 
     def fairness(
         self,
@@ -87,19 +88,18 @@ class Queries:
             metrics=metrics,
         )
 
-    def decisions(self, jurisdiction_glob: str | None = None) -> list[DecisionRecord]:
+    def decisions(
+        self, jurisdiction_glob: str | None = None, silo_id: str | None = None
+    ) -> list[DecisionRecord]:
         """The decision of the newest report of every (silo, model, version)."""
-        return [
-            r
-            for r in self._store.latest_decisions()
-            if matches_glob(r.jurisdiction, jurisdiction_glob)
-        ]
+        return [r for r in self._store.latest_decisions() if _kept(r, jurisdiction_glob, silo_id)]
 
     def silos(
         self,
         *,
         stale_after_ms: int = 0,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
         now: int | None = None,
     ) -> list[SiloRecord]:
         """Registered silos; with ``stale_after_ms`` only those silent for longer."""
@@ -109,7 +109,7 @@ class Queries:
         return [
             s
             for s in self._store.list_silos()
-            if matches_glob(s.jurisdiction, jurisdiction_glob)
+            if _kept(s, jurisdiction_glob, silo_id)
             and (not stale_after_ms or t - s.last_seen_ms > stale_after_ms)
         ]
 
@@ -122,6 +122,7 @@ class Queries:
         attribute: str | None = None,
         since_ms: int = 0,
         jurisdiction_glob: str | None = None,
+        silo_id: str | None = None,
     ) -> list[MetricPoint]:
         """The metric's value in every report of the model, oldest first.
 
@@ -136,7 +137,7 @@ class Queries:
             for p in self._store.metric_history(
                 model_id, _metric_path(metric, feature, attribute), since_ms=since_ms
             )
-            if matches_glob(p.jurisdiction, jurisdiction_glob)
+            if _kept(p, jurisdiction_glob, silo_id)
         ]
         if points and all(p.value is None for p in points):
             where = (
@@ -205,3 +206,15 @@ def _metric_path(metric: str, feature: str | None, attribute: str | None) -> tup
     if attribute:
         return ("fairness", attribute, metric)
     return (metric,)
+
+
+class _Owned(Protocol):
+    @property
+    def silo_id(self) -> str: ...
+    @property
+    def jurisdiction(self) -> str: ...
+
+
+def _kept(row: _Owned, glob: str | None, silo_id: str | None) -> bool:
+    """In the jurisdictions of ``glob`` and, if one is named, of silo ``silo_id``."""
+    return matches_glob(row.jurisdiction, glob) and (not silo_id or row.silo_id == silo_id)

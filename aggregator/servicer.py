@@ -27,9 +27,10 @@ from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from fedgov import __version__
 from fedgov.report import Report
+from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, report_pb2
-from fedgov.wire import report_from_proto
+from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
 
 __all__ = ["AggregatorServicer"]
 
@@ -62,6 +63,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.metrics.denied.inc()
         self.handler.record_denied(peer, claimed, what)
 
+    def approved_jurisdiction(self, silo_id: str) -> str | None:
+        return self.handler.approved_jurisdiction(silo_id)
+
     # -- silos -------------------------------------------------------------------
     @rpc("register", nested=lambda r: [(f"models[{i}]", m) for i, m in enumerate(r.models)])
     def Register(
@@ -89,7 +93,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         if not duplicate:
             self.metrics.last_report.labels(report.silo_id).set_to_current_time()
         self.metrics.ingest_seconds.observe(time.perf_counter() - started)
-        return pb.ReportAck(report_id=report.report_id, duplicate=duplicate)
+        checkpoint = self.handler.checkpoint()
+        return pb.ReportAck(
+            report_id=report.report_id,
+            duplicate=duplicate,
+            checkpoint=None if checkpoint is None else checkpoint_to_proto(checkpoint),
+        )
 
     def _decoded(self, message: report_pb2.Report) -> Report:
         """The domain report; a message that does not decode is audited as rejected."""
@@ -138,6 +147,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             since_ms=request.since_unix_ms,
             model_id=request.model_id,
             jurisdiction_glob=request.jurisdiction_glob,
+            silo_id=request.silo_id,
         )
         return _rows(a.DriftRow, found)
 
@@ -153,7 +163,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
 
     @rpc("decisions query")
     def QueryDecisions(self, request: pb.DecisionsQuery, context: grpc.ServicerContext) -> Message:
-        found = self.handler.query_decisions(request.jurisdiction_glob)
+        found = self.handler.query_decisions(request.jurisdiction_glob, request.silo_id)
         return _rows(a.DecisionRow, found)
 
     @rpc("jobs query")
@@ -171,6 +181,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         silos = self.handler.query_silos(
             stale_after_ms=request.stale_after_ms,
             jurisdiction_glob=request.jurisdiction_glob,
+            silo_id=request.silo_id,
         )
         return _rows(a.SiloRow, silos)
 
@@ -183,8 +194,15 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             attribute=request.attribute or None,
             since_ms=request.since_unix_ms,
             jurisdiction_glob=request.jurisdiction_glob,
+            silo_id=request.silo_id,
         )
         return _rows(a.HistoryPoint, points)
+
+    @rpc("audit heads query")
+    def QueryAuditHeads(
+        self, request: pb.AuditHeadsQuery, context: grpc.ServicerContext
+    ) -> Message:
+        return heads_to_proto(request.silo_id, self.handler.audit_heads(request.silo_id))
 
     # -- model registry ------------------------------------------------------------
     def _models(self, model_id: str) -> Message:
@@ -205,3 +223,21 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     def RollbackModel(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> Message:
         self.handler.rollback(request.model_id)
         return self._models(request.model_id)
+
+    @rpc(lambda r: f"approval of silo {r.silo_id!r}")
+    def ApproveSilo(
+        self, request: pb.ApproveSiloRequest, context: grpc.ServicerContext
+    ) -> pb.ApproveSiloResponse:
+        caller = peer_identity(context)
+        done = self.handler.approve_silo(
+            request.silo_id,
+            request.jurisdiction,
+            approved_by=str(caller) if caller else "an unauthenticated caller (no TLS)",
+            reason=request.reason or "operator approval",
+        )
+        return pb.ApproveSiloResponse(
+            silo_id=done.silo_id,
+            jurisdiction=done.jurisdiction,
+            previous_jurisdiction=done.previous or "",
+            approved_unix_ms=done.approved_ms,
+        )

@@ -236,7 +236,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="fedgov-bench-ingest-"))
     silos = [f"S{i:03d}" for i in range(args.silos)]
     t0 = time.perf_counter()
-    init_trial_pki(tmp / "pki", silos)
+    init_trial_pki(tmp / "pki", {s: f"EU-{s}" for s in silos})
     print(f"PKI for {len(silos)} silos in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     spec, cols = bench_spec()
     template = report_bytes(spec, cols, silos[0], "template")

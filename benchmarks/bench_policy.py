@@ -7,10 +7,16 @@ drifted feature), in the same process and the same run, through:
 
   raw regopy    a compiled regopy Bundle: set_input + query_bundle (the floor)
   RegoEngine    fedgov's embedded engine: input checks, query, decision checks
+  OpaGoEngine   fedgov's opa-go engine: OPA's own Go evaluator in-process
+                (opa-golib-python-bindings), same checks around it
+  raw opa-go    opa_bindings.OpaEngine.eval_document on the same bundle (its floor)
   OpaEngine     fedgov's OPA backend against the OPA REST test double on
-                127.0.0.1 (regopy behind HTTP; not a real OPA: its latency is
-                HTTP + JSON + our client, with the same evaluator behind it)
+                127.0.0.1 (OPA's Go evaluator behind HTTP; not an OPA server:
+                its latency is HTTP + JSON + our client around that evaluator)
   raw HTTP      the same POST with a bare requests.Session (the HTTP floor)
+
+The ratio OpaGoEngine / RegoEngine (p50) is printed: below 1, OPA's engine
+decides faster per decision.
 
 Each repeat times every call, the backends taking turns in batches of 20
 calls (so that other load on the machine hits them alike); the table shows
@@ -37,7 +43,8 @@ import regopy  # type: ignore[import-untyped]
 import requests
 
 from fedgov.errors import PolicyError
-from fedgov.policy import OpaEngine, RegoEngine, default_bundle_path, load_bundle
+from fedgov.policy import OpaEngine, OpaGoEngine, RegoEngine, default_bundle_path, load_bundle
+from fedgov.policy._opa_go import compile_on_opa
 from fedgov.policy._regopy import DECISION_QUERY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     assert not ours.failed_closed, ours
     assert ours.allow == theirs["allow"] and set(ours.deny) == set(theirs["deny"]), (ours, theirs)
 
+    go = OpaGoEngine.from_bundle(path)
+    assert go.evaluate(inp) == ours, go.evaluate(inp)  # the same decision on OPA's engine
+    raw_go = compile_on_opa(go.bundle)
+
     with OpaEmulator() as opa, OpaEngine.from_bundle(path, url=opa.url, timeout=5.0) as remote:
         assert remote.evaluate(inp) == ours, remote.evaluate(inp)
         session = requests.Session()
@@ -200,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         backends: dict[str, Callable[[], Any]] = {
             "raw regopy": lambda: raw(inp),
             "RegoEngine": lambda: engine.evaluate(inp),
+            "raw opa-go": lambda: raw_go.eval_document("fedgov.decision", inp),
+            "OpaGoEngine": lambda: go.evaluate(inp),
             "OpaEngine (emulator)": lambda: remote.evaluate(inp),
             "raw HTTP (emulator)": raw_http,
         }
@@ -211,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             for name, stats in time_round_robin(backends, args.seconds).items():
                 runs[name].append(stats)
         session.close()
+    go.close()
+    raw_go.close()
 
     results = {name: median_of(r) for name, r in runs.items()}
     overhead = results["RegoEngine"]["p50_us"] / results["raw regopy"]["p50_us"]
     opa_overhead = (
         results["OpaEngine (emulator)"]["p50_us"] / results["raw HTTP (emulator)"]["p50_us"]
     )
+    go_vs_rego = results["OpaGoEngine"]["p50_us"] / results["RegoEngine"]["p50_us"]
     summary = {
         "bundle": str(path),
         "bundle_label": label,
@@ -227,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "overhead_regoengine_vs_raw": overhead,
         "overhead_opaengine_vs_raw_http": opa_overhead,
+        "opagoengine_vs_regoengine_p50": go_vs_rego,
         "target": TARGET,
         "within_target": overhead <= TARGET,
     }
@@ -241,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         floors = {
             "RegoEngine": "raw regopy",
             "raw regopy": "raw regopy",
+            "OpaGoEngine": "raw opa-go",
+            "raw opa-go": "raw opa-go",
             "OpaEngine (emulator)": "raw HTTP (emulator)",
             "raw HTTP (emulator)": "raw HTTP (emulator)",
         }
@@ -253,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "OK" if overhead <= TARGET else "OVER TARGET"
         print(f"\nRegoEngine overhead vs raw regopy (p50): {overhead:.2f}x"
               f" (target <= {TARGET}x: {verdict})")  # fmt: skip
+        faster = "faster" if go_vs_rego < 1 else "slower"
+        print(f"OpaGoEngine / RegoEngine per decision (p50): {go_vs_rego:.2f}"
+              f" ({1 / go_vs_rego:.1f}x {faster} on OPA's engine)")  # fmt: skip
     return 0
 
 

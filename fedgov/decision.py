@@ -19,7 +19,9 @@ can be built, stored and sent without loading regopy.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = [
     "DECISION_PATH",
     "KNOWN_ACTIONS",
     "Decision",
+    "decision_log",
     "fail_closed",
     "parse_decision_document",
 ]
@@ -201,3 +204,32 @@ def parse_decision_document(doc: Any, *, bundle_digest: str = "") -> Decision:
             f" (first: {deny[0]!r})"
         )
     return Decision(allow=allow, deny=deny, warn=warn, actions=actions, bundle_digest=bundle_digest)
+
+
+#: The bundle name under which decision logs give the bundle revision (the digest).
+BUNDLE_NAME = "fedgov"
+
+
+def decision_log(
+    decision: Decision,
+    input: Any,
+    *,
+    decision_id: str | None = None,
+    timestamp: _dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The fields of OPA's decision log for one decision, so OPA tooling can read it.
+
+    ``decision_id`` (a new UUID unless given), ``path`` (``fedgov/decision``),
+    ``input`` (the policy input as JSON values), ``result`` (the decision
+    document: allow, deny, warn, actions), ``bundles`` (``{"fedgov":
+    {"revision": <bundle digest>}}``) and ``timestamp`` (RFC 3339, UTC).
+    """
+    when = timestamp or _dt.datetime.now(_dt.UTC)
+    return {
+        "decision_id": decision_id or str(uuid.uuid4()),
+        "path": DECISION_PATH.removeprefix("data.").replace(".", "/"),
+        "input": input,
+        "result": {k: v for k, v in decision.to_dict().items() if k != "bundle_digest"},
+        "bundles": {BUNDLE_NAME: {"revision": decision.bundle_digest}},
+        "timestamp": when.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z"),
+    }

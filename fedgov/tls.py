@@ -1,22 +1,27 @@
 """mTLS material: a trial PKI (`fedgov certs init`) and gRPC credentials.
 
-Identity is the certificate: the aggregator reads a silo's id from the
-client certificate's Common Name (also written as a URI SAN
-``fedgov://silo/<id>``), so a silo cannot report for another one. In
-production, certificates come from the site's PKI with the same naming.
+Identity is the certificate, read from its URI SANs (:mod:`fedgov.identity`),
+never from its Common Name: ``fedgov://silo/EU-DE?jurisdiction=EU-DE`` for a
+silo, ``fedgov://role/operator`` and ``fedgov://role/auditor`` for people. So
+a silo cannot report for another one, nor move itself into another
+jurisdiction, and a certificate merely *named* ``operator`` gains nothing. In
+production, certificates come from the site's PKI with the same SANs (the
+jurisdiction may be left out; the aggregator's operator then approves it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
 from fedgov.errors import ConfigError
+from fedgov.identity import Identity, identity_from_pem, role_uri, silo_uri
 
 __all__ = [
     "NodeKey",
@@ -31,7 +36,8 @@ __all__ = [
     "write_node_key",
 ]
 
-SILO_URI_PREFIX = "fedgov://silo/"
+# Files of the PKI's own: a silo of one of these names would overwrite them.
+RESERVED_NAMES = frozenset({"ca", "aggregator", "operator", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -75,13 +81,18 @@ def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
     )
 
 
-def peer_identity(context: grpc.ServicerContext) -> str | None:
-    """The silo id of an mTLS peer (its certificate's CN), or None on plaintext."""
-    auth = context.auth_context()
-    cns = auth.get("x509_common_name") or []
-    if not cns:
+def peer_identity(context: grpc.ServicerContext) -> Identity | None:
+    """What an mTLS peer's certificate states (:mod:`fedgov.identity`); None on plaintext."""
+    pems = context.auth_context().get("x509_pem_cert") or []
+    if not pems:
         return None
-    return bytes(cns[0]).decode()
+    return _identity(bytes(pems[0]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _identity(pem: bytes) -> Identity:
+    """Parsed once per certificate: every call of a peer presents the same one."""
+    return identity_from_pem(pem)
 
 
 # -- a trial PKI ---------------------------------------------------------------------
@@ -202,18 +213,25 @@ def load_ca(out_dir: Path) -> tuple[object, object]:
 
 def init_trial_pki(
     out_dir: str | Path,
-    silos: Sequence[str],
+    silos: Mapping[str, str | None],
     *,
     aggregator_hosts: Sequence[str] = ("localhost", "127.0.0.1"),
     days: int = 30,
 ) -> dict[str, Path]:
-    """A CA, an aggregator certificate and one client certificate per silo."""
+    """A CA, an aggregator certificate, an operator's, an auditor's and one per silo.
+
+    ``silos`` maps each silo id to the jurisdiction its certificate states, or
+    to None for a certificate that states none (the aggregator's operator then
+    approves the silo's jurisdiction: ``fedgov silo approve``).
+    """
     out = Path(out_dir)
-    for silo in silos:
-        if not silo or "/" in silo:
-            raise ConfigError(f"silo id {silo!r}: must be non-empty and contain no '/'")
-        if silo in ("ca", "aggregator"):  # their files would overwrite the CA's or server's
+    for silo, jurisdiction in silos.items():
+        if silo in RESERVED_NAMES:  # their files would overwrite the PKI's own
             raise ConfigError(f"silo id {silo!r}: reserved for the PKI's own files; rename it")
+        try:
+            silo_uri(silo, jurisdiction)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     try:
         return _init_trial_pki(out, silos, aggregator_hosts, days)
     except OSError as exc:
@@ -224,7 +242,7 @@ def init_trial_pki(
 
 
 def _init_trial_pki(
-    out: Path, silos: Sequence[str], aggregator_hosts: Sequence[str], days: int
+    out: Path, silos: Mapping[str, str | None], aggregator_hosts: Sequence[str], days: int
 ) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     if (out / "ca.pem").exists():
@@ -237,9 +255,14 @@ def _init_trial_pki(
     written["aggregator"], _ = issue_certificate(
         ca_cert, ca_key, "aggregator", out, dns=dns, ips=ips, days=days, server=True
     )
-    for silo in dict.fromkeys(silos):  # each once, in order
-        uris = [] if silo == "operator" else [SILO_URI_PREFIX + silo]
-        written[silo], _ = issue_certificate(ca_cert, ca_key, silo, out, uris=uris, days=days)
+    for role in ("operator", "auditor"):
+        written[role], _ = issue_certificate(
+            ca_cert, ca_key, role, out, uris=[role_uri(role)], days=days
+        )
+    for silo, jurisdiction in silos.items():
+        written[silo], _ = issue_certificate(
+            ca_cert, ca_key, silo, out, uris=[silo_uri(silo, jurisdiction)], days=days
+        )
     return written
 
 

@@ -13,6 +13,10 @@ if [[ "${FEDGOV_RESOLVE:-locked}" != latest ]]; then
     python -m pip install --disable-pip-version-check -q --require-hashes -r requirements/test.txt
     python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 fi
+# OPA's Go evaluator (the opa-go engine; the conformance suite decides on it): its own hashed
+# file, because its metadata asks for Python 3.14 while its py3-none wheel runs on 3.11.
+python -m pip install --disable-pip-version-check -q --no-deps --ignore-requires-python \
+    --require-hashes -r requirements/opa-go.txt
 # Debian packages (requirements/debian.txt) and a throwaway PostgreSQL for the store
 # suite; under CI=true a failure here is fatal.
 services_env="$(bash scripts/services.sh)" || [[ "${CI:-}" != true ]]

@@ -1,7 +1,8 @@
 """The aggregator's `fedgov` verbs.
 
 ``aggregator serve`` (:mod:`.verbs_serve`), ``query *`` (:mod:`.verbs_query`),
-``model *`` (:mod:`.verbs_model`) and ``jobs`` (:mod:`.verbs_jobs`); the
+``model *`` (:mod:`.verbs_model`), ``jobs`` (:mod:`.verbs_jobs`) and
+``silo approve`` (:mod:`.verbs_silo`); the
 printers of their answers are in :mod:`.tables`. Registered through the
 ``fedgov.verbs`` entry-point group (see :mod:`fedgov.cli.main`); the
 aggregator's modules are imported only when a verb runs.
@@ -9,7 +10,7 @@ aggregator's modules are imported only when a verb runs.
 
 from __future__ import annotations
 
-from aggregator.cli import verbs_jobs, verbs_model, verbs_query, verbs_serve
+from aggregator.cli import verbs_jobs, verbs_model, verbs_query, verbs_serve, verbs_silo
 from fedgov.cli import Verbs
 
 __all__ = ["register"]
@@ -20,3 +21,4 @@ def register(verbs: Verbs) -> None:
     verbs_query.register(verbs)
     verbs_model.register(verbs)
     verbs_jobs.register(verbs)
+    verbs_silo.register(verbs)

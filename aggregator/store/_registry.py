@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aggregator.store._base import CentralDecisionRecord, ModelVersionRecord, SiloRecord
+from aggregator.store._base import (
+    CentralDecisionRecord,
+    ModelVersionRecord,
+    SiloApproval,
+    SiloRecord,
+)
 from aggregator.store._sql import Connected
 from fedgov.decision import Decision
 from fedgov.report import now_ms
@@ -77,6 +82,31 @@ class RegistryQueries(Connected):
             SiloRecord(r[0], r[1], r[2], r[3], r[4], models=tuple(by_silo.get(r[0], ())))
             for r in rows
         ]
+
+    def approve_silo(
+        self, silo_id: str, jurisdiction: str, *, approved_by: str, reason: str
+    ) -> SiloApproval:
+        t = now_ms()
+        with self._write() as db:
+            previous = None
+            for table in ("silos", "silo_approvals"):  # registered, else approved before
+                row = db.execute(f"SELECT jurisdiction FROM {table} WHERE silo_id=?", (silo_id,))
+                found = row.fetchone()
+                if previous is None and found is not None:
+                    previous = str(found[0])
+            db.execute(
+                "INSERT INTO silo_approvals (silo_id, jurisdiction, approved_by, reason, "
+                "approved_ms) VALUES (?,?,?,?,?) ON CONFLICT (silo_id) DO UPDATE SET "
+                "jurisdiction=excluded.jurisdiction, approved_by=excluded.approved_by, "
+                "reason=excluded.reason, approved_ms=excluded.approved_ms",
+                (silo_id, jurisdiction, approved_by, reason, t),
+            )
+            db.execute("UPDATE silos SET jurisdiction=? WHERE silo_id=?", (jurisdiction, silo_id))
+        return SiloApproval(silo_id, jurisdiction, previous, t)
+
+    def approved_jurisdiction(self, silo_id: str) -> str | None:
+        rows = self._query("SELECT jurisdiction FROM silo_approvals WHERE silo_id=?", (silo_id,))
+        return str(rows[0][0]) if rows else None
 
     def get_spec_json(self, spec_digest: str) -> str | None:
         rows = self._query("SELECT spec_json FROM specs WHERE spec_digest=?", (spec_digest,))

@@ -92,7 +92,8 @@ def run_demo(
         # Flower leg uses it too: the SuperLink serves TLS with the aggregator's
         # certificate and admits only the silos' enrolled node keys (SILO.node.pub).
         pki = root / "pki"
-        init_trial_pki(pki, [s.silo_id for s in SILOS] + ["operator"])
+        # Each silo certificate states its jurisdiction; operator and auditor ones come too.
+        init_trial_pki(pki, {s.silo_id: s.silo_id for s in SILOS})
         issue_node_keys(pki, [s.silo_id for s in SILOS])
 
         # 3. The aggregator, on a free port.

@@ -14,35 +14,49 @@ __all__ = ["register"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "policy", "check, test and evaluate Rego policy bundles")
-    c = actions.add_parser("check", help="compile a bundle; errors name file and line")
+    c = t.add_verb(actions, "check", check)
     c.add_argument("bundle", metavar="BUNDLE")
+    _add_engine(c, ("regopy", "opa-go"))
     t.add_common(c)
-    c.set_defaults(run=check)
-    c = actions.add_parser("test", help="run the bundle's *_test.rego tests")
+    c = t.add_verb(actions, "test", test)
     c.add_argument("bundle", metavar="BUNDLE")
+    _add_engine(c, ("regopy", "opa-go", "both"))
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=test)
-    c = actions.add_parser("eval", help="evaluate the decision for an input document")
+    c = t.add_verb(actions, "eval", evaluate)
     c.add_argument("bundle", metavar="BUNDLE")
     c.add_argument("--input", required=True, metavar="FILE", help="input JSON document")
+    _add_engine(c, ("regopy", "opa-go"))
     t.add_common(c)
-    c.set_defaults(run=evaluate)
+
+
+def _add_engine(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=choices,
+        default="regopy",
+        help="regopy: rego-cpp embedded (default); opa-go: OPA's own evaluator in-process"
+        " (requirements/opa-go.txt)"
+        + ("; both: run on each, fail if either fails" if "both" in choices else ""),
+    )
 
 
 def check(args: argparse.Namespace) -> int:
-    from fedgov.policy import RegoEngine
+    """Compile a bundle; errors name file and line."""
+    from fedgov.policy import load_engine
 
-    engine = RegoEngine.from_bundle(args.bundle)  # loads, checks and compiles the bundle once
+    engine = load_engine(args.bundle, engine=args.engine)  # loads, checks, compiles once
     modules = len(engine.bundle.modules)
     print(f"{args.bundle}: OK ({modules} module(s), digest {engine.digest[:12]})")
     return 0
 
 
 def test(args: argparse.Namespace) -> int:
+    """Run the bundle's *_test.rego tests."""
     from fedgov.policy import run_policy_tests
 
-    results = run_policy_tests(args.bundle)
+    engines = ("regopy", "opa-go") if args.engine == "both" else (args.engine,)
+    results = [r for e in engines for r in run_policy_tests(args.bundle, engine=e)]
     failed = [r for r in results if not r.passed]
     if args.json:
         print_json([{"name": r.name, "passed": r.passed, "message": r.message} for r in results])
@@ -58,10 +72,11 @@ def test(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """Evaluate the decision for an input document."""
     from fedgov.documents import load_document
-    from fedgov.policy import RegoEngine
+    from fedgov.policy import load_engine
 
-    engine = RegoEngine.from_bundle(args.bundle)
+    engine = load_engine(args.bundle, engine=args.engine)
     # Missing, a directory, not UTF-8, not JSON, nested absurdly: one located message.
     doc = load_document(args.input, what="JSON input file", yaml_syntax=False)
     decision = engine.evaluate(doc)

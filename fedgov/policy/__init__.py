@@ -8,6 +8,11 @@ while evaluating becomes a deny whose reason says what (see
 :func:`fail_closed`). :func:`run_policy_tests` runs the ``*_test.rego`` tests
 kept beside a bundle's policies.
 
+Engines (:func:`load_engine` picks one by name, :data:`ENGINES`): ``regopy``
+(rego-cpp embedded, the default), ``opa-go`` (OPA's own Go evaluator
+in-process, :class:`OpaGoEngine`) and ``opa`` (an OPA sidecar over REST,
+:class:`OpaEngine`). Bundles are Rego v1, as OPA 1.x reads them.
+
 Usage::
 
     engine = RegoEngine.from_bundle(default_bundle_path())  # PolicyError if broken
@@ -52,21 +57,27 @@ from typing import Any, Protocol, runtime_checkable
 from fedgov.decision import DECISION_PATH, KNOWN_ACTIONS, Decision, fail_closed
 from fedgov.policy._bundle import Bundle, load_bundle
 from fedgov.policy._opa import OpaEngine
-from fedgov.policy._policy_tests import PolicyTestResult, run_policy_tests
+from fedgov.policy._opa_go import OpaGoEngine
+from fedgov.policy._policy_tests import TEST_ENGINES, PolicyTestResult, run_policy_tests
 from fedgov.policy._regopy import RegoEngine, to_plain
+from fedgov.policy._select import ENGINES, load_engine
 
 __all__ = [
     "DECISION_PATH",
+    "ENGINES",
     "KNOWN_ACTIONS",
+    "TEST_ENGINES",
     "Bundle",
     "Decision",
     "OpaEngine",
+    "OpaGoEngine",
     "PolicyEngine",
     "PolicyTestResult",
     "RegoEngine",
     "default_bundle_path",
     "fail_closed",
     "load_bundle",
+    "load_engine",
     "run_policy_tests",
     "to_plain",
 ]

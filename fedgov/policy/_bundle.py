@@ -37,6 +37,7 @@ __all__ = [
     "Call",
     "RuleHead",
     "check_decision_rule",
+    "check_rego_v1",
     "function_calls",
     "load_bundle",
     "package_of",
@@ -307,6 +308,56 @@ def check_decision_rule(bundle: Bundle) -> None:
             ' `decision := {"allow": ..., "deny": ..., "warn": ..., "actions": ...}`',
             file=str(bundle.path),
         )
+
+
+_BEFORE_BODY = re.compile(r"([\w\])}\"`])\s*\Z")
+_LAST_WORD = re.compile(r"(\w+)\s*\Z")
+_BEFORE_VALUE = frozenset({"if", "contains", "in"})  # a `{` after these opens a body or a value
+
+
+def v0_rule_body(text: str) -> int | None:
+    """Offset of the first rule body opened without ``if`` (Rego v0), or None.
+
+    A ``{`` at brace depth 0 right after a rule head (``allow {``,
+    ``deny[msg] {``, ``f(x) = y {``, ``else {``) opens a v0 body; one after an
+    operator (``:=``, ``=``), ``if``, ``contains`` or ``in`` opens a value or a
+    v1 body.
+    """
+    masked = _mask(text)
+    depth = 0
+    for i, ch in enumerate(masked):
+        if ch == "{" and depth == 0:
+            before = masked[:i]
+            word = _LAST_WORD.search(before)
+            if _BEFORE_BODY.search(before) and (word is None or word.group(1) not in _BEFORE_VALUE):
+                return i
+        if ch in "({[":
+            depth += 1
+        elif ch in ")}]" and depth > 0:
+            depth -= 1
+    return None
+
+
+def check_rego_v1(bundle: Bundle, *, with_tests: bool = False) -> None:
+    """Raise :class:`PolicyError` at the first Rego v0 rule body.
+
+    fedgov reads Rego v1, as OPA 1.x does by default. rego-cpp accepts v0 too
+    but reads some of it differently (a v0 ``deny[msg] { ... }`` becomes an
+    object), so the embedded engine refuses it here rather than decide what
+    OPA would refuse.
+    """
+    sources = {**bundle.modules, **(bundle.tests if with_tests else {})}
+    for name, text in sources.items():
+        offset = v0_rule_body(text)
+        if offset is not None:
+            line, column = position(text, offset)
+            raise PolicyError(
+                "Rego v0 syntax: `if` is required before a rule body (fedgov reads Rego v1,"
+                " as OPA 1.x does); write `allow if { ... }`, `deny contains msg if { ... }`",
+                file=bundle.file(name),
+                line=line,
+                column=column,
+            )
 
 
 def position(text: str, offset: int | None, *, byte_offset: bool = False) -> tuple[int, int]:

@@ -41,7 +41,7 @@ from fedgov.errors import PolicyError
 from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
 from fedgov.policy._opa_http import OpaCallFailed, OpaHttp
 from fedgov.policy._opa_upload import BundleUploader
-from fedgov.policy._regopy import InputError, to_plain
+from fedgov.policy._rego_input import InputError, object_input
 
 __all__ = ["OpaEngine"]
 
@@ -226,13 +226,9 @@ class OpaEngine:
 
     def _decide(self, input: Mapping[str, Any], digest: str) -> Decision:
         try:
-            plain = to_plain(input)
+            plain = object_input(input)
         except InputError as exc:
             return fail_closed(f"invalid input: {exc}", bundle_digest=digest)
-        if not isinstance(plain, dict):
-            return fail_closed(
-                f"input must be an object, not {type(input).__name__}", bundle_digest=digest
-            )
         where = f"OPA at {self.url}/v1/data/{_PACKAGE.replace('.', '/')}/{_RULE}"
         try:
             client = self._http.client

@@ -1,21 +1,24 @@
 """Make an OPA server hold a bundle: its data, its modules, none of our stale ones.
 
 Each top-level key of data.json goes up with ``PUT /v1/data/{key}``, each
-module with ``PUT /v1/policies/fedgov/{file}``; modules uploaded before (ids
+package's modules with ``PUT /v1/policies/fedgov/{file}`` (one module) or
+``.../{file}+{file}...`` (several, merged: :mod:`fedgov.policy._opa_merge`,
+since OPA refuses modules of one package that need each other when they come
+one at a time); policies uploaded before (ids
 starting with :data:`POLICY_PREFIX`) that the bundle no longer has are
 deleted, and so are top-level data keys the previous bundle had and this one
 lacks. Policies of other owners are left alone.
 
 opa-python-client's policy upload (``update_policy_from_string``) rewrites
 v0 Rego to v1 with a regular expression when OPA rejects it; that is turned
-off (``rego_compat=False``): what OPA evaluates must be the bytes the digest
+off (``rego_compat=False``): what OPA evaluates must be the modules the digest
 names. Bundles in v0 syntax need OPA started with ``--v0-compatible``. It
 also reports any status other than 200 as a parse error without the status,
 so upload errors are not retried on 503.
 
-OPA compiles all stored modules on every ``PUT /v1/policies``, so a module
-that calls a function from a module not yet uploaded is rejected; uploads
-repeat over the modules still pending until all are in or a pass makes no
+OPA compiles all stored modules on every ``PUT /v1/policies``, so a package
+that calls a function from a package not yet uploaded is rejected; uploads
+repeat over the policies still pending until all are in or a pass makes no
 progress. What goes wrong raises :class:`~fedgov.errors.PolicyError` (a
 compile error at the file, line and column OPA names).
 """
@@ -30,6 +33,7 @@ from urllib.parse import quote
 from fedgov.errors import PolicyError
 from fedgov.policy._bundle import Bundle
 from fedgov.policy._opa_http import OpaCallFailed, OpaHttp, opa_errors
+from fedgov.policy._opa_merge import Upload, uploads
 
 __all__ = ["POLICY_PREFIX", "BundleUploader"]
 
@@ -89,7 +93,7 @@ class BundleUploader:
             ) from None
         self.changed = True
         ours = {str(i) for i in listed if str(i).startswith(POLICY_PREFIX)}
-        wanted = {POLICY_PREFIX + name: name for name in bundle.modules}
+        wanted = {u.policy_id: u for u in uploads(bundle, POLICY_PREFIX)}
         for key, value in bundle.data.items():
             self._put_data(bundle, key, value)
         pending = sorted(wanted)
@@ -112,20 +116,19 @@ class BundleUploader:
             for key in sorted(set(previous.data) - set(bundle.data)):
                 self._delete_data(bundle, key)
 
-    def _put_policy(self, bundle: Bundle, policy_id: str, name: str) -> None:
-        text = bundle.modules[name]
-        endpoint = quote(policy_id, safe="/")
+    def _put_policy(self, bundle: Bundle, policy_id: str, upload: Upload) -> None:
+        endpoint = quote(policy_id, safe="/+")
         client = self.http.client
         try:
             self.http.call(
-                lambda: client.update_policy_from_string(text, endpoint, rego_compat=False)
+                lambda: client.update_policy_from_string(upload.text, endpoint, rego_compat=False)
             )
         except opa_errors().RegoParseError as exc:
-            names = {POLICY_PREFIX + n: n for n in bundle.modules}
-            raise _Rejected(_compile_error(bundle, exc, names)) from None
+            raise _Rejected(_compile_error(bundle, exc, upload)) from None
         except OpaCallFailed as exc:
             raise PolicyError(
-                f"could not upload to OPA at {self.url}: {exc}", file=bundle.file(name)
+                f"could not upload to OPA at {self.url}: {exc}",
+                file=bundle.file(upload.lines[0][0]),
             ) from None
 
     def _put_data(self, bundle: Bundle, key: str, value: Any) -> None:
@@ -181,20 +184,22 @@ class BundleUploader:
             ) from None
 
 
-def _compile_error(bundle: Bundle, exc: Any, names: dict[str, str]) -> PolicyError:
-    """A PolicyError at the file, line and column of OPA's first compile error."""
+def _compile_error(bundle: Bundle, exc: Any, upload: Upload) -> PolicyError:
+    """A PolicyError at the file, line and column of OPA's first compile error in ``upload``."""
     for err in exc.errors or []:
         if not isinstance(err, dict):
             continue
         location = err.get("location") or {}
-        name = names.get(str(location.get("file", "")))
         message = str(err.get("message") or exc.message or "compile error")
-        if name is not None:
+        if str(location.get("file", "")) == upload.policy_id:
             row, col = location.get("row"), location.get("col")
+            origin = upload.origin(row) if isinstance(row, int) else None
+            if origin is None:
+                return PolicyError(f"OPA: {message}", file=bundle.file(upload.lines[0][0]))
             return PolicyError(
                 f"OPA: {message}",
-                file=bundle.file(name),
-                line=row if isinstance(row, int) and row > 0 else None,
+                file=bundle.file(origin[0]),
+                line=origin[1],
                 column=col if isinstance(col, int) and col > 0 else None,
             )
     return PolicyError(f"OPA refused the bundle: {exc}", file=str(bundle.path))

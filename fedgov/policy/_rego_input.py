@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InputError", "to_plain"]
+__all__ = ["InputError", "object_input", "to_plain"]
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -67,3 +67,11 @@ def to_plain(value: Any, path: str = "input") -> Any:
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     raise InputError(f"{path} is a {type(value).__name__}, which JSON cannot carry")
+
+
+def object_input(value: Any) -> dict[str, Any]:
+    """:func:`to_plain` of a policy input, which must be an object; InputError otherwise."""
+    plain = to_plain(value)
+    if not isinstance(plain, dict):
+        raise InputError(f"input must be an object, not {type(value).__name__}")
+    return plain

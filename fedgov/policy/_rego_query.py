@@ -19,7 +19,7 @@ import regopy  # type: ignore[import-untyped]
 from regopy import rego_shared as _rs
 
 from fedgov.errors import PolicyError
-from fedgov.policy._bundle import Bundle, function_calls, position
+from fedgov.policy._bundle import Bundle, check_rego_v1, function_calls, position
 from fedgov.policy._rego_errors import describe, policy_error
 from fedgov.policy._rego_probe import compile_in_child
 
@@ -54,6 +54,7 @@ def compile_modules(
     sources = dict(bundle.modules)
     if with_tests:
         sources.update(bundle.tests)
+    check_rego_v1(bundle, with_tests=with_tests)
     if probe:
         compile_in_child(bundle, sources, query)
     interp = new_interpreter()

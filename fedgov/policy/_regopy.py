@@ -29,7 +29,7 @@ import regopy  # type: ignore[import-untyped]
 from fedgov.decision import DECISION_PATH, Decision, fail_closed, parse_decision_document
 from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
 from fedgov.policy._rego_errors import parse_errors as parse_errors
-from fedgov.policy._rego_input import InputError, to_plain
+from fedgov.policy._rego_input import InputError, object_input, to_plain
 from fedgov.policy._rego_query import UNDEFINED, EvaluationError, compile_modules, evaluate_query
 from fedgov.policy._rego_query import new_interpreter as new_interpreter
 
@@ -76,11 +76,7 @@ class RegoEngine:
         """Decide on ``input``; never raises, fails closed instead."""
         digest = self.digest
         try:
-            plain = to_plain(input)
-            if not isinstance(plain, dict):
-                return fail_closed(
-                    f"input must be an object, not {type(input).__name__}", bundle_digest=digest
-                )
+            plain = object_input(input)
             interp, compiled = self._state()
             interp.set_input(plain)
             doc = evaluate_query(interp, compiled)

@@ -46,12 +46,28 @@ class SubmitReportRequest(_message.Message):
     def __init__(self, report: _Optional[_Union[_report_pb2.Report, _Mapping]] = ...) -> None: ...
 
 class ReportAck(_message.Message):
-    __slots__ = ("report_id", "duplicate")
+    __slots__ = ("report_id", "duplicate", "checkpoint")
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     duplicate: bool
-    def __init__(self, report_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    checkpoint: Checkpoint
+    def __init__(self, report_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ...) -> None: ...
+
+class Checkpoint(_message.Message):
+    __slots__ = ("seq", "head", "time_unix_ms", "signature", "key_id")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    head: str
+    time_unix_ms: int
+    signature: bytes
+    key_id: str
+    def __init__(self, seq: _Optional[int] = ..., head: _Optional[str] = ..., time_unix_ms: _Optional[int] = ..., signature: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class StreamCommandsRequest(_message.Message):
     __slots__ = ("silo_id",)
@@ -96,16 +112,18 @@ class CommandAckResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DriftQuery(_message.Message):
-    __slots__ = ("psi_threshold", "since_unix_ms", "model_id", "jurisdiction_glob")
+    __slots__ = ("psi_threshold", "since_unix_ms", "model_id", "jurisdiction_glob", "silo_id")
     PSI_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     psi_threshold: float
     since_unix_ms: int
     model_id: str
     jurisdiction_glob: str
-    def __init__(self, psi_threshold: _Optional[float] = ..., since_unix_ms: _Optional[int] = ..., model_id: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, psi_threshold: _Optional[float] = ..., since_unix_ms: _Optional[int] = ..., model_id: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class DriftRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "feature", "psi", "psi_pvalue", "has_pvalue", "window_end_unix_ms", "report_id")
@@ -246,10 +264,12 @@ class MergedMetrics(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, MetricValue]] = ..., drift_features: _Optional[_Mapping[str, MetricValues]] = ..., fairness: _Optional[_Mapping[str, AttributeMetrics]] = ...) -> None: ...
 
 class DecisionsQuery(_message.Message):
-    __slots__ = ("jurisdiction_glob",)
+    __slots__ = ("jurisdiction_glob", "silo_id")
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     jurisdiction_glob: str
-    def __init__(self, jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class DecisionRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_id", "model_version", "decision", "window_end_unix_ms", "report_id")
@@ -342,12 +362,14 @@ class CentralQueryResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[CentralRow, _Mapping]]] = ...) -> None: ...
 
 class SilosQuery(_message.Message):
-    __slots__ = ("stale_after_ms", "jurisdiction_glob")
+    __slots__ = ("stale_after_ms", "jurisdiction_glob", "silo_id")
     STALE_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     stale_after_ms: int
     jurisdiction_glob: str
-    def __init__(self, stale_after_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, stale_after_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class SiloRow(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "registered_unix_ms", "last_seen_unix_ms", "last_report_unix_ms", "models", "policy_bundle_digest")
@@ -374,20 +396,22 @@ class SilosQueryResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[SiloRow, _Mapping]]] = ...) -> None: ...
 
 class HistoryQuery(_message.Message):
-    __slots__ = ("model_id", "metric", "feature", "attribute", "since_unix_ms", "jurisdiction_glob")
+    __slots__ = ("model_id", "metric", "feature", "attribute", "since_unix_ms", "jurisdiction_glob", "silo_id")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     metric: str
     feature: str
     attribute: str
     since_unix_ms: int
     jurisdiction_glob: str
-    def __init__(self, model_id: _Optional[str] = ..., metric: _Optional[str] = ..., feature: _Optional[str] = ..., attribute: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ...) -> None: ...
+    silo_id: str
+    def __init__(self, model_id: _Optional[str] = ..., metric: _Optional[str] = ..., feature: _Optional[str] = ..., attribute: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., jurisdiction_glob: _Optional[str] = ..., silo_id: _Optional[str] = ...) -> None: ...
 
 class HistoryPoint(_message.Message):
     __slots__ = ("silo_id", "jurisdiction", "model_version", "window_end_unix_ms", "value", "has_value", "report_id")
@@ -460,3 +484,51 @@ class RollbackRequest(_message.Message):
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ApproveSiloRequest(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "reason")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    reason: str
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ApproveSiloResponse(_message.Message):
+    __slots__ = ("silo_id", "jurisdiction", "previous_jurisdiction", "approved_unix_ms")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    jurisdiction: str
+    previous_jurisdiction: str
+    approved_unix_ms: int
+    def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., previous_jurisdiction: _Optional[str] = ..., approved_unix_ms: _Optional[int] = ...) -> None: ...
+
+class AuditHeadsQuery(_message.Message):
+    __slots__ = ("silo_id",)
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    def __init__(self, silo_id: _Optional[str] = ...) -> None: ...
+
+class AuditHeadRow(_message.Message):
+    __slots__ = ("seq", "hash", "report_id", "received_unix_ms")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    report_id: str
+    received_unix_ms: int
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., report_id: _Optional[str] = ..., received_unix_ms: _Optional[int] = ...) -> None: ...
+
+class AuditHeadsResponse(_message.Message):
+    __slots__ = ("silo_id", "heads")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    heads: _containers.RepeatedCompositeFieldContainer[AuditHeadRow]
+    def __init__(self, silo_id: _Optional[str] = ..., heads: _Optional[_Iterable[_Union[AuditHeadRow, _Mapping]]] = ...) -> None: ...

@@ -1,19 +1,20 @@
-"""mTLS identity: a silo acts only as itself; bad certificates never get in."""
+"""mTLS identity: a silo acts only as itself; bad certificates never get in.
+
+(Roles and jurisdictions as attacks: test_identity_attacks.py; every RPC x role: test_rpc_roles.py.)
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.pki import audit_records, make_pki, mtls_aggregator, tls_files
 
 from agent.client import AggregatorClient
 from aggregator.query_client import QueryClient
-from aggregator.server import RunningServer, create_server
-from aggregator.store import SqliteStore
-from fedgov.audit import AuditLog, verify_chain
+from aggregator.server import RunningServer
 from fedgov.errors import ConfigError, ReportRejected, TransportError
 from fedgov.spec import MonitoringSpec
 from fedgov.tls import TlsFiles, init_trial_pki, issue_certificate, load_ca
@@ -26,26 +27,16 @@ FAST = Backoff(initial=0.05, maximum=0.1, max_elapsed=0.5)
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Path:
-    d = tmp_path / "pki"
-    init_trial_pki(d, ["EU-DE", "US-NY", "operator"])
-    return d
+    return make_pki(tmp_path / "pki")
 
 
-def _files(pki: Path, name: str) -> TlsFiles:
-    return TlsFiles(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
+_files = tls_files
 
 
 @pytest.fixture
 def server(tmp_path: Path, pki: Path) -> Iterator[RunningServer]:
-    running = create_server(
-        "127.0.0.1:0",
-        SqliteStore(tmp_path / "agg.db"),
-        tls=_files(pki, "aggregator"),
-        audit=AuditLog(tmp_path / "agg.audit.jsonl"),
-    )
-    yield running
-    running.stop(grace=1.0)
-    running.handler.store.close()
+    with mtls_aggregator(tmp_path, pki) as running:
+        yield running
 
 
 def _client(server: RunningServer, files: TlsFiles) -> AggregatorClient:
@@ -53,9 +44,7 @@ def _client(server: RunningServer, files: TlsFiles) -> AggregatorClient:
 
 
 def _audit_kinds(tmp_path: Path) -> list[str]:
-    path = tmp_path / "agg.audit.jsonl"
-    assert verify_chain(path).ok
-    return [json.loads(line)["kind"] for line in path.read_text().splitlines()]
+    return [r["kind"] for r in audit_records(tmp_path)]
 
 
 def test_silo_registers_as_itself(
@@ -92,7 +81,7 @@ def test_untrusted_certificate_is_rejected(
     tmp_path: Path, server: RunningServer, credit_spec: MonitoringSpec
 ) -> None:
     other = tmp_path / "other-pki"
-    init_trial_pki(other, ["EU-DE"])  # a different CA signs an EU-DE certificate
+    init_trial_pki(other, {"EU-DE": "EU-DE"})  # a different CA signs an EU-DE certificate
     files = TlsFiles(tmp_path / "pki" / "ca.pem", other / "EU-DE.pem", other / "EU-DE.key")
     c = _client(server, files)
     try:

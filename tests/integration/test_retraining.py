@@ -56,7 +56,7 @@ def _start(
     """The aggregator and one agent per silo, on mTLS; ``node_keys`` replaces a silo's
     Flower node key (default: the one enrolled, ``pki/<silo>.node``)."""
     pki = tmp_path / "pki"
-    init_trial_pki(pki, list(SILOS))
+    init_trial_pki(pki, {silo: silo for silo in SILOS})
     issue_node_keys(pki, list(SILOS))
     tls = TlsFiles(pki / "ca.pem", pki / "aggregator.pem", pki / "aggregator.key")
     server = create_server(

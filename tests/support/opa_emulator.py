@@ -1,13 +1,15 @@
-"""A test double that speaks a subset of OPA's REST API. It is NOT OPA.
+"""A test double that speaks a subset of OPA's REST API, deciding with OPA's own evaluator.
 
 No OPA binary can be installed where fedgov is developed and tested, so the
 OPA-sidecar backend (:class:`fedgov.policy.OpaEngine`) is tested against this
 server. It answers the calls that backend makes, in OPA's wire format, and
-evaluates with the embedded rego-cpp engine: it accepts and rejects what
-rego-cpp does, which is not always what OPA does (rego-cpp reads a v0
-``deny[msg] { ... }`` as a partial object, OPA as a partial set; rego-cpp
-does not reject unsafe variables at compile time; OPA 1.x rejects v0 syntax
-unless started with ``--v0-compatible``). Never deploy it.
+compiles and evaluates with OPA's Go ``rego`` package in-process
+(``opa-golib-python-bindings``, see :mod:`fedgov.policy._opa_go`): what it
+accepts, rejects and decides is what OPA 1.x does (Rego v1 only, unsafe
+variables refused at compile time). Two differences from ``opa run``: builtin
+errors are strict (an evaluation error, answered 500, where the server would
+make the expression undefined), and policies are compiled as a whole on
+every upload, as OPA does, but by a new engine each time. Never deploy it.
 
 Endpoints::
 
@@ -20,8 +22,7 @@ Endpoints::
     DELETE /v1/data/{path}            204 | 404
     POST   /v1/data/{path}            body: {"input": ...}. 200 {"result": value},
                                       or 200 {} when the document is undefined (as OPA)
-    GET    /v1/data/{path}            the same, without input (rego-cpp quirk: the root,
-                                      GET /v1/data, shows rule results but not base data)
+    GET    /v1/data/{path}            the same, without input
 
 A compile error answers as OPA does::
 
@@ -33,12 +34,8 @@ A compile error answers as OPA does::
 and an evaluation error with 500 ``{"code": "internal_error", "message": ...}``.
 
 Every PUT (and DELETE) of a policy or a data document compiles the whole set
-once, on one worker thread that owns the rego-cpp interpreter (a shared
-interpreter crashes rego-cpp, and the HTTP server runs each connection on its
-own thread); queries run on that thread against the compiled bundle, one
-compiled query per path. Policy uploads are first compiled in a child process
-(see :func:`fedgov.policy._regopy.compile_modules`), because some valid Rego
-aborts rego-cpp's whole process.
+once, on one worker thread that owns the store (the HTTP server runs each
+connection on its own thread); queries run on that thread.
 
 Fault injection for tests: :attr:`OpaEmulator.delay` delays every answer, and
 :meth:`OpaEmulator.fail_next` replaces the next answers with a given status
@@ -60,22 +57,11 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import regopy  # type: ignore[import-untyped]
-
-from fedgov.errors import PolicyError
-from fedgov.policy._bundle import Bundle
-from fedgov.policy._regopy import (
-    UNDEFINED,
-    EvaluationError,
-    InputError,
-    compile_modules,
-    evaluate_query,
-    to_plain,
-)
+from fedgov.policy._opa_go import opa_bindings, parse_opa_errors
+from fedgov.policy._rego_input import InputError, to_plain
 
 __all__ = ["OpaEmulator"]
 
@@ -115,59 +101,59 @@ def _query_for(path: list[str]) -> str:
     return f"x := {ref}"
 
 
-def _compile_error(exc: PolicyError) -> _Reply:
-    text = str(exc)
-    where = ""
-    if exc.file is not None:
-        where = exc.file + "".join(f":{n}" for n in (exc.line, exc.column) if n is not None)
-        where += ": "
-    message = text[len(where) :] if text.startswith(where) else text
-    location = {"file": exc.file or "", "row": exc.line or 0, "col": exc.column or 0}
+def _compile_error(message: str) -> _Reply:
+    located = parse_opa_errors(message) or [("", 0, None, message)]
     return _error(
         400,
         "invalid_parameter",
         "error(s) occurred while compiling module(s)",
-        errors=[{"code": "rego_compile_error", "message": message, "location": location}],
+        errors=[
+            {
+                "code": "rego_compile_error",
+                "message": text,
+                "location": {"file": f, "row": row, "col": col or 0},
+            }
+            for f, row, col, text in located
+        ],
     )
 
 
 class _Store:
-    """Modules, data and the compiled interpreter. Touched only on the worker thread."""
+    """Modules by policy id, data, and the OPA engine holding both. Touched on the worker only."""
 
     def __init__(self) -> None:
         self.modules: dict[str, str] = {}
         self.data: dict[str, Any] = {}
-        # (interpreter, {path: compiled query}); a separate pair for queries
-        # without input, because rego-cpp cannot unset an input once set.
-        self._with_input: tuple[regopy.Interpreter, dict[str, Any]] | None = None
-        self._without_input: tuple[regopy.Interpreter, dict[str, Any]] | None = None
+        self._bindings = opa_bindings()
+        self._opa = self._bindings.OpaEngine()
 
-    def _bundle(self, modules: dict[str, str], data: dict[str, Any]) -> Bundle:
-        return Bundle(path=Path(""), modules=modules, data=data, digest="")
-
-    def commit(self, modules: dict[str, str], data: dict[str, Any], *, probe: bool) -> None:
-        """Compile ``modules`` over ``data``; keep them if they compile, else raise _Reply."""
+    def commit(self, modules: dict[str, str], data: dict[str, Any]) -> None:
+        """Compile ``modules`` over ``data``; keep them if OPA accepts them, else raise _Reply."""
+        opa = self._bindings.OpaEngine()
         try:
-            interp, _ = compile_modules(self._bundle(modules, data), "x := true", probe=probe)
-        except PolicyError as exc:
-            raise _compile_error(exc) from None
-        self.modules, self.data = modules, data
-        self._with_input, self._without_input = (interp, {}), None
+            if data:
+                opa.add_data(data)
+            for policy_id, text in modules.items():
+                opa.add_policy(policy_id, text)
+            opa.eval_query("true")  # OPA compiles every module when it prepares a query
+        except self._bindings.OpaError as exc:
+            opa.close()
+            raise _compile_error(exc.message) from None
+        self._opa.close()
+        self.modules, self.data, self._opa = modules, data, opa
 
     def query(self, path: list[str], input: Any, has_input: bool) -> Any:
-        slot = "_with_input" if has_input else "_without_input"
-        state = getattr(self, slot)
-        if state is None:
-            interp, _ = compile_modules(self._bundle(self.modules, self.data), "x := true")
-            state = (interp, {})
-            setattr(self, slot, state)
-        interp, queries = state
-        key = "/".join(path)
-        if key not in queries:
-            queries[key] = interp.build(_query_for(path))
-        if has_input:
-            interp.set_input(input)
-        return evaluate_query(interp, queries[key])
+        try:
+            rows = self._opa.eval_query(_query_for(path), input if has_input else None)
+        except self._bindings.OpaError as exc:
+            raise _error(500, "internal_error", exc.message) from None
+        return rows[0]["x"] if rows else _UNDEFINED
+
+    def close(self) -> None:
+        self._opa.close()
+
+
+_UNDEFINED = object()
 
 
 def _set_path(doc: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
@@ -349,6 +335,7 @@ class OpaEmulator:
                 pass
         self._server.server_close()
         self._worker.shutdown(wait=True, cancel_futures=True)
+        self._store.close()
 
     def __enter__(self) -> OpaEmulator:
         return self.start()
@@ -390,9 +377,7 @@ class OpaEmulator:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise _error(400, "invalid_parameter", "the policy is not UTF-8 text") from None
-            self._on_worker(
-                lambda: store.commit({**store.modules, policy_id: text}, store.data, probe=True)
-            )
+            self._on_worker(lambda: store.commit({**store.modules, policy_id: text}, store.data))
             return 200, {}
         if method == "DELETE":
 
@@ -402,7 +387,7 @@ class OpaEmulator:
                         404, "resource_not_found", f"storage_policy_not_found: {policy_id}"
                     )
                 rest = {k: v for k, v in store.modules.items() if k != policy_id}
-                store.commit(rest, store.data, probe=False)
+                store.commit(rest, store.data)
 
             self._on_worker(delete)
             return 200, {}
@@ -412,14 +397,10 @@ class OpaEmulator:
         store = self._store
         if method == "PUT":
             value = self._json(body)
-            self._on_worker(
-                lambda: store.commit(store.modules, _set_path(store.data, path, value), probe=False)
-            )
+            self._on_worker(lambda: store.commit(store.modules, _set_path(store.data, path, value)))
             return 204, None
         if method == "DELETE":
-            self._on_worker(
-                lambda: store.commit(store.modules, _without(store.data, path), probe=False)
-            )
+            self._on_worker(lambda: store.commit(store.modules, _without(store.data, path)))
             return 204, None
         if method in ("GET", "POST"):
             request = self._json(body) if body.strip() else {}
@@ -430,13 +411,8 @@ class OpaEmulator:
                 value = to_plain(request.get("input"))
             except InputError as exc:
                 raise _error(400, "invalid_parameter", str(exc)) from None
-            try:
-                result = self._on_worker(lambda: store.query(path, value, has_input))
-            except EvaluationError as exc:
-                raise _error(500, "internal_error", str(exc)) from None
-            except PolicyError as exc:  # a stored set that no longer compiles
-                raise _compile_error(exc) from None
-            return 200, ({} if result is UNDEFINED else {"result": result})
+            result = self._on_worker(lambda: store.query(path, value, has_input))
+            return 200, ({} if result is _UNDEFINED else {"result": result})
         raise _error(405, "method_not_allowed", f"{method} is not allowed on data")
 
     @staticmethod

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-#: Rego v0 syntax with its own function: allows when ``2 * input.n > 2``, else denies
-#: with "n too small".
+#: Rego v0 syntax (its first rule body without ``if`` is on line 4), which every
+#: engine refuses: OPA 1.x reads Rego v1 only. In v0 it would allow when
+#: ``2 * input.n > 2``.
 V0_POLICY = (
     "package fedgov\n\n"
     "default allow = false\n"

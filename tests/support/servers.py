@@ -21,11 +21,15 @@ def registration(spec: MonitoringSpec) -> ModelRegistration:
 
 
 def register(
-    handler: AggregatorHandler, spec: MonitoringSpec, silos: Iterable[str] = ("EU-DE",)
+    handler: AggregatorHandler,
+    spec: MonitoringSpec,
+    silos: Iterable[str] = ("EU-DE",),
+    *,
+    jurisdiction: str | None = None,
 ) -> AggregatorHandler:
-    """Register each silo (its jurisdiction of the same name) with ``spec``."""
+    """Register each silo (in ``jurisdiction``, else its own name's) with ``spec``."""
     for silo in silos:
-        handler.register(silo, silo, "sha256:x", [registration(spec)])
+        handler.register(silo, jurisdiction or silo, "sha256:x", [registration(spec)])
     return handler
 
 
@@ -38,11 +42,15 @@ def registered_handler(
 
 @contextmanager
 def running_aggregator(
-    db: Path, spec: MonitoringSpec | None = None, silos: Iterable[str] = ("EU-DE",)
+    db: Path,
+    spec: MonitoringSpec | None = None,
+    silos: Iterable[str] = ("EU-DE",),
+    **server_kw: Any,
 ) -> Iterator[RunningServer]:
     """A gRPC aggregator on 127.0.0.1, a free port, over a SQLite store at ``db``
-    (with ``silos`` registered for ``spec`` if given); stopped and closed after."""
-    running = create_server("127.0.0.1:0", SqliteStore(db))
+    (with ``silos`` registered for ``spec`` if given; ``server_kw`` go to
+    ``create_server``); stopped and closed after."""
+    running = create_server("127.0.0.1:0", SqliteStore(db), **server_kw)
     if spec is not None:
         register(running.handler, spec, silos)
     try:

@@ -64,9 +64,9 @@ judge(inp, lim, now_ns) := {
 review_note := "human review required: a person must review this decision before the model version serves again (human oversight)"
 
 # An unreadable flag counts as true: oversight is the safe side.
-oversight_required(lim) if not lim.human_oversight_required == false
+oversight_required(lim) if not object.get(lim, "human_oversight_required", null) == false
 
-input_errors(inp) := {"input.sample_size is missing or not a number" | not is_number(inp.sample_size)}
+input_errors(inp) := {"input.sample_size is missing or not a number" | not is_number(object.get(inp, "sample_size", null))}
 
 # Enough rows to give a verdict on the metrics.
 judged(inp, lim) if inp.sample_size >= lim.min_sample_size
@@ -87,8 +87,8 @@ drift_violations(inp, lim) := {msg |
 	f.psi > lim.psi_max
 	f.psi_pvalue < lim.psi_pvalue_max
 	msg := sprintf(
-		"drift: feature %s has PSI %.4f > %v (p-value %.3g < %v)",
-		[name, f.psi, lim.psi_max, f.psi_pvalue, lim.psi_pvalue_max],
+		"drift: feature %s has PSI %s > %v (p-value %s < %v)",
+		[name, fixed4(f.psi), lim.psi_max, sig3(f.psi_pvalue), lim.psi_pvalue_max],
 	)
 }
 
@@ -97,8 +97,8 @@ quality_notes(inp, lim) := {msg |
 	is_number(f.missing_rate)
 	f.missing_rate > lim.missing_rate_max
 	msg := sprintf(
-		"data quality: feature %s has missing rate %.4f > %v",
-		[name, f.missing_rate, lim.missing_rate_max],
+		"data quality: feature %s has missing rate %s > %v",
+		[name, fixed4(f.missing_rate), lim.missing_rate_max],
 	)
 }
 
@@ -127,23 +127,32 @@ fairness_violations(inp, lim) := {msg |
 	is_number(m.demographic_parity_difference)
 	m.demographic_parity_difference > lim.dp_difference_max
 	msg := sprintf(
-		"fairness: attribute %s has demographic parity difference %.4f > %v",
-		[a, m.demographic_parity_difference, lim.dp_difference_max],
+		"fairness: attribute %s has demographic parity difference %s > %v",
+		[a, fixed4(m.demographic_parity_difference), lim.dp_difference_max],
 	)
 } | {msg |
 	m := assessed(inp, lim)[a]
 	is_number(m.equalized_odds_difference)
 	m.equalized_odds_difference > lim.eo_difference_max
 	msg := sprintf(
-		"fairness: attribute %s has equalized odds difference %.4f > %v",
-		[a, m.equalized_odds_difference, lim.eo_difference_max],
+		"fairness: attribute %s has equalized odds difference %s > %v",
+		[a, fixed4(m.equalized_odds_difference), lim.eo_difference_max],
 	)
 }
 
 # --- freshness ----------------------------------------------------------------------
 
-# rego-cpp 1.5.2 cannot parse a "Z" offset; it is written as "+00:00".
-rfc3339_ns(s) := time.parse_rfc3339_ns(utc_offset(s)) if is_string(s)
+# rego-cpp 1.5.2 cannot parse a "Z" offset; it is written as "+00:00". The
+# shape is checked first: a time.parse_rfc3339_ns error is undefined on rego-cpp
+# and on an OPA server, but an evaluation error where builtin errors are strict
+# (OPA's in-process engine). A shape-valid impossible date (February 31) still
+# errors there, which fails closed.
+rfc3339_ns(s) := time.parse_rfc3339_ns(utc_offset(s)) if {
+	is_string(s)
+	regex.match(rfc3339_shape, s)
+}
+
+rfc3339_shape := `^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 
 utc_offset(s) := concat("", [trim_suffix(s, "Z"), "+00:00"]) if endswith(s, "Z")
 else := concat("", [trim_suffix(s, "z"), "+00:00"]) if endswith(s, "z")
@@ -158,8 +167,8 @@ staleness(inp, lim, now_ns) := {msg |
 	age_ns > (lim.max_staleness_hours * 3600) * 1000000000
 	msg := concat("", [
 		sprintf(
-			"data freshness: the window ended %.1f hours before this evaluation, more than %v allowed (window end ",
-			[age_ns / 3600000000000, lim.max_staleness_hours],
+			"data freshness: the window ended %s hours before this evaluation, more than %v allowed (window end ",
+			[fixed1(age_ns / 3600000000000), lim.max_staleness_hours],
 		),
 		inp.window.end,
 		")",
@@ -177,3 +186,17 @@ sample_notes(inp, lim) := {msg |
 		[inp.sample_size, lim.min_sample_size],
 	)
 }
+
+# --- numbers in messages -----------------------------------------------------------
+
+# sprintf("%.4f") and sprintf("%.3g") that print alike on OPA and rego-cpp. OPA's
+# numbers keep no float type: a whole number (1.0 or 0.0 from the input too)
+# reaches sprintf as an integer, and "%.4f" prints it as "%!f(int64=1)".
+fixed4(x) := sprintf("%.4f", [x]) if x != floor(x)
+else := sprintf("%d.0000", [floor(x)])
+
+sig3(x) := sprintf("%.3g", [x]) if x != floor(x)
+else := sprintf("%d", [floor(x)])
+
+fixed1(x) := sprintf("%.1f", [x]) if x != floor(x)
+else := sprintf("%d.0", [floor(x)])

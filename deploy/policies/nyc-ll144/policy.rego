@@ -119,8 +119,8 @@ low_ratios(inp, lim) := {msg |
 	r := ratios(groups, lim)[g]
 	r.ratio < lim.impact_ratio_min
 	msg := sprintf(
-		"LL144: %s category %s has impact ratio %.4f < %v (selection rate %.4f vs %.4f for %s)",
-		[a, g, r.ratio, lim.impact_ratio_min, r.rate, r.high, r.best],
+		"LL144: %s category %s has impact ratio %s < %v (selection rate %s vs %s for %s)",
+		[a, g, fixed4(r.ratio), lim.impact_ratio_min, fixed4(r.rate), fixed4(r.high), r.best],
 	)
 }
 
@@ -130,8 +130,8 @@ ratio_notes(inp, lim) := {msg |
 	groups := attributes(inp)[a]
 	r := ratios(groups, lim)[g]
 	msg := sprintf(
-		"LL144 impact ratio: %s category %s = %.4f (selection rate %.4f, %d rows)",
-		[a, g, r.ratio, r.rate, r.count],
+		"LL144 impact ratio: %s category %s = %s (selection rate %s, %d rows)",
+		[a, g, fixed4(r.ratio), fixed4(r.rate), r.count],
 	)
 }
 
@@ -142,7 +142,7 @@ excluded_notes(inp, lim) := {msg |
 	listed := concat("; ", sort([s |
 		some g
 		c := left_out[g]
-		s := sprintf("%s (%d rows, selection rate %.4f)", [g, c.count, c.rate])
+		s := sprintf("%s (%d rows, selection rate %s)", [g, c.count, fixed4(c.rate)])
 	]))
 
 	# concat, not sprintf: rego-cpp's sprintf quotes (without escaping) a
@@ -170,3 +170,12 @@ empty_notes(inp) := {"LL144: no sensitive attribute with groups in input.fairnes
 	is_object(object.get(inp, "fairness", null))
 	count(attributes(inp)) == 0
 }
+
+# --- numbers in messages -----------------------------------------------------------
+
+# sprintf("%.4f") and sprintf("%.3g") that print alike on OPA and rego-cpp. OPA's
+# numbers keep no float type: a whole number (1.0 or 0.0 from the input too)
+# reaches sprintf as an integer, and "%.4f" prints it as "%!f(int64=1)".
+fixed4(x) := sprintf("%.4f", [x]) if x != floor(x)
+else := sprintf("%d.0000", [floor(x)])
+

@@ -127,8 +127,8 @@ from_groups(inp, lim) := {msg |
 	low_group := min({g | some g; rates[g] == low})
 	high_group := min({g | some g; rates[g] == high})
 	msg := sprintf(
-		"four-fifths rule: attribute %s has disparate impact %.4f < %v (group %s selection rate %.4f vs %.4f for group %s)",
-		[a, ratio, lim.four_fifths_min, low_group, low, high, high_group],
+		"four-fifths rule: attribute %s has disparate impact %s < %v (group %s selection rate %s vs %s for group %s)",
+		[a, fixed4(ratio), lim.four_fifths_min, low_group, fixed4(low), fixed4(high), high_group],
 	)
 }
 
@@ -141,8 +141,8 @@ from_ratio(inp, lim) := {msg |
 	is_number(ratio)
 	ratio < lim.four_fifths_min
 	msg := sprintf(
-		"four-fifths rule: attribute %s has disparate impact %.4f < %v (as reported; no group counts)",
-		[a, ratio, lim.four_fifths_min],
+		"four-fifths rule: attribute %s has disparate impact %s < %v (as reported; no group counts)",
+		[a, fixed4(ratio), lim.four_fifths_min],
 	)
 }
 
@@ -186,3 +186,12 @@ empty_notes(inp, lim) := {"four-fifths rule: no protected attribute in input.fai
 	is_object(object.get(inp, "fairness", null))
 	count(assessed(inp, lim)) == 0
 }
+
+# --- numbers in messages -----------------------------------------------------------
+
+# sprintf("%.4f") and sprintf("%.3g") that print alike on OPA and rego-cpp. OPA's
+# numbers keep no float type: a whole number (1.0 or 0.0 from the input too)
+# reaches sprintf as an integer, and "%.4f" prints it as "%!f(int64=1)".
+fixed4(x) := sprintf("%.4f", [x]) if x != floor(x)
+else := sprintf("%d.0000", [floor(x)])
+

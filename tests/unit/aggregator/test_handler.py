@@ -118,3 +118,31 @@ def test_a_report_stored_before_a_crash_is_audited_on_the_retry(
     assert [x["kind"] for x in dup] == ["report_duplicate"], dup
     assert dup[0]["silo"] == "EU-DE"
     assert verify_chain(log_path).ok
+
+
+def test_a_silo_moving_jurisdiction_is_audited(tmp_path: Path, credit_spec: MonitoringSpec) -> None:
+    from support.servers import register
+
+    from fedgov.audit import AuditLog
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    handler = registered_handler(tmp_path / "a.db", credit_spec, ["site-1"], audit=audit)
+    register(handler, credit_spec, ["site-1"])  # the same jurisdiction again: nothing to say
+    register(handler, credit_spec, ["site-1"], jurisdiction="EU-FR")  # only without TLS
+    done = handler.approve_silo("site-1", "EU-IE", approved_by="operator 'op'", reason="moved")
+    assert done.previous == "EU-FR"
+    records = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    moves = [
+        (r["kind"], r["previous"], r["jurisdiction"])
+        for r in records
+        if r["kind"].startswith("silo_jurisdiction")
+    ]
+    assert moves == [
+        ("silo_jurisdiction_changed", "site-1", "EU-FR"),
+        ("silo_jurisdiction_approved", "EU-FR", "EU-IE"),
+    ]
+    assert handler.approved_jurisdiction("site-1") == "EU-IE"
+    silo = handler.store.get_silo("site-1")
+    assert silo is not None and silo.jurisdiction == "EU-IE"
+    with pytest.raises(ReportRejected, match="silo_id and jurisdiction are required"):
+        handler.approve_silo("site-1", "", approved_by="op", reason="")

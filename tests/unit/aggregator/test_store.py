@@ -335,3 +335,20 @@ def test_latest_report_of_one_silo(store: Store, credit_spec: MonitoringSpec) ->
     link = store.latest_link("EU-DE", "credit-risk", "1.0.0")
     assert link is not None and link == ReportLink.of(got)
     assert store.latest_link("EU-XX", "credit-risk", "1.0.0") is None
+
+
+def test_silo_approvals_are_upserted_and_move_a_registered_silo(store: Store) -> None:
+    assert store.approved_jurisdiction("site-1") is None
+    first = store.approve_silo("site-1", "EU-FR", approved_by="op", reason="contract")
+    assert (first.jurisdiction, first.previous) == ("EU-FR", None)
+    assert store.approved_jurisdiction("site-1") == "EU-FR"
+    store.register_silo("site-1", "EU-FR", "sha256:x", [])
+    second = store.approve_silo("site-1", "EU-IE", approved_by="op", reason="moved")
+    assert (second.jurisdiction, second.previous) == ("EU-IE", "EU-FR")
+    assert second.approved_ms >= first.approved_ms
+    silo = store.get_silo("site-1")
+    assert silo is not None and silo.jurisdiction == "EU-IE"
+    assert store.approved_jurisdiction("site-1") == "EU-IE"
+    assert store.get_silo("site-2") is None  # an approval alone registers nothing
+    store.approve_silo("site-2", "US-NY", approved_by="op", reason="")
+    assert store.get_silo("site-2") is None

@@ -66,6 +66,10 @@ HUGE = "M" * 100_000
         (["query", "drift", "--aggregator", "host:99999"], ["a port is 0..65535"]),
         (["model", "promote", "m", HUGE], ["argument VERSION: 100000 characters long"]),
         (["certs", "init", "--out", "x", "--silos", ","], ["argument --silos: name at least one"]),
+        (["certs", "init", "--out", "x", "--silos", "EU-DE="], ["'EU-DE=': empty; give a value"]),
+        (["certs", "init", "--out", "x", "--silos", "A=B,A=C"], ["silo 'A' is named twice"]),
+        (["certs", "init", "--out", "x", "--silos", "A=B C"], ["'B C' is not an identifier"]),
+        (["silo", "approve", "S", "--jurisdiction", "a/b"], ["argument --jurisdiction: 'a/b'"]),
         (["certs", "init", "--out", "x", "--silos", "A", "--days", "-1"], ["argument --days: "]),
         (
             ["certs", "init", "--out", "x", "--silos", "A", "--days", "9" * 5000],
@@ -131,9 +135,21 @@ def test_audit_verify(files: dict[str, Path], which: str, code: int, says: str) 
 def test_certs_init(files: dict[str, Path], tmp_path: Path) -> None:
     p = run("certs", "init", "--out", str(files["file"]), "--silos", "EU-DE")
     refused(p, 2, "file.txt: cannot write the PKI there")
-    p = run("certs", "init", "--out", str(tmp_path / "pki"), "--silos", "EU-DE,ca")
-    refused(p, 2, "silo id 'ca': reserved")
+    for reserved in ("ca", "operator", "auditor"):
+        p = run("certs", "init", "--out", str(tmp_path / "pki"), "--silos", f"EU-DE,{reserved}")
+        refused(p, 2, f"silo id {reserved!r}: reserved")
     assert not (tmp_path / "pki" / "ca.pem").exists()
+    p = run("certs", "init", "--out", str(tmp_path / "pki"), "--silos", "EU-DE=EU-DE,site-1")
+    assert p.returncode == 0, p.stderr
+    assert "site-1" in p.stdout and "no jurisdiction: `fedgov silo approve`" in p.stdout
+    from fedgov.identity import Identity, identity_from_pem
+
+    def read(name: str) -> Identity:
+        return identity_from_pem((tmp_path / "pki" / f"{name}.pem").read_bytes())
+
+    assert read("EU-DE") == Identity("EU-DE", "silo", "EU-DE")
+    assert read("site-1") == Identity("site-1", "silo", None)
+    assert (read("operator").role, read("auditor").role) == ("operator", "auditor")
 
 
 @pytest.mark.parametrize(

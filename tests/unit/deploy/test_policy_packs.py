@@ -11,6 +11,7 @@ import pytest
 
 from fedgov.metrics import compute_metrics
 from fedgov.policy import (
+    TEST_ENGINES,
     Decision,
     PolicyTestResult,
     RegoEngine,
@@ -31,9 +32,10 @@ def pack(request: pytest.FixtureRequest) -> Path:
     return POLICIES / request.param
 
 
-@pytest.fixture(scope="module")
-def test_results(pack: Path) -> list[PolicyTestResult]:
-    return run_policy_tests(pack)
+@pytest.fixture(scope="module", params=TEST_ENGINES)
+def test_results(pack: Path, request: pytest.FixtureRequest) -> list[PolicyTestResult]:
+    """The pack's Rego tests, on rego-cpp and on OPA's own evaluator: both must pass them."""
+    return run_policy_tests(pack, engine=request.param)
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,17 @@ def test_ci_runs_exactly_the_readme_test_command_in_a_new_virtualenv() -> None:
     ci_commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.startswith("#")]
     assert ci_commands[-1] == commands[1]
     assert "-m venv" in ci
+
+
+def test_opa_go_is_pinned_with_hashes_and_installed_at_that_version() -> None:
+    """requirements/opa-go.txt (installed apart, see its header) pins one version with a hash
+    per wheel, and the environment under test has that version."""
+    from importlib import metadata
+
+    pins = _pins(ROOT / "requirements" / "opa-go.txt")
+    assert set(pins) == {"opa-golib-python-bindings"}
+    ((version, marker, hashes),) = pins["opa-golib-python-bindings"]
+    assert marker is None and hashes >= 4  # linux x86_64/aarch64, macOS x86_64/arm64
+    assert Version(metadata.version("opa-golib-python-bindings")) == version
+    script = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements/opa-go.txt" in script

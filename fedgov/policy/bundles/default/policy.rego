@@ -48,7 +48,7 @@ config_errors contains msg if {
 	msg := sprintf("policy data: data.fedgov.thresholds.%s is missing or not a number", [name])
 }
 
-input_errors(inp) := {"input.sample_size is missing or not a number" | not is_number(inp.sample_size)}
+input_errors(inp) := {"input.sample_size is missing or not a number" | not is_number(object.get(inp, "sample_size", null))}
 
 # Enough rows to give a verdict on drift and fairness.
 judged(inp) if {
@@ -69,8 +69,8 @@ drift_violations(inp) := {msg |
 	f.psi > limits.psi_max
 	f.psi_pvalue < limits.psi_pvalue_max
 	msg := sprintf(
-		"drift: feature %s has PSI %.4f > %v (p-value %.3g < %v)",
-		[name, f.psi, limits.psi_max, f.psi_pvalue, limits.psi_pvalue_max],
+		"drift: feature %s has PSI %s > %v (p-value %s < %v)",
+		[name, fixed4(f.psi), limits.psi_max, sig3(f.psi_pvalue), limits.psi_pvalue_max],
 	)
 }
 
@@ -82,8 +82,8 @@ fairness_violations(inp) := {msg |
 	is_number(m.demographic_parity_ratio)
 	m.demographic_parity_ratio < limits.dp_ratio_min
 	msg := sprintf(
-		"fairness: attribute %s has demographic parity ratio %.4f < %v (four-fifths rule)",
-		[attribute, m.demographic_parity_ratio, limits.dp_ratio_min],
+		"fairness: attribute %s has demographic parity ratio %s < %v (four-fifths rule)",
+		[attribute, fixed4(m.demographic_parity_ratio), limits.dp_ratio_min],
 	)
 }
 
@@ -99,8 +99,8 @@ odds_warnings(inp) := {msg |
 	is_number(m.equalized_odds_difference)
 	m.equalized_odds_difference > limits.eo_difference_max
 	msg := sprintf(
-		"fairness: attribute %s has equalized odds difference %.4f > %v",
-		[attribute, m.equalized_odds_difference, limits.eo_difference_max],
+		"fairness: attribute %s has equalized odds difference %s > %v",
+		[attribute, fixed4(m.equalized_odds_difference), limits.eo_difference_max],
 	)
 }
 
@@ -112,3 +112,14 @@ sample_warnings(inp) := {msg |
 		[inp.sample_size, limits.min_sample_size],
 	)
 }
+
+# --- numbers in messages -----------------------------------------------------------
+
+# sprintf("%.4f") and sprintf("%.3g") that print alike on OPA and rego-cpp. OPA's
+# numbers keep no float type: a whole number (1.0 or 0.0 from the input too)
+# reaches sprintf as an integer, and "%.4f" prints it as "%!f(int64=1)".
+fixed4(x) := sprintf("%.4f", [x]) if x != floor(x)
+else := sprintf("%d.0000", [floor(x)])
+
+sig3(x) := sprintf("%.3g", [x]) if x != floor(x)
+else := sprintf("%d", [floor(x)])

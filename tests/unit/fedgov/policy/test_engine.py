@@ -296,14 +296,12 @@ def test_unknown_function_is_a_load_error(tmp_path: Path) -> None:
     assert (info.value.line, info.value.column) == (6, 3)
 
 
-def test_own_functions_and_v0_syntax_are_accepted(tmp_path: Path) -> None:
-    root = make_bundle(
-        tmp_path,
-        {"policy.rego": V0_POLICY},
-    )
-    engine = RegoEngine.from_bundle(root)
-    assert engine.evaluate({"n": 5}).allow is True
-    assert engine.evaluate({"n": 1}).deny == ("n too small",)
+def test_v0_syntax_is_refused_at_its_line(tmp_path: Path) -> None:
+    """OPA 1.x refuses Rego v0; rego-cpp would read it (differently), so fedgov refuses it."""
+    root = make_bundle(tmp_path, {"policy.rego": V0_POLICY})
+    with pytest.raises(PolicyError, match=r"Rego v0 syntax: `if` is required") as info:
+        RegoEngine.from_bundle(root)
+    assert (info.value.file, info.value.line) == (str(root / "policy.rego"), 4)
 
 
 # --- failing closed -------------------------------------------------------------
@@ -348,13 +346,14 @@ def test_evaluation_conflict_fails_closed(tmp_path: Path) -> None:
     assert d.failed_closed and "complete rules must not produce multiple outputs" in d.deny[0]
 
 
-def test_v0_partial_set_fails_closed_with_a_hint(tmp_path: Path) -> None:
-    d = decide_with(
-        tmp_path,
-        (
-            'deny[msg] { input.x > 1; msg := "big" }\n'
-            'decision := {"allow": count(deny) == 0, "deny": deny, "warn": [], "actions": []}\n'
-        ),
-        {"x": 2},
-    )
-    assert d.failed_closed and "deny contains msg if" in d.deny[0]
+def test_v0_partial_set_is_refused_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="deny contains msg if") as info:
+        decide_with(
+            tmp_path,
+            (
+                'deny[msg] { input.x > 1; msg := "big" }\n'
+                'decision := {"allow": count(deny) == 0, "deny": deny, "warn": [], "actions": []}\n'
+            ),
+            {"x": 2},
+        )
+    assert info.value.line == 5

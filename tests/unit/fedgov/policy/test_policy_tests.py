@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fedgov.errors import PolicyError
-from fedgov.policy import PolicyTestResult, default_bundle_path, run_policy_tests
+from fedgov.errors import ConfigError, PolicyError
+from fedgov.policy import TEST_ENGINES, PolicyTestResult, default_bundle_path, run_policy_tests
 
 DEFAULT = default_bundle_path()
 
@@ -24,8 +24,9 @@ def make_bundle(root: Path, tests: str) -> Path:
     return root
 
 
-def test_default_bundle_tests_pass() -> None:
-    results = run_policy_tests(DEFAULT)
+@pytest.mark.parametrize("engine", TEST_ENGINES)
+def test_default_bundle_tests_pass(engine: str) -> None:
+    results = run_policy_tests(DEFAULT, engine=engine)
     assert len(results) >= 10
     failed = [r for r in results if not r.passed]
     assert failed == []
@@ -40,7 +41,8 @@ def test_default_bundle_tests_pass() -> None:
     } <= names
 
 
-def test_failing_tests_are_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", TEST_ENGINES)
+def test_failing_tests_are_reported(tmp_path: Path, engine: str) -> None:
     root = make_bundle(
         tmp_path,
         (
@@ -57,7 +59,7 @@ def test_failing_tests_are_reported(tmp_path: Path) -> None:
         "package other_test\n\nimport rego.v1\n\ntest_also_passes if { 1 + 1 == 2 }\n",
         encoding="utf-8",
     )
-    results = {r.name: r for r in run_policy_tests(root)}
+    results = {r.name: r for r in run_policy_tests(root, engine=engine)}
     assert set(results) == {
         "data.fedgov_test.test_passes",
         "data.fedgov_test.test_fails",
@@ -101,3 +103,11 @@ def test_with_input_on_builtins_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match="rego-cpp failed compiling"):
         run_policy_tests(root)
+    # OPA's own evaluator runs it: the verdict(inp) style of the packs is for rego-cpp only
+    (result,) = run_policy_tests(root, engine="opa-go")
+    assert result.passed
+
+
+def test_unknown_test_engine_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown policy engine 'opa'"):
+        run_policy_tests(make_bundle(tmp_path, ""), engine="opa")
