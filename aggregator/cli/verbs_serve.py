@@ -59,6 +59,13 @@ def register(verbs: Verbs) -> None:
         help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
     )
     s.add_argument(
+        "--node-keys",
+        default=None,
+        metavar="DIR",
+        help="folder of the silos' Flower node public keys, SILO.node.pub (default: --tls-dir); "
+        "with mTLS the SuperLink serves TLS from --tls-dir and admits only these keys",
+    )
+    s.add_argument(
         "--rounds",
         type=t.count(1, 10_000),
         default=3,
@@ -175,9 +182,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         serve_metrics(registry, args.metrics_port, args.metrics_address)
     training = None
+    if args.node_keys and not (args.retrain and tls):
+        raise ConfigError("--node-keys needs --retrain and --tls-dir (node keys need TLS)")
     if args.retrain:
         training = TrainingSettings(
-            rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
+            rounds=args.rounds,
+            reweigh_attribute=args.reweigh,
+            app=args.flower_app,
+            flower_tls=tls,  # the SuperLink runs beside the aggregator: same certificate
+            node_keys=Path(args.node_keys or args.tls_dir) if tls else None,
         )
     running = create_server(
         args.listen,

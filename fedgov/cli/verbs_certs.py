@@ -65,13 +65,16 @@ def init(args: argparse.Namespace) -> int:
     jurisdiction from these SANs, never from the Common Name nor from a request. A
     silo given without '=J' gets a certificate that states no jurisdiction (as a
     site's own PKI may issue): it can register only after an operator runs `fedgov
-    silo approve SILO --jurisdiction J`. For trials; production uses the site's PKI
-    with the same SANs.
+    silo approve SILO --jurisdiction J`. Each silo also gets SILO.node/SILO.node.pub,
+    its Flower node key: its SuperNode signs with SILO.node (training.node_key in its
+    config), the aggregator's SuperLink admits only the enrolled SILO.node.pub. For
+    trials; production uses the site's PKI with the same SANs.
     """
-    from fedgov.tls import init_trial_pki
+    from fedgov.tls import init_trial_pki, issue_node_keys
 
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     written = init_trial_pki(args.out, args.silos, aggregator_hosts=hosts, days=args.days)
+    written.update(issue_node_keys(args.out, list(args.silos)))
     if args.json:
         print_json(
             {
