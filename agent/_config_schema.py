@@ -60,6 +60,7 @@ class Privacy(StrictModel):
 class Training(StrictModel):
     data: Text | None = None
     holdout: Text | None = None
+    node_key: Text | None = None
 
 
 class Model(StrictModel):

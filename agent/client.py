@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fedgov import __version__
+from fedgov.checkpoints import Checkpoint
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
-from fedgov.wire import report_to_proto
+from fedgov.wire import checkpoint_from_proto, report_to_proto
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
-__all__ = ["AggregatorClient", "Command"]
+__all__ = ["Ack", "AggregatorClient", "Command"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ class Command:
     model_version: str
     reason: str
     payload: str = ""
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The aggregator's acknowledgement of a report."""
+
+    duplicate: bool  # it had the report already
+    checkpoint: Checkpoint | None  # its newest signed audit checkpoint, for the silo to keep
 
 
 class AggregatorClient:
@@ -91,14 +100,15 @@ class AggregatorClient:
         )
         return resp.aggregator_version
 
-    def submit(self, report: Report) -> bool:
-        """Submit until acknowledged; returns True if the aggregator already had it."""
+    def submit(self, report: Report) -> Ack:
+        """Submit until acknowledged."""
         req = pb.SubmitReportRequest(report=report_to_proto(report))
         ack = self._call(
             f"report {report.report_id}",
             lambda: self._stub.SubmitReport(req, timeout=self.timeout),
         )
-        return bool(ack.duplicate)
+        checkpoint = checkpoint_from_proto(ack.checkpoint) if ack.HasField("checkpoint") else None
+        return Ack(bool(ack.duplicate), checkpoint)
 
     def commands(self, silo_id: str) -> Iterator[Command]:
         """Commands for this silo as they arrive; ends when the stream breaks."""

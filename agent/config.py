@@ -28,6 +28,8 @@ Example ``silo.yaml``::
     training:                   # optional: take part in federated retraining (Flower)
       data: train.parquet       # labelled local data the SuperNode trains on (never sent)
       holdout: holdout.parquet  # labelled local data a candidate model is gated on
+      node_key: certs/EU-DE.node  # Flower node key (OpenSSH), enrolled at the aggregator
+                                # as EU-DE.node.pub; the SuperNode trusts aggregator.tls.ca
     models:
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
@@ -76,6 +78,7 @@ class AgentConfig:
     complementary: bool = False
     training_data: Path | None = None
     holdout: Path | None = None
+    node_key: Path | None = None
     poll_seconds: float = 5.0
     chunk_rows: int = 262_144
     retry_seconds: float = 30.0
@@ -113,6 +116,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         complementary=privacy.complementary,
         training_data=None if training.data is None else base / training.data,
         holdout=None if training.holdout is None else base / training.holdout,
+        node_key=None if training.node_key is None else base / training.node_key,
         poll_seconds=d.poll_seconds,
         chunk_rows=d.chunk_rows,
         retry_seconds=agg.retry_seconds,

@@ -12,16 +12,16 @@ from typing import Any
 from fedgov.data import file_digest, fold_file
 from fedgov.decision import decision_log
 from fedgov.metrics import compute_metrics
-from fedgov.policy import Decision, PolicyEngine, to_plain
+from fedgov.policy import PolicyEngine, to_plain
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 
 __all__ = [
-    "assemble_report",
     "build_report",
     "decision_log_fields",
     "guard",
+    "judged_report",
     "policy_input",
     "report_id_for",
 ]
@@ -115,45 +115,48 @@ def build_report(
         complementary=complementary,
     )
     end = max(now_ms(), start)
-    metrics = compute_metrics(spec, stats)
-    decision = engine.evaluate(
-        policy_input(spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=(start, end))
-    )
-    log.info(
-        "%s: %d rows, decision allow=%s deny=%s actions=%s",
-        path.name,
-        stats.rows,
-        decision.allow,
-        list(decision.deny),
-        list(decision.actions),
-    )
-    return assemble_report(
+    report = judged_report(
         spec,
         path,
         stats,
-        metrics,
-        decision,
+        engine,
         silo_id=silo_id,
         jurisdiction=jurisdiction,
         window=(start, end),
         input_digest=input_digest,
     )
+    log.info(
+        "%s: %d rows, decision allow=%s deny=%s actions=%s",
+        path.name,
+        stats.rows,
+        report.decision.allow,
+        list(report.decision.deny),
+        list(report.decision.actions),
+    )
+    return report
 
 
-def assemble_report(
+def judged_report(
     spec: MonitoringSpec,
     path: Path,
     stats: WindowStats,
-    metrics: dict[str, Any],
-    decision: Decision,
+    engine: PolicyEngine,
     *,
     silo_id: str,
     jurisdiction: str,
     window: tuple[int, int],
+    stage: str = "monitoring",
     input_digest: str | None = None,
 ) -> Report:
-    """The report of one input file; its id derives from the file's digest
-    (hashed here unless the caller already has it)."""
+    """The report of one input file's guarded ``stats``: their metrics and the silo's
+    policy decision on them at ``stage`` (see :func:`policy_input`). Its id derives
+    from the file's digest (hashed here unless the caller already has it)."""
+    metrics = compute_metrics(spec, stats)
+    decision = engine.evaluate(
+        policy_input(
+            spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=window, stage=stage
+        )
+    )
     input_digest = input_digest or file_digest(path)
     return Report(
         report_id=report_id_for(silo_id, spec, input_digest),

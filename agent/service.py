@@ -10,6 +10,7 @@ log is its own hash-chained file.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
-from agent.client import AggregatorClient, Command
+from agent.client import Ack, AggregatorClient, Command
 from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
 from agent.pipeline import build_report, decision_log_fields
@@ -177,14 +178,17 @@ class Agent:
         self.metrics.outbox.set(len(pending))
         for report in pending:
             self.sent_at.setdefault(report.report_id, time.monotonic())
+            # The audit log's head goes with the report: the aggregator keeps it.
+            report = dataclasses.replace(report, audit_head=self.audit.position())
             try:
                 with self.metrics.submit_seconds.time():
-                    duplicate = self.client.submit(report)
+                    ack = self.client.submit(report)
             except GovernanceError:
                 self.metrics.reports_failed.inc()
                 raise
+            duplicate = ack.duplicate
             self.audit.append("report_sent", report_id=report.report_id, duplicate=duplicate)
-            self.outbox.remove(report.report_id)
+            self._acknowledged(report.report_id, ack)
             self.metrics.reports_sent.inc()
             self.metrics.outbox.dec()
             sent += 1
@@ -195,6 +199,26 @@ class Agent:
                 " (already stored)" if duplicate else "",
             )
         return sent
+
+    def _acknowledged(self, report_id: str, ack: Ack) -> None:
+        """The report leaves the outbox and the ack's checkpoint is kept; a checkpoint
+        that contradicts one kept before (the aggregator's log changed) is audited."""
+        kept = self.state.record_ack(report_id, ack.checkpoint)
+        if kept is None or ack.checkpoint is None:
+            return
+        log.error(
+            "%s: the aggregator's checkpoint of its audit record %d names another head than "
+            "the one it signed before: its audit log changed",
+            self.config.silo_id,
+            kept.seq,
+        )
+        self.audit.append(
+            "aggregator_checkpoint_conflict",
+            record=kept.seq,
+            kept_head=kept.head,
+            new_head=ack.checkpoint.head,
+            key_id=kept.key_id,
+        )
 
     # -- policy hot reload -------------------------------------------------------
     def reload_policy_if_changed(self) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent.client import AggregatorClient, Command
@@ -147,15 +148,42 @@ class SiloCommands:
         workdir.mkdir(parents=True, exist_ok=True)
         spec_path = workdir / "spec.json"
         save_spec(watch.spec, spec_path)
+        root, key = self._flower_security(bool(payload.get("tls")))
         node = SuperNodeProcess(
             config.silo_id,
             str(payload["superlink"]),
             {"data-path": str(config.training_data), "spec-path": str(spec_path)},
             workdir=workdir,
+            root_certificates=root,
+            node_key=key,
         ).start()
         self.supernodes[cmd.job_id] = node
         self.host.audit.append("supernode_started", job_id=cmd.job_id, node_id=node.node_id)
         return f"SuperNode {node.node_id} joined {payload['superlink']}"
+
+    def _flower_security(self, tls: bool) -> tuple[Path | None, Path | None]:
+        """(CA, node key) of this silo's SuperNode: TLS to the SuperLink, trusting the
+        aggregator's CA, signing with the enrolled node key. A silo that talks mTLS to the
+        aggregator does not send model updates in plaintext."""
+        config = self.host.config
+        if not tls:
+            if config.tls is not None:
+                raise ValueError(
+                    "the SuperLink runs without TLS and this silo talks mTLS to the aggregator; "
+                    "model updates are not sent in plaintext (start the aggregator with --tls-dir)"
+                )
+            return None, None
+        if config.tls is None:
+            raise ValueError(
+                "the SuperLink runs TLS and this silo has no CA to trust it (aggregator.tls)"
+            )
+        if config.node_key is None or not config.node_key.is_file():
+            raise ValueError(
+                "the SuperLink admits enrolled nodes only and this silo has no node key: set "
+                f"training.node_key (e.g. {config.silo_id}.node from `fedgov certs init`)"
+                + (f"; {config.node_key} does not exist" if config.node_key else "")
+            )
+        return config.tls.ca, config.node_key
 
     def _stop_supernode(self, job_id: str) -> None:
         node = self.supernodes.pop(job_id, None)

@@ -9,6 +9,8 @@ Tables::
     chain     per model version: the link the next report carries (``head``, the chain
               hash of the last report) and the id and link of that last report
     commands  the commands from the aggregator this silo handled and acknowledged
+    checkpoints  the aggregator's signed audit checkpoints its acks carried (per key and seq,
+              the first kept): the silo's copy of the anchors of the aggregator's log
     meta      what was done to the file once (the import of pre-SQLite state files)
 
 Each step is one transaction, so a crash between steps cannot leave them
@@ -18,8 +20,8 @@ disagreeing:
   and the chain advanced (:meth:`AgentState.record_report`);
 - a window that cannot be read is marked so it is not retried until it
   changes (:meth:`AgentState.mark_window`);
-- the aggregator acknowledged a report: it leaves the outbox
-  (:meth:`Outbox.remove`);
+- the aggregator acknowledged a report: it leaves the outbox, and the
+  checkpoint the acknowledgement carried is kept (:meth:`AgentState.record_ack`);
 - a command was handled: it is logged as acknowledged
   (:meth:`AgentState.record_command`).
 
@@ -41,13 +43,15 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent import _legacy_state as legacy
 from fedgov._sqlite import immediate
+from fedgov.checkpoints import Checkpoint
 from fedgov.report import Report, chain_hash, now_ms
 
 __all__ = ["STATE_FILE", "AgentState", "Outbox", "Window"]
@@ -55,7 +59,7 @@ __all__ = ["STATE_FILE", "AgentState", "Outbox", "Window"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "agent.db"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: checkpoints
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -79,6 +83,14 @@ CREATE TABLE IF NOT EXISTS commands (
     status TEXT NOT NULL,
     received_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (key_id, seq)
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -97,6 +109,14 @@ _LOG_COMMAND = (
     "INSERT OR IGNORE INTO commands (command_id, kind, job_id, status, received_ms)"
     " VALUES (?, ?, ?, ?, ?)"
 )
+
+
+_CP_COLS = "key_id, seq, head, time_ms, signature"
+
+
+def _checkpoint(row: Sequence[Any]) -> Checkpoint:
+    key_id, seq, head, time_ms, signature = row
+    return Checkpoint(int(seq), str(head), int(time_ms), bytes(signature), str(key_id))
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,36 @@ class AgentState:
         """Log a handled command (before its ack is sent); the first outcome is kept."""
         with self.transaction() as db:
             db.execute(_LOG_COMMAND, (command_id, kind, job_id, status, now_ms()))
+
+    # -- the aggregator's checkpoints ----------------------------------------------
+    def record_ack(self, report_id: str, checkpoint: Checkpoint | None) -> Checkpoint | None:
+        """The aggregator acknowledged ``report_id``: it leaves the outbox and the ack's
+        checkpoint is kept, in one transaction. Returns the checkpoint kept before for
+        the same key and record if it names another head (the aggregator's log changed
+        under it), else None."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE report_id=?", (report_id,))
+            if checkpoint is None:
+                return None
+            c = checkpoint
+            db.execute(
+                "INSERT OR IGNORE INTO checkpoints (key_id, seq, head, time_ms, signature) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (c.key_id, c.seq, c.head, c.time_ms, c.signature),
+            )
+            row = db.execute(
+                f"SELECT {_CP_COLS} FROM checkpoints WHERE key_id=? AND seq=?", (c.key_id, c.seq)
+            ).fetchone()
+        kept = _checkpoint(row)
+        return kept if kept.head != c.head else None
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """The aggregator's checkpoints kept here, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CP_COLS} FROM checkpoints ORDER BY seq, time_ms"
+            ).fetchall()
+        return [_checkpoint(r) for r in rows]
 
     # -- the files of agents before this one --------------------------------------
     def _import_legacy(self) -> None:

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.pipeline import assemble_report, guard, policy_input
+from agent.pipeline import guard, judged_report
 from fedgov.data import iter_batches
-from fedgov.metrics import compute_metrics
 from fedgov.policy import PolicyEngine
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec
@@ -66,32 +65,21 @@ def evaluate_candidate(
         )
         stats = stats.fold(spec, scored)
     stats = guard(stats, min_cell_count=min_cell_count, epsilon=epsilon)
-    metrics = compute_metrics(spec, stats)
-    end = now_ms()
-    decision = engine.evaluate(
-        policy_input(
-            spec,
-            metrics,
-            silo_id=silo_id,
-            jurisdiction=jurisdiction,
-            window=(start, end),
-            stage="candidate",
-        )
+    report = judged_report(
+        spec,
+        holdout,
+        stats,
+        engine,
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        window=(start, now_ms()),
+        stage="candidate",
     )
     log.info(
         "%s: candidate %s on holdout: allow=%s deny=%s",
         silo_id,
         spec.model_version,
-        decision.allow,
-        list(decision.deny),
+        report.decision.allow,
+        list(report.decision.deny),
     )
-    return assemble_report(
-        spec,
-        holdout,
-        stats,
-        metrics,
-        decision,
-        silo_id=silo_id,
-        jurisdiction=jurisdiction,
-        window=(start, end),
-    )
+    return report

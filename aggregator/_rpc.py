@@ -93,6 +93,7 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
         "PromoteModel": Access(_OPERATOR),
         "RollbackModel": Access(_OPERATOR),
         "ApproveSilo": Access(_OPERATOR),
+        "QueryAuditHeads": Access(_ANYONE, "scoped"),  # a silo reads its own heads
     }
 )
 

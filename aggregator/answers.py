@@ -5,6 +5,10 @@ reads every other answer off its store record (``X.of(record)``).
 :mod:`aggregator.query_serde` carries them over gRPC and back, and the CLI's
 tables and ``--json`` both read them: a field's name is its ``--json`` key
 (:func:`to_json`), so no layer renames anything.
+
+:class:`DriftFilters` is the one question shape shared the same way: the
+filters of a drift query, taken as keywords by both query clients (the
+aggregator's and Prometheus').
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
 
 if TYPE_CHECKING:  # the CLI imports the answers without the server's machinery
     from aggregator import store
@@ -22,6 +26,7 @@ __all__ = [
     "Approval",
     "CentralRow",
     "DecisionRow",
+    "DriftFilters",
     "DriftRow",
     "Fairness",
     "HistoryPoint",
@@ -63,6 +68,14 @@ class _Row:
     @classmethod
     def of(cls, record: Any) -> Self:
         return _of(cls, record)
+
+
+class DriftFilters(TypedDict, total=False):
+    """Which rows a drift query keeps; a filter left out keeps every row."""
+
+    since_ms: int  # windows ending at or after this time (0: any)
+    model_id: str  # one model ("": every model)
+    jurisdiction_glob: str  # silos whose jurisdiction matches ("": every silo)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,22 @@
 """What the aggregator does, independent of gRPC: the parts, put together.
 
 :class:`AggregatorHandler` is a facade: it builds the parts (registration,
-ingest, gates, jobs, model registry, commands, queries) on one store, command
+ingest, gates, jobs, model registry, commands, queries, audit anchors) on one store, command
 hub, central gate and audit log, and keeps the method names the servicer,
-the CLI and the tests call. The work is done in the parts' modules.
+the CLI and the tests call. Those names are the parts' own methods, reached
+through the handler (``handler.query_drift`` is ``handler.queries.drift``),
+so the work and its signature are written once, in the parts' modules.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from aggregator._audit import AuditSink
-from aggregator.answers import Fairness
+from aggregator.anchors import Checkpoints, SiloHeads
 from aggregator.central import CentralGate
 from aggregator.gates import Gates
 from aggregator.ingest import Ingest
@@ -27,47 +29,50 @@ from aggregator.registry import ModelRegistry
 from aggregator.retrain import RetrainCoordinator, TrainingSettings
 from aggregator.silo_commands import CommandHub, Commands
 from aggregator.specs import SpecCache
-from aggregator.store import (
-    CentralDecisionRecord,
-    CommandRecord,
-    DecisionRecord,
-    DriftRecord,
-    JobRecord,
-    MetricPoint,
-    ModelVersionRecord,
-    SiloApproval,
-    SiloRecord,
-    Store,
-)
+from aggregator.store import Store
 from fedgov.audit import AuditLog
-from fedgov.report import Report
+from fedgov.checkpoints import CheckpointKey
 
 __all__ = ["AggregatorHandler", "ModelRegistration"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
-class _Forwarded(Generic[T]):
-    """A setting of the handler that reads and writes ``part.name`` (the part owns it)."""
+class _Part(Generic[T]):
+    """An attribute of the handler that reads ``part.name``: the part owns it.
+
+    Read-only (a non-data descriptor), so a test may still set the handler's own.
+    """
 
     def __init__(self, part: str, name: str) -> None:
         self._part = part
         self._name = name
 
     @overload
-    def __get__(self, handler: None, owner: type) -> _Forwarded[T]: ...
+    def __get__(self, handler: None, owner: type) -> Self: ...
     @overload
     def __get__(self, handler: object, owner: type) -> T: ...
-    def __get__(self, handler: object, owner: type) -> T | _Forwarded[T]:
+    def __get__(self, handler: object, owner: type) -> T | Self:
         if handler is None:
             return self
         value: T = getattr(getattr(handler, self._part), self._name)
         return value
 
+
+class _Forwarded(_Part[T]):
+    """A setting of the handler that reads and writes ``part.name``."""
+
     def __set__(self, handler: object, value: T) -> None:
         setattr(getattr(handler, self._part), self._name, value)
+
+
+def _calls(part: str, method: Callable[Concatenate[Any, P], R]) -> _Part[Callable[P, R]]:
+    """The handler's method that is ``method`` of its ``part``: same arguments, same answer."""
+    return _Part(part, method.__name__)
 
 
 class AggregatorHandler:
@@ -77,6 +82,7 @@ class AggregatorHandler:
         hub: CommandHub | None = None,
         central: CentralGate | None = None,
         audit: AuditLog | None = None,
+        checkpoint_key: CheckpointKey | None = None,
     ) -> None:
         self.store = store
         self.hub = hub or CommandHub()
@@ -92,6 +98,8 @@ class AggregatorHandler:
             store, self.specs, latest, central, self.registry, self.jobs, self._audit
         )
         self.reannotation = Reannotation(self._audit)
+        self.heads = SiloHeads(store, self._audit)
+        self.checkpoints = Checkpoints(store, audit, checkpoint_key)
         self.registration = Registration(store, self.specs, self.registry, self.hub, self._audit)
         self.ingestion = Ingest(
             store,
@@ -101,6 +109,7 @@ class AggregatorHandler:
             self.jobs,
             self.reannotation,
             self._audit,
+            self.heads,
         )
         self.queries = Queries(store, self.specs, latest)
         self._coordinator: RetrainCoordinator | None = None
@@ -135,136 +144,30 @@ class AggregatorHandler:
     retry_after_failure_max_ms = _Forwarded[int]("jobs", "retry_after_failure_max_ms")
     reannotation_dir = _Forwarded[Path | None]("reannotation", "folder")
 
-    # -- silos -------------------------------------------------------------------
+    # -- what the servicer, the CLI and the tests call: the parts' own methods -------
     def record_denied(self, peer: str | None, claimed: str, what: str) -> None:
         log.warning("%s may not act as %s (%s)", peer or "a caller", claimed, what)
         self._audit("identity_denied", peer=peer, claimed=claimed, call=what)
 
-    def approve_silo(
-        self, silo_id: str, jurisdiction: str, *, approved_by: str, reason: str
-    ) -> SiloApproval:
-        return self.registration.approve(
-            silo_id, jurisdiction, approved_by=approved_by, reason=reason
-        )
-
     def approved_jurisdiction(self, silo_id: str) -> str | None:
         return self.store.approved_jurisdiction(silo_id)
 
-    def register(
-        self,
-        silo_id: str,
-        jurisdiction: str,
-        policy_bundle_digest: str,
-        models: Sequence[ModelRegistration],
-    ) -> None:
-        self.registration.register(silo_id, jurisdiction, policy_bundle_digest, models)
-
-    def ingest(self, report: Report) -> bool:
-        """Validate and store; returns True if this report_id was already stored."""
-        return self.ingestion.ingest(report)
-
-    def reject_malformed(self, report_id: str, silo_id: str, reason: str) -> None:
-        self.ingestion.reject_malformed(report_id, silo_id, reason)
-
-    def pending_commands(self, silo_id: str) -> list[CommandRecord]:
-        return self.commands.pending(silo_id)
-
-    def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
-        return self.commands.ack(command_id, silo_id, status, message)
-
-    # -- gates and the model registry ---------------------------------------------
-    def evaluate_central(
-        self, model_id: str, model_version: str, group: str
-    ) -> CentralDecisionRecord | None:
-        return self.gates.evaluate_central(model_id, model_version, group)
-
-    def list_models(self, model_id: str | None = None) -> list[ModelVersionRecord]:
-        return self.registry.versions(model_id)
-
-    def promote(
-        self, model_id: str, version: str, *, reason: str, job_id: str | None = None
-    ) -> str | None:
-        return self.registry.promote(model_id, version, reason=reason, job_id=job_id)
-
-    def rollback(self, model_id: str) -> str:
-        return self.registry.rollback(model_id)
-
-    # -- queries -------------------------------------------------------------------
-    def query_drift(
-        self,
-        psi_threshold: float,
-        *,
-        since_ms: int = 0,
-        model_id: str | None = None,
-        jurisdiction_glob: str | None = None,
-        silo_id: str | None = None,
-    ) -> list[DriftRecord]:
-        return self.queries.drift(
-            psi_threshold,
-            since_ms=since_ms,
-            model_id=model_id,
-            jurisdiction_glob=jurisdiction_glob,
-            silo_id=silo_id,
-        )
-
-    def query_fairness(
-        self,
-        model_id: str,
-        *,
-        model_version: str | None = None,
-        jurisdiction_glob: str | None = None,
-        since_ms: int = 0,
-    ) -> Fairness:
-        return self.queries.fairness(
-            model_id,
-            model_version=model_version,
-            jurisdiction_glob=jurisdiction_glob,
-            since_ms=since_ms,
-        )
-
-    def query_decisions(
-        self, jurisdiction_glob: str | None = None, silo_id: str | None = None
-    ) -> list[DecisionRecord]:
-        return self.queries.decisions(jurisdiction_glob, silo_id)
-
-    def query_silos(
-        self,
-        *,
-        stale_after_ms: int = 0,
-        jurisdiction_glob: str | None = None,
-        silo_id: str | None = None,
-        now: int | None = None,
-    ) -> list[SiloRecord]:
-        return self.queries.silos(
-            stale_after_ms=stale_after_ms,
-            jurisdiction_glob=jurisdiction_glob,
-            silo_id=silo_id,
-            now=now,
-        )
-
-    def query_history(
-        self,
-        model_id: str,
-        metric: str,
-        *,
-        feature: str | None = None,
-        attribute: str | None = None,
-        since_ms: int = 0,
-        jurisdiction_glob: str | None = None,
-        silo_id: str | None = None,
-    ) -> list[MetricPoint]:
-        return self.queries.history(
-            model_id,
-            metric,
-            feature=feature,
-            attribute=attribute,
-            since_ms=since_ms,
-            jurisdiction_glob=jurisdiction_glob,
-            silo_id=silo_id,
-        )
-
-    def central_decisions(self, model_id: str | None = None) -> list[CentralDecisionRecord]:
-        return self.queries.central_decisions(model_id)
-
-    def list_jobs(self, model_id: str | None = None) -> list[JobRecord]:
-        return self.queries.jobs(model_id)
+    register = _calls("registration", Registration.register)
+    ingest = _calls("ingestion", Ingest.ingest)
+    reject_malformed = _calls("ingestion", Ingest.reject_malformed)
+    pending_commands = _calls("commands", Commands.pending)
+    ack_command = _calls("commands", Commands.ack)
+    evaluate_central = _calls("gates", Gates.evaluate_central)
+    list_models = _calls("registry", ModelRegistry.versions)
+    promote = _calls("registry", ModelRegistry.promote)
+    rollback = _calls("registry", ModelRegistry.rollback)
+    query_drift = _calls("queries", Queries.drift)
+    query_fairness = _calls("queries", Queries.fairness)
+    query_decisions = _calls("queries", Queries.decisions)
+    query_silos = _calls("queries", Queries.silos)
+    query_history = _calls("queries", Queries.history)
+    central_decisions = _calls("queries", Queries.central_decisions)
+    list_jobs = _calls("queries", Queries.jobs)
+    approve_silo = _calls("registration", Registration.approve)
+    checkpoint = _calls("checkpoints", Checkpoints.current)  # the newest, for an ack
+    audit_heads = _calls("heads", SiloHeads.of)

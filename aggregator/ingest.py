@@ -4,7 +4,9 @@ A report must come from a registered silo, for a model version it
 registered, under that version's spec and the silo's jurisdiction, with
 statistics that fit the spec (:mod:`aggregator.validation`). Its hash link to
 the silo's previous report is checked: a break is flagged, never a reason to
-lose the report. Once stored (a duplicate id is acknowledged, not stored
+lose the report. The audit head it carries is kept with it, and one that
+contradicts an earlier head of the silo is flagged (:mod:`aggregator.anchors`).
+Once stored (a duplicate id is acknowledged, not stored
 again), a production model's report may trigger retraining, a re-annotation
 request and the central gate. Every outcome is audited.
 """
@@ -14,13 +16,14 @@ from __future__ import annotations
 import logging
 
 from aggregator._audit import Audit
+from aggregator.anchors import SiloHeads
 from aggregator.gates import Gates
 from aggregator.jobs import JobTrigger
 from aggregator.reannotation import Reannotation
 from aggregator.registry import ModelRegistry
 from aggregator.specs import SpecCache
 from aggregator.store import Store
-from aggregator.validation import check_against_spec
+from aggregator.validation import check_against_spec, check_audit_head
 from fedgov.errors import GovernanceError, NotRegistered, ReportRejected
 from fedgov.report import Report, ReportLink
 
@@ -49,6 +52,7 @@ class Ingest:
         jobs: JobTrigger,
         reannotation: Reannotation,
         audit: Audit,
+        heads: SiloHeads | None = None,
     ) -> None:
         self._store = store
         self._specs = specs
@@ -57,6 +61,7 @@ class Ingest:
         self._jobs = jobs
         self._reannotation = reannotation
         self._audit = audit
+        self._heads = heads or SiloHeads(store, audit)
         # The link of the last report this process stored per (silo, model, version).
         # A stored report never changes, so it stands for the newest one whenever the
         # store's newest id is its id (another aggregator may have stored a newer one).
@@ -103,8 +108,10 @@ class Ingest:
         spec = self._specs.get(digest)
         assert spec is not None  # registered digests always have their spec
         check_against_spec(report, spec)
+        check_audit_head(report)
         chain_break = self._check_chain(report)
-        inserted = self._store.add_report(report)
+        inserted = self._store.add_report(report)  # and its audit head, duplicate or not
+        self._heads.check_stored(report)
         if not inserted:
             # Audited too: if the aggregator died between a report's commit and its
             # report_accepted record, the agent's retry (it got no ack) lands here, so

@@ -7,7 +7,7 @@ Answers come back typed (:mod:`aggregator.answers`), decoded once by
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, Unpack
 
 from google.protobuf.message import Message
 
@@ -23,6 +23,7 @@ from fedgov.wire.retry import Backoff, call_with_retry
 __all__ = ["QueryClient"]
 
 T = TypeVar("T")
+R = TypeVar("R", bound=a.RowAnswer)
 
 
 class QueryClient:
@@ -57,23 +58,17 @@ class QueryClient:
     def _ask(self, what: str, rpc: Callable[..., Message], request: Message) -> Message:
         return self._call(what, lambda: rpc(request, timeout=self.timeout))
 
+    def _rows(
+        self, kind: type[R], what: str, rpc: Callable[..., Message], request: Message
+    ) -> list[R]:
+        """The rows of ``kind`` that ``rpc`` answers ``request`` with."""
+        return rows_from_proto(kind, self._ask(what, rpc, request))
+
     def drift(
-        self,
-        psi_threshold: float,
-        *,
-        since_ms: int = 0,
-        model_id: str = "",
-        jurisdiction_glob: str = "",
-        silo_id: str = "",
+        self, psi_threshold: float, *, silo_id: str = "", **filters: Unpack[a.DriftFilters]
     ) -> list[a.DriftRow]:
-        req = pb.DriftQuery(
-            psi_threshold=psi_threshold,
-            since_unix_ms=since_ms,
-            model_id=model_id,
-            jurisdiction_glob=jurisdiction_glob,
-            silo_id=silo_id,
-        )
-        return rows_from_proto(a.DriftRow, self._ask("drift query", self._stub.QueryDrift, req))
+        req = pb.DriftQuery(psi_threshold=psi_threshold, silo_id=silo_id, **_renamed(filters))
+        return self._rows(a.DriftRow, "drift query", self._stub.QueryDrift, req)
 
     def fairness(
         self,
@@ -94,18 +89,15 @@ class QueryClient:
 
     def decisions(self, *, jurisdiction_glob: str = "", silo_id: str = "") -> list[a.DecisionRow]:
         req = pb.DecisionsQuery(jurisdiction_glob=jurisdiction_glob, silo_id=silo_id)
-        resp = self._ask("decisions query", self._stub.QueryDecisions, req)
-        return rows_from_proto(a.DecisionRow, resp)
+        return self._rows(a.DecisionRow, "decisions query", self._stub.QueryDecisions, req)
 
     def jobs(self, *, model_id: str = "") -> list[a.JobRow]:
-        resp = self._ask("jobs query", self._stub.ListJobs, pb.JobsQuery(model_id=model_id))
-        return rows_from_proto(a.JobRow, resp)
+        req = pb.JobsQuery(model_id=model_id)
+        return self._rows(a.JobRow, "jobs query", self._stub.ListJobs, req)
 
     def central(self, *, model_id: str = "") -> list[a.CentralRow]:
         req = pb.CentralQuery(model_id=model_id)
-        return rows_from_proto(
-            a.CentralRow, self._ask("central query", self._stub.QueryCentral, req)
-        )
+        return self._rows(a.CentralRow, "central query", self._stub.QueryCentral, req)
 
     def silos(
         self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "", silo_id: str = ""
@@ -113,7 +105,7 @@ class QueryClient:
         req = pb.SilosQuery(
             stale_after_ms=stale_after_ms, jurisdiction_glob=jurisdiction_glob, silo_id=silo_id
         )
-        return rows_from_proto(a.SiloRow, self._ask("silos query", self._stub.QuerySilos, req))
+        return self._rows(a.SiloRow, "silos query", self._stub.QuerySilos, req)
 
     def history(
         self,
@@ -135,23 +127,20 @@ class QueryClient:
             jurisdiction_glob=jurisdiction_glob,
             silo_id=silo_id,
         )
-        resp = self._ask("history query", self._stub.QueryHistory, req)
-        return rows_from_proto(a.HistoryPoint, resp)
+        return self._rows(a.HistoryPoint, "history query", self._stub.QueryHistory, req)
 
     # -- model registry ------------------------------------------------------------
     def models(self, *, model_id: str = "") -> list[a.ModelVersion]:
         req = pb.ModelsQuery(model_id=model_id)
-        return rows_from_proto(
-            a.ModelVersion, self._ask("models query", self._stub.ListModels, req)
-        )
+        return self._rows(a.ModelVersion, "models query", self._stub.ListModels, req)
 
     def promote(self, model_id: str, version: str, reason: str = "") -> list[a.ModelVersion]:
         req = pb.PromoteRequest(model_id=model_id, version=version, reason=reason)
-        return rows_from_proto(a.ModelVersion, self._ask("promote", self._stub.PromoteModel, req))
+        return self._rows(a.ModelVersion, "promote", self._stub.PromoteModel, req)
 
     def rollback(self, model_id: str) -> list[a.ModelVersion]:
         req = pb.RollbackRequest(model_id=model_id)
-        return rows_from_proto(a.ModelVersion, self._ask("rollback", self._stub.RollbackModel, req))
+        return self._rows(a.ModelVersion, "rollback", self._stub.RollbackModel, req)
 
     # -- silos' jurisdictions --------------------------------------------------------
     def approve_silo(self, silo_id: str, jurisdiction: str, reason: str = "") -> a.Approval:
@@ -164,3 +153,8 @@ class QueryClient:
             previous=resp.previous_jurisdiction or None,
             approved_ms=resp.approved_unix_ms,
         )
+
+
+def _renamed(filters: a.DriftFilters) -> dict[str, Any]:
+    """The filters as request fields (times travel as ``since_unix_ms``)."""
+    return {"since_unix_ms" if k == "since_ms" else k: v for k, v in filters.items()}

@@ -2,9 +2,11 @@
 
 For each job the coordinator, in a background thread:
 
-1. starts (once) a Flower SuperLink beside the aggregator and sends every
-   silo serving the model a ``join_training`` command with its address;
-   each agent starts a SuperNode beside its own data and acknowledges;
+1. starts (once) a Flower SuperLink beside the aggregator, enrolls the node
+   key of every silo serving the model (``<silo>.node.pub`` in
+   ``TrainingSettings.node_keys``) and sends each a ``join_training`` command
+   with its address; each agent starts a SuperNode beside its own data,
+   signing with its node key over TLS, and acknowledges;
 2. ``training``: submits the built-in FedAvg app (or a user's app) as a
    Flower run; only model updates travel;
 3. ``evaluating``: registers the result as a *candidate* version in the
@@ -38,6 +40,7 @@ from aggregator.store import ENDED_JOB_STATES, JobRecord, ModelVersionRecord, St
 from fedgov.errors import GovernanceError
 from fedgov.report import now_ms
 from fedgov.spec import save_spec
+from fedgov.tls import NodeKey, TlsFiles
 
 __all__ = ["CandidateGate", "RetrainCoordinator", "TrainingSettings", "next_version"]
 
@@ -58,6 +61,10 @@ class TrainingSettings:
     run_timeout: float = 900.0
     evaluation_timeout: float = 180.0
     app: str | None = None  # a user's Flower App directory or .fab; None: the built-in one
+    # The SuperLink's TLS (the aggregator's CA and server certificate: it runs on the same
+    # host) and SuperNode authentication; None: plaintext, any node may join (trials only).
+    flower_tls: TlsFiles | None = None
+    node_keys: Path | None = None  # folder of the silos' Flower public keys, <silo>.node.pub
 
 
 def next_version(version: str, taken: set[str]) -> str:
@@ -128,8 +135,22 @@ class RetrainCoordinator:
 
         with self._lock:
             if self._superlink is None or not self._superlink.alive():
-                self._superlink = SuperLinkProcess(workdir=self.workdir / "superlink").start()
+                self._superlink = SuperLinkProcess(
+                    workdir=self.workdir / "superlink", tls=self.settings.flower_tls
+                ).start()
             return self._superlink.address, self._superlink.cli_home
+
+    def _enroll(self, silos: list[str]) -> dict[str, int]:
+        """Enroll each silo's node key with the SuperLink (once); their node ids.
+
+        Only these nodes can join: the SuperLink refuses any other key, and the
+        built-in ServerApp trains with these node ids only.
+        """
+        if self.settings.flower_tls is None:
+            return {}
+        keys = self.settings.node_keys or self.settings.flower_tls.ca.parent
+        with self._lock:
+            return {s: self._superlink.enroll(s, NodeKey.of(keys, s).public) for s in silos}
 
     # -- one job -----------------------------------------------------------------
     def _transition(self, job: JobRecord, state: str, detail: str = "", **kw: Any) -> JobRecord:
@@ -181,7 +202,7 @@ class RetrainCoordinator:
                 self._transition(current, "failed", detail)
 
     def _run_job(self, job: JobRecord) -> None:
-        from fedgov.federated import run_training, save_weights
+        from fedgov.federated import node_ids_value, run_training, save_weights
         from fedgov.federated.model import FeatureMap
 
         s, store = self.settings, self._store
@@ -193,14 +214,27 @@ class RetrainCoordinator:
         save_spec(spec, spec_path)
         attribute = s.reweigh_attribute or (spec.sensitive[0].name if spec.sensitive else "")
 
-        # 1. Every silo starts a SuperNode beside its data.
+        # 1. Every silo's node key enrolled; every silo starts a SuperNode beside its data.
         address, cli_home = self._superlink_address()
+        enrolled = self._enroll(silos)
+        if enrolled:
+            self._audit(
+                "nodes_enrolled",
+                job_id=job.job_id,
+                superlink=address,
+                node_ids={silo: str(node) for silo, node in enrolled.items()},
+            )
         self._commands.send(
             job.job_id,
             "join_training",
             silos,
             f"federated retraining of {job.model_id}",
-            {"superlink": address, "spec_digest": spec.digest, "rounds": s.rounds},
+            {
+                "superlink": address,
+                "tls": s.flower_tls is not None,
+                "spec_digest": spec.digest,
+                "rounds": s.rounds,
+            },
         )
         self._wait_for(
             "SuperNodes joining",
@@ -210,16 +244,19 @@ class RetrainCoordinator:
 
         # 2. Flower FedAvg rounds; only model updates travel.
         job = self._transition(job, "training", f"Flower SuperLink {address}, {len(silos)} silos")
+        run_config: dict[str, str | int | float | bool] = {
+            "num-server-rounds": s.rounds,
+            "spec-path": str(spec_path),
+            "min-nodes": len(silos),
+            "reweigh-attribute": attribute,
+            "local-epochs": s.local_epochs,
+            "round-timeout": s.round_timeout,
+        }
+        if enrolled and not s.app:  # the built-in ServerApp trains with these nodes only
+            run_config["node-ids"] = node_ids_value(enrolled.values())
         result = run_training(
             s.app,
-            {
-                "num-server-rounds": s.rounds,
-                "spec-path": str(spec_path),
-                "min-nodes": len(silos),
-                "reweigh-attribute": attribute,
-                "local-epochs": s.local_epochs,
-                "round-timeout": s.round_timeout,
-            },
+            run_config,
             address,
             output_dir=jobdir / "run",
             timeout=s.run_timeout,

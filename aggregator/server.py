@@ -33,6 +33,7 @@ from aggregator.servicer import AggregatorServicer
 from aggregator.silo_commands import CommandHub
 from aggregator.store import Store
 from fedgov.audit import AuditLog
+from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import ConfigError
 from fedgov.tls import TlsFiles, server_credentials
 
@@ -109,6 +110,7 @@ def create_server(
     central: CentralGate | None = None,
     tls: TlsFiles | None = None,
     audit: AuditLog | None = None,
+    checkpoint_key: CheckpointKey | None = None,
     registry: CollectorRegistry | None = None,
     health_address: str | None = None,
     training: TrainingSettings | None = None,
@@ -121,10 +123,12 @@ def create_server(
     With ``tls`` every client must present a certificate from the CA, and a
     silo may only register, report and receive commands as the silo its
     certificate names. Without it (``--insecure``) identities are not checked.
+    With ``audit`` and ``checkpoint_key`` every acknowledgement carries a signed
+    checkpoint of the audit log (:mod:`aggregator.anchors`).
     ``max_workers`` threads do the blocking work of calls; ``limits`` caps the
     calls in flight, ``keepalive`` says when a silent peer is dropped.
     """
-    handler = AggregatorHandler(store, CommandHub(), central, audit)
+    handler = AggregatorHandler(store, CommandHub(), central, audit, checkpoint_key)
     handler.cooldown_ms = int(cooldown_s * 1000)
     if training is not None:
         handler.start_retraining(training)

@@ -42,7 +42,7 @@ from fedgov.report import Report
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, report_pb2
-from fedgov.wire import report_from_proto
+from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
 
 __all__ = ["AggregatorServicer"]
 
@@ -121,7 +121,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         if not duplicate:
             self.metrics.last_report.labels(report.silo_id).set_to_current_time()
         self.metrics.ingest_seconds.observe(time.perf_counter() - started)
-        return pb.ReportAck(report_id=report.report_id, duplicate=duplicate)
+        checkpoint = self.handler.checkpoint()
+        return pb.ReportAck(
+            report_id=report.report_id,
+            duplicate=duplicate,
+            checkpoint=None if checkpoint is None else checkpoint_to_proto(checkpoint),
+        )
 
     def _decoded(self, message: report_pb2.Report) -> Report:
         """The domain report; a message that does not decode is audited as rejected."""
@@ -224,6 +229,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             silo_id=request.silo_id,
         )
         return _rows(a.HistoryPoint, points)
+
+    @rpc("audit heads query")
+    def QueryAuditHeads(
+        self, request: pb.AuditHeadsQuery, context: grpc.ServicerContext
+    ) -> Message:
+        return heads_to_proto(request.silo_id, self.handler.audit_heads(request.silo_id))
 
     # -- model registry ------------------------------------------------------------
     def _models(self, model_id: str) -> Message:

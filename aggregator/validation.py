@@ -4,10 +4,13 @@ Every count vector must have the spec's cell layout, every count must be
 >= 0, and (without noise) each vector must add up to the window's rows once
 suppressed rows are added back; score histograms must agree with the
 outcome tables. A report that breaks any of this is rejected with a
-:class:`fedgov.errors.ReportRejected` naming the field.
+:class:`fedgov.errors.ReportRejected` naming the field. The audit head a
+report carries must look like one (:func:`check_audit_head`).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -16,7 +19,10 @@ from fedgov.report import Report
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import outcome_layouts
 
-__all__ = ["check_against_spec"]
+__all__ = ["check_against_spec", "check_audit_head"]
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_MAX_SEQ = (1 << 62) - 1
 
 
 def check_against_spec(report: Report, spec: MonitoringSpec) -> None:
@@ -188,3 +194,17 @@ def _check_suppressed(at: str, k: int | None, *suppressed: int) -> None:
         raise ReportRejected(f"{at}: suppressed must be >= 0")
     if k is None and max(suppressed) > 0:
         raise ReportRejected(f"{at}: rows are marked suppressed, but stats.privacy.k is not set")
+
+
+def check_audit_head(report: Report) -> None:
+    """The report's audit head, if any, is a record number and a sha256 hex digest."""
+    head = report.audit_head
+    if head is None:
+        return
+    if not 0 <= head.seq <= _MAX_SEQ:
+        raise ReportRejected(f"report.audit_head.seq: must be 0..{_MAX_SEQ}, got {head.seq}")
+    if not _SHA256_HEX.fullmatch(head.hash):
+        raise ReportRejected(
+            "report.audit_head.hash: must be 64 lowercase hex digits (a sha256), "
+            f"got {head.hash[:80]!r}"
+        )

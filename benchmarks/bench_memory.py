@@ -105,27 +105,22 @@ def write_files(workdir: Path, fmt: str, chunk_rows: int, multiple: int) -> tupl
     big = workdir / f"big.{fmt}"
     warm = wl.to_arrow(wl.make_columns(1000, seed=99, drift=1.0))
     first = wl.to_arrow(wl.make_columns(chunk_rows, seed=100, drift=1.0))
+    # ``big`` is ``first`` and then fresh chunks, each made as it is written
+    parts = (
+        first if i == 0 else wl.to_arrow(wl.make_columns(chunk_rows, seed=100 + i, drift=1.0))
+        for i in range(multiple)
+    )
     if fmt == "parquet":
         pq.write_table(warm, workdir / "warm.parquet")
         pq.write_table(first, one, row_group_size=chunk_rows)
         with pq.ParquetWriter(big, first.schema) as w:
-            for i in range(multiple):
-                part = (
-                    first
-                    if i == 0
-                    else wl.to_arrow(wl.make_columns(chunk_rows, seed=100 + i, drift=1.0))
-                )
+            for part in parts:
                 w.write_table(part, row_group_size=chunk_rows)
     else:
         pacsv.write_csv(warm, workdir / "warm.csv")
         pacsv.write_csv(first, one)
         with pacsv.CSVWriter(big, first.schema) as w:
-            for i in range(multiple):
-                part = (
-                    first
-                    if i == 0
-                    else wl.to_arrow(wl.make_columns(chunk_rows, seed=100 + i, drift=1.0))
-                )
+            for part in parts:
                 w.write_table(part)
     return one, big
 

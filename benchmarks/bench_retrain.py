@@ -8,8 +8,11 @@ Each configuration is repeated on a fresh cluster; the table shows medians.
 
 Configurations:
 
-  default     Flower's defaults: ``--isolation subprocess``, SuperExec task
-              poll interval 1 s
+  default     as deployed: TLS and SuperNode authentication (node keys
+              enrolled with ``flwr supernode register`` before the
+              SuperNodes start, counted in cluster start); Flower's
+              defaults: ``--isolation subprocess``, SuperExec task poll 1 s
+  insecure    the same without TLS or node authentication (the cost of both)
   poll-0.1    the same with ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL=0.1``
   process     ``--isolation process``: the cluster starts each SuperExec
               itself (as separate containers would); poll 1 s
@@ -61,6 +64,7 @@ ROUNDS = 3
 SILOS = 3
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
+    "insecure": {"insecure": True},
     "poll-0.1": {"superexec_poll_interval": 0.1},
     "process": {"isolation": "process"},
 }

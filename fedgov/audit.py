@@ -10,8 +10,11 @@ concurrent appends share one, a group commit). A torn last line (crash
 mid-write) is reported, never silently dropped.
 
 This makes tampering *evident*, not impossible: whoever can rewrite the
-whole file can rebuild the chain. Shipping each head hash elsewhere (the
-aggregator receives the agent's report hashes) is what anchors it.
+whole file can rebuild the chain, or cut records off its end. What anchors
+it is its head (:class:`AuditHead`, the last record's ``seq`` and ``hash``)
+kept out of the writer's reach: an agent's head travels with each report and
+the aggregator keeps every one; the aggregator signs checkpoints of its own
+head (:mod:`fedgov.checkpoints`). :mod:`fedgov.anchors` checks a log against them.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fedgov.documents import nested_too_deep
 from fedgov.errors import ConfigError
 
-__all__ = ["GENESIS", "AuditLog", "ChainReport", "record_hash", "verify_chain"]
+__all__ = ["GENESIS", "AuditHead", "AuditLog", "ChainReport", "record_hash", "verify_chain"]
 
 GENESIS = "0" * 64
 _RESERVED = {"seq", "ts_ms", "kind", "prev", "hash"}
@@ -38,6 +42,14 @@ def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """Where a chain stood: its last record's ``seq`` and ``hash`` (records 0..seq)."""
+
+    seq: int
+    hash: str
 
 
 class AuditLog:
@@ -61,6 +73,11 @@ class AuditLog:
     @property
     def head(self) -> str:
         return self._head
+
+    def position(self) -> AuditHead | None:
+        """The head to anchor elsewhere (None while the log has no record)."""
+        with self._lock:
+            return AuditHead(self._seq - 1, self._head) if self._seq else None
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         clash = _RESERVED & fields.keys()
@@ -111,12 +128,20 @@ class ChainReport:
     head: str
     broken_line: int | None = None  # 1-based line number of the first bad record
     reason: str = ""
+    # seq -> hash of the verified records whose seq the caller asked to keep
+    kept: Mapping[int, str] = field(default_factory=dict)
 
 
-def verify_chain(path: str | Path) -> ChainReport:
-    """Check every link; stop at the first broken one and say which and why."""
+def verify_chain(path: str | Path, *, keep: Collection[int] = ()) -> ChainReport:
+    """Check every link; stop at the first broken one and say which and why.
+
+    ``keep``: sequence numbers whose hashes the report returns (``kept``), so a
+    caller can compare them with anchored heads without reading the file twice.
+    """
     prev = GENESIS
     n = 0
+    want = frozenset(keep)
+    kept: dict[int, str] = {}
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
@@ -152,5 +177,7 @@ def verify_chain(path: str | Path) -> ChainReport:
             if record_hash(rec) != rec["hash"]:
                 return ChainReport(False, n, prev, lineno, "content does not match its hash")
             prev = rec["hash"]
+            if n in want:
+                kept[n] = prev
             n += 1
-    return ChainReport(True, n, prev)
+    return ChainReport(True, n, prev, kept=kept)

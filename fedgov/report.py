@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from fedgov.audit import AuditHead
 from fedgov.decision import Decision
 from fedgov.stats import WindowStats
 
@@ -43,6 +44,9 @@ class Report:
     input_digest: str = ""
     created_ms: int = field(default_factory=now_ms)
     prev_report_hash: str = ""  # chain_hash of the silo's previous report of this version
+    # The head of the silo's audit log when the report was sent (set at send time, so
+    # not part of the chain hash); the aggregator keeps every head it receives.
+    audit_head: AuditHead | None = None
     # The serialized fedgov.v1.Report this value was decoded from, kept by
     # fedgov.wire (report_from_proto) so that storing a received report needs no re-encoding.
     # Not part of the value: equality ignores it and dataclasses.replace drops it.
@@ -64,7 +68,11 @@ class Report:
             "input_digest": self.input_digest,
             "created_ms": self.created_ms,
             "prev_report_hash": self.prev_report_hash,
-        }
+        } | (
+            {}
+            if self.audit_head is None
+            else {"audit_head": {"seq": self.audit_head.seq, "hash": self.audit_head.hash}}
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
@@ -83,6 +91,11 @@ class Report:
             input_digest=d.get("input_digest", ""),
             created_ms=int(d.get("created_ms", 0)),
             prev_report_hash=str(d.get("prev_report_hash", "")),
+            audit_head=(
+                AuditHead(int(d["audit_head"]["seq"]), str(d["audit_head"]["hash"]))
+                if d.get("audit_head")
+                else None
+            ),
         )
 
     def to_json(self) -> str:

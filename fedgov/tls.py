@@ -24,12 +24,16 @@ from fedgov.errors import ConfigError
 from fedgov.identity import Identity, identity_from_pem, role_uri, silo_uri
 
 __all__ = [
+    "NodeKey",
     "TlsFiles",
     "channel_credentials",
     "init_trial_pki",
     "issue_certificate",
+    "issue_node_keys",
+    "issue_server_certificate",
     "peer_identity",
     "server_credentials",
+    "write_node_key",
 ]
 
 # Files of the PKI's own: a silo of one of these names would overwrite them.
@@ -268,3 +272,93 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- Flower SuperNode keys ------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeKey:
+    """A silo's Flower node key: ``<silo>.node`` (private) and ``<silo>.node.pub``.
+
+    Flower 1.42's SuperNode authentication signs each Fleet call with this
+    key (``flower-supernode --auth-supernode-private-key``, OpenSSH private
+    format); the SuperLink accepts only keys registered with it (``flwr
+    supernode register <silo>.node.pub``, OpenSSH public format). It is a
+    key of its own, not the silo's TLS key: Flower reads only OpenSSH
+    files and only NIST EC curves.
+    """
+
+    private: Path
+    public: Path
+
+    @classmethod
+    def of(cls, directory: str | Path, name: str) -> NodeKey:
+        d = Path(directory)
+        return cls(d / f"{name}.node", d / f"{name}.node.pub")
+
+
+def write_node_key(directory: str | Path, name: str) -> NodeKey:
+    """A new ECDSA P-384 key pair for Flower node authentication (kept if present)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if not name or "/" in name:
+        raise ConfigError(f"node key name {name!r}: must be non-empty and contain no '/'")
+    key = NodeKey.of(directory, name)
+    if key.private.exists() and key.public.exists():
+        return key
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    private = ec.generate_private_key(ec.SECP384R1())
+    key.private.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    key.private.chmod(0o600)
+    key.public.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        + f" fedgov-node-{name}\n".encode()
+    )
+    return key
+
+
+def issue_node_keys(out_dir: str | Path, silos: Sequence[str]) -> dict[str, Path]:
+    """One Flower node key pair per silo in ``out_dir`` (beside the trial PKI):
+    ``{"<silo> node": path of <silo>.node.pub, ...}``; existing pairs are kept."""
+    try:
+        return {f"{s} node": write_node_key(out_dir, s).public for s in dict.fromkeys(silos)}
+    except OSError as exc:
+        raise ConfigError(
+            f"{out_dir}: cannot write the Flower node keys there ({exc.strerror or exc})"
+        ) from None
+
+
+def issue_server_certificate(
+    out_dir: str | Path, name: str, hosts: Sequence[str], *, days: int = 30
+) -> TlsFiles:
+    """``<name>.pem``/``.key``: a server certificate for ``hosts`` (its SANs) from the
+    trial CA in ``out_dir``, made there first if missing; the CA, cert and key paths.
+
+    For a server beside the aggregator's, e.g. Flower's SuperLink: its clients
+    (SuperNodes, the flwr CLI, the SuperExec it starts on its own address)
+    check that the certificate names the host they dial.
+    """
+    out = Path(out_dir)
+    if name in ("ca",) or not name or "/" in name:
+        raise ConfigError(f"server certificate name {name!r}: reserved or not a file name")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        ca_cert, ca_key = load_ca(out) if (out / "ca.pem").exists() else _new_ca(out, days * 4)
+        dns = [h for h in hosts if not _is_ip(h)]
+        ips = [h for h in hosts if _is_ip(h)]
+        cert, key = issue_certificate(
+            ca_cert, ca_key, name, out, dns=dns, ips=ips, days=days, server=True
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"{out}: cannot write the {name} certificate there ({exc.strerror or exc})"
+        ) from None
+    return TlsFiles(out / "ca.pem", cert, key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.cli import arguments as t
@@ -18,34 +17,17 @@ DEFAULT_AGGREGATOR = "127.0.0.1:50051"
 
 def add_client_options(p: argparse.ArgumentParser) -> None:
     """--aggregator, --tls-dir and --identity, then --json and the common options."""
-    p.add_argument(
+    t.add_option(
+        p,
         "--aggregator",
+        t.ADDRESS,
+        f"aggregator address (default {DEFAULT_AGGREGATOR})",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"aggregator address (default {DEFAULT_AGGREGATOR})",
     )
-    p.add_argument(
-        "--tls-dir",
-        default=None,
-        metavar="DIR",
-        help="mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
-        "without it the call is plaintext and works only against an --insecure aggregator",
-    )
-    p.add_argument(
-        "--identity",
-        default="operator",
-        type=t.identifier,
-        help="certificate name in --tls-dir (default operator)",
-    )
+    t.add_tls_options(p)
     t.add_json(p)
     t.add_common(p)
 
 
 def client_tls(args: argparse.Namespace) -> TlsFiles | None:
-    from fedgov.tls import TlsFiles
-
-    if not args.tls_dir:
-        return None
-    d = Path(args.tls_dir)
-    return TlsFiles(d / "ca.pem", d / f"{args.identity}.pem", d / f"{args.identity}.key")
+    return t.tls_files(args)

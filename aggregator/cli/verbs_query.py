@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aggregator.answers import DriftRow, to_json
+from aggregator.answers import DriftFilters, DriftRow, to_json
 from aggregator.cli import tables
 from aggregator.cli._client import add_client_options, client_tls
 from fedgov.cli import Verbs
@@ -90,12 +90,12 @@ def register(verbs: Verbs) -> None:
     add_client_options(q)
 
     q = queries.add_parser("silos", help="registered silos and when they were last seen")
-    q.add_argument(
+    t.add_option(
+        q,
         "--stale",
+        t.DURATION,
+        "only silos silent for longer than this, e.g. 30m, 6h, 2d",
         default="",
-        type=t.duration_ms,
-        metavar="DURATION",
-        help="only silos silent for longer than this, e.g. 30m, 6h, 2d",
     )
     _jurisdictions(q)
     add_client_options(q)
@@ -131,7 +131,7 @@ def _show(answer: Any, as_json: bool, printer: Callable[..., None], *extra: Any)
         printer(answer, *extra)
 
 
-def _drift_filters(args: argparse.Namespace) -> dict[str, Any]:
+def _drift_filters(args: argparse.Namespace) -> DriftFilters:
     return {"since_ms": args.since, "model_id": args.model, "jurisdiction_glob": args.jurisdictions}
 
 

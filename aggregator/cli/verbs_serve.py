@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from aggregator.cli import verbs_anchors
 from aggregator.cli._client import DEFAULT_AGGREGATOR
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
@@ -16,26 +17,14 @@ __all__ = ["register", "serve"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "aggregator", "the central aggregator")
-    s = actions.add_parser(
-        "serve",
-        help="serve the aggregator over gRPC",
-        description="Serve the aggregator over gRPC. Under mTLS (--tls-dir, the default) each "
-        "caller is who its certificate's URI SANs say (fedgov certs init): a silo acts and "
-        "reads only as itself, in the jurisdiction its certificate states or an operator "
-        "approved (fedgov silo approve); operators and auditors read across silos; only "
-        "operators promote, roll back and approve. With --insecure (embedded demo/dev mode) "
-        "NOTHING is checked: any caller may act as any silo, name any jurisdiction and "
-        "promote.",
-    )
-    s.add_argument(
-        "--db", default="fedgov.db", metavar="PATH", help="SQLite file (default fedgov.db)"
-    )
-    s.add_argument(
+    s = t.add_verb(actions, "serve", serve)
+    t.add_option(s, "--db", t.PATH, "SQLite file (default fedgov.db)", default="fedgov.db")
+    t.add_option(
+        s,
         "--listen",
+        t.ADDRESS,
+        f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
         default=DEFAULT_AGGREGATOR,
-        type=t.address,
-        metavar="HOST:PORT",
-        help=f"address to listen on (default {DEFAULT_AGGREGATOR}; port 0 = any)",
     )
     s.add_argument(
         "--policy",
@@ -51,11 +40,11 @@ def register(verbs: Verbs) -> None:
         help="comma-separated jurisdiction groups the central policy judges, e.g. 'EU-*,US-*' "
         "(default '*': all silos together)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--tls-dir",
-        default=None,
-        metavar="DIR",
-        help="mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
+        t.DIR,
+        "mTLS (the default): folder with ca.pem, aggregator.pem, aggregator.key",
     )
     s.add_argument(
         "--insecure",
@@ -70,6 +59,13 @@ def register(verbs: Verbs) -> None:
         help="run federated retraining on Flower when a gate requests it (SuperLink started here)",
     )
     s.add_argument(
+        "--node-keys",
+        default=None,
+        metavar="DIR",
+        help="folder of the silos' Flower node public keys, SILO.node.pub (default: --tls-dir); "
+        "with mTLS the SuperLink serves TLS from --tls-dir and admits only these keys",
+    )
+    s.add_argument(
         "--rounds",
         type=t.count(1, 10_000),
         default=3,
@@ -82,38 +78,36 @@ def register(verbs: Verbs) -> None:
         metavar="ATTRIBUTE",
         help="Kamiran-Calders reweighing by this sensitive attribute (default: the spec's first)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--flower-app",
-        default=None,
-        metavar="DIR",
-        help="your own Flower App (ServerApp + ClientApp) instead of the built-in model",
+        t.DIR,
+        "your own Flower App (ServerApp + ClientApp) instead of the built-in model",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--cooldown",
+        t.DURATION,
+        "after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
         default="0s",
-        type=t.duration_ms,
-        metavar="DURATION",
-        help="after a job ends, ignore new retrain triggers for this long (e.g. 1h)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--reannotation-dir",
-        default=None,
-        metavar="DIR",
-        help="where `reannotate` actions write requests (slices and counts, never rows)",
+        t.DIR,
+        "where `reannotate` actions write requests (slices and counts, never rows)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--health-listen",
-        default=None,
-        type=t.address,
-        metavar="HOST:PORT",
-        help="also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
+        t.ADDRESS,
+        "also serve grpc.health.v1 alone, plaintext, here (for kubelet probes under mTLS)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--metrics-port",
-        type=t.port,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
+        t.PORT,
+        "serve Prometheus /metrics (ingest rate, rejects, latency) on this port",
     )
     s.add_argument(
         "--metrics-address",
@@ -122,17 +116,28 @@ def register(verbs: Verbs) -> None:
         help="bind address of /metrics (default 127.0.0.1; 0.0.0.0 for a Prometheus "
         "in another pod or host)",
     )
-    s.add_argument(
+    t.add_option(
+        s,
         "--audit",
-        default=None,
-        metavar="PATH",
-        help="hash-chained audit log (default: next to the database, DB.audit.jsonl)",
+        t.PATH,
+        "hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
+    verbs_anchors.add_key_option(s)
     t.add_common(s)
-    s.set_defaults(run=serve, log_level=logging.INFO)  # a long-running process says what it does
+    s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
+    verbs_anchors.register_actions(actions)
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve the aggregator over gRPC.
+
+    Under mTLS (--tls-dir, the default) each caller is who its certificate's URI
+    SANs say (fedgov certs init): a silo acts and reads only as itself, in the
+    jurisdiction its certificate states or an operator approved (fedgov silo
+    approve); operators and auditors read across silos; only operators promote,
+    roll back and approve. With --insecure (embedded demo/dev mode) NOTHING is
+    checked: any caller may act as any silo, name any jurisdiction and promote.
+    """
     from prometheus_client import CollectorRegistry
 
     from aggregator.central import CentralGate
@@ -141,6 +146,7 @@ def serve(args: argparse.Namespace) -> int:
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store, redact_url
     from fedgov.audit import AuditLog
+    from fedgov.checkpoints import CheckpointKey
     from fedgov.policy import RegoEngine, default_bundle_path
     from fedgov.tls import TlsFiles
 
@@ -159,7 +165,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.reannotation_dir and Path(args.reannotation_dir).exists():
         if not Path(args.reannotation_dir).is_dir():
             raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
-    audit = AuditLog(args.audit or f"{args.db}.audit.jsonl")
+    args.audit = args.audit or f"{args.db}.audit.jsonl"
+    audit = AuditLog(args.audit)
+    key_path = verbs_anchors.checkpoint_key_path(args)
+    checkpoint_key = CheckpointKey.load_or_create(key_path)
+    logging.getLogger(__name__).info(
+        "audit checkpoints signed with key %s (%s); `fedgov aggregator public-key` prints it",
+        checkpoint_key.key_id,
+        key_path,
+    )
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     central = CentralGate(engine, groups or ("*",))
@@ -168,9 +182,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         serve_metrics(registry, args.metrics_port, args.metrics_address)
     training = None
+    if args.node_keys and not (args.retrain and tls):
+        raise ConfigError("--node-keys needs --retrain and --tls-dir (node keys need TLS)")
     if args.retrain:
         training = TrainingSettings(
-            rounds=args.rounds, reweigh_attribute=args.reweigh, app=args.flower_app
+            rounds=args.rounds,
+            reweigh_attribute=args.reweigh,
+            app=args.flower_app,
+            flower_tls=tls,  # the SuperLink runs beside the aggregator: same certificate
+            node_keys=Path(args.node_keys or args.tls_dir) if tls else None,
         )
     running = create_server(
         args.listen,
@@ -178,6 +198,7 @@ def serve(args: argparse.Namespace) -> int:
         central=central,
         tls=tls,
         audit=audit,
+        checkpoint_key=checkpoint_key,
         registry=registry,
         health_address=args.health_listen,
         training=training,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
+from aggregator.answers import DriftFilters
 from aggregator.promql._api import PrometheusAPI
 from aggregator.promql._exprs import (
     SILO,
@@ -37,13 +38,7 @@ class PromQLClient(PrometheusAPI):
     """
 
     def drift(
-        self,
-        psi_threshold: float,
-        *,
-        since_ms: int = 0,
-        model_id: str = "",
-        jurisdiction_glob: str = "",
-        at: float | None = None,
+        self, psi_threshold: float, *, at: float | None = None, **filters: Unpack[DriftFilters]
     ) -> list[dict[str, Any]]:
         """Features whose PSI in a silo's latest window exceeds ``psi_threshold``.
 
@@ -53,35 +48,22 @@ class PromQLClient(PrometheusAPI):
         """
         if not math.isfinite(psi_threshold) or psi_threshold < 0:
             raise QueryError(f"psi threshold must be a finite number >= 0, got {psi_threshold}")
-        kw = {"model_id": model_id, "jurisdiction_glob": jurisdiction_glob}
-        psi = self.query(
-            drift_expr(
-                psi_threshold=psi_threshold,
-                since_ms=since_ms,
-                model_id=model_id,
-                jurisdiction_glob=jurisdiction_glob,
-            ),
-            at=at,
-        )
+        psi = self.query(drift_expr(psi_threshold=psi_threshold, **filters), at=at)
         if not psi:
             return []
+        model, glob = filters.get("model_id", ""), filters.get("jurisdiction_glob", "")
+        pvalue = drift_expr(
+            "fedgov_agent_feature_psi_pvalue", model_id=model, jurisdiction_glob=glob
+        )
+        window_end = selector(
+            "fedgov_agent_window_end_timestamp_seconds", model_id=model, jurisdiction_glob=glob
+        )
         pvalues = {
-            _key(s["labels"], (*SILO, "feature")): s["value"]
-            for s in self.query(
-                drift_expr(
-                    "fedgov_agent_feature_psi_pvalue",
-                    model_id=model_id,
-                    jurisdiction_glob=jurisdiction_glob,
-                ),
-                at=at,
-            )
+            _key(s["labels"], (*SILO, "feature")): s["value"] for s in self.query(pvalue, at=at)
         }
         ends = {
             _key(s["labels"], SILO): s["value"]
-            for s in self.query(
-                f"max {by(*SILO)} ({selector('fedgov_agent_window_end_timestamp_seconds', **kw)})",
-                at=at,
-            )
+            for s in self.query(f"max {by(*SILO)} ({window_end})", at=at)
         }
         rows = []
         for s in psi:

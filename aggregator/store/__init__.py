@@ -7,8 +7,8 @@ upgrades a database made by an older release.
 
 One SQL layer serves both: ``_schema`` (the tables, written once), ``_dialect``
 (what SQLite and PostgreSQL spell differently), ``_sql`` (what the queries need
-from a backend), ``_reports``, ``_jobs`` and ``_registry`` (the shared queries),
-``_metrics`` (values read out of stored metrics). The backends, ``_sqlite`` (+
+from a backend), ``_reports``, ``_jobs``, ``_registry`` and ``_audit`` (the shared queries),
+``_stored_values`` (values read out of stored metrics). The backends, ``_sqlite`` (+
 ``_sqlite_reports``) and ``_postgres``, hold their connections and their own
 way of writing reports.
 """

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from fedgov.anchors import ReceivedHead
+from fedgov.checkpoints import Checkpoint
 from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
 
@@ -225,7 +227,10 @@ class Store(Protocol):
     def get_spec_json(self, spec_digest: str) -> str | None: ...
 
     def add_report(self, report: Report) -> bool:
-        """Store a report once; False if its report_id is already stored."""
+        """Store a report once; False if its report_id is already stored.
+
+        Its audit head, if any, is kept in the same transaction, for a duplicate too.
+        """
         ...
 
     def get_report(self, report_id: str) -> Report | None: ...
@@ -337,5 +342,22 @@ class Store(Protocol):
     def add_central_decision(self, rec: CentralDecisionRecord) -> None: ...
 
     def latest_central_decisions(self) -> list[CentralDecisionRecord]: ...
+
+    # -- audit anchors (append-only, see aggregator.store._audit) ------------------
+    def audit_heads(self, silo_id: str) -> list[ReceivedHead]:
+        """Every audit head the silo's reports carried, by seq, then as received."""
+        ...
+
+    def conflicting_heads(self, silo_id: str, seq: int, digest: str) -> list[ReceivedHead]:
+        """The silo's stored heads of record ``seq`` that name a hash other than ``digest``."""
+        ...
+
+    def add_checkpoint(self, cp: Checkpoint) -> Checkpoint | None:
+        """Keep a checkpoint; None if kept, else the one kept before for its key and seq."""
+        ...
+
+    def checkpoints(self, key_id: str | None = None) -> list[Checkpoint]: ...
+
+    def latest_checkpoint(self, key_id: str) -> Checkpoint | None: ...
 
     def close(self) -> None: ...

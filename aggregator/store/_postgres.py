@@ -1,7 +1,7 @@
 """PostgreSQL store (at scale): the same schema and queries as SQLite, over a connection pool.
 
 The schema and the queries are shared with SQLite (:mod:`._schema`,
-:mod:`._reports`, :mod:`._jobs`, :mod:`._registry`), written with ``?``
+:mod:`._reports`, :mod:`._jobs`, :mod:`._registry`, :mod:`._audit`), written with ``?``
 placeholders that :class:`_Cursor` hands to psycopg as ``%s``. What is
 PostgreSQL's own is how it connects and writes reports:
 
@@ -13,7 +13,8 @@ PostgreSQL's own is how it connects and writes reports:
 * ``add_report`` in one statement (one round trip, one transaction):
   ``INSERT ... ON CONFLICT (report_id) DO NOTHING`` (a second insert of the
   same id waits for the first and then inserts nothing), its drift rows, the
-  latest pointer and the silo's last_seen, all from data-modifying CTEs;
+  latest pointer, the silo's last_seen and the report's audit head (written
+  for a duplicate too, see :mod:`._audit`), all from data-modifying CTEs;
 * schema setup under an advisory lock, so that aggregators starting together
   on one database do not race to create it.
 
@@ -34,11 +35,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import POSTGRESQL, to_format
 from aggregator.store._jobs import JobQueries
 from aggregator.store._registry import RegistryQueries
 from aggregator.store._reports import ReportReads, drift_rows
-from aggregator.store._schema import DRIFT_COLS, REPORT_COLS, create_schema
+from aggregator.store._schema import DRIFT_COLS, HEAD_COLS, REPORT_COLS, create_schema
 from aggregator.store._sql import Cursor, Row
 from fedgov.errors import ConfigError
 from fedgov.report import Report, now_ms
@@ -82,12 +84,18 @@ WITH ins AS (
         > (latest_reports.window_end_ms, latest_reports.received_ms, latest_reports.seq)
 ), seen AS (
     UPDATE silos SET last_seen_ms = ins.received_ms FROM ins WHERE silos.silo_id = ins.silo_id
+), head AS (
+    INSERT INTO audit_heads ({HEAD_COLS})
+    SELECT %(silo_id)s::text, %(head_seq)s::bigint, %(head_hash)s::text, %(report_id)s::text,
+        %(received_ms)s::bigint
+    WHERE %(head_seq)s::bigint IS NOT NULL
+    ON CONFLICT (silo_id, seq, hash) DO NOTHING
 )
 SELECT count(*) FROM ins
 """
 
 
-class PostgresStore(ReportReads, JobQueries, RegistryQueries):
+class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries):
     """The aggregator's state in PostgreSQL; safe to share between threads."""
 
     dialect = POSTGRESQL
@@ -126,6 +134,7 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries):
 
     def add_report(self, report: Report) -> bool:
         drift = drift_rows(report)
+        head = report.audit_head
         with self._pool.connection() as conn:
             row = conn.execute(
                 _ADD_REPORT,
@@ -144,6 +153,8 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries):
                     "features": [d[0] for d in drift],
                     "psi": [d[1] for d in drift],
                     "psi_pvalue": [d[2] for d in drift],
+                    "head_seq": None if head is None else head.seq,
+                    "head_hash": None if head is None else head.hash,
                 },
             ).fetchone()
         return bool(row and row[0])

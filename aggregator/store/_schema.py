@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 from aggregator.store._dialect import Dialect
 from aggregator.store._sql import Executor
+from fedgov.report import Report
 
 __all__ = [
     "DRIFT_COLS",
+    "HEAD_COLS",
     "REPORT_COLS",
     "TABLES",
     "Column",
@@ -193,18 +195,52 @@ TABLES: tuple[Table, ...] = (
         "alias_history",
         (Column("id", "ID"),) + _text("model_id", "alias", "version") + _int("set_ms"),
     ),
+    # Every audit head a silo's reports carried, append-only: a second hash for one
+    # (silo, seq) is a new row beside the first, never an update (see _audit).
+    Table(
+        "audit_heads",
+        (
+            Column("silo_id", "TEXT"),
+            Column("seq", "INT"),
+            Column("hash", "TEXT"),
+            Column("report_id", "TEXT"),
+            Column("received_ms", "INT"),
+        ),
+        ("silo_id", "seq", "hash"),
+    ),
+    # The signed checkpoints of the aggregator's own audit log (fedgov.checkpoints).
+    Table(
+        "audit_checkpoints",
+        (
+            Column("key_id", "TEXT"),
+            Column("seq", "INT"),
+            Column("head", "TEXT"),
+            Column("time_ms", "INT"),
+            Column("signature", "BYTES"),
+        ),
+        ("key_id", "seq"),
+    ),
 )
 
+KEY_COLS = "report_id, silo_id, jurisdiction, model_id, model_version"
+"""The columns that name a report, first in ``reports`` and ``feature_drift`` alike."""
+
 REPORT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, spec_digest, "
-    "window_start_ms, window_end_ms, received_ms, allow, payload, payload_pb"
+    f"{KEY_COLS}, spec_digest, window_start_ms, window_end_ms, received_ms, allow, payload, "
+    "payload_pb"
 )
 """The columns of ``reports`` that a writer fills (``seq`` fills itself)."""
 
-DRIFT_COLS = (
-    "report_id, silo_id, jurisdiction, model_id, model_version, feature, psi, psi_pvalue, "
-    "window_end_ms"
-)
+DRIFT_COLS = f"{KEY_COLS}, feature, psi, psi_pvalue, window_end_ms"
+
+
+def report_key(r: Report) -> tuple[str, str, str, str, str]:
+    """A report's values of :data:`KEY_COLS`, in their order."""
+    return (r.report_id, r.silo_id, r.jurisdiction, r.model_id, r.model_version)
+
+
+HEAD_COLS = "silo_id, seq, hash, report_id, received_ms"
+"""The columns of ``audit_heads``, in the order its writers fill them."""
 
 _RESERVED = frozenset({"rows"})  # a keyword in PostgreSQL (window frames)
 

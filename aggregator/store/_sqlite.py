@@ -1,7 +1,7 @@
 """SQLite store (the default): one file, WAL journal, every write committed.
 
 The schema and the queries are shared with PostgreSQL (:mod:`._schema`,
-:mod:`._reports`, :mod:`._jobs`, :mod:`._registry`). What is SQLite's own is
+:mod:`._reports`, :mod:`._jobs`, :mod:`._registry`, :mod:`._audit`). What is SQLite's own is
 how it connects and writes:
 
 * one writing connection behind a lock (SQLite has one writer at a time), and
@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import SQLITE
 from aggregator.store._jobs import JobQueries
 from aggregator.store._registry import RegistryQueries
@@ -33,7 +34,7 @@ from fedgov.report import Report, now_ms
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(ReportReads, JobQueries, RegistryQueries):
+class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries):
     """Writes go through one connection guarded by a lock; reads do not wait for them.
 
     gRPC worker threads share the store. A write holds the lock through its

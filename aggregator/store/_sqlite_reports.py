@@ -11,8 +11,9 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from aggregator.store._audit import HEAD_ON_CONFLICT, INSERT_HEAD, head_row
 from aggregator.store._reports import drift_rows
-from aggregator.store._schema import DRIFT_COLS, REPORT_COLS
+from aggregator.store._schema import DRIFT_COLS, REPORT_COLS, report_key
 from fedgov.report import Report
 from fedgov.wire import report_to_bytes
 
@@ -24,10 +25,11 @@ _T = TypeVar("_T")
 class PendingReport:
     """A report queued by ``SqliteStore.add_report``, and what became of it."""
 
-    __slots__ = ("report", "payload", "drift", "added", "done", "error")
+    __slots__ = ("report", "key", "payload", "drift", "added", "done", "error")
 
     def __init__(self, report: Report) -> None:
         self.report = report
+        self.key = report_key(report)
         self.payload = report_to_bytes(report)
         self.drift = drift_rows(report)
         self.added = False
@@ -40,7 +42,9 @@ class PendingReport:
 
 
 def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -> None:
-    """Insert the reports not stored yet (the first of equal ids in the batch wins).
+    """Insert the reports not stored yet (the first of equal ids in the batch wins),
+    and the audit head of every report of the batch, stored before or not (see
+    :mod:`aggregator.store._audit`).
 
     Each statement writes all its rows at once: CPython's sqlite3 releases and
     retakes the GIL around every step, and under load retaking it is what costs,
@@ -56,6 +60,8 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
             chunk,
         )
     }
+    heads = [row for p in batch if (row := head_row(p.report, t)) is not None]
+    _insert_rows(db, INSERT_HEAD, "(?,?,?,?,?)", heads, HEAD_ON_CONFLICT)
     new: list[PendingReport] = []
     for p in batch:
         if p.report.report_id not in stored:
@@ -70,11 +76,7 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
         "(?,?,?,?,?,?,?,?,?,?,'',?)",
         [
             (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
+                *p.key,
                 r.spec_digest,
                 r.window_start_ms,
                 r.window_end_ms,
@@ -91,19 +93,8 @@ def insert_reports(db: sqlite3.Connection, batch: list[PendingReport], t: int) -
         f"INSERT INTO feature_drift ({DRIFT_COLS}) VALUES ",
         "(?,?,?,?,?,?,?,?,?)",
         [
-            (
-                r.report_id,
-                r.silo_id,
-                r.jurisdiction,
-                r.model_id,
-                r.model_version,
-                name,
-                psi,
-                pvalue,
-                r.window_end_ms,
-            )
+            (*p.key, name, psi, pvalue, p.report.window_end_ms)
             for p in new
-            for r in (p.report,)
             for name, psi, pvalue in p.drift
         ],
     )

@@ -91,6 +91,7 @@ def prepare_silo(
         "training": {
             "data": str(home / "train.parquet"),
             "holdout": str(home / "holdout.parquet"),
+            "node_key": str(pki / f"{silo.silo_id}.node"),
         },
         "models": [{"spec": str(spec), "input": str(home / "incoming")}],
     }

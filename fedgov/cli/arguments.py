@@ -10,11 +10,15 @@ is never refused by the server for its shape.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fedgov.cli import Verbs
 from fedgov.limits import (
@@ -25,10 +29,22 @@ from fedgov.limits import (
     time_problem,
 )
 
+if TYPE_CHECKING:
+    from fedgov.tls import TlsFiles
+
 __all__ = [
+    "ADDRESS",
+    "DIR",
+    "DURATION",
+    "PATH",
+    "PORT",
+    "Value",
     "add_actions",
     "add_common",
     "add_json",
+    "add_option",
+    "add_tls_options",
+    "add_verb",
     "address",
     "count",
     "duration_ms",
@@ -40,6 +56,7 @@ __all__ = [
     "port",
     "since_ms",
     "threshold",
+    "tls_files",
 ]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -176,11 +193,51 @@ def address(text: str) -> str:
     return target
 
 
+@dataclass(frozen=True)
+class Value:
+    """What an option takes: how ``--help`` names it, and how its text is read."""
+
+    metavar: str
+    convert: Callable[[str], Any] = str
+
+
+ADDRESS = Value("HOST:PORT", address)
+DURATION = Value("DURATION", duration_ms)
+PORT = Value("PORT", port)
+DIR = Value("DIR")
+PATH = Value("PATH")
+
+
+def add_option(
+    p: argparse.ArgumentParser, flag: str, value: Value, help: str, *, default: Any = None
+) -> None:
+    """``flag VALUE``: an option with a value of the kind ``value``."""
+    p.add_argument(flag, default=default, type=value.convert, metavar=value.metavar, help=help)
+
+
 def add_actions(verbs: Verbs, verb: str, help: str) -> Verbs:
     """Add ``verb`` as a family of actions (`fedgov VERB ACTION ...`); returns the parsers
     to add its actions to. The chosen action is ``args.<verb>_command``."""
     p = verbs.add_parser(verb, help=help)
     return p.add_subparsers(dest=f"{verb}_command", metavar="ACTION", required=True)
+
+
+def add_verb(
+    verbs: Verbs, name: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """Add the verb (or action) ``name`` that ``run`` carries out; returns its parser.
+
+    The texts are ``run``'s docstring, as click takes them: its first line is the
+    one-line help (said lower-case, without the full stop), the paragraphs after
+    it the description that ``--help`` prints.
+    """
+    summary, _, rest = inspect.cleandoc(run.__doc__ or "").partition("\n")
+    first = summary.strip().removesuffix(".")
+    p = verbs.add_parser(
+        name, help=first[:1].lower() + first[1:], description=" ".join(rest.split()) or None
+    )
+    p.set_defaults(run=run)
+    return p
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -192,3 +249,30 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def add_json(p: argparse.ArgumentParser) -> None:
     """--json, on every verb that answers with data."""
     p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+
+
+def add_tls_options(p: argparse.ArgumentParser) -> None:
+    """--tls-dir and --identity: the mTLS identity of a verb that calls the aggregator."""
+    add_option(
+        p,
+        "--tls-dir",
+        DIR,
+        "mTLS: folder with ca.pem and IDENTITY.pem/.key (from `fedgov certs init`); "
+        "without it the call is plaintext and works only against an --insecure aggregator",
+    )
+    p.add_argument(
+        "--identity",
+        default="operator",
+        type=identifier,
+        help="certificate name in --tls-dir (default operator)",
+    )
+
+
+def tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    """The files :func:`add_tls_options` names (None without --tls-dir)."""
+    from fedgov.tls import TlsFiles
+
+    if not args.tls_dir:
+        return None
+    d = Path(args.tls_dir)
+    return TlsFiles(d / "ca.pem", d / f"{args.identity}.pem", d / f"{args.identity}.key")

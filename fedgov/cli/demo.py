@@ -7,8 +7,9 @@ data, and ``fedgov query``/``jobs``/``model`` for the answers. EU-DE's data has
 drifted and US-NY's model is biased against women; both gates request
 retraining, so one retraining job is dispatched to every silo serving the
 model. Unless ``retrain=False``, the loop then closes on real Flower
-processes: a SuperLink beside the aggregator, a SuperNode beside each silo's
-data, FedAvg rounds with reweighing, the candidate gated on every silo's
+processes: a SuperLink beside the aggregator (TLS, SuperNode authentication),
+a SuperNode beside each silo's data signing with its enrolled node key,
+FedAvg rounds with reweighing, the candidate gated on every silo's
 holdout and by the central policy, then promoted (or rejected).
 
 What happened inside a silo is read from its audit chain, as an auditor
@@ -58,7 +59,7 @@ def run_demo(
     rounds: int = 3,
 ) -> dict[str, Any]:
     from fedgov.stats import derive_spec
-    from fedgov.tls import init_trial_pki
+    from fedgov.tls import init_trial_pki, issue_node_keys
 
     quiet = as_json
     started = time.monotonic()
@@ -87,10 +88,13 @@ def run_demo(
         bundle = root / "policy"
         shutil.copytree(default_bundle_path(), bundle, dirs_exist_ok=True)
 
-        # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate.
+        # 2. A trial PKI: mTLS everywhere, each silo's identity is its certificate. The
+        # Flower leg uses it too: the SuperLink serves TLS with the aggregator's
+        # certificate and admits only the silos' enrolled node keys (SILO.node.pub).
         pki = root / "pki"
         # Each silo certificate states its jurisdiction; operator and auditor ones come too.
         init_trial_pki(pki, {s.silo_id: s.silo_id for s in SILOS})
+        issue_node_keys(pki, [s.silo_id for s in SILOS])
 
         # 3. The aggregator, on a free port.
         aggregator = fedgov.start(

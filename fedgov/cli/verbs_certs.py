@@ -34,19 +34,7 @@ def silo_jurisdictions(text: str) -> dict[str, str | None]:
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "certs", "a trial PKI for mTLS")
-    c = actions.add_parser(
-        "init",
-        help="create a CA and certificates for the aggregator, operator, auditor and silos",
-        description="Create (or extend) a trial PKI: ca.pem/ca.key; aggregator.pem/.key for "
-        "the given hosts; operator.pem/.key (URI SAN fedgov://role/operator: every RPC, "
-        "promotions, rollbacks, silo approvals); auditor.pem/.key (fedgov://role/auditor: "
-        "read-only across all silos); and SILO.pem/.key per silo with the URI SAN "
-        "fedgov://silo/SILO?jurisdiction=J. The aggregator takes a silo's identity and "
-        "jurisdiction from these SANs, never from the Common Name nor from a request. A silo "
-        "given without '=J' gets a certificate that states no jurisdiction (as a site's own "
-        "PKI may issue): it can register only after an operator runs `fedgov silo approve "
-        "SILO --jurisdiction J`. For trials; production uses the site's PKI with the same SANs.",
-    )
+    c = t.add_verb(actions, "init", init)
     c.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     c.add_argument(
         "--silos",
@@ -64,14 +52,29 @@ def register(verbs: Verbs) -> None:
     )
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=init)
 
 
 def init(args: argparse.Namespace) -> int:
-    from fedgov.tls import init_trial_pki
+    """Create a CA and certificates for the aggregator, operator, auditor and silos.
+
+    Create (or extend) a trial PKI: ca.pem/ca.key; aggregator.pem/.key for the
+    given hosts; operator.pem/.key (URI SAN fedgov://role/operator: every RPC,
+    promotions, rollbacks, silo approvals); auditor.pem/.key (fedgov://role/auditor:
+    read-only across all silos); and SILO.pem/.key per silo with the URI SAN
+    fedgov://silo/SILO?jurisdiction=J. The aggregator takes a silo's identity and
+    jurisdiction from these SANs, never from the Common Name nor from a request. A
+    silo given without '=J' gets a certificate that states no jurisdiction (as a
+    site's own PKI may issue): it can register only after an operator runs `fedgov
+    silo approve SILO --jurisdiction J`. Each silo also gets SILO.node/SILO.node.pub,
+    its Flower node key: its SuperNode signs with SILO.node (training.node_key in its
+    config), the aggregator's SuperLink admits only the enrolled SILO.node.pub. For
+    trials; production uses the site's PKI with the same SANs.
+    """
+    from fedgov.tls import init_trial_pki, issue_node_keys
 
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     written = init_trial_pki(args.out, args.silos, aggregator_hosts=hosts, days=args.days)
+    written.update(issue_node_keys(args.out, list(args.silos)))
     if args.json:
         print_json(
             {

@@ -13,13 +13,7 @@ __all__ = ["register", "run"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser(
-        "demo",
-        help="run the federated demo: an aggregator and three silos on generated data",
-        description="Start an aggregator and three silo agents (EU-DE, EU-FR, US-NY) on "
-        "generated credit-scoring data, report one window each, query across jurisdictions, "
-        "dispatch retraining, clean up.",
-    )
+    p = t.add_verb(verbs, "demo", run)
     p.add_argument("--seed", type=t.count(0, 2**32 - 1), default=7, help="random seed (default 7)")
     p.add_argument(
         "--rows", type=t.count(100, 10_000_000), default=20_000, help="rows per silo window"
@@ -33,10 +27,15 @@ def register(verbs: Verbs) -> None:
     p.add_argument("--rounds", type=t.count(1, 10_000), default=3, help="FedAvg rounds (default 3)")
     t.add_json(p)
     t.add_common(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the federated demo: an aggregator and three silos on generated data.
+
+    Start an aggregator and three silo agents (EU-DE, EU-FR, US-NY) on generated
+    credit-scoring data, report one window each, query across jurisdictions,
+    dispatch retraining, clean up.
+    """
     from fedgov.cli.demo import run_demo
 
     result = run_demo(

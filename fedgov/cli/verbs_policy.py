@@ -14,23 +14,20 @@ __all__ = ["register"]
 
 def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "policy", "check, test and evaluate Rego policy bundles")
-    c = actions.add_parser("check", help="compile a bundle; errors name file and line")
+    c = t.add_verb(actions, "check", check)
     c.add_argument("bundle", metavar="BUNDLE")
     _add_engine(c, ("regopy", "opa-go"))
     t.add_common(c)
-    c.set_defaults(run=check)
-    c = actions.add_parser("test", help="run the bundle's *_test.rego tests")
+    c = t.add_verb(actions, "test", test)
     c.add_argument("bundle", metavar="BUNDLE")
     _add_engine(c, ("regopy", "opa-go", "both"))
     t.add_json(c)
     t.add_common(c)
-    c.set_defaults(run=test)
-    c = actions.add_parser("eval", help="evaluate the decision for an input document")
+    c = t.add_verb(actions, "eval", evaluate)
     c.add_argument("bundle", metavar="BUNDLE")
     c.add_argument("--input", required=True, metavar="FILE", help="input JSON document")
     _add_engine(c, ("regopy", "opa-go"))
     t.add_common(c)
-    c.set_defaults(run=evaluate)
 
 
 def _add_engine(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
@@ -45,6 +42,7 @@ def _add_engine(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> No
 
 
 def check(args: argparse.Namespace) -> int:
+    """Compile a bundle; errors name file and line."""
     from fedgov.policy import load_engine
 
     engine = load_engine(args.bundle, engine=args.engine)  # loads, checks, compiles once
@@ -54,6 +52,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def test(args: argparse.Namespace) -> int:
+    """Run the bundle's *_test.rego tests."""
     from fedgov.policy import run_policy_tests
 
     engines = ("regopy", "opa-go") if args.engine == "both" else (args.engine,)
@@ -73,6 +72,7 @@ def test(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """Evaluate the decision for an input document."""
     from fedgov.documents import load_document
     from fedgov.policy import load_engine
 

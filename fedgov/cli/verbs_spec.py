@@ -12,12 +12,7 @@ __all__ = ["register", "run"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser(
-        "spec",
-        help="derive a monitoring spec from reference data",
-        description="Derive a monitoring spec (bin edges, categories, groups, reference counts) "
-        "from a reference CSV or Parquet file.",
-    )
+    p = t.add_verb(verbs, "spec", run)
     p.add_argument("--reference", required=True, metavar="FILE", help="reference data file")
     p.add_argument("--model", required=True, type=t.identifier, help="model id")
     p.add_argument(
@@ -60,7 +55,6 @@ def register(verbs: Verbs) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the spec")
     t.add_common(p)
-    p.set_defaults(run=run)
 
 
 def _split(text: str) -> list[str]:
@@ -68,6 +62,11 @@ def _split(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Derive a monitoring spec from reference data.
+
+    Derive a monitoring spec (bin edges, categories, groups, reference counts)
+    from a reference CSV or Parquet file.
+    """
     from fedgov.data import read_columns
     from fedgov.spec import save_spec
     from fedgov.stats import derive_spec

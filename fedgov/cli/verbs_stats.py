@@ -12,13 +12,7 @@ __all__ = ["register", "run"]
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser(
-        "stats",
-        help="a local look at a data file's statistics and metrics",
-        description="Fold FILE (CSV or Parquet) under the monitoring spec and print drift "
-        "and fairness metrics. Drift is measured against the spec's reference profile, "
-        "or against --reference FILE.",
-    )
+    p = t.add_verb(verbs, "stats", run)
     p.add_argument("file", metavar="FILE", help="the window to look at (CSV or Parquet)")
     p.add_argument("--spec", required=True, metavar="SPEC", help="monitoring spec (JSON)")
     p.add_argument(
@@ -31,10 +25,15 @@ def register(verbs: Verbs) -> None:
     )
     t.add_json(p)
     t.add_common(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """A local look at a data file's statistics and metrics.
+
+    Fold FILE (CSV or Parquet) under the monitoring spec and print drift and
+    fairness metrics. Drift is measured against the spec's reference profile,
+    or against --reference FILE.
+    """
     from fedgov.data import fold_file
     from fedgov.metrics import compute_metrics
     from fedgov.spec import load_spec

@@ -17,7 +17,7 @@ suppressed. Importing this package does not import Flower's server or
 client runtime; the app modules do.
 """
 
-from fedgov.federated._fab import BUILTIN_RUN_CONFIG, write_builtin_app
+from fedgov.federated._fab import BUILTIN_RUN_CONFIG, node_ids_value, write_builtin_app
 from fedgov.federated._result import write_error, write_result
 from fedgov.federated.cluster import FlowerCluster, NodeInfo, Silo
 from fedgov.federated.model import (
@@ -43,6 +43,7 @@ __all__ = [
     "init_weights",
     "load_weights",
     "log_loss",
+    "node_ids_value",
     "predict_proba",
     "reweigh",
     "run_training",

@@ -14,9 +14,10 @@ Users plug in their own app by passing its directory to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["BUILTIN_RUN_CONFIG", "write_builtin_app"]
+__all__ = ["BUILTIN_RUN_CONFIG", "node_ids_value", "parse_node_ids", "write_builtin_app"]
 
 BUILTIN_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "num-server-rounds": 3,
@@ -28,8 +29,25 @@ BUILTIN_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "local-epochs": 20,
     "learning-rate": 0.5,
     "reweigh-attribute": "",
+    "node-ids": "",
 }
 """Run config keys of the built-in app and their defaults."""
+
+
+def node_ids_value(ids: Iterable[int]) -> str:
+    """Run config ``node-ids``: the enrolled nodes, comma-separated (a string: Flower's
+    node ids are unsigned 64-bit and do not fit a TOML integer)."""
+    return ",".join(str(i) for i in sorted(ids))
+
+
+def parse_node_ids(text: str) -> frozenset[int]:
+    """The node ids of run config ``node-ids`` (empty: any node)."""
+    try:
+        return frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(
+            f"run config node-ids {text!r}: not a comma-separated list of node ids"
+        ) from None
 
 
 def _toml_value(v: str | int | float | bool) -> str:

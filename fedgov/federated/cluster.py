@@ -5,6 +5,14 @@
 readiness checks, a retry when a port is lost), registers the SuperNodes in
 parallel, and stops every process it started, and their children, on exit:
 SIGTERM, then SIGKILL.
+
+Secure by default, as a deployment runs: the SuperLink serves TLS with a
+certificate for its host from a trial CA (``pki``; made in the work folder
+if not given) and requires SuperNode authentication; each silo gets a node
+key there (``<silo>.node``/``.node.pub``), enrolled with the SuperLink before
+its SuperNode starts. ``insecure=True`` runs both ends plaintext with no
+node authentication (kept for comparing the cost of TLS; never for data
+that leaves a machine).
 """
 
 from __future__ import annotations
@@ -16,11 +24,12 @@ import signal
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from fedgov.federated._executables import executable
+from fedgov.federated._fab import node_ids_value
 from fedgov.federated._process import (
     ConfigValue,
     Process,
@@ -30,7 +39,8 @@ from fedgov.federated._process import (
     terminate,
 )
 from fedgov.federated.nodes import ProcessOptions, SuperLinkProcess, SuperNodeProcess
-from fedgov.federated.runner import TrainingError, TrainingResult, run_training, write_cli_config
+from fedgov.federated.runner import TrainingError, TrainingResult, run_training
+from fedgov.tls import NodeKey, TlsFiles, issue_server_certificate, write_node_key
 
 __all__ = ["FlowerCluster", "NodeInfo", "Silo"]
 
@@ -71,6 +81,9 @@ class FlowerCluster:
     containers; they launch the same per-task processes.
     ``superexec_poll_interval`` sets ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``
     (Flower's default 1 s), the delay before a SuperExec notices a task.
+    ``pki``: the folder of the trial CA, the SuperLink's certificate
+    (``superlink.pem``) and the silos' node keys (default: ``workdir/pki``);
+    ``insecure``: plaintext, no node authentication (see the module docstring).
     """
 
     def __init__(
@@ -83,6 +96,8 @@ class FlowerCluster:
         start_timeout: float = 60.0,
         stop_grace: float = 5.0,
         superexec_poll_interval: float | None = None,
+        pki: str | Path | None = None,
+        insecure: bool = False,
     ) -> None:
         names = [s.name for s in silos]
         if len(set(names)) != len(names):
@@ -101,6 +116,10 @@ class FlowerCluster:
         self.workdir = Path(
             tempfile.mkdtemp(prefix="fedgov-flower-") if workdir is None else workdir
         )
+        self.insecure = insecure
+        self.pki = Path(pki) if pki is not None else self.workdir / "pki"
+        self.tls: TlsFiles | None = None  # the SuperLink's, once started
+        self.node_keys: dict[str, NodeKey] = {}
         self._link: SuperLinkProcess | None = None
         self._nodes: dict[str, SuperNodeProcess] = {}  # registered, by silo name
         self._superexecs: list[Process] = []  # with isolation="process"
@@ -113,35 +132,29 @@ class FlowerCluster:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
         t0 = time.perf_counter()
-        options: ProcessOptions = {
-            "host": self.host,
-            "isolation": self.isolation,
-            "extra_env": self._extra_env,
-            "start_timeout": self.start_timeout,
-            "stop_grace": self.stop_grace,
-        }
         spawned: list[SuperNodeProcess] = []
         try:
-            self._link = SuperLinkProcess(workdir=self.workdir / "superlink", **options).start()
-            self._maybe_superexec("superlink", self._link.port, self._link.proc)
+            if not self.insecure:
+                self.tls = issue_server_certificate(self.pki, "superlink", [self.host])
+                self.node_keys = {s.name: write_node_key(self.pki, s.name) for s in self.silos}
+            link = SuperLinkProcess(
+                workdir=self.workdir / "superlink", tls=self.tls, **self._options()
+            )
+            self._link = link.start()
+            self._maybe_superexec("superlink", link.port, link.proc)
             self.timings["superlink"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            spawned += [
-                SuperNodeProcess(
-                    s.name, self.address, s.node_config, workdir=self.workdir / s.name, **options
-                ).spawn()
-                for s in self.silos
-            ]
+            if self.node_keys:
+                with ThreadPoolExecutor(len(self.node_keys)) as pool:  # one flwr CLI each
+                    keys = [k.public for k in self.node_keys.values()]
+                    list(pool.map(link.enroll, self.node_keys, keys))
+                self.timings["enroll"] = time.perf_counter() - t1
+            spawned += [self.supernode(s) for s in self.silos]
             for n in spawned:  # all spawned first: they register in parallel
                 self._nodes[n.name] = n.await_registered()
                 self._maybe_superexec(n.name, n.port, n.proc)
@@ -177,6 +190,29 @@ class FlowerCluster:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def supernode(self, silo: Silo, *, node_key: NodeKey | None = None) -> SuperNodeProcess:
+        """Spawn a SuperNode for ``silo`` against this SuperLink, trusting its CA, signing
+        with ``node_key`` (default: the silo's enrolled key); the caller awaits it."""
+        key = node_key or self.node_keys.get(silo.name)
+        return SuperNodeProcess(
+            silo.name,
+            self.address,
+            silo.node_config,
+            workdir=self.workdir / silo.name,
+            root_certificates=self.tls.ca if self.tls is not None else None,
+            node_key=key,
+            **self._options(),
+        ).spawn()
+
+    def _options(self) -> ProcessOptions:
+        return {
+            "host": self.host,
+            "isolation": self.isolation,
+            "extra_env": self._extra_env,
+            "start_timeout": self.start_timeout,
+            "stop_grace": self.stop_grace,
+        }
+
     # -- state
 
     @property
@@ -199,10 +235,13 @@ class FlowerCluster:
     @property
     def cli_home(self) -> Path:
         """``FLWR_HOME`` of the flwr CLI that submits runs to this cluster."""
-        home = self.workdir / "cli"
-        if not (home / "config.toml").exists():
-            write_cli_config(home, self.address)
-        return home
+        assert self._link is not None, "start() first"
+        return self._link.cli_home
+
+    @property
+    def enrolled(self) -> dict[str, int]:
+        """Node id of each silo whose node key the SuperLink accepts (empty: insecure)."""
+        return dict(self._link.enrolled) if self._link is not None else {}
 
     def _processes(self) -> list[tuple[str, Process]]:
         """(what, process) for every live-or-dead process we started, SuperLink first."""
@@ -252,9 +291,16 @@ class FlowerCluster:
     # -- starting
 
     def _maybe_superexec(self, name: str, port: int, parent: Process | None) -> None:
-        """With ``isolation="process"``, the SuperExec a deployment runs beside each process."""
+        """With ``isolation="process"``, the SuperExec a deployment runs beside each process.
+
+        The SuperLink's Runtime API shares its TLS port, so its SuperExec trusts the CA;
+        a SuperNode's Runtime API stays plaintext on its own loopback port.
+        """
         if self.isolation != "process" or parent is None:
             return
+        security = ["--insecure"]
+        if name == "superlink" and self.tls is not None:
+            security = ["--root-certificates", str(self.tls.ca)]
         home = self.workdir / name / "home"  # the FLWR_HOME of the process it serves
         home.mkdir(parents=True, exist_ok=True)
         self._superexecs.append(
@@ -262,7 +308,7 @@ class FlowerCluster:
                 f"superexec {name}",
                 [
                     executable("flower-superexec"),
-                    "--insecure",
+                    *security,
                     "--runtime-api-address",
                     f"{self.host}:{port}",
                     "--parent-pid",
@@ -287,6 +333,8 @@ class FlowerCluster:
         cfg = dict(run_config)
         if app is None:
             cfg.setdefault("min-nodes", len(self.silos))
+            if self.enrolled:  # the built-in ServerApp trains with these nodes only
+                cfg.setdefault("node-ids", node_ids_value(self.enrolled.values()))
         return run_training(
             app,
             cfg,

@@ -40,7 +40,15 @@ from fedgov.federated._fab import write_builtin_app
 from fedgov.federated._process import ANSI, ConfigValue, base_env, write_toml
 from fedgov.federated._result import ERROR_FILE, RESULT_FILE, WEIGHTS_FILE
 
-__all__ = ["CONNECTION", "TrainingError", "TrainingResult", "run_training", "write_cli_config"]
+__all__ = [
+    "CONNECTION",
+    "TrainingError",
+    "TrainingResult",
+    "flwr_cli",
+    "flwr_json",
+    "run_training",
+    "write_cli_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +101,10 @@ def write_cli_config(
     return path
 
 
-def _flwr(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+def flwr_cli(
+    args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``flwr ARGS`` with ``env`` (its ``FLWR_HOME`` holds the connection), within ``timeout`` s."""
     try:
         return subprocess.run(
             [executable("flwr"), *args],
@@ -109,7 +120,9 @@ def _flwr(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Co
         ) from None
 
 
-def _json_out(res: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+def flwr_json(res: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The JSON document of a ``flwr ... --format json`` call; :class:`TrainingError`
+    saying ``what`` failed, with Flower's message, unless it succeeded."""
     text = ANSI.sub("", res.stdout)
     start = text.find("{")
     try:
@@ -123,8 +136,8 @@ def _json_out(res: subprocess.CompletedProcess[str], what: str) -> dict[str, Any
 
 
 def _run_status(run_id: int, env: dict[str, str]) -> dict[str, Any]:
-    doc = _json_out(
-        _flwr(["ls", CONNECTION, "--run-id", str(run_id), "--format", "json"], env, 60.0),
+    doc = flwr_json(
+        flwr_cli(["ls", CONNECTION, "--run-id", str(run_id), "--format", "json"], env, 60.0),
         f"`flwr ls --run-id {run_id}`",
     )
     runs = doc.get("runs") or [{}]
@@ -133,7 +146,7 @@ def _run_status(run_id: int, env: dict[str, str]) -> dict[str, Any]:
 
 def _stop_run(run_id: int, env: dict[str, str]) -> None:
     try:
-        _flwr(["stop", str(run_id), CONNECTION], env, 30.0)
+        flwr_cli(["stop", str(run_id), CONNECTION], env, 30.0)
     except TrainingError as exc:
         log.warning("could not stop run %d: %s", run_id, exc)
 
@@ -295,8 +308,8 @@ def _run(
     if watch is not None:
         watch.check()
     deadline = time.monotonic() + timeout
-    doc = _json_out(
-        _flwr(
+    doc = flwr_json(
+        flwr_cli(
             ["run", str(app_dir), CONNECTION, "--run-config", str(overrides), "--format", "json"],
             env,
             max(1.0, min(120.0, timeout)),

@@ -14,12 +14,21 @@ Run config (``[tool.flwr.app.config]`` of the app, overridden per run):
 ``learning-rate``      step size
 ``reweigh-attribute``  reweigh by this sensitive attribute at every silo
                        (empty: each silo's node config decides)
+``node-ids``           the enrolled nodes, comma-separated: only they train,
+                       any other connected node is left out (and listed in
+                       the result's ``excluded_node_ids``); empty: any node
 ===================== ======================================================
 
 Governance runs need every silo named in the job, so the strategy is strict:
 a round in which a sampled node fails or does not reply within
 ``round-timeout`` stops the run with an error (written to ``error.json``)
 instead of FedAvg's default of averaging whoever answered.
+
+Why ``node-ids``: SuperNode authentication admits only registered keys, but
+in open-source Flower 1.42 the Control API that registers them shares the
+SuperLink's port and authenticates no one. So the run itself trains only
+with the nodes fedgov enrolled, waiting up to ``round-timeout`` for each of
+them to connect.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
+from fedgov.federated._fab import parse_node_ids
 from fedgov.federated._result import write_error, write_result
 from fedgov.federated.model import FeatureMap, init_weights, load_weights
 from fedgov.spec import MonitoringSpec, load_spec
@@ -76,7 +86,14 @@ def _metrics(record: RecordDict) -> MetricRecord:
 class StrictFedAvg(FedAvg):
     """FedAvg that requires a reply from every sampled node and keeps a per-node history."""
 
-    def __init__(self, *, min_nodes: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        min_nodes: int,
+        node_ids: frozenset[int] = frozenset(),
+        connect_timeout: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             fraction_train=1.0,
             fraction_evaluate=0.0,
@@ -86,13 +103,31 @@ class StrictFedAvg(FedAvg):
             **kwargs,
         )
         self.history: list[dict[str, Any]] = []
+        self.allowed = node_ids
+        self.excluded: set[int] = set()
+        self._connect_timeout = connect_timeout
         self._sampled: list[int] = []
         self._round_start = 0.0
+
+    def _await_enrolled(self, server_round: int, grid: Grid) -> None:
+        deadline = time.monotonic() + self._connect_timeout
+        while missing := self.allowed - set(grid.get_node_ids()):
+            if time.monotonic() > deadline:
+                raise RoundFailed(
+                    f"round {server_round}: enrolled node(s) {sorted(missing)} did not connect "
+                    f"within {self._connect_timeout:.0f} s"
+                )
+            time.sleep(0.5)  # the ServerApp's own process; Flower's sampler polls each 1 s
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
+        if self.allowed:
+            self._await_enrolled(server_round, grid)
         messages = list(super().configure_train(server_round, arrays, config, grid))
+        if self.allowed:
+            self.excluded |= {m.metadata.dst_node_id for m in messages} - self.allowed
+            messages = [m for m in messages if m.metadata.dst_node_id in self.allowed]
         self._sampled = sorted(m.metadata.dst_node_id for m in messages)
         self._round_start = time.time()
         return messages
@@ -167,7 +202,12 @@ def main(grid: Grid, context: Context) -> None:
     try:
         spec = load_spec(str(cfg["spec-path"]))
         features = FeatureMap.from_spec(spec)
-        strategy = StrictFedAvg(min_nodes=int(cfg.get("min-nodes", 2)))
+        timeout = float(cfg.get("round-timeout", 300.0))
+        strategy = StrictFedAvg(
+            min_nodes=int(cfg.get("min-nodes", 2)),
+            node_ids=parse_node_ids(str(cfg.get("node-ids", ""))),
+            connect_timeout=timeout,
+        )
         attribute = str(cfg.get("reweigh-attribute", ""))
         train_config = ConfigRecord(
             {
@@ -182,7 +222,7 @@ def main(grid: Grid, context: Context) -> None:
             grid=grid,
             initial_arrays=ArrayRecord(_initial(cfg, features)),
             num_rounds=rounds,
-            timeout=float(cfg.get("round-timeout", 300.0)),
+            timeout=timeout,
             train_config=train_config,
         )
     except Exception as exc:
@@ -206,6 +246,7 @@ def main(grid: Grid, context: Context) -> None:
         "reweigh_attribute": attribute,
         "node_ids": sorted({n["node_id"] for e in history for n in e["nodes"]}),
         "silos": {str(n["node_id"]): n["silo"] for e in history for n in e["nodes"]},
+        "excluded_node_ids": sorted(strategy.excluded),
         "feature_names": list(features.names),
         "history": history,
         "started": started,

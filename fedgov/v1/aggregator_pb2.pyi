@@ -46,12 +46,28 @@ class SubmitReportRequest(_message.Message):
     def __init__(self, report: _Optional[_Union[_report_pb2.Report, _Mapping]] = ...) -> None: ...
 
 class ReportAck(_message.Message):
-    __slots__ = ("report_id", "duplicate")
+    __slots__ = ("report_id", "duplicate", "checkpoint")
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     duplicate: bool
-    def __init__(self, report_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    checkpoint: Checkpoint
+    def __init__(self, report_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ...) -> None: ...
+
+class Checkpoint(_message.Message):
+    __slots__ = ("seq", "head", "time_unix_ms", "signature", "key_id")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    head: str
+    time_unix_ms: int
+    signature: bytes
+    key_id: str
+    def __init__(self, seq: _Optional[int] = ..., head: _Optional[str] = ..., time_unix_ms: _Optional[int] = ..., signature: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class StreamCommandsRequest(_message.Message):
     __slots__ = ("silo_id",)
@@ -490,3 +506,29 @@ class ApproveSiloResponse(_message.Message):
     previous_jurisdiction: str
     approved_unix_ms: int
     def __init__(self, silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., previous_jurisdiction: _Optional[str] = ..., approved_unix_ms: _Optional[int] = ...) -> None: ...
+
+class AuditHeadsQuery(_message.Message):
+    __slots__ = ("silo_id",)
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    def __init__(self, silo_id: _Optional[str] = ...) -> None: ...
+
+class AuditHeadRow(_message.Message):
+    __slots__ = ("seq", "hash", "report_id", "received_unix_ms")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    report_id: str
+    received_unix_ms: int
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., report_id: _Optional[str] = ..., received_unix_ms: _Optional[int] = ...) -> None: ...
+
+class AuditHeadsResponse(_message.Message):
+    __slots__ = ("silo_id", "heads")
+    SILO_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    silo_id: str
+    heads: _containers.RepeatedCompositeFieldContainer[AuditHeadRow]
+    def __init__(self, silo_id: _Optional[str] = ..., heads: _Optional[_Iterable[_Union[AuditHeadRow, _Mapping]]] = ...) -> None: ...

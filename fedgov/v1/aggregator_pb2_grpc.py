@@ -109,6 +109,11 @@ class AggregatorStub:
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloRequest.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloResponse.FromString,
                 _registered_method=True)
+        self.QueryAuditHeads = channel.unary_unary(
+                '/fedgov.v1.Aggregator/QueryAuditHeads',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServicer:
@@ -214,6 +219,13 @@ class AggregatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryAuditHeads(self, request, context):
+        """Every audit head a silo's reports carried (operators, auditors, the silo itself).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -291,6 +303,11 @@ def add_AggregatorServicer_to_server(servicer, server):
                     servicer.ApproveSilo,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloRequest.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloResponse.SerializeToString,
+            ),
+            'QueryAuditHeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryAuditHeads,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -698,6 +715,33 @@ class Aggregator:
             '/fedgov.v1.Aggregator/ApproveSilo',
             fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloRequest.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.ApproveSiloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryAuditHeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/QueryAuditHeads',
+            fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,8 +94,16 @@ class Decision(_message.Message):
     bundle_digest: str
     def __init__(self, allow: _Optional[bool] = ..., deny: _Optional[_Iterable[str]] = ..., warn: _Optional[_Iterable[str]] = ..., actions: _Optional[_Iterable[str]] = ..., bundle_digest: _Optional[str] = ...) -> None: ...
 
+class AuditHead(_message.Message):
+    __slots__ = ("seq", "hash")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ...) -> None: ...
+
 class Report(_message.Message):
-    __slots__ = ("report_id", "silo_id", "jurisdiction", "model_id", "model_version", "window", "spec_digest", "stats", "metrics_json", "decision", "input_digest", "created_unix_ms", "prev_report_hash")
+    __slots__ = ("report_id", "silo_id", "jurisdiction", "model_id", "model_version", "window", "spec_digest", "stats", "metrics_json", "decision", "input_digest", "created_unix_ms", "prev_report_hash", "audit_head")
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     SILO_ID_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +117,7 @@ class Report(_message.Message):
     INPUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PREV_REPORT_HASH_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_HEAD_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     silo_id: str
     jurisdiction: str
@@ -122,4 +131,5 @@ class Report(_message.Message):
     input_digest: str
     created_unix_ms: int
     prev_report_hash: str
-    def __init__(self, report_id: _Optional[str] = ..., silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., window: _Optional[_Union[Window, _Mapping]] = ..., spec_digest: _Optional[str] = ..., stats: _Optional[_Union[WindowStats, _Mapping]] = ..., metrics_json: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., input_digest: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., prev_report_hash: _Optional[str] = ...) -> None: ...
+    audit_head: AuditHead
+    def __init__(self, report_id: _Optional[str] = ..., silo_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., window: _Optional[_Union[Window, _Mapping]] = ..., spec_digest: _Optional[str] = ..., stats: _Optional[_Union[WindowStats, _Mapping]] = ..., metrics_json: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., input_digest: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., prev_report_hash: _Optional[str] = ..., audit_head: _Optional[_Union[AuditHead, _Mapping]] = ...) -> None: ...

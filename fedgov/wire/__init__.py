@@ -4,11 +4,18 @@ The only package (with the gRPC glue) that imports generated ``_pb2`` code;
 domain code works with :class:`fedgov.report.Report` and friends. One module
 per message family: request bounds and JSON fields (``_checks``), decisions,
 window statistics (with the packed-varint reader ``_varint``), reports and
-their stored bytes, and partial readers of those bytes. ``*_from_proto``
-functions validate shapes and raise :class:`WireError` naming the field, so a
-hostile message becomes a precise rejection.
+their stored bytes, partial readers of those bytes, and audit anchors
+(checkpoints, stored heads: ``_audit_serde``). ``*_from_proto`` functions
+validate shapes and raise :class:`WireError` naming the field, so a hostile
+message becomes a precise rejection.
 """
 
+from fedgov.wire._audit_serde import (
+    checkpoint_from_proto,
+    checkpoint_to_proto,
+    heads_from_proto,
+    heads_to_proto,
+)
 from fedgov.wire._checks import MAX_JSON_CHARS, WireError, check_request, json_from_wire
 from fedgov.wire._decision_serde import decision_from_proto, decision_to_proto
 from fedgov.wire._partial import (
@@ -28,8 +35,12 @@ __all__ = [
     "MAX_JSON_CHARS",
     "WireError",
     "check_request",
+    "checkpoint_from_proto",
+    "checkpoint_to_proto",
     "decision_from_proto",
     "decision_to_proto",
+    "heads_from_proto",
+    "heads_to_proto",
     "json_from_wire",
     "metrics_json_from_bytes",
     "report_decision_from_bytes",

@@ -16,6 +16,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from fedgov.audit import AuditHead
 from fedgov.limits import name_problem
 from fedgov.report import Report
 from fedgov.v1 import report_pb2
@@ -47,6 +48,11 @@ def report_to_proto(r: Report) -> report_pb2.Report:
         input_digest=r.input_digest,
         created_unix_ms=r.created_ms,
         prev_report_hash=r.prev_report_hash,
+        audit_head=(
+            None
+            if r.audit_head is None
+            else report_pb2.AuditHead(seq=r.audit_head.seq, hash=r.audit_head.hash)
+        ),
     )
 
 
@@ -159,6 +165,9 @@ def _report_from_proto(
         input_digest=m.input_digest,
         created_ms=m.created_unix_ms,
         prev_report_hash=m.prev_report_hash,
+        audit_head=(
+            AuditHead(m.audit_head.seq, m.audit_head.hash) if m.HasField("audit_head") else None
+        ),
     )
     object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
     return report

@@ -126,7 +126,7 @@ def test_same_report_twice_is_stored_once(
         agent.register()
         (report,) = agent.scan_once()
         assert aggregator.handler.store.count_reports() == 1
-        assert agent.client.submit(report) is True  # acknowledged as a duplicate
+        assert agent.client.submit(report).duplicate is True  # acknowledged as a duplicate
         assert aggregator.handler.store.count_reports() == 1
         stored = aggregator.handler.store.get_report(report.report_id)
         assert stored is not None and stored.stats == report.stats

@@ -33,11 +33,14 @@ from fedgov.federated import (
     train_local,
     write_builtin_app,
 )
-from fedgov.federated._process import pid_gone
+from fedgov.federated._process import base_env, pid_gone
 from fedgov.federated.client_app import suppress_counts
+from fedgov.federated.nodes import SuperNodeProcess
+from fedgov.federated.runner import flwr_cli, flwr_json
 from fedgov.spec import MonitoringSpec, save_spec
 from fedgov.stats import encode_columns
 from fedgov.synthetic import credit_data, write_table
+from fedgov.tls import issue_server_certificate, write_node_key
 
 T = TypeVar("T")
 ROWS = 2000
@@ -319,3 +322,99 @@ def test_without_a_watcher_the_round_timeout_fails_the_run(
         message = str(errors[0])
         assert re.search(r"did not reply within the round timeout|failed", message), message
         assert str(victim.node_id) in message
+
+
+# -- TLS and SuperNode authentication (the cluster's default) -----------------
+
+
+@flower
+def test_the_superlink_serves_tls_only(cluster: FlowerCluster) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    assert cluster.tls is not None
+    trusted = ssl.create_default_context(cafile=str(cluster.tls.ca))
+    with urllib.request.urlopen(f"https://{cluster.address}/health", context=trusted) as r:
+        assert r.status == 200
+    with pytest.raises((urllib.error.URLError, ConnectionError)):  # plaintext: no answer
+        urllib.request.urlopen(f"http://{cluster.address}/health", timeout=5)
+    untrusted = ssl.create_default_context()  # the system's CAs, not the site's
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{cluster.address}/health", context=untrusted, timeout=5)
+
+
+def _refused(node: SuperNodeProcess) -> str:
+    """Await a SuperNode the SuperLink must refuse; its error message (it exited)."""
+    with pytest.raises(TrainingError) as info:
+        node.await_registered()
+    assert node.node_id is None
+    return str(info.value)
+
+
+@flower
+def test_an_unenrolled_supernode_cannot_join_a_training_run(
+    cluster: FlowerCluster, silo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    config = {"data-path": str(silo_files["bank-a"]), "spec-path": str(silo_files["spec"])}
+    # 1. A key nobody registered: Flower refuses to activate the node.
+    stranger = cluster.supernode(
+        Silo("stranger", config), node_key=write_node_key(tmp_path, "stranger")
+    )
+    message = _refused(stranger)
+    assert "not enrolled" in message and "[code: 2004] Failed to activate SuperNode" in message
+    # 2. No key at all: registration through the Fleet API is closed.
+    keyless = SuperNodeProcess(
+        "keyless",
+        cluster.address,
+        config,
+        workdir=tmp_path / "keyless",
+        root_certificates=cluster.tls.ca if cluster.tls else None,
+    ).spawn()
+    message = _refused(keyless)
+    assert "no node key" in message and "[code: 2001]" in message
+    # 3. A key registered through the Control API, which open-source Flower leaves
+    # unauthenticated: the node connects, but the run trains with enrolled nodes only.
+    squatter_key = write_node_key(tmp_path, "squatter")
+    env = base_env(cluster.cli_home, {})
+    doc = flwr_json(
+        flwr_cli(["supernode", "register", str(squatter_key.public), "--format", "json"], env, 60),
+        "registering the squatter",
+    )
+    squatter = cluster.supernode(Silo("squatter", config), node_key=squatter_key)
+    try:
+        squatter.await_registered()
+        assert squatter.node_id == int(doc["node-id"])
+        result = cluster.run_training(
+            {"spec-path": str(silo_files["spec"]), "num-server-rounds": 1},
+            output_dir=tmp_path / "run",
+            timeout=180,
+        )
+    finally:
+        squatter.stop()
+    meta = result.metadata
+    assert meta["node_ids"] == sorted(cluster.enrolled.values())
+    assert sorted(meta["silos"].values()) == ["bank-a", "bank-b", "bank-c"]
+    assert meta["excluded_node_ids"] == [squatter.node_id]
+    link_log = "\n".join(
+        p.read_text(errors="replace") for p in cluster.workdir.glob("superlink/*.log")
+    )
+    assert "ApiError:2004" in link_log and "ApiError:2001" in link_log  # Flower's own refusals
+
+
+@flower
+def test_a_supernode_that_does_not_trust_the_ca_cannot_connect(
+    cluster: FlowerCluster, silo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    other = issue_server_certificate(tmp_path / "other-pki", "other", ["127.0.0.1"])
+    node = SuperNodeProcess(
+        "bank-a",
+        cluster.address,
+        {"data-path": str(silo_files["bank-a"]), "spec-path": str(silo_files["spec"])},
+        workdir=tmp_path / "node",
+        root_certificates=other.ca,  # another CA: the SuperLink's certificate is not trusted
+        node_key=cluster.node_keys["bank-a"],  # even with an enrolled key
+    ).spawn()
+    message = _refused(node)
+    assert "does not trust the SuperLink's certificate" in message
+    assert "CERTIFICATE_VERIFY_FAILED" in message

@@ -1,4 +1,9 @@
-"""The loop closed on real Flower processes: a failed gate -> FedAvg -> gated candidate."""
+"""The loop closed on real Flower processes: a failed gate -> FedAvg -> gated candidate.
+
+As deployed: the aggregator serves mTLS from a trial PKI, its SuperLink serves TLS
+with the same certificate and admits only the silos' enrolled node keys, and each
+agent's SuperNode trusts the CA and signs with its own node key.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,7 @@ from aggregator.store import SqliteStore
 from fedgov.policy import RegoEngine, default_bundle_path
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
+from fedgov.tls import TlsFiles, init_trial_pki, issue_node_keys, write_node_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,12 +51,20 @@ def _start(
     *,
     settings: TrainingSettings,
     policies: dict[str, Path] | None = None,
+    node_keys: dict[str, Path] | None = None,
 ) -> Loop:
+    """The aggregator and one agent per silo, on mTLS; ``node_keys`` replaces a silo's
+    Flower node key (default: the one enrolled, ``pki/<silo>.node``)."""
+    pki = tmp_path / "pki"
+    init_trial_pki(pki, {silo: silo for silo in SILOS})
+    issue_node_keys(pki, list(SILOS))
+    tls = TlsFiles(pki / "ca.pem", pki / "aggregator.pem", pki / "aggregator.key")
     server = create_server(
         "127.0.0.1:0",
         SqliteStore(tmp_path / "agg.db"),
         central=CentralGate(RegoEngine.from_bundle(default_bundle_path()), ("EU-*", "US-*")),
-        training=settings,
+        tls=tls,
+        training=replace(settings, flower_tls=tls, node_keys=pki),
     )
     agents = []
     for i, (silo, bias) in enumerate(SILOS.items()):
@@ -64,9 +78,20 @@ def _start(
                 d / "in",
                 state_dir=d / "state",
                 silo=silo,
-                address=f"127.0.0.1:{server.port}",
                 policy=(policies or {}).get(silo),
-                training={"data": str(d / "train.parquet"), "holdout": str(d / "holdout.parquet")},
+                aggregator={
+                    "address": f"127.0.0.1:{server.port}",
+                    "tls": {
+                        "ca": str(pki / "ca.pem"),
+                        "cert": str(pki / f"{silo}.pem"),
+                        "key": str(pki / f"{silo}.key"),
+                    },
+                },
+                training={
+                    "data": str(d / "train.parquet"),
+                    "holdout": str(d / "holdout.parquet"),
+                    "node_key": str((node_keys or {}).get(silo, pki / f"{silo}.node")),
+                },
             ),
             base=tmp_path,
         )
@@ -183,6 +208,34 @@ def test_supernode_dying_mid_run_fails_the_job(
     os.killpg(node.proc.pid, signal.SIGKILL)  # the silo's SuperNode dies mid-run
     job = _wait_job(loop, {"promoted", "rejected", "failed"}, timeout=300)
     assert job.state == "failed"
+    assert loop.server.handler.store.resolve_alias("credit-risk", "production") == "1.0.0"
+
+
+def test_a_silo_with_an_unenrolled_node_key_fails_the_job_before_training(
+    tmp_path: Path,
+    spec_file: Path,
+    stop_loops: list[Loop],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """EU-FR's agent signs with a key the aggregator never enrolled: its SuperNode is
+    refused by the SuperLink, the silo rejects the join, and no run is submitted."""
+    rogue = write_node_key(tmp_path / "elsewhere", "EU-FR")
+    loop = _start(
+        tmp_path, spec_file, settings=TrainingSettings(rounds=1), node_keys={"EU-FR": rogue.private}
+    )
+    stop_loops.append(loop)
+    for a in loop.agents:
+        a.scan_once()
+    job = _wait_job(loop, {"promoted", "rejected", "failed", "training"}, timeout=300)
+    assert job.state == "failed", (job.state, job.detail)
+    assert "join_training" in job.detail and "EU-FR" in job.detail
+    refusals = [
+        r.getMessage() for r in caplog.records if "join_training command failed" in r.getMessage()
+    ]
+    assert any(
+        "EU-FR" in m and "not enrolled" in m and "Failed to activate SuperNode" in m
+        for m in refusals
+    ), refusals
     assert loop.server.handler.store.resolve_alias("credit-risk", "production") == "1.0.0"
 
 

@@ -42,11 +42,15 @@ def registered_handler(
 
 @contextmanager
 def running_aggregator(
-    db: Path, spec: MonitoringSpec | None = None, silos: Iterable[str] = ("EU-DE",)
+    db: Path,
+    spec: MonitoringSpec | None = None,
+    silos: Iterable[str] = ("EU-DE",),
+    **server_kw: Any,
 ) -> Iterator[RunningServer]:
     """A gRPC aggregator on 127.0.0.1, a free port, over a SQLite store at ``db``
-    (with ``silos`` registered for ``spec`` if given); stopped and closed after."""
-    running = create_server("127.0.0.1:0", SqliteStore(db))
+    (with ``silos`` registered for ``spec`` if given; ``server_kw`` go to
+    ``create_server``); stopped and closed after."""
+    running = create_server("127.0.0.1:0", SqliteStore(db), **server_kw)
     if spec is not None:
         register(running.handler, spec, silos)
     try:

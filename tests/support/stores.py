@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aggregator.store import Store
+from aggregator.store._schema import report_key
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 
@@ -31,11 +32,7 @@ def legacy_row(r: Report, allow: Any) -> tuple[Any, ...]:
     """``r`` as an older release stored it (:data:`LEGACY_REPORT_COLUMNS`): JSON in
     ``payload``, received at 1 ms, ``allow`` as given."""
     return (
-        r.report_id,
-        r.silo_id,
-        r.jurisdiction,
-        r.model_id,
-        r.model_version,
+        *report_key(r),
         r.spec_digest,
         r.window_start_ms,
         r.window_end_ms,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from support.agents import agent_config
 
+from agent.client import Ack
 from agent.config import config_from_dict
 from agent.pipeline import build_report
 from agent.service import Agent
@@ -120,7 +121,7 @@ def test_agent_crash_mid_step_reports_the_window_once_afterwards(
 
     def started() -> Agent:
         agent = Agent(cfg)
-        agent.client.submit = lambda r: sent.append(r.report_id) or False  # type: ignore[method-assign]
+        agent.client.submit = lambda r: sent.append(r.report_id) or Ack(False, None)  # type: ignore[method-assign]
         return agent
 
     def disk_full(*args: object) -> None:

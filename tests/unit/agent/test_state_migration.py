@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support.agents import agent_config
 
-from agent.client import Command
+from agent.client import Ack, Command
 from agent.config import AgentConfig, config_from_dict
 from agent.pipeline import build_report
 from agent.service import Agent
@@ -142,9 +142,9 @@ class Recorder:
         agent.client.submit = self._submit  # type: ignore[method-assign]
         agent.client.ack_command = self._ack  # type: ignore[method-assign]
 
-    def _submit(self, report: Report) -> bool:
+    def _submit(self, report: Report) -> Ack:
         self.sent.append(report.report_id)
-        return False
+        return Ack(duplicate=False, checkpoint=None)
 
     def _ack(self, command_id: str, silo_id: str, status: str, message: str) -> None:
         self.acks.append((command_id, status, message))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from support.agents import agent_config
 
+from agent.client import Ack
 from agent.config import config_from_dict
 from agent.service import Agent
 from agent.training import evaluate_candidate
@@ -42,7 +43,7 @@ def agent(tmp_path: Path, spec_file: Path) -> Iterator[Agent]:
     )
     a = Agent(cfg)
     sent: list[Report] = []
-    a.client.submit = lambda report: sent.append(report) or False  # type: ignore[method-assign]
+    a.client.submit = lambda report: sent.append(report) or Ack(False, None)  # type: ignore[method-assign]
     a.sent = sent  # type: ignore[attr-defined]
     yield a
     a.close()

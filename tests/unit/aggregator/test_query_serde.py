@@ -8,18 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.answers import (
-    Answer,
-    CentralRow,
-    DecisionRow,
-    DriftRow,
-    Fairness,
-    HistoryPoint,
-    JobRow,
-    ModelVersion,
-    SiloRow,
-    to_json,
-)
+from aggregator import answers as a
 from aggregator.query_serde import (
     answer_from_proto,
     answer_to_proto,
@@ -57,30 +46,34 @@ _lineage = st.dictionaries(
 _decision = (st.booleans(), _texts, _texts, _texts)
 
 ANSWERS: dict[type[Any], st.SearchStrategy[Any]] = {
-    DriftRow: st.builds(
-        DriftRow, _text, _text, _text, _text, _text, _real, st.none() | _real, _ms, _text
+    a.DriftRow: st.builds(
+        a.DriftRow, _text, _text, _text, _text, _text, _real, st.none() | _real, _ms, _text
     ),
-    Fairness: st.builds(
-        Fairness, _text, _text, _texts, _texts, _ms, st.integers(0, 2**31 - 1), _metrics
+    a.Fairness: st.builds(
+        a.Fairness, _text, _text, _texts, _texts, _ms, st.integers(0, 2**31 - 1), _metrics
     ),
-    DecisionRow: st.builds(DecisionRow, _text, _text, _text, _text, *_decision, _ms, _text),
-    JobRow: st.builds(JobRow, _text, _text, _text, _text, _text, _ms, _texts, _texts, _text, _text),
-    CentralRow: st.builds(CentralRow, _text, _text, _text, _texts, _ms, *_decision, _ms),
-    SiloRow: st.builds(SiloRow, _text, _text, _ms, _ms, _texts, _text),
-    HistoryPoint: st.builds(HistoryPoint, _text, _text, _text, _ms, st.none() | _real, _text),
-    ModelVersion: st.builds(ModelVersion, _text, _text, _text, _ms, _text, _texts, _lineage, _ms),
+    a.DecisionRow: st.builds(a.DecisionRow, _text, _text, _text, _text, *_decision, _ms, _text),
+    a.JobRow: st.builds(
+        a.JobRow, _text, _text, _text, _text, _text, _ms, _texts, _texts, _text, _text
+    ),
+    a.CentralRow: st.builds(a.CentralRow, _text, _text, _text, _texts, _ms, *_decision, _ms),
+    a.SiloRow: st.builds(a.SiloRow, _text, _text, _ms, _ms, _texts, _text),
+    a.HistoryPoint: st.builds(a.HistoryPoint, _text, _text, _text, _ms, st.none() | _real, _text),
+    a.ModelVersion: st.builds(
+        a.ModelVersion, _text, _text, _text, _ms, _text, _texts, _lineage, _ms
+    ),
 }
 
 
-def _same(a: Answer, b: Answer) -> bool:
+def _same(x: a.Answer, y: a.Answer) -> bool:
     """Equal, and equal as ``--json`` would print them (ints stay ints, floats floats)."""
-    dump = lambda x: json.dumps(to_json(x), sort_keys=True)  # noqa: E731
-    return a == b and type(a) is type(b) and dump(a) == dump(b)
+    dump = lambda v: json.dumps(a.to_json(v), sort_keys=True)  # noqa: E731
+    return x == y and type(x) is type(y) and dump(x) == dump(y)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.one_of(*ANSWERS.values()))
-def test_every_answer_round_trips(answer: Answer) -> None:
+def test_every_answer_round_trips(answer: a.Answer) -> None:
     wire = answer_to_proto(answer).SerializeToString()
     msg = type(answer_to_proto(answer)).FromString(wire)
     assert _same(answer_from_proto(type(answer), msg), answer)
@@ -88,7 +81,7 @@ def test_every_answer_round_trips(answer: Answer) -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(
-    st.sampled_from([k for k in ANSWERS if k is not Fairness]).flatmap(
+    st.sampled_from([k for k in ANSWERS if k is not a.Fairness]).flatmap(
         lambda k: st.lists(ANSWERS[k], max_size=3).map(lambda rows: (k, rows))
     )
 )
@@ -112,18 +105,18 @@ def test_fairness_fills_the_deprecated_json_and_reads_an_older_aggregator() -> N
         "drift": {"features": {"income": {"psi": 0.3, "ks_bound": None}}},
         "fairness": {"sex": {"demographic_parity_ratio": 0.7, "groups": {"F": {"count": 4}}}},
     }
-    ans = Fairness("m", "1.0.0", ("EU-DE",), ("EU-DE",), 10, 1, metrics)
+    ans = a.Fairness("m", "1.0.0", ("EU-DE",), ("EU-DE",), 10, 1, metrics)
     msg = answer_to_proto(ans)
     assert isinstance(msg, pb.FairnessQueryResponse)
     assert json.loads(msg.metrics_json) == metrics  # what clients older than `metrics` read
     assert msg.metrics.fairness["sex"].groups["F"].values["count"].count == 4
     msg.ClearField("metrics")  # an aggregator older than `metrics` sends only the JSON
-    assert answer_from_proto(Fairness, msg) == ans
+    assert answer_from_proto(a.Fairness, msg) == ans
 
 
 def test_json_keys_are_the_field_names() -> None:
-    row = DriftRow("EU-DE", "EU-DE", "m", "1", "income", 0.4, None, 5, "r1")
-    assert to_json([row]) == [
+    row = a.DriftRow("EU-DE", "EU-DE", "m", "1", "income", 0.4, None, 5, "r1")
+    assert a.to_json([row]) == [
         {
             "silo": "EU-DE",
             "jurisdiction": "EU-DE",

@@ -25,6 +25,7 @@ from fedgov.policy import Decision
 
 DATA = Path(__file__).parent / "data"
 MODEL = "credit-risk"
+NEW_TABLES = {"silo_approvals", "audit_heads", "audit_checkpoints"}  # added after v1
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -172,17 +173,46 @@ def test_v1_database_opens_upgrades_and_reads(v1_url: str, fresh_url: str) -> No
     create_store(fresh_url).close()
     tables, indexes = _layout(v1_url)
     assert (tables, indexes) == _layout(fresh_url)  # the layout of a new database
-    # No column was missing in v1; the silos' approved jurisdictions came later, whole.
-    assert {k: v for k, v in tables.items() if k in old_tables} == old_tables
-    assert set(tables) - set(old_tables) == {"silo_approvals"}
-    new_indexes = {ix for ix in indexes - old_indexes if ix[0] != "silo_approvals"}
+    # No column was missing in v1; the tables added since came whole.
+    assert {t: c for t, c in tables.items() if t not in NEW_TABLES} == old_tables
+    assert set(tables) - set(old_tables) == NEW_TABLES
+    added = {i for i in indexes - old_indexes if i[0] not in NEW_TABLES}
     if "://" not in v1_url:
-        assert new_indexes == {("commands", "commands_by_job")}
+        assert added == {("commands", "commands_by_job")}
     else:
-        assert new_indexes == set()
+        assert added == set()
     again = create_store(v1_url)  # opening an upgraded database changes nothing
     try:
         assert again.count_reports() == 5 and len(again.latest_reports()) == 3
         assert _layout(v1_url) == (tables, indexes)
     finally:
         again.close()
+
+
+def test_v1_database_keeps_audit_anchors_after_the_upgrade(v1_url: str) -> None:
+    """The anchor tables a v1 database gains take heads and checkpoints, append-only."""
+    from fedgov.audit import AuditHead
+    from fedgov.checkpoints import CheckpointKey
+
+    s = create_store(v1_url)
+    try:
+        old = s.get_report("r-de-2")
+        assert old is not None and s.audit_heads("EU-DE") == []
+        head = AuditHead(4, "a" * 64)
+        newer = dataclasses.replace(old, report_id="r-de-4", window_end_ms=2500, audit_head=head)
+        assert s.add_report(newer) is True
+        rewritten = dataclasses.replace(newer, audit_head=AuditHead(4, "b" * 64))
+        assert s.add_report(rewritten) is False  # a duplicate report, but its head is kept
+        heads = s.audit_heads("EU-DE")
+        assert [(h.seq, h.hash[0], h.report_id) for h in heads] == [
+            (4, "a", "r-de-4"),
+            (4, "b", "r-de-4"),
+        ]
+        assert [h.hash[0] for h in s.conflicting_heads("EU-DE", 4, "a" * 64)] == ["b"]
+        key = CheckpointKey.generate()
+        cp = key.sign(AuditHead(9, "c" * 64), 1_000)
+        assert s.add_checkpoint(cp) is None
+        assert s.add_checkpoint(key.sign(AuditHead(9, "d" * 64), 2_000)) == cp  # kept first
+        assert s.checkpoints() == [cp] and s.latest_checkpoint(key.key_id) == cp
+    finally:
+        s.close()

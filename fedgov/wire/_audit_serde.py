@@ -1,0 +1,49 @@
+"""Audit anchors on the wire: checkpoints in acknowledgements, and a silo's stored heads.
+
+``checkpoint_to_proto`` / ``checkpoint_from_proto`` carry the aggregator's
+signed checkpoints (:mod:`fedgov.checkpoints`) in ``ReportAck.checkpoint``;
+``heads_to_proto`` / ``heads_from_proto`` the answer of ``QueryAuditHeads``
+(:class:`fedgov.anchors.ReceivedHead`). A report's own head travels in the
+report (:mod:`fedgov.wire._report_serde`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fedgov.anchors import ReceivedHead
+from fedgov.checkpoints import Checkpoint
+from fedgov.v1 import aggregator_pb2 as pb
+
+__all__ = ["checkpoint_from_proto", "checkpoint_to_proto", "heads_from_proto", "heads_to_proto"]
+
+
+def checkpoint_to_proto(cp: Checkpoint) -> pb.Checkpoint:
+    return pb.Checkpoint(
+        seq=cp.seq,
+        head=cp.head,
+        time_unix_ms=cp.time_ms,
+        signature=cp.signature,
+        key_id=cp.key_id,
+    )
+
+
+def checkpoint_from_proto(m: pb.Checkpoint) -> Checkpoint:
+    """As received; whether it verifies is for whoever holds the public key to say."""
+    return Checkpoint(m.seq, m.head, m.time_unix_ms, bytes(m.signature), m.key_id)
+
+
+def heads_to_proto(silo_id: str, heads: Iterable[ReceivedHead]) -> pb.AuditHeadsResponse:
+    return pb.AuditHeadsResponse(
+        silo_id=silo_id,
+        heads=[
+            pb.AuditHeadRow(
+                seq=h.seq, hash=h.hash, report_id=h.report_id, received_unix_ms=h.received_ms
+            )
+            for h in heads
+        ],
+    )
+
+
+def heads_from_proto(m: pb.AuditHeadsResponse) -> list[ReceivedHead]:
+    return [ReceivedHead(h.seq, h.hash, h.report_id, h.received_unix_ms) for h in m.heads]
