@@ -28,24 +28,33 @@ The :func:`rpc` decorator wraps every servicer method: it bounds the
 request's identifiers, globs and times (:func:`fedgov.wire.check_request`),
 checks the caller as the table says, runs the method, and turns any
 exception into a gRPC status through the catalog of :mod:`aggregator._status`,
-so methods hold no try/except for statuses.
+so methods hold no try/except for statuses. The server is ``grpc.aio``:
+a call first takes a slot of :class:`aggregator.limits.Admission` on the
+event loop, then the checks and a unary method run in one hop on a worker
+thread; a server stream is an async generator on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
 
-from aggregator._status import abort_status, abort_with
+from aggregator._service import Undecodable
+from aggregator._status import abort_status, abort_with, fit
+from aggregator.limits import Admission
+from fedgov.errors import Overloaded
 from fedgov.identity import Identity, Role
 from fedgov.tls import peer_identity
 from fedgov.wire import check_request
+from fedgov.wire.retry import BUSY_KEY
 
 __all__ = ["RPC_ROLES", "Access", "Guarded", "Role", "SiloRule", "rpc"]
 
@@ -89,10 +98,17 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
 )
 
 
+T = TypeVar("T")
+
+
 class Guarded(Protocol):
     """What :func:`rpc` needs of the servicer it wraps."""
 
     require_identity: bool  # mTLS: enforce the table's checks
+    admission: Admission  # calls in flight per caller and per RPC
+
+    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        """Run blocking ``fn(*args)`` on a worker thread."""
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Count and audit a caller refused as ``claimed``."""
@@ -112,16 +128,22 @@ def rpc(
     nested: Nested | None = None,
     on_error: Callable[[Any], None] | None = None,
 ) -> Callable[[F], F]:
-    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`).
+    """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`): a plain
+    ``def`` answering once, run with the checks on a worker thread (one hop off the
+    event loop), or an async generator for a server stream, run on the loop.
 
     ``what`` names the call in logs and refusals (a string, or a function of
     the request); ``nested`` gives (where, sub-message) pairs bounded like the
     request; ``on_error(servicer)`` runs when the method itself raises, before
-    the status leaves.
+    the status leaves. Before anything else the call takes a slot of
+    :class:`aggregator.limits.Admission` (RESOURCE_EXHAUSTED, marked busy, when
+    the caller or the RPC is at its cap); the checks run on a worker thread,
+    since they may write the audit log.
     """
 
     def decorate(method: F) -> F:
-        access = RPC_ROLES[method.__name__]  # a KeyError at import: add the RPC to the table
+        name = method.__name__
+        access = RPC_ROLES[name]  # a KeyError at import: add the RPC to the table
 
         def enter(servicer: Guarded, request: Message, context: grpc.ServicerContext) -> str:
             label = what(request) if callable(what) else what
@@ -134,33 +156,113 @@ def rpc(
             _authorize(servicer, access, request, context, label)
             return label
 
-        if inspect.isgeneratorfunction(method):
+        def admit(servicer: Guarded, request: Message, checks: _Deferred) -> Callable[[], None]:
+            """On the loop, before any work: a slot for the call, or a refusal."""
+            if isinstance(request, Undecodable):
+                raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
+            label = what(request) if callable(what) else what
+            identity = peer_identity(checks)  # by certificate; by connection without mTLS
+            caller = str(identity) if identity is not None else checks.peer()
+            try:
+                return servicer.admission.admit(name, caller, label)
+            except Overloaded as exc:
+                raise _Refused(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True
+                ) from None
+
+        if inspect.isasyncgenfunction(method):
 
             @functools.wraps(method)
-            def stream(
-                servicer: Guarded, request: Message, context: grpc.ServicerContext
-            ) -> Iterator[Any]:
-                label = enter(servicer, request, context)
+            async def stream(
+                servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
+                checks, label = _Deferred(context), name
                 try:
-                    yield from method(servicer, request, context)
-                except Exception as exc:  # noqa: BLE001 - translated in one place
-                    abort_with(context, exc, label)
+                    release = admit(servicer, request, checks)
+                    try:
+                        label = await servicer.off_loop(enter, servicer, request, checks)
+                        async with contextlib.aclosing(method(servicer, request, context)) as it:
+                            async for item in it:
+                                yield item
+                    except _Refused:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - translated in one place
+                        abort_with(checks, exc, label)
+                    finally:
+                        release()
+                except _Refused as refused:
+                    await refused.send(context)
 
             return cast(F, stream)
 
-        @functools.wraps(method)
-        def unary(servicer: Guarded, request: Message, context: grpc.ServicerContext) -> Any:
-            label = enter(servicer, request, context)
+        if inspect.iscoroutinefunction(method):
+            raise TypeError(f"{name}: a unary RPC method is a plain def, run on a worker thread")
+
+        def work(servicer: Guarded, request: Message, checks: _Deferred) -> Any:
+            """On a worker thread: the checks, then the method (one hop off the loop)."""
+            label = enter(servicer, request, checks)
             try:
-                return method(servicer, request, context)
+                return method(servicer, request, checks)
             except Exception as exc:  # noqa: BLE001 - translated in one place
                 if on_error is not None:
                     on_error(servicer)
-                abort_with(context, exc, label)
+                abort_with(checks, exc, label)
+
+        @functools.wraps(method)
+        async def unary(
+            servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
+        ) -> Any:
+            checks = _Deferred(context)
+            try:
+                release = admit(servicer, request, checks)
+                done = servicer.off_loop(work, servicer, request, checks)
+                _release_when_done(done, release)
+                # A caller that cancels keeps its slot until the worker is done: calling
+                # and cancelling at once does not get past the caps.
+                return await asyncio.shield(done)
+            except _Refused as refused:
+                await refused.send(context)
 
         return cast(F, unary)
 
     return decorate
+
+
+def _release_when_done(work: asyncio.Future[Any], release: Callable[[], None]) -> None:
+    def done(future: asyncio.Future[Any]) -> None:
+        release()
+        if not future.cancelled():
+            future.exception()  # seen: a call cancelled meanwhile has nobody to tell
+
+    work.add_done_callback(done)
+
+
+class _Refused(Exception):
+    """A status decided by the synchronous checks, sent by the wrapper on the real context
+    (a refusal, not an error of the method: the stream wrapper lets it pass untouched)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, *, busy: bool = False) -> None:
+        super().__init__(details)
+        self.code, self.details, self.busy = code, details, busy
+
+    async def send(self, context: grpc.aio.ServicerContext) -> None:
+        if self.busy:  # "busy, nothing done": agents retry it (fedgov.wire.retry)
+            await context.abort(self.code, self.details, trailing_metadata=((BUSY_KEY, "1"),))
+        await context.abort(self.code, self.details)
+
+
+class _Deferred:
+    """The call's context as the synchronous checks see it (on any thread): ``abort``
+    raises :class:`_Refused` at once; the wrapper then ends the call on the event loop."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise _Refused(code, details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 def _authorize(

@@ -18,8 +18,10 @@ import grpc
 from fedgov.errors import (
     GovernanceError,
     NotRegistered,
+    Overloaded,
     QueryError,
     ReportRejected,
+    Superseded,
 )
 
 __all__ = ["MAX_DETAIL_BYTES", "abort_status", "abort_with", "fit"]
@@ -35,6 +37,8 @@ _CATALOG: tuple[tuple[type[GovernanceError], grpc.StatusCode], ...] = (
     (NotRegistered, grpc.StatusCode.FAILED_PRECONDITION),
     (ReportRejected, grpc.StatusCode.INVALID_ARGUMENT),
     (QueryError, grpc.StatusCode.INVALID_ARGUMENT),
+    (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Superseded, grpc.StatusCode.ABORTED),
 )
 
 

@@ -1,20 +1,33 @@
-"""Building and running the aggregator's gRPC server."""
+"""Building and running the aggregator's gRPC server (``grpc.aio``).
+
+The server runs on an asyncio event loop in a thread of its own, started by
+:func:`create_server`, so callers (the CLI, tests, benchmarks) keep a plain
+synchronous handle: :class:`RunningServer` with its port and ``stop()``.
+Blocking work runs on a bounded pool of worker threads (``max_workers``);
+calls in flight are capped per caller and per RPC (:mod:`aggregator.limits`),
+and silent peers are pinged and dropped (:class:`aggregator.limits.Keepalive`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
+from collections.abc import Coroutine
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from aggregator._service import add_service
 from aggregator.central import CentralGate
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
+from aggregator.limits import Admission, CallLimits, Keepalive
 from aggregator.retrain import TrainingSettings
 from aggregator.servicer import AggregatorServicer
 from aggregator.silo_commands import CommandHub
@@ -23,11 +36,12 @@ from fedgov.audit import AuditLog
 from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import ConfigError
 from fedgov.tls import TlsFiles, server_credentials
-from fedgov.v1 import aggregator_pb2_grpc
 
 __all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SERVICE_NAME = "fedgov.v1.Aggregator"
 MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows: 8 MiB is generous
@@ -36,23 +50,55 @@ MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows: 8 MiB is generous
 _EXCLUSIVE_PORT = [("grpc.so_reuseport", 0)]
 
 
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread, for one server."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="fedgov-agg-loop", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result (from another thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
 @dataclass
 class RunningServer:
-    server: grpc.Server
+    server: grpc.aio.Server
     port: int
     handler: AggregatorHandler
-    health: health.HealthServicer
-    health_server: grpc.Server | None = None
+    health: health.aio.HealthServicer
+    health_server: grpc.aio.Server | None = None
+    servicer: AggregatorServicer | None = None
+    _loop: _LoopThread | None = field(default=None, repr=False)
 
     def stop(self, grace: float | None = 5.0) -> None:
-        """Stop taking calls, wake command streams, let in-flight calls finish."""
-        self.health.enter_graceful_shutdown()
-        self.handler.hub.close()
-        self.server.stop(grace).wait()
+        """Stop taking calls, end command streams, let in-flight calls finish."""
+        loop = self._loop
+        if loop is None:
+            return  # already stopped
+        self._loop = None
+        loop.run(self._stop(grace))
+        loop.close()
+        if self.servicer is not None:
+            self.servicer.pool.shutdown(wait=True)
         if self.handler.coordinator is not None:
             self.handler.coordinator.close()
+
+    async def _stop(self, grace: float | None) -> None:
+        await self.health.enter_graceful_shutdown()
+        self.handler.hub.close()
+        await self.server.stop(grace)
         if self.health_server is not None:
-            self.health_server.stop(None)
+            await self.health_server.stop(None)
 
 
 def create_server(
@@ -69,6 +115,8 @@ def create_server(
     health_address: str | None = None,
     training: TrainingSettings | None = None,
     cooldown_s: float = 0.0,
+    limits: CallLimits | None = None,
+    keepalive: Keepalive | None = None,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned).
 
@@ -77,31 +125,57 @@ def create_server(
     certificate names. Without it (``--insecure``) identities are not checked.
     With ``audit`` and ``checkpoint_key`` every acknowledgement carries a signed
     checkpoint of the audit log (:mod:`aggregator.anchors`).
+    ``max_workers`` threads do the blocking work of calls; ``limits`` caps the
+    calls in flight, ``keepalive`` says when a silent peer is dropped.
     """
     handler = AggregatorHandler(store, CommandHub(), central, audit, checkpoint_key)
     handler.cooldown_ms = int(cooldown_s * 1000)
     if training is not None:
         handler.start_retraining(training)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
-        options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            *_EXCLUSIVE_PORT,
-        ],
+    servicer = AggregatorServicer(
+        handler,
+        require_identity=tls is not None,
+        metrics=AggregatorMetrics(registry or CollectorRegistry(), store=store),
+        admission=Admission(limits or CallLimits()),
+        pool=futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
     )
-    aggregator_pb2_grpc.add_AggregatorServicer_to_server(
-        AggregatorServicer(
-            handler,
-            require_identity=tls is not None,
-            metrics=AggregatorMetrics(registry or CollectorRegistry(), store=store),
-        ),
-        server,
-    )
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if tls is None:
         log.warning("aggregator serving WITHOUT TLS: silo identities are not authenticated")
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        *(keepalive or Keepalive()).options(),
+        *servicer.admission.limits.options(),
+        *_EXCLUSIVE_PORT,
+    ]
+    loop = _LoopThread()
+    try:
+        running = loop.run(
+            _start(address, servicer, options, tls, health_address),
+        )
+    except BaseException:
+        loop.close()
+        servicer.pool.shutdown(wait=False)
+        if handler.coordinator is not None:
+            handler.coordinator.close()
+        raise
+    running._loop = loop
+    log.info("aggregator listening on port %d", running.port)
+    return running
+
+
+async def _start(
+    address: str,
+    servicer: AggregatorServicer,
+    options: list[tuple[str, Any]],
+    tls: TlsFiles | None,
+    health_address: str | None,
+) -> RunningServer:
+    """Bind and start the server (and the plaintext health port) on the running loop."""
+    server = grpc.aio.server(options=options)
+    add_service(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = _listen(
         server,
         address,
@@ -113,9 +187,7 @@ def create_server(
     if health_address:
         # Kubelet gRPC probes cannot present a client certificate: a plaintext
         # port that serves nothing but grpc.health.v1.
-        health_server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=2), options=_EXCLUSIVE_PORT
-        )
+        health_server = grpc.aio.server(options=_EXCLUSIVE_PORT)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         _listen(
             health_server,
@@ -124,12 +196,11 @@ def create_server(
             f"cannot listen on {health_address} for health checks: "
             "the address is in use or invalid",
         )
-        health_server.start()
-    server.start()
+        await health_server.start()
+    await server.start()
     for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("aggregator listening on port %d", port)
-    return RunningServer(server, port, handler, health_servicer, health_server)
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, servicer.handler, health_servicer, health_server, servicer)
 
 
 def serve_forever(running: RunningServer) -> None:
@@ -148,7 +219,7 @@ def serve_forever(running: RunningServer) -> None:
 
 
 def _listen(
-    server: grpc.Server, address: str, creds: grpc.ServerCredentials | None, refused: str
+    server: grpc.aio.Server, address: str, creds: grpc.ServerCredentials | None, refused: str
 ) -> int:
     """Bind ``address`` (plaintext without ``creds``); ConfigError ``refused`` if it cannot."""
     try:

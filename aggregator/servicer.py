@@ -6,14 +6,24 @@ so nothing below sees a 100,000-character model id or a time in the year
 300,000,000, then checks the caller against the RPC -> roles table, and
 sends every error out through :mod:`aggregator._status`. Answers travel
 through :mod:`aggregator.query_serde`.
+
+The server is ``grpc.aio``. A unary method is a plain function that the
+decorator runs, with the checks, on a bounded pool of worker threads
+(:meth:`AggregatorServicer.off_loop`): decoding and ingesting a report, store
+reads, policy evaluation and building answers never hold the event loop. The
+command stream is a coroutine: it waits on the loop and costs no thread; a
+silo holds one (:class:`aggregator.silo_commands.CommandHub`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -25,7 +35,9 @@ from aggregator._rows import command_to_proto
 from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
+from aggregator.limits import Admission
 from fedgov import __version__
+from fedgov.errors import Superseded
 from fedgov.report import Report
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
@@ -35,6 +47,13 @@ from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
 __all__ = ["AggregatorServicer"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# An open command stream looks at the store on its own this often (seconds, with
+# jitter), for commands written by another aggregator process sharing the store;
+# commands sent through this process wake their stream at once.
+RECHECK_S = 60.0
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
@@ -53,10 +72,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         *,
         require_identity: bool = False,
         metrics: AggregatorMetrics | None = None,
+        admission: Admission | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self.handler = handler
         self.require_identity = require_identity
         self.metrics = metrics or AggregatorMetrics(CollectorRegistry())
+        self.admission = admission or Admission()
+        self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
+        self.recheck_s = RECHECK_S
+
+    def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        """Run blocking ``fn(*args)`` on a worker thread of :attr:`pool`."""
+        return asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Under mTLS a caller acts only as the identity its certificate names."""
@@ -109,25 +137,29 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             raise
 
     @rpc("command stream")
-    def StreamCommands(
-        self, request: pb.StreamCommandsRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.Command]:
+    async def StreamCommands(
+        self, request: pb.StreamCommandsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Command]:
         silo = request.silo_id
-        hub = self.handler.hub
-        # A cancelled or finished stream wakes its waiter instead of sleeping on.
-        context.add_callback(hub.wake_all)
-        sent: set[str] = set()
-        seen = hub.version(silo)
+        stream = self.handler.hub.open(silo)  # ends an older stream of the same silo
         log.info("command stream opened by %s", silo)
         self.metrics.open_streams.inc()
-        context.add_callback(self.metrics.open_streams.dec)
-        while context.is_active() and not hub.closed:
-            for cmd in self.handler.pending_commands(silo):
-                if cmd.command_id not in sent:
-                    sent.add(cmd.command_id)
-                    yield command_to_proto(cmd)
-            # The timeout only bounds how long a dead peer holds a thread.
-            seen = hub.wait(silo, seen, timeout=30.0)
+        try:
+            while not stream.ended:
+                stream.rearm()
+                for cmd in await self.off_loop(self.handler.pending_commands, silo):
+                    if cmd.command_id not in stream.sent:
+                        stream.sent.add(cmd.command_id)
+                        yield command_to_proto(cmd)
+                await stream.wait(self.recheck_s * random.uniform(0.5, 1.0))
+        finally:
+            self.handler.hub.release(stream)
+            self.metrics.open_streams.dec()
+        if stream.superseded:
+            raise Superseded(
+                f"command stream of silo {silo!r}: replaced by a newer stream of the same "
+                "silo (another connection with its identity); a silo holds one stream"
+            )
         log.info("command stream for %s closed", silo)
 
     @rpc(lambda r: f"ack of command {r.command_id!r}")

@@ -1,17 +1,23 @@
 """Commands to silos: durable rows in the store, and wake-ups for their streams.
 
 :class:`Commands` stores a command for each silo (audited), lists a silo's
-pending ones and records its acknowledgements. The :class:`CommandHub` only
-tells an open stream that a silo has something new, so streams block on a
-condition instead of polling.
+pending ones and records its acknowledgements. The commands to deliver live
+in the store only; process memory holds the open streams, nothing else.
+
+The :class:`CommandHub` keeps one :class:`CommandStream` per silo, the one
+open now: a stream opened by a silo that already holds one replaces it (the
+old one is told it was superseded and ends), so a silo that reconnects after
+a network cut is never refused because its dead stream has not timed out
+yet. :meth:`CommandHub.notify` may be called from any thread; it wakes the
+streams on their event loop, so a stream costs no thread while it waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,47 +25,92 @@ from aggregator._audit import Audit
 from aggregator.store import CommandRecord, Store
 from fedgov.errors import ReportRejected
 
-__all__ = ["CommandHub", "Commands"]
+__all__ = ["CommandHub", "CommandStream", "Commands"]
 
 log = logging.getLogger(__name__)
 
 
+class CommandStream:
+    """One open stream of a silo: woken when the silo may have new commands."""
+
+    def __init__(self, silo: str) -> None:
+        self.silo = silo
+        self.superseded = False  # a newer stream of the same silo took over
+        self.closed = False  # the server is stopping
+        self.sent: set[str] = set()  # command ids already sent on this stream
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        return self.superseded or self.closed
+
+    def wake(self) -> None:
+        """Thread-safe: the stream looks at the store again soon."""
+        try:
+            self._loop.call_soon_threadsafe(self._event.set)
+        except RuntimeError:  # the loop is closed: the stream is gone with it
+            pass
+
+    def rearm(self) -> None:
+        """Forget earlier wake-ups; call before reading the store, so none is lost."""
+        self._event.clear()
+
+    async def wait(self, timeout: float) -> None:
+        """Until woken, or ``timeout`` seconds (a look at the store now and then)."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
 class CommandHub:
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._version: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._open: dict[str, CommandStream] = {}
         self._closed = False
 
+    def open(self, silo: str) -> CommandStream:
+        """Register a new stream for ``silo`` (on the server's loop); an older one ends."""
+        stream = CommandStream(silo)
+        with self._lock:
+            stream.closed = self._closed
+            old = self._open.get(silo)
+            self._open[silo] = stream
+        if old is not None:
+            log.info("command stream of %s replaced by a new one", silo)
+            old.superseded = True
+            old.wake()
+        return stream
+
+    def release(self, stream: CommandStream) -> None:
+        """The stream has ended; forget it unless a newer one has taken its place."""
+        with self._lock:
+            if self._open.get(stream.silo) is stream:
+                del self._open[stream.silo]
+
     def notify(self, silos: Iterable[str]) -> None:
-        with self._cond:
-            for s in silos:
-                self._version[s] += 1
-            self._cond.notify_all()
-
-    def version(self, silo: str) -> int:
-        with self._cond:
-            return self._version[silo]
-
-    def wait(self, silo: str, seen: int, timeout: float | None = None) -> int:
-        """Block until the silo's version moves past ``seen``, the hub closes, or timeout."""
-        with self._cond:
-            self._cond.wait_for(
-                lambda: self._closed or self._version[silo] != seen, timeout=timeout
-            )
-            return self._version[silo]
-
-    def wake_all(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        with self._lock:
+            streams = [self._open[s] for s in silos if s in self._open]
+        for stream in streams:
+            stream.wake()
 
     def close(self) -> None:
-        with self._cond:
+        """End every open stream (the server is stopping)."""
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            streams = list(self._open.values())
+        for stream in streams:
+            stream.closed = True
+            stream.wake()
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def open_streams(self) -> int:
+        with self._lock:
+            return len(self._open)
 
 
 class Commands:

@@ -12,7 +12,9 @@ non-zero exit code without a traceback::
     ├── TransportError              the aggregator cannot be reached
     ├── ReportRejected              the aggregator refused a report (invalid counts, oversized...)
     │   └── NotRegistered           the silo, model or spec digest was never registered
-    └── QueryError                  a query is malformed or names something unknown
+    ├── QueryError                  a query is malformed or names something unknown
+    ├── Overloaded                  too many calls in flight for now; retry later
+    └── Superseded                  a newer call took this one's place (a silo's command stream)
 
 Messages say what was wrong, where (file, line, field) and what to do.
 """
@@ -24,10 +26,12 @@ __all__ = [
     "DataError",
     "GovernanceError",
     "NotRegistered",
+    "Overloaded",
     "PolicyError",
     "QueryError",
     "ReportRejected",
     "SpecError",
+    "Superseded",
     "TransportError",
 ]
 
@@ -101,3 +105,16 @@ class QueryError(GovernanceError):
     """A compliance query is malformed or names something unknown."""
 
     exit_code = 2
+
+
+class Overloaded(GovernanceError):
+    """The aggregator has too many calls of this kind in flight (from this caller, or
+    from everyone); nothing was done, and the same call later may succeed."""
+
+    exit_code = 5
+
+
+class Superseded(GovernanceError):
+    """A newer call of the same caller replaced this one (a silo holds one command stream)."""
+
+    exit_code = 5

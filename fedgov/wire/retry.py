@@ -1,7 +1,9 @@
 """Calling the aggregator with retries: exponential backoff with full jitter.
 
 Only transient failures are retried: UNAVAILABLE (the aggregator down or
-restarting, the connection lost) and DEADLINE_EXCEEDED (no answer in time).
+restarting, the connection lost), DEADLINE_EXCEEDED (no answer in time), and
+RESOURCE_EXHAUSTED marked busy (trailer :data:`BUSY_KEY`: too many calls in
+flight at the aggregator, nothing done).
 Any other status is the aggregator's or gRPC's real answer and retrying would
 get it again, so it is raised at once with its code and details:
 INVALID_ARGUMENT, OUT_OF_RANGE and RESOURCE_EXHAUSTED (a message over gRPC's
@@ -24,13 +26,16 @@ import grpc
 
 from fedgov.errors import NotRegistered, QueryError, ReportRejected, TransportError
 
-__all__ = ["Backoff", "call_with_retry"]
+__all__ = ["BUSY_KEY", "Backoff", "call_with_retry"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# The trailer the aggregator adds to a RESOURCE_EXHAUSTED that means "busy, try later"
+# rather than "this message is over gRPC's size limits".
+BUSY_KEY = "fedgov-busy"
 _REFUSED = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE})
 
 
@@ -75,12 +80,12 @@ def call_with_retry(
                 raise rejected(f"{what}: permission denied: {detail}") from None
             if code in _REFUSED:
                 raise rejected(f"{what}: {detail}") from None
-            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED and not _busy(exc):
                 raise rejected(
                     f"{what}: {detail} (the request or its answer is larger than gRPC allows; "
                     "send less, or narrow the query)"
                 ) from None
-            if code not in _TRANSIENT:
+            if code not in _TRANSIENT and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise TransportError(
                     f"{what}: aggregator at {address} answered {code.name}: {detail}"
                 ) from None
@@ -106,3 +111,9 @@ def call_with_retry(
                     raise TransportError(f"{what}: stopped while retrying") from None
             else:
                 time.sleep(delay)
+
+
+def _busy(exc: grpc.RpcError) -> bool:
+    """Whether the aggregator marked this status as "busy, nothing done, try later"."""
+    trailers = getattr(exc, "trailing_metadata", lambda: None)() or ()
+    return any(key == BUSY_KEY for key, _ in trailers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +44,9 @@ class FakeContext:
     def auth_context(self) -> dict[str, list[bytes]]:
         return {"x509_pem_cert": [self.pem]} if self.pem else {}
 
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
+
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         self.code, self.details = code, details
         raise Aborted(details)
@@ -64,8 +69,17 @@ def call(servicer: AggregatorServicer, pki: Path) -> Call:
 
     def make(rpc: str, request: Any, peer: str | None) -> FakeContext:
         context = FakeContext(pki, peer)
+
+        async def run() -> None:  # the methods are coroutines (grpc.aio)
+            answer = getattr(servicer, rpc)(request, context)
+            if inspect.isasyncgen(answer):
+                async for _ in answer:
+                    pass
+            else:
+                await answer
+
         try:
-            getattr(servicer, rpc)(request, context)
+            asyncio.run(run())
         except Aborted:
             pass
         return context

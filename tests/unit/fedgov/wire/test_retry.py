@@ -6,12 +6,17 @@ import grpc
 import pytest
 
 from fedgov.errors import NotRegistered, QueryError, ReportRejected, TransportError
-from fedgov.wire.retry import Backoff, call_with_retry
+from fedgov.wire.retry import BUSY_KEY, Backoff, call_with_retry
 
 
 class _Failed(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
+    def __init__(
+        self, code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self._code, self._details, self._trailers = code, details, trailers
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._trailers
 
     def code(self) -> grpc.StatusCode:
         return self._code
@@ -20,13 +25,18 @@ class _Failed(grpc.RpcError):
         return self._details
 
 
-def _attempts(code: grpc.StatusCode, expected: type[Exception], **kw: object) -> tuple[int, str]:
+Trailers = tuple[tuple[str, str], ...]
+
+
+def _attempts(
+    code: grpc.StatusCode, expected: type[Exception], trailers: Trailers = (), **kw: object
+) -> tuple[int, str]:
     calls = 0
 
     def fail() -> None:
         nonlocal calls
         calls += 1
-        raise _Failed(code, "the details")
+        raise _Failed(code, "the details", trailers)
 
     with pytest.raises(expected) as err:
         call_with_retry(
@@ -71,3 +81,12 @@ def test_a_transient_status_is_retried_until_the_deadline(code: grpc.StatusCode)
 def test_a_query_rejection_is_a_query_error() -> None:
     calls, _ = _attempts(grpc.StatusCode.INVALID_ARGUMENT, QueryError, rejected=QueryError)
     assert calls == 1
+
+
+def test_a_busy_aggregator_is_retried_but_an_oversized_message_is_not() -> None:
+    calls, message = _attempts(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, TransportError, trailers=((BUSY_KEY, "1"),)
+    )
+    assert calls > 1 and "RESOURCE_EXHAUSTED the details" in message
+    calls, message = _attempts(grpc.StatusCode.RESOURCE_EXHAUSTED, ReportRejected)
+    assert calls == 1 and "larger than gRPC allows" in message
