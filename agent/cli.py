@@ -65,6 +65,7 @@ def checkpoints(args: argparse.Namespace) -> int:
     checkpoint of its own audit log; the agent keeps them in its state. --json prints
     the file `fedgov audit verify AGGREGATOR_LOG --checkpoints FILE --public-key PEM` reads.
     """
+    from contextlib import closing
     from pathlib import Path
 
     from agent.config import load_agent_config
@@ -75,10 +76,7 @@ def checkpoints(args: argparse.Namespace) -> int:
     state_dir = load_agent_config(args.config).state_dir if args.config else Path(args.state_dir)
     if not (state_dir / STATE_FILE).is_file():
         raise ConfigError(f"{state_dir}: no {STATE_FILE} there; is it the agent's state_dir?")
-    state = AgentState(state_dir)
-    try:
+    with closing(AgentState(state_dir)) as state:
         found = state.checkpoints()
-    finally:
-        state.close()
     print_checkpoints(found, as_json=args.json)
     return 0

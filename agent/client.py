@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from fedgov.wire import checkpoint_from_proto, report_to_proto
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
-__all__ = ["Ack", "AggregatorClient", "Command"]
+__all__ = ["Ack", "AggregatorClient", "Command", "register_request"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,30 @@ class Ack:
 
     duplicate: bool  # it had the report already
     checkpoint: Checkpoint | None  # its newest signed audit checkpoint, for the silo to keep
+
+
+def register_request(
+    silo_id: str,
+    jurisdiction: str,
+    specs: Sequence[MonitoringSpec],
+    policy_bundle_digest: str = "",
+) -> pb.RegisterRequest:
+    """What an agent registers: its silo, its policy bundle and each model with its spec."""
+    return pb.RegisterRequest(
+        silo_id=silo_id,
+        jurisdiction=jurisdiction,
+        policy_bundle_digest=policy_bundle_digest,
+        agent_version=__version__,
+        models=[
+            pb.ModelServed(
+                model_id=s.model_id,
+                model_version=s.model_version,
+                spec_digest=s.digest,
+                spec_json=json.dumps(s.to_dict(), sort_keys=True),
+            )
+            for s in specs
+        ],
+    )
 
 
 class AggregatorClient:
@@ -77,23 +102,7 @@ class AggregatorClient:
         specs: Sequence[MonitoringSpec],
         policy_bundle_digest: str,
     ) -> str:
-        import json
-
-        req = pb.RegisterRequest(
-            silo_id=silo_id,
-            jurisdiction=jurisdiction,
-            policy_bundle_digest=policy_bundle_digest,
-            agent_version=__version__,
-            models=[
-                pb.ModelServed(
-                    model_id=s.model_id,
-                    model_version=s.model_version,
-                    spec_digest=s.digest,
-                    spec_json=json.dumps(s.to_dict(), sort_keys=True),
-                )
-                for s in specs
-            ],
-        )
+        req = register_request(silo_id, jurisdiction, specs, policy_bundle_digest)
         resp = self._call(
             f"register {silo_id}",
             lambda: self._stub.Register(req, timeout=self.timeout),

@@ -10,6 +10,7 @@ only if every silo's local decision and every group's central decision allow.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from aggregator._audit import Audit
 from aggregator.central import CentralGate
@@ -26,24 +27,17 @@ __all__ = ["Gates"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Gates:
-    def __init__(
-        self,
-        store: Store,
-        specs: SpecCache,
-        latest: LatestReports,
-        central: CentralGate | None,
-        registry: ModelRegistry,
-        jobs: JobTrigger,
-        audit: Audit,
-    ) -> None:
-        self._store = store
-        self._specs = specs
-        self._latest = latest
-        self.central = central
-        self._registry = registry
-        self._jobs = jobs
-        self._audit = audit
+    """The central gate (``central``, None: no central policy) and the promotion gate."""
+
+    _store: Store
+    _specs: SpecCache
+    _latest: LatestReports
+    central: CentralGate | None
+    _registry: ModelRegistry
+    _jobs: JobTrigger
+    _audit: Audit
 
     def evaluate_central(
         self, model_id: str, model_version: str, group: str

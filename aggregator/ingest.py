@@ -14,6 +14,7 @@ request and the central gate. Every outcome is audited.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from aggregator._audit import Audit
 from aggregator.anchors import SiloHeads
@@ -42,30 +43,20 @@ def _about(report: Report) -> dict[str, str]:
     }
 
 
+@dataclass(eq=False)
 class Ingest:
-    def __init__(
-        self,
-        store: Store,
-        specs: SpecCache,
-        registry: ModelRegistry,
-        gates: Gates,
-        jobs: JobTrigger,
-        reannotation: Reannotation,
-        audit: Audit,
-        heads: SiloHeads | None = None,
-    ) -> None:
-        self._store = store
-        self._specs = specs
-        self._registry = registry
-        self._gates = gates
-        self._jobs = jobs
-        self._reannotation = reannotation
-        self._audit = audit
-        self._heads = heads or SiloHeads(store, audit)
-        # The link of the last report this process stored per (silo, model, version).
-        # A stored report never changes, so it stands for the newest one whenever the
-        # store's newest id is its id (another aggregator may have stored a newer one).
-        self._links: dict[tuple[str, str, str], ReportLink] = {}
+    _store: Store
+    _specs: SpecCache
+    _registry: ModelRegistry
+    _gates: Gates
+    _jobs: JobTrigger
+    _reannotation: Reannotation
+    _audit: Audit
+    _heads: SiloHeads
+    # The link of the last report this process stored per (silo, model, version).
+    # A stored report never changes, so it stands for the newest one whenever the
+    # store's newest id is its id (another aggregator may have stored a newer one).
+    _links: dict[tuple[str, str, str], ReportLink] = field(default_factory=dict, init=False)
 
     def ingest(self, report: Report) -> bool:
         """Validate and store; returns True if this report_id was already stored.

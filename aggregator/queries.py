@@ -33,11 +33,11 @@ from fedgov.report import now_ms
 __all__ = ["Queries"]
 
 
+@dataclass(eq=False)
 class Queries:
-    def __init__(self, store: Store, specs: SpecCache, latest: LatestReports) -> None:
-        self._store = store
-        self._specs = specs
-        self._latest = latest
+    _store: Store
+    _specs: SpecCache
+    _latest: LatestReports
 
     def drift(
         self,

@@ -42,20 +42,13 @@ class ModelRegistration:
     spec_json: str
 
 
+@dataclass(eq=False)
 class Registration:
-    def __init__(
-        self,
-        store: Store,
-        specs: SpecCache,
-        registry: ModelRegistry,
-        hub: CommandHub,
-        audit: Audit,
-    ) -> None:
-        self._store = store
-        self._specs = specs
-        self._registry = registry
-        self._hub = hub
-        self._audit = audit
+    _store: Store
+    _specs: SpecCache
+    _registry: ModelRegistry
+    _hub: CommandHub
+    _audit: Audit
 
     def approve(
         self, silo_id: str, jurisdiction: str, *, approved_by: str, reason: str

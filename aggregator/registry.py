@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aggregator._audit import Audit
@@ -29,12 +30,12 @@ log = logging.getLogger(__name__)
 PRODUCTION = "production"
 
 
+@dataclass(eq=False)
 class ModelRegistry:
-    def __init__(self, store: Store, specs: SpecCache, commands: Commands, audit: Audit) -> None:
-        self._store = store
-        self._specs = specs
-        self._commands = commands
-        self._audit = audit
+    _store: Store
+    _specs: SpecCache
+    _commands: Commands
+    _audit: Audit
 
     def ensure_registered(self, model_id: str, version: str, digest: str, silo: str) -> None:
         """The first version a silo serves enters the registry as production."""

@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aggregator._audit import Audit
@@ -113,11 +114,11 @@ class CommandHub:
             return len(self._open)
 
 
+@dataclass(eq=False)
 class Commands:
-    def __init__(self, store: Store, hub: CommandHub, audit: Audit) -> None:
-        self._store = store
-        self._hub = hub
-        self._audit = audit
+    _store: Store
+    _hub: CommandHub
+    _audit: Audit
 
     def send(
         self, job_id: str, kind: str, silos: Sequence[str], reason: str, payload: dict[str, Any]

@@ -9,6 +9,7 @@ read it, and the store, without a running aggregator.
 from __future__ import annotations
 
 import argparse
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,10 +106,7 @@ def checkpoints(args: argparse.Namespace) -> int:
     from aggregator.store import create_store
     from fedgov.cli.verbs_audit import print_checkpoints
 
-    store = create_store(args.db)
-    try:
+    with closing(create_store(args.db)) as store:
         found = store.checkpoints()
-    finally:
-        store.close()
     print_checkpoints(found, as_json=args.json)
     return 0

@@ -209,10 +209,23 @@ PATH = Value("PATH")
 
 
 def add_option(
-    p: argparse.ArgumentParser, flag: str, value: Value, help: str, *, default: Any = None
+    p: argparse.ArgumentParser,
+    flag: str,
+    value: Value,
+    help: str,
+    *,
+    default: Any = None,
+    required: bool = False,
 ) -> None:
     """``flag VALUE``: an option with a value of the kind ``value``."""
-    p.add_argument(flag, default=default, type=value.convert, metavar=value.metavar, help=help)
+    p.add_argument(
+        flag,
+        default=default,
+        required=required,
+        type=value.convert,
+        metavar=value.metavar,
+        help=help,
+    )
 
 
 def add_actions(verbs: Verbs, verb: str, help: str) -> Verbs:

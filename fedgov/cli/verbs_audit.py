@@ -54,21 +54,23 @@ def register(verbs: Verbs) -> None:
     t.add_common(h)
 
 
+_SILO = t.Value("SILO", t.identifier)
+
+
 def _add_aggregator(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument(
+    t.add_option(
+        p,
         "--aggregator",
+        t.ADDRESS,
+        "fetch the silo's anchored heads from this aggregator",
         required=required,
-        default=None,
-        type=t.address,
-        metavar="HOST:PORT",
-        help="fetch the silo's anchored heads from this aggregator",
     )
-    p.add_argument(
+    t.add_option(
+        p,
         "--silo",
+        _SILO,
+        "the silo whose log it is (with --aggregator)",
         required=required,
-        default=None,
-        type=t.identifier,
-        help="the silo whose log it is (with --aggregator)",
     )
     t.add_tls_options(p)
 

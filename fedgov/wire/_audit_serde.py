@@ -14,17 +14,14 @@ from collections.abc import Iterable
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
 from fedgov.v1 import aggregator_pb2 as pb
+from fedgov.wire._fields import fields_of
 
 __all__ = ["checkpoint_from_proto", "checkpoint_to_proto", "heads_from_proto", "heads_to_proto"]
 
 
 def checkpoint_to_proto(cp: Checkpoint) -> pb.Checkpoint:
     return pb.Checkpoint(
-        seq=cp.seq,
-        head=cp.head,
-        time_unix_ms=cp.time_ms,
-        signature=cp.signature,
-        key_id=cp.key_id,
+        **fields_of(cp, "seq", "head", "signature", "key_id", time_unix_ms="time_ms")
     )
 
 
@@ -38,7 +35,7 @@ def heads_to_proto(silo_id: str, heads: Iterable[ReceivedHead]) -> pb.AuditHeads
         silo_id=silo_id,
         heads=[
             pb.AuditHeadRow(
-                seq=h.seq, hash=h.hash, report_id=h.report_id, received_unix_ms=h.received_ms
+                **fields_of(h, "seq", "hash", "report_id", received_unix_ms="received_ms")
             )
             for h in heads
         ],

@@ -22,6 +22,7 @@ from fedgov.report import Report
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError, check_request, json_from_wire
 from fedgov.wire._decision_serde import decision_from_proto, decision_to_proto
+from fedgov.wire._fields import fields_of
 from fedgov.wire._stats_serde import stats_from_proto, stats_to_proto
 
 __all__ = [
@@ -33,21 +34,26 @@ __all__ = [
 ]
 
 
+# Report fields the message holds as they are, under the same name.
+_SAME_FIELDS = (
+    "report_id",
+    "silo_id",
+    "jurisdiction",
+    "model_id",
+    "model_version",
+    "spec_digest",
+    "input_digest",
+    "prev_report_hash",
+)
+
+
 def report_to_proto(r: Report) -> report_pb2.Report:
     return report_pb2.Report(
-        report_id=r.report_id,
-        silo_id=r.silo_id,
-        jurisdiction=r.jurisdiction,
-        model_id=r.model_id,
-        model_version=r.model_version,
+        **fields_of(r, *_SAME_FIELDS, created_unix_ms="created_ms"),
         window=report_pb2.Window(start_unix_ms=r.window_start_ms, end_unix_ms=r.window_end_ms),
-        spec_digest=r.spec_digest,
         stats=stats_to_proto(r.stats),
         metrics_json=json.dumps(r.metrics, sort_keys=True, allow_nan=False),
         decision=decision_to_proto(r.decision),
-        input_digest=r.input_digest,
-        created_unix_ms=r.created_ms,
-        prev_report_hash=r.prev_report_hash,
         audit_head=(
             None
             if r.audit_head is None

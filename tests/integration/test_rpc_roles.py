@@ -20,9 +20,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from support.pki import audit_records, make_pki, mtls_aggregator, named_only, tls_files
 from support.reports import report_of
-from support.servers import registration
 from support.specs import stats_of
 
+from agent.client import register_request
 from aggregator._rpc import RPC_ROLES
 from aggregator.server import RunningServer
 from fedgov.spec import MonitoringSpec
@@ -49,21 +49,9 @@ CALLERS: dict[str, tuple[str, str | None]] = {
 
 def _requests(spec: MonitoringSpec) -> dict[str, Any]:
     """A request per RPC that passes the wire checks; others are built from the descriptor."""
-    model = registration(spec)
     report = report_to_proto(report_of(spec, stats_of(spec, credit_data(200, seed=3)), "walk"))
     return {
-        "Register": pb.RegisterRequest(
-            silo_id=OWN,
-            jurisdiction=OWN,
-            models=[
-                pb.ModelServed(
-                    model_id=model.model_id,
-                    model_version=model.model_version,
-                    spec_digest=model.spec_digest,
-                    spec_json=model.spec_json,
-                )
-            ],
-        ),
+        "Register": register_request(OWN, OWN, [spec]),
         "SubmitReport": pb.SubmitReportRequest(report=report),
         "AckCommand": pb.CommandAck(command_id="c1", silo_id=OWN, status="accepted"),
         "QueryDrift": pb.DriftQuery(psi_threshold=0.2, silo_id=OWN),

@@ -63,17 +63,12 @@ TRICKY: dict[str, Any] = {
 }
 
 PATHS: list[tuple[str, ...]] = [
-    ("drift", "features", "income", "psi"),
-    ("drift", "features", "income", "n"),
-    ("drift", "features", "income", "neg0"),
-    ("drift", "features", "a.b[0]", "psi"),
-    ("drift", "features", 'say "hi"', "psi"),
-    ("drift", "features", "größe", "psi"),
-    ("drift", "features", "flags", "psi"),
-    ("drift", "features", "flags", "text"),
-    ("drift", "features", "flags", "none"),
-    ("drift", "features", "flags", "list"),
-    ("drift", "features", "flags", "obj"),
+    # every figure of every feature above
+    *(
+        ("drift", "features", name, figure)
+        for name, figures in TRICKY["drift"]["features"].items()
+        for figure in figures
+    ),
     ("drift", "features", "missing", "psi"),
     ("drift", "features", "income", "psi", "deeper"),
     ("fairness", "sex", "demographic_parity_ratio"),

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 from support.opa_emulator import OpaEmulator
-from support.rego import V0_POLICY
+from support.policy_input import attribute, feature, group, policy_input
+from support.rego import EMPTY, V0_POLICY, V1
 
 from fedgov.errors import PolicyError
 from fedgov.policy import (
@@ -31,9 +32,6 @@ from fedgov.policy import (
     RegoEngine,
     default_bundle_path,
 )
-
-V1 = "package fedgov\n\nimport rego.v1\n\n"
-EMPTY = '{"allow": true, "deny": [], "warn": [], "actions": []}'
 
 
 @dataclass(frozen=True)
@@ -58,22 +56,10 @@ DEFAULT_MODULES = {
 }
 DEFAULT_DATA = json.loads((default_bundle_path() / "data.json").read_text(encoding="utf-8"))
 
-REPORT: dict[str, Any] = {
-    "model": {"id": "credit-risk", "version": "3"},
-    "silo": "hospital-a",
-    "jurisdiction": "EU",
-    "window": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z"},
-    "sample_size": 1000,
-    "drift": {"features": {"age": {"psi": 0.35, "psi_pvalue": 0.001, "missing_rate": 0.0}}},
-    "fairness": {
-        "sex": {
-            "demographic_parity_difference": 0.05,
-            "demographic_parity_ratio": 0.9,
-            "equalized_odds_difference": 0.3,
-            "groups": {"f": {"count": 480, "selection_rate": 0.45, "tpr": 0.8, "fpr": 0.1}},
-        }
-    },
-}
+REPORT = policy_input(
+    features={"age": feature(0.35, 0.001)},
+    fairness={"sex": attribute(0.05, 0.9, 0.3, {"f": group(480, 0.45)})},
+)
 
 GATE = V1 + (
     "deny contains msg if {\n"

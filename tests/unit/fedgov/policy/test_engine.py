@@ -2,56 +2,33 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from support.rego import V0_POLICY
+from support.policy_input import attribute, changed, feature, group, policy_input
+from support.rego import EMPTY, V0_POLICY, V1
 
 from fedgov.errors import PolicyError
 from fedgov.policy import Decision, PolicyEngine, RegoEngine, default_bundle_path
 
 DEFAULT = default_bundle_path()
 
-HEALTHY: dict[str, Any] = {
-    "model": {"id": "credit-risk", "version": "3"},
-    "silo": "hospital-a",
-    "jurisdiction": "EU",
-    "window": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z"},
-    "sample_size": 1000,
-    "drift": {
-        "features": {
-            "age": {"psi": 0.05, "psi_pvalue": 0.4, "missing_rate": 0.0},
-            "income": {"psi": 0.1, "psi_pvalue": 0.2, "missing_rate": 0.01},
-        }
+HEALTHY = policy_input(
+    features={"age": feature(0.05, 0.4), "income": feature(0.1, 0.2, 0.01)},
+    fairness={
+        "sex": attribute(
+            0.05, 0.9, 0.1, {"f": group(480, 0.45), "m": group(520, 0.5, tpr=0.82, fpr=0.12)}
+        )
     },
-    "fairness": {
-        "sex": {
-            "demographic_parity_difference": 0.05,
-            "demographic_parity_ratio": 0.9,
-            "equalized_odds_difference": 0.1,
-            "groups": {
-                "f": {"count": 480, "selection_rate": 0.45, "tpr": 0.8, "fpr": 0.1},
-                "m": {"count": 520, "selection_rate": 0.5, "tpr": 0.82, "fpr": 0.12},
-            },
-        }
-    },
-}
+)
 
 
 def with_changes(**paths: Any) -> dict[str, Any]:
     """HEALTHY with values replaced; keys are paths joined by '__'."""
-    out = copy.deepcopy(HEALTHY)
-    for path, value in paths.items():
-        *parents, leaf = path.split("__")
-        node = out
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return out
+    return changed(HEALTHY, paths, sep="__")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +40,11 @@ def make_bundle(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")
     return root
+
+
+def policy_bundle(root: Path, text: str) -> Path:
+    """A bundle of one module, policy.rego."""
+    return make_bundle(root, {"policy.rego": text})
 
 
 # --- the default bundle -----------------------------------------------------
@@ -220,31 +202,23 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_syntax_error_with_unicode_before_it(tmp_path: Path) -> None:
-    root = make_bundle(
-        tmp_path, {"policy.rego": 'package fedgov\n# café, naïve\ndecision := {"é": 1 +}\n'}
-    )
+    root = policy_bundle(tmp_path, 'package fedgov\n# café, naïve\ndecision := {"é": 1 +}\n')
     with pytest.raises(PolicyError) as info:
         RegoEngine.from_bundle(root)
     assert (info.value.line, info.value.column) == (3, 14)
 
 
 def test_bundle_without_decision_rule_is_rejected(tmp_path: Path) -> None:
-    root = make_bundle(
-        tmp_path, {"policy.rego": "package fedgov\n\nimport rego.v1\n\nallow := true\n"}
-    )
+    root = policy_bundle(tmp_path, V1 + "allow := true\n")
     with pytest.raises(PolicyError, match=r"no rule produces data\.fedgov\.decision"):
         RegoEngine.from_bundle(root)
 
 
 def test_decision_from_a_package_is_accepted(tmp_path: Path) -> None:
-    root = make_bundle(
+    root = policy_bundle(
         tmp_path,
-        {
-            "policy.rego": (
-                "package fedgov.decision\n\nimport rego.v1\n\nallow := true\n"
-                "deny := set()\nwarn := set()\nactions := set()\n"
-            )
-        },
+        "package fedgov.decision\n\nimport rego.v1\n\nallow := true\n"
+        "deny := set()\nwarn := set()\nactions := set()\n",
     )
     engine = RegoEngine.from_bundle(root)
     assert engine.evaluate({}) == Decision(allow=True, bundle_digest=engine.digest)
@@ -252,44 +226,26 @@ def test_decision_from_a_package_is_accepted(tmp_path: Path) -> None:
 
 def test_rule_kind_conflict_is_a_load_error_not_a_crash(tmp_path: Path) -> None:
     # rego-cpp builds a bundle that is not ok(); querying it would crash.
-    root = make_bundle(
-        tmp_path,
-        {
-            "policy.rego": (
-                "package fedgov\n\nimport rego.v1\n\ndecision := 1\n\ndecision contains 2 if true\n"
-            )
-        },
-    )
+    root = policy_bundle(tmp_path, V1 + "decision := 1\n\ndecision contains 2 if true\n")
     with pytest.raises(PolicyError) as info:
         RegoEngine.from_bundle(root)
     assert info.value.file == str(root / "policy.rego")
 
 
 def test_construct_that_aborts_rego_cpp_is_a_load_error(tmp_path: Path) -> None:
-    root = make_bundle(
+    root = policy_bundle(
         tmp_path,
-        {
-            "policy.rego": (
-                "package fedgov\n\nimport rego.v1\n\nbig if input.n > 1\n\n"
-                'decision := {"allow": b, "deny": [], "warn": [], "actions": []} if {\n'
-                '  b := big with input as {"n": 2}\n}\n'
-            )
-        },
+        V1 + "big if input.n > 1\n\n"
+        'decision := {"allow": b, "deny": [], "warn": [], "actions": []} if {\n'
+        '  b := big with input as {"n": 2}\n}\n',
     )
     with pytest.raises(PolicyError, match="rego-cpp failed compiling"):
         RegoEngine.from_bundle(root)
 
 
 def test_unknown_function_is_a_load_error(tmp_path: Path) -> None:
-    root = make_bundle(
-        tmp_path,
-        {
-            "policy.rego": (
-                "package fedgov\n\nimport rego.v1\n\n"
-                'decision := {"allow": true, "deny": [], "warn": [], "actions": []} if {\n'
-                '  http.send({"url": "x"})\n}\n'
-            )
-        },
+    root = policy_bundle(
+        tmp_path, V1 + f"decision := {EMPTY} if {{\n" + '  http.send({"url": "x"})\n}\n'
     )
     with pytest.raises(PolicyError, match=r"unknown function http\.send\(\)") as info:
         RegoEngine.from_bundle(root)
@@ -298,7 +254,7 @@ def test_unknown_function_is_a_load_error(tmp_path: Path) -> None:
 
 def test_v0_syntax_is_refused_at_its_line(tmp_path: Path) -> None:
     """OPA 1.x refuses Rego v0; rego-cpp would read it (differently), so fedgov refuses it."""
-    root = make_bundle(tmp_path, {"policy.rego": V0_POLICY})
+    root = policy_bundle(tmp_path, V0_POLICY)
     with pytest.raises(PolicyError, match=r"Rego v0 syntax: `if` is required") as info:
         RegoEngine.from_bundle(root)
     assert (info.value.file, info.value.line) == (str(root / "policy.rego"), 4)
@@ -308,7 +264,7 @@ def test_v0_syntax_is_refused_at_its_line(tmp_path: Path) -> None:
 
 
 def decide_with(tmp_path: Path, rego: str, inp: dict[str, Any] | None = None) -> Decision:
-    root = make_bundle(tmp_path, {"policy.rego": "package fedgov\n\nimport rego.v1\n\n" + rego})
+    root = policy_bundle(tmp_path, V1 + rego)
     return RegoEngine.from_bundle(root).evaluate(inp or {})
 
 

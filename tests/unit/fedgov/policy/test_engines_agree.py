@@ -13,7 +13,6 @@ and the workaround can go.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.policy_input import DROP, attribute, changed, feature, group, policy_input
 from test_conformance import BACKENDS, Factory, backend
 
 from fedgov.policy import Decision, default_bundle_path
@@ -40,92 +40,54 @@ def _fresh(hours: float) -> str:
     return (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _group(count: int, rate: float | None) -> dict[str, Any]:
-    return {"count": count, "selection_rate": rate, "tpr": 0.8, "fpr": 0.1}
-
-
-BASE: dict[str, Any] = {
-    "model": {"id": "credit-risk", "version": "3"},
-    "silo": "bank-de",
-    "jurisdiction": "EU-DE",
-    "window": {"start": _fresh(30), "end": _fresh(1)},
-    "sample_size": 1000,
-    "drift": {
-        "features": {
-            "age": {"psi": 0.35, "psi_pvalue": 0.001, "missing_rate": 0.0},
-            "income": {"psi": 0.05, "psi_pvalue": 0.4, "missing_rate": 0.2},
-        }
+BASE = policy_input(
+    silo="bank-de",
+    jurisdiction="EU-DE",
+    window={"start": _fresh(30), "end": _fresh(1)},
+    features={"age": feature(0.35, 0.001), "income": feature(0.05, 0.4, 0.2)},
+    fairness={
+        "sex": attribute(
+            0.3,
+            0.6,
+            0.3,
+            {"F": group(480, 0.3), "M": group(500, 0.5), "__missing__": group(20, 0.4)},
+        ),
+        "sex*race": attribute(
+            0.1, 0.85, 0.1, {"F|A": group(240, 0.45), "M|B": group(250, 0.5), "X|A": group(10, 0.1)}
+        ),
     },
-    "fairness": {
-        "sex": {
-            "demographic_parity_difference": 0.3,
-            "demographic_parity_ratio": 0.6,
-            "equalized_odds_difference": 0.3,
-            "groups": {
-                "F": _group(480, 0.3),
-                "M": _group(500, 0.5),
-                "__missing__": _group(20, 0.4),
-            },
-        },
-        "sex*race": {
-            "demographic_parity_difference": 0.1,
-            "demographic_parity_ratio": 0.85,
-            "equalized_odds_difference": 0.1,
-            "groups": {"F|A": _group(240, 0.45), "M|B": _group(250, 0.5), "X|A": _group(10, 0.1)},
-        },
-    },
-}
+)
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(BASE)
-    *parents, last = path.split(".")
-    node = doc
-    for key in parents:
-        node = node[key]
-    if value is _DROP:
-        del node[last]
-    else:
-        node[last] = value
-    return doc
+    return changed(BASE, {path: value})
 
-
-_DROP = object()
 
 INPUTS: dict[str, Any] = {
     "report": BASE,
-    "no_sample_size": _with("sample_size", _DROP),
+    "no_sample_size": _with("sample_size", DROP),
     "sample_size_string": _with("sample_size", "1000"),
     "sample_size_null": _with("sample_size", None),
     "small_sample": _with("sample_size", 10),
-    "whole_number_metrics": _with(
-        "drift.features.age", {"psi": 1.0, "psi_pvalue": 0.0, "missing_rate": 1.0}
-    ),
+    "whole_number_metrics": _with("drift.features.age", feature(1.0, 0.0, 1.0)),
     "ratio_of_one_and_zero": _with(
-        "fairness.sex.groups", {"F": _group(500, 0.0), "M": _group(500, 1.0)}
+        "fairness.sex.groups", {"F": group(500, 0.0), "M": group(500, 1.0)}
     ),
     "null_metrics": _with(
         "fairness.sex",
-        {
-            "demographic_parity_difference": None,
-            "demographic_parity_ratio": None,
-            "equalized_odds_difference": None,
-            "groups": {"F": _group(0, None), "M": _group(500, None)},
-        },
+        attribute(None, None, None, {"F": group(0, None), "M": group(500, None)}),
     ),
-    "null_psi": _with(
-        "drift.features.age", {"psi": None, "psi_pvalue": None, "missing_rate": None}
-    ),
-    "no_fairness": _with("fairness", _DROP),
+    "null_psi": _with("drift.features.age", feature(None, None, None)),
+    "no_fairness": _with("fairness", DROP),
     "fairness_not_an_object": _with("fairness", [1, 2]),
-    "no_drift": _with("drift", _DROP),
-    "no_window": _with("window", _DROP),
+    "no_drift": _with("drift", DROP),
+    "no_window": _with("window", DROP),
     "window_end_garbage": _with("window.end", "last tuesday"),
     "window_end_offset": _with("window.end", _fresh(2).replace("Z", "+00:00")),
     "us_ny": _with("jurisdiction", "US-NY"),
     "ch": _with("jurisdiction", "CH"),
     "unknown_jurisdiction": _with("jurisdiction", "XX-YY"),
-    "jurisdiction_missing": _with("jurisdiction", _DROP),
+    "jurisdiction_missing": _with("jurisdiction", DROP),
     "candidate_stage": {**BASE, "stage": "candidate"},
     "numpy_values": _with("sample_size", np.int64(1000)),
     "empty": {},
