@@ -50,9 +50,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# An open command stream looks at the store on its own this often (seconds, with
-# jitter), for commands written by another aggregator process sharing the store;
-# commands sent through this process wake their stream at once.
+# While streams are open, one task reads the store this often (seconds, with jitter)
+# for commands written by another aggregator process sharing it, and wakes the
+# streams of those silos; commands sent through this process wake their stream at
+# once. One read for all streams: a stream on its own only waits.
 RECHECK_S = 60.0
 
 
@@ -81,10 +82,28 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.admission = admission or Admission()
         self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
         self.recheck_s = RECHECK_S
+        self._sweeper: asyncio.Task[None] | None = None
 
     def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
         """Run blocking ``fn(*args)`` on a worker thread of :attr:`pool`."""
         return asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def _start_sweep(self) -> None:
+        """On the loop: make sure the one task that looks for commands stored elsewhere runs."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """While streams are open, every ``recheck_s`` (jittered) wake those with commands."""
+        hub = self.handler.hub
+        while not hub.closed and hub.open_streams():
+            await asyncio.sleep(self.recheck_s * random.uniform(0.5, 1.0))
+            if hub.closed:
+                return
+            try:
+                await self.off_loop(self.handler.commands.wake_waiting)
+            except Exception:  # noqa: BLE001 - a store hiccup must not end the sweep
+                log.warning("looking for pending commands failed; trying again", exc_info=True)
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Under mTLS a caller acts only as the identity its certificate names."""
@@ -142,6 +161,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
     ) -> AsyncIterator[pb.Command]:
         silo = request.silo_id
         stream = self.handler.hub.open(silo)  # ends an older stream of the same silo
+        self._start_sweep()
         log.info("command stream opened by %s", silo)
         self.metrics.open_streams.inc()
         try:
@@ -151,7 +171,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                     if cmd.command_id not in stream.sent:
                         stream.sent.add(cmd.command_id)
                         yield command_to_proto(cmd)
-                await stream.wait(self.recheck_s * random.uniform(0.5, 1.0))
+                await stream.wait(None)  # woken by a send here, or by the sweep
         finally:
             self.handler.hub.release(stream)
             self.metrics.open_streams.dec()

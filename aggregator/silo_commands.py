@@ -57,8 +57,8 @@ class CommandStream:
         """Forget earlier wake-ups; call before reading the store, so none is lost."""
         self._event.clear()
 
-    async def wait(self, timeout: float) -> None:
-        """Until woken, or ``timeout`` seconds (a look at the store now and then)."""
+    async def wait(self, timeout: float | None) -> None:
+        """Until woken, or ``timeout`` seconds (None: until woken)."""
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except TimeoutError:
@@ -131,6 +131,17 @@ class Commands:
 
     def pending(self, silo_id: str) -> list[CommandRecord]:
         return self._store.pending_commands(silo_id)
+
+    def wake_waiting(self) -> int:
+        """Wake the open streams of silos with pending commands; how many silos had some.
+
+        One store read for all streams: commands written by another aggregator process
+        sharing the store reach their silo's stream here, and a stream otherwise only
+        waits (10,000 streams each re-reading the store would be a read per few ms).
+        """
+        silos = self._store.silos_with_pending_commands()
+        self._hub.notify(silos)
+        return len(silos)
 
     def ack(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
         if status not in ("accepted", "rejected"):

@@ -78,6 +78,10 @@ class JobQueries(Connected):
         )
         return [CommandRecord(*r) for r in rows]
 
+    def silos_with_pending_commands(self) -> set[str]:
+        rows = self._query("SELECT DISTINCT silo_id FROM commands WHERE status='pending'", ())
+        return {r[0] for r in rows}
+
     def ack_command(self, command_id: str, silo_id: str, status: str, message: str) -> bool:
         with self._write() as db:
             cur = db.execute(

@@ -155,6 +155,32 @@ def test_a_second_stream_of_a_silo_replaces_the_first(
     channel.close()
 
 
+def test_a_command_another_aggregator_stored_reaches_the_open_stream(
+    served: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    running = served()
+    assert running.servicer is not None
+    running.servicer.recheck_s = 0.2  # the one sweep of the store, not a read per stream
+    channel = open_channel(f"127.0.0.1:{running.port}", None)
+    stub = aggregator_pb2_grpc.AggregatorStub(channel)
+    stream = stub.StreamCommands(pb.StreamCommandsRequest(silo_id="EU-DE"), timeout=10)
+    idle = stub.StreamCommands(pb.StreamCommandsRequest(silo_id="US-NY"))
+    _eventually(lambda: running.handler.hub.open_streams() == 2)
+    # Another process on the same store: nothing in this process is told.
+    other = SqliteStore(tmp_path / "agg.db")
+    try:
+        job, _ = other.open_job("credit-risk", "1.0.0", "drift", ["EU-DE"])
+        (stored,) = other.pending_commands("EU-DE")
+    finally:
+        other.close()
+    got = next(stream)
+    assert got.command_id == stored.command_id and stored.job_id == job.job_id
+    assert running.handler.hub.open_streams() == 2  # US-NY had nothing and still waits
+    stream.cancel()
+    idle.cancel()
+    channel.close()
+
+
 def test_a_peer_cut_off_by_the_network_is_dropped(served: Callable[..., RunningServer]) -> None:
     running = served(keepalive=Keepalive(time_ms=300, timeout_ms=300, min_client_ping_ms=100))
     with cut_proxy(running.port) as proxy:

@@ -99,7 +99,9 @@ def test_one_open_job_per_model_and_command_acks(store: Store, credit_spec: Moni
     assert created and not created2 and again.job_id == job.job_id
     assert job.state == "dispatched" and len(job.commands) == 2
     (cmd,) = store.pending_commands("EU-DE")
+    assert store.silos_with_pending_commands() == {"EU-DE", "EU-FR"}
     assert store.ack_command(cmd.command_id, "EU-DE", "accepted", "ok") is True
+    assert store.silos_with_pending_commands() == {"EU-FR"}
     assert store.ack_command(cmd.command_id, "EU-DE", "accepted", "ok") is False
     assert (
         store.ack_command(store.pending_commands("EU-FR")[0].command_id, "EU-DE", "accepted", "")
