@@ -97,6 +97,8 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         self.handler.hub.close()
         await self.server.stop(grace)
+        if self.servicer is not None:
+            await self.servicer.stop_sweep()
         if self.health_server is not None:
             await self.health_server.stop(None)
 

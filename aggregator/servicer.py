@@ -18,6 +18,7 @@ silo holds one (:class:`aggregator.silo_commands.CommandHub`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -104,6 +105,13 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                 await self.off_loop(self.handler.commands.wake_waiting)
             except Exception:  # noqa: BLE001 - a store hiccup must not end the sweep
                 log.warning("looking for pending commands failed; trying again", exc_info=True)
+
+    async def stop_sweep(self) -> None:
+        """On the loop, as the server stops: end the sweep (it may be asleep)."""
+        if self._sweeper is not None and not self._sweeper.done():
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
 
     def deny(self, peer: str | None, claimed: str, what: str) -> None:
         """Under mTLS a caller acts only as the identity its certificate names."""
