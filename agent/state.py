@@ -128,8 +128,8 @@ class Window:
     fingerprint: str
 
 
-def _chain_key(report: Report) -> str:
-    return f"{report.model_id}/{report.model_version}"
+def _chain_key(model_id: str, model_version: str) -> str:
+    return f"{model_id}/{model_version}"
 
 
 class AgentState:
@@ -182,7 +182,7 @@ class AgentState:
     def _link(self, db: sqlite3.Connection, report: Report) -> Report:
         row = db.execute(
             "SELECT head, last_report_id, last_prev FROM chain WHERE model=?",
-            (_chain_key(report),),
+            (_chain_key(report.model_id, report.model_version),),
         ).fetchone()
         if row is None:
             return dataclasses.replace(report, prev_report_hash="")
@@ -198,14 +198,19 @@ class AgentState:
     def _advance_chain(self, db: sqlite3.Connection, report: Report) -> None:
         db.execute(
             _SET_CHAIN,
-            (_chain_key(report), chain_hash(report), report.report_id, report.prev_report_hash),
+            (
+                _chain_key(report.model_id, report.model_version),
+                chain_hash(report),
+                report.report_id,
+                report.prev_report_hash,
+            ),
         )
 
     def chain_head(self, model_id: str, model_version: str) -> str:
         """The link the next report of this model version will carry ('' for the first)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT head FROM chain WHERE model=?", (f"{model_id}/{model_version}",)
+                "SELECT head FROM chain WHERE model=?", (_chain_key(model_id, model_version),)
             ).fetchone()
         return str(row[0]) if row else ""
 

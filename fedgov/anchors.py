@@ -65,7 +65,7 @@ class ReceivedHead:
     received_ms: int
 
     def anchor(self) -> Anchor:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.received_ms / 1000))
+        when = _utc(self.received_ms)
         return Anchor(self.seq, self.hash, f"the head sent with report {self.report_id} ({when})")
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def checkpoint_anchors(
     anchors: list[Anchor] = []
     problems: list[str] = []
     for cp in checkpoints:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cp.time_ms / 1000))
+        when = _utc(cp.time_ms)
         if cp.verifies(public):
             anchors.append(Anchor(cp.seq, cp.head, f"the checkpoint signed {when}"))
         else:
@@ -192,6 +192,11 @@ def verify_anchored(
     newest = max(by_seq) if by_seq else None
     unanchored = rep.records if newest is None else max(0, rep.records - newest - 1)
     return AnchoredReport(rep, len(anchors), newest, unanchored, tuple(_unique(found)))
+
+
+def _utc(ms: int) -> str:
+    """``ms`` since the epoch as UTC text, for messages (``2024-01-31T12:00:00Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 def _unique(items: Iterable[str]) -> list[str]:
