@@ -195,8 +195,14 @@ def verify_anchored(
 
 
 def _utc(ms: int) -> str:
-    """``ms`` since the epoch as UTC text, for messages (``2024-01-31T12:00:00Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+    """``ms`` since the epoch as UTC text, for messages (``2024-01-31T12:00:00Z``).
+
+    A time no calendar holds (it comes from a file the user hands over) stays a number.
+    """
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms after the epoch"
 
 
 def _unique(items: Iterable[str]) -> list[str]:

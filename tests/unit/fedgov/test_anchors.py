@@ -255,3 +255,10 @@ def test_anchors_are_kept_by_seq_and_compared_once(tmp_path: Path) -> None:
     twice = [h.anchor() for h in heads] + [Anchor(1, heads[1].hash, "a copy")]
     rep = verify_anchored(path, twice)
     assert rep.ok and rep.anchors == 4 and rep.anchored_through == 2 and rep.unanchored == 0
+
+
+def test_a_time_beyond_the_calendar_in_an_anchor_file_stays_a_number() -> None:
+    from fedgov.anchors import _utc
+
+    assert _utc(10**30) == f"{10**30} ms after the epoch"
+    assert _utc(0) == "1970-01-01T00:00:00Z"
