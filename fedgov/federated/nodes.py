@@ -189,11 +189,8 @@ class SuperLinkProcess(_FlowerProcess):
     @property
     def cli_home(self) -> Path:
         """A ``FLWR_HOME`` for the flwr CLI that submits runs here (its config written
-        for this address, trusting ``tls.ca`` when the SuperLink runs TLS)."""
-        home = self.workdir / "cli"
-        ca = str(self.tls.ca) if self.tls is not None else None
-        write_cli_config(home, self.address, insecure=ca is None, root_certificates=ca)
-        return home
+        by :meth:`start` for this address, trusting ``tls.ca`` when the SuperLink runs TLS)."""
+        return self.workdir / "cli"
 
     def _security_flags(self) -> list[str]:
         if self.tls is None:
@@ -231,6 +228,11 @@ class SuperLinkProcess(_FlowerProcess):
             )
             if self._await_health():
                 log.info("Flower SuperLink ready at %s", self.address)
+                # Written once here, not on each read: parallel enrolls read it concurrently.
+                ca = str(self.tls.ca) if self.tls is not None else None
+                write_cli_config(
+                    self.cli_home, self.address, insecure=ca is None, root_certificates=ca
+                )
                 return self
             if not _lost_port(self.proc):
                 break

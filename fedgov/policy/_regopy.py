@@ -28,10 +28,8 @@ import regopy  # type: ignore[import-untyped]
 
 from fedgov.decision import DECISION_PATH, Decision, fail_closed, parse_decision_document
 from fedgov.policy._bundle import Bundle, check_decision_rule, load_bundle
-from fedgov.policy._rego_errors import parse_errors as parse_errors
 from fedgov.policy._rego_input import InputError, object_input, to_plain
 from fedgov.policy._rego_query import UNDEFINED, EvaluationError, compile_modules, evaluate_query
-from fedgov.policy._rego_query import new_interpreter as new_interpreter
 
 __all__ = [
     "UNDEFINED",
