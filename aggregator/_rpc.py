@@ -145,8 +145,9 @@ def rpc(
         name = method.__name__
         access = RPC_ROLES[name]  # a KeyError at import: add the RPC to the table
 
-        def enter(servicer: Guarded, request: Message, context: grpc.ServicerContext) -> str:
-            label = what(request) if callable(what) else what
+        def enter(
+            servicer: Guarded, request: Message, context: grpc.ServicerContext, label: str
+        ) -> None:
             try:
                 check_request(request)
                 for where, message in nested(request) if nested else ():
@@ -154,17 +155,18 @@ def rpc(
             except Exception as exc:  # noqa: BLE001 - translated in one place
                 abort_with(context, exc, label)
             _authorize(servicer, access, request, context, label)
-            return label
 
-        def admit(servicer: Guarded, request: Message, checks: _Deferred) -> Callable[[], None]:
-            """On the loop, before any work: a slot for the call, or a refusal."""
+        def admit(
+            servicer: Guarded, request: Message, checks: _Deferred
+        ) -> tuple[str, Callable[[], None]]:
+            """On the loop, before any work: the call's label and a slot, or a refusal."""
             if isinstance(request, Undecodable):
                 raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
             label = what(request) if callable(what) else what
             identity = peer_identity(checks)  # by certificate; by connection without mTLS
             caller = str(identity) if identity is not None else checks.peer()
             try:
-                return servicer.admission.admit(name, caller, label)
+                return label, servicer.admission.admit(name, caller, label)
             except Overloaded as exc:
                 raise _Refused(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True
@@ -176,11 +178,11 @@ def rpc(
             async def stream(
                 servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
             ) -> AsyncIterator[Any]:
-                checks, label = _Deferred(context), name
+                checks = _Deferred(context)
                 try:
-                    release = admit(servicer, request, checks)
+                    label, release = admit(servicer, request, checks)
                     try:
-                        label = await servicer.off_loop(enter, servicer, request, checks)
+                        await servicer.off_loop(enter, servicer, request, checks, label)
                         async with contextlib.aclosing(method(servicer, request, context)) as it:
                             async for item in it:
                                 yield item
@@ -198,9 +200,9 @@ def rpc(
         if inspect.iscoroutinefunction(method):
             raise TypeError(f"{name}: a unary RPC method is a plain def, run on a worker thread")
 
-        def work(servicer: Guarded, request: Message, checks: _Deferred) -> Any:
+        def work(servicer: Guarded, request: Message, checks: _Deferred, label: str) -> Any:
             """On a worker thread: the checks, then the method (one hop off the loop)."""
-            label = enter(servicer, request, checks)
+            enter(servicer, request, checks, label)
             try:
                 return method(servicer, request, checks)
             except Exception as exc:  # noqa: BLE001 - translated in one place
@@ -214,8 +216,8 @@ def rpc(
         ) -> Any:
             checks = _Deferred(context)
             try:
-                release = admit(servicer, request, checks)
-                done = servicer.off_loop(work, servicer, request, checks)
+                label, release = admit(servicer, request, checks)
+                done = servicer.off_loop(work, servicer, request, checks, label)
                 _release_when_done(done, release)
                 # A caller that cancels keeps its slot until the worker is done: calling
                 # and cancelling at once does not get past the caps.

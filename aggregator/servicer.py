@@ -179,7 +179,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                     if cmd.command_id not in stream.sent:
                         stream.sent.add(cmd.command_id)
                         yield command_to_proto(cmd)
-                await stream.wait(None)  # woken by a send here, or by the sweep
+                await stream.wait()  # woken by a send here, or by the sweep
         finally:
             self.handler.hub.release(stream)
             self.metrics.open_streams.dec()

@@ -57,12 +57,9 @@ class CommandStream:
         """Forget earlier wake-ups; call before reading the store, so none is lost."""
         self._event.clear()
 
-    async def wait(self, timeout: float | None) -> None:
-        """Until woken, or ``timeout`` seconds (None: until woken)."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
+    async def wait(self) -> None:
+        """Until woken (by a send, the sweep, a newer stream or the server stopping)."""
+        await self._event.wait()
 
 
 class CommandHub:
