@@ -36,6 +36,7 @@ from fedgov.audit import AuditLog
 from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import ConfigError
 from fedgov.tls import TlsFiles, server_credentials
+from fedgov.wire.channel import MAX_MESSAGE_BYTES  # one limit for both ends of a connection
 
 __all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
 
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SERVICE_NAME = "fedgov.v1.Aggregator"
-MAX_MESSAGE_BYTES = 8 << 20  # a report is counts, not rows: 8 MiB is generous
 # gRPC sets SO_REUSEPORT by default: a second aggregator on a busy port would start
 # and share the calls with the first, instead of failing. One server per port.
 _EXCLUSIVE_PORT = [("grpc.so_reuseport", 0)]
