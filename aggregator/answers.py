@@ -193,7 +193,6 @@ class ModelVersion(_Row):
             cls,
             m,
             version=m.version,
-            aliases=tuple(m.aliases),
             lineage=dict(m.lineage),
             artifact_bytes=len(m.artifact or b""),
         )

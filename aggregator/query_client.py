@@ -22,7 +22,6 @@ from fedgov.wire.retry import Backoff, call_with_retry
 
 __all__ = ["QueryClient"]
 
-T = TypeVar("T")
 R = TypeVar("R", bound=a.RowAnswer)
 
 
@@ -50,13 +49,14 @@ class QueryClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        return call_with_retry(
-            what, fn, address=self.address, backoff=self._backoff, rejected=QueryError
-        )
-
     def _ask(self, what: str, rpc: Callable[..., Message], request: Message) -> Message:
-        return self._call(what, lambda: rpc(request, timeout=self.timeout))
+        return call_with_retry(
+            what,
+            lambda: rpc(request, timeout=self.timeout),
+            address=self.address,
+            backoff=self._backoff,
+            rejected=QueryError,
+        )
 
     def _rows(
         self, kind: type[R], what: str, rpc: Callable[..., Message], request: Message

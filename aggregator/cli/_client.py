@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from fedgov.cli import arguments as t
 
 if TYPE_CHECKING:
-    from fedgov.tls import TlsFiles
+    from aggregator.query_client import QueryClient
 
-__all__ = ["DEFAULT_AGGREGATOR", "add_client_options", "client_tls"]
+__all__ = ["DEFAULT_AGGREGATOR", "add_client_options", "open_client"]
 
 DEFAULT_AGGREGATOR = "127.0.0.1:50051"
 
@@ -29,5 +29,8 @@ def add_client_options(p: argparse.ArgumentParser) -> None:
     t.add_common(p)
 
 
-def client_tls(args: argparse.Namespace) -> TlsFiles | None:
-    return t.tls_files(args)
+def open_client(args: argparse.Namespace) -> QueryClient:
+    """A client of the aggregator the options of :func:`add_client_options` name."""
+    from aggregator.query_client import QueryClient  # only verbs that call it pay for gRPC
+
+    return QueryClient(args.aggregator, tls=t.tls_files(args))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from aggregator.answers import to_json
-from aggregator.cli._client import add_client_options, client_tls
+from aggregator.cli._client import add_client_options, open_client
 from aggregator.cli.tables import print_jobs
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
@@ -22,9 +22,7 @@ def register(verbs: Verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aggregator.query_client import QueryClient
-
-    with QueryClient(args.aggregator, tls=client_tls(args)) as client:
+    with open_client(args) as client:
         rows = client.jobs(model_id=args.model)
     if args.json:
         print_json(to_json(rows))

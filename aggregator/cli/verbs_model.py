@@ -6,7 +6,7 @@ import argparse
 import json
 
 from aggregator.answers import to_json
-from aggregator.cli._client import add_client_options, client_tls
+from aggregator.cli._client import add_client_options, open_client
 from aggregator.cli.tables import print_models
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
@@ -45,9 +45,7 @@ def register(verbs: Verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aggregator.query_client import QueryClient
-
-    with QueryClient(args.aggregator, tls=client_tls(args)) as client:
+    with open_client(args) as client:
         if args.model_command == "list":
             rows = client.models(model_id=args.model)
         elif args.model_command == "show":

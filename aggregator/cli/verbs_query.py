@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.answers import DriftFilters, DriftRow, to_json
 from aggregator.cli import tables
-from aggregator.cli._client import add_client_options, client_tls
+from aggregator.cli._client import add_client_options, open_client
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_fairness, print_json
@@ -190,11 +190,9 @@ def _ask(
 
 
 def run(args: argparse.Namespace) -> int:
-    from aggregator.query_client import QueryClient
-
     if getattr(args, "promql_url", None):
         return _query_promql(args)
-    with QueryClient(args.aggregator, tls=client_tls(args)) as client:
+    with open_client(args) as client:
         answer, printer, extra = _ask(client, args)
     _show(answer, args.json, printer, *extra)
     return 0

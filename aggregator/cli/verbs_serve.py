@@ -162,6 +162,8 @@ def serve(args: argparse.Namespace) -> int:
             "mTLS is the default: pass --tls-dir DIR (see `fedgov certs init`), or --insecure "
             "to serve plaintext gRPC on a trusted network"
         )
+    if args.node_keys and not (args.retrain and tls):
+        raise ConfigError("--node-keys needs --retrain and --tls-dir (node keys need TLS)")
     if args.reannotation_dir and Path(args.reannotation_dir).exists():
         if not Path(args.reannotation_dir).is_dir():
             raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
@@ -182,8 +184,6 @@ def serve(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         serve_metrics(registry, args.metrics_port, args.metrics_address)
     training = None
-    if args.node_keys and not (args.retrain and tls):
-        raise ConfigError("--node-keys needs --retrain and --tls-dir (node keys need TLS)")
     if args.retrain:
         training = TrainingSettings(
             rounds=args.rounds,

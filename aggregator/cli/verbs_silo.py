@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from aggregator.answers import to_json
-from aggregator.cli._client import add_client_options, client_tls
+from aggregator.cli._client import add_client_options, open_client
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_json
@@ -35,9 +35,7 @@ def register(verbs: Verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aggregator.query_client import QueryClient
-
-    with QueryClient(args.aggregator, tls=client_tls(args)) as client:
+    with open_client(args) as client:
         done = client.approve_silo(args.silo, args.jurisdiction, args.reason)
     if args.json:
         print_json(to_json(done))
