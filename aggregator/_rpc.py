@@ -94,6 +94,10 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
         "RollbackModel": Access(_OPERATOR),
         "ApproveSilo": Access(_OPERATOR),
         "QueryAuditHeads": Access(_ANYONE, "scoped"),  # a silo reads its own heads
+        "SecAggSubmit": Access(_SILO, "own"),  # a round's messages, as itself
+        "SecAggPoll": Access(_SILO, "own"),
+        "OpenRound": Access(_OPERATOR),
+        "ListRounds": Access(_READ),
     }
 )
 

@@ -1,4 +1,5 @@
 from fedgov.v1 import report_pb2 as _report_pb2
+from fedgov.v1 import secagg_pb2 as _secagg_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

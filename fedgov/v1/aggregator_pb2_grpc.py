@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from fedgov.v1 import aggregator_pb2 as fedgov_dot_v1_dot_aggregator__pb2
+from fedgov.v1 import secagg_pb2 as fedgov_dot_v1_dot_secagg__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -113,6 +114,26 @@ class AggregatorStub:
                 '/fedgov.v1.Aggregator/QueryAuditHeads',
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.FromString,
+                _registered_method=True)
+        self.SecAggSubmit = channel.unary_unary(
+                '/fedgov.v1.Aggregator/SecAggSubmit',
+                request_serializer=fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitResponse.FromString,
+                _registered_method=True)
+        self.SecAggPoll = channel.unary_unary(
+                '/fedgov.v1.Aggregator/SecAggPoll',
+                request_serializer=fedgov_dot_v1_dot_secagg__pb2.SecAggPollRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_secagg__pb2.SecAggPollResponse.FromString,
+                _registered_method=True)
+        self.OpenRound = channel.unary_unary(
+                '/fedgov.v1.Aggregator/OpenRound',
+                request_serializer=fedgov_dot_v1_dot_secagg__pb2.OpenRoundRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_secagg__pb2.OpenRoundResponse.FromString,
+                _registered_method=True)
+        self.ListRounds = channel.unary_unary(
+                '/fedgov.v1.Aggregator/ListRounds',
+                request_serializer=fedgov_dot_v1_dot_secagg__pb2.RoundsQuery.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_secagg__pb2.RoundsResponse.FromString,
                 _registered_method=True)
 
 
@@ -226,6 +247,33 @@ class AggregatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SecAggSubmit(self, request, context):
+        """Secure aggregation rounds (fedgov.secagg): a silo's message of a stage, and the
+        relayed material of the stage once the aggregator has moved past it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SecAggPoll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenRound(self, request, context):
+        """Open a round for a closed period now (operators), and list rounds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRounds(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -308,6 +356,26 @@ def add_AggregatorServicer_to_server(servicer, server):
                     servicer.QueryAuditHeads,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.SerializeToString,
+            ),
+            'SecAggSubmit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SecAggSubmit,
+                    request_deserializer=fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitResponse.SerializeToString,
+            ),
+            'SecAggPoll': grpc.unary_unary_rpc_method_handler(
+                    servicer.SecAggPoll,
+                    request_deserializer=fedgov_dot_v1_dot_secagg__pb2.SecAggPollRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_secagg__pb2.SecAggPollResponse.SerializeToString,
+            ),
+            'OpenRound': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenRound,
+                    request_deserializer=fedgov_dot_v1_dot_secagg__pb2.OpenRoundRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_secagg__pb2.OpenRoundResponse.SerializeToString,
+            ),
+            'ListRounds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRounds,
+                    request_deserializer=fedgov_dot_v1_dot_secagg__pb2.RoundsQuery.FromString,
+                    response_serializer=fedgov_dot_v1_dot_secagg__pb2.RoundsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -742,6 +810,114 @@ class Aggregator:
             '/fedgov.v1.Aggregator/QueryAuditHeads',
             fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsQuery.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.AuditHeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SecAggSubmit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/SecAggSubmit',
+            fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitRequest.SerializeToString,
+            fedgov_dot_v1_dot_secagg__pb2.SecAggSubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SecAggPoll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/SecAggPoll',
+            fedgov_dot_v1_dot_secagg__pb2.SecAggPollRequest.SerializeToString,
+            fedgov_dot_v1_dot_secagg__pb2.SecAggPollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenRound(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/OpenRound',
+            fedgov_dot_v1_dot_secagg__pb2.OpenRoundRequest.SerializeToString,
+            fedgov_dot_v1_dot_secagg__pb2.OpenRoundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRounds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.v1.Aggregator/ListRounds',
+            fedgov_dot_v1_dot_secagg__pb2.RoundsQuery.SerializeToString,
+            fedgov_dot_v1_dot_secagg__pb2.RoundsResponse.FromString,
             options,
             channel_credentials,
             insecure,
