@@ -253,6 +253,15 @@ class RoundQueries(Connected):
             )
             return won
 
+    def period_specs(self, model_id: str, start_ms: int, end_ms: int) -> list[tuple[str, str]]:
+        """(version, spec digest) of the model's reports whose window ends in the period."""
+        rows = self._query(
+            "SELECT DISTINCT model_version, spec_digest FROM reports WHERE model_id=? AND "
+            "window_end_ms>=? AND window_end_ms<? ORDER BY model_version, spec_digest",
+            (model_id, start_ms, end_ms),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     def releases(self, model_id: str, model_version: str = "") -> list[ReleaseRecord]:
         """Released secure sums of a model (one version, if given), oldest period first."""
         where, args = "model_id=?", [model_id]
