@@ -102,6 +102,8 @@ class Fairness:
     rows: int
     reports: int
     metrics: dict[str, Any] = field(hash=False)
+    source: str = "per-silo reports"  # or "exact, secure sum of N silos"; with privacy terms
+    period: str = ""  # a secure sum's period
 
 
 @dataclass(frozen=True)

@@ -78,12 +78,14 @@ class QueryClient:
         model_version: str = "",
         jurisdiction_glob: str = "",
         since_ms: int = 0,
+        source: str = "",
     ) -> a.Fairness:
         req = pb.FairnessQuery(
             model_id=model_id,
             model_version=model_version,
             jurisdiction_glob=jurisdiction_glob,
             since_unix_ms=since_ms,
+            source=source,
         )
         resp = self._ask("fairness query", self._stub.QueryFairness, req)
         return answer_from_proto(a.Fairness, resp)

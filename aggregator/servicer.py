@@ -219,6 +219,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             model_version=request.model_version,
             jurisdiction_glob=request.jurisdiction_glob,
             since_ms=request.since_unix_ms,
+            source=request.source,
         )
         return serde.answer_to_proto(ans)
 
