@@ -19,9 +19,8 @@ from aggregator.store import ReleaseRecord, RoundRecord, Store
 from fedgov.errors import RoundRefused
 from fedgov.privacy import release_secure_sum
 from fedgov.report import now_ms
-from fedgov.secagg import Advert, RoundParams, reconstruct
+from fedgov.secagg import Advert, RoundParams, decode_share_map, reconstruct
 from fedgov.secagg.layout import Layout, stats_of
-from fedgov.secagg.messages import decode_shares
 from fedgov.wire import stats_to_proto
 
 __all__ = ["release_round"]
@@ -35,7 +34,7 @@ def release_round(rec: RoundRecord, store: Store, specs: SpecCache, k: int) -> l
         s: b for s, b in store.round_messages(rec.round_id, 3).items() if s in rec.survivors
     }
     answers = {
-        s: decode_shares(b)
+        s: decode_share_map(b)
         for s, b in store.round_messages(rec.round_id, 4).items()
         if s in rec.survivors
     }

@@ -43,9 +43,8 @@ from aggregator.specs import SpecCache
 from aggregator.store import RoundRecord, Store
 from fedgov.errors import GovernanceError, RoundRefused
 from fedgov.report import now_ms
-from fedgov.secagg import RoundParams
+from fedgov.secagg import RoundParams, decode_share_map
 from fedgov.secagg.layout import Layout
-from fedgov.secagg.messages import decode_shares
 
 __all__ = ["PollAnswer", "SecureRounds"]
 
@@ -194,7 +193,7 @@ class SecureRounds:
         if stage == 2:
             inbound = {}
             for src, data in self._messages(rec, 2).items():
-                ct = decode_shares(data).get(silo)
+                ct = decode_share_map(data).get(silo)
                 if ct is not None:
                     inbound[src] = ct
             return PollAnswer("ready", rec.stage, inbound=inbound)
