@@ -143,22 +143,13 @@ def test_relayed_list_shape_is_checked(pki4: Path, tmp_path: Path) -> None:
     wider = params_for(9, 3, 16, round_id=params.round_id)
     with pytest.raises(SecAggError, match="'S09' is not in the cohort"):
         me.share_keys([*adverts, silo_round(outsider, wider, "S09").advertise()])
-    with pytest.raises(SecAggError, match="certificate given names"):
-        SiloRound(
-            params,
-            "S01",
-            (pki4 / "S02.key").read_bytes(),
-            (pki4 / "S02.pem").read_bytes(),
-            b"",
-        )
-    with pytest.raises(SecAggError, match="does not belong"):
-        SiloRound(
-            params,
-            "S01",
-            (pki4 / "S02.key").read_bytes(),
-            (pki4 / "S01.pem").read_bytes(),
-            b"",
-        )
+    for key_of, cert_of, words in [
+        ("S02", "S02", "certificate given names"),
+        ("S02", "S01", "not belong"),
+    ]:
+        key, cert = (pki4 / f"{key_of}.key").read_bytes(), (pki4 / f"{cert_of}.pem").read_bytes()
+        with pytest.raises(SecAggError, match=words):
+            SiloRound(params, "S01", key, cert, b"")
 
 
 def _shared(
