@@ -152,6 +152,7 @@ class CentralRow(_Row):
     warn: tuple[str, ...]
     actions: tuple[str, ...]
     evaluated_ms: int
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ class AggregatorHandler:
         )
         self.queries = Queries(store, self.specs, latest)
         self.rounds = SecureRounds(store, self.specs, self.hub, self._audit)
+        self.rounds.on_release = self.gates.evaluate_release
         self._coordinator: RetrainCoordinator | None = None
 
     # -- settings the CLI and tests set -----------------------------------------

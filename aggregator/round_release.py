@@ -21,12 +21,16 @@ from fedgov.privacy import release_secure_sum
 from fedgov.report import now_ms
 from fedgov.secagg import Advert, RoundParams, decode_share_map, reconstruct
 from fedgov.secagg.layout import Layout, stats_of
+from fedgov.stats import WindowStats
 from fedgov.wire import stats_to_proto
 
 __all__ = ["release_round"]
 
 
-def release_round(rec: RoundRecord, store: Store, specs: SpecCache, k: int) -> list[ReleaseRecord]:
+def release_round(
+    rec: RoundRecord, store: Store, specs: SpecCache, k: int
+) -> list[tuple[ReleaseRecord, WindowStats]]:
+    """Each released version's record (for the store) with its released statistics."""
     params = RoundParams.from_json(rec.params)
     layout = Layout.from_json(rec.layout)
     adverts = [Advert.from_bytes(b) for b in store.round_messages(rec.round_id, 1).values()]
@@ -51,7 +55,7 @@ def release_round(rec: RoundRecord, store: Store, specs: SpecCache, k: int) -> l
         if stats.rows == 0:
             continue  # no silo ran this version in the period: nothing to release
         released, withheld = release_secure_sum(stats, k=k)
-        out.append(
+        record = (
             ReleaseRecord(
                 rec.round_id,
                 rec.model_id,
@@ -64,6 +68,7 @@ def release_round(rec: RoundRecord, store: Store, specs: SpecCache, k: int) -> l
                 stats_to_proto(released).SerializeToString(),
                 json.dumps([dataclasses.asdict(w) for w in withheld]),
                 now,
-            )
+            ),
         )
+        out.append((record[0], released))
     return out

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aggregator._audit import Audit
@@ -40,11 +40,12 @@ from aggregator.partition import (
 from aggregator.round_release import release_round
 from aggregator.silo_commands import CommandHub
 from aggregator.specs import SpecCache
-from aggregator.store import RoundRecord, Store
+from aggregator.store import ReleaseRecord, RoundRecord, Store
 from fedgov.errors import GovernanceError, RoundRefused
 from fedgov.report import now_ms
 from fedgov.secagg import RoundParams, decode_share_map
 from fedgov.secagg.layout import Layout
+from fedgov.stats import WindowStats
 
 __all__ = ["PollAnswer", "SecureRounds"]
 
@@ -71,6 +72,8 @@ class SecureRounds:
     _hub: CommandHub
     _audit: Audit
     settings: RoundSettings = field(default_factory=RoundSettings)
+    # Told of each release, with its statistics and source (the central gate).
+    on_release: Callable[[ReleaseRecord, WindowStats, str], object] | None = None
 
     # -- opening ---------------------------------------------------------------------
     def open(
@@ -261,10 +264,14 @@ class SecureRounds:
         except GovernanceError as exc:
             self._fail(rec, f"the sum could not be formed: {exc}")
             return
-        if self._store.end_round(rec.round_id, "completed", "", releases):
+        if self._store.end_round(rec.round_id, "completed", "", [r for r, _ in releases]):
             self._audit(
                 "round_completed", round_id=rec.round_id, model_id=rec.model_id, part=rec.part,
                 survivors=list(rec.survivors), dropped=list(rec.dropped),
-                released=[r.model_version for r in releases],
+                released=[r.model_version for r, _ in releases],
             )  # fmt: skip
+            source = f"exact, secure sum of {len(rec.survivors)} silos"
+            for record, stats in releases:
+                if self.on_release is not None:
+                    self.on_release(record, stats, source)
             log.info("secure round %s completed: sum of %d silos", rec.round_id[:8], len(rec.survivors))

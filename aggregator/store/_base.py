@@ -203,6 +203,7 @@ class CentralDecisionRecord:
     silos: tuple[str, ...]
     rows: int
     decision: Decision
+    source: str = ""  # "" merged per-silo reports; "secure" a released secure sum
 
 
 class Store(Protocol):

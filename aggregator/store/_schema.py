@@ -170,6 +170,8 @@ TABLES: tuple[Table, ...] = (
             Column("silos", "TEXT"),
             Column("rows", "INT"),
             Column("decision", "TEXT"),
+            # "" for merged per-silo reports, "secure" for a released secure sum.
+            Column("source", "TEXT", default="''"),
         ),
         indexes=(
             Index("central_by_subject", ("model_id", "model_version", "jurisdiction_group", "id")),

@@ -345,7 +345,7 @@ class CentralQuery(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class CentralRow(_message.Message):
-    __slots__ = ("model_id", "model_version", "jurisdiction_group", "evaluated_unix_ms", "silos", "rows", "decision")
+    __slots__ = ("model_id", "model_version", "jurisdiction_group", "evaluated_unix_ms", "silos", "rows", "decision", "source")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -353,6 +353,7 @@ class CentralRow(_message.Message):
     SILOS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     jurisdiction_group: str
@@ -360,7 +361,8 @@ class CentralRow(_message.Message):
     silos: _containers.RepeatedScalarFieldContainer[str]
     rows: int
     decision: _report_pb2.Decision
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_group: _Optional[str] = ..., evaluated_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ...) -> None: ...
+    source: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_group: _Optional[str] = ..., evaluated_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class CentralQueryResponse(_message.Message):
     __slots__ = ("rows",)
