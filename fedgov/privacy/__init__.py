@@ -7,6 +7,7 @@ docstrings are the design note of the clear path. :mod:`fedgov.privacy._guards`
 holds the older opt-in guards (small-cell suppression, Laplace noise).
 """
 
+from fedgov.privacy._accounting import charge, compose, zcdp_epsilon
 from fedgov.privacy._gaussian import (
     add_discrete_gaussian,
     discrete_gaussian,
@@ -18,9 +19,12 @@ from fedgov.privacy._guards import add_laplace_noise, suppress_small_cells, tota
 __all__ = [
     "add_discrete_gaussian",
     "add_laplace_noise",
+    "charge",
+    "compose",
     "discrete_gaussian",
     "gaussian_sigma",
     "histogram_count",
     "suppress_small_cells",
     "total_epsilon",
+    "zcdp_epsilon",
 ]

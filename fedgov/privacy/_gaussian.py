@@ -124,7 +124,8 @@ def discrete_gaussian(
         accept = gen.random(m) < np.exp(-((np.abs(y) - shift) ** 2) / (2.0 * sigma * sigma))
         out[pending[accept]] = y[accept]
         pending = pending[~accept]
-    return out.reshape(shape)
+    shaped: np.ndarray = out.reshape(shape)
+    return shaped
 
 
 def add_discrete_gaussian(
