@@ -48,6 +48,7 @@ defaults. Every problem in a file is reported at once, by key path
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,13 +100,7 @@ class AgentConfig:
     def privacy(self) -> PrivacySettings:
         """The ``privacy:`` section as the guard takes it (:mod:`agent.privacy`)."""
         return PrivacySettings(
-            rho=self.rho,
-            budget=self.budget,
-            delta=self.delta,
-            secure_aggregation=self.secure_aggregation,
-            min_cell_count=self.min_cell_count,
-            epsilon=self.epsilon,
-            complementary=self.complementary,
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(PrivacySettings)}
         )
 
 

@@ -60,12 +60,19 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 
 import numpy as np
 
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 
-__all__ = ["add_discrete_gaussian", "discrete_gaussian", "gaussian_sigma", "histogram_count"]
+__all__ = [
+    "add_discrete_gaussian",
+    "discrete_gaussian",
+    "gaussian_sigma",
+    "histogram_count",
+    "with_noise",
+]
 
 
 def histogram_count(stats: WindowStats) -> int:
@@ -151,10 +158,24 @@ def add_discrete_gaussian(
     gen = _generator(rng)
 
     def noisy(counts: np.ndarray) -> np.ndarray:
+        out: np.ndarray = counts + discrete_gaussian(sigma, counts.shape, gen)
+        return out
+
+    return with_noise(stats, noisy, Privacy(rho=float(rho), sigma=sigma))
+
+
+def with_noise(
+    stats: WindowStats, noise: Callable[[np.ndarray], np.ndarray], privacy: Privacy
+) -> WindowStats:
+    """``stats`` with ``noise`` applied to every count vector (and to ``rows`` and
+    ``outcome_missing``), rounded to integers and clipped at 0, recorded as ``privacy``.
+    Suppression tallies are dropped: noised counts do not add up."""
+
+    def noisy(counts: np.ndarray) -> np.ndarray:
         if counts.size == 0:
             return counts
-        out = counts + discrete_gaussian(sigma, counts.shape, gen)
-        return np.clip(out, 0, None).astype(np.int64)
+        out: np.ndarray = np.clip(np.rint(noise(counts)), 0, None).astype(np.int64)
+        return out
 
     features = {
         name: FeatureCounts(name, fc.kind, noisy(fc.counts), noisy(fc.fine))
@@ -174,6 +195,6 @@ def add_discrete_gaussian(
         features=features,
         outcomes=outcomes,
         outcome_missing=int(scalars[1]),
-        privacy=Privacy(rho=float(rho), sigma=sigma),
+        privacy=privacy,
         scores=scores,
     )

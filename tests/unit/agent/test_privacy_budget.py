@@ -19,6 +19,7 @@ from agent.state import AgentState, Window
 from fedgov.errors import GovernanceError
 from fedgov.policy import RegoEngine, default_bundle_path
 from fedgov.privacy import histogram_count
+from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
 
@@ -27,6 +28,14 @@ RHO = 0.1
 
 def _windows(folder: Path, n: int) -> list[Path]:
     return [write_table(credit_data(300, seed=40 + i), folder / f"w{i}.csv") for i in range(n)]
+
+
+def _report(spec: MonitoringSpec, tmp_path: Path, privacy: PrivacySettings) -> Report:
+    (path,) = _windows(tmp_path / "in", 1)
+    engine = RegoEngine.from_bundle(default_bundle_path())
+    return build_report(
+        spec, path, engine, silo_id="EU-DE", jurisdiction="EU-DE", chunk_rows=1000, privacy=privacy
+    )
 
 
 @pytest.mark.parametrize(("secure", "per_window"), [(True, 2 * RHO), (False, RHO)])
@@ -99,17 +108,7 @@ def test_budget_refuses_the_window_that_would_pass_it(
 
 
 def test_refusal_records_nothing(tmp_path: Path, credit_spec: MonitoringSpec) -> None:
-    (path,) = _windows(tmp_path / "in", 1)
-    engine = RegoEngine.from_bundle(default_bundle_path())
-    report = build_report(
-        credit_spec,
-        path,
-        engine,
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        chunk_rows=1000,
-        privacy=PrivacySettings(rho=RHO),
-    )
+    report = _report(credit_spec, tmp_path, PrivacySettings(rho=RHO))
     state = AgentState(tmp_path / "state")
     try:
         with pytest.raises(BudgetExhausted, match="past privacy.budget = 0.1"):
@@ -121,17 +120,7 @@ def test_refusal_records_nothing(tmp_path: Path, credit_spec: MonitoringSpec) ->
 
 
 def test_exact_counts_opt_out_charges_nothing(tmp_path: Path, credit_spec: MonitoringSpec) -> None:
-    (path,) = _windows(tmp_path / "in", 1)
-    engine = RegoEngine.from_bundle(default_bundle_path())
-    report = build_report(
-        credit_spec,
-        path,
-        engine,
-        silo_id="EU-DE",
-        jurisdiction="EU-DE",
-        chunk_rows=1000,
-        privacy=PrivacySettings(rho=None),
-    )
+    report = _report(credit_spec, tmp_path, PrivacySettings(rho=None))
     assert report.stats.rows == 300 and not report.stats.privacy.noised
     state = AgentState(tmp_path / "state")
     try:
