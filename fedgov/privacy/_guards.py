@@ -60,11 +60,13 @@ field of the statistics says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from fedgov.privacy._gaussian import with_noise
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.stats._counts import GROUP_SEPARATOR, INTERSECTION_SEPARATOR
 
@@ -120,7 +122,7 @@ def suppress_small_cells(
         features=features,
         outcomes=outcomes,
         outcome_missing=stats.outcome_missing,
-        privacy=Privacy(int(k), stats.privacy.epsilon),
+        privacy=dataclasses.replace(stats.privacy, k=int(k)),
         scores=scores,
     )
 
@@ -147,33 +149,10 @@ def add_laplace_noise(
         raise ValueError(f"these statistics were already noised (epsilon={stats.privacy.epsilon})")
     rng = np.random.default_rng(seed)
     scale = 1.0 / eps
-
-    def noisy(counts: np.ndarray) -> np.ndarray:
-        if counts.size == 0:
-            return counts
-        out = np.rint(counts + rng.laplace(0.0, scale, counts.shape))
-        return np.clip(out, 0, None).astype(np.int64)
-
-    features = {
-        name: FeatureCounts(name, fc.kind, noisy(fc.counts), noisy(fc.fine))
-        for name, fc in stats.features.items()
-    }
-    outcomes = {
-        name: OutcomeCounts(name, oc.groups, noisy(oc.counts))
-        for name, oc in stats.outcomes.items()
-    }
-    scores = {
-        name: ScoreCounts(name, sc.groups, noisy(sc.counts)) for name, sc in stats.scores.items()
-    }
-    scalars = noisy(np.array([stats.rows, stats.outcome_missing], dtype=np.int64))
-    return WindowStats(
-        spec_digest=stats.spec_digest,
-        rows=int(scalars[0]),
-        features=features,
-        outcomes=outcomes,
-        outcome_missing=int(scalars[1]),
-        privacy=Privacy(None, eps),
-        scores=scores,
+    return with_noise(
+        stats,
+        lambda counts: counts + rng.laplace(0.0, scale, counts.shape),
+        Privacy(None, eps),
     )
 
 

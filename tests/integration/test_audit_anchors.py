@@ -44,7 +44,9 @@ def anchored(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[RunningSer
 def _two_reports(root: Path, running: RunningServer, spec_file: Path) -> tuple[str, Agent]:
     """EU-DE's agent reports two windows, then closes; (the aggregator's address, the agent)."""
     address = f"127.0.0.1:{running.port}"
-    config = silo_config(root, "EU-DE", spec_file, address, privacy={"min_cell_count": 0})
+    config = silo_config(
+        root, "EU-DE", spec_file, address, privacy={"min_cell_count": 0, "rho": None}
+    )
     (root / "EU-DE" / "in").mkdir(parents=True)
     agent = Agent(config_from_dict(config, base=root))
     try:

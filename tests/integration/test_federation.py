@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
 from fedgov.errors import TransportError
 from fedgov.metrics import compute_metrics
+from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, encode_columns
 from fedgov.synthetic import credit_data, write_table
@@ -32,7 +34,7 @@ SILOS = {"EU-DE": (1.0, 0.0), "EU-FR": (0.0, 0.0), "US-NY": (0.0, 0.15)}
 def _agent(root: Path, silo: str, address: str, spec_file: Path, **kw: object) -> Agent:
     config = config_from_dict(
         # Exact federated == pooled holds only without suppression or noise.
-        silo_config(root, silo, spec_file, address, privacy={"min_cell_count": 0}),
+        silo_config(root, silo, spec_file, address, privacy={"min_cell_count": 0, "rho": None}),
         base=root,
     )
     return Agent(config, **kw)  # type: ignore[arg-type]
@@ -176,15 +178,14 @@ def test_aggregator_down_retries_keeps_outbox_then_delivers(
         agent.close()
 
 
-def test_default_guards_suppress_small_cells_before_sending(
-    tmp_path: Path, aggregator: RunningServer, spec_file: Path
-) -> None:
-    """With the default k=10 nothing between 1 and 9 rows reaches the aggregator."""
+def _stored_report(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path, **kw: Any
+) -> tuple[Report, Report]:
+    """One 400-row window of EU-FR, sent with ``kw`` (silo config); (sent, stored)."""
     address = f"127.0.0.1:{aggregator.port}"
     write_table(credit_data(400, seed=3), tmp_path / "EU-FR" / "in" / "w.csv")
     config = config_from_dict(
-        silo_config(tmp_path, "EU-FR", spec_file, address),
-        base=tmp_path,
+        silo_config(tmp_path, "EU-FR", spec_file, address, **kw), base=tmp_path
     )
     agent = Agent(config)
     try:
@@ -193,7 +194,34 @@ def test_default_guards_suppress_small_cells_before_sending(
     finally:
         agent.close()
     stored = aggregator.handler.store.get_report(report.report_id)
-    assert stored is not None and stored.stats.privacy.k == 10
+    assert stored is not None
+    return report, stored
+
+
+def test_default_guard_noises_every_count_and_states_its_cost(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path
+) -> None:
+    """By default what reaches the aggregator is discrete Gaussian noised, and says so:
+    sigma, rho charged (2 x 0.05: the silo takes part in secure rounds), the running total
+    and delta; its metrics are computed from the noised counts, not the exact ones."""
+    _, stored = _stored_report(tmp_path, aggregator, spec_file)
+    p = stored.stats.privacy
+    assert p.k is None and p.sigma is not None and p.sigma > 10
+    assert (p.rho, p.rho_total, p.delta) == (pytest.approx(0.1), pytest.approx(0.1), 1e-6)
+    sex = stored.stats.outcomes["sex"]
+    for g, counts in zip(sex.groups, sex.counts, strict=True):
+        group = stored.metrics["fairness"]["sex"]["groups"].get(g)
+        if group is not None:
+            assert group["count"] == int(counts.sum())
+
+
+def test_opt_in_suppression_hides_small_cells_before_sending(
+    tmp_path: Path, aggregator: RunningServer, spec_file: Path
+) -> None:
+    """With privacy: {rho: null, min_cell_count: 10} nothing between 1 and 9 rows leaves."""
+    privacy = {"rho": None, "min_cell_count": 10}
+    _, stored = _stored_report(tmp_path, aggregator, spec_file, privacy=privacy)
+    assert stored.stats.privacy.k == 10
     cells = [fc.counts for fc in stored.stats.features.values()]
     cells += [fc.fine for fc in stored.stats.features.values() if fc.fine is not None]
     cells += [oc.counts.ravel() for oc in stored.stats.outcomes.values()]

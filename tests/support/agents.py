@@ -7,6 +7,9 @@ from typing import Any
 
 from fedgov.policy import default_bundle_path
 
+#: ``privacy:`` of a test that compares exact figures: the default noise turned off.
+EXACT = {"rho": None}
+
 
 def agent_config(
     spec: Path | str,

@@ -53,18 +53,26 @@ def stats_of(spec: MonitoringSpec, columns: Mapping[str, Any]) -> WindowStats:
 
 
 #: The privacy guards an agent may apply, by name (see :func:`guarded`).
-GUARDS = ("none", "suppressed", "noised", "both")
+GUARDS = ("none", "suppressed", "noised", "both", "gaussian")
 
 
 def guarded(
     stats: WindowStats, guard: str, *, k: int = 10, epsilon: float = 1.0, seed: int = 3
 ) -> WindowStats:
     """``stats`` under the privacy guard named ``none``, ``suppressed`` (small cells,
-    ``k``), ``noised`` (Laplace, ``epsilon``) or ``both`` (noised, then suppressed)."""
-    from fedgov.privacy import add_laplace_noise, suppress_small_cells
+    ``k``), ``noised`` (Laplace, ``epsilon``), ``both`` (noised, then suppressed) or
+    ``gaussian`` (the agent's default: discrete Gaussian, rho = ``epsilon``, with the
+    accountant's fields filled in as a recorded report has them)."""
+    import dataclasses
+
+    from fedgov.privacy import add_discrete_gaussian, add_laplace_noise, suppress_small_cells
 
     if guard not in GUARDS:
         raise ValueError(guard)
+    if guard == "gaussian":
+        noised = add_discrete_gaussian(stats, epsilon, rng=seed)
+        dp = dataclasses.replace(noised.privacy, rho_total=3 * epsilon, delta=1e-6)
+        return dataclasses.replace(noised, privacy=dp)
     if guard in ("noised", "both"):
         stats = add_laplace_noise(stats, epsilon, seed=seed)
     if guard in ("suppressed", "both"):

@@ -12,6 +12,7 @@ from support.cli import run_fedgov
 
 import agent.config
 from agent.config import AgentConfig, config_from_dict, load_agent_config
+from agent.privacy import PrivacySettings
 from fedgov.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -106,7 +107,8 @@ def test_docstring_example_reads_as_documented(tmp_path: Path) -> None:
     assert cfg.training_data == tmp_path / "train.parquet"
     assert cfg.holdout == tmp_path / "holdout.parquet"
     assert cfg.opa_url == "http://127.0.0.1:8181"
-    assert (cfg.min_cell_count, cfg.epsilon, cfg.complementary) == (10, None, False)
+    assert (cfg.min_cell_count, cfg.epsilon, cfg.complementary) == (0, None, False)
+    assert (cfg.rho, cfg.budget, cfg.delta, cfg.secure_aggregation) == (0.05, 5.0, 1e-6, True)
 
 
 # -- what a valid file gives ---------------------------------------------------------------
@@ -140,7 +142,7 @@ def test_insecure_true_without_tls_is_accepted() -> None:
 
 
 def test_an_int_is_accepted_where_a_float_is_expected() -> None:
-    doc = _doc(poll_seconds=5, privacy={"epsilon": 1, "min_cell_count": 0})
+    doc = _doc(poll_seconds=5, privacy={"rho": None, "epsilon": 1, "min_cell_count": 0})
     cfg = config_from_dict(doc, base=Path("/"))
     assert cfg.poll_seconds == 5.0 and isinstance(cfg.poll_seconds, float)
     assert cfg.epsilon == 1.0 and isinstance(cfg.epsilon, float)
@@ -149,7 +151,8 @@ def test_an_int_is_accepted_where_a_float_is_expected() -> None:
 
 def test_an_empty_section_keeps_its_defaults(tmp_path: Path) -> None:
     cfg = load_agent_config(_write(tmp_path, MINIMAL + "privacy:\n  # epsilon: 1.0\ntraining:\n"))
-    assert (cfg.min_cell_count, cfg.epsilon, cfg.training_data) == (10, None, None)
+    assert (cfg.min_cell_count, cfg.epsilon, cfg.training_data) == (0, None, None)
+    assert cfg.privacy == PrivacySettings()  # the discrete Gaussian default
 
 
 # -- what is refused, and what the message says --------------------------------------------
@@ -159,7 +162,7 @@ def test_unknown_nested_key_suggests_the_close_one() -> None:
     message = _error(_doc(privacy={"min_cel_count": 0}))
     assert message == (
         "silo.yaml: privacy.min_cel_count: unknown key (did you mean 'min_cell_count'?); "
-        "allowed: complementary, epsilon, min_cell_count"
+        "allowed: budget, complementary, delta, epsilon, min_cell_count, rho, secure_aggregation"
     )
 
 
@@ -233,6 +236,15 @@ def test_a_string_is_not_a_number_nor_a_number_a_string(
         ({"chunk_rows": 0}, "chunk_rows: must be greater than 0, got 0"),
         ({"privacy": {"min_cell_count": -1}}, "privacy.min_cell_count: must be 0 or more"),
         ({"privacy": {"epsilon": 0}}, "privacy.epsilon: must be greater than 0, got 0"),
+        ({"privacy": {"rho": 0}}, "privacy.rho: must be greater than 0, got 0"),
+        ({"privacy": {"budget": -1}}, "privacy.budget: must be greater than 0, got -1"),
+        ({"privacy": {"delta": 1}}, "privacy.delta: must be less than 1, got 1"),
+        ({"privacy": {"secure_aggregation": "yes"}}, "privacy.secure_aggregation: must be"),
+        ({"privacy": {"epsilon": 1}}, "privacy: rho (discrete Gaussian, the default) and epsilon"),
+        (
+            {"privacy": {"rho": 0.5, "budget": 0.9}},
+            "privacy: one window costs 1 (rho x 2 with secure_aggregation) but budget is 0.9",
+        ),
         ({"poll_seconds": float("inf")}, "poll_seconds: must be a finite number, got inf"),
         ({"models": []}, "models: must not be empty"),
         ({"policy": ""}, "policy: must not be empty"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.agents import agent_config
+from support.agents import EXACT, agent_config
 from support.opa_emulator import OpaEmulator
 
 from agent.config import config_from_dict
+from agent.privacy import PrivacySettings
 from agent.service import Agent
 from fedgov.errors import ConfigError
 from fedgov.policy import OpaEngine, OpaGoEngine, RegoEngine
@@ -21,8 +22,15 @@ def _decide_window(agent: Agent, path: Path) -> Report:
     from agent.pipeline import build_report
 
     spec = agent.models[0].spec
+    # Exact counts: two engines must decide on the same input, not on two noise draws.
     return build_report(
-        spec, path, agent.engine, silo_id="US-NY", jurisdiction="US-NY", chunk_rows=1000
+        spec,
+        path,
+        agent.engine,
+        silo_id="US-NY",
+        jurisdiction="US-NY",
+        chunk_rows=1000,
+        privacy=PrivacySettings(rho=None),
     )
 
 
@@ -80,7 +88,7 @@ def test_decision_audit_record_carries_opa_decision_log_fields(
 
     write_table(credit_data(2000, seed=4, bias=0.2), tmp_path / "in" / "w.parquet")
     unreachable = {"address": "127.0.0.1:1", "insecure": True, "retry_seconds": 0.1}
-    cfg = agent_config(spec_file, "in", silo="US-NY", aggregator=unreachable)
+    cfg = agent_config(spec_file, "in", silo="US-NY", aggregator=unreachable, privacy=EXACT)
     agent = Agent(config_from_dict(cfg, base=tmp_path))
     try:
         with pytest.raises(GovernanceError):  # no aggregator: the report stays in the outbox

@@ -51,11 +51,16 @@ def _consistent_and_empty(state: AgentState, report: Report) -> None:
 def test_a_step_commits_outbox_window_and_chain_together(state: AgentState, report: Report) -> None:
     linked = state.record_report(report, WINDOW)
     assert linked.prev_report_hash == ""
+    # Its zCDP is charged in the same step: the report says the silo's running total.
+    assert linked.stats.privacy.rho_total == pytest.approx(report.stats.privacy.rho)
     assert [r.report_id for r in state.outbox.pending()] == [report.report_id]
     assert state.processed_windows() == {WINDOW.key: WINDOW.fingerprint}
     assert state.chain_head(report.model_id, report.model_version) == chain_hash(linked)
-    # The same report again (its window reprocessed): the same link, one outbox row.
-    assert state.record_report(report, WINDOW) == linked
+    # The same report again (its window reprocessed): the same link, one outbox row;
+    # charged again (a window processed again is noised again: a second view).
+    again = state.record_report(report, WINDOW)
+    assert again.prev_report_hash == linked.prev_report_hash
+    assert again.stats.privacy.rho_total == pytest.approx(2 * report.stats.privacy.rho)
     assert len(state.outbox) == 1
     other = dataclasses.replace(report, report_id="another")
     assert state.record_report(other).prev_report_hash == chain_hash(linked)

@@ -113,7 +113,7 @@ def old_silo(tmp_path: Path, spec_file: Path) -> OldSilo:
             silo_id="EU-DE",
             jurisdiction="EU-DE",
             chunk_rows=config.chunk_rows,
-            min_cell_count=config.min_cell_count,
+            privacy=config.privacy,
         )
         for w in windows
     ]

@@ -16,6 +16,7 @@ from support.agents import agent_config
 
 from agent.client import Ack
 from agent.config import config_from_dict
+from agent.privacy import PrivacySettings
 from agent.service import Agent
 from agent.training import evaluate_candidate
 from fedgov.errors import DataError
@@ -105,6 +106,5 @@ def test_holdout_with_undeclared_values_is_a_data_error(
             silo_id="EU-DE",
             jurisdiction="EU-DE",
             chunk_rows=100,
-            min_cell_count=1,
-            epsilon=None,
+            privacy=PrivacySettings(rho=None),
         )

@@ -49,6 +49,8 @@ def test_round_trip_through_proto_and_bytes(raw: WindowStats, guard: str) -> Non
     assert stats_from_proto(wire) == s
     assert wire.privacy.HasField("k") == (s.privacy.k is not None)
     assert wire.privacy.HasField("epsilon") == (s.privacy.epsilon is not None)
+    for name in ("rho", "sigma", "rho_total", "delta"):
+        assert wire.privacy.HasField(name) == (guard == "gaussian")
 
 
 def test_whole_report_round_trip(credit_spec: MonitoringSpec, raw: WindowStats) -> None:
