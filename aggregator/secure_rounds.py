@@ -129,7 +129,9 @@ class SecureRounds:
                 "round_opened", round_id=rec.round_id, model_id=model_id, part=part,
                 period=params.period, cohort=cohort, threshold=params.threshold, by=by,
             )  # fmt: skip
-            log.info("secure round %s opened: %s %s %s", rec.round_id[:8], model_id, part, params.period)
+            log.info(
+                "secure round %s opened: %s %s %s", rec.round_id[:8], model_id, part, params.period
+            )
             self._hub.notify(cohort)
         return stored
 
@@ -249,7 +251,12 @@ class SecureRounds:
                 rec.round_id, rec.stage, now + self.settings.stage_ms,
                 survivors=survivors, dropped=dropped,
             ):  # fmt: skip
-                log.info("secure round %s: stage %d closed with %d silos", rec.round_id[:8], rec.stage, len(got))
+                log.info(
+                    "secure round %s: stage %d closed with %d silos",
+                    rec.round_id[:8],
+                    rec.stage,
+                    len(got),
+                )
         return self._store.get_round(rec.round_id) or rec
 
     def _fail(self, rec: RoundRecord, reason: str) -> None:
@@ -274,4 +281,6 @@ class SecureRounds:
             for record, stats in releases:
                 if self.on_release is not None:
                     self.on_release(record, stats, source)
-            log.info("secure round %s completed: sum of %d silos", rec.round_id[:8], len(rec.survivors))
+            log.info(
+                "secure round %s completed: sum of %d silos", rec.round_id[:8], len(rec.survivors)
+            )

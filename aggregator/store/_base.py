@@ -377,8 +377,13 @@ class Store(Protocol):
     def add_round_message(self, round_id: str, stage: int, silo_id: str, data: bytes) -> bool: ...
     def round_messages(self, round_id: str, stage: int) -> dict[str, bytes]: ...
     def advance_round(
-        self, round_id: str, stage: int, deadline_ms: int, *,
-        survivors: Sequence[str] = (), dropped: Sequence[str] = (),
+        self,
+        round_id: str,
+        stage: int,
+        deadline_ms: int,
+        *,
+        survivors: Sequence[str] = (),
+        dropped: Sequence[str] = (),
     ) -> bool: ...
     def end_round(
         self, round_id: str, status: str, reason: str, releases: Sequence[ReleaseRecord] = ()
