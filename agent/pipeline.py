@@ -19,6 +19,7 @@ from fedgov.stats import WindowStats
 
 __all__ = [
     "build_report",
+    "build_window",
     "decision_log_fields",
     "guard",
     "judged_report",
@@ -87,7 +88,13 @@ def guard(
     return stats
 
 
-def build_report(
+def build_report(spec: MonitoringSpec, path: Path, engine: PolicyEngine, **kw: Any) -> Report:
+    """The report of the window in ``path`` (guarded counts, metrics, decision); the
+    keyword arguments are :func:`build_window`'s."""
+    return build_window(spec, path, engine, **kw)[0]
+
+
+def build_window(
     spec: MonitoringSpec,
     path: Path,
     engine: PolicyEngine,
@@ -98,7 +105,9 @@ def build_report(
     min_cell_count: int = 10,
     epsilon: float | None = None,
     complementary: bool = False,
-) -> Report:
+) -> tuple[Report, WindowStats]:
+    """:func:`build_report`, and the window's unguarded counts beside it: those stay in
+    the silo (a secure-aggregation round masks their sum over a period)."""
     start = int(path.stat().st_mtime * 1000)
     # The file's digest is hashed beside the scan: hashlib frees the GIL, and
     # the page cache serves both reads.
@@ -133,7 +142,7 @@ def build_report(
         list(report.decision.deny),
         list(report.decision.actions),
     )
-    return report
+    return report, folded
 
 
 def judged_report(
