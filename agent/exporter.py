@@ -15,7 +15,8 @@ Other label values come from bounded sets: ``model``, ``version``,
 ``feature``, ``attribute``, ``group`` (declared in the monitoring spec, plus
 ``__other__``/``__missing__``), ``outcome`` (tn, fp, fn, tp), ``result``
 (allow, deny), ``action`` (retrain, block, other), ``kind`` (command
-kinds) and, for secure-aggregation rounds, ``outcome`` (completed, failed, rejected). No report id, file name or row value is ever a label.
+kinds) and, for secure-aggregation rounds, ``outcome`` (completed, failed,
+rejected). No report id, file name or row value is ever a label.
 """
 
 from __future__ import annotations
@@ -281,7 +282,8 @@ class AgentMetrics:
 
     Attributes the runner drives: ``latest.update(report)`` for every new
     report; ``reports_sent``, ``reports_failed`` (``inc``); ``outbox``
-    (``set``/``dec``); ``commands.labels(kind).inc()``; ``secure_rounds.labels(outcome).inc()``; and the histograms
+    (``set``/``dec``); ``commands.labels(kind).inc()``;
+    ``secure_rounds.labels(outcome).inc()``; and the histograms
     ``report_seconds`` (read a window, count, decide) and ``submit_seconds``
     (send one report until acknowledged), used as ``with m.report_seconds.time():``.
     """

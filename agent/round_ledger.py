@@ -152,26 +152,16 @@ class RoundLedger:
 
     def answered(self, model_id: str, period: str, part: str) -> Answered | None:
         with self._tx() as db:
-            row = db.execute(
-                f"SELECT {_ANSWERED_COLS} FROM secagg_answered "
-                "WHERE model_id=? AND period=? AND part=?",
-                (model_id, period, part),
-            ).fetchone()
-        return None if row is None else Answered(*row)
+            return _same_key(db, model_id, period, part)
 
     def record_answer(self, entry: Answered) -> Answered | None:
         """Record that ``entry``'s round is answered, unless a round of the same model
         with the same key or an overlapping period was: then return that one and write
         nothing. Checked and written in one transaction."""
         with self._tx() as db:
-            found = _overlapping(db, entry.model_id, entry.period_start_ms, entry.period_end_ms)
-            same = db.execute(
-                f"SELECT {_ANSWERED_COLS} FROM secagg_answered "
-                "WHERE model_id=? AND period=? AND part=?",
-                (entry.model_id, entry.period, entry.part),
-            ).fetchone()
-            if same is not None:
-                return Answered(*same)
+            found = _same_key(db, entry.model_id, entry.period, entry.part) or _overlapping(
+                db, entry.model_id, entry.period_start_ms, entry.period_end_ms
+            )
             if found is not None:
                 return found
             db.execute(
@@ -197,21 +187,32 @@ class RoundLedger:
             }
 
 
-_ANSWERED_COLS = (
-    "model_id, period, part, period_start_ms, period_end_ms, round_id, answered_ms"
-)
+_ANSWERED_COLS = "model_id, period, part, period_start_ms, period_end_ms, round_id, answered_ms"
 
 
 def _prune(db: sqlite3.Connection, before_ms: int) -> int:
     return db.execute("DELETE FROM raw_windows WHERE window_end_ms < ?", (before_ms,)).rowcount
 
 
+def _same_key(db: sqlite3.Connection, model_id: str, period: str, part: str) -> Answered | None:
+    return _one(
+        db,
+        f"SELECT {_ANSWERED_COLS} FROM secagg_answered WHERE model_id=? AND period=? AND part=?",
+        (model_id, period, part),
+    )
+
+
+def _one(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> Answered | None:
+    row = db.execute(sql, args).fetchone()
+    return None if row is None else Answered(*row)
+
+
 def _overlapping(
     db: sqlite3.Connection, model_id: str, start_ms: int, end_ms: int
 ) -> Answered | None:
-    row = db.execute(
+    return _one(
+        db,
         f"SELECT {_ANSWERED_COLS} FROM secagg_answered WHERE model_id=? "
         "AND period_start_ms < ? AND ? < period_end_ms ORDER BY answered_ms LIMIT 1",
         (model_id, end_ms, start_ms),
-    ).fetchone()
-    return None if row is None else Answered(*row)
+    )

@@ -105,8 +105,7 @@ class RoundOrder:
             )
         if cmd.model_id and cmd.model_id != params.model_id:
             raise SecAggError(
-                f"{where}: the command names model {cmd.model_id!r}, its round "
-                f"{params.model_id!r}"
+                f"{where}: the command names model {cmd.model_id!r}, its round {params.model_id!r}"
             )
         return cls(cmd.command_id, params, layout, numbers[0], numbers[1], float(numbers[2]))
 
@@ -391,4 +390,3 @@ def _answered_before(where: str, before: Answered) -> str:
 def _pem(tls: TlsFiles) -> tuple[bytes, bytes, bytes]:
     ca, cert, key = tls.read()
     return key, cert, ca
-

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.agents import agent_config
+from support.secagg_rounds import make_cohort_pki, silo_ids
 
 from agent.client import Ack, Command, RoundPoll
 from agent.config import config_from_dict
@@ -21,8 +23,6 @@ from fedgov.secagg import RoundParams
 from fedgov.secagg.layout import Layout
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
-from support.agents import agent_config
-from support.secagg_rounds import make_cohort_pki, silo_ids
 
 
 class FakeAggregator:
@@ -94,7 +94,14 @@ def make_agent(tmp_path: Path, spec_file: Path) -> Iterator[Any]:
 def _round(cohort: tuple[str, ...], spec: MonitoringSpec) -> Command:
     layout = Layout.of([spec])
     params = RoundParams(
-        os.urandom(16).hex(), spec.model_id, "P", "EU-*", cohort, len(cohort), layout.length, layout.digest
+        os.urandom(16).hex(),
+        spec.model_id,
+        "P",
+        "EU-*",
+        cohort,
+        len(cohort),
+        layout.length,
+        layout.digest,
     )
     payload = {
         "params": params.to_json(),

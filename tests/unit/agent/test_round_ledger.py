@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.specs import derive_credit_spec
 
 from agent.pipeline import guard
 from agent.round_ledger import Answered, RawWindow
@@ -16,7 +17,6 @@ from fedgov.secagg.layout import Layout, vector_of
 from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats
 from fedgov.synthetic import credit_data, write_table
-from support.specs import derive_credit_spec
 
 DAY = 86_400_000
 NOW = 1_800_000_000_000
@@ -39,9 +39,7 @@ def _stats(spec: MonitoringSpec, tmp: Path, rows: int, seed: int) -> WindowStats
     return fold_file(path, spec, chunk_rows=1000)
 
 
-def _keep(
-    state: AgentState, spec: MonitoringSpec, stats: WindowStats, rid: str, end: int
-) -> int:
+def _keep(state: AgentState, spec: MonitoringSpec, stats: WindowStats, rid: str, end: int) -> int:
     window = RawWindow(rid, spec.model_id, spec.model_version, spec.digest, end - 1000, end)
     return state.rounds.keep_window(window, stats, keep_days=30, now_ms=NOW)
 
@@ -66,9 +64,10 @@ def test_the_period_sum_takes_every_version_whose_window_ends_in_the_period(
     assert sums[credit_spec.digest].rows == 500
     assert sums[v2_spec.digest] == c
     layout = Layout.of([credit_spec, v2_spec])
-    assert vector_of(layout, sums).sum() == vector_of(layout, {
-        credit_spec.digest: a.merge(b), v2_spec.digest: c
-    }).sum()
+    assert (
+        vector_of(layout, sums).sum()
+        == vector_of(layout, {credit_spec.digest: a.merge(b), v2_spec.digest: c}).sum()
+    )
     # A digest without a window in the period is zeros in the round's vector.
     only_v1 = state.rounds.period_sums(credit_spec.model_id, end - 1, end)
     vec = vector_of(layout, only_v1)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
+from support.secagg_rounds import make_cohort_pki, silo_ids
+from support.specs import derive_credit_spec
 
 from agent.client import Command, RoundPoll
 from agent.config import SecureRoundSettings
@@ -34,8 +36,6 @@ from fedgov.secagg.layout import Layout, vector_of
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
 from fedgov.tls import TlsFiles
-from support.secagg_rounds import make_cohort_pki, silo_ids
-from support.specs import derive_credit_spec
 
 START, END = 1_700_000_000_000, 1_700_003_600_000
 PERIOD = "2023-11-14T22:13:20Z/2023-11-14T23:13:20Z"
@@ -115,7 +115,9 @@ class Relay:
             }
             return RoundPoll("ready", inbound=inbound)
         if stage == 3:
-            return RoundPoll("ready", survivors=tuple(self.closed[3]), dropped=tuple(self._dropped()))
+            return RoundPoll(
+                "ready", survivors=tuple(self.closed[3]), dropped=tuple(self._dropped())
+            )
         return RoundPoll("completed")
 
 
@@ -179,15 +181,17 @@ def make_silo(
     return Silo(sid, state, rounds, registry)
 
 
-def keep_windows(
-    silo: Silo, specs: tuple[MonitoringSpec, ...], tmp: Path, seed: int
-) -> None:
+def keep_windows(silo: Silo, specs: tuple[MonitoringSpec, ...], tmp: Path, seed: int) -> None:
     """Windows of both versions inside the period, and one after it (left out)."""
     for i, (spec, end) in enumerate(
         [(specs[0], START + 10), (specs[1], END - 1), (specs[0], START + 99), (specs[0], END)]
     ):
-        path = write_table(credit_data(40 + 17 * seed + i, seed=seed * 10 + i), tmp / f"{silo.id}-{i}.csv")
-        window = RawWindow(f"{silo.id}-{i}", spec.model_id, spec.model_version, spec.digest, end - 5, end)
+        path = write_table(
+            credit_data(40 + 17 * seed + i, seed=seed * 10 + i), tmp / f"{silo.id}-{i}.csv"
+        )
+        window = RawWindow(
+            f"{silo.id}-{i}", spec.model_id, spec.model_version, spec.digest, end - 5, end
+        )
         silo.state.rounds.keep_window(window, fold_file(path, spec), keep_days=10**5, now_ms=END)
 
 
@@ -199,10 +203,14 @@ def round_command(params: RoundParams, layout: Layout, **over: object) -> Comman
         "period_end_ms": END,
         "stage_seconds": 5,
     } | over
-    return Command(os.urandom(8).hex(), "secagg_round", "", params.model_id, "", "round", json.dumps(payload))
+    return Command(
+        os.urandom(8).hex(), "secagg_round", "", params.model_id, "", "round", json.dumps(payload)
+    )
 
 
-def params_of(layout: Layout, cohort: tuple[str, ...], threshold: int = 3, **over: object) -> RoundParams:
+def params_of(
+    layout: Layout, cohort: tuple[str, ...], threshold: int = 3, **over: object
+) -> RoundParams:
     values: dict[str, object] = {
         "round_id": os.urandom(16).hex(),
         "model_id": "credit-risk",
@@ -278,7 +286,9 @@ def test_one_silo_silent_after_sharing_keys_the_others_complete(cohort) -> None:
 
 
 def test_the_unmask_is_recorded_before_it_is_sent_and_a_second_round_is_refused_after_a_restart(
-    cohort, tmp_path: Path, pki: Path  # type: ignore[no-untyped-def]
+    cohort,
+    tmp_path: Path,
+    pki: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     silos, layout, params, relay = cohort
     silos["S01"].rounds.transport = Link(relay, fail_at=4)  # its answer never arrives
