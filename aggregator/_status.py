@@ -21,6 +21,7 @@ from fedgov.errors import (
     Overloaded,
     QueryError,
     ReportRejected,
+    RoundRefused,
     Superseded,
 )
 
@@ -39,6 +40,7 @@ _CATALOG: tuple[tuple[type[GovernanceError], grpc.StatusCode], ...] = (
     (QueryError, grpc.StatusCode.INVALID_ARGUMENT),
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Superseded, grpc.StatusCode.ABORTED),
+    (RoundRefused, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
 

@@ -102,6 +102,8 @@ class Fairness:
     rows: int
     reports: int
     metrics: dict[str, Any] = field(hash=False)
+    source: str = "per-silo reports"  # or "exact, secure sum of N silos"; with privacy terms
+    period: str = ""  # a secure sum's period
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class CentralRow(_Row):
     warn: tuple[str, ...]
     actions: tuple[str, ...]
     evaluated_ms: int
+    source: str = ""
 
 
 @dataclass(frozen=True)

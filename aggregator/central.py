@@ -38,15 +38,29 @@ class CentralGate:
         self, group: str, reports: Sequence[Report], metrics: dict[str, Any]
     ) -> dict[str, Any]:
         first = reports[0]
+        return self.subject_input(
+            group,
+            (first.model_id, first.model_version),
+            sorted({r.silo_id for r in reports}),
+            (min(r.window_start_ms for r in reports), max(r.window_end_ms for r in reports)),
+            metrics,
+        )
+
+    def subject_input(
+        self,
+        group: str,
+        model: tuple[str, str],
+        silos: Sequence[str],
+        window: tuple[int, int],
+        metrics: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The input over any merged figures: of reports, or of a secure sum's period."""
         return {
-            "model": {"id": first.model_id, "version": first.model_version},
+            "model": {"id": model[0], "version": model[1]},
             "silo": "central",
             "jurisdiction": group,
-            "silos": sorted({r.silo_id for r in reports}),
-            "window": {
-                "start": _iso(min(r.window_start_ms for r in reports)),
-                "end": _iso(max(r.window_end_ms for r in reports)),
-            },
+            "silos": list(silos),
+            "window": {"start": _iso(window[0]), "end": _iso(window[1])},
             **metrics,
         }
 

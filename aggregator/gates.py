@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aggregator._audit import Audit
 from aggregator.central import CentralGate
@@ -19,8 +20,10 @@ from aggregator.latest import LatestReports
 from aggregator.merge import merged_metrics
 from aggregator.registry import ModelRegistry
 from aggregator.specs import SpecCache
-from aggregator.store import CentralDecisionRecord, Store
+from aggregator.store import CentralDecisionRecord, ReleaseRecord, Store
+from fedgov.metrics import compute_metrics
 from fedgov.report import now_ms
+from fedgov.stats import WindowStats
 
 __all__ = ["Gates"]
 
@@ -50,18 +53,44 @@ class Gates:
             return None
         spec = self._specs.get(reports[0].spec_digest)
         assert spec is not None
-        metrics = merged_metrics(spec, reports)
+        inp = self.central.policy_input(group, reports, merged_metrics(spec, reports))
+        return self._decide(inp, int(sum(r.stats.rows for r in reports)), "")
+
+    def evaluate_release(
+        self, release: ReleaseRecord, stats: WindowStats, source: str
+    ) -> CentralDecisionRecord | None:
+        """Run the central gate on a released secure sum when its part is a central group."""
+        if self.central is None or release.part not in self.central.groups:
+            return None
+        spec = self._specs.get(stats.spec_digest)
+        if spec is None:
+            return None
+        inp = self.central.subject_input(
+            release.part,
+            (release.model_id, release.model_version),
+            release.silos,
+            (release.period_start_ms, release.period_end_ms),
+            {**compute_metrics(spec, stats), "source": source},
+        )
+        return self._decide(inp, stats.rows, source)
+
+    def _decide(self, inp: dict[str, Any], rows: int, source: str) -> CentralDecisionRecord:
+        """Evaluate, record and audit a central decision; trigger retraining if it asks."""
+        assert self.central is not None
+        model_id, model_version = inp["model"]["id"], inp["model"]["version"]
+        group = inp["jurisdiction"]
         production = self._registry.is_production(model_id, model_version)
         stage = "monitoring" if production else "candidate"
-        decision = self.central.evaluate(group, reports, {**metrics, "stage": stage})
+        decision = self.central.engine.evaluate({**inp, "stage": stage})
         rec = CentralDecisionRecord(
             model_id=model_id,
             model_version=model_version,
             jurisdiction_group=group,
             evaluated_ms=now_ms(),
-            silos=tuple(sorted({r.silo_id for r in reports})),
-            rows=int(sum(r.stats.rows for r in reports)),
+            silos=tuple(inp["silos"]),
+            rows=rows,
             decision=decision,
+            source=source,
         )
         self._store.add_central_decision(rec)
         self._audit(
@@ -74,6 +103,7 @@ class Gates:
             deny=list(decision.deny),
             actions=list(decision.actions),
             bundle_digest=decision.bundle_digest,
+            source=source or "per-silo reports",
         )
         log.info(
             "central decision for %s/%s over %s (%s): allow=%s",

@@ -27,6 +27,7 @@ from aggregator.reannotation import Reannotation
 from aggregator.registration import ModelRegistration, Registration
 from aggregator.registry import ModelRegistry
 from aggregator.retrain import RetrainCoordinator, TrainingSettings
+from aggregator.secure_rounds import SecureRounds
 from aggregator.silo_commands import CommandHub, Commands
 from aggregator.specs import SpecCache
 from aggregator.store import Store
@@ -112,6 +113,8 @@ class AggregatorHandler:
             self.heads,
         )
         self.queries = Queries(store, self.specs, latest)
+        self.rounds = SecureRounds(store, self.specs, self.hub, self._audit)
+        self.rounds.on_release = self.gates.evaluate_release
         self._coordinator: RetrainCoordinator | None = None
 
     # -- settings the CLI and tests set -----------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 from aggregator.answers import Fairness
 from aggregator.latest import LatestReports
 from aggregator.merge import matches_glob, merged_metrics
+from aggregator.secure_figures import clear_source, secure_fairness
 from aggregator.specs import SpecCache
 from aggregator.store import (
     CentralDecisionRecord,
@@ -28,7 +29,8 @@ from aggregator.store import (
     Store,
 )
 from fedgov.errors import QueryError
-from fedgov.report import now_ms
+from fedgov.report import Report, now_ms
+from fedgov.stats import Privacy
 
 __all__ = ["Queries"]
 
@@ -60,9 +62,25 @@ class Queries:
         model_version: str | None = None,
         jurisdiction_glob: str | None = None,
         since_ms: int = 0,
+        source: str = "",
     ) -> Fairness:
+        """Merged figures: from the newest secure sum covering the jurisdictions when
+        there is one (``source`` "" or "secure"), else from the per-silo reports."""
         if not model_id:
             raise QueryError("fairness query: a model id is required")
+        if source not in ("", "secure", "reports"):
+            raise QueryError(f"fairness query: source must be secure or reports, got {source!r}")
+        if source != "reports" and not since_ms:
+            secure = secure_fairness(
+                self._store, self._specs, model_id, model_version or "", jurisdiction_glob or ""
+            )
+            if secure is not None:
+                return secure
+        if source == "secure":
+            raise QueryError(
+                f"no released secure sum of {model_id} covers {jurisdiction_glob or 'every part'}"
+                " (a union of parts of --groups); see `fedgov round list`"
+            )
         pick = _Newest(model_id, model_version, jurisdiction_glob)
         if since_ms:
             reports = pick(
@@ -86,6 +104,7 @@ class Queries:
             rows=int(sum(r.stats.rows for r in reports)),
             reports=len(reports),
             metrics=metrics,
+            source=clear_source(_privacy(reports)),
         )
 
     def decisions(
@@ -218,3 +237,10 @@ class _Owned(Protocol):
 def _kept(row: _Owned, glob: str | None, silo_id: str | None) -> bool:
     """In the jurisdictions of ``glob`` and, if one is named, of silo ``silo_id``."""
     return matches_glob(row.jurisdiction, glob) and (not silo_id or row.silo_id == silo_id)
+
+
+def _privacy(reports: Iterable[Report]) -> Privacy:
+    out = Privacy()
+    for r in reports:
+        out = out.merge(r.stats.privacy)
+    return out

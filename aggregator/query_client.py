@@ -17,6 +17,7 @@ from fedgov.errors import QueryError
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.v1 import secagg_pb2
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
@@ -77,12 +78,14 @@ class QueryClient:
         model_version: str = "",
         jurisdiction_glob: str = "",
         since_ms: int = 0,
+        source: str = "",
     ) -> a.Fairness:
         req = pb.FairnessQuery(
             model_id=model_id,
             model_version=model_version,
             jurisdiction_glob=jurisdiction_glob,
             since_unix_ms=since_ms,
+            source=source,
         )
         resp = self._ask("fairness query", self._stub.QueryFairness, req)
         return answer_from_proto(a.Fairness, resp)
@@ -153,6 +156,22 @@ class QueryClient:
             previous=resp.previous_jurisdiction or None,
             approved_ms=resp.approved_unix_ms,
         )
+
+    def open_round(
+        self, model_id: str, start_ms: int, end_ms: int, part: str = ""
+    ) -> list[secagg_pb2.RoundInfo]:
+        req = secagg_pb2.OpenRoundRequest(
+            model_id=model_id, period_start_unix_ms=start_ms, period_end_unix_ms=end_ms, part=part
+        )
+        resp = self._ask(f"opening a round of {model_id!r}", self._stub.OpenRound, req)
+        assert isinstance(resp, secagg_pb2.OpenRoundResponse)
+        return list(resp.rounds)
+
+    def list_rounds(self, model_id: str = "") -> list[secagg_pb2.RoundInfo]:
+        req = secagg_pb2.RoundsQuery(model_id=model_id)
+        resp = self._ask("rounds query", self._stub.ListRounds, req)
+        assert isinstance(resp, secagg_pb2.RoundsResponse)
+        return list(resp.rounds)
 
 
 def _renamed(filters: a.DriftFilters) -> dict[str, Any]:

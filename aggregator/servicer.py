@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from aggregator import answers as a
 from aggregator import query_serde as serde
-from aggregator._rows import command_to_proto
+from aggregator._rows import command_to_proto, round_to_proto
 from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
@@ -42,7 +42,7 @@ from fedgov.errors import Superseded
 from fedgov.report import Report
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
-from fedgov.v1 import aggregator_pb2_grpc, report_pb2
+from fedgov.v1 import aggregator_pb2_grpc, report_pb2, secagg_pb2
 from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
 
 __all__ = ["AggregatorServicer"]
@@ -103,6 +103,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
                 return
             try:
                 await self.off_loop(self.handler.commands.wake_waiting)
+                await self.off_loop(self.handler.rounds.tick)
             except Exception:  # noqa: BLE001 - a store hiccup must not end the sweep
                 log.warning("looking for pending commands failed; trying again", exc_info=True)
 
@@ -218,6 +219,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             model_version=request.model_version,
             jurisdiction_glob=request.jurisdiction_glob,
             since_ms=request.since_unix_ms,
+            source=request.source,
         )
         return serde.answer_to_proto(ans)
 
@@ -301,3 +303,49 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             previous_jurisdiction=done.previous or "",
             approved_unix_ms=done.approved_ms,
         )
+
+    # -- secure aggregation rounds ---------------------------------------------------
+    @rpc(lambda r: f"secure round {r.round_id[:12]!r} stage {r.stage} message")
+    def SecAggSubmit(
+        self, request: secagg_pb2.SecAggSubmitRequest, context: grpc.ServicerContext
+    ) -> secagg_pb2.SecAggSubmitResponse:
+        new = self.handler.rounds.submit(
+            request.round_id, request.silo_id, request.stage, request.payload
+        )
+        return secagg_pb2.SecAggSubmitResponse(duplicate=not new)
+
+    @rpc(lambda r: f"secure round {r.round_id[:12]!r} stage {r.stage} poll")
+    def SecAggPoll(
+        self, request: secagg_pb2.SecAggPollRequest, context: grpc.ServicerContext
+    ) -> secagg_pb2.SecAggPollResponse:
+        ans = self.handler.rounds.poll(request.round_id, request.silo_id, request.stage)
+        return secagg_pb2.SecAggPollResponse(
+            status=ans.status,
+            reason=ans.reason,
+            stage=ans.stage,
+            adverts=ans.adverts,
+            inbound=ans.inbound,
+            survivors=ans.survivors,
+            dropped=ans.dropped,
+        )
+
+    @rpc(lambda r: f"opening a secure round of {r.model_id!r}")
+    def OpenRound(
+        self, request: secagg_pb2.OpenRoundRequest, context: grpc.ServicerContext
+    ) -> secagg_pb2.OpenRoundResponse:
+        caller = peer_identity(context)
+        opened = self.handler.rounds.open(
+            request.model_id,
+            request.period_start_unix_ms,
+            request.period_end_unix_ms,
+            request.part,
+            by=str(caller) if caller else "an unauthenticated caller (no TLS)",
+        )
+        return secagg_pb2.OpenRoundResponse(rounds=[round_to_proto(r) for r in opened])
+
+    @rpc("rounds query")
+    def ListRounds(
+        self, request: secagg_pb2.RoundsQuery, context: grpc.ServicerContext
+    ) -> secagg_pb2.RoundsResponse:
+        found = self.handler.rounds.rounds(request.model_id)
+        return secagg_pb2.RoundsResponse(rounds=[round_to_proto(r) for r in found])

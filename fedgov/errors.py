@@ -30,6 +30,7 @@ __all__ = [
     "PolicyError",
     "QueryError",
     "ReportRejected",
+    "RoundRefused",
     "SpecError",
     "Superseded",
     "TransportError",
@@ -118,3 +119,10 @@ class Superseded(GovernanceError):
     """A newer call of the same caller replaced this one (a silo holds one command stream)."""
 
     exit_code = 5
+
+
+class RoundRefused(GovernanceError):
+    """A secure aggregation round cannot be opened, or refused a silo's message
+    (wrong stage, not in its cohort, ended); the reason says which and why."""
+
+    exit_code = 6

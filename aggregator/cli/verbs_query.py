@@ -75,6 +75,13 @@ def register(verbs: Verbs) -> None:
     )
     _jurisdictions(q)
     _since(q, "merge every window since (default: latest of each silo)")
+    q.add_argument(
+        "--source",
+        choices=("auto", "secure", "reports"),
+        default="auto",
+        help="auto (default): the newest secure sum where a completed round covers the "
+        "jurisdictions, else the per-silo reports; secure or reports: only that",
+    )
     _add_promql(q)
     add_client_options(q)
 
@@ -166,6 +173,7 @@ def _ask(
             model_version=args.model_version,
             jurisdiction_glob=glob,
             since_ms=args.since,
+            source="" if args.source == "auto" else args.source,
         )
         return ans, lambda a: print_fairness(to_json(a)), ()
     if q == "central":

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregator.cli import verbs_anchors
 from aggregator.cli._client import DEFAULT_AGGREGATOR
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aggregator.partition import RoundSettings
 
 __all__ = ["register", "serve"]
 
@@ -122,10 +126,64 @@ def register(verbs: Verbs) -> None:
         t.PATH,
         "hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
+    _add_round_options(s)
     verbs_anchors.add_key_option(s)
     t.add_common(s)
     s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
     verbs_anchors.register_actions(actions)
+
+
+def _add_round_options(s: argparse.ArgumentParser) -> None:
+    """Secure aggregation rounds: cohorts are the parts of --groups."""
+    s.add_argument(
+        "--no-secure-rounds",
+        dest="secure_rounds",
+        action="store_false",
+        help="do not open secure rounds as periods close (`fedgov round open` still works)",
+    )
+    s.add_argument(
+        "--min-cohort",
+        type=t.count(2, 10_000),
+        default=3,
+        help="m: every part of --groups holds at least this many silos, and no secure sum "
+        "covers fewer (default 3; refused at start otherwise)",
+    )
+    s.add_argument(
+        "--round-threshold",
+        type=t.threshold,
+        default=2 / 3,
+        help="share of a cohort that must finish a round (default 0.667); the round "
+        "completes with max(m, this x cohort) silos, else fails",
+    )
+    t.add_option(s, "--round-period", t.DURATION, "length of a round's period (default 1d)",
+                 default="1d")  # fmt: skip
+    t.add_option(s, "--round-grace", t.DURATION,
+                 "wait this long after a period closes before its round opens (default 10m)",
+                 default="10m")  # fmt: skip
+    t.add_option(s, "--round-stage-timeout", t.DURATION,
+                 "how long a round's stage waits for slow silos (default 60s)", default="60s")  # fmt: skip
+    s.add_argument(
+        "--release-k",
+        type=t.count(1, 1_000_000),
+        default=10,
+        help="release control: a group or histogram of a secure sum with fewer rows is "
+        "withheld (default 10)",
+    )
+
+
+def _round_settings(args: argparse.Namespace, groups: tuple[str, ...]) -> RoundSettings:
+    from aggregator.partition import RoundSettings
+
+    return RoundSettings(
+        groups=groups,
+        min_cohort=args.min_cohort,
+        threshold=args.round_threshold,
+        period_ms=args.round_period,
+        grace_ms=args.round_grace,
+        stage_ms=args.round_stage_timeout,
+        k=args.release_k,
+        auto_open=args.secure_rounds,
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -142,6 +200,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from aggregator.central import CentralGate
     from aggregator.exporter import serve_metrics
+    from aggregator.partition import check_partition
     from aggregator.retrain import TrainingSettings
     from aggregator.server import create_server, serve_forever
     from aggregator.store import create_store, redact_url
@@ -179,7 +238,11 @@ def serve(args: argparse.Namespace) -> int:
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     central = CentralGate(engine, groups or ("*",))
+    rounds = _round_settings(args, groups or ("*",))
     store = create_store(args.db)
+    check_partition(
+        rounds.groups, [(x.silo_id, x.jurisdiction) for x in store.list_silos()], rounds.min_cohort
+    )
     registry = CollectorRegistry()
     if args.metrics_port is not None:
         serve_metrics(registry, args.metrics_port, args.metrics_address)
@@ -204,6 +267,7 @@ def serve(args: argparse.Namespace) -> int:
         training=training,
         cooldown_s=args.cooldown / 1000,
     )
+    running.handler.rounds.settings = rounds
     if args.reannotation_dir:
         running.handler.reannotation_dir = Path(args.reannotation_dir)
     print(

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
 from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
+
+if TYPE_CHECKING:
+    from aggregator.store._rounds import ReleaseRecord, RoundRecord
 
 __all__ = [
     "ENDED_JOB_STATES",
@@ -200,6 +203,7 @@ class CentralDecisionRecord:
     silos: tuple[str, ...]
     rows: int
     decision: Decision
+    source: str = ""  # "" merged per-silo reports; "secure" a released secure sum
 
 
 class Store(Protocol):
@@ -363,5 +367,23 @@ class Store(Protocol):
     def checkpoints(self, key_id: str | None = None) -> list[Checkpoint]: ...
 
     def latest_checkpoint(self, key_id: str) -> Checkpoint | None: ...
+
+    # -- secure aggregation rounds (see aggregator.store._rounds) -------------------
+    def open_round(
+        self, rec: RoundRecord, commands: Sequence[tuple[str, str]]
+    ) -> tuple[RoundRecord, bool]: ...
+    def get_round(self, round_id: str) -> RoundRecord | None: ...
+    def list_rounds(self, model_id: str = "", *, status: str = "") -> list[RoundRecord]: ...
+    def add_round_message(self, round_id: str, stage: int, silo_id: str, data: bytes) -> bool: ...
+    def round_messages(self, round_id: str, stage: int) -> dict[str, bytes]: ...
+    def advance_round(
+        self, round_id: str, stage: int, deadline_ms: int, *,
+        survivors: Sequence[str] = (), dropped: Sequence[str] = (),
+    ) -> bool: ...
+    def end_round(
+        self, round_id: str, status: str, reason: str, releases: Sequence[ReleaseRecord] = ()
+    ) -> bool: ...
+    def period_specs(self, model_id: str, start_ms: int, end_ms: int) -> list[tuple[str, str]]: ...
+    def releases(self, model_id: str, model_version: str = "") -> list[ReleaseRecord]: ...
 
     def close(self) -> None: ...

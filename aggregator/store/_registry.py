@@ -213,7 +213,7 @@ class RegistryQueries(Connected):
         with self._write() as db:
             db.execute(
                 "INSERT INTO central_decisions (model_id, model_version, jurisdiction_group, "
-                'evaluated_ms, silos, "rows", decision) VALUES (?,?,?,?,?,?,?)',
+                'evaluated_ms, silos, "rows", decision, source) VALUES (?,?,?,?,?,?,?,?)',
                 (
                     rec.model_id,
                     rec.model_version,
@@ -222,6 +222,7 @@ class RegistryQueries(Connected):
                     json.dumps(list(rec.silos)),
                     rec.rows,
                     json.dumps(rec.decision.to_dict(), sort_keys=True),
+                    rec.source,
                 ),
             )
 
@@ -229,7 +230,7 @@ class RegistryQueries(Connected):
         """The newest decision (highest id) of each (model, version, jurisdiction group)."""
         rows = self._query(
             "SELECT model_id, model_version, jurisdiction_group, evaluated_ms, silos, "
-            '"rows", decision FROM central_decisions WHERE id IN (SELECT max(id) FROM '
+            '"rows", decision, source FROM central_decisions WHERE id IN (SELECT max(id) FROM '
             "central_decisions GROUP BY model_id, model_version, jurisdiction_group) "
             "ORDER BY model_id, model_version, jurisdiction_group"
         )
@@ -242,6 +243,7 @@ class RegistryQueries(Connected):
                 tuple(json.loads(r[4])),
                 r[5],
                 Decision.from_dict(json.loads(r[6])),
+                str(r[7]),
             )
             for r in rows
         ]

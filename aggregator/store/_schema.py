@@ -170,6 +170,8 @@ TABLES: tuple[Table, ...] = (
             Column("silos", "TEXT"),
             Column("rows", "INT"),
             Column("decision", "TEXT"),
+            # "" for merged per-silo reports, "secure" for a released secure sum.
+            Column("source", "TEXT", default="''"),
         ),
         indexes=(
             Index("central_by_subject", ("model_id", "model_version", "jurisdiction_group", "id")),
@@ -207,6 +209,51 @@ TABLES: tuple[Table, ...] = (
             Column("received_ms", "INT"),
         ),
         ("silo_id", "seq", "hash"),
+    ),
+    # Secure aggregation rounds (aggregator.secure_rounds): one row per round, the
+    # messages silos sent in each stage (deleted when the round ends), and the released
+    # sums. The raw sum of a round is never stored; only what release control let out.
+    Table(
+        "secagg_rounds",
+        _text("round_id", "model_id")
+        + _int("period_start_ms", "period_end_ms")
+        + _text("part", "params", "layout")
+        + (
+            Column("stage", "INT"),
+            Column("status", "TEXT"),
+            Column("reason", "TEXT", default="''"),
+            Column("opened_ms", "INT"),
+            Column("deadline_ms", "INT"),
+            Column("survivors", "TEXT", default="'[]'"),
+            Column("dropped", "TEXT", default="'[]'"),
+        ),
+        ("round_id",),
+        (Index("rounds_by_key", ("model_id", "period_start_ms", "part", "status")),),
+    ),
+    Table(
+        "secagg_messages",
+        (
+            Column("round_id", "TEXT"),
+            Column("stage", "INT"),
+            Column("silo_id", "TEXT"),
+            Column("payload", "BYTES"),
+            Column("received_ms", "INT"),
+        ),
+        ("round_id", "stage", "silo_id"),
+    ),
+    Table(
+        "secagg_releases",
+        _text("round_id", "model_id", "model_version")
+        + _int("period_start_ms", "period_end_ms")
+        + _text("part", "silos_json")
+        + (
+            Column("k", "INT"),
+            Column("stats", "BYTES"),
+            Column("withheld_json", "TEXT"),
+            Column("released_unix_ms", "INT"),
+        ),
+        ("round_id", "model_version"),
+        (Index("releases_by_model", ("model_id", "model_version", "period_start_ms")),),
     ),
     # The signed checkpoints of the aggregator's own audit log (fedgov.checkpoints).
     Table(

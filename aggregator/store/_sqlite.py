@@ -23,6 +23,7 @@ from pathlib import Path
 from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import SQLITE
 from aggregator.store._jobs import JobQueries
+from aggregator.store._rounds import RoundQueries
 from aggregator.store._registry import RegistryQueries
 from aggregator.store._reports import ReportReads
 from aggregator.store._schema import create_schema
@@ -34,7 +35,7 @@ from fedgov.report import Report, now_ms
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries):
+class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, RoundQueries):
     """Writes go through one connection guarded by a lock; reads do not wait for them.
 
     gRPC worker threads share the store. A write holds the lock through its

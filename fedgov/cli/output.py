@@ -64,6 +64,9 @@ def print_fairness(ans: dict[str, Any]) -> None:
         f"{ans['reports']} report(s), silos {fmt(ans['silos'])} "
         f"(jurisdictions {fmt(ans['jurisdictions'])})"
     )
+    if ans.get("source"):
+        period = f", period {ans['period']}" if ans.get("period") else ""
+        print(f"source: {ans['source']}{period}")
     fairness = ans["metrics"].get("fairness") or {}
     table(
         ["attribute", "DP difference", "DP ratio", "EO difference", "EO ratio", "EOpp difference"],

@@ -181,7 +181,7 @@ class SiloRound:
         self._held.update(held)
         self._u2 = u2
         self._stage = "masked"
-        return y.astype("<u8").tobytes()
+        return bytes(y.astype("<u8").tobytes())
 
     def unmask(self, survivors: Sequence[str], dropped: Sequence[str]) -> dict[str, bytes]:
         """Per peer of ``U2``, its b share if it survived (this silo's own included), its

@@ -157,19 +157,21 @@ class DriftQueryResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[DriftRow, _Mapping]]] = ...) -> None: ...
 
 class FairnessQuery(_message.Message):
-    __slots__ = ("model_id", "model_version", "jurisdiction_glob", "since_unix_ms")
+    __slots__ = ("model_id", "model_version", "jurisdiction_glob", "since_unix_ms", "source")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GLOB_FIELD_NUMBER: _ClassVar[int]
     SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     jurisdiction_glob: str
     since_unix_ms: int
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., since_unix_ms: _Optional[int] = ...) -> None: ...
+    source: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class FairnessQueryResponse(_message.Message):
-    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports", "metrics")
+    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports", "metrics", "source", "period")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SILOS_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +180,8 @@ class FairnessQueryResponse(_message.Message):
     METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
     REPORTS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     silos: _containers.RepeatedScalarFieldContainer[str]
@@ -186,7 +190,9 @@ class FairnessQueryResponse(_message.Message):
     metrics_json: str
     reports: int
     metrics: MergedMetrics
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ..., metrics: _Optional[_Union[MergedMetrics, _Mapping]] = ...) -> None: ...
+    source: str
+    period: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ..., metrics: _Optional[_Union[MergedMetrics, _Mapping]] = ..., source: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
 
 class MetricValue(_message.Message):
     __slots__ = ("real", "count", "undefined")
@@ -339,7 +345,7 @@ class CentralQuery(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class CentralRow(_message.Message):
-    __slots__ = ("model_id", "model_version", "jurisdiction_group", "evaluated_unix_ms", "silos", "rows", "decision")
+    __slots__ = ("model_id", "model_version", "jurisdiction_group", "evaluated_unix_ms", "silos", "rows", "decision", "source")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -347,6 +353,7 @@ class CentralRow(_message.Message):
     SILOS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     jurisdiction_group: str
@@ -354,7 +361,8 @@ class CentralRow(_message.Message):
     silos: _containers.RepeatedScalarFieldContainer[str]
     rows: int
     decision: _report_pb2.Decision
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_group: _Optional[str] = ..., evaluated_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ...) -> None: ...
+    source: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_group: _Optional[str] = ..., evaluated_unix_ms: _Optional[int] = ..., silos: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., decision: _Optional[_Union[_report_pb2.Decision, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class CentralQueryResponse(_message.Message):
     __slots__ = ("rows",)

@@ -66,9 +66,11 @@ def run_round(
     *,
     drop_after_shares: Sequence[str] = (),
     relay: Callable[[list[Advert]], list[Advert]] = list,
-) -> tuple[np.ndarray, View, dict[str, SiloRound]]:
-    """One full round; silos in ``drop_after_shares`` send no masked vector."""
-    silos = {s: silo_round(pki, params, s) for s in params.cohort}
+    silos: Mapping[str, SiloRound] | None = None,
+) -> tuple[np.ndarray, View, Mapping[str, SiloRound]]:
+    """One full round (of ``silos`` if given); silos in ``drop_after_shares`` send no
+    masked vector."""
+    silos = silos or {s: silo_round(pki, params, s) for s in params.cohort}
     view = View(adverts=[silos[s].advertise() for s in params.cohort])
     relayed = relay(view.adverts)
     for s, r in silos.items():

@@ -41,6 +41,10 @@ EXPORTS: dict[str, str | None] = {
     "aggregator.store": None,
     "fedgov.federated": None,
     "fedgov.privacy": None,
+    "fedgov.secagg": """
+        MODULUS Advert RoundParams SecAggError SiloRound decode_share_map encode_share_map
+        reconstruct unmask_vector verify_adverts
+    """,
     "fedgov.audit": None,
     "fedgov.tls": None,
     "fedgov.identity": None,
