@@ -97,17 +97,16 @@ class RoundOrder:
             layout = Layout.from_json(data["layout"])
         except (ValueError, TypeError) as exc:
             raise SecAggError(f"{where}: {exc}") from None
-        numbers = [data[k] for k in ("period_start_ms", "period_end_ms", "stage_seconds")]
-        if any(type(n) is not int for n in numbers) or numbers[2] <= 0:
-            raise SecAggError(
-                f"{where}: period_start_ms, period_end_ms must be integers and "
-                "stage_seconds a positive integer"
-            )
+        start, end, stage = data["period_start_ms"], data["period_end_ms"], data["stage_seconds"]
+        if type(start) is not int or type(end) is not int:
+            raise SecAggError(f"{where}: period_start_ms and period_end_ms must be integers")
+        if type(stage) not in (int, float) or not 0 < stage < float("inf"):
+            raise SecAggError(f"{where}: stage_seconds must be a positive number")
         if cmd.model_id and cmd.model_id != params.model_id:
             raise SecAggError(
                 f"{where}: the command names model {cmd.model_id!r}, its round {params.model_id!r}"
             )
-        return cls(cmd.command_id, params, layout, numbers[0], numbers[1], float(numbers[2]))
+        return cls(cmd.command_id, params, layout, start, end, float(stage))
 
 
 @dataclass(frozen=True)

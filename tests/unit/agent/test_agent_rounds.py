@@ -108,7 +108,7 @@ def _round(cohort: tuple[str, ...], spec: MonitoringSpec) -> Command:
         "layout": layout.to_json(),
         "period_start_ms": 0,
         "period_end_ms": 1000,
-        "stage_seconds": 5,
+        "stage_seconds": 5.0,  # the aggregator sends stage_ms / 1000
     }
     return Command(params.round_id, "secagg_round", "", spec.model_id, "", "", json.dumps(payload))
 

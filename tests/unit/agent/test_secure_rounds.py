@@ -330,6 +330,7 @@ def test_the_unmask_is_recorded_before_it_is_sent_and_a_second_round_is_refused_
         ("not in cohort", "is not in the cohort"),
         ("layout", "is not the one the round parameters name"),
         ("open period", "not closed yet"),
+        ("malformed", "stage_seconds must be a positive number"),
     ],
 )
 def test_a_round_that_fails_a_check_is_rejected_with_its_reason(
@@ -349,6 +350,8 @@ def test_a_round_that_fails_a_check_is_rejected_with_its_reason(
         cohort = ("S02", "S03", "S04")
     elif case == "layout":
         sent = Layout.of([specs[0]])
+    elif case == "malformed":
+        over = {"stage_seconds": "soon"}
     elif case == "open period":
         over = {"period_end_ms": int(time.time() * 1000) + 60_000}
     silo = make_silo(tmp_path, pki, "S01", None, **kw)
