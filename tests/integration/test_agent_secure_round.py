@@ -30,14 +30,15 @@ def test_four_once_agents_complete_a_round_with_the_exact_row_total(
 ) -> None:
     pki = make_pki(tmp_path / "pki", {s: s for s in SILOS})
     with mtls_aggregator(tmp_path, pki) as running:
+        address = f"127.0.0.1:{running.port}"
         agents: list[Agent] = []
         start = now_ms() - 1000
         try:
             for n, sid in enumerate(SILOS):
                 tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{sid}.pem")}
                 tls["key"] = str(pki / f"{sid}.key")
-                doc = silo_config(tmp_path, sid, spec_file, running.address)
-                doc["aggregator"] = {"address": running.address, "tls": tls}
+                doc = silo_config(tmp_path, sid, spec_file, address)
+                doc["aggregator"] = {"address": address, "tls": tls}
                 (tmp_path / sid / "in").mkdir(parents=True)
                 write_table(credit_data(100 + 25 * n, seed=n), tmp_path / sid / "in" / "w.csv")
                 agent = Agent(config_from_dict(doc, base=tmp_path))
