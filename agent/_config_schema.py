@@ -87,6 +87,13 @@ class Training(StrictModel):
     node_key: Text | None = None
 
 
+class SecureRounds(StrictModel):
+    enabled: bool = True
+    min_cohort: Annotated[int, Field(ge=2)] = 3
+    keep_days: Annotated[int, Field(ge=1)] = 30
+    wait_seconds: Seconds = 600.0
+
+
 class Model(StrictModel):
     spec: Text
     input: Text
@@ -108,3 +115,4 @@ class AgentDocument(StrictModel):
     chunk_rows: Annotated[int, Field(gt=0)] = 262_144
     privacy: Privacy | None = None
     training: Training | None = None
+    secure_rounds: SecureRounds | None = None
