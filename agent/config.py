@@ -26,7 +26,6 @@ Example ``silo.yaml``::
                                 # for a report of H histograms (null: exact counts, trials only)
       budget: 5.0               # cumulative zCDP of this silo; a window past it is not sent
       delta: 1.0e-6             # delta of the (epsilon, delta) figure reports carry
-      secure_aggregation: true  # the silo also takes part in secure rounds: charge 2 rho a window
       min_cell_count: 0         # opt-in: suppress cells of 1..k-1 rows (0 turns it off)
       epsilon: null             # opt-in: Laplace noise instead (needs rho: null)
       complementary: false      # with min_cell_count: hide cells that would reveal a suppressed one
@@ -36,7 +35,9 @@ Example ``silo.yaml``::
       node_key: certs/EU-DE.node  # Flower node key (OpenSSH), enrolled at the aggregator
                                 # as EU-DE.node.pub; the SuperNode trusts aggregator.tls.ca
     secure_rounds:              # secure aggregation (the aggregator learns only cohort sums)
-      enabled: true             # take part in rounds; false rejects every round command
+      enabled: true             # take part in rounds; false rejects every round command.
+                                # While enabled a window is charged 2 rho: its cells also
+                                # enter an exact secure sum (a second view of them)
       min_cohort: 3             # refuse rounds over fewer silos (or a lower threshold)
       keep_days: 30             # keep each window's unguarded counts (never sent) this long
       wait_seconds: 600         # `agent run --once`: stay this long for a round to finish
@@ -155,7 +156,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         rho=privacy.rho,
         budget=privacy.budget,
         delta=privacy.delta,
-        secure_aggregation=privacy.secure_aggregation,
+        secure_aggregation=(d.secure_rounds or _SecureRoundsDoc()).enabled,
         min_cell_count=privacy.min_cell_count,
         epsilon=privacy.epsilon,
         complementary=privacy.complementary,
