@@ -157,7 +157,7 @@ class AgentState:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
             with self.transaction() as db:  # executescript() would commit on its own
-                for statement in filter(str.strip, (_SCHEMA + _ROUND_SCHEMA).split(";")):
+                for statement in filter(str.strip, (_SCHEMA + ";\n" + _ROUND_SCHEMA).split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             self._import_legacy()

@@ -123,12 +123,12 @@ def test_scan_keeps_the_unguarded_window_and_sends_the_guarded_one(
     [report] = agent.scan_once()
 
     assert fake.sent[0].report_id == report.report_id
-    assert report.stats.privacy.k == 10  # what left the silo is guarded
+    assert report.stats.privacy.sigma is not None  # what left the silo is noised (the default)
     [kept] = agent.state.rounds.windows(credit_spec.model_id)
     assert (kept.report_id, kept.window_end_ms) == (report.report_id, report.window_end_ms)
     raw = agent.state.rounds.period_sums(credit_spec.model_id, 0, report.window_end_ms + 1)
-    assert raw[credit_spec.digest].rows == 250 and raw[credit_spec.digest].privacy.k is None
-    assert raw[credit_spec.digest] != report.stats  # suppression took cells out of the report
+    assert raw[credit_spec.digest].rows == 250 and not raw[credit_spec.digest].privacy.noised
+    assert raw[credit_spec.digest] != report.stats  # the noise moved the report's cells
 
 
 def test_with_secure_rounds_disabled_no_raw_window_is_kept(

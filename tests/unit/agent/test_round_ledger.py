@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from support.specs import derive_credit_spec
 
-from agent.pipeline import guard
+from agent.privacy import PrivacySettings, guard
 from agent.round_ledger import Answered, RawWindow
 from agent.state import AgentState
 from fedgov.data import fold_file
@@ -90,7 +90,7 @@ def test_a_window_folded_again_replaces_its_row(
 def test_guarded_statistics_are_not_kept_as_raw(
     state: AgentState, tmp_path: Path, credit_spec: MonitoringSpec
 ) -> None:
-    guarded = guard(_stats(credit_spec, tmp_path, 120, 6), min_cell_count=10, epsilon=None)
+    guarded = guard(_stats(credit_spec, tmp_path, 120, 6), PrivacySettings())
     with pytest.raises(ValueError, match="unguarded"):
         _keep(state, credit_spec, guarded, "g", NOW)
 
