@@ -225,12 +225,12 @@ class SecureRounds:
             return set(RoundParams.from_json(rec.params).cohort)
         if rec.stage == 4:
             return set(rec.survivors)
-        return set(self._messages(rec, rec.stage - 1))
+        return self._store.round_senders(rec.round_id, rec.stage - 1)
 
     def _advance(self, rec: RoundRecord) -> RoundRecord:
         """Close the current stage if everyone answered or its deadline passed."""
         expected = self._expected(rec)
-        got = set(self._messages(rec, rec.stage)) & expected
+        got = self._store.round_senders(rec.round_id, rec.stage) & expected
         now = now_ms()
         if got != expected and now < rec.deadline_ms:
             return rec
@@ -246,7 +246,7 @@ class SecureRounds:
             survivors, dropped = rec.survivors, rec.dropped
             if rec.stage == 3:
                 survivors = tuple(sorted(got))
-                dropped = tuple(sorted(set(self._messages(rec, 2)) - got))
+                dropped = tuple(sorted(self._store.round_senders(rec.round_id, 2) - got))
             if self._store.advance_round(
                 rec.round_id, rec.stage, now + self.settings.stage_ms,
                 survivors=survivors, dropped=dropped,
