@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
+from agent.privacy import DEFAULT_BUDGET, DEFAULT_DELTA, DEFAULT_RHO
 from fedgov.schema import Identifier, StrictModel
 
 __all__ = ["AgentDocument"]
@@ -20,6 +21,7 @@ Text = Annotated[str, Field(min_length=1)]
 """A non-empty string: a name, an address or a path."""
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Silo(StrictModel):
@@ -52,9 +54,31 @@ class Aggregator(StrictModel):
 
 
 class Privacy(StrictModel):
-    min_cell_count: Annotated[int, Field(ge=0)] = 10
-    epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    rho: Positive | None = DEFAULT_RHO
+    budget: Positive = DEFAULT_BUDGET
+    delta: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_DELTA
+    secure_aggregation: bool = True
+    min_cell_count: Annotated[int, Field(ge=0)] = 0
+    epsilon: Positive | None = None
     complementary: bool = False
+
+    @model_validator(mode="after")
+    def _one_noise_within_budget(self) -> Self:
+        if self.rho is not None and self.epsilon is not None:
+            raise ValueError(
+                "rho (discrete Gaussian, the default) and epsilon (Laplace) are two noise "
+                "mechanisms: set one, e.g. rho: null to use epsilon"
+            )
+        if self.rho is not None:
+            per_window = self.rho * (2 if self.secure_aggregation else 1)
+            if per_window > self.budget:
+                raise ValueError(
+                    f"one window costs {per_window:g} (rho"
+                    + (" x 2 with secure_aggregation" if self.secure_aggregation else "")
+                    + f") but budget is {self.budget:g}: no window could be sent; lower rho "
+                    "or raise budget"
+                )
+        return self
 
 
 class Training(StrictModel):

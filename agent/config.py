@@ -21,10 +21,15 @@ Example ``silo.yaml``::
     metrics_port: 9464          # Prometheus /metrics; 0 = any free port; omit to disable
     metrics_address: 127.0.0.1  # bind address of /metrics (0.0.0.0 for a Prometheus in another pod)
     poll_seconds: 5             # how often the input folders are scanned
-    privacy:                    # guards applied before anything leaves the silo
-      min_cell_count: 10        # suppress cells of 1..k-1 rows (0 turns it off)
-      epsilon: null             # Laplace noise on counts (differential privacy), off by default
-      complementary: false      # also hide cells that would reveal a suppressed one (costly)
+    privacy:                    # guards applied to every count before it leaves the silo
+      rho: 0.05                 # zCDP per window: discrete Gaussian noise, sigma = sqrt(H/(2 rho))
+                                # for a report of H histograms (null: exact counts, trials only)
+      budget: 5.0               # cumulative zCDP of this silo; a window past it is not sent
+      delta: 1.0e-6             # delta of the (epsilon, delta) figure reports carry
+      secure_aggregation: true  # the silo also takes part in secure rounds: charge 2 rho a window
+      min_cell_count: 0         # opt-in: suppress cells of 1..k-1 rows (0 turns it off)
+      epsilon: null             # opt-in: Laplace noise instead (needs rho: null)
+      complementary: false      # with min_cell_count: hide cells that would reveal a suppressed one
     training:                   # optional: take part in federated retraining (Flower)
       data: train.parquet       # labelled local data the SuperNode trains on (never sent)
       holdout: holdout.parquet  # labelled local data a candidate model is gated on
@@ -48,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from agent._config_schema import AgentDocument, Privacy, Training
+from agent.privacy import DEFAULT_BUDGET, DEFAULT_DELTA, DEFAULT_RHO, PrivacySettings
 from fedgov.documents import load_document
 from fedgov.schema import validate
 from fedgov.tls import TlsFiles
@@ -73,7 +79,11 @@ class AgentConfig:
     tls: TlsFiles | None = None
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
-    min_cell_count: int = 10
+    rho: float | None = DEFAULT_RHO
+    budget: float = DEFAULT_BUDGET
+    delta: float = DEFAULT_DELTA
+    secure_aggregation: bool = True
+    min_cell_count: int = 0
     epsilon: float | None = None
     complementary: bool = False
     training_data: Path | None = None
@@ -84,6 +94,19 @@ class AgentConfig:
     retry_seconds: float = 30.0
     opa_url: str | None = None
     policy_engine: str | None = None  # None: "opa" with opa_url, else "regopy"
+
+    @property
+    def privacy(self) -> PrivacySettings:
+        """The ``privacy:`` section as the guard takes it (:mod:`agent.privacy`)."""
+        return PrivacySettings(
+            rho=self.rho,
+            budget=self.budget,
+            delta=self.delta,
+            secure_aggregation=self.secure_aggregation,
+            min_cell_count=self.min_cell_count,
+            epsilon=self.epsilon,
+            complementary=self.complementary,
+        )
 
 
 def load_agent_config(path: str | Path) -> AgentConfig:
@@ -111,6 +134,10 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         tls=tls,
         metrics_port=d.metrics_port,
         metrics_address=d.metrics_address,
+        rho=privacy.rho,
+        budget=privacy.budget,
+        delta=privacy.delta,
+        secure_aggregation=privacy.secure_aggregation,
         min_cell_count=privacy.min_cell_count,
         epsilon=privacy.epsilon,
         complementary=privacy.complementary,

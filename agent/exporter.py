@@ -156,7 +156,7 @@ class _LatestReports(Collector):
         outcome_rows = GaugeMetricFamily(
             "fedgov_agent_group_outcome_rows",
             "Rows of a group by outcome cell (tn, fp, fn, tp) in the latest window, as sent to "
-            "the aggregator (after small-cell suppression); sum them across silos to merge",
+            "the aggregator (after the privacy guard: noised, or suppressed if configured)",
             labels=[*base, "attribute", "group", "outcome"],
         )
         allow = GaugeMetricFamily(
@@ -280,7 +280,8 @@ class AgentMetrics:
     """All of an agent's metrics, registered on ``registry``.
 
     Attributes the runner drives: ``latest.update(report)`` for every new
-    report; ``reports_sent``, ``reports_failed`` (``inc``); ``outbox``
+    report; ``reports_sent``, ``reports_failed``, ``privacy_refused`` (``inc``); ``outbox``,
+    ``privacy_budget_remaining``
     (``set``/``dec``); ``commands.labels(kind).inc()``; and the histograms
     ``report_seconds`` (read a window, count, decide) and ``submit_seconds``
     (send one report until acknowledged), used as ``with m.report_seconds.time():``.
@@ -318,6 +319,17 @@ class AgentMetrics:
             Gauge,
             "fedgov_agent_outbox_reports",
             "Reports waiting in the outbox for an acknowledgement",
+        )
+        self.privacy_budget_remaining = ours(
+            Gauge,
+            "fedgov_agent_privacy_budget_remaining",
+            "zCDP rho this silo may still spend on reports in the clear (privacy.budget "
+            "minus every window charged so far)",
+        )
+        self.privacy_refused = ours(
+            Counter,
+            "fedgov_agent_privacy_refused_windows",
+            "Windows whose counts were not sent because they would pass privacy.budget",
         )
         self.report_seconds = ours(
             Histogram,

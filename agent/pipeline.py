@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.privacy import PrivacySettings, guard
 from fedgov.data import file_digest, fold_file
 from fedgov.decision import decision_log
 from fedgov.metrics import compute_metrics
@@ -20,7 +21,6 @@ from fedgov.stats import WindowStats
 __all__ = [
     "build_report",
     "decision_log_fields",
-    "guard",
     "judged_report",
     "policy_input",
     "report_id_for",
@@ -66,27 +66,6 @@ def policy_input(
     }
 
 
-def guard(
-    stats: WindowStats,
-    *,
-    min_cell_count: int,
-    epsilon: float | None,
-    complementary: bool = False,
-) -> WindowStats:
-    """Privacy guards before anything leaves the silo: noise first, then suppression
-    (noise added after suppression would not be differentially private)."""
-    from fedgov.privacy import add_laplace_noise, suppress_small_cells
-
-    if epsilon is not None:
-        stats = add_laplace_noise(stats, epsilon)
-    if min_cell_count > 1:
-        # Complementary suppression is off by default: on real windows it blanks
-        # whole coarse bins to hide one small tail cell, which ruins drift metrics.
-        # Without it a lone suppressed cell is bounded only by the shown zeros.
-        stats = suppress_small_cells(stats, min_cell_count, complementary=complementary)
-    return stats
-
-
 def build_report(
     spec: MonitoringSpec,
     path: Path,
@@ -95,10 +74,10 @@ def build_report(
     silo_id: str,
     jurisdiction: str,
     chunk_rows: int,
-    min_cell_count: int = 10,
-    epsilon: float | None = None,
-    complementary: bool = False,
+    privacy: PrivacySettings | None = None,
 ) -> Report:
+    """The report of one window, its counts guarded (by default: discrete Gaussian noise,
+    see :mod:`agent.privacy`). Its ``rho_total`` is filled in when it is recorded."""
     start = int(path.stat().st_mtime * 1000)
     # The file's digest is hashed beside the scan: hashlib frees the GIL, and
     # the page cache serves both reads.
@@ -106,14 +85,9 @@ def build_report(
         hashing = pool.submit(file_digest, path)
         folded = fold_file(path, spec, chunk_rows=chunk_rows)
         input_digest = hashing.result()
-    # Metrics and decision come from the guarded counts: the report must not
-    # reveal through its metrics what suppression took out of its counts.
-    stats = guard(
-        folded,
-        min_cell_count=min_cell_count,
-        epsilon=epsilon,
-        complementary=complementary,
-    )
+    # Metrics, decision, deny/warn strings and /metrics come from the guarded counts
+    # only: they are post-processing of the noise and reveal nothing more.
+    stats = guard(folded, privacy or PrivacySettings())
     end = max(now_ms(), start)
     report = judged_report(
         spec,

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,8 +25,9 @@ from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
 from agent.pipeline import build_report, decision_log_fields
 from agent.policy_reload import PolicyReloader, load_engine
+from agent.privacy import BudgetExhausted
 from agent.silo_commands import SiloCommands
-from agent.state import AgentState
+from agent.state import AgentState, Window
 from agent.windows import ModelWatch, new_windows
 from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError, DataError, GovernanceError
@@ -65,6 +67,7 @@ class Agent:
         self.audit.append("policy_loaded", bundle=str(config.policy), digest=self._policy.digest)
         self.state = AgentState(config.state_dir)
         self.outbox = self.state.outbox
+        self.update_budget()
         self._stop = threading.Event()
         self.client = AggregatorClient(
             config.aggregator_address,
@@ -143,9 +146,7 @@ class Agent:
                             silo_id=self.config.silo_id,
                             jurisdiction=self.config.jurisdiction,
                             chunk_rows=self.config.chunk_rows,
-                            min_cell_count=self.config.min_cell_count,
-                            epsilon=self.config.epsilon,
-                            complementary=self.config.complementary,
+                            privacy=self.config.privacy,
                         )
                 except DataError as exc:
                     if strict:
@@ -165,12 +166,43 @@ class Agent:
                     bundle_digest=report.decision.bundle_digest,
                     **decision_log_fields(watch.spec, report),  # OPA's decision-log fields
                 )
-                # Durable before it is sent: outbox row, window marked, chain advanced.
-                report = self.state.record_report(report, window)
+                # Durable before it is sent: privacy charged, outbox row, window marked,
+                # chain advanced.
+                try:
+                    report = self.state.record_report(report, window, budget=self.budget)
+                except BudgetExhausted as exc:
+                    self._refused(path, window, report, exc)
+                    continue
+                self.update_budget()
                 self.metrics.latest.update(report)
                 made.append(report)
         self.flush_outbox()
         return made
+
+    @property
+    def budget(self) -> float | None:
+        """The cumulative zCDP the silo may spend; None without DP noise (nothing charged)."""
+        return self.config.budget if self.config.rho is not None else None
+
+    def update_budget(self) -> None:
+        if self.config.rho is not None:
+            self.metrics.privacy_budget_remaining.set(
+                max(0.0, self.config.budget - self.state.rho_spent())
+            )
+
+    def _refused(self, path: Path, window: Window, report: Report, exc: BudgetExhausted) -> None:
+        """The window's counts stay here: logged, audited, counted, marked done."""
+        log.error("%s: %s: %s", self.config.silo_id, path, exc)
+        self.metrics.privacy_refused.inc()
+        self.audit.append(
+            "privacy_budget_exhausted",
+            report_id=report.report_id,
+            model=report.model_id,
+            version=report.model_version,
+            rho=report.stats.privacy.rho,
+            budget=self.config.budget,
+        )
+        self.state.mark_window(window)
 
     def flush_outbox(self) -> int:
         sent = 0

@@ -58,8 +58,11 @@ class CommandHost(Protocol):
     def client(self) -> AggregatorClient: ...
     @property
     def metrics(self) -> AgentMetrics: ...
+    @property
+    def budget(self) -> float | None: ...
 
     def flush_outbox(self) -> int: ...
+    def update_budget(self) -> None: ...
 
     def switch_model(self, old: ModelWatch, spec: MonitoringSpec) -> None:
         """Monitor ``spec`` instead of ``old`` (same input) and register the change."""
@@ -206,8 +209,7 @@ class SiloCommands:
             silo_id=config.silo_id,
             jurisdiction=config.jurisdiction,
             chunk_rows=config.chunk_rows,
-            min_cell_count=config.min_cell_count,
-            epsilon=config.epsilon,
+            privacy=config.privacy,
         )
         host.audit.append(
             "candidate_decision",
@@ -216,7 +218,9 @@ class SiloCommands:
             allow=report.decision.allow,
             deny=list(report.decision.deny),
         )
-        report = host.state.record_report(report)  # outbox + chain, one transaction
+        # Privacy charged, outbox, chain: one transaction (BudgetExhausted: nothing sent).
+        report = host.state.record_report(report, budget=host.budget)
+        host.update_budget()
         host.flush_outbox()
         return f"candidate {spec.model_version}: allow={report.decision.allow}"
 

@@ -12,6 +12,8 @@ Tables::
     checkpoints  the aggregator's signed audit checkpoints its acks carried (per key and seq,
               the first kept): the silo's copy of the anchors of the aggregator's log
     meta      what was done to the file once (the import of pre-SQLite state files)
+    privacy_ledger  the zCDP charged for every noised report recorded (agent.privacy): the
+              silo's privacy budget over time
 
 Each step is one transaction, so a crash between steps cannot leave them
 disagreeing:
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import _legacy_state as legacy
+from agent.privacy import LEDGER_SCHEMA, charge_report, rho_spent
 from fedgov._sqlite import immediate
 from fedgov.checkpoints import Checkpoint
 from fedgov.report import Report, chain_hash, now_ms
@@ -59,8 +62,9 @@ __all__ = ["STATE_FILE", "AgentState", "Outbox", "Window"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "agent.db"
-_SCHEMA_VERSION = 2  # 2: checkpoints
-_SCHEMA = """
+_SCHEMA_VERSION = 3  # 2: checkpoints, 3: privacy_ledger
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     report_id TEXT NOT NULL UNIQUE,
@@ -96,6 +100,8 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+    + LEDGER_SCHEMA
+)
 _LEGACY_IMPORTED = "legacy_files_imported"
 
 
@@ -166,12 +172,17 @@ class AgentState:
             yield db
 
     # -- reports -----------------------------------------------------------------
-    def record_report(self, report: Report, window: Window | None = None) -> Report:
-        """Link ``report`` to this silo's previous report of its model version, put it
-        in the outbox, mark its window (if any) and advance the chain, in one
-        transaction. Returns the linked report. Recording the same report id again
-        gives the same link and leaves the outbox as it was."""
+    def record_report(
+        self, report: Report, window: Window | None = None, *, budget: float | None = None
+    ) -> Report:
+        """Charge ``report``'s zCDP to the privacy ledger (filling in its ``rho_total``),
+        link it to this silo's previous report of its model version, put it in the
+        outbox, mark its window (if any) and advance the chain, in one transaction.
+        Returns the linked report. Recording the same report id again gives the same
+        link and leaves the outbox as it was. :class:`agent.privacy.BudgetExhausted`
+        when the charge would pass ``budget``: then nothing is recorded."""
         with self.transaction() as db:
+            report = charge_report(db, report, budget)
             report = self._link(db, report)
             self._put(db, report)
             self._advance_chain(db, report)
@@ -213,6 +224,11 @@ class AgentState:
                 "SELECT head FROM chain WHERE model=?", (_chain_key(model_id, model_version),)
             ).fetchone()
         return str(row[0]) if row else ""
+
+    def rho_spent(self) -> float:
+        """The silo's cumulative zCDP charge (the privacy ledger's total)."""
+        with self._lock:
+            return rho_spent(self._db)
 
     # -- windows -----------------------------------------------------------------
     def processed_windows(self) -> dict[str, str]:

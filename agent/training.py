@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.pipeline import guard, judged_report
+from agent.pipeline import judged_report
+from agent.privacy import PrivacySettings, guard
 from fedgov.data import iter_batches
 from fedgov.policy import PolicyEngine
 from fedgov.report import Report, now_ms
@@ -44,8 +45,7 @@ def evaluate_candidate(
     silo_id: str,
     jurisdiction: str,
     chunk_rows: int,
-    min_cell_count: int,
-    epsilon: float | None,
+    privacy: PrivacySettings,
     threshold: float = 0.5,
 ) -> Report:
     """The candidate's report on this silo's holdout: its own predictions replace the file's."""
@@ -64,7 +64,8 @@ def evaluate_candidate(
             score=None if batch.score is None else np.asarray(p, dtype=np.float64),
         )
         stats = stats.fold(spec, scored)
-    stats = guard(stats, min_cell_count=min_cell_count, epsilon=epsilon)
+    # The holdout does not enter secure rounds: its release is charged rho, not 2 rho.
+    stats = guard(stats, privacy, in_secure_rounds=False)
     report = judged_report(
         spec,
         holdout,

@@ -32,12 +32,12 @@ def check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     the spec has fine edges), every count is >= 0, and each vector adds up
     to the window's rows once the rows small-cell suppression removed are
     added back (``suppressed``, which only statistics with ``privacy.k`` may
-    have). Noised statistics (``privacy.epsilon``) cannot add up, as every
+    have). Noised statistics (``privacy.epsilon`` or ``privacy.sigma``) cannot add up, as every
     count got its own noise: for them only the layout and signs are checked.
     Score histograms are checked the same way (:func:`_check_scores`).
     """
     stats = report.stats
-    noised = stats.privacy.epsilon is not None
+    noised = stats.privacy.noised
     where = "report.stats"
     if stats.rows < 0 or stats.outcome_missing < 0:
         raise ReportRejected(f"{where}: rows and outcome_missing must be >= 0")
@@ -132,7 +132,7 @@ def _check_scores(
             f"{where}: expected one table per attribute {sorted(layouts)}, "
             f"got {sorted(stats.scores)}"
         )
-    noised = stats.privacy.epsilon is not None
+    noised = stats.privacy.noised
     for attr, sc in stats.scores.items():
         at = f"{where}[{attr}]"
         if sc.groups != layouts[attr][1]:

@@ -48,7 +48,7 @@ def compute_metrics(spec: MonitoringSpec, stats: WindowStats) -> dict[str, Any]:
     current rows suppressed): that is added to ``ks_bound``. The removed
     rows may have been in the unbounded tails, so ``wasserstein_bound`` is
     then ``None``. Noise has no deterministic bound: with
-    ``privacy.epsilon`` set, both bounds are ``None``.
+    ``privacy.epsilon`` or ``privacy.sigma`` set, both bounds are ``None``.
     """
     if stats.spec_digest != spec.digest:
         raise ValueError(

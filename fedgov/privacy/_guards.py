@@ -60,6 +60,7 @@ field of the statistics says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -120,7 +121,7 @@ def suppress_small_cells(
         features=features,
         outcomes=outcomes,
         outcome_missing=stats.outcome_missing,
-        privacy=Privacy(int(k), stats.privacy.epsilon),
+        privacy=dataclasses.replace(stats.privacy, k=int(k)),
         scores=scores,
     )
 

@@ -40,34 +40,73 @@ class Privacy:
     """Which privacy guards were applied to a set of counts.
 
     ``k``: cells below ``k`` rows were suppressed; ``epsilon``: every count
-    got Laplace noise of scale ``1 / epsilon``. ``None`` means not applied.
-    Merged statistics report the largest ``k`` and the smallest ``epsilon``
-    of their parts, the weakest accuracy among them; ``None`` is the
-    identity, so ``zero()`` stays the identity of merge.
+    got Laplace noise of scale ``1 / epsilon``. ``sigma``: every count got
+    discrete Gaussian noise of standard deviation ``sigma``
+    (:func:`fedgov.privacy.add_discrete_gaussian`), ``rho`` the zCDP charged
+    to the silo for this window, ``rho_total`` the silo's cumulative charge
+    including it, ``delta`` the delta of the (epsilon, delta) conversion.
+    ``None`` means not applied (or not recorded).
+
+    Merged statistics report the weakest accuracy among their parts: the
+    largest ``k`` and ``sigma``, the smallest ``epsilon``. ``rho``,
+    ``rho_total`` and ``delta`` describe one silo's release and mean nothing
+    for a sum over silos (each silo has its own budget); a merge keeps their
+    largest value, the worst single charge among the parts, not a total.
+    ``None`` is the identity, so ``zero()`` stays the identity of merge.
     """
 
     k: int | None = None
     epsilon: float | None = None
+    rho: float | None = None
+    sigma: float | None = None
+    rho_total: float | None = None
+    delta: float | None = None
 
     def __post_init__(self) -> None:
         if self.k is not None and (isinstance(self.k, bool) or int(self.k) < 1):
             raise ValueError(f"privacy.k must be an integer >= 1, got {self.k!r}")
-        if self.epsilon is not None and not 0.0 < float(self.epsilon) < float("inf"):
-            raise ValueError(f"privacy.epsilon must be a finite number > 0, got {self.epsilon!r}")
         object.__setattr__(self, "k", None if self.k is None else int(self.k))
-        object.__setattr__(self, "epsilon", None if self.epsilon is None else float(self.epsilon))
+        for name in ("epsilon", "rho", "sigma", "rho_total"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < float(value) < float("inf"):
+                raise ValueError(f"privacy.{name} must be a finite number > 0, got {value!r}")
+            object.__setattr__(self, name, None if value is None else float(value))
+        if self.delta is not None and not 0.0 < float(self.delta) < 1.0:
+            raise ValueError(f"privacy.delta must be a number in (0, 1), got {self.delta!r}")
+        object.__setattr__(self, "delta", None if self.delta is None else float(self.delta))
 
     @property
     def noised(self) -> bool:
-        return self.epsilon is not None
+        return self.epsilon is not None or self.sigma is not None
 
     def merge(self, other: Privacy) -> Privacy:
-        ks = [k for k in (self.k, other.k) if k is not None]
-        eps = [e for e in (self.epsilon, other.epsilon) if e is not None]
-        return Privacy(max(ks) if ks else None, min(eps) if eps else None)
+        def pick(name: str, best: Callable[..., Any]) -> Any:
+            values = [v for v in (getattr(self, name), getattr(other, name)) if v is not None]
+            return best(values) if values else None
+
+        return Privacy(
+            k=pick("k", max),
+            epsilon=pick("epsilon", min),
+            rho=pick("rho", max),
+            sigma=pick("sigma", max),
+            rho_total=pick("rho_total", max),
+            delta=pick("delta", max),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k": self.k, "epsilon": self.epsilon}
+        """``k`` and ``epsilon`` always (as before); the DP fields only when set."""
+        doc: dict[str, Any] = {"k": self.k, "epsilon": self.epsilon}
+        for name in _DP_FIELDS:
+            if getattr(self, name) is not None:
+                doc[name] = getattr(self, name)
+        return doc
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Privacy:
+        return cls(d.get("k"), d.get("epsilon"), *(d.get(name) for name in _DP_FIELDS))
+
+
+_DP_FIELDS = ("rho", "sigma", "rho_total", "delta")
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +241,7 @@ class WindowStats:
                     )
                     for k, v in d["outcomes"].items()
                 },
-                privacy=Privacy(privacy.get("k"), privacy.get("epsilon")),
+                privacy=Privacy.from_dict(privacy),
                 scores={
                     str(k): ScoreCounts(
                         str(k),

@@ -47,12 +47,20 @@ class ScoreCounts(_message.Message):
     def __init__(self, attribute: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., counts: _Optional[_Iterable[int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
 
 class Privacy(_message.Message):
-    __slots__ = ("k", "epsilon")
+    __slots__ = ("k", "epsilon", "rho", "sigma", "rho_total", "delta")
     K_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
+    RHO_FIELD_NUMBER: _ClassVar[int]
+    SIGMA_FIELD_NUMBER: _ClassVar[int]
+    RHO_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
     k: int
     epsilon: float
-    def __init__(self, k: _Optional[int] = ..., epsilon: _Optional[float] = ...) -> None: ...
+    rho: float
+    sigma: float
+    rho_total: float
+    delta: float
+    def __init__(self, k: _Optional[int] = ..., epsilon: _Optional[float] = ..., rho: _Optional[float] = ..., sigma: _Optional[float] = ..., rho_total: _Optional[float] = ..., delta: _Optional[float] = ...) -> None: ...
 
 class WindowStats(_message.Message):
     __slots__ = ("spec_digest", "rows", "features", "outcomes", "outcome_missing", "privacy", "scores")

@@ -23,14 +23,16 @@ from fedgov.wire._varint import packed_payloads, varints
 __all__ = ["stats_from_proto", "stats_to_proto"]
 
 _T = TypeVar("_T", OutcomeCounts, ScoreCounts)
+_DP_FIELDS = ("rho", "sigma", "rho_total", "delta")
 
 
 def stats_to_proto(s: WindowStats) -> report_pb2.WindowStats:
     privacy = report_pb2.Privacy()
     if s.privacy.k is not None:
         privacy.k = s.privacy.k
-    if s.privacy.epsilon is not None:
-        privacy.epsilon = s.privacy.epsilon
+    for name in ("epsilon", *_DP_FIELDS):
+        if getattr(s.privacy, name) is not None:
+            setattr(privacy, name, getattr(s.privacy, name))
     return report_pb2.WindowStats(
         spec_digest=s.spec_digest,
         rows=int(s.rows),
@@ -99,12 +101,19 @@ def _count(value: int, field: str) -> int:
 
 def _privacy(m: report_pb2.Privacy) -> Privacy:
     k = m.k if m.HasField("k") else None
-    epsilon = m.epsilon if m.HasField("epsilon") else None
     if k is not None and k < 1:
         raise WireError(f"stats.privacy.k: must be >= 1 when set, got {k}")
-    if epsilon is not None and not 0.0 < epsilon < math.inf:
-        raise WireError(f"stats.privacy.epsilon: must be a finite number > 0, got {epsilon}")
-    return Privacy(k, epsilon)
+    dp: dict[str, float] = {}
+    for name in ("epsilon", *_DP_FIELDS):
+        if not m.HasField(name):
+            continue
+        value = getattr(m, name)
+        high = 1.0 if name == "delta" else math.inf
+        if not 0.0 < value < high:
+            bound = "in (0, 1)" if name == "delta" else "a finite number > 0"
+            raise WireError(f"stats.privacy.{name}: must be {bound} when set, got {value}")
+        dp[name] = value
+    return Privacy(k, **dp)
 
 
 def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
