@@ -2,7 +2,7 @@
 
 ``aggregator serve`` (:mod:`.verbs_serve`), ``query *`` (:mod:`.verbs_query`),
 ``model *`` (:mod:`.verbs_model`), ``jobs`` (:mod:`.verbs_jobs`) and
-``silo approve`` (:mod:`.verbs_silo`); the
+``silo approve`` (:mod:`.verbs_silo`), ``privacy audit`` (:mod:`.verbs_privacy`); the
 printers of their answers are in :mod:`.tables`. Registered through the
 ``fedgov.verbs`` entry-point group (see :mod:`fedgov.cli.main`); the
 aggregator's modules are imported only when a verb runs.
@@ -10,7 +10,14 @@ aggregator's modules are imported only when a verb runs.
 
 from __future__ import annotations
 
-from aggregator.cli import verbs_jobs, verbs_model, verbs_query, verbs_serve, verbs_silo
+from aggregator.cli import (
+    verbs_jobs,
+    verbs_model,
+    verbs_privacy,
+    verbs_query,
+    verbs_serve,
+    verbs_silo,
+)
 from fedgov.cli import Verbs
 
 __all__ = ["register"]
@@ -22,3 +29,4 @@ def register(verbs: Verbs) -> None:
     verbs_model.register(verbs)
     verbs_jobs.register(verbs)
     verbs_silo.register(verbs)
+    verbs_privacy.register(verbs)
