@@ -10,7 +10,7 @@ the small groups the issue names:
   F|50+`` gives it back exactly;
 - ``race`` has six groups, two of them under 40 rows in total (``native`` 31,
   ``pacific`` 11), small in every silo;
-- ``income`` is numeric, one person in silo A holds the maximum (480000);
+- ``income`` is numeric, one person in silo A holds the maximum (483270);
 - ``score`` is a probability, so every group has score histograms.
 
 Silo A sends two reports over windows that share their start: rows 0..199 and rows
@@ -81,7 +81,7 @@ def _rows(part: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
     cols["score"] = np.where(cols["label"] == 1, rng.beta(5, 2, n), rng.beta(2, 5, n)).round(3)
     if part == "A":
-        cols["income"][0] = 480000.0  # one person holds the maximum income
+        cols["income"][0] = 483270.0  # one person holds the maximum income
     return cols
 
 

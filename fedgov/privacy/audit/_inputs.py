@@ -27,7 +27,7 @@ def _json(path: Path) -> Any:
 
 def read_files(paths: Sequence[str | Path]) -> tuple[list[Release], list[MonitoringSpec]]:
     """Reports and specs from JSON files; a folder means every ``*.json`` in it. A
-    document with ``stats`` is a report, one with ``features`` and ``model_id`` a spec;
+    document with ``stats`` is a report, one with ``features`` and ``model`` a spec;
     a truth file (``windows``) is skipped."""
     files: list[Path] = []
     for p in map(Path, paths):
@@ -46,7 +46,7 @@ def read_files(paths: Sequence[str | Path]) -> tuple[list[Release], list[Monitor
         try:
             if "stats" in doc:
                 releases.append(release_of(Report.from_dict(doc)))
-            elif "features" in doc and "model_id" in doc:
+            elif "features" in doc and "model" in doc:
                 specs.append(MonitoringSpec.from_dict(doc, source=str(f)))
         except KeyError as exc:
             raise DataError(f"{f}: missing key {exc}") from exc

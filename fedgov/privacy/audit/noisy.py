@@ -50,6 +50,7 @@ def attack(
     forms = [f for f in forms if f.kind == "noised"]
     full = gls(system, forms)
     own_sd: dict[str, list[float]] = {}
+    seen: dict[str, int] = {}
     out = []
     for form, (estimate, sd) in zip(forms, full, strict=True):
         r = form.release
@@ -57,7 +58,7 @@ def attack(
         if r.label not in own_sd:
             alone, alone_forms = build_system([r], spec=spec)
             own_sd[r.label] = [s for _, s in gls(alone, alone_forms)]
-        i = sum(1 for f in forms[: forms.index(form)] if f.release is r)
+        i = seen[r.label] = seen.get(r.label, -1) + 1  # forms keep each release's cell order
         threshold = own_sd[r.label][i] * sigma_protect(r) / r.sigma
         out.append(
             Finding(
