@@ -5,6 +5,8 @@ under zero-concentrated DP, sensitivity over the whole report) and
 :mod:`fedgov.privacy._accounting` its per-silo budget over time; their
 docstrings are the design note of the clear path. :mod:`fedgov.privacy._guards`
 holds the older opt-in guards (small-cell suppression, Laplace noise).
+:mod:`fedgov.privacy._release` is the release control of secure sums and
+:mod:`fedgov.privacy.audit` the attacks that check every release.
 """
 
 from fedgov.privacy._accounting import charge, compose, zcdp_epsilon
@@ -15,8 +17,10 @@ from fedgov.privacy._gaussian import (
     histogram_count,
 )
 from fedgov.privacy._guards import add_laplace_noise, suppress_small_cells, total_epsilon
+from fedgov.privacy._release import Withheld, release_secure_sum
 
 __all__ = [
+    "Withheld",
     "add_discrete_gaussian",
     "add_laplace_noise",
     "charge",
@@ -24,6 +28,7 @@ __all__ = [
     "discrete_gaussian",
     "gaussian_sigma",
     "histogram_count",
+    "release_secure_sum",
     "suppress_small_cells",
     "total_epsilon",
     "zcdp_epsilon",
