@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from fedgov.privacy.audit import deficits, joint, margins, noisy, secure_sums, spec_extremes, windows
+from fedgov.privacy.audit import (
+    deficits,
+    joint,
+    margins,
+    noisy,
+    secure_sums,
+    spec_extremes,
+    windows,
+)
 from fedgov.privacy.audit._finding import Finding, Truth
 from fedgov.privacy.audit._system import Release, SecureRelease
 from fedgov.report import Report
