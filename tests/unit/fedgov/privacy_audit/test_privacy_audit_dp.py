@@ -25,7 +25,8 @@ def _noised(releases, true_windows, charge: float, silos=("A", "B", "C")):  # ty
         stats = add_discrete_gaussian(raw, RHO, rng=100 + i)
         p = stats.privacy
         stats = replace(stats, privacy=Privacy(rho=RHO * charge, sigma=p.sigma))
-        out.append(replace(r, stats=stats))
+        # one period [T0, T0 + 212) for every silo, as a secure round sums it
+        out.append(replace(r, stats=stats, end_ms=T0 + 212))
     return out
 
 
