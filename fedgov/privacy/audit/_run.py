@@ -64,8 +64,10 @@ def run_audit(
     findings: list[Finding] = []
     for n, (family, (rs, ss)) in enumerate(sorted(families.items()), 1):
         if progress:
-            progress(f"family {n}/{len(families)}: {family[0]} {family[1]}, "
-                     f"{len(rs)} reports, {len(ss)} secure sums")
+            progress(
+                f"family {n}/{len(families)}: {family[0]} {family[1]}, "
+                f"{len(rs)} reports, {len(ss)} secure sums"
+            )
         spec = by_spec.get(family[2])
         findings += margins.attack(rs, spec, truth)
         findings += deficits.attack(rs, spec, truth)

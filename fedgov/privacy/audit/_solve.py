@@ -88,7 +88,10 @@ class _Program:
     """The equalities of some components, as one sparse constraint, solved per objective."""
 
     def __init__(
-        self, rows: Sequence[tuple[dict[int, float], float]], eq_rows: Sequence[int], live: Sequence[int]
+        self,
+        rows: Sequence[tuple[dict[int, float], float]],
+        eq_rows: Sequence[int],
+        live: Sequence[int],
     ) -> None:
         cols = sorted({j for i in eq_rows for j in rows[i][0]} | set(live))
         self.where = {j: i for i, j in enumerate(cols)}

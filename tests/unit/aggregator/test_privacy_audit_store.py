@@ -40,9 +40,19 @@ def _store(tmp_path: Path) -> Path:
         con.execute(SCHEMA)
         con.execute(
             "INSERT INTO secagg_releases VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ("r1", "credit", "v1", T0, T0 + 200, "EU", json.dumps(["A", "B", "C"]), 10,
-             stats_to_proto(released).SerializeToString(),
-             json.dumps([w.__dict__ for w in withheld]), T0 + 300),
+            (
+                "r1",
+                "credit",
+                "v1",
+                T0,
+                T0 + 200,
+                "EU",
+                json.dumps(["A", "B", "C"]),
+                10,
+                stats_to_proto(released).SerializeToString(),
+                json.dumps([w.__dict__ for w in withheld]),
+                T0 + 300,
+            ),
         )
     return db
 
@@ -51,7 +61,9 @@ def test_secure_sum_minus_clear_reports_gives_a_suppressed_cell(tmp_path, capsys
     db = _store(tmp_path)
     assert main(["privacy", "audit", str(db), "--with-sums", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
-    sub = [f for f in doc["findings"] if f["attack"] == "secure-sum" and f["where"].startswith("A ")]
+    sub = [
+        f for f in doc["findings"] if f["attack"] == "secure-sum" and f["where"].startswith("A ")
+    ]
     tp = [f for f in sub if f["cell"] == "outcome sex*age_band F|18-29 y=1 pred=1"]
     assert tp and tp[0]["low"] == tp[0]["high"] == 2
 

@@ -22,20 +22,32 @@ def findings(releases_and_spec, truth) -> list[Finding]:  # type: ignore[no-unty
 
 
 def _hit(findings: list[Finding], attack: str, where: str, cell: str) -> Finding:
-    found = [f for f in findings if f.attack == attack and f.where.startswith(where) and f.cell == cell]
+    found = [
+        f for f in findings if f.attack == attack and f.where.startswith(where) and f.cell == cell
+    ]
     assert len(found) == 1, (attack, where, cell, found)
     return found[0]
 
 
 def test_margin_differencing_gives_the_3_person_subgroup_exactly(findings) -> None:  # type: ignore[no-untyped-def]
     cells = [
-        _hit(findings, "margin", f"A [{T0}, {T0 + 200})", f"outcome sex*age_band F|18-29 y={y} pred={p}")
+        _hit(
+            findings,
+            "margin",
+            f"A [{T0}, {T0 + 200})",
+            f"outcome sex*age_band F|18-29 y={y} pred={p}",
+        )
         for y in (0, 1)
         for p in (0, 1)
         if (y, p) in ((0, 1), (1, 1))  # the shown-as-0 cells: FP and TP (TN and FN are true 0)
     ]
-    assert [(c.low, c.high, c.truth, c.recovered) for c in cells] == [(1, 1, 1, True), (2, 2, 2, True)]
-    tn = _hit(findings, "margin", f"A [{T0}, {T0 + 200})", "outcome sex*age_band F|18-29 y=0 pred=0")
+    assert [(c.low, c.high, c.truth, c.recovered) for c in cells] == [
+        (1, 1, 1, True),
+        (2, 2, 2, True),
+    ]
+    tn = _hit(
+        findings, "margin", f"A [{T0}, {T0 + 200})", "outcome sex*age_band F|18-29 y=0 pred=0"
+    )
     assert (tn.low, tn.high) == (0, 0) and not tn.recovered  # a true 0 reveals no one
 
 
@@ -52,8 +64,10 @@ def test_window_differencing_gives_the_new_rows(findings) -> None:  # type: igno
     exact = [f for f in piece if f.low == f.high]
     assert len(exact) >= 20
     new = {f.cell: f.truth for f in exact if f.cell.startswith("outcome sex*age_band M|30-49")}
-    assert new == {f"outcome sex*age_band M|30-49 y={y} pred={p}": v  # the 12 new rows
-                   for (y, p), v in zip(((0, 0), (0, 1), (1, 0), (1, 1)), (4, 2, 3, 3), strict=True)}
+    assert new == {
+        f"outcome sex*age_band M|30-49 y={y} pred={p}": v  # the 12 new rows
+        for (y, p), v in zip(((0, 0), (0, 1), (1, 0), (1, 1)), (4, 2, 3, 3), strict=True)
+    }
     assert any(f.cell.startswith("fine income") for f in exact)  # and their incomes
 
 
@@ -83,10 +97,21 @@ def test_joint_system_under_complementary_suppression(releases_and_spec, true_wi
 def test_cli_exit_1_with_json(fixture_dir, capsys) -> None:  # type: ignore[no-untyped-def]
     from fedgov.cli.main import main
 
-    rc = main(["privacy", "audit", str(fixture_dir / "report-A-200.json"), str(fixture_dir / "spec.json"), "--json"])
+    rc = main(
+        [
+            "privacy",
+            "audit",
+            str(fixture_dir / "report-A-200.json"),
+            str(fixture_dir / "spec.json"),
+            "--json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert rc == 1 and doc["recovered"] > 0
-    assert any(f["cell"] == "outcome sex*age_band F|18-29 y=1 pred=1" and f["high"] == 2 for f in doc["findings"])
+    assert any(
+        f["cell"] == "outcome sex*age_band F|18-29 y=1 pred=1" and f["high"] == 2
+        for f in doc["findings"]
+    )
 
 
 def test_cli_bad_input_exit_2(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -101,5 +126,9 @@ def test_cli_bad_input_exit_2(tmp_path, capsys) -> None:  # type: ignore[no-unty
 
 def test_unguarded_release_has_nothing_protected(releases_and_spec, true_windows) -> None:  # type: ignore[no-untyped-def]
     releases, spec = releases_and_spec
-    raw = [replace(r, stats=true_windows[(r.silo, r.start_ms, r.end_ms)]) for r in releases if r.silo != "A"]
+    raw = [
+        replace(r, stats=true_windows[(r.silo, r.start_ms, r.end_ms)])
+        for r in releases
+        if r.silo != "A"
+    ]
     assert run_audit(raw, specs=[]).findings == []

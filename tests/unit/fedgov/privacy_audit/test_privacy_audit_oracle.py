@@ -22,9 +22,14 @@ def test_milp_intervals_equal_enumeration() -> None:
         if true[0, 0] >= 3:
             eqs.append(({col[(0, 0)]: 1.0}, float(true[0, 0])))
         s.equalities = eqs
-        forms = [Form("t", "x", (i, j), (col[(i, j)],), 3, "suppressed") for i in range(2) for j in range(3)]
+        forms = [
+            Form("t", "x", (i, j), (col[(i, j)],), 3, "suppressed")
+            for i in range(2)
+            for j in range(3)
+        ]
         forms.append(Form("t", "x", ("sum",), (col[(0, 0)], col[(1, 2)]), 3, "suppressed"))
         got = intervals(s, forms)
+
         def rows(total: int) -> list[tuple[int, int, int]]:
             return [(a, b, total - a - b) for a in range(total + 1) for b in range(total + 1 - a)]
 
