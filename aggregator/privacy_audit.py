@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from aggregator.store import Store
 from fedgov.errors import DataError
-from fedgov.privacy.audit import Release, SecureRelease, release_of
 from fedgov.privacy._release import Withheld, withheld_keys
+from fedgov.privacy.audit import Release, SecureRelease, release_of
 from fedgov.spec import MonitoringSpec
 from fedgov.v1 import report_pb2
 from fedgov.wire import stats_from_proto
@@ -48,7 +48,9 @@ def _secure_sums(store: Store, releases: list[Release]) -> list[SecureRelease]:
     try:
         rows = store._query(_SUMS)  # the lead's table; no Store method reads it yet
     except Exception as exc:  # noqa: BLE001 - a store without the table: say so
-        raise DataError(f"--with-sums: the store has no readable secagg_releases table ({exc})") from exc
+        raise DataError(
+            f"--with-sums: the store has no readable secagg_releases table ({exc})"
+        ) from exc
     out = []
     for round_id, model, version, start, end, part, silos, k, blob, withheld in rows:
         where = f"secagg_releases round {round_id}"
@@ -56,16 +58,26 @@ def _secure_sums(store: Store, releases: list[Release]) -> list[SecureRelease]:
             m = report_pb2.WindowStats()
             m.ParseFromString(bytes(blob))
             stats = stats_from_proto(m)
-            gone = [Withheld(w["table"], w["name"], w.get("group"), int(w.get("rows", 0)))
-                    for w in json.loads(withheld or "[]")]
+            gone = [
+                Withheld(w["table"], w["name"], w.get("group"), int(w.get("rows", 0)))
+                for w in json.loads(withheld or "[]")
+            ]
             silo_ids = tuple(json.loads(silos))
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: bad row ({exc!r}); keys stats, silos_json, withheld_json") from exc
+            raise DataError(
+                f"{where}: bad row ({exc!r}); keys stats, silos_json, withheld_json"
+            ) from exc
         keys = withheld_keys(stats, {(w.table, w.name, w.group): w.rows for w in gone})
         out.append(
             SecureRelease(
-                f"sum {part} [{start}, {end}) {round_id[:12]}", silo_ids,
-                (model, version, stats.spec_digest), int(start), int(end), stats, keys, int(k),
+                f"sum {part} [{start}, {end}) {round_id[:12]}",
+                silo_ids,
+                (model, version, stats.spec_digest),
+                int(start),
+                int(end),
+                stats,
+                keys,
+                int(k),
             )
         )
     return out

@@ -49,8 +49,12 @@ CONFUSION = {
     "B": ([10, 10, 10, 12], [15, 10, 10, 15], [12, 10, 10, 10], [10, 10, 10, 10], [6, 0, 10, 10]),
     "C": ([12, 10, 10, 10], [12, 10, 11, 12], [10, 10, 10, 11], [11, 10, 10, 10], [10, 0, 10, 11]),
 }
-SMALL_RACES = {"A": {"native": 12, "pacific": 3}, "A+": {"pacific": 2},
-               "B": {"native": 10, "pacific": 3}, "C": {"native": 9, "pacific": 3}}
+SMALL_RACES = {
+    "A": {"native": 12, "pacific": 3},
+    "A+": {"pacific": 2},
+    "B": {"native": 10, "pacific": 3},
+    "C": {"native": 9, "pacific": 3},
+}
 BIG_RACES = ("white", "black", "asian", "hispanic")
 K = 10
 

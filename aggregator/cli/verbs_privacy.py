@@ -31,17 +31,33 @@ def register(verbs: Verbs) -> None:
         "protected cell recovered; 2: bad input.",
     )
     p.add_argument(
-        "source", nargs="+", metavar="REPORT|DB",
+        "source",
+        nargs="+",
+        metavar="REPORT|DB",
         help="report JSON files or folders of them (spec JSON files beside them are read "
         "too), or one aggregator store (a .db SQLite file or a postgresql:// URL)",
     )
-    p.add_argument("--with-sums", action="store_true", dest="with_sums",
-                   help="also attack with the released secure sums (store only)")
-    p.add_argument("--truth", metavar="FILE", help="the silos' unguarded statistics "
-                   "(test mode): print the true value beside each estimate")
-    p.add_argument("--k", type=t.count(1, 10_000), default=10,
-                   help="small-cell threshold for the spec's reference cells (default 10)")
-    p.add_argument("--all", action="store_true", help="list every protected cell, not only recovered ones")
+    p.add_argument(
+        "--with-sums",
+        action="store_true",
+        dest="with_sums",
+        help="also attack with the released secure sums (store only)",
+    )
+    p.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="the silos' unguarded statistics "
+        "(test mode): print the true value beside each estimate",
+    )
+    p.add_argument(
+        "--k",
+        type=t.count(1, 10_000),
+        default=10,
+        help="small-cell threshold for the spec's reference cells (default 10)",
+    )
+    p.add_argument(
+        "--all", action="store_true", help="list every protected cell, not only recovered ones"
+    )
     t.add_json(p)
     t.add_common(p)
     p.set_defaults(run=run)
@@ -67,12 +83,17 @@ def run(args: argparse.Namespace) -> int:
 
             store = create_store(args.source[0])
             try:
-                releases, secure, specs = read_store(store, with_sums=args.with_sums, progress=progress)
+                releases, secure, specs = read_store(
+                    store, with_sums=args.with_sums, progress=progress
+                )
             finally:
                 store.close()
         else:
             if args.with_sums:
-                print("fedgov: --with-sums needs an aggregator store (secagg_releases)", file=sys.stderr)
+                print(
+                    "fedgov: --with-sums needs an aggregator store (secagg_releases)",
+                    file=sys.stderr,
+                )
                 return 2
             releases, specs = read_files(args.source)
             secure = []
@@ -83,16 +104,30 @@ def run(args: argparse.Namespace) -> int:
     if not releases and not specs:
         print(f"fedgov: error: no reports or specs in {' '.join(args.source)}", file=sys.stderr)
         return 2
-    result = run_audit(releases, secure, specs, truth=truth, extremes=extremes, k=args.k,
-                       progress=progress if len(releases) > 20 else None)
+    result = run_audit(
+        releases,
+        secure,
+        specs,
+        truth=truth,
+        extremes=extremes,
+        k=args.k,
+        progress=progress if len(releases) > 20 else None,
+    )
     shown = result.findings if args.all else result.recovered
     if args.json:
-        print_json({"protected": len(result.findings), "recovered": len(result.recovered),
-                    "findings": [f.to_dict() for f in shown]})
+        print_json(
+            {
+                "protected": len(result.findings),
+                "recovered": len(result.recovered),
+                "findings": [f.to_dict() for f in shown],
+            }
+        )
     else:
         _table(shown, truth is not None)
-        print(f"{len(result.recovered)} of {len(result.findings)} protected cells recovered "
-              f"({len(releases)} reports, {len(secure)} secure sums, {len(specs)} specs)")
+        print(
+            f"{len(result.recovered)} of {len(result.findings)} protected cells recovered "
+            f"({len(releases)} reports, {len(secure)} secure sums, {len(specs)} specs)"
+        )
     return 1 if result.recovered else 0
 
 
@@ -108,10 +143,14 @@ def _table(findings: list, with_truth: bool) -> None:
     head = ["attack", "where", "cell", "estimate", "error", "interval/protection"]
     rows = []
     for f in sorted(findings, key=lambda f: (f.attack, f.where, f.error, f.cell)):
-        span = f"[{_num(f.low)}, {_num(f.high)}]" if f.low is not None else f"< {_num(f.protection)}"
+        span = (
+            f"[{_num(f.low)}, {_num(f.high)}]" if f.low is not None else f"< {_num(f.protection)}"
+        )
         err = f"{f.error_kind} {_num(f.error)}"
-        rows.append([f.attack, f.where, f.cell, _num(f.estimate), err, span]
-                    + ([_num(f.truth)] if with_truth else []))
+        rows.append(
+            [f.attack, f.where, f.cell, _num(f.estimate), err, span]
+            + ([_num(f.truth)] if with_truth else [])
+        )
     if with_truth:
         head.append("truth")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]

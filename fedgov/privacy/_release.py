@@ -134,8 +134,14 @@ def _pinned_groups(
     if not withheld:
         return []
     release = SecureRelease(
-        "release", ("sum",), ("", "", stats.spec_digest), 0, 1, released,
-        withheld_keys(stats, withheld), k,
+        "release",
+        ("sum",),
+        ("", "", stats.spec_digest),
+        0,
+        1,
+        released,
+        withheld_keys(stats, withheld),
+        k,
     )
     system, forms = build_system([], [release])
     out: list[tuple[str, str]] = []

@@ -20,8 +20,8 @@ Pure: no aggregator import; the aggregator's store is read by ``aggregator.priva
 
 from fedgov.privacy.audit._finding import Finding, Truth
 from fedgov.privacy.audit._run import AuditResult, release_of, run_audit
-from fedgov.privacy.audit._system import Release, SecureRelease, build_system
 from fedgov.privacy.audit._solve import gls, intervals
+from fedgov.privacy.audit._system import Release, SecureRelease, build_system
 
 __all__ = [
     "AuditResult",

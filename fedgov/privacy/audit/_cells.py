@@ -76,7 +76,10 @@ def structure(stats: WindowStats, spec: MonitoringSpec | None) -> Iterator[tuple
     ``total``, ``margin``, ``score`` (score cells vs confusion cells) or ``fine``."""
     rows: Key = ("rows",)
     for name, fc in stats.features.items():
-        yield "total", ({("feature", name, i): 1.0 for i in range(fc.counts.size)} | {rows: -1.0}, 0)
+        yield (
+            "total",
+            ({("feature", name, i): 1.0 for i in range(fc.counts.size)} | {rows: -1.0}, 0),
+        )
         if fc.fine.size:
             yield "total", ({("fine", name, i): 1.0 for i in range(fc.fine.size)} | {rows: -1.0}, 0)
             for coarse, run in enumerate(coarse_runs(spec, name, fc.counts.size, fc.fine.size)):

@@ -32,8 +32,10 @@ class Finding:
     truth: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and math.isinf(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isinf(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 class Truth:
@@ -68,8 +70,11 @@ class Truth:
             r = form.release
             return self.window(r.silo, r.start_ms, r.end_ms, form.key)
         total = 0.0
-        spans = {(silo, system.pieces[silo][p]) for (silo, p, _), j in system.columns.items()
-                 if j in form.cols}
+        spans = {
+            (silo, system.pieces[silo][p])
+            for (silo, p, _), j in system.columns.items()
+            if j in form.cols
+        }
         for silo, (a, b) in spans:
             v = self.window(silo, a, b, form.key)
             if v is None:

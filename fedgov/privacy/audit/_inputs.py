@@ -60,7 +60,11 @@ def read_truth(path: str | Path) -> tuple[Truth, dict[str, tuple[float, float]]]
     p = Path(path)
     doc = _json(p)
     try:
-        extremes = {k: (float(v[0]), float(v[1])) for k, v in doc.get("reference_extremes", {}).items()}
+        extremes = {
+            k: (float(v[0]), float(v[1])) for k, v in doc.get("reference_extremes", {}).items()
+        }
         return Truth.from_dict(doc), extremes
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{p}: not a truth file ({exc!r}); expected windows[].silo/start_ms/end_ms/stats") from exc
+        raise DataError(
+            f"{p}: not a truth file ({exc!r}); expected windows[].silo/start_ms/end_ms/stats"
+        ) from exc

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from fedgov.privacy.audit import deficits, joint, margins, noisy, secure_sums, spec_extremes, windows
+from fedgov.privacy.audit import (
+    deficits,
+    joint,
+    margins,
+    noisy,
+    secure_sums,
+    spec_extremes,
+    windows,
+)
 from fedgov.privacy.audit._finding import Finding, Truth
 from fedgov.privacy.audit._system import Release, SecureRelease
 from fedgov.report import Report
@@ -56,8 +64,10 @@ def run_audit(
     findings: list[Finding] = []
     for n, (family, (rs, ss)) in enumerate(sorted(families.items()), 1):
         if progress:
-            progress(f"family {n}/{len(families)}: {family[0]} {family[1]}, "
-                     f"{len(rs)} reports, {len(ss)} secure sums")
+            progress(
+                f"family {n}/{len(families)}: {family[0]} {family[1]}, "
+                f"{len(rs)} reports, {len(ss)} secure sums"
+            )
         spec = by_spec.get(family[2])
         findings += margins.attack(rs, spec, truth)
         findings += deficits.attack(rs, spec, truth)

@@ -68,43 +68,57 @@ def intervals(system: LinearSystem, forms: Sequence[Form]) -> list[tuple[float, 
     for i in range(len(rows)):
         by_comp.setdefault(int(label[n + i]), []).append(i)
     out: list[tuple[float, float]] = []
+    programs: dict[frozenset[int], _Program] = {}
     for form in forms:
         base = sum(fixed.get(j, 0.0) for j in form.cols)
         live = [j for j in form.cols if free[j]]
         if not live:
             out.append((base, base))
             continue
-        comps = {int(label[j]) for j in live}
-        eq_rows = [i for comp in comps for i in by_comp.get(comp, [])]
-        cols = sorted({j for i in eq_rows for j in rows[i][0]} | set(live))
-        lo, hi = _bounds(rows, eq_rows, cols, live)
+        comps = frozenset(int(label[j]) for j in live)
+        if comps not in programs:
+            eq_rows = [i for comp in comps for i in by_comp.get(comp, [])]
+            programs[comps] = _Program(rows, eq_rows, live)
+        lo, hi = programs[comps].bounds(live)
         out.append((base + lo, base + hi))
     return out
 
 
-def _bounds(
-    rows: Sequence[tuple[dict[int, float], float]],
-    eq_rows: Sequence[int],
-    cols: Sequence[int],
-    live: Sequence[int],
-) -> tuple[float, float]:
-    where = {j: i for i, j in enumerate(cols)}
-    objective = np.zeros(len(cols))
-    for j in live:
-        objective[where[j]] += 1.0
-    constraints = []
-    if eq_rows:
-        a = np.zeros((len(eq_rows), len(cols)))
-        b = np.zeros(len(eq_rows))
-        for i, row in enumerate(eq_rows):
-            terms, rhs = rows[row]
-            for j, coef in terms.items():
-                a[i, where[j]] = coef
-            b[i] = rhs
-        constraints = [LinearConstraint(a, b, b)]
+class _Program:
+    """The equalities of some components, as one sparse constraint, solved per objective."""
+
+    def __init__(
+        self,
+        rows: Sequence[tuple[dict[int, float], float]],
+        eq_rows: Sequence[int],
+        live: Sequence[int],
+    ) -> None:
+        cols = sorted({j for i in eq_rows for j in rows[i][0]} | set(live))
+        self.where = {j: i for i, j in enumerate(cols)}
+        self.n = len(cols)
+        self.constraints: list[LinearConstraint] = []
+        if eq_rows:
+            r, c, v = [], [], []
+            for i, row in enumerate(eq_rows):
+                for j, coef in rows[row][0].items():
+                    r.append(i)
+                    c.append(self.where[j])
+                    v.append(coef)
+            a = coo_matrix((v, (r, c)), shape=(len(eq_rows), self.n)).tocsr()
+            b = np.array([rows[i][1] for i in eq_rows])
+            self.constraints = [LinearConstraint(a, b, b)]
+
+    def bounds(self, live: Sequence[int]) -> tuple[float, float]:
+        objective = np.zeros(self.n)
+        for j in live:
+            objective[self.where[j]] += 1.0
+        return _bounds(objective, self.constraints)
+
+
+def _bounds(objective: np.ndarray, constraints: list[LinearConstraint]) -> tuple[float, float]:
     ends = []
     for sign in (1.0, -1.0):
-        res = milp(sign * objective, constraints=constraints, integrality=np.ones(len(cols)))
+        res = milp(sign * objective, constraints=constraints, integrality=np.ones(objective.size))
         if res.status == 3 or res.x is None:  # unbounded (or no answer): no upper bound
             ends.append(sign * -math.inf if sign > 0 else math.inf)
         else:

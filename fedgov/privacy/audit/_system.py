@@ -97,7 +97,9 @@ class LinearSystem:
     def covering(self, silo: str, start: int, end: int) -> list[int]:
         return [i for i, (a, b) in enumerate(self.pieces.get(silo, [])) if start <= a and b <= end]
 
-    def sum_terms(self, parts: Iterable[tuple[str, int]], eq: Mapping[Key, float]) -> dict[int, float]:
+    def sum_terms(
+        self, parts: Iterable[tuple[str, int]], eq: Mapping[Key, float]
+    ) -> dict[int, float]:
         out: dict[int, float] = {}
         for silo, piece in parts:
             for key, c in eq.items():
@@ -216,4 +218,3 @@ def describe(key: Key) -> str:
     if key[0] == "score":
         return f"score {key[1]} {key[2]} y={key[3]} cell={key[4]}"
     return f"{key[0]} {key[1]} cell={key[2]}"
-

@@ -1,5 +1,6 @@
 """(a) Margin differencing: one report alone, its margins minus its shown intersection
-cells (``F - F|30-49 - F|50+``), nothing else."""
+cells (``F - F|30-49 - F|50+``) and its tallies, over the confusion tables of the
+attributes of an intersection."""
 
 from __future__ import annotations
 
@@ -21,5 +22,8 @@ def attack(
         if r.stats.privacy.k is None or r.sigma is not None:
             continue
         system, forms = build_system([r], spec=spec, kinds=frozenset({"margin"}))
+        # the confusion tables of attributes in an intersection (score tables: deficits)
+        linked = {a for name in r.stats.outcomes if "*" in name for a in [name, *name.split("*")]}
+        forms = [f for f in forms if f.key[0] == "outcome" and f.key[1] in linked]
         out += interval_findings("margin", system, forms, intervals(system, forms), truth)
     return out

@@ -24,7 +24,9 @@ def attack(
         mine = [
             r
             for r in releases
-            if r.sigma is None and r.silo in s.silos and s.start_ms <= r.start_ms
+            if r.sigma is None
+            and r.silo in s.silos
+            and s.start_ms <= r.start_ms
             and r.end_ms <= s.end_ms
         ]
         system, forms = build_system(mine, [s], spec, kinds=frozenset(), use_tallies=False)

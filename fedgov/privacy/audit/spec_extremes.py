@@ -33,12 +33,43 @@ def attack(
         if isinstance(f, NumericFeature) and ref:
             for side, edge, outside in (("min", f.edges[0], ref[0]), ("max", f.edges[-1], ref[-2])):
                 if outside == 0 and not _rounded(edge):
-                    truth = extremes[f.name][side == "max"] if extremes and f.name in extremes else None
-                    out.append(Finding("spec-extreme", "spec", f"{f.name} {side} edge", edge, 0.0,
-                                       "exact", float(k), True, edge, edge, truth))
-        for table, counts in (("reference", ref or ()), ("reference_fine", spec.reference_fine.get(f.name, ()))):
+                    truth = (
+                        extremes[f.name][side == "max"] if extremes and f.name in extremes else None
+                    )
+                    out.append(
+                        Finding(
+                            "spec-extreme",
+                            "spec",
+                            f"{f.name} {side} edge",
+                            edge,
+                            0.0,
+                            "exact",
+                            float(k),
+                            True,
+                            edge,
+                            edge,
+                            truth,
+                        )
+                    )
+        for table, counts in (
+            ("reference", ref or ()),
+            ("reference_fine", spec.reference_fine.get(f.name, ())),
+        ):
             for i, c in enumerate(counts):
                 if 0 < c < k:
-                    out.append(Finding("spec-small-cell", "spec", f"{table} {f.name} cell={i}",
-                                       float(c), 0.0, "exact", float(k), True, c, c, float(c)))
+                    out.append(
+                        Finding(
+                            "spec-small-cell",
+                            "spec",
+                            f"{table} {f.name} cell={i}",
+                            float(c),
+                            0.0,
+                            "exact",
+                            float(k),
+                            True,
+                            c,
+                            c,
+                            float(c),
+                        )
+                    )
     return out

@@ -9,7 +9,7 @@ import pytest
 
 from fedgov.privacy import add_discrete_gaussian
 from fedgov.privacy._release import release_secure_sum, withheld_keys
-from fedgov.privacy.audit import Release, SecureRelease, noisy
+from fedgov.privacy.audit import SecureRelease, noisy
 from fedgov.stats import Privacy
 
 T0 = 1_700_000_000_000
@@ -25,7 +25,8 @@ def _noised(releases, true_windows, charge: float, silos=("A", "B", "C")):  # ty
         stats = add_discrete_gaussian(raw, RHO, rng=100 + i)
         p = stats.privacy
         stats = replace(stats, privacy=Privacy(rho=RHO * charge, sigma=p.sigma))
-        out.append(replace(r, stats=stats))
+        # one period [T0, T0 + 212) for every silo, as a secure round sums it
+        out.append(replace(r, stats=stats, end_ms=T0 + 212))
     return out
 
 
@@ -35,7 +36,9 @@ def _sum(true_windows, spec):  # type: ignore[no-untyped-def]
         total = total.merge(true_windows[(s, T0, T0 + 200)])
     released, withheld = release_secure_sum(total, k=10)
     keys = withheld_keys(total, {(w.table, w.name, w.group): w.rows for w in withheld})
-    return SecureRelease("sum", ("A", "B", "C"), ("credit", "v1", spec.digest), T0, T0 + 212, released, keys)
+    return SecureRelease(
+        "sum", ("A", "B", "C"), ("credit", "v1", spec.digest), T0, T0 + 212, released, keys
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,9 @@ def test_noised_reports_alone_recover_nothing(clear, releases_and_spec, true_win
     assert found and not [f for f in found if f.recovered]
 
 
-def test_secure_sum_with_double_charge_recovers_nothing(clear, releases_and_spec, true_windows) -> None:  # type: ignore[no-untyped-def]
+def test_secure_sum_with_double_charge_recovers_nothing(
+    clear, releases_and_spec, true_windows
+) -> None:  # type: ignore[no-untyped-def]
     _, spec = releases_and_spec
     found = noisy.attack(_noised(clear, true_windows, 2.0), [_sum(true_windows, spec)], spec, None)
     assert found and not [f for f in found if f.recovered]

@@ -22,15 +22,23 @@ def test_milp_intervals_equal_enumeration() -> None:
         if true[0, 0] >= 3:
             eqs.append(({col[(0, 0)]: 1.0}, float(true[0, 0])))
         s.equalities = eqs
-        forms = [Form("t", "x", (i, j), (col[(i, j)],), 3, "suppressed") for i in range(2) for j in range(3)]
+        forms = [
+            Form("t", "x", (i, j), (col[(i, j)],), 3, "suppressed")
+            for i in range(2)
+            for j in range(3)
+        ]
         forms.append(Form("t", "x", ("sum",), (col[(0, 0)], col[(1, 2)]), 3, "suppressed"))
         got = intervals(s, forms)
-        feasible = [
-            np.array(v).reshape(2, 3)
-            for v in itertools.product(range(int(true.sum()) + 1), repeat=6)
-            if sum(v) == true.sum()
-            and all(sum(a * v[list(col.values()).index(j)] for j, a in t.items()) == b for t, b in eqs)
-        ]
+
+        def rows(total: int) -> list[tuple[int, int, int]]:
+            return [(a, b, total - a - b) for a in range(total + 1) for b in range(total + 1 - a)]
+
+        order = list(col.values())
+        feasible = []
+        for r0, r1 in itertools.product(rows(int(true[0].sum())), rows(int(true[1].sum()))):
+            v = r0 + r1  # same order as the columns: (0,0) (0,1) (0,2) (1,0) (1,1) (1,2)
+            if all(sum(a * v[order.index(j)] for j, a in t.items()) == b for t, b in eqs):
+                feasible.append(np.array(v))
         for form, (lo, hi) in zip(forms, got, strict=True):
-            vals = [sum(x.reshape(-1)[j] for j in form.cols) for x in feasible]
+            vals = [sum(x[order.index(j)] for j in form.cols) for x in feasible]
             assert (lo, hi) == (min(vals), max(vals)), (true, form.key)

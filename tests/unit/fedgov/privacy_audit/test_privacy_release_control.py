@@ -22,7 +22,9 @@ def test_withheld_intersection_not_rebuilt_from_released_margins(true_windows) -
     assert (released.outcomes["sex"].counts[f] == total.outcomes["sex"].counts[f]).all()
     g = total.outcomes["sex*age_band"].groups.index("F|18-29")
     assert not released.outcomes["sex*age_band"].counts[g].any()
-    release = SecureRelease("s", ("A", "B", "C"), ("m", "v", total.spec_digest), 0, 1, released, keys)
+    release = SecureRelease(
+        "s", ("A", "B", "C"), ("m", "v", total.spec_digest), 0, 1, released, keys
+    )
     system, forms = build_system([], [release])
     small = [f for f in forms if f.key[:3] == ("outcome", "sex*age_band", "F|18-29")]
     assert small
@@ -36,7 +38,13 @@ def test_without_complementary_withholding_the_margin_would_rebuild_it(true_wind
     from fedgov.privacy._release import _apply
 
     release = SecureRelease(
-        "s", ("A",), ("m", "v", total.spec_digest), 0, 1, _apply(total, only), withheld_keys(total, only)
+        "s",
+        ("A",),
+        ("m", "v", total.spec_digest),
+        0,
+        1,
+        _apply(total, only),
+        withheld_keys(total, only),
     )
     system, forms = build_system([], [release])
     tp = [f for f in forms if f.key == ("outcome", "sex*age_band", "F|18-29", 1, 1)]
