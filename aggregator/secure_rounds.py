@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,11 @@ __all__ = ["PollAnswer", "SecureRounds"]
 
 log = logging.getLogger(__name__)
 
-_STAGES = {1: "advertise keys", 2: "share keys", 3: "masked input", 4: "unmask"}
+_STAGES = {1: "advertise keys", 2: "share keys", 3: "masked input", 4: "unmask", 5: "combine"}
+# Stage 5: one caller has claimed the round and forms the sum on its own thread (the
+# Shamir combines take seconds at 50 silos); the others wait. A claim older than this
+# (its process stopped) fails the round.
+COMBINE_MS = 5 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,7 @@ class SecureRounds:
             rec = self._advance(rec)
         if rec.status != "open":
             return PollAnswer(rec.status, rec.stage, rec.reason, survivors=rec.survivors)
-        if rec.stage <= stage:
+        if rec.stage <= stage or rec.stage == 5:
             return PollAnswer("waiting", rec.stage)
         if stage == 1:
             return PollAnswer("ready", rec.stage, adverts=tuple(self._messages(rec, 1).values()))
@@ -229,6 +234,10 @@ class SecureRounds:
 
     def _advance(self, rec: RoundRecord) -> RoundRecord:
         """Close the current stage if everyone answered or its deadline passed."""
+        if rec.stage == 5:
+            if now_ms() >= rec.deadline_ms:
+                self._fail(rec, "the sum was not formed in time (the process forming it stopped)")
+            return self._store.get_round(rec.round_id) or rec
         expected = self._expected(rec)
         got = self._store.round_senders(rec.round_id, rec.stage) & expected
         now = now_ms()
@@ -241,7 +250,14 @@ class SecureRounds:
                 f"silos answered by the deadline, {t} needed",
             )  # fmt: skip
         elif rec.stage == 4:
-            self._complete(rec)
+            # Whoever moves the round to stage 5 forms the sum, once, off this call.
+            if self._store.advance_round(
+                rec.round_id, 4, now + max(COMBINE_MS, self.settings.stage_ms),
+                survivors=rec.survivors, dropped=rec.dropped,
+            ):  # fmt: skip
+                threading.Thread(
+                    target=self._complete, args=(rec,), name="fedgov-secagg-sum", daemon=True
+                ).start()
         else:
             survivors, dropped = rec.survivors, rec.dropped
             if rec.stage == 3:
@@ -270,6 +286,10 @@ class SecureRounds:
             releases = release_round(rec, self._store, self._specs, self.settings.k)
         except GovernanceError as exc:
             self._fail(rec, f"the sum could not be formed: {exc}")
+            return
+        except Exception:  # noqa: BLE001 - on its own thread: fail the round, say why in the log
+            log.exception("secure round %s: forming the sum failed", rec.round_id[:8])
+            self._fail(rec, "the sum could not be formed (internal error; see the aggregator log)")
             return
         if self._store.end_round(rec.round_id, "completed", "", [r for r, _ in releases]):
             self._audit(
