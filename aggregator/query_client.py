@@ -16,8 +16,7 @@ from aggregator.query_serde import answer_from_proto, rows_from_proto
 from fedgov.errors import QueryError
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
-from fedgov.v1 import aggregator_pb2_grpc
-from fedgov.v1 import secagg_pb2
+from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 

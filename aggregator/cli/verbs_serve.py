@@ -155,13 +155,12 @@ def _add_round_options(s: argparse.ArgumentParser) -> None:
         help="share of a cohort that must finish a round (default 0.667); the round "
         "completes with max(m, this x cohort) silos, else fails",
     )
-    t.add_option(s, "--round-period", t.DURATION, "length of a round's period (default 1d)",
-                 default="1d")  # fmt: skip
-    t.add_option(s, "--round-grace", t.DURATION,
-                 "wait this long after a period closes before its round opens (default 10m)",
-                 default="10m")  # fmt: skip
-    t.add_option(s, "--round-stage-timeout", t.DURATION,
-                 "how long a round's stage waits for slow silos (default 60s)", default="60s")  # fmt: skip
+    for flag, help, default in (
+        ("--round-period", "length of a round's period", "1d"),
+        ("--round-grace", "wait this long after a period closes before its round opens", "10m"),
+        ("--round-stage-timeout", "how long a round's stage waits for slow silos", "60s"),
+    ):
+        t.add_option(s, flag, t.DURATION, f"{help} (default {default})", default=default)
     s.add_argument(
         "--release-k",
         type=t.count(1, 1_000_000),

@@ -38,9 +38,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import POSTGRESQL, to_format
 from aggregator.store._jobs import JobQueries
-from aggregator.store._rounds import RoundQueries
 from aggregator.store._registry import RegistryQueries
 from aggregator.store._reports import ReportReads, drift_rows
+from aggregator.store._rounds import RoundQueries
 from aggregator.store._schema import DRIFT_COLS, HEAD_COLS, REPORT_COLS, create_schema
 from aggregator.store._sql import Cursor, Row
 from fedgov.errors import ConfigError

@@ -23,9 +23,9 @@ from pathlib import Path
 from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import SQLITE
 from aggregator.store._jobs import JobQueries
-from aggregator.store._rounds import RoundQueries
 from aggregator.store._registry import RegistryQueries
 from aggregator.store._reports import ReportReads
+from aggregator.store._rounds import RoundQueries
 from aggregator.store._schema import create_schema
 from aggregator.store._sql import Row
 from aggregator.store._sqlite_reports import PendingReport, insert_reports

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.specs import derive_credit_spec
+from support.specs import stats_of as fold
 
 from fedgov.secagg.layout import Layout, stats_of, vector_of
 from fedgov.synthetic import credit_data
-from support.specs import derive_credit_spec, stats_of as fold
 
 
 def _two_versions():
