@@ -26,6 +26,7 @@ reads each bin's midpoint, and its error bound is half the widest bin.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,13 +40,19 @@ from fedgov.spec import (
     MonitoringSpec,
     NumericFeature,
     SensitiveAttribute,
+    coarse_groups,
     outcome_value_matches,
     plain_number,
 )
 from fedgov.stats._batch import _as_array, _float, _keys, encode_columns
+from fedgov.stats._noise import discrete_gaussian, generator
 from fedgov.stats._window import WindowStats
 
-__all__ = ["derive_spec", "with_reference"]
+__all__ = ["DEFAULT_REFERENCE_RHO", "derive_spec", "with_reference"]
+
+#: zCDP of a derived spec's reference counts. With the credit spec (12 reference
+#: histograms) sigma = sqrt(12 / 1) ~ 3.5 rows per count.
+DEFAULT_REFERENCE_RHO = 0.5
 
 
 def derive_spec(
@@ -64,6 +71,7 @@ def derive_spec(
     fine_bins: int = 512,
     max_categories: int = 100,
     score_bins: int = DEFAULT_SCORE_BINS,
+    reference_rho: float | None = DEFAULT_REFERENCE_RHO,
 ) -> MonitoringSpec:
     """A spec whose features are every column but label, prediction, score and sensitive.
 
@@ -76,6 +84,15 @@ def derive_spec(
     ``score_bins`` equal-width score edges (see the module docstring). The
     label and prediction values are the observed ones, with the positive label
     (at most ``max_categories`` of each).
+
+    The spec leaves the silo that derives it, so it protects the reference rows:
+    numeric outer edges are rounded outward (never a reference minimum or
+    maximum), and the reference counts (coarse and fine) get discrete Gaussian
+    noise for ``reference_rho``-zCDP, with the sensitivity of all of them
+    together (a reference row is in one coarse and one fine cell of each
+    feature), recorded in ``reference_privacy``. The noise is drawn once, here:
+    the saved spec, hence its digest, is then fixed. ``reference_rho=None``
+    keeps the exact counts (a reference that is not personal data).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
@@ -125,7 +142,42 @@ def derive_spec(
         ),
     )
     stats = WindowStats.zero(spec).fold(spec, encode_columns(spec, columns))
-    return with_reference(spec, stats)
+    spec = with_reference(spec, stats)
+    return spec if reference_rho is None else _noised_reference(spec, reference_rho)
+
+
+def _noised_reference(spec: MonitoringSpec, rho: float) -> MonitoringSpec:
+    """Discrete Gaussian noise on each feature's finest reference counts (its fine
+    cells when it has them), clipped at 0; coarse counts are then the sums of the
+    noised fine ones (post-processing, and the spec's check that they agree holds).
+    One reference row is in one finest cell per feature: L2 sensitivity
+    ``sqrt(features)``."""
+    if not 0.0 < float(rho) < math.inf:
+        raise ValueError(f"reference_rho must be a finite number > 0, got {rho!r}")
+    sigma = math.sqrt(len(spec.reference) / (2.0 * float(rho)))
+    rng = generator(None)
+
+    def noisy(counts: tuple[int, ...]) -> np.ndarray:
+        drawn = np.asarray(counts, dtype=np.int64) + discrete_gaussian(sigma, len(counts), rng)
+        return np.clip(drawn, 0, None)
+
+    reference: dict[str, tuple[int, ...]] = {}
+    fine: dict[str, tuple[int, ...]] = {}
+    for f in spec.features:
+        if f.name in spec.reference_fine:
+            cells = noisy(spec.reference_fine[f.name])
+            fine[f.name] = tuple(int(v) for v in cells)
+            assert isinstance(f, NumericFeature)
+            coarse = np.add.reduceat(cells, np.array(coarse_groups(f), dtype=np.intp))
+            reference[f.name] = tuple(int(v) for v in coarse)
+        elif f.name in spec.reference:
+            reference[f.name] = tuple(int(v) for v in noisy(spec.reference[f.name]))
+    return dataclasses.replace(
+        spec,
+        reference=reference,
+        reference_fine=fine,
+        reference_privacy={"rho": float(rho), "sigma": sigma},
+    )
 
 
 def with_reference(spec: MonitoringSpec, stats: WindowStats) -> MonitoringSpec:
@@ -189,7 +241,22 @@ def _edges(name: str, x: np.ndarray, bins: int) -> tuple[float, ...]:
         lo = lo if lo < v else float(np.nextafter(v, -np.inf))
         hi = hi if hi > v else float(np.nextafter(v, np.inf))
         return (lo, hi)
-    return tuple(float(e) for e in edges)
+    low, high = _outward(float(edges[0]), float(edges[-1]))
+    return (low, *(float(e) for e in edges[1:-1]), high)
+
+
+def _outward(lo: float, hi: float) -> tuple[float, float]:
+    """The outer edges for a column whose reference values span ``[lo, hi]``: rounded
+    outward to a grid of two significant digits of the span, strictly beyond both
+    extremes, so no edge is one person's minimum or maximum (it is known only to
+    within about a tenth of the span)."""
+    step = 10.0 ** (math.floor(math.log10(hi - lo)) - 1)
+    low = math.floor(lo / step) * step
+    high = math.ceil(hi / step) * step
+    low, high = float(f"{low:.12g}"), float(f"{high:.12g}")
+    low = low if low < lo else float(f"{low - step:.12g}")
+    high = high if high > hi else float(f"{high + step:.12g}")
+    return low, high
 
 
 def _fine_edges(x: np.ndarray, edges: tuple[float, ...], fine_bins: int) -> tuple[float, ...]:
@@ -203,7 +270,9 @@ def _fine_edges(x: np.ndarray, edges: tuple[float, ...], fine_bins: int) -> tupl
     by its whole share. The last edge is left alone: the last bin is closed.
     """
     finite = x[np.isfinite(x)]
-    quantiles = np.quantile(finite, np.linspace(0.0, 1.0, fine_bins + 1))
+    # Levels 0 and 1 would be the reference minimum and maximum: the coarse outer
+    # edges (rounded outward) stand for them.
+    quantiles = np.quantile(finite, np.linspace(0.0, 1.0, fine_bins + 1)[1:-1])
     values, counts = np.unique(finite, return_counts=True)
     atoms = values[(counts * fine_bins >= finite.size) & (values < edges[-1])]
     fine = np.union1d(
