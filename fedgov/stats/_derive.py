@@ -181,15 +181,19 @@ def _noised_reference(spec: MonitoringSpec, rho: float) -> MonitoringSpec:
 
 
 def with_reference(spec: MonitoringSpec, stats: WindowStats) -> MonitoringSpec:
-    """``spec`` with its reference profile replaced by the counts of ``stats``
-    (folded under ``spec``): drift is then measured against those rows."""
+    """``spec`` with its reference profile replaced by the exact counts of ``stats``
+    (folded under ``spec``): drift is then measured against those rows. The
+    result records no ``reference_privacy``: its counts are not noised, so it is
+    for local use (``fedgov stats --reference``), not to be shared."""
     if stats.spec_digest != spec.digest:
         raise ValueError("with_reference: the statistics were not made under this spec")
     reference = {k: tuple(int(c) for c in v.counts) for k, v in stats.features.items()}
     reference_fine = {
         k: tuple(int(c) for c in v.fine) for k, v in stats.features.items() if v.fine.size
     }
-    return dataclasses.replace(spec, reference=reference, reference_fine=reference_fine)
+    return dataclasses.replace(
+        spec, reference=reference, reference_fine=reference_fine, reference_privacy={}
+    )
 
 
 def _score_edges(name: str, values: Any, bins: int) -> tuple[float, ...]:
