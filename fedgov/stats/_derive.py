@@ -21,6 +21,29 @@ over ``[0, 1]`` when the reference scores lie within it (probabilities, the
 usual case, giving the spec's default edges), else over the reference
 scores' range. Equal width, not quantiles, because the calibration error
 reads each bin's midpoint, and its error bound is half the widest bin.
+
+The spec leaves the silo that derives it (it is stored at the aggregator and
+shared with every silo), so it protects the reference rows it is made of:
+
+- *Outer edges* of a numeric feature are rounded outward, on a grid of two
+  significant digits of the reference range (step ``10^(floor(log10(range)) - 1)``),
+  strictly beyond the reference minimum and maximum: no edge is the value of the
+  one person who holds an extreme (the top income is known only to lie within
+  about a tenth of the range). The fine quantile levels 0 and 1 are dropped for
+  the same reason.
+- *Reference counts* get discrete Gaussian noise for ``reference_rho``-zCDP
+  (:data:`DEFAULT_REFERENCE_RHO`, 0.5; ``fedgov spec --reference-rho``): each
+  feature's finest counts (its fine cells when it has them) get N_Z(0, sigma^2)
+  with ``sigma = sqrt(F / (2 rho))`` for ``F`` features (one reference row is in
+  one finest cell of each feature: L2 sensitivity ``sqrt(F)``), clipped at 0;
+  the coarse counts are the sums of the noised fine ones (post-processing). The
+  spec states ``reference_privacy = {"rho", "sigma"}``. The noise is drawn once,
+  at derivation: a saved spec, and so its digest, is fixed. ``reference_rho=None``
+  keeps the exact counts, for a reference that is public anyway.
+
+Not covered: the inner edges are still reference quantiles (order statistics
+or interpolations between two of them) and the category and group lists are the
+observed values, so a rare category's existence shows; neither is noised.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ EXPORTS: dict[str, str | None] = {
     "fedgov.spec": None,
     "fedgov.stats": """
         DEFAULT_REFERENCE_RHO MISSING_GROUP OTHER_GROUP Batch FeatureCounts OutcomeCounts
-        Privacy ScoreCounts WindowStats derive_spec encode_columns numeric_cells outcome_layouts with_reference
+        Privacy ScoreCounts WindowStats derive_spec encode_columns numeric_cells outcome_layouts
+        with_reference
     """,
     "fedgov.metrics": """
         PSI_EPSILON auc_difference binned_auc binned_calibration_error chi_square
