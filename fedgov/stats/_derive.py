@@ -29,8 +29,9 @@ shared with every silo), so it protects the reference rows it is made of:
   significant digits of the reference range (step ``10^(floor(log10(range)) - 1)``),
   strictly beyond the reference minimum and maximum: no edge is the value of the
   one person who holds an extreme (the top income is known only to lie within
-  about a tenth of the range). The fine quantile levels 0 and 1 are dropped for
-  the same reason.
+  about a tenth of the range). Fine edges read none of the ``TAIL_ROWS`` (10)
+  smallest or largest values: no quantile level that interpolates one of them,
+  and no one-value cell for a value fewer than 10 rows hold.
 - *Reference counts* get discrete Gaussian noise for ``reference_rho``-zCDP
   (:data:`DEFAULT_REFERENCE_RHO`, 0.5; ``fedgov spec --reference-rho``): each
   feature's finest counts (its fine cells when it has them) get N_Z(0, sigma^2)
@@ -76,6 +77,9 @@ __all__ = ["DEFAULT_REFERENCE_RHO", "derive_spec", "with_reference"]
 #: zCDP of a derived spec's reference counts. With the credit spec (12 reference
 #: histograms) sigma = sqrt(12 / 1) ~ 3.5 rows per count.
 DEFAULT_REFERENCE_RHO = 0.5
+
+#: Fine edges stay clear of this many reference rows at each end (see _fine_edges).
+TAIL_ROWS = 10
 
 
 def derive_spec(
@@ -295,13 +299,21 @@ def _fine_edges(x: np.ndarray, edges: tuple[float, ...], fine_bins: int) -> tupl
     mass sits at a known point, so KS and Wasserstein lose nothing to it
     (:mod:`fedgov.metrics.drift`); sharing a cell, it would widen the KS bound
     by its whole share. The last edge is left alone: the last bin is closed.
+
+    No fine edge reads the :data:`TAIL_ROWS` smallest or largest reference values:
+    quantile levels whose interpolation would use one of them are dropped (two such
+    edges solve for the two values they interpolate), and an atom holds at least
+    ``TAIL_ROWS`` rows. The coarse outer edges (rounded outward) bound the tails.
     """
     finite = x[np.isfinite(x)]
-    # Levels 0 and 1 would be the reference minimum and maximum: the coarse outer
-    # edges (rounded outward) stand for them.
-    quantiles = np.quantile(finite, np.linspace(0.0, 1.0, fine_bins + 1)[1:-1])
+    n = finite.size
+    levels = np.linspace(0.0, 1.0, fine_bins + 1)[1:-1]
+    position = levels * (n - 1)  # np.quantile interpolates x[floor(p)] and x[ceil(p)]
+    levels = levels[(np.floor(position) >= TAIL_ROWS) & (np.ceil(position) < n - TAIL_ROWS)]
+    quantiles = np.quantile(finite, levels) if levels.size else np.empty(0)
     values, counts = np.unique(finite, return_counts=True)
-    atoms = values[(counts * fine_bins >= finite.size) & (values < edges[-1])]
+    common = (counts * fine_bins >= n) & (counts >= TAIL_ROWS)
+    atoms = values[common & (values < edges[-1])]
     fine = np.union1d(
         np.concatenate([quantiles, atoms, np.nextafter(atoms, np.inf)]),
         np.asarray(edges, dtype=np.float64),
