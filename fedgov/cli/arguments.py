@@ -186,9 +186,7 @@ def positive_or_none(text: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{_shown(text)} is neither a number nor 'none'"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is neither a number nor 'none'") from None
     if not 0.0 < value < math.inf:
         raise argparse.ArgumentTypeError(
             f"must be a finite number > 0, or 'none', got {_shown(text)}"
