@@ -145,9 +145,7 @@ def _filled(zero: WindowStats, values: np.ndarray) -> WindowStats:
         for name, fc in zero.features.items()
     }
     outcomes = {
-        name: OutcomeCounts(
-            name, zero.outcomes[name].groups, take(zero.outcomes[name].counts.shape)
-        )
+        name: OutcomeCounts(name, zero.outcomes[name].groups, take(zero.outcomes[name].counts.shape))
         for name in sorted(zero.outcomes)
     }
     scores = {
