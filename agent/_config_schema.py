@@ -57,34 +57,42 @@ class Privacy(StrictModel):
     rho: Positive | None = DEFAULT_RHO
     budget: Positive = DEFAULT_BUDGET
     delta: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_DELTA
-    secure_aggregation: bool = True
     min_cell_count: Annotated[int, Field(ge=0)] = 0
     epsilon: Positive | None = None
     complementary: bool = False
 
     @model_validator(mode="after")
-    def _one_noise_within_budget(self) -> Self:
+    def _one_noise(self) -> Self:
         if self.rho is not None and self.epsilon is not None:
             raise ValueError(
                 "rho (discrete Gaussian, the default) and epsilon (Laplace) are two noise "
                 "mechanisms: set one, e.g. rho: null to use epsilon"
             )
-        if self.rho is not None:
-            per_window = self.rho * (2 if self.secure_aggregation else 1)
-            if per_window > self.budget:
-                raise ValueError(
-                    f"one window costs {per_window:g} (rho"
-                    + (" x 2 with secure_aggregation" if self.secure_aggregation else "")
-                    + f") but budget is {self.budget:g}: no window could be sent; lower rho "
-                    "or raise budget"
-                )
         return self
+
+    def within_budget(self, secure_rounds: bool) -> None:
+        """A window taking part in secure rounds is charged twice (:mod:`agent.privacy`)."""
+        if self.rho is not None and self.rho * (2 if secure_rounds else 1) > self.budget:
+            per_window = self.rho * (2 if secure_rounds else 1)
+            raise ValueError(
+                f"privacy: one window costs {per_window:g} (rho"
+                + (" x 2 with secure_rounds.enabled" if secure_rounds else "")
+                + f") but budget is {self.budget:g}: no window could be sent; lower rho "
+                "or raise budget"
+            )
 
 
 class Training(StrictModel):
     data: Text | None = None
     holdout: Text | None = None
     node_key: Text | None = None
+
+
+class SecureRounds(StrictModel):
+    enabled: bool = True
+    min_cohort: Annotated[int, Field(ge=2)] = 3
+    keep_days: Annotated[int, Field(ge=1)] = 30
+    wait_seconds: Seconds = 600.0
 
 
 class Model(StrictModel):
@@ -108,3 +116,9 @@ class AgentDocument(StrictModel):
     chunk_rows: Annotated[int, Field(gt=0)] = 262_144
     privacy: Privacy | None = None
     training: Training | None = None
+    secure_rounds: SecureRounds | None = None
+
+    @model_validator(mode="after")
+    def _budget_fits_a_window(self) -> Self:
+        (self.privacy or Privacy()).within_budget((self.secure_rounds or SecureRounds()).enabled)
+        return self

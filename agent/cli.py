@@ -21,7 +21,13 @@ def register(verbs: Verbs) -> None:
     actions = t.add_actions(verbs, "agent", "the per-silo agent")
     r = t.add_verb(actions, "run", run)
     r.add_argument("--config", required=True, metavar="FILE", help="silo YAML config")
-    r.add_argument("--once", action="store_true", help="process what is there, then exit")
+    r.add_argument(
+        "--once",
+        action="store_true",
+        help="cron style: report the windows that are there, send the outbox, handle the "
+        "commands pending at the aggregator (a secure-aggregation round is joined and "
+        "waited for up to secure_rounds.wait_seconds), then exit",
+    )
     t.add_common(r)
     r.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
     c = t.add_verb(actions, "checkpoints", checkpoints)
@@ -37,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
     Read each new CSV/Parquet window in the input folders, compute statistics,
     evaluate the silo's Rego policy, expose /metrics and submit the report over gRPC.
+    Take part in the secure-aggregation rounds the aggregator opens (only sums over a
+    cohort of silos are revealed). With --once (cron style), run after a period closes:
+    the agent also takes the pending commands and stays up to secure_rounds.wait_seconds
+    for a round to finish.
     """
     import signal
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from fedgov import __version__
@@ -15,12 +15,12 @@ from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
-from fedgov.v1 import aggregator_pb2_grpc
+from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
 from fedgov.wire import checkpoint_from_proto, report_to_proto
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
-__all__ = ["Ack", "AggregatorClient", "Command", "register_request"]
+__all__ = ["Ack", "AggregatorClient", "Command", "RoundPoll", "register_request"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,19 @@ class Ack:
 
     duplicate: bool  # it had the report already
     checkpoint: Checkpoint | None  # its newest signed audit checkpoint, for the silo to keep
+
+
+@dataclass(frozen=True)
+class RoundPoll:
+    """The aggregator's answer to a poll of one stage of a secure-aggregation round."""
+
+    status: str  # "waiting" | "ready" | "completed" | "failed"
+    reason: str = ""
+    stage: int = 0
+    adverts: tuple[bytes, ...] = ()  # ready after stage 1
+    inbound: Mapping[str, bytes] = field(default_factory=dict)  # ready after stage 2
+    survivors: tuple[str, ...] = ()  # ready after stage 3
+    dropped: tuple[str, ...] = ()
 
 
 def register_request(
@@ -144,4 +157,35 @@ class AggregatorClient:
         self._call(
             f"ack {command_id}",
             lambda: self._stub.AckCommand(req, timeout=self.timeout),
+        )
+
+    # -- secure-aggregation rounds (agent.secure_rounds) ---------------------------------
+    def secagg_submit(self, round_id: str, silo_id: str, stage: int, payload: bytes) -> bool:
+        """Send this silo's message of ``stage``; True when the aggregator had it already."""
+        req = secagg_pb2.SecAggSubmitRequest(
+            round_id=round_id, silo_id=silo_id, stage=stage, payload=payload
+        )
+        resp = self._call(
+            f"round {round_id} stage {stage}",
+            lambda: self._stub.SecAggSubmit(req, timeout=self.timeout),
+        )
+        return bool(resp.duplicate)
+
+    def secagg_poll(self, round_id: str, silo_id: str, stage: int, wait_ms: int) -> RoundPoll:
+        """Long-poll ``stage`` for up to ``wait_ms``."""
+        req = secagg_pb2.SecAggPollRequest(
+            round_id=round_id, silo_id=silo_id, stage=stage, wait_ms=wait_ms
+        )
+        resp = self._call(
+            f"round {round_id} poll stage {stage}",
+            lambda: self._stub.SecAggPoll(req, timeout=self.timeout + wait_ms / 1000),
+        )
+        return RoundPoll(
+            status=resp.status,
+            reason=resp.reason,
+            stage=resp.stage,
+            adverts=tuple(resp.adverts),
+            inbound=dict(resp.inbound),
+            survivors=tuple(resp.survivors),
+            dropped=tuple(resp.dropped),
         )

@@ -26,7 +26,6 @@ Example ``silo.yaml``::
                                 # for a report of H histograms (null: exact counts, trials only)
       budget: 5.0               # cumulative zCDP of this silo; a window past it is not sent
       delta: 1.0e-6             # delta of the (epsilon, delta) figure reports carry
-      secure_aggregation: true  # the silo also takes part in secure rounds: charge 2 rho a window
       min_cell_count: 0         # opt-in: suppress cells of 1..k-1 rows (0 turns it off)
       epsilon: null             # opt-in: Laplace noise instead (needs rho: null)
       complementary: false      # with min_cell_count: hide cells that would reveal a suppressed one
@@ -35,6 +34,13 @@ Example ``silo.yaml``::
       holdout: holdout.parquet  # labelled local data a candidate model is gated on
       node_key: certs/EU-DE.node  # Flower node key (OpenSSH), enrolled at the aggregator
                                 # as EU-DE.node.pub; the SuperNode trusts aggregator.tls.ca
+    secure_rounds:              # secure aggregation (the aggregator learns only cohort sums)
+      enabled: true             # take part in rounds; false rejects every round command.
+                                # While enabled a window is charged 2 rho: its cells also
+                                # enter an exact secure sum (a second view of them)
+      min_cohort: 3             # refuse rounds over fewer silos (or a lower threshold)
+      keep_days: 30             # keep each window's unguarded counts (never sent) this long
+      wait_seconds: 600         # `agent run --once`: stay this long for a round to finish
     models:
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
@@ -54,18 +60,35 @@ from pathlib import Path
 from typing import Any
 
 from agent._config_schema import AgentDocument, Privacy, Training
+from agent._config_schema import SecureRounds as _SecureRoundsDoc
 from agent.privacy import DEFAULT_BUDGET, DEFAULT_DELTA, DEFAULT_RHO, PrivacySettings
 from fedgov.documents import load_document
 from fedgov.schema import validate
 from fedgov.tls import TlsFiles
 
-__all__ = ["AgentConfig", "ModelInput", "config_from_dict", "load_agent_config"]
+__all__ = [
+    "AgentConfig",
+    "ModelInput",
+    "SecureRoundSettings",
+    "config_from_dict",
+    "load_agent_config",
+]
 
 
 @dataclass(frozen=True)
 class ModelInput:
     spec: Path
     input: Path
+
+
+@dataclass(frozen=True)
+class SecureRoundSettings:
+    """``secure_rounds:`` of the config (see the example above)."""
+
+    enabled: bool = True
+    min_cohort: int = 3
+    keep_days: int = 30
+    wait_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,7 @@ class AgentConfig:
     retry_seconds: float = 30.0
     opa_url: str | None = None
     policy_engine: str | None = None  # None: "opa" with opa_url, else "regopy"
+    secure_rounds: SecureRoundSettings = SecureRoundSettings()
 
     @property
     def privacy(self) -> PrivacySettings:
@@ -132,7 +156,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         rho=privacy.rho,
         budget=privacy.budget,
         delta=privacy.delta,
-        secure_aggregation=privacy.secure_aggregation,
+        secure_aggregation=(d.secure_rounds or _SecureRoundsDoc()).enabled,
         min_cell_count=privacy.min_cell_count,
         epsilon=privacy.epsilon,
         complementary=privacy.complementary,
@@ -144,4 +168,5 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         retry_seconds=agg.retry_seconds,
         opa_url=d.opa_url,
         policy_engine=d.policy_engine,
+        secure_rounds=SecureRoundSettings(**(d.secure_rounds or _SecureRoundsDoc()).model_dump()),
     )

@@ -14,8 +14,9 @@ many sites stay apart in a global view and can be grouped by jurisdiction.
 Other label values come from bounded sets: ``model``, ``version``,
 ``feature``, ``attribute``, ``group`` (declared in the monitoring spec, plus
 ``__other__``/``__missing__``), ``outcome`` (tn, fp, fn, tp), ``result``
-(allow, deny), ``action`` (retrain, block, other) and ``kind`` (command
-kinds). No report id, file name or row value is ever a label.
+(allow, deny), ``action`` (retrain, block, other), ``kind`` (command
+kinds) and, for secure-aggregation rounds, ``outcome`` (completed, failed,
+rejected). No report id, file name or row value is ever a label.
 """
 
 from __future__ import annotations
@@ -281,8 +282,8 @@ class AgentMetrics:
 
     Attributes the runner drives: ``latest.update(report)`` for every new
     report; ``reports_sent``, ``reports_failed``, ``privacy_refused`` (``inc``); ``outbox``,
-    ``privacy_budget_remaining``
-    (``set``/``dec``); ``commands.labels(kind).inc()``; and the histograms
+    ``privacy_budget_remaining`` (``set``/``dec``); ``commands.labels(kind).inc()``;
+    ``secure_rounds.labels(outcome).inc()``; and the histograms
     ``report_seconds`` (read a window, count, decide) and ``submit_seconds``
     (send one report until acknowledged), used as ``with m.report_seconds.time():``.
     """
@@ -310,6 +311,17 @@ class AgentMetrics:
                 "fedgov_agent_commands_received",
                 "Commands received from the aggregator, by kind",
                 [*ids, "kind"],
+                registry=registry,
+            ),
+            silo,
+            jurisdiction,
+        )
+        self.secure_rounds = _Bound(
+            Counter(
+                "fedgov_agent_secure_rounds",
+                "Secure-aggregation rounds this silo was asked to take part in, by outcome "
+                "(completed, failed, rejected)",
+                [*ids, "outcome"],
                 registry=registry,
             ),
             silo,

@@ -20,6 +20,7 @@ from fedgov.stats import WindowStats
 
 __all__ = [
     "build_report",
+    "build_window",
     "decision_log_fields",
     "judged_report",
     "policy_input",
@@ -66,7 +67,13 @@ def policy_input(
     }
 
 
-def build_report(
+def build_report(spec: MonitoringSpec, path: Path, engine: PolicyEngine, **kw: Any) -> Report:
+    """The report of the window in ``path`` (guarded counts, metrics, decision); the
+    keyword arguments are :func:`build_window`'s."""
+    return build_window(spec, path, engine, **kw)[0]
+
+
+def build_window(
     spec: MonitoringSpec,
     path: Path,
     engine: PolicyEngine,
@@ -75,9 +82,11 @@ def build_report(
     jurisdiction: str,
     chunk_rows: int,
     privacy: PrivacySettings | None = None,
-) -> Report:
+) -> tuple[Report, WindowStats]:
     """The report of one window, its counts guarded (by default: discrete Gaussian noise,
-    see :mod:`agent.privacy`). Its ``rho_total`` is filled in when it is recorded."""
+    see :mod:`agent.privacy`; its ``rho_total`` is filled in when it is recorded), and
+    the window's unguarded counts beside it: those stay in the silo (a secure
+    aggregation round masks their sum over a period)."""
     start = int(path.stat().st_mtime * 1000)
     # The file's digest is hashed beside the scan: hashlib frees the GIL, and
     # the page cache serves both reads.
@@ -107,7 +116,7 @@ def build_report(
         list(report.decision.deny),
         list(report.decision.actions),
     )
-    return report
+    return report, folded
 
 
 def judged_report(

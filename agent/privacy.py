@@ -66,7 +66,7 @@ def guard(
     With ``privacy.rho`` set, every count gets discrete Gaussian noise and
     ``stats.privacy`` records sigma, the charge (``2 rho`` when the window
     also enters secure rounds: ``in_secure_rounds`` and
-    ``privacy.secure_aggregation``) and delta; the running total
+    ``secure_rounds.enabled``) and delta; the running total
     (``rho_total``) is filled in, and checked against the budget, when the
     report is recorded. Suppression after noise is post-processing.
     """

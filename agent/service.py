@@ -23,17 +23,20 @@ from prometheus_client import CollectorRegistry, start_http_server
 from agent.client import Ack, AggregatorClient, Command
 from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
-from agent.pipeline import build_report, decision_log_fields
+from agent.pipeline import build_window, decision_log_fields
 from agent.policy_reload import PolicyReloader, load_engine
 from agent.privacy import BudgetExhausted
+from agent.round_ledger import RawWindow
+from agent.secure_rounds import SecureRounds
 from agent.silo_commands import SiloCommands
 from agent.state import AgentState, Window
 from agent.windows import ModelWatch, new_windows
 from fedgov.audit import AuditLog
 from fedgov.errors import ConfigError, DataError, GovernanceError
 from fedgov.policy import PolicyEngine
-from fedgov.report import Report
+from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, load_spec
+from fedgov.stats import WindowStats
 from fedgov.wire.retry import Backoff
 
 __all__ = ["Agent", "ModelWatch"]
@@ -79,6 +82,17 @@ class Agent:
             log.warning("%s: talking to the aggregator WITHOUT TLS (insecure)", config.silo_id)
         self._metrics_server: Any = None
         self.metrics_port: int | None = None
+        self.secure_rounds = SecureRounds(
+            silo_id=config.silo_id,
+            tls=config.tls,
+            settings=config.secure_rounds,
+            ledger=self.state.rounds,
+            transport=self.client,
+            audit=self.audit,
+            outcomes=self.metrics.secure_rounds,
+            served=lambda: {m.spec.model_id for m in self.models},
+            stop=self._stop,
+        )
         self.silo_commands = SiloCommands(self)
         self.sent_at: dict[str, float] = {}  # report id -> when its submission started
 
@@ -139,7 +153,7 @@ class Agent:
             for path, window in new_windows(watch, processed):
                 try:
                     with self.metrics.report_seconds.time():
-                        report = build_report(
+                        report, raw = build_window(
                             watch.spec,
                             path,
                             self.engine,
@@ -166,6 +180,7 @@ class Agent:
                     bundle_digest=report.decision.bundle_digest,
                     **decision_log_fields(watch.spec, report),  # OPA's decision-log fields
                 )
+                self._keep_raw(report, raw)  # kept even if the budget refuses the report
                 # Durable before it is sent: privacy charged, outbox row, window marked,
                 # chain advanced.
                 try:
@@ -203,6 +218,23 @@ class Agent:
             budget=self.config.budget,
         )
         self.state.mark_window(window)
+
+    def _keep_raw(self, report: Report, raw: WindowStats) -> None:
+        """Keep the window's unguarded counts for secure rounds (never sent); kept
+        before the report, under its id, so a crash between the two never loses them
+        and a window folded again replaces its row."""
+        settings = self.config.secure_rounds
+        if not settings.enabled:
+            return
+        window = RawWindow(
+            report.report_id,
+            report.model_id,
+            report.model_version,
+            report.spec_digest,
+            report.window_start_ms,
+            report.window_end_ms,
+        )
+        self.state.rounds.keep_window(window, raw, keep_days=settings.keep_days, now_ms=now_ms())
 
     def flush_outbox(self) -> int:
         sent = 0
@@ -299,12 +331,61 @@ class Agent:
                 log.error("%s: %s", self.config.silo_id, exc)
                 self._stop.wait(1.0)
 
+    def drain_commands(self, *, wait_seconds: float, idle_seconds: float = 2.0) -> int:
+        """``--once``: handle the commands pending at the aggregator, then wait up to
+        ``wait_seconds`` (in all) for the secure rounds they started. The stream is read
+        until no command came for ``idle_seconds`` and no round runs. Returns how many
+        commands were handled."""
+        handled = 0
+        last = time.monotonic()
+        lock = threading.Lock()
+        ended = threading.Event()
+
+        def listen() -> None:
+            nonlocal handled, last
+            try:
+                for cmd in self.client.commands(self.config.silo_id):
+                    with lock:
+                        last = float("inf")  # busy until handled
+                    self.handle_command(cmd)
+                    with lock:
+                        handled, last = handled + 1, time.monotonic()
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.CANCELLED:
+                    log.warning("%s: command stream: %s", self.config.silo_id, exc.code().name)
+            except GovernanceError as exc:
+                log.error("%s: %s", self.config.silo_id, exc)
+            finally:
+                ended.set()
+
+        reader = threading.Thread(target=listen, name="fedgov-drain", daemon=True)
+        reader.start()
+        deadline = time.monotonic() + wait_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with lock:
+                quiet = time.monotonic() - last
+            if (ended.is_set() or quiet >= idle_seconds) and not self.secure_rounds.busy():
+                break
+            self._stop.wait(0.1)
+        else:
+            if self.secure_rounds.busy():
+                log.warning(
+                    "%s: a secure round still runs after secure_rounds.wait_seconds (%gs); "
+                    "leaving it",
+                    self.config.silo_id,
+                    wait_seconds,
+                )
+        self.client.cancel_stream()
+        reader.join(timeout=5.0)
+        return handled
+
     # -- the main loop -------------------------------------------------------------
     def run(self, *, once: bool = False) -> None:
         self.start_metrics()
         self.register()
         if once:
             self.scan_once()
+            self.drain_commands(wait_seconds=self.config.secure_rounds.wait_seconds)
             return
         listener = threading.Thread(
             target=self.listen_commands, name="fedgov-commands", daemon=True

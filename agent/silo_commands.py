@@ -10,7 +10,9 @@ Kinds (``Command.kind``):
   ``payload.weights``) on the local holdout through the silo's own policy,
   and report it as the candidate version;
 - ``promote``: switch to the promoted version (``payload.spec``, optionally
-  the model artifact) and register it.
+  the model artifact) and register it;
+- ``secagg_round``: take part in a secure-aggregation round
+  (:mod:`agent.secure_rounds`): checked here, acknowledged, then run on its own thread.
 
 Every command is logged as handled in the silo's state (one transaction),
 audited, then acknowledged with its status. A command id handled before
@@ -29,6 +31,7 @@ from typing import Any, Protocol
 from agent.client import AggregatorClient, Command
 from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
+from agent.secure_rounds import Admission, SecureRounds
 from agent.state import AgentState
 from agent.windows import ModelWatch
 from fedgov.audit import AuditLog
@@ -60,6 +63,7 @@ class CommandHost(Protocol):
     def metrics(self) -> AgentMetrics: ...
     @property
     def budget(self) -> float | None: ...
+    def secure_rounds(self) -> SecureRounds: ...
 
     def flush_outbox(self) -> int: ...
     def update_budget(self) -> None: ...
@@ -82,8 +86,13 @@ class SiloCommands:
         host, silo_id = self.host, self.host.config.silo_id
         self.received_at.setdefault(cmd.command_id, time.monotonic())
         host.metrics.commands.labels(cmd.kind).inc()
+        admission: Admission | None = None
         if host.state.command_acked(cmd.command_id):
             status, message = "accepted", "already acknowledged"
+        elif cmd.kind == "secagg_round":
+            admission = host.secure_rounds.admit(cmd)
+            status = "accepted" if admission.accepted else "rejected"
+            message = admission.message
         elif cmd.kind == "retrain":
             served = any(
                 m.spec.model_id == cmd.model_id and m.spec.model_version == cmd.model_version
@@ -126,6 +135,8 @@ class SiloCommands:
         )
         host.client.ack_command(cmd.command_id, silo_id, status, message)
         self.received.append(cmd)
+        if admission is not None and admission.accepted:
+            host.secure_rounds.start(admission)
 
     def stop_all(self) -> None:
         """Stop every SuperNode this silo started."""

@@ -14,6 +14,9 @@ Tables::
     meta      what was done to the file once (the import of pre-SQLite state files)
     privacy_ledger  the zCDP charged for every noised report recorded (agent.privacy): the
               silo's privacy budget over time
+    raw_windows, secagg_answered
+              secure-aggregation rounds: the unguarded statistics of each window (never
+              sent in the clear) and the rounds answered; see :mod:`agent.round_ledger`
 
 Each step is one transaction, so a crash between steps cannot leave them
 disagreeing:
@@ -53,6 +56,8 @@ from typing import Any
 
 from agent import _legacy_state as legacy
 from agent.privacy import LEDGER_SCHEMA, charge_report, rho_spent
+from agent.round_ledger import SCHEMA as _ROUND_SCHEMA
+from agent.round_ledger import RoundLedger
 from fedgov._sqlite import immediate
 from fedgov.checkpoints import Checkpoint
 from fedgov.report import Report, chain_hash, now_ms
@@ -152,7 +157,7 @@ class AgentState:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
             with self.transaction() as db:  # executescript() would commit on its own
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+                for statement in filter(str.strip, (_SCHEMA + ";\n" + _ROUND_SCHEMA).split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             self._import_legacy()
@@ -160,6 +165,7 @@ class AgentState:
             self._db.close()
             raise
         self.outbox = Outbox(self)
+        self.rounds = RoundLedger(self.transaction)  # secure rounds (agent.round_ledger)
 
     def close(self) -> None:
         with self._lock:

@@ -34,9 +34,7 @@ def release_round(
     params = RoundParams.from_json(rec.params)
     layout = Layout.from_json(rec.layout)
     adverts = [Advert.from_bytes(b) for b in store.round_messages(rec.round_id, 1).values()]
-    masked = {
-        s: b for s, b in store.round_messages(rec.round_id, 3).items() if s in rec.survivors
-    }
+    masked = {s: b for s, b in store.round_messages(rec.round_id, 3).items() if s in rec.survivors}
     answers = {
         s: decode_share_map(b)
         for s, b in store.round_messages(rec.round_id, 4).items()

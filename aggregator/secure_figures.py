@@ -75,10 +75,10 @@ def _secure_source(releases: Sequence[ReleaseRecord], silos: int) -> str:
     withheld = [w for r in releases for w in json.loads(r.withheld_json)]
     text = f"exact, secure sum of {silos} silos"
     if withheld:
-        names = sorted({f"{w['name']}={w['group']}" if w.get("group") else w["name"] for w in withheld})
-        text += (
-            f"; withheld under k={releases[0].k} (fewer rows in the sum): {', '.join(names)}"
+        names = sorted(
+            {f"{w['name']}={w['group']}" if w.get("group") else w["name"] for w in withheld}
         )
+        text += f"; withheld under k={releases[0].k} (fewer rows in the sum): {', '.join(names)}"
     return text
 
 

@@ -129,7 +129,9 @@ class SecureRounds:
                 "round_opened", round_id=rec.round_id, model_id=model_id, part=part,
                 period=params.period, cohort=cohort, threshold=params.threshold, by=by,
             )  # fmt: skip
-            log.info("secure round %s opened: %s %s %s", rec.round_id[:8], model_id, part, params.period)
+            log.info(
+                "secure round %s opened: %s %s %s", rec.round_id[:8], model_id, part, params.period
+            )
             self._hub.notify(cohort)
         return stored
 
@@ -223,12 +225,12 @@ class SecureRounds:
             return set(RoundParams.from_json(rec.params).cohort)
         if rec.stage == 4:
             return set(rec.survivors)
-        return set(self._messages(rec, rec.stage - 1))
+        return self._store.round_senders(rec.round_id, rec.stage - 1)
 
     def _advance(self, rec: RoundRecord) -> RoundRecord:
         """Close the current stage if everyone answered or its deadline passed."""
         expected = self._expected(rec)
-        got = set(self._messages(rec, rec.stage)) & expected
+        got = self._store.round_senders(rec.round_id, rec.stage) & expected
         now = now_ms()
         if got != expected and now < rec.deadline_ms:
             return rec
@@ -244,12 +246,17 @@ class SecureRounds:
             survivors, dropped = rec.survivors, rec.dropped
             if rec.stage == 3:
                 survivors = tuple(sorted(got))
-                dropped = tuple(sorted(set(self._messages(rec, 2)) - got))
+                dropped = tuple(sorted(self._store.round_senders(rec.round_id, 2) - got))
             if self._store.advance_round(
                 rec.round_id, rec.stage, now + self.settings.stage_ms,
                 survivors=survivors, dropped=dropped,
             ):  # fmt: skip
-                log.info("secure round %s: stage %d closed with %d silos", rec.round_id[:8], rec.stage, len(got))
+                log.info(
+                    "secure round %s: stage %d closed with %d silos",
+                    rec.round_id[:8],
+                    rec.stage,
+                    len(got),
+                )
         return self._store.get_round(rec.round_id) or rec
 
     def _fail(self, rec: RoundRecord, reason: str) -> None:
@@ -274,4 +281,6 @@ class SecureRounds:
             for record, stats in releases:
                 if self.on_release is not None:
                     self.on_release(record, stats, source)
-            log.info("secure round %s completed: sum of %d silos", rec.round_id[:8], len(rec.survivors))
+            log.info(
+                "secure round %s completed: sum of %d silos", rec.round_id[:8], len(rec.survivors)
+            )

@@ -376,9 +376,15 @@ class Store(Protocol):
     def list_rounds(self, model_id: str = "", *, status: str = "") -> list[RoundRecord]: ...
     def add_round_message(self, round_id: str, stage: int, silo_id: str, data: bytes) -> bool: ...
     def round_messages(self, round_id: str, stage: int) -> dict[str, bytes]: ...
+    def round_senders(self, round_id: str, stage: int) -> set[str]: ...
     def advance_round(
-        self, round_id: str, stage: int, deadline_ms: int, *,
-        survivors: Sequence[str] = (), dropped: Sequence[str] = (),
+        self,
+        round_id: str,
+        stage: int,
+        deadline_ms: int,
+        *,
+        survivors: Sequence[str] = (),
+        dropped: Sequence[str] = (),
     ) -> bool: ...
     def end_round(
         self, round_id: str, status: str, reason: str, releases: Sequence[ReleaseRecord] = ()

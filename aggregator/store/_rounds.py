@@ -183,6 +183,13 @@ class RoundQueries(Connected):
         )
         return {str(r[0]): bytes(r[1]) for r in rows}
 
+    def round_senders(self, round_id: str, stage: int) -> set[str]:
+        """Who sent a message of the stage (without reading the messages)."""
+        rows = self._query(
+            "SELECT silo_id FROM secagg_messages WHERE round_id=? AND stage=?", (round_id, stage)
+        )
+        return {str(r[0]) for r in rows}
+
     def advance_round(
         self,
         round_id: str,

@@ -8,11 +8,13 @@ the files they write for people (logs, audit chains); it imports neither side.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,15 @@ from typing import IO, Any, TypeVar
 
 from fedgov.errors import GovernanceError
 
-__all__ = ["Fedgov", "Started", "audit_records", "free_port"]
+__all__ = [
+    "Fedgov",
+    "Started",
+    "audit_records",
+    "free_port",
+    "listening",
+    "listening_port",
+    "scrape",
+]
 
 T = TypeVar("T")
 
@@ -173,3 +183,33 @@ class Fedgov:
         """Stop what was started, the last first (agents before their aggregator)."""
         for proc in reversed(self.started):
             proc.stop()
+
+
+def listening_port(log: Path) -> int | None:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    m = re.search(r"^aggregator listening on port (\d+)", text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+def listening(ports: list[int]) -> bool | None:
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return None
+    return True
+
+
+def scrape(port: int) -> list[str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith(
+            ("fedgov_agent_feature_psi{", "fedgov_agent_fairness_demographic_parity_ratio{")
+        )
+    ]

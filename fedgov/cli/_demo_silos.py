@@ -1,4 +1,5 @@
-"""The demo's three silos: their story, their files, and what their audit chains say.
+"""The demo's six silos (three per part of EU-*, US-*): their story, their files, and
+what their audit chains say.
 
 Each silo gets what an operator would give it: a folder of local data (a window
 to report, labelled data to train on and a holdout to gate a candidate), a
@@ -33,7 +34,10 @@ class DemoSilo:
 SILOS = (
     DemoSilo("EU-DE", drift=1.0, bias=0.0, fmt="parquet", story="income and debt have drifted"),
     DemoSilo("EU-FR", drift=0.0, bias=0.0, fmt="csv", story="healthy"),
+    DemoSilo("EU-IT", drift=0.0, bias=0.0, fmt="parquet", story="healthy"),
     DemoSilo("US-NY", drift=0.0, bias=0.12, fmt="parquet", story="model biased against women"),
+    DemoSilo("US-CA", drift=0.0, bias=0.0, fmt="csv", story="healthy"),
+    DemoSilo("US-TX", drift=0.0, bias=0.0, fmt="parquet", story="healthy"),
 )
 
 

@@ -1,4 +1,4 @@
-"""`fedgov demo`: an aggregator and three silos, one reporting window, end to end.
+"""`fedgov demo`: an aggregator and six silos, one reporting window, end to end.
 
 Everything is real and local, and run as a user would run it: ``fedgov
 aggregator serve`` on a free port with a SQLite store, three ``fedgov agent
@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import socket
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from fedgov.cli._demo_processes import Fedgov
+from fedgov.cli._demo_processes import Fedgov, listening, listening_port, scrape
+from fedgov.cli._demo_secure import secure_round
 from fedgov.cli._demo_silos import SILOS, SiloAudits, prepare_silo
 from fedgov.cli.output import table
 from fedgov.policy import default_bundle_path
@@ -63,6 +61,7 @@ def run_demo(
 
     quiet = as_json
     started = time.monotonic()
+    started_ms = int(time.time() * 1000) - 60_000
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fedgov-demo-"))
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -107,7 +106,7 @@ def run_demo(
         )
         port = fedgov.wait_for(
             "the aggregator to listen",
-            lambda: _listening_port(aggregator.log),
+            lambda: listening_port(aggregator.log),
             timeout=60,
         )
         address = f"127.0.0.1:{port}"
@@ -143,13 +142,19 @@ def run_demo(
         # Every silo registered before any window arrives: the job goes to all of them.
         # An agent serves /metrics just before it registers: wait for that cheaply first.
         ports = [f.metrics_port for f in silo_files.values()]
-        fedgov.wait_for("the agents' /metrics", lambda: _listening(ports), timeout=90, interval=0.1)
+        fedgov.wait_for("the agents' /metrics", lambda: listening(ports), timeout=90, interval=0.1)
         fedgov.wait_for(
             "the silos to register", lambda: _registered(fedgov, client), timeout=60, interval=0.2
         )
         for files in silo_files.values():  # whole, at once: an agent never sees half a file
             os.replace(files.staged, files.window)
         fedgov.wait_for("every silo's report", lambda: silos.all_have("report_sent"), timeout=120)
+        # 4b. A secure round per part: exact sums of three silos each (see _demo_secure).
+        secure = secure_round(
+            fedgov, client, model=MODEL_ID, version=MODEL_VERSION, spec=spec,
+            windows=[f.window for f in silo_files.values()], since_ms=started_ms,
+            store=root / "aggregator.db",
+        )  # fmt: skip
         decided = silos.records("decision")
         for s in SILOS:
             d = decided[s.silo_id][0]
@@ -186,6 +191,7 @@ def run_demo(
             "eu": [*fairness, "--model-version", MODEL_VERSION, "--jurisdictions", "EU-*"],
             "everyone": [*fairness, "--model-version", MODEL_VERSION],
             "us": [*fairness, "--model-version", MODEL_VERSION, "--jurisdictions", "US-*"],
+            "us-ny": [*fairness, "--model-version", MODEL_VERSION, "--jurisdictions", "US-NY"],
             "decisions": ["query", "decisions"],
             "central": ["query", "central"],
             "jobs": ["jobs"],
@@ -203,7 +209,7 @@ def run_demo(
         got = {k: json.loads(texts[k]) for k in answers}
         drift, eu, us, everyone = got["drift"], got["eu"], got["us"], got["everyone"]
         after, before = got.get("after"), everyone
-        scrape = _scrape(silo_files["EU-DE"].metrics_port)
+        scraped = scrape(silo_files["EU-DE"].metrics_port)
 
         if not quiet:
             print(f"\n== Features with PSI > {PSI_THRESHOLD} (query drift) ==")
@@ -265,10 +271,18 @@ def run_demo(
                         f"(job {cmd['job_id']}) and acknowledged it"
                     )
             print(f"\n== EU-DE /metrics (Prometheus, port {silo_files['EU-DE'].metrics_port}) ==")
-            for line in scrape[:6]:
+            for line in scraped[:6]:
                 print("  " + line)
 
-        checks = _checks(drift, us, eu, got["jobs"], silos)
+        if not quiet:
+            s = secure["smallest"]
+            print(
+                f"\n== Secure rounds: {len(secure['rounds'])} part(s) summed under masks in "
+                f"{secure['seconds']:.1f}s; {secure['secure']['source']} ==\n"
+                f"  smallest group {s['group']}: {s['rows']} rows, selection rate "
+                f"{s['selection_rate']} pooled, {s['secure']} secure (rows, rate)"
+            )
+        checks = _checks(drift, got["us-ny"], eu, got["jobs"], silos) | secure["checks"]
         if retrain:
             checks["the retrained candidate passed the gates and was promoted"] = promoted
             checks["merged demographic parity ratio (sex) improved"] = bool(
@@ -296,6 +310,7 @@ def run_demo(
             "jobs": got["jobs"],
             "models": got["models"],
             "retraining": final_job,
+            "secure_round": {k: v for k, v in secure.items() if k != "checks"},
             "dispatch_seconds": dispatch_s,
             "seconds": round(elapsed, 2),
         }
@@ -303,24 +318,6 @@ def run_demo(
         fedgov.stop_all()
         if workdir is None:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _listening_port(log: Path) -> int | None:
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    m = re.search(r"^aggregator listening on port (\d+)", text, re.MULTILINE)
-    return int(m.group(1)) if m else None
-
-
-def _listening(ports: list[int]) -> bool | None:
-    for port in ports:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return None
-    return True
 
 
 def _registered(fedgov: Fedgov, client: list[str]) -> bool | None:
@@ -362,26 +359,14 @@ def _retrain(
     return final_job
 
 
-def _scrape(port: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return [
-        line
-        for line in text.splitlines()
-        if line.startswith(
-            ("fedgov_agent_feature_psi{", "fedgov_agent_fairness_demographic_parity_ratio{")
-        )
-    ]
-
-
 def _checks(
     drift: list[dict[str, Any]],
-    us: dict[str, Any],
+    us_ny: dict[str, Any],
     eu: dict[str, Any],
     jobs: list[dict[str, Any]],
     silos: SiloAudits,
 ) -> dict[str, bool]:
-    us_ratio = us["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
+    us_ratio = us_ny["metrics"]["fairness"]["sex"]["demographic_parity_ratio"]
     received = silos.records("command_received")
     return {
         "EU-DE has a feature with PSI above the threshold": any(
@@ -389,7 +374,7 @@ def _checks(
         ),
         "US-NY's demographic parity ratio (sex) is below 0.8": us_ratio is not None
         and us_ratio < DP_RATIO_MIN,
-        "EU figures merged from EU-DE and EU-FR": eu["silos"] == ["EU-DE", "EU-FR"],
+        "EU figures merged from EU-DE, EU-FR and EU-IT": eu["silos"] == ["EU-DE", "EU-FR", "EU-IT"],
         "one retraining job dispatched": len(jobs) == 1,
         "every silo acknowledged the retrain command": all(
             any(c.get("command") == "retrain" for c in cmds) for cmds in received.values()

@@ -162,7 +162,7 @@ def test_unknown_nested_key_suggests_the_close_one() -> None:
     message = _error(_doc(privacy={"min_cel_count": 0}))
     assert message == (
         "silo.yaml: privacy.min_cel_count: unknown key (did you mean 'min_cell_count'?); "
-        "allowed: budget, complementary, delta, epsilon, min_cell_count, rho, secure_aggregation"
+        "allowed: budget, complementary, delta, epsilon, min_cell_count, rho"
     )
 
 
@@ -239,11 +239,15 @@ def test_a_string_is_not_a_number_nor_a_number_a_string(
         ({"privacy": {"rho": 0}}, "privacy.rho: must be greater than 0, got 0"),
         ({"privacy": {"budget": -1}}, "privacy.budget: must be greater than 0, got -1"),
         ({"privacy": {"delta": 1}}, "privacy.delta: must be less than 1, got 1"),
-        ({"privacy": {"secure_aggregation": "yes"}}, "privacy.secure_aggregation: must be"),
+        ({"secure_rounds": {"enabled": "yes"}}, "secure_rounds.enabled: must be"),
         ({"privacy": {"epsilon": 1}}, "privacy: rho (discrete Gaussian, the default) and epsilon"),
         (
             {"privacy": {"rho": 0.5, "budget": 0.9}},
-            "privacy: one window costs 1 (rho x 2 with secure_aggregation) but budget is 0.9",
+            "privacy: one window costs 1 (rho x 2 with secure_rounds.enabled) but budget is 0.9",
+        ),
+        (
+            {"privacy": {"rho": 0.5, "budget": 0.4}, "secure_rounds": {"enabled": False}},
+            "privacy: one window costs 0.5 (rho) but budget is 0.4",
         ),
         ({"poll_seconds": float("inf")}, "poll_seconds: must be a finite number, got inf"),
         ({"models": []}, "models: must not be empty"),
