@@ -186,7 +186,8 @@ def _noised_reference(spec: MonitoringSpec, rho: float) -> MonitoringSpec:
 
     def noisy(counts: tuple[int, ...]) -> np.ndarray:
         drawn = np.asarray(counts, dtype=np.int64) + discrete_gaussian(sigma, len(counts), rng)
-        return np.clip(drawn, 0, None)
+        clipped: np.ndarray = np.clip(drawn, 0, None)
+        return clipped
 
     reference: dict[str, tuple[int, ...]] = {}
     fine: dict[str, tuple[int, ...]] = {}
