@@ -74,8 +74,8 @@ from fedgov.stats._window import WindowStats
 
 __all__ = ["DEFAULT_REFERENCE_RHO", "derive_spec", "with_reference"]
 
-#: zCDP of a derived spec's reference counts. With the credit spec (12 reference
-#: histograms) sigma = sqrt(12 / 1) ~ 3.5 rows per count.
+#: zCDP of a derived spec's reference counts. sigma = sqrt(features / (2 rho)): the
+#: demo's credit spec (7 features) gets sigma = sqrt(7) ~ 2.6 rows per count.
 DEFAULT_REFERENCE_RHO = 0.5
 
 #: Fine edges stay clear of this many reference rows at each end (see _fine_edges).
