@@ -100,6 +100,17 @@ class StoreCollector(Collector):
                 "Silos merged into the latest central decision of a jurisdiction group",
                 labels=group,
             ),
+            GaugeMetricFamily(
+                "fedgov_aggregator_central_decision_secure",
+                "1 if the latest central decision of a jurisdiction group judged an exact "
+                "secure sum, 0 if the merged (noised) per-silo reports",
+                labels=group,
+            ),
+            GaugeMetricFamily(
+                "fedgov_aggregator_secure_rounds",
+                "Secure aggregation rounds by status (open, completed, failed)",
+                labels=["model", "status"],
+            ),
         )
 
     def _fill(
@@ -111,6 +122,8 @@ class StoreCollector(Collector):
         allow: GaugeMetricFamily,
         deny: GaugeMetricFamily,
         silos: GaugeMetricFamily,
+        secure: GaugeMetricFamily,
+        rounds: GaugeMetricFamily,
     ) -> None:
         store = self._store
         for s in store.list_silos():
@@ -131,6 +144,12 @@ class StoreCollector(Collector):
             allow.add_metric(lab, 1.0 if d.decision.allow else 0.0)
             deny.add_metric(lab, len(d.decision.deny))
             silos.add_metric(lab, len(d.silos))
+            secure.add_metric(lab, 1.0 if d.source else 0.0)
+        by_status: Tally[tuple[str, str]] = Tally()
+        for r in store.list_rounds():
+            by_status[(r.model_id, r.status)] += 1
+        for labels, n in sorted(by_status.items()):
+            rounds.add_metric(list(labels), n)
 
 
 class AggregatorMetrics:
