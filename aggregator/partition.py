@@ -72,6 +72,13 @@ def check_partition(
     if len(set(groups)) != len(groups):
         raise ConfigError(f"--groups names a group twice: {', '.join(groups)}")
     problems = []
+    for i, g in enumerate(groups):
+        for h in groups[i + 1 :]:
+            if "*" in (g, h) or matches_glob(g, h) or matches_glob(h, g):
+                problems.append(
+                    f"groups {g} and {h} overlap (one matches the other) before any silo "
+                    "registers: the difference of their sums could isolate silos"
+                )
     for silo, jurisdiction in known:
         hits = [g for g in groups if matches_glob(jurisdiction, g)]
         if len(hits) > 1:

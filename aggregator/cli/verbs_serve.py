@@ -225,6 +225,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.reannotation_dir and Path(args.reannotation_dir).exists():
         if not Path(args.reannotation_dir).is_dir():
             raise ConfigError(f"--reannotation-dir {args.reannotation_dir}: not a directory")
+    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip()) or ("*",)
+    rounds = _round_settings(args, groups)
+    check_partition(rounds.groups, [], rounds.min_cohort)  # before any file is made
     args.audit = args.audit or f"{args.db}.audit.jsonl"
     audit = AuditLog(args.audit)
     key_path = verbs_anchors.checkpoint_key_path(args)
@@ -235,9 +238,7 @@ def serve(args: argparse.Namespace) -> int:
         key_path,
     )
     engine = RegoEngine.from_bundle(args.policy or default_bundle_path())  # fail closed at start
-    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
-    central = CentralGate(engine, groups or ("*",))
-    rounds = _round_settings(args, groups or ("*",))
+    central = CentralGate(engine, groups)
     store = create_store(args.db)
     check_partition(
         rounds.groups, [(x.silo_id, x.jurisdiction) for x in store.list_silos()], rounds.min_cohort
