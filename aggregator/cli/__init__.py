@@ -2,7 +2,8 @@
 
 ``aggregator serve`` (:mod:`.verbs_serve`), ``query *`` (:mod:`.verbs_query`),
 ``model *`` (:mod:`.verbs_model`), ``jobs`` (:mod:`.verbs_jobs`) and
-``silo approve`` (:mod:`.verbs_silo`) and ``round open|list`` (:mod:`.verbs_round`); the
+``silo approve`` (:mod:`.verbs_silo`), ``round open|list`` (:mod:`.verbs_round`) and
+``privacy audit`` (:mod:`.verbs_privacy`); the
 printers of their answers are in :mod:`.tables`. Registered through the
 ``fedgov.verbs`` entry-point group (see :mod:`fedgov.cli.main`); the
 aggregator's modules are imported only when a verb runs.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from aggregator.cli import (
     verbs_jobs,
     verbs_model,
+    verbs_privacy,
     verbs_query,
     verbs_round,
     verbs_serve,
@@ -30,3 +32,4 @@ def register(verbs: Verbs) -> None:
     verbs_jobs.register(verbs)
     verbs_silo.register(verbs)
     verbs_round.register(verbs)
+    verbs_privacy.register(verbs)
