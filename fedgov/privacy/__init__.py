@@ -15,8 +15,10 @@ from fedgov.privacy._gaussian import (
     histogram_count,
 )
 from fedgov.privacy._guards import add_laplace_noise, suppress_small_cells, total_epsilon
+from fedgov.privacy._release import Withheld, release_secure_sum
 
 __all__ = [
+    "Withheld",
     "add_discrete_gaussian",
     "add_laplace_noise",
     "charge",
@@ -24,6 +26,7 @@ __all__ = [
     "discrete_gaussian",
     "gaussian_sigma",
     "histogram_count",
+    "release_secure_sum",
     "suppress_small_cells",
     "total_epsilon",
     "zcdp_epsilon",
