@@ -417,11 +417,12 @@ def print_table(results: list[dict[str, Any]]) -> None:
         spans = ", ".join(
             f"{name} {b - a:.2f}"
             for name, a, b in zip(
-                ("adverts", "shares", "masked", "unmask+combine"), marks, marks[1:], strict=True
+                ("adverts", "shares", "masked", "unmask+combine"), marks[:-1], marks[1:], strict=True
             )
         )
         print(
-            f"  N={r['silos']}: {spans}; combine at the aggregator {r['combine_s'] or 0:.2f}s "
+            f"  N={r['silos']}: {spans}; the last silo sees the end "
+            f"+{r['secure']['wall_s'] - st['stage4']:.2f}; combine at the aggregator {r['combine_s'] or 0:.2f}s "
             f"({r['combines_per_round']} combine call(s) per round); silos' CPU "
             f"{r['secure']['silos_cpu_s']:.1f}s in all"
         )
