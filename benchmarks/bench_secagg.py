@@ -167,6 +167,7 @@ class Silo:
         import sqlite3
 
         from prometheus_client import CollectorRegistry, Counter
+        from support.specs import stats_of
 
         from agent.client import AggregatorClient
         from agent.config import SecureRoundSettings
@@ -175,7 +176,6 @@ class Silo:
         from fedgov.audit import AuditLog
         from fedgov.synthetic import credit_data
         from fedgov.tls import TlsFiles
-        from support.specs import stats_of
 
         self.sid, self.spec = sid, spec
         tls = TlsFiles(pki / "ca.pem", pki / f"{sid}.pem", pki / f"{sid}.key")
@@ -281,11 +281,18 @@ def _mismatch(spec, silos: list[Silo], released: list[bytes]) -> int:  # type: i
     return int(np.count_nonzero(a != b))
 
 
-def _per_silo(silos: list[Silo]) -> tuple[float, float]:
-    return (
-        statistics.mean(s.counter.sent for s in silos),
-        statistics.mean(s.counter.received for s in silos),
-    )
+def _measured(conn: Any, silos: list[Silo], t0: float, cpu0: float) -> dict[str, Any]:
+    """Wall time since ``t0``, bytes per silo since the counters' reset, server CPU."""
+    wall, cpu = time.time() - t0, _ask(conn, "cpu") - cpu0
+    sent = statistics.mean(s.counter.sent for s in silos)
+    received = statistics.mean(s.counter.received for s in silos)
+    return {
+        "wall_s": wall,
+        "bytes_sent": sent,
+        "bytes_received": received,
+        "bytes_per_silo": sent + received,
+        "server_cpu_s": cpu,
+    }
 
 
 def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -313,16 +320,10 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
             if time.monotonic() > deadline:
                 raise TimeoutError(f"round {rid} did not end in 900s")
             time.sleep(0.01)
-        t1, me1, cpu1 = time.time(), os.times(), _ask(conn, "cpu")
+        secure, me1 = _measured(conn, silos, t0, cpu0), os.times()
         status, reason, survivors, released, events, combines = _ask(conn, "result", rid)
         outcomes = sorted({s.rounds.finished[rid][0] for s in silos})
-        sent, received = _per_silo(silos)
-        secure = {
-            "wall_s": t1 - t0,
-            "bytes_sent": sent,
-            "bytes_received": received,
-            "bytes_per_silo": sent + received,
-            "server_cpu_s": cpu1 - cpu0,
+        secure |= {
             "silos_cpu_s": (me1.user + me1.system) - (me0.user + me0.system),
             "status": status,
             "reason": reason,
@@ -344,16 +345,7 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
             t.start()
         for t in threads:
             t.join()
-        t1, cpu1 = time.time(), _ask(conn, "cpu")
-        sent, received = _per_silo(silos)
-        clear = {
-            "wall_s": t1 - t0,
-            "bytes_sent": sent,
-            "bytes_received": received,
-            "bytes_per_silo": sent + received,
-            "server_cpu_s": cpu1 - cpu0,
-            "reports_stored": _ask(conn, "reports"),
-        }
+        clear = _measured(conn, silos, t0, cpu0) | {"reports_stored": _ask(conn, "reports")}
     finally:
         for s in silos:
             s.close()
@@ -398,18 +390,20 @@ def summarize(n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"\n{'N':>3} {'path':9} {'wall s':>8} {'B/silo':>9} {'sent':>9} {'recv':>9} {'agg CPU s':>10}")
+    head = ("wall s", "B/silo", "sent", "recv")
+    print(f"\n{'N':>3} {'path':9} " + " ".join(f"{h:>9}" for h in head) + f" {'agg CPU s':>10}")
     for r in results:
         for path in ("secure", "unmasked"):
             x = r[path]
             print(
-                f"{r['silos']:3d} {path:9} {x['wall_s']:8.2f} {x['bytes_per_silo']:9.0f} "
+                f"{r['silos']:3d} {path:9} {x['wall_s']:9.2f} {x['bytes_per_silo']:9.0f} "
                 f"{x['bytes_sent']:9.0f} {x['bytes_received']:9.0f} {x['server_cpu_s']:10.2f}"
             )
     print(f"\n{'N':>3} {'wall x':>8} {'bytes x':>8} {'agg CPU x':>10}   (secure / unmasked)")
     for r in results:
         q = r["ratio"]
-        print(f"{r['silos']:3d} {q['wall_s']:8.1f} {q['bytes_per_silo']:8.1f} {q['server_cpu_s']:10.1f}")
+        print(f"{r['silos']:3d} {q['wall_s']:8.1f} {q['bytes_per_silo']:8.1f} ", end="")
+        print(f"{q['server_cpu_s']:10.1f}")
     print("\nwhere the round's time goes (s from the open; medians):")
     for r in results:
         st = r["stages_s"]
@@ -417,12 +411,16 @@ def print_table(results: list[dict[str, Any]]) -> None:
         spans = ", ".join(
             f"{name} {b - a:.2f}"
             for name, a, b in zip(
-                ("adverts", "shares", "masked", "unmask+combine"), marks[:-1], marks[1:], strict=True
+                ("adverts", "shares", "masked", "unmask+combine"),
+                marks[:-1],
+                marks[1:],
+                strict=True,
             )
         )
         print(
             f"  N={r['silos']}: {spans}; the last silo sees the end "
-            f"+{r['secure']['wall_s'] - st['stage4']:.2f}; combine at the aggregator {r['combine_s'] or 0:.2f}s "
+            f"+{r['secure']['wall_s'] - st['stage4']:.2f}; combine at the aggregator "
+            f"{r['combine_s'] or 0:.2f}s "
             f"({r['combines_per_round']} combine call(s) per round); silos' CPU "
             f"{r['secure']['silos_cpu_s']:.1f}s in all"
         )
@@ -444,8 +442,9 @@ def main() -> int:
     if not sizes or min(sizes) < 3 or args.runs < 1:
         ap.error("--silos needs sizes of at least 3 (the default min cohort), --runs >= 1")
 
-    from fedgov.tls import init_trial_pki
     from support.specs import derive_credit_spec
+
+    from fedgov.tls import init_trial_pki
 
     logging.basicConfig(level=logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="fedgov-bench-secagg-"))
