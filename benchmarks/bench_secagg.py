@@ -18,7 +18,7 @@ stages. Wall time is from the open to the last silo's round ending; the released
 is checked cell by cell against the plain sum of the N silos' statistics.
 (b) Unmasked: the same N silos send the same statistics in the clear, one
 ``SubmitReport`` each (no metrics, no privacy guard), concurrently, on the same
-channels. Wall time is from the first send to the last acknowledgement.
+channels, before (a). Wall time is from the first send to the last acknowledgement.
 
 Bytes per silo are the serialized sizes of every request sent and response received
 by the silo's channel during (a) or (b) (a client interceptor counts them; the
@@ -34,6 +34,7 @@ is set for the ratios; the exactness check prints PASS or FAIL.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import multiprocessing as mp
@@ -64,6 +65,7 @@ def _server_proc(folder: str, conn: Any) -> None:
     from fedgov.tls import TlsFiles
 
     d = Path(folder)
+    faulthandler.enable()  # a crash of the server process says where
     events: list[tuple[float, str]] = []
     combines: list[tuple[float, float]] = []
 
@@ -312,6 +314,18 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
         end = max(s.window_end for s in silos) + 1
         for s in silos:
             s.counter.reset()
+        # (b) the same statistics in the clear, first (the round may crash the server)
+        cpu0, t0 = _ask(conn, "cpu"), time.time()
+        threads = [threading.Thread(target=s.report) for s in silos]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if not proc.is_alive():
+            raise RuntimeError(f"the aggregator process died (exit code {proc.exitcode})")
+        clear = _measured(conn, silos, t0, cpu0) | {"reports_stored": _ask(conn, "reports")}
+        for s in silos:
+            s.counter.reset()
         # (a) secure
         cpu0, me0, t0 = _ask(conn, "cpu"), os.times(), time.time()
         rid = _ask(conn, "open", start, end)
@@ -321,6 +335,7 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
                 raise TimeoutError(f"round {rid} did not end in 900s")
             time.sleep(0.01)
         secure, me1 = _measured(conn, silos, t0, cpu0), os.times()
+        print(f"  secure round ended after {secure['wall_s']:.2f}s", file=sys.stderr)
         status, reason, survivors, released, events, combines = _ask(conn, "result", rid)
         outcomes = sorted({s.rounds.finished[rid][0] for s in silos})
         secure |= {
@@ -336,20 +351,14 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
             "mismatched_cells": _mismatch(spec, silos, released),
             "rows": sum(s.stats.rows for s in silos),
         }
-        # (b) the same statistics in the clear
+        secure["server_exit"] = None if proc.is_alive() else proc.exitcode
         for s in silos:
             s.counter.reset()
-        cpu0, t0 = _ask(conn, "cpu"), time.time()
-        threads = [threading.Thread(target=s.report) for s in silos]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        clear = _measured(conn, silos, t0, cpu0) | {"reports_stored": _ask(conn, "reports")}
     finally:
         for s in silos:
             s.close()
-        _ask(conn, "stop", timeout=30)
+        if proc.is_alive():
+            _ask(conn, "stop", timeout=30)
         proc.join(timeout=30)
     return {"secure": secure, "unmasked": clear}
 
@@ -381,7 +390,9 @@ def summarize(n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "combine_s": statistics.median(combine) if combine else None,
         "combines_per_round": max(r["secure"]["combines"] for r in runs),
         "exact": all(
-            r["secure"]["mismatched_cells"] == 0 and r["secure"]["status"] == "completed"
+            r["secure"]["mismatched_cells"] == 0
+            and r["secure"]["status"] == "completed"
+            and r["secure"]["server_exit"] is None
             for r in runs
         ),
         "rows": runs[0]["secure"]["rows"],
@@ -425,6 +436,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{r['secure']['silos_cpu_s']:.1f}s in all"
         )
     for r in results:
+        for i, run in enumerate(r["per_run"]):
+            if run["secure"]["server_exit"] is not None:
+                code = run["secure"]["server_exit"]
+                print(
+                    f"N={r['silos']} run {i + 1}: the aggregator process died after the round "
+                    f"(exit code {code}) while {run['secure']['combines']} combine(s) ran"
+                )
         verdict = "PASS" if r["exact"] else "FAIL"
         print(
             f"exact sum, N={r['silos']} ({r['rows']} rows): released sum == plain sum of the "
