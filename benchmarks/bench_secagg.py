@@ -357,9 +357,13 @@ def one_run(n: int, tmp: Path, spec, run: int) -> dict[str, Any]:  # type: ignor
     finally:
         for s in silos:
             s.close()
-        if proc.is_alive():
+        try:
             _ask(conn, "stop", timeout=30)
+        except (OSError, EOFError, TimeoutError):  # it crashed; say so below
+            proc.kill()
         proc.join(timeout=30)
+    if proc.exitcode:  # died before or while being stopped
+        secure["server_exit"] = proc.exitcode
     return {"secure": secure, "unmasked": clear}
 
 
