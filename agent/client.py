@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import grpc
+
 from fedgov import __version__
 from fedgov.checkpoints import Checkpoint
 from fedgov.report import Report
@@ -92,13 +94,17 @@ class AggregatorClient:
         timeout: float = 10.0,
         stop: threading.Event | None = None,
         tls: TlsFiles | None = None,
+        interceptors: Sequence[grpc.UnaryUnaryClientInterceptor | grpc.UnaryStreamClientInterceptor]
+        | None = None,
     ) -> None:
+        """``interceptors`` wrap every call (e.g. a benchmark counting the bytes sent)."""
         self.address = address
         self.backoff = backoff or Backoff()
         self.timeout = timeout
         self._stop = stop or threading.Event()
         self._channel = open_channel(address, tls)
-        self._stub = aggregator_pb2_grpc.AggregatorStub(self._channel)
+        channel = grpc.intercept_channel(self._channel, *interceptors) if interceptors else None
+        self._stub = aggregator_pb2_grpc.AggregatorStub(channel or self._channel)
 
     def close(self) -> None:
         self._channel.close()
