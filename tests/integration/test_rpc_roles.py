@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import message_factory
 from prometheus_client import CollectorRegistry
 from support.pki import audit_records, make_pki, mtls_aggregator, named_only, tls_files
 from support.reports import report_of
@@ -67,7 +68,7 @@ def _request(name: str, made: dict[str, Any]) -> Any:
     if name in made:
         return made[name]
     method = SERVICE.methods_by_name[name]
-    request = getattr(pb, method.input_type.name)()
+    request = message_factory.GetMessageClass(method.input_type)()
     if "silo_id" in method.input_type.fields_by_name:
         request.silo_id = OWN
     return request
