@@ -54,6 +54,7 @@ __all__ = [
     "name",
     "optional",
     "port",
+    "positive_or_none",
     "since_ms",
     "threshold",
     "tls_files",
@@ -175,6 +176,21 @@ def threshold(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number") from None
     if not 0.0 <= value < math.inf:  # NaN fails too
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {_shown(text)}")
+    return value
+
+
+def positive_or_none(text: str) -> float | None:
+    """A finite number > 0, like a privacy parameter, or ``none`` to turn it off."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is neither a number nor 'none'") from None
+    if not 0.0 < value < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number > 0, or 'none', got {_shown(text)}"
+        )
     return value
 
 

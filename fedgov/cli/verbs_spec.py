@@ -10,6 +10,10 @@ from fedgov.errors import ConfigError, DataError
 
 __all__ = ["register", "run"]
 
+#: fedgov.stats.DEFAULT_REFERENCE_RHO, written out: the parser must not import numpy
+#: (a test pins the two equal).
+DEFAULT_REFERENCE_RHO = 0.5
+
 
 def register(verbs: Verbs) -> None:
     p = t.add_verb(verbs, "spec", run)
@@ -52,6 +56,18 @@ def register(verbs: Verbs) -> None:
     p.add_argument("--exclude", default="", help="comma-separated columns that are not features")
     p.add_argument(
         "--bins", type=t.count(1, 10_000), default=10, help="quantile bins per numeric feature"
+    )
+    p.add_argument(
+        "--reference-rho",
+        type=t.positive_or_none,
+        default=DEFAULT_REFERENCE_RHO,
+        dest="reference_rho",
+        metavar="RHO",
+        help="the spec leaves this silo, so its reference counts get discrete Gaussian "
+        f"noise for RHO-zCDP (default {DEFAULT_REFERENCE_RHO}; sigma = sqrt(features / "
+        "(2 RHO)) rows per count, stated in the spec's reference_privacy); numeric outer "
+        "edges are always rounded outward, never a reference minimum or maximum. "
+        "'none' keeps the exact counts: only for a reference that is public anyway",
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the spec")
     t.add_common(p)
@@ -105,11 +121,19 @@ def run(args: argparse.Namespace) -> int:
         categorical=categorical,
         bins=args.bins,
         score_bins=args.score_bins,
+        reference_rho=args.reference_rho,
     )
     save_spec(spec, args.output)
     n_num = sum(1 for f in spec.features if f.kind == "numeric")
+    noise = spec.reference_privacy
+    protection = (
+        f"reference counts noised (rho {noise['rho']:g}, sigma {noise['sigma']:.2f})"
+        if noise
+        else "exact reference counts (--reference-rho none)"
+    )
     print(
         f"wrote {args.output}: {len(spec.features)} features ({n_num} numeric), "
-        f"{len(spec.sensitive)} sensitive attribute(s), digest {spec.digest[:12]}"
+        f"{len(spec.sensitive)} sensitive attribute(s), {protection}, "
+        f"digest {spec.digest[:12]}"
     )
     return 0

@@ -59,12 +59,12 @@ What it does not protect
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Callable
 
 import numpy as np
 
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
+from fedgov.stats._noise import discrete_gaussian, generator
 
 __all__ = [
     "add_discrete_gaussian",
@@ -96,45 +96,6 @@ def gaussian_sigma(h: int, rho: float) -> float:
     return math.sqrt(h / (2.0 * rho))
 
 
-def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.Generator(np.random.PCG64(secrets.randbits(128)))
-    return np.random.default_rng(rng)
-
-
-def discrete_gaussian(
-    sigma: float, size: int | tuple[int, ...], rng: np.random.Generator | int | None = None
-) -> np.ndarray:
-    """``size`` independent draws from N_Z(0, sigma^2), as int64 (CKS 2020, Algorithm 3).
-
-    Repeat: Y from the discrete Laplace of scale ``t = floor(sigma) + 1``
-    (difference of two geometric draws), accept with probability
-    ``exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2))``. Acceptance is at least
-    about 0.4 per try, so the loop over still-rejected draws ends quickly.
-    """
-    sigma = float(sigma)
-    if not 0.0 < sigma < math.inf:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    gen = _generator(rng)
-    shape = (size,) if isinstance(size, int) else tuple(size)
-    n = int(np.prod(shape, dtype=np.int64))
-    out = np.empty(n, dtype=np.int64)
-    t = math.floor(sigma) + 1
-    p = -math.expm1(-1.0 / t)  # success probability of each geometric draw
-    shift = sigma * sigma / t
-    pending = np.arange(n)
-    while pending.size:
-        m = pending.size
-        y = gen.geometric(p, m).astype(np.int64) - gen.geometric(p, m).astype(np.int64)
-        accept = gen.random(m) < np.exp(-((np.abs(y) - shift) ** 2) / (2.0 * sigma * sigma))
-        out[pending[accept]] = y[accept]
-        pending = pending[~accept]
-    shaped: np.ndarray = out.reshape(shape)
-    return shaped
-
-
 def add_discrete_gaussian(
     stats: WindowStats, rho: float, *, rng: np.random.Generator | int | None = None
 ) -> WindowStats:
@@ -155,7 +116,7 @@ def add_discrete_gaussian(
     if stats.privacy.noised:
         raise ValueError("these statistics were already noised")
     sigma = gaussian_sigma(histogram_count(stats), rho)
-    gen = _generator(rng)
+    gen = generator(rng)
 
     def noisy(counts: np.ndarray) -> np.ndarray:
         out: np.ndarray = counts + discrete_gaussian(sigma, counts.shape, gen)

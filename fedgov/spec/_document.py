@@ -38,6 +38,7 @@ _KEYS = {
         "intersections",
         "reference",
         "reference_fine",
+        "reference_privacy",
         "score_edges",
     ),
     "model": ("id", "version"),
@@ -121,6 +122,9 @@ def spec_from_document(doc: Mapping[str, Any], source: str, build: Callable[...,
             positive_label=str(doc.get("positive_label", "1")),
             reference=_counts_map(doc.get("reference")),
             reference_fine=_counts_map(doc.get("reference_fine")),
+            reference_privacy={
+                str(k): float(v) for k, v in (doc.get("reference_privacy") or {}).items()
+            },
             score_edges=tuple(float(e) for e in doc.get("score_edges") or ()),
             label_values=outcome_values(doc, "label_values", source),
             prediction_values=outcome_values(doc, "prediction_values", source),

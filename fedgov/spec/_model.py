@@ -67,6 +67,9 @@ class MonitoringSpec:
     reference: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     # numeric feature name -> reference counts in its fine layout
     reference_fine: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # how the reference counts were protected: {"rho": zCDP, "sigma": discrete Gaussian
+    # standard deviation of each count}; empty when they are exact
+    reference_privacy: Mapping[str, float] = field(default_factory=dict)
     # bin edges of the score histograms; () without a score column, and
     # DEFAULT_SCORE_EDGES when a score column is named without edges
     score_edges: tuple[float, ...] = ()
@@ -148,6 +151,8 @@ class MonitoringSpec:
             out["prediction_values"] = list(self.prediction_values)
         if self.reference_fine:
             out["reference_fine"] = {k: list(v) for k, v in sorted(self.reference_fine.items())}
+        if self.reference_privacy:
+            out["reference_privacy"] = dict(sorted(self.reference_privacy.items()))
         return out
 
     @classmethod

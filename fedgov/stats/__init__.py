@@ -24,10 +24,11 @@ from fedgov.stats._counts import (
     numeric_cells,
     outcome_layouts,
 )
-from fedgov.stats._derive import derive_spec, with_reference
+from fedgov.stats._derive import DEFAULT_REFERENCE_RHO, derive_spec, with_reference
 from fedgov.stats._window import Privacy, WindowStats
 
 __all__ = [
+    "DEFAULT_REFERENCE_RHO",
     "MISSING_GROUP",
     "OTHER_GROUP",
     "Batch",

@@ -43,8 +43,9 @@ def toy_spec(**fields: Any) -> MonitoringSpec:
 
 def derive_toy_spec(columns: Mapping[str, Any], **kw: Any) -> MonitoringSpec:
     """:func:`fedgov.stats.derive_spec` of ``columns`` named as :data:`TOY`
-    (``kw``: sensitive, intersections, bins...)."""
-    return derive_spec(columns, **(TOY | kw))
+    (``kw``: sensitive, intersections, bins...), with the exact reference counts
+    (``reference_rho=None``: these specs serve tests that compare metrics exactly)."""
+    return derive_spec(columns, **(TOY | {"reference_rho": None} | kw))
 
 
 def stats_of(spec: MonitoringSpec, columns: Mapping[str, Any]) -> WindowStats:

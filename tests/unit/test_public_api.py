@@ -20,8 +20,9 @@ EXPORTS: dict[str, str | None] = {
     "fedgov.limits": None,
     "fedgov.spec": None,
     "fedgov.stats": """
-        MISSING_GROUP OTHER_GROUP Batch FeatureCounts OutcomeCounts Privacy ScoreCounts
-        WindowStats derive_spec encode_columns numeric_cells outcome_layouts with_reference
+        DEFAULT_REFERENCE_RHO MISSING_GROUP OTHER_GROUP Batch FeatureCounts OutcomeCounts
+        Privacy ScoreCounts WindowStats derive_spec encode_columns numeric_cells outcome_layouts
+        with_reference
     """,
     "fedgov.metrics": """
         PSI_EPSILON auc_difference binned_auc binned_calibration_error chi_square

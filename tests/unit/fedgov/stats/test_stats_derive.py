@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from fedgov.errors import DataError
-from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature
-from fedgov.stats import WindowStats, derive_spec, encode_columns
+from fedgov.spec import CategoricalFeature, MonitoringSpec, NumericFeature, load_spec, save_spec
+from fedgov.stats import DEFAULT_REFERENCE_RHO, WindowStats, derive_spec, encode_columns
 
 
 def reference_columns(n: int = 1000, seed: int = 0) -> dict[str, object]:
@@ -44,7 +46,9 @@ def test_features_kinds_edges_and_categories() -> None:
     assert isinstance(x, NumericFeature)
     finite = cols["x"][np.isfinite(cols["x"])]  # type: ignore[index]
     expected = np.unique(np.quantile(finite, np.linspace(0, 1, 9)))
-    np.testing.assert_array_equal(x.edges, expected)
+    # inner edges are the quantiles; the outer ones are rounded outward (see below)
+    np.testing.assert_array_equal(x.edges[1:-1], expected[1:-1])
+    assert x.edges[0] < finite.min() and finite.max() < x.edges[-1]
     assert list(x.edges) == sorted(set(x.edges))
     assert spec.feature("k") == CategoricalFeature("k", ("0", "1", "2", "3"))
     assert spec.feature("city") == CategoricalFeature("city", ("lyon", "nice", "paris"))
@@ -62,7 +66,8 @@ def test_features_kinds_edges_and_categories() -> None:
 
 def test_reference_counts_sum_to_rows_and_equal_a_fold() -> None:
     cols = reference_columns(n=777)
-    spec = derive(cols, score="s")
+    spec = derive(cols, score="s", reference_rho=None)  # exact counts, to compare with a fold
+    assert spec.reference_privacy == {}
     for f in spec.features:
         assert sum(spec.reference[f.name]) == 777
         assert len(spec.reference[f.name]) == f.n_cells
@@ -78,19 +83,20 @@ def test_reference_counts_sum_to_rows_and_equal_a_fold() -> None:
 def test_small_int_column_is_numeric_by_default() -> None:
     spec = derive(reference_columns())
     assert isinstance(spec.feature("k"), NumericFeature)
-    assert spec.feature("k").edges == (0.0, 1.0, 2.0, 3.0)  # type: ignore[union-attr]
+    # values 0..3: inner edges at the values, outer ones a grid step (0.1) beyond
+    assert spec.feature("k").edges == (-0.1, 1.0, 2.0, 3.1)  # type: ignore[union-attr]
 
 
 def test_numbers_with_none_gaps_are_numeric() -> None:
     cols = {"x": [1, None, 2.5, 4], "sex": ["F", "M", "F", "M"], "y": [1, 0, 1, 0], "p": [1] * 4}
-    spec = derive(cols, sensitive=["sex"], bins=2)
-    assert spec.feature("x").edges == (1.0, 2.5, 4.0)  # type: ignore[union-attr]
+    spec = derive(cols, sensitive=["sex"], bins=2, reference_rho=None)
+    assert spec.feature("x").edges == (0.9, 2.5, 4.1)  # type: ignore[union-attr]
     assert spec.reference["x"] == (0, 1, 2, 0, 1)
 
 
 def test_huge_constant_gets_a_valid_bin() -> None:
     cols = {"x": [1e20] * 3, "sex": ["F"] * 3, "y": [1, 0, 1], "p": [1, 1, 1]}
-    spec = derive(cols, sensitive=["sex"])
+    spec = derive(cols, sensitive=["sex"], reference_rho=None)
     lo, hi = spec.feature("x").edges  # type: ignore[union-attr]
     assert lo < 1e20 < hi
     assert spec.reference["x"] == (0, 3, 0, 0)
@@ -126,8 +132,19 @@ def test_absent_columns_are_named() -> None:
         derive(cols, categorical=["nope"])
 
 
-def test_derived_spec_round_trips_and_has_a_stable_digest() -> None:
+def test_derived_spec_round_trips_and_has_a_stable_digest(tmp_path: Path) -> None:
+    """The reference noise is drawn once, at derivation: the saved spec, and its
+    digest, stay what they are through every save and load."""
     spec = derive(reference_columns(n=200))
+    assert spec.reference_privacy["rho"] == DEFAULT_REFERENCE_RHO
     again = MonitoringSpec.from_dict(spec.to_dict())
     assert again == spec and again.digest == spec.digest
-    assert derive(reference_columns(n=200)).digest == spec.digest
+    save_spec(spec, tmp_path / "spec.json")
+    loaded = load_spec(tmp_path / "spec.json")
+    assert loaded == spec and loaded.digest == spec.digest
+    assert loaded.reference_privacy == spec.reference_privacy
+    # a second derivation draws fresh noise (its digest differs); without noise the
+    # derivation is a function of the data
+    assert derive(reference_columns(n=200)).digest != spec.digest
+    exact = derive(reference_columns(n=200), reference_rho=None)
+    assert derive(reference_columns(n=200), reference_rho=None).digest == exact.digest

@@ -62,8 +62,11 @@ def test_derived_fine_edges_hold_the_coarse_ones_and_isolate_atoms() -> None:
     for v in range(int(k.edges[-1])):
         i = k.fine_edges.index(float(v))
         assert k.fine_edges[i + 1] == np.nextafter(float(v), np.inf)
+    # the zero of the zero-inflated column (30% of rows) is the minimum: its cell is
+    # [0, nextafter(0)), after the empty cell from the rounded outer edge up to it
     z = numeric("z")
-    assert z.fine_edges[:2] == (0.0, float(np.nextafter(0.0, np.inf)))
+    assert z.fine_edges[:3] == (z.edges[0], 0.0, float(np.nextafter(0.0, np.inf)))
+    assert z.edges[0] < 0.0
 
 
 def test_fine_bins_zero_and_the_reference_profiles() -> None:
