@@ -97,3 +97,22 @@ def test_with_sums_on_a_store_with_a_bad_release_is_bad_input(tmp_path, capsys) 
     assert main(["privacy", "audit", str(db), "--with-sums"]) == 2
     err = capsys.readouterr().err
     assert "round r1" in err and "Traceback" not in err
+
+
+def test_cli_on_report_files_old_fixture_1_default_dp_0(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The same data as report files: the pre-issue-14 fixture folder is attacked
+    successfully (exit 1); the agents' default releases of it recover nothing (exit 0)."""
+    assert main(["privacy", "audit", str(FIXTURE), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["recovered"] > 0
+    truth = _truth()
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for silo in SILOS:
+        report = Report.from_dict(json.loads((FIXTURE / f"report-{silo}-200.json").read_text()))
+        noised = guard(truth[silo], PrivacySettings())
+        report = dataclasses.replace(report, report_id=new_report_id(), stats=noised)
+        (folder / f"report-{silo}.json").write_text(json.dumps(report.to_dict()))
+    assert main(["privacy", "audit", str(folder), "--json", "--all"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["recovered"] == 0
+    assert len([f for f in doc["findings"] if f["attack"] == "gls"]) == 3 * len(list(_cells()))
