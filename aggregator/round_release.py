@@ -22,7 +22,7 @@ from fedgov.report import now_ms
 from fedgov.secagg import Advert, RoundParams, decode_share_map, reconstruct
 from fedgov.secagg.layout import Layout, stats_of
 from fedgov.stats import WindowStats
-from fedgov.wire import stats_to_proto
+from fedgov.wire import stats_to_bytes
 
 __all__ = ["release_round"]
 
@@ -63,7 +63,7 @@ def release_round(
                 rec.part,
                 tuple(sorted(masked)),
                 k,
-                stats_to_proto(released).SerializeToString(),
+                stats_to_bytes(released),
                 json.dumps([dataclasses.asdict(w) for w in withheld]),
                 now,
             ),

@@ -20,8 +20,7 @@ from aggregator.specs import SpecCache
 from aggregator.store import ReleaseRecord, Store
 from fedgov.metrics import compute_metrics
 from fedgov.stats import Privacy, WindowStats
-from fedgov.v1 import report_pb2
-from fedgov.wire import stats_from_proto
+from fedgov.wire import stats_from_bytes
 
 __all__ = ["clear_source", "secure_fairness"]
 
@@ -65,7 +64,7 @@ def secure_fairness(
 def _summed(releases: Sequence[ReleaseRecord]) -> WindowStats:
     total: WindowStats | None = None
     for r in releases:
-        s = stats_from_proto(report_pb2.WindowStats.FromString(r.stats))
+        s = stats_from_bytes(r.stats, f"secure release {r.round_id}")
         total = s if total is None else total.merge(s)
     assert total is not None
     return total

@@ -269,9 +269,10 @@ class RoundQueries(Connected):
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    def releases(self, model_id: str, model_version: str = "") -> list[ReleaseRecord]:
-        """Released secure sums of a model (one version, if given), oldest period first."""
-        where, args = "model_id=?", [model_id]
+    def releases(self, model_id: str = "", model_version: str = "") -> list[ReleaseRecord]:
+        """Released secure sums of a model (one version, if given; every model's when
+        ``model_id`` is empty), oldest period first."""
+        where, args = ("model_id=?", [model_id]) if model_id else ("1=1", [])
         if model_version:
             where += " AND model_version=?"
             args.append(model_version)

@@ -61,14 +61,13 @@ field of the statistics says so.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
 from fedgov.privacy._gaussian import with_noise
+from fedgov.privacy._margins import margin_members
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
-from fedgov.stats._counts import GROUP_SEPARATOR, INTERSECTION_SEPARATOR
 
 __all__ = ["add_laplace_noise", "suppress_small_cells", "total_epsilon"]
 
@@ -222,30 +221,10 @@ def _outcome_lines(
     lines = [np.arange(n * 4)]
     if scored:
         lines += [np.array([2 * gy, 2 * gy + 1]) for gy in range(n * 2)]
-    for rows in _margin_members(oc.attribute, oc.groups, tables):
+    for rows in margin_members(oc.attribute, oc.groups, tables):
         base = rows * 4
         lines += [base + cell for cell in range(4)]
     return lines
-
-
-def _margin_members(
-    attribute: str, groups: Sequence[str], tables: Mapping[str, Any]
-) -> Iterator[np.ndarray]:
-    """For every other table over a strict subset of ``attribute``'s attributes
-    (``sex`` under ``sex*race``), and each of its groups: the indices of our
-    groups that add up to it."""
-    attrs = attribute.split(INTERSECTION_SEPARATOR)
-    slots = [g.split(GROUP_SEPARATOR) for g in groups]
-    for other in tables.values():
-        sub = other.attribute.split(INTERSECTION_SEPARATOR)
-        if not set(sub) < set(attrs):
-            continue
-        where = [attrs.index(a) for a in sub]
-        members: dict[str, list[int]] = {}
-        for i, s in enumerate(slots):
-            members.setdefault(GROUP_SEPARATOR.join(s[j] for j in where), []).append(i)
-        for rows in members.values():
-            yield np.asarray(rows, dtype=np.intp)
 
 
 def _score_lines(sc: ScoreCounts, tables: Mapping[str, ScoreCounts]) -> list[np.ndarray]:
@@ -256,7 +235,7 @@ def _score_lines(sc: ScoreCounts, tables: Mapping[str, ScoreCounts]) -> list[np.
     flat = np.arange(n_groups * 2 * n_cells).reshape(n_groups, 2, n_cells)
     lines = [flat.reshape(-1)]
     lines += [flat[g, y] for g in range(n_groups) for y in range(2)]
-    for rows in _margin_members(sc.attribute, sc.groups, tables):
+    for rows in margin_members(sc.attribute, sc.groups, tables):
         cells = flat[rows]  # (members, 2, n_cells)
         lines += [cells[:, y, c] for y in range(2) for c in range(n_cells)]
     return lines

@@ -31,7 +31,12 @@ from fedgov.wire._report_serde import (
     report_to_bytes,
     report_to_proto,
 )
-from fedgov.wire._stats_serde import stats_from_proto, stats_to_proto
+from fedgov.wire._stats_serde import (
+    stats_from_bytes,
+    stats_from_proto,
+    stats_to_bytes,
+    stats_to_proto,
+)
 
 __all__ = [
     "MAX_JSON_CHARS",
@@ -52,6 +57,8 @@ __all__ = [
     "report_link_from_bytes",
     "report_to_bytes",
     "report_to_proto",
+    "stats_from_bytes",
     "stats_from_proto",
+    "stats_to_bytes",
     "stats_to_proto",
 ]

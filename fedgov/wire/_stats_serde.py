@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError
 from fedgov.wire._varint import packed_payloads, varints
 
-__all__ = ["stats_from_proto", "stats_to_proto"]
+__all__ = ["stats_from_bytes", "stats_from_proto", "stats_to_bytes", "stats_to_proto"]
 
 _T = TypeVar("_T", OutcomeCounts, ScoreCounts)
 _DP_FIELDS = ("rho", "sigma", "rho_total", "delta")
@@ -238,3 +239,19 @@ def _group_tables(
         )
         for attribute, groups, where, n_cells, suppressed in rows
     }
+
+
+def stats_to_bytes(s: WindowStats) -> bytes:
+    """``s`` as the serialized ``fedgov.v1.WindowStats`` a store keeps."""
+    data: bytes = stats_to_proto(s).SerializeToString()
+    return data
+
+
+def stats_from_bytes(data: bytes, where: str = "stats") -> WindowStats:
+    """The statistics of a serialized ``fedgov.v1.WindowStats``, checked as from a peer;
+    :class:`WireError` names ``where`` when the bytes are not one."""
+    try:
+        m = report_pb2.WindowStats.FromString(data)
+    except DecodeError as exc:
+        raise WireError(f"{where}: not a serialized WindowStats ({exc})") from exc
+    return stats_from_proto(m)

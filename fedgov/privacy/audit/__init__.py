@@ -19,8 +19,9 @@ Pure: no aggregator import; the aggregator's store is read by ``aggregator.priva
 """
 
 from fedgov.privacy.audit._finding import Finding, Truth
+from fedgov.privacy.audit._gls import gls
 from fedgov.privacy.audit._run import AuditResult, release_of, run_audit
-from fedgov.privacy.audit._solve import gls, intervals
+from fedgov.privacy.audit._solve import intervals
 from fedgov.privacy.audit._system import Release, SecureRelease, build_system
 
 __all__ = [

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from fedgov.privacy._guards import _margin_members
+from fedgov.privacy._margins import margin_group, margin_members
 from fedgov.spec import MonitoringSpec, NumericFeature
 from fedgov.stats import WindowStats
 
@@ -97,9 +97,9 @@ def structure(stats: WindowStats, spec: MonitoringSpec | None) -> Iterator[tuple
                 sub_attrs = set(sub.attribute.split("*"))
                 if not sub_attrs < set(name.split("*")):
                     continue
-                for members in _margin_members(name, t.groups, {sub.attribute: sub}):
+                for members in margin_members(name, t.groups, {sub.attribute: sub}):
                     mine = [t.groups[i] for i in members]
-                    theirs = _margin_group(name, sub.attribute, mine[0])
+                    theirs = margin_group(name, sub.attribute, mine[0])
                     for y in range(2):
                         for c in range(n_cells):
                             eq = {(table, name, g, y, c): 1.0 for g in mine}
@@ -111,13 +111,6 @@ def structure(stats: WindowStats, spec: MonitoringSpec | None) -> Iterator[tuple
                 eq = {("score", name, group, y, c): 1.0 for c in range(sc.counts.shape[2])}
                 eq |= {("outcome", name, group, y, p): -1.0 for p in range(2)}
                 yield "score", (eq, 0)
-
-
-def _margin_group(attribute: str, sub_attribute: str, group: str) -> str:
-    """The group of the margin table ``sub_attribute`` that ``group`` of ``attribute`` adds to."""
-    attrs = attribute.split("*")
-    slots = group.split("|")
-    return "|".join(slots[attrs.index(a)] for a in sub_attribute.split("*"))
 
 
 def coarse_runs(

@@ -1,5 +1,5 @@
-"""The attacker's solvers: integer intervals of protected forms under exact releases,
-and generalized least squares under noisy ones.
+"""The attacker's integer solver: intervals of protected forms under exact releases
+(generalized least squares under noisy ones is :mod:`._gls`).
 
 Intervals (Hundepool et al., *Statistical Disclosure Control*, 2012, the tau-ARGUS
 audit): for each form ``c . x`` the minimum and maximum over integer ``x >= 0``
@@ -7,12 +7,6 @@ satisfying every equality, by :func:`scipy.optimize.milp` (HiGHS). Before that, 
 propagation fixes what the equalities force alone (an equation with one unknown left;
 an all-positive equation whose rest is 0), which settles most cells without a solver,
 and the rest is split into independent components so each program stays small.
-
-GLS: noisy views ``y = A x + e`` with ``e ~ N(0, diag(sd^2))`` and exact equalities
-``C x = d``. The information matrix ``A' W A + lambda C' C`` (``lambda`` large, the
-exact limit is the constrained estimator) gives the estimate and the posterior
-covariance; a form's standard deviation is ``sqrt(c' J^-1 c)``. Directions no view
-reaches get a variance of about ``1 / ridge`` (not recovered).
 """
 
 from __future__ import annotations
@@ -27,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from fedgov.privacy.audit._system import Form, LinearSystem, equation_matrix
 
-__all__ = ["gls", "intervals"]
+__all__ = ["intervals"]
 
 
 def _propagate(system: LinearSystem) -> dict[int, float]:
@@ -124,36 +118,3 @@ def _bounds(objective: np.ndarray, constraints: list[LinearConstraint]) -> tuple
         else:
             ends.append(float(np.round(objective @ res.x)))
     return ends[0], ends[1]
-
-
-def gls(
-    system: LinearSystem, forms: Sequence[Form], *, ridge: float = 1e-9
-) -> list[tuple[float, float]]:
-    """``(estimate, sd)`` of each form from the noisy views plus the exact equalities."""
-    n = len(system.columns)
-    if not system.noisy:
-        return [(math.nan, math.inf)] * len(forms)
-    weight = max(1.0 / sd**2 for _, _, sd in system.noisy)
-    lam = 1e6 * weight
-    info = np.zeros((n, n))
-    h = np.zeros(n)
-    for terms, value, sd in system.noisy:
-        _add(info, h, terms, value, 1.0 / sd**2)
-    for terms, rhs in system.equalities:
-        _add(info, h, terms, rhs, lam)
-    info[np.diag_indices(n)] += ridge * weight
-    cov = np.linalg.inv(info)
-    x = cov @ h
-    out = []
-    for form in forms:
-        idx = np.array(form.cols, dtype=np.intp)
-        var = float(cov[np.ix_(idx, idx)].sum())
-        out.append((float(x[idx].sum()), math.sqrt(max(var, 0.0))))
-    return out
-
-
-def _add(info: np.ndarray, h: np.ndarray, terms: dict[int, float], value: float, w: float) -> None:
-    idx = np.fromiter(terms, dtype=np.intp, count=len(terms))
-    a = np.fromiter(terms.values(), dtype=np.float64, count=len(terms))
-    info[np.ix_(idx, idx)] += w * np.outer(a, a)
-    h[idx] += w * a * value

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from fedgov.privacy._gaussian import histogram_count
 from fedgov.privacy.audit._finding import TOLERANCE, Finding, Truth
-from fedgov.privacy.audit._solve import gls
+from fedgov.privacy.audit._gls import gls
 from fedgov.privacy.audit._system import Release, SecureRelease, build_system, describe
 from fedgov.spec import MonitoringSpec
 
