@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from agent.privacy import DEFAULT_BUDGET, DEFAULT_DELTA, DEFAULT_RHO
+from agent.privacy import DEFAULT_BUDGET, DEFAULT_CANDIDATE_RHO, DEFAULT_DELTA, DEFAULT_RHO
 from fedgov.schema import Identifier, StrictModel
 
 __all__ = ["AgentDocument"]
@@ -57,6 +57,7 @@ class Privacy(StrictModel):
     rho: Positive | None = DEFAULT_RHO
     budget: Positive = DEFAULT_BUDGET
     delta: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_DELTA
+    candidate_rho: Positive | None = DEFAULT_CANDIDATE_RHO
     min_cell_count: Annotated[int, Field(ge=0)] = 0
     epsilon: Positive | None = None
     complementary: bool = False

@@ -26,6 +26,7 @@ Example ``silo.yaml``::
                                 # for a report of H histograms (null: exact counts, trials only)
       budget: 5.0               # cumulative zCDP of this silo; a window past it is not sent
       delta: 1.0e-6             # delta of the (epsilon, delta) figure reports carry
+      candidate_rho: 1.0        # zCDP of a retrained candidate's holdout report (once each)
       min_cell_count: 0         # opt-in: suppress cells of 1..k-1 rows (0 turns it off)
       epsilon: null             # opt-in: Laplace noise instead (needs rho: null)
       complementary: false      # with min_cell_count: hide cells that would reveal a suppressed one
@@ -61,7 +62,13 @@ from typing import Any
 
 from agent._config_schema import AgentDocument, Privacy, Training
 from agent._config_schema import SecureRounds as _SecureRoundsDoc
-from agent.privacy import DEFAULT_BUDGET, DEFAULT_DELTA, DEFAULT_RHO, PrivacySettings
+from agent.privacy import (
+    DEFAULT_BUDGET,
+    DEFAULT_CANDIDATE_RHO,
+    DEFAULT_DELTA,
+    DEFAULT_RHO,
+    PrivacySettings,
+)
 from fedgov.documents import load_document
 from fedgov.schema import validate
 from fedgov.tls import TlsFiles
@@ -106,6 +113,7 @@ class AgentConfig:
     rho: float | None = DEFAULT_RHO
     budget: float = DEFAULT_BUDGET
     delta: float = DEFAULT_DELTA
+    candidate_rho: float | None = DEFAULT_CANDIDATE_RHO
     secure_aggregation: bool = True
     min_cell_count: int = 0
     epsilon: float | None = None
@@ -156,6 +164,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         rho=privacy.rho,
         budget=privacy.budget,
         delta=privacy.delta,
+        candidate_rho=privacy.candidate_rho,
         secure_aggregation=(d.secure_rounds or _SecureRoundsDoc()).enabled,
         min_cell_count=privacy.min_cell_count,
         epsilon=privacy.epsilon,

@@ -23,6 +23,7 @@ from fedgov.stats import WindowStats
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "DEFAULT_CANDIDATE_RHO",
     "DEFAULT_DELTA",
     "DEFAULT_RHO",
     "BudgetExhausted",
@@ -39,6 +40,9 @@ DEFAULT_RHO = 0.05
 #: Cumulative zCDP per silo: 50 windows at 2 * rho (secure rounds on), 100 without.
 DEFAULT_BUDGET = 5.0
 DEFAULT_DELTA = 1e-6
+#: zCDP of a retrained candidate's report on the holdout (once per candidate, not per
+#: window): sigma ~ 3 rows per count, so a promotion gate is not decided by the noise.
+DEFAULT_CANDIDATE_RHO = 1.0
 
 
 class BudgetExhausted(GovernanceError):
@@ -52,6 +56,7 @@ class PrivacySettings:
     rho: float | None = DEFAULT_RHO
     budget: float = DEFAULT_BUDGET
     delta: float = DEFAULT_DELTA
+    candidate_rho: float | None = DEFAULT_CANDIDATE_RHO
     secure_aggregation: bool = True
     min_cell_count: int = 0
     epsilon: float | None = None

@@ -65,6 +65,9 @@ def evaluate_candidate(
         )
         stats = stats.fold(spec, scored)
     # The holdout does not enter secure rounds: its release is charged rho, not 2 rho.
+    # A candidate is judged once, on a fixed holdout: it may spend more (candidate_rho).
+    if privacy.rho is not None and privacy.candidate_rho is not None:
+        privacy = dataclasses.replace(privacy, rho=privacy.candidate_rho)
     stats = guard(stats, privacy, in_secure_rounds=False)
     report = judged_report(
         spec,

@@ -162,7 +162,7 @@ def test_unknown_nested_key_suggests_the_close_one() -> None:
     message = _error(_doc(privacy={"min_cel_count": 0}))
     assert message == (
         "silo.yaml: privacy.min_cel_count: unknown key (did you mean 'min_cell_count'?); "
-        "allowed: budget, complementary, delta, epsilon, min_cell_count, rho"
+        "allowed: budget, candidate_rho, complementary, delta, epsilon, min_cell_count, rho"
     )
 
 
