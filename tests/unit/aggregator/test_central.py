@@ -118,3 +118,27 @@ def test_each_ingest_decodes_only_the_new_report(
     newer = _newer(_report(credit_spec, "EU-DE", 6), 2000)
     handler.ingest(newer)
     assert decoded == [newer.report_id]  # EU-FR's report was held, not decoded again
+
+
+def test_a_released_secure_sum_is_judged_by_the_central_gate_and_says_so(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec
+) -> None:
+    from aggregator.store import ReleaseRecord
+
+    stats = stats_of(credit_spec, credit_data(3000, seed=5, bias=0.3))  # biased against women
+    release = ReleaseRecord(
+        "r1", credit_spec.model_id, credit_spec.model_version, 0, 3_600_000, "US-*",
+        ("US-A", "US-B", "US-C"), 10, b"", "[]", 1,
+    )  # fmt: skip
+    source = "exact, secure sum of 3 silos"
+    rec = handler.rounds.on_release(release, stats, source)  # type: ignore[misc]
+    assert rec is not None and rec.source == source and rec.silos == ("US-A", "US-B", "US-C")
+    assert not rec.decision.allow and any("sex" in d for d in rec.decision.deny)
+    [latest] = [
+        d for d in handler.store.latest_central_decisions() if d.jurisdiction_group == "US-*"
+    ]
+    assert latest.source == source
+    assert [j.model_version for j in handler.store.list_jobs()] == [credit_spec.model_version]
+    # A part that is not a central group is not judged.
+    other = dataclasses.replace(release, part="EU-DE")
+    assert handler.rounds.on_release(other, stats, source) is None  # type: ignore[misc]
