@@ -304,7 +304,7 @@ def run_demo(
             "ok": all(checks.values()),
             "checks": checks,
             "drift": drift,
-            "fairness": {"EU-*": eu, "US-*": us, "*": everyone},
+            "fairness": {"EU-*": eu, "US-*": us, "*": everyone, "US-NY": got["us-ny"]},
             "decisions": got["decisions"],
             "central": got["central"],
             "jobs": got["jobs"],

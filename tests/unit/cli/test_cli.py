@@ -225,5 +225,10 @@ def test_demo_runs_end_to_end() -> None:
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["ok"] is True and all(out["checks"].values())
-    assert out["fairness"]["US-*"]["metrics"]["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
+    us_ny = out["fairness"]["US-NY"]
+    assert us_ny["metrics"]["fairness"]["sex"]["demographic_parity_ratio"] < 0.8
+    assert us_ny["source"].startswith("per-silo reports, protected (discrete Gaussian")
+    # US-* is a part of the partition: its figures are the exact secure sum of 3 silos.
+    assert out["fairness"]["US-*"]["source"] == "exact, secure sum of 3 silos"
+    assert out["secure_round"]["audit_exit"] == 0
     no_traceback(p)
