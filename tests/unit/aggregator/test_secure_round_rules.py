@@ -44,7 +44,9 @@ def test_a_round_per_part_commands_each_member_once(
         assert cmd.kind == "secagg_round" and json.loads(cmd.payload)["params"] == eu.params
     assert handler.pending_commands("US-NY") == []
     # The same key again gives the same round back, and no new command.
-    [again] = handler.rounds.open(credit_spec.model_id, eu.period_start_ms, eu.period_end_ms, "EU-*")
+    [again] = handler.rounds.open(
+        credit_spec.model_id, eu.period_start_ms, eu.period_end_ms, "EU-*"
+    )
     assert again.round_id == eu.round_id and len(handler.pending_commands("EU-DE")) == 1
 
 
@@ -84,11 +86,15 @@ def test_a_stage_short_of_the_threshold_at_its_deadline_fails_the_round(
     [eu] = handler.rounds.open(credit_spec.model_id, *_closed(), "EU-*")
     handler.rounds.submit(eu.round_id, "EU-DE", 1, b"advert")
     ans = handler.rounds.poll(eu.round_id, "EU-DE", 1)
-    assert ans.status == "failed" and "1 of 3 silos answered by the deadline, 3 needed" in ans.reason
+    assert (
+        ans.status == "failed" and "1 of 3 silos answered by the deadline, 3 needed" in ans.reason
+    )
     assert handler.store.round_messages(eu.round_id, 1) == {}  # forgotten
     assert handler.store.releases(credit_spec.model_id) == []
     # A failed round may be opened again, with a new id.
-    [again] = handler.rounds.open(credit_spec.model_id, eu.period_start_ms, eu.period_end_ms, "EU-*")
+    [again] = handler.rounds.open(
+        credit_spec.model_id, eu.period_start_ms, eu.period_end_ms, "EU-*"
+    )
     assert again.round_id != eu.round_id and again.status == "open"
 
 
@@ -109,3 +115,31 @@ def test_the_last_closed_period_leaves_the_grace_time() -> None:
     s = RoundSettings(period_ms=3_600_000, grace_ms=600_000)
     assert last_closed_period(10 * 3_600_000 + 599_999, s) == (8 * 3_600_000, 9 * 3_600_000)
     assert last_closed_period(10 * 3_600_000 + 600_000, s) == (9 * 3_600_000, 10 * 3_600_000)
+
+
+def test_the_sweep_opens_a_round_per_part_for_the_period_that_closed(
+    handler: AggregatorHandler, credit_spec: MonitoringSpec
+) -> None:
+    from support.reports import report_of
+    from support.specs import stats_of
+
+    from fedgov.synthetic import credit_data
+
+    hour = 3_600_000
+    handler.rounds.settings = RoundSettings(
+        groups=("EU-*", "US-*"), period_ms=hour, grace_ms=0, min_cohort=2
+    )
+    start, end = last_closed_period(now_ms(), handler.rounds.settings)
+    stats = stats_of(credit_spec, credit_data(100, seed=1))
+    report = report_of(credit_spec, stats, "w1", window_start_ms=start, window_end_ms=start + 1)
+    handler.store.add_report(report)
+    handler.rounds.tick()
+    opened = handler.rounds.rounds(credit_spec.model_id)
+    assert sorted(r.part for r in opened) == ["EU-*", "US-*"]
+    assert {(r.period_start_ms, r.period_end_ms) for r in opened} == {(start, end)}
+    handler.rounds.tick()  # the next sweep opens nothing new
+    assert len(handler.rounds.rounds(credit_spec.model_id)) == 2
+    handler.rounds.settings = RoundSettings(groups=("EU-*", "US-*"), auto_open=False)
+    handler.store.add_report(report_of(credit_spec, stats, "w2", window_end_ms=end + 1))
+    handler.rounds.tick()  # --no-secure-rounds: only `fedgov round open`
+    assert len(handler.rounds.rounds(credit_spec.model_id)) == 2
