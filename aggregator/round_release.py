@@ -53,20 +53,18 @@ def release_round(
         if stats.rows == 0:
             continue  # no silo ran this version in the period: nothing to release
         released, withheld = release_secure_sum(stats, k=k)
-        record = (
-            ReleaseRecord(
-                rec.round_id,
-                rec.model_id,
-                seg.model_version,
-                rec.period_start_ms,
-                rec.period_end_ms,
-                rec.part,
-                tuple(sorted(masked)),
-                k,
-                stats_to_bytes(released),
-                json.dumps([dataclasses.asdict(w) for w in withheld]),
-                now,
-            ),
+        record = ReleaseRecord(
+            rec.round_id,
+            rec.model_id,
+            seg.model_version,
+            rec.period_start_ms,
+            rec.period_end_ms,
+            rec.part,
+            tuple(sorted(masked)),
+            k,
+            stats_to_bytes(released),
+            json.dumps([dataclasses.asdict(w) for w in withheld]),
+            now,
         )
-        out.append((record[0], released))
+        out.append((record, released))
     return out

@@ -84,8 +84,8 @@ def _secure_source(releases: Sequence[ReleaseRecord], silos: int) -> str:
 def clear_source(privacy: Privacy) -> str:
     """How per-silo reports protected what they sent."""
     terms = []
-    if getattr(privacy, "sigma", None) is not None:
-        terms.append(f"discrete Gaussian noise, sigma={privacy.sigma:.3g} per count")  # type: ignore[attr-defined]
+    if privacy.sigma is not None:
+        terms.append(f"discrete Gaussian noise, sigma={privacy.sigma:.3g} per count")
     if privacy.epsilon is not None:
         terms.append(f"Laplace noise, epsilon={privacy.epsilon:g}")
     if privacy.k is not None:

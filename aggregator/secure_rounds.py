@@ -23,6 +23,7 @@ keys, new round id).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -41,7 +42,7 @@ from aggregator.partition import (
 from aggregator.round_release import release_round
 from aggregator.silo_commands import CommandHub
 from aggregator.specs import SpecCache
-from aggregator.store import ReleaseRecord, RoundRecord, Store
+from aggregator.store import ReleaseRecord, RoundRecord, SiloRecord, Store
 from fedgov.errors import GovernanceError, RoundRefused
 from fedgov.report import now_ms
 from fedgov.secagg import RoundParams, decode_share_map
@@ -57,6 +58,12 @@ _STAGES = {1: "advertise keys", 2: "share keys", 3: "masked input", 4: "unmask",
 # Shamir combines take seconds at 50 silos); the others wait. A claim older than this
 # (its process stopped) fails the round.
 COMBINE_MS = 5 * 60 * 1000
+
+
+@functools.lru_cache(maxsize=256)
+def _params(text: str) -> RoundParams:
+    """A stored round's parameters, parsed and checked once (every poll reads them)."""
+    return RoundParams.from_json(text)
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ class SecureRounds:
                 "stage_seconds": self.settings.stage_ms / 1000,
             }
         )
-        stored, created = self._store.open_round(rec, [(s, payload) for s in cohort])
+        stored, created = self._store.open_round(rec, cohort, payload)
         if created:
             self._audit(
                 "round_opened", round_id=rec.round_id, model_id=model_id, part=part,
@@ -140,9 +147,9 @@ class SecureRounds:
             self._hub.notify(cohort)
         return stored
 
-    def _layout(self, model_id: str, start: int, end: int, silos: Sequence[object]) -> Layout:
+    def _layout(self, model_id: str, start: int, end: int, silos: Sequence[SiloRecord]) -> Layout:
         keys = set(self._store.period_specs(model_id, start, end))
-        keys |= {(v, d) for s in silos for m, v, d in s.models if m == model_id}  # type: ignore[attr-defined]
+        keys |= {(v, d) for s in silos for m, v, d in s.models if m == model_id}
         specs = [spec for _, d in sorted(keys) if (spec := self._specs.get(d)) is not None]
         if not specs:
             raise RoundRefused(f"no spec known for {model_id}: nothing to sum")
@@ -182,7 +189,7 @@ class SecureRounds:
                 f"round {round_id}: silo {silo} is not expected in stage {stage} "
                 "(it missed an earlier stage, or was declared dropped)"
             )
-        limit = 8 * RoundParams.from_json(rec.params).length + 4096 if stage == 3 else 16 << 20
+        limit = 8 * _params(rec.params).length + 4096 if stage == 3 else 16 << 20
         if len(data) > limit:
             raise RoundRefused(f"round {round_id}: a stage-{stage} message of {len(data)} bytes")
         new = self._store.add_round_message(round_id, stage, silo, data)
@@ -217,7 +224,7 @@ class SecureRounds:
         rec = self._store.get_round(round_id)
         if rec is None:
             raise RoundRefused(f"no secure round {round_id!r}")
-        if silo not in RoundParams.from_json(rec.params).cohort:
+        if silo not in _params(rec.params).cohort:
             raise RoundRefused(f"silo {silo} is not in the cohort of round {round_id}")
         return rec
 
@@ -227,7 +234,7 @@ class SecureRounds:
     def _expected(self, rec: RoundRecord) -> set[str]:
         """Who may speak in the current stage: the cohort, then who spoke in the last."""
         if rec.stage == 1:
-            return set(RoundParams.from_json(rec.params).cohort)
+            return set(_params(rec.params).cohort)
         if rec.stage == 4:
             return set(rec.survivors)
         return self._store.round_senders(rec.round_id, rec.stage - 1)
@@ -243,7 +250,7 @@ class SecureRounds:
         now = now_ms()
         if got != expected and now < rec.deadline_ms:
             return rec
-        t = RoundParams.from_json(rec.params).threshold
+        t = _params(rec.params).threshold
         if len(got) < t:
             self._fail(
                 rec, f"stage {rec.stage} ({_STAGES[rec.stage]}): {len(got)} of {len(expected)} "

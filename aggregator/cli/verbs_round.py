@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 
 from aggregator.cli._client import add_client_options, open_client
 from fedgov.cli import Verbs
@@ -66,16 +65,14 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _show(rounds: list, as_json: bool) -> None:  # type: ignore[type-arg]
+    from aggregator.partition import period_label  # imported when the verb runs
+
     rows = [
         {
             "round_id": r.round_id,
             "model_id": r.model_id,
-            "period": f"{_iso(r.period_start_unix_ms)}/{_iso(r.period_end_unix_ms)}",
+            "period": period_label(r.period_start_unix_ms, r.period_end_unix_ms),
             "part": r.part,
             "cohort": list(r.cohort),
             "threshold": r.threshold,

@@ -36,7 +36,7 @@ from aggregator.store._base import (
     metric_at,
 )
 from aggregator.store._postgres import PostgresStore, redact_url
-from aggregator.store._rounds import ReleaseRecord, RoundRecord
+from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from aggregator.store._sqlite import SqliteStore
 from fedgov.errors import ConfigError
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
 from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
-
-if TYPE_CHECKING:
-    from aggregator.store._rounds import ReleaseRecord, RoundRecord
 
 __all__ = [
     "ENDED_JOB_STATES",
@@ -370,7 +368,7 @@ class Store(Protocol):
 
     # -- secure aggregation rounds (see aggregator.store._rounds) -------------------
     def open_round(
-        self, rec: RoundRecord, commands: Sequence[tuple[str, str]]
+        self, rec: RoundRecord, silos: Sequence[str], payload: str
     ) -> tuple[RoundRecord, bool]: ...
     def get_round(self, round_id: str) -> RoundRecord | None: ...
     def list_rounds(self, model_id: str = "", *, status: str = "") -> list[RoundRecord]: ...

@@ -26,7 +26,7 @@ from aggregator.store._base import (
 from aggregator.store._sql import Connected, Executor
 from fedgov.report import now_ms
 
-__all__ = ["JobQueries"]
+__all__ = ["JobQueries", "insert_commands"]
 
 _JOB_COLS = (
     "job_id, model_id, model_version, state, reason, created_ms, updated_ms, detail, "
@@ -64,7 +64,7 @@ class JobQueries(Connected):
                     "updated_ms) VALUES (?,?,?,?,?,?,?)",
                     (job_id, model_id, model_version, "dispatched", reason, t, t),
                 )
-                _insert_commands(
+                insert_commands(
                     db, job_id, "retrain", model_id, model_version, silos, reason, t, ""
                 )
             (job,) = _jobs(db, "WHERE job_id=?", (job_id,))
@@ -139,10 +139,10 @@ class JobQueries(Connected):
             ).fetchone()
             if job is None:
                 raise KeyError(f"no job {job_id!r}")
-            return _insert_commands(db, job_id, kind, job[0], job[1], silos, reason, t, payload)
+            return insert_commands(db, job_id, kind, job[0], job[1], silos, reason, t, payload)
 
 
-def _insert_commands(
+def insert_commands(
     db: Executor,
     job_id: str,
     kind: str,

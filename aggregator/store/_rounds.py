@@ -16,50 +16,15 @@ the database:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from aggregator.store._jobs import insert_commands
+from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from aggregator.store._sql import Connected, Executor
 from fedgov.errors import ReportRejected
 from fedgov.report import now_ms
 
 __all__ = ["ReleaseRecord", "RoundQueries", "RoundRecord"]
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    round_id: str
-    model_id: str
-    period_start_ms: int
-    period_end_ms: int
-    part: str
-    params: str  # fedgov.secagg.RoundParams JSON
-    layout: str  # fedgov.secagg.layout.Layout JSON
-    stage: int  # 1..4 while open: the stage whose messages are being collected
-    status: str  # open | completed | failed
-    reason: str
-    opened_ms: int
-    deadline_ms: int  # of the current stage
-    survivors: tuple[str, ...] = ()
-    dropped: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ReleaseRecord:
-    """What release control let out of one round, for one model version."""
-
-    round_id: str
-    model_id: str
-    model_version: str
-    period_start_ms: int
-    period_end_ms: int
-    part: str
-    silos: tuple[str, ...]
-    k: int
-    stats: bytes  # fedgov.v1.WindowStats; withheld cells are 0
-    withheld_json: str
-    released_unix_ms: int
 
 
 _ROUND_COLS = (
@@ -90,10 +55,10 @@ def _release(row: Sequence[object]) -> ReleaseRecord:
 
 class RoundQueries(Connected):
     def open_round(
-        self, rec: RoundRecord, commands: Sequence[tuple[str, str]]
+        self, rec: RoundRecord, silos: Sequence[str], payload: str
     ) -> tuple[RoundRecord, bool]:
-        """Store a new round and its ``(silo, payload)`` commands, or return the round
-        that holds the key already (open or completed) and False."""
+        """Store a new round and one command with ``payload`` per silo, or return the
+        round that holds the key already (open or completed) and False."""
         with self._write() as db:
             if self.dialect.subject_lock:
                 key = f"fedgov-round\x1f{rec.model_id}\x1f{rec.period_start_ms}\x1f{rec.part}"
@@ -114,25 +79,10 @@ class RoundQueries(Connected):
                     json.dumps(list(rec.dropped)),
                 ),
             )
-            db.executemany(
-                "INSERT INTO commands (command_id, job_id, silo_id, kind, model_id, "
-                "model_version, reason, created_ms, status, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        uuid.uuid4().hex[:16],
-                        rec.round_id,
-                        silo,
-                        "secagg_round",
-                        rec.model_id,
-                        "",
-                        f"secure round {rec.round_id[:8]}",
-                        rec.opened_ms,
-                        "pending",
-                        payload,
-                    )
-                    for silo, payload in commands
-                ],
-            )
+            insert_commands(
+                db, rec.round_id, "secagg_round", rec.model_id, "", silos,
+                f"secure round {rec.round_id[:8]}", rec.opened_ms, payload,
+            )  # fmt: skip
         return rec, True
 
     def get_round(self, round_id: str) -> RoundRecord | None:

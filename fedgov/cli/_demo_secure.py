@@ -26,15 +26,11 @@ from typing import Any
 from fedgov.cli._demo_processes import Fedgov
 from fedgov.spec import MonitoringSpec
 
-__all__ = ["SecureRound", "secure_round"]
+__all__ = ["secure_round"]
 
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
-
-
-class SecureRound(dict[str, Any]):
-    """What the step found: ``rounds``, ``secure`` (the fairness answer), ``checks``."""
 
 
 def _completed(fedgov: Fedgov, client: Sequence[str], model: str) -> list[Any] | None:
@@ -76,7 +72,8 @@ def secure_round(
     windows: Sequence[Path],
     since_ms: int,
     store: Path,
-) -> SecureRound:
+) -> dict[str, Any]:
+    """What the step found: ``rounds``, ``secure`` (the fairness answer), ``checks``..."""
     period = f"{_iso(since_ms)}/{_iso(int(time.time() * 1000))}"
     opened = time.monotonic()
     fedgov.call_json(["round", "open", "--model", model, "--period", period, *client])
@@ -105,7 +102,7 @@ def secure_round(
     except json.JSONDecodeError:
         audit_report = {"error": audit.stderr.strip()[-2000:]}
     completed = [r for r in rounds if r["status"] == "completed"]
-    return SecureRound(
+    return dict(
         rounds=rounds,
         seconds=round(took, 2),
         secure=secure,

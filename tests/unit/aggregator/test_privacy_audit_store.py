@@ -47,7 +47,7 @@ def _store(tmp_path: Path, *, dp: bool, stats: bytes | None = None) -> Path:
     total = truth["A"].merge(truth["B"]).merge(truth["C"])
     released, withheld = release_secure_sum(total, k=10)
     round_ = RoundRecord("r1", "credit", T0, T0 + 200, "EU", "{}", "{}", 4, "open", "", T0, T0)
-    store.open_round(round_, [])
+    store.open_round(round_, [], "")
     release = ReleaseRecord(
         "r1",
         "credit",
