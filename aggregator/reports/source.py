@@ -30,6 +30,7 @@ __all__ = [
     "ReportArgs",
     "ReportSource",
     "Scope",
+    "anchors",
     "as_of_ms",
     "evidence",
     "iso_time",
@@ -204,24 +205,33 @@ def as_of_ms(scope: Scope, args: ReportArgs, *more: Iterable[int]) -> int:
     return upto(times, args.until_ms)
 
 
+def anchors(
+    source: ReportSource, silos: Iterable[str], report_ids: Iterable[str]
+) -> dict[str, Any]:
+    """The audit heads the ``silos`` sent with ``report_ids``, and each silo's policy bundle."""
+    wanted, silos = set(report_ids), sorted(set(silos))
+    heads = [
+        {"silo": silo, "seq": h.seq, "hash": h.hash, "report_id": h.report_id}
+        for silo in silos
+        for h in source.audit_heads(silo)
+        if h.report_id in wanted
+    ]
+    bundles = {s.silo: s.policy_bundle_digest for s in source.silos() if s.silo in set(silos)}
+    return {
+        "audit_heads": sorted(heads, key=lambda h: (h["silo"], h["seq"], h["report_id"])),
+        "policy_bundles": dict(sorted(bundles.items())),
+    }
+
+
 def evidence(source: ReportSource, scope: Scope, figures: Iterable[str]) -> dict[str, Any]:
     """What the figures rest on: report ids, each silo's audit heads sent with those
     reports, policy bundle digests per silo, the spec digest and each figure's
     privacy path (the fairness answer's ``source``)."""
     ans = scope.fairness
-    wanted = set(scope.report_ids) | {p.report_id for p in scope.windows}
-    heads = []
-    for silo in ans.silos:
-        for h in source.audit_heads(silo):
-            if h.report_id in wanted:
-                heads.append({"silo": silo, "seq": h.seq, "hash": h.hash, "report_id": h.report_id})
-    bundles = {
-        s.silo: s.policy_bundle_digest for s in source.silos() if s.silo in set(ans.silos)
-    }
+    sent = set(scope.report_ids) | {p.report_id for p in scope.windows}
     return {
         "report_ids": list(scope.report_ids),
-        "audit_heads": sorted(heads, key=lambda h: (h["silo"], h["seq"], h["report_id"])),
-        "policy_bundles": dict(sorted(bundles.items())),
+        **anchors(source, ans.silos, sent),
         "spec_digest": scope.spec_digest,
         "secure_period": ans.period,
         "privacy": [{"figure": f, "source": ans.source} for f in sorted(set(figures))],
