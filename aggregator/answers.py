@@ -104,6 +104,11 @@ class Fairness:
     metrics: dict[str, Any] = field(hash=False)
     source: str = "per-silo reports"  # or "exact, secure sum of N silos"; with privacy terms
     period: str = ""  # a secure sum's period
+    spec_digest: str = ""
+    report_ids: tuple[str, ...] = ()  # the per-silo reports merged (none for a secure sum)
+    round_ids: tuple[str, ...] = ()  # the secure rounds summed (none for per-silo reports)
+    # Figures release control withheld from a secure sum: {table, name, group, rows}.
+    withheld: tuple[dict[str, Any], ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ class Queries:
             reports=len(reports),
             metrics=metrics,
             source=clear_source(_privacy(reports)),
+            spec_digest=spec.digest,
+            report_ids=tuple(sorted(r.report_id for r in reports)),
         )
 
     def decisions(

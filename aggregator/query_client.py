@@ -13,10 +13,12 @@ from google.protobuf.message import Message
 
 from aggregator import answers as a
 from aggregator.query_serde import answer_from_proto, rows_from_proto
+from fedgov.anchors import ReceivedHead
 from fedgov.errors import QueryError
 from fedgov.tls import TlsFiles
 from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
+from fedgov.wire import heads_from_proto
 from fedgov.wire.channel import open_channel
 from fedgov.wire.retry import Backoff, call_with_retry
 
@@ -130,6 +132,13 @@ class QueryClient:
             silo_id=silo_id,
         )
         return self._rows(a.HistoryPoint, "history query", self._stub.QueryHistory, req)
+
+    def audit_heads(self, silo_id: str) -> list[ReceivedHead]:
+        """The audit-log heads ``silo_id`` sent with its reports, by sequence number."""
+        req = pb.AuditHeadsQuery(silo_id=silo_id)
+        return heads_from_proto(
+            self._ask(f"audit heads of {silo_id}", self._stub.QueryAuditHeads, req)
+        )
 
     # -- model registry ------------------------------------------------------------
     def models(self, *, model_id: str = "") -> list[a.ModelVersion]:

@@ -69,7 +69,14 @@ class _Metrics:
     legacy: str
 
 
-_Wire = str | _Optional | _Json | _Metrics
+@dataclass(frozen=True)
+class _JsonRows:
+    """A tuple of JSON objects carried as one JSON list."""
+
+    name: str
+
+
+_Wire = str | _Optional | _Json | _JsonRows | _Metrics
 
 _DECISION = {k: f"decision.{k}" for k in ("allow", "deny", "warn", "actions")}
 _SILO = {"silo": "silo_id", "model": "model_id", "version": "model_version"}
@@ -85,7 +92,8 @@ _KINDS: dict[type[Any], tuple[type[Message], Mapping[str, _Wire]]] = {
     Fairness: (
         pb.FairnessQueryResponse,
         {"model": "model_id", "version": "model_version"}
-        | {"metrics": _Metrics("metrics", "metrics_json")},
+        | {"metrics": _Metrics("metrics", "metrics_json")}
+        | {"withheld": _JsonRows("withheld_json")},
     ),
     DecisionRow: (pb.DecisionRow, _SILO | _DECISION | {"window_end_ms": "window_end_unix_ms"}),
     JobRow: (
@@ -153,8 +161,12 @@ def _put(msg: Message, wire: _Wire, value: Any) -> None:
     if isinstance(wire, _Optional):
         setattr(msg, wire.name, 0.0 if value is None else value)
         setattr(msg, wire.flag, value is not None)
-    elif isinstance(wire, _Json):
-        setattr(msg, wire.name, json.dumps(value, sort_keys=True))
+    elif isinstance(wire, (_Json, _JsonRows)):
+        setattr(
+            msg,
+            wire.name,
+            json.dumps(list(value) if isinstance(wire, _JsonRows) else value, sort_keys=True),
+        )
     elif isinstance(wire, _Metrics):
         getattr(msg, wire.name).CopyFrom(metrics_to_proto(value))
         setattr(msg, wire.legacy, json.dumps(value, sort_keys=True))
@@ -173,6 +185,8 @@ def _get(msg: Message, wire: _Wire) -> Any:
         return getattr(msg, wire.name) if getattr(msg, wire.flag) else None
     if isinstance(wire, _Json):
         return json.loads(getattr(msg, wire.name) or "{}")
+    if isinstance(wire, _JsonRows):
+        return tuple(json.loads(getattr(msg, wire.name) or "[]"))
     if isinstance(wire, _Metrics):
         if msg.HasField(wire.name):
             return metrics_from_proto(getattr(msg, wire.name))

@@ -58,6 +58,14 @@ def secure_fairness(
         metrics=compute_metrics(spec, stats),
         source=_secure_source(chosen, len(silos)),
         period=period_label(newest.period_start_ms, newest.period_end_ms),
+        spec_digest=spec.digest,
+        round_ids=tuple(sorted(r.round_id for r in chosen)),
+        withheld=tuple(
+            sorted(
+                (w for r in chosen for w in json.loads(r.withheld_json)),
+                key=lambda w: (w["table"], w["name"], w.get("group") or ""),
+            )
+        ),
     )
 
 

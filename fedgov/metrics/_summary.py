@@ -37,7 +37,9 @@ def compute_metrics(spec: MonitoringSpec, stats: WindowStats) -> dict[str, Any]:
     With a score column in the spec, each ``fairness.<attribute>`` also has
     ``auc_difference`` and ``max_calibration_error``, and each of its groups
     ``scored``, ``auc``, ``auc_bound``, ``calibration_error`` and
-    ``calibration_error_bound`` (see :mod:`fedgov.metrics.scores` for the
+    ``calibration_error_bound``, ``scoring_rate`` and ``scoring_rate_upper``
+    (with ``score_cut_low``/``score_cut`` beside ``auc_difference``; see
+    :mod:`fedgov.metrics.scores` for the
     definitions and what the bounds guarantee). Statistics without score
     histograms (reports made before them) leave these keys out.
 
@@ -91,6 +93,10 @@ def compute_metrics(spec: MonitoringSpec, stats: WindowStats) -> dict[str, Any]:
                 fair[name]["groups"][group].update(extra)
             fair[name]["auc_difference"] = scores.auc_difference(sc, spec.score_edges)
             fair[name]["max_calibration_error"] = scores.max_calibration_error(sc, spec.score_edges)
+            low, cut, rates = scores.scoring_rates(sc, spec.score_edges)
+            fair[name].update(score_cut_low=low, score_cut=cut)
+            for group, extra in rates.items():
+                fair[name]["groups"][group].update(extra)
     return {
         "sample_size": int(stats.rows),
         "drift": {"features": features},

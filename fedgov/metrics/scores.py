@@ -43,6 +43,19 @@ midpoint. ``None`` for a group with no score within the edges. It reads the
 score as a probability of the positive label; for other scores (logits,
 ranks) only the AUC is meaningful.
 
+**Scoring rate** (NYC Local Law 144's variant for score-based tools, 6 RCNY
+5-300: the rate at which a category scores above the full sample's median)
+from the same histograms, with no extra pass over the data. The median of
+all scored rows lies in one cell, ``[score_cut_low, score_cut]``; the
+histogram cannot split that cell, so per group::
+
+    scoring_rate       = rows in cells above the median's cell / scored rows
+    scoring_rate_upper = rows in the median's cell or above    / scored rows
+
+``scoring_rate`` is the exact share scoring at or above ``score_cut`` (a bin edge at
+or above the median), and the share above the true median lies in
+``[scoring_rate, scoring_rate_upper]``; the gap shrinks with the bins.
+
 Between groups, as for the fairness metrics: ``auc_difference`` is the
 largest minus the smallest AUC over the declared groups where it is defined
 (``__other__``/``__missing__`` slots never take part), and
@@ -64,6 +77,7 @@ __all__ = [
     "binned_calibration_error",
     "group_score_metrics",
     "max_calibration_error",
+    "scoring_rates",
 ]
 
 
@@ -133,6 +147,37 @@ def group_score_metrics(scores: ScoreCounts, edges: Sequence[float]) -> dict[str
             "calibration_error_bound": None if ece is None else ece[1],
         }
     return out
+
+
+def scoring_rates(
+    scores: ScoreCounts, edges: Sequence[float]
+) -> tuple[float | None, float | None, dict[str, dict[str, float | None]]]:
+    """``(score_cut_low, score_cut, per group {scoring_rate, scoring_rate_upper})``: the
+    cell that holds the median of every scored row and each group's share above it
+    (see the module docstring). A cut beyond the edges is None; without scored rows
+    every rate is None."""
+    _check_cells(scores, edges)
+    counts = np.asarray(scores.counts, dtype=np.int64)[:, :, :-1].sum(axis=1)  # [group, cell]
+    total = counts.sum(axis=0)
+    scored = int(total.sum())
+    if scored == 0:
+        return (
+            None,
+            None,
+            {g: {"scoring_rate": None, "scoring_rate_upper": None} for g in scores.groups},
+        )
+    # The first cell where the running count reaches half: the median lies in it.
+    median_cell = int(np.searchsorted(np.cumsum(total), (scored + 1) // 2))
+    bounds = [None, *map(float, edges), None]  # cell c spans bounds[c]..bounds[c + 1]
+    out: dict[str, dict[str, float | None]] = {}
+    for group, c in zip(scores.groups, counts, strict=True):
+        n = int(c.sum())
+        above, at = int(c[median_cell + 1 :].sum()), int(c[median_cell])
+        out[group] = {
+            "scoring_rate": above / n if n else None,
+            "scoring_rate_upper": (above + at) / n if n else None,
+        }
+    return bounds[median_cell], bounds[median_cell + 1], out
 
 
 def _declared(scores: ScoreCounts, edges: Sequence[float], key: str) -> list[float]:

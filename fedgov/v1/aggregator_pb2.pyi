@@ -171,7 +171,7 @@ class FairnessQuery(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., jurisdiction_glob: _Optional[str] = ..., since_unix_ms: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class FairnessQueryResponse(_message.Message):
-    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports", "metrics", "source", "period")
+    __slots__ = ("model_id", "model_version", "silos", "jurisdictions", "rows", "metrics_json", "reports", "metrics", "source", "period", "spec_digest", "report_ids", "round_ids", "withheld_json")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SILOS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,10 @@ class FairnessQueryResponse(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
+    SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REPORT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ROUND_IDS_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_JSON_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_version: str
     silos: _containers.RepeatedScalarFieldContainer[str]
@@ -192,7 +196,11 @@ class FairnessQueryResponse(_message.Message):
     metrics: MergedMetrics
     source: str
     period: str
-    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ..., metrics: _Optional[_Union[MergedMetrics, _Mapping]] = ..., source: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+    spec_digest: str
+    report_ids: _containers.RepeatedScalarFieldContainer[str]
+    round_ids: _containers.RepeatedScalarFieldContainer[str]
+    withheld_json: str
+    def __init__(self, model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., silos: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., metrics_json: _Optional[str] = ..., reports: _Optional[int] = ..., metrics: _Optional[_Union[MergedMetrics, _Mapping]] = ..., source: _Optional[str] = ..., period: _Optional[str] = ..., spec_digest: _Optional[str] = ..., report_ids: _Optional[_Iterable[str]] = ..., round_ids: _Optional[_Iterable[str]] = ..., withheld_json: _Optional[str] = ...) -> None: ...
 
 class MetricValue(_message.Message):
     __slots__ = ("real", "count", "undefined")

@@ -88,6 +88,9 @@ def test_three_silos_report_merge_and_dispatch(
             # Federated equals pooled: merged EU figures from summed counts.
             eu = q.fairness("credit-risk", jurisdiction_glob="EU-*")
             assert eu.silos == ("EU-DE", "EU-FR") and eu.rows == 6000
+            # The evidence an auditor's report cites: which reports, under which spec.
+            assert eu.report_ids == tuple(sorted(reports[s].report_id for s in eu.silos))
+            assert eu.spec_digest == credit_spec.digest and eu.round_ids == eu.withheld == ()
             _close(eu.metrics, _pooled_metrics(credit_spec, [data["EU-DE"], data["EU-FR"]]))
             everyone = q.fairness("credit-risk")
             _close(everyone.metrics, _pooled_metrics(credit_spec, list(data.values())))

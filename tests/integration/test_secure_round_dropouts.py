@@ -126,6 +126,8 @@ def test_small_groups_split_across_silos_are_exact_in_the_secure_sum(
         assert pooled is not None
         truth = compute_metrics(credit_spec, pooled)["fairness"]
     assert secure.source == "exact, secure sum of 3 silos"
+    assert len(secure.round_ids) == 1 and secure.report_ids == () and secure.withheld == ()
+    assert secure.spec_digest == credit_spec.digest
     assert reports.source.startswith("per-silo reports, protected (discrete Gaussian")
     assert secure.rows == pooled.rows
     cell = truth["sex*age_band"]["groups"]["F|<30"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -112,6 +113,22 @@ def test_fairness_fills_the_deprecated_json_and_reads_an_older_aggregator() -> N
     assert msg.metrics.fairness["sex"].groups["F"].values["count"].count == 4
     msg.ClearField("metrics")  # an aggregator older than `metrics` sends only the JSON
     assert answer_from_proto(a.Fairness, msg) == ans
+
+
+def test_a_fairness_answer_carries_its_evidence() -> None:
+    """Report ids, rounds and withheld figures survive the wire (a report cites them)."""
+    withheld = ({"table": "outcomes", "name": "sex*age_band", "group": "F|<30", "rows": 7},)
+    ans = a.Fairness(
+        "m", "1", ("A", "B", "C"), ("EU-DE",), 30, 0, {"sample_size": 30},
+        source="exact, secure sum of 3 silos", spec_digest="d" * 64,
+        round_ids=("r1",), withheld=withheld,
+    )  # fmt: skip
+    back = answer_from_proto(a.Fairness, answer_to_proto(ans))
+    assert dataclasses.replace(back, metrics=ans.metrics) == ans
+    assert back.withheld == withheld and back.round_ids == ("r1",)
+    old = answer_to_proto(ans)
+    old.ClearField("withheld_json")  # an aggregator from before the field: nothing withheld
+    assert answer_from_proto(a.Fairness, old).withheld == ()
 
 
 def test_json_keys_are_the_field_names() -> None:

@@ -268,3 +268,31 @@ def test_merged_silos_give_the_pooled_auc() -> None:
     halves = [{k: v[:1500] for k, v in cols.items()}, {k: v[1500:] for k, v in cols.items()}]
     parts = [WindowStats.zero(SPEC).fold(SPEC, encode_columns(SPEC, h)) for h in halves]
     assert compute_metrics(SPEC, parts[0].merge(parts[1])) == metrics_of(cols)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_scoring_rate_brackets_the_share_above_the_true_median(seed: int) -> None:
+    """LL144's scoring rate: the merged histogram's cut is the bin edge at or above
+    the numpy median, and each group's share above the true median lies between
+    ``scoring_rate`` (exact at the cut, checked against numpy) and ``scoring_rate_upper``."""
+    cols = data(4000, seed, midpoints=False)
+    fair = metrics_of(cols)["fairness"]["g"]
+    s, g = cols["s"], cols["g"]
+    median = float(np.median(s))
+    assert fair["score_cut_low"] <= median <= fair["score_cut"]
+    assert fair["score_cut"] - fair["score_cut_low"] <= 2 * HALF_WIDTH + 1e-12
+    for group in ("a", "b", "c"):
+        mine = s[g == group]
+        m = fair["groups"][group]
+        assert m["scoring_rate"] == pytest.approx(np.mean(mine >= fair["score_cut"]), abs=1e-12)
+        assert m["scoring_rate"] <= np.mean(mine > median) <= m["scoring_rate_upper"]
+    assert fair["groups"]["__missing__"]["scoring_rate"] is None  # no rows: undefined, not 0
+
+
+def test_scoring_rate_of_merged_windows_equals_the_pooled_one() -> None:
+    """Counts merge, so the cut and the rates of two silos equal those of the pooled rows."""
+    a, b = data(1500, 5, midpoints=False), data(2500, 6, midpoints=False)
+    merged = WindowStats.zero(SPEC).fold(SPEC, encode_columns(SPEC, a))
+    merged = merged.merge(WindowStats.zero(SPEC).fold(SPEC, encode_columns(SPEC, b)))
+    pooled = metrics_of({k: np.concatenate([a[k], b[k]]) for k in a})
+    assert compute_metrics(SPEC, merged)["fairness"]["g"] == pooled["fairness"]["g"]
