@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from aggregator import answers as a
 from fedgov.anchors import ReceivedHead
@@ -78,9 +78,11 @@ class ReportSource(Protocol):
         self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "", silo_id: str = ""
     ) -> list[a.SiloRow]: ...
 
-    def drift(self, psi_threshold: float, *, silo_id: str = "", **filters: Any) -> list[a.DriftRow]: ...
+    def drift(
+        self, psi_threshold: float, *, silo_id: str = "", **filters: Unpack[a.DriftFilters]
+    ) -> list[a.DriftRow]: ...
 
-    def audit_heads(self, silo_id: str = "") -> list[ReceivedHead]: ...
+    def audit_heads(self, silo_id: str) -> list[ReceivedHead]: ...
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,6 @@ class Scope:
         return tuple(p.window_end_ms for p in self.windows)
 
 
-def _newest_per_silo(points: list[a.HistoryPoint]) -> list[a.HistoryPoint]:
-    newest: dict[str, a.HistoryPoint] = {}
-    for p in points:
-        if p.silo not in newest or p.window_end_ms > newest[p.silo].window_end_ms:
-            newest[p.silo] = p
-    return list(newest.values())
-
-
 def scope_of(source: ReportSource, args: ReportArgs) -> Scope:
     """The fairness answer for ``args`` with its report ids, windows and spec digest.
 
@@ -170,10 +164,7 @@ def scope_of(source: ReportSource, args: ReportArgs) -> Scope:
         )
         if p.version == ans.version and p.silo in ans.silos
     ]
-    ids: tuple[str, ...] | None = getattr(ans, "report_ids", None)  # the lead's field
-    if ids is None:  # until Fairness.report_ids lands: the reports the query merges
-        chosen = points if args.since_ms else _newest_per_silo(points)
-        ids = tuple(p.report_id for p in chosen)
+    ids = ans.report_ids
     wanted = set(ids)
     windows = tuple(
         sorted(
@@ -190,11 +181,7 @@ def scope_of(source: ReportSource, args: ReportArgs) -> Scope:
             f"after it (report {late[0].report_id} of {late[0].silo}); the query API merges "
             "each silo's newest report: leave --until out or set it after the newest window"
         )
-    digest: str = getattr(ans, "spec_digest", "") or next(
-        (m.spec_digest for m in source.models(model_id=args.model) if m.version == ans.version),
-        "",
-    )
-    return Scope(ans, tuple(sorted(ids)), windows, digest)
+    return Scope(ans, tuple(sorted(ids)), windows, ans.spec_digest)
 
 
 def as_of_ms(scope: Scope, args: ReportArgs, *more: Iterable[int]) -> int:
@@ -234,6 +221,7 @@ def evidence(source: ReportSource, scope: Scope, figures: Iterable[str]) -> dict
         **anchors(source, ans.silos, sent),
         "spec_digest": scope.spec_digest,
         "secure_period": ans.period,
+        "secure_rounds": list(ans.round_ids),
         "privacy": [{"figure": f, "source": ans.source} for f in sorted(set(figures))],
     }
 

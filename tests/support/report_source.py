@@ -1,6 +1,6 @@
 """A report source (the query API a regime reads) built from real merged metrics.
 
-The rows are the synthetic credit data with a race/ethnicity column (NYC LL144's
+The rows are the synthetic credit data with its race/ethnicity column (NYC LL144's
 categories, two under 2%, some missing), folded per silo under a derived spec and
 merged (:meth:`WindowStats.merge`) as the aggregator merges them; the metrics are
 :func:`fedgov.metrics.compute_metrics` of the merged statistics. Tests compare a
@@ -23,37 +23,17 @@ from fedgov.spec import MonitoringSpec
 from fedgov.stats import WindowStats, derive_spec, encode_columns
 from fedgov.synthetic import credit_data
 
-RACES = (
-    ("White", 0.40),
-    ("Black or African American", 0.20),
-    ("Hispanic or Latino", 0.18),
-    ("Asian", 0.12),
-    ("Two or More Races", 0.035),
-    ("Native Hawaiian or Pacific Islander", 0.01),  # under 2%
-    ("Native American or Alaska Native", 0.015),  # under 2%
-)
-MISSING_SHARE = 0.03
 SILOS = (("US-NY-1", "US-NY"), ("US-NY-2", "US-NY"), ("US-CA-1", "US-CA"))
 DAY_MS = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-def with_race(cols: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
-    """``cols`` with ``race_ethnicity`` (None where missing)."""
-    rng = np.random.default_rng(seed)
-    names = np.array([r for r, _ in RACES], dtype=object)
-    p = np.array([s for _, s in RACES])
-    race = names[rng.choice(len(names), len(cols["sex"]), p=p / p.sum())]
-    race[rng.random(len(race)) < MISSING_SHARE] = None
-    return cols | {"race_ethnicity": race}
 
 
 def silo_rows(rows: int = 4000, seed: int = 11) -> dict[str, dict[str, np.ndarray]]:
     """Each silo's rows (US-NY's with bias against women)."""
     out = {}
     for i, (silo, _) in enumerate(SILOS):
-        cols = credit_data(rows, seed=seed + i, bias=0.15 if "NY" in silo else 0.0, with_score=True)
-        out[silo] = with_race(cols, seed + 100 + i)
+        bias = 0.15 if "NY" in silo else 0.0
+        out[silo] = credit_data(rows, seed=seed + i, bias=bias, with_score=True, race=True)
     return out
 
 
@@ -116,8 +96,10 @@ class FakeSource:
             reports=len(self.per_silo),
             metrics=metrics,
             source=self.source_text,
+            spec_digest=self.spec.digest,
+            report_ids=tuple(self._rid(s) for s in sorted(self.per_silo)),
+            withheld=self.withheld,
         )
-        object.__setattr__(fair, "withheld", self.withheld)
         return fair
 
     def history(self, model_id: str, metric: str, **_: Any) -> list[a.HistoryPoint]:
@@ -149,16 +131,6 @@ class FakeSource:
 
     def audit_heads(self, silo_id: str = "") -> list[ReceivedHead]:
         return [ReceivedHead(3, f"h-{silo_id}", self._rid(silo_id), T0)]
-
-
-@dataclass(frozen=True)
-class WithheldCell:
-    """The shape of ``Fairness.withheld`` entries (the lead's field)."""
-
-    table: str
-    name: str
-    group: str | None
-    rows: int
 
 
 def fake_source(rows: int = 4000, **kw: Any) -> FakeSource:

@@ -49,6 +49,7 @@ _SCORING_COLUMNS = (
     ("category", "Category", "text"),
     ("individuals", "Number of individuals", "int"),
     ("scoring_rate", "Scoring rate", "rate"),
+    ("scoring_rate_upper", "Scoring rate, upper bound", "rate"),
     ("impact_ratio", "Impact ratio", "ratio"),
 )
 
@@ -58,6 +59,7 @@ class _Category:
     group: str  # as the metrics name it ("F", "F|Asian")
     individuals: int
     rate: float | None  # None: no individuals
+    upper: float | None  # the scoring rate's upper bound (None for selection)
     withheld: int | None  # rows a withheld figure covers; None: released
 
     @property
@@ -71,8 +73,11 @@ def _unknown(group: str) -> bool:
 
 def _withheld(scope: Scope) -> dict[tuple[str, str], int]:
     """(attribute, group) -> rows of each outcome group release control withheld."""
-    cells = getattr(scope.fairness, "withheld", ())  # Fairness.withheld (the lead's field)
-    return {(w.name, w.group): int(w.rows) for w in cells if w.table == "outcome" and w.group}
+    return {
+        (w["name"], w["group"]): int(w["rows"])
+        for w in scope.fairness.withheld
+        if w.get("table") == "outcome" and w.get("group")
+    }
 
 
 def _categories(
@@ -91,7 +96,9 @@ def _categories(
         if _unknown(g):
             unknown += n
             continue
-        known.append(_Category(g, n, None if held is not None else m.get(rate), held))
+        released = held is None
+        upper = m.get(f"{rate}_upper") if released else None
+        known.append(_Category(g, n, m.get(rate) if released else None, upper, held))
     return known, unknown, total
 
 
@@ -132,6 +139,7 @@ def _table(
         }
         if scoring:
             row["scoring_rate"] = _cell(c, c.rate)
+            row["scoring_rate_upper"] = _cell(c, c.upper)
         else:
             selected = None if c.rate is None else round(c.rate * c.individuals)
             row |= {"selected": _cell(c, selected), "selection_rate": _cell(c, c.rate)}
@@ -209,9 +217,10 @@ def _attribute_section(
         cats, unknown, total = _categories(attr, block, withheld, "scoring_rate")
         cut, low = block.get("score_cut"), block.get("score_cut_low")
         scoring_notes = [
-            f"Scoring rate: the share of the category's individuals whose score lies above "
-            f"{cut}, a bin edge of the merged score histograms; the full sample's median score "
-            f"lies in [{low}, {cut}] (the bins' resolution).",
+            f"Scoring rate: the share of the category's scored individuals at or above {cut}, "
+            f"a bin edge of the merged score histograms; the full sample's median score lies "
+            f"in [{low}, {cut}] (the bins' resolution), so the share above the median lies "
+            "between the scoring rate and its upper bound. Impact ratios use the scoring rate.",
             *_common_notes(cats, unknown, total, source),
         ]
         scoring, sgroups = _table(cats, total, True, scoring_notes)
