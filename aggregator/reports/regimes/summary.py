@@ -18,7 +18,7 @@ from typing import Any
 from aggregator import answers as a
 from aggregator.reports import document as d
 from aggregator.reports.source import ReportArgs, ReportSource, anchors, iso_time, upto
-from aggregator.store import OPEN_JOB_STATES
+from aggregator.store import ENDED_JOB_STATES
 
 __all__ = ["STALE_AFTER_MS", "build"]
 
@@ -136,7 +136,7 @@ def _jobs(jobs: list[a.JobRow]) -> dict[str, Any]:
             "acked": len(j.acked_silos),
         }
         for j in sorted(jobs, key=lambda j: (j.created_ms, j.job_id))
-        if j.state in OPEN_JOB_STATES
+        if j.state not in ENDED_JOB_STATES
     ]
     cols = [
         ("job", "Job", "text"),
@@ -148,7 +148,7 @@ def _jobs(jobs: list[a.JobRow]) -> dict[str, Any]:
         ("silos", "Silos", "int"),
         ("acked", "Silos that accepted", "int"),
     ]
-    return d.table(cols, rows, notes=[f"Open states: {', '.join(OPEN_JOB_STATES)}."])
+    return d.table(cols, rows, notes=[f"Open: not yet {', '.join(ENDED_JOB_STATES)}."])
 
 
 def _stale(silos: list[a.SiloRow], as_of: int) -> dict[str, Any]:
