@@ -48,36 +48,79 @@ def _time(text: str) -> int:
 
 
 def register(verbs: Verbs) -> None:
-    p = verbs.add_parser("report", help="a regulation-shaped compliance report (and verify one)",
-                         description=_DESCRIPTION)
-    p.add_argument("--model", default="", type=t.optional(t.identifier),
-                   help="model id (every model for --regime summary)")
-    p.add_argument("--version", default="", type=t.optional(t.identifier),
-                   help="model version (default: the newest reported)")
+    p = verbs.add_parser(
+        "report",
+        help="a regulation-shaped compliance report (and verify one)",
+        description=_DESCRIPTION,
+    )
+    p.add_argument(
+        "--model",
+        default="",
+        type=t.optional(t.identifier),
+        help="model id (every model for --regime summary)",
+    )
+    p.add_argument(
+        "--version",
+        default="",
+        type=t.optional(t.identifier),
+        help="model version (default: the newest reported)",
+    )
     p.add_argument("--regime", choices=REGIMES, default=None, help="which rule's report")
-    p.add_argument("--jurisdictions", default="", metavar="GLOB", type=t.glob,
-                   help="only these jurisdictions, e.g. 'US-*' (default: all)")
-    p.add_argument("--since", default=0, type=_time, metavar="TIME",
-                   help="merge every window ending since (ISO date/time, ms, or a duration "
-                   "like 30d; default: each silo's newest report)")
-    p.add_argument("--until", default=0, type=_time, metavar="TIME",
-                   help="evidence up to this time (ISO date/time or ms; default: the newest)")
-    t.add_option(p, "--model-card", t.PATH, "model card YAML (owner, purpose, intended use, "
-                 "contact); the colorado regime needs it")
-    p.add_argument("--sex-attribute", default="sex", type=t.name,
-                   help="nyc-ll144: the spec's sensitive attribute for sex (default sex)")
-    p.add_argument("--race-attribute", default="race_ethnicity", type=t.name,
-                   help="nyc-ll144: the attribute for race/ethnicity (default race_ethnicity)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="html, pdf or json (default: from the -o file's extension)")
+    p.add_argument(
+        "--jurisdictions",
+        default="",
+        metavar="GLOB",
+        type=t.glob,
+        help="only these jurisdictions, e.g. 'US-*' (default: all)",
+    )
+    p.add_argument(
+        "--since",
+        default=0,
+        type=_time,
+        metavar="TIME",
+        help="merge every window ending since (ISO date/time, ms, or a duration "
+        "like 30d; default: each silo's newest report)",
+    )
+    p.add_argument(
+        "--until",
+        default=0,
+        type=_time,
+        metavar="TIME",
+        help="evidence up to this time (ISO date/time or ms; default: the newest)",
+    )
+    t.add_option(
+        p,
+        "--model-card",
+        t.PATH,
+        "model card YAML (owner, purpose, intended use, contact); the colorado regime needs it",
+    )
+    p.add_argument(
+        "--sex-attribute",
+        default="sex",
+        type=t.name,
+        help="nyc-ll144: the spec's sensitive attribute for sex (default sex)",
+    )
+    p.add_argument(
+        "--race-attribute",
+        default="race_ethnicity",
+        type=t.name,
+        help="nyc-ll144: the attribute for race/ethnicity (default race_ethnicity)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="html, pdf or json (default: from the -o file's extension)",
+    )
     t.add_option(p, "-o", t.PATH, "the file to write")
     add_client_options(p)
     p.set_defaults(run=run, report_parser=p)
     actions = p.add_subparsers(
         dest="report_command", metavar="ACTION", help="verify FILE: check a report (optional)"
     )
-    v = actions.add_parser("verify", help="check a report against the aggregator's store",
-                           description=_VERIFY)
+    v = actions.add_parser(
+        "verify", help="check a report against the aggregator's store", description=_VERIFY
+    )
     v.add_argument("file", metavar="FILE", help="a report `fedgov report` wrote")
     add_client_options(v)
     v.set_defaults(run=run_verify)

@@ -72,7 +72,9 @@ class ReportSource(Protocol):
 
     def central(self, *, model_id: str = "") -> list[a.CentralRow]: ...
 
-    def decisions(self, *, jurisdiction_glob: str = "", silo_id: str = "") -> list[a.DecisionRow]: ...
+    def decisions(
+        self, *, jurisdiction_glob: str = "", silo_id: str = ""
+    ) -> list[a.DecisionRow]: ...
 
     def silos(
         self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "", silo_id: str = ""
@@ -265,6 +267,9 @@ def scope_block(scope: Scope) -> dict[str, Any]:
         "reports": ans.reports,
         "source": ans.source,
         "period": ans.period,
-        "windows": {"count": len(ends), "first_end_ms": min(ends, default=0),
-                    "last_end_ms": max(ends, default=0)},
+        "windows": {
+            "count": len(ends),
+            "first_end_ms": min(ends, default=0),
+            "last_end_ms": max(ends, default=0),
+        },
     }

@@ -93,7 +93,7 @@ def _label(node: Any) -> str:
     if isinstance(node, Mapping):
         for key in ("id", "category", "silo", "model", "job", "figure", "key"):
             if isinstance(node.get(key), str):
-                return node[key]
+                return str(node[key])
     return ""
 
 

@@ -20,7 +20,6 @@ from support.servers import running_aggregator
 from support.specs import stats_of
 
 from aggregator.reports.document import content_hash
-from aggregator.server import RunningServer
 from fedgov.metrics import compute_metrics
 from fedgov.stats import derive_spec
 from fedgov.synthetic import credit_data
@@ -33,12 +32,20 @@ SILOS = ("US-NY", "US-CA", "EU-DE")
 @pytest.fixture
 def reporting(tmp_path: Path) -> Iterator[str]:
     """An aggregator holding one report of each silo; its address."""
-    data = {s: credit_data(800, seed=40 + i, bias=0.2, with_score=True, race=True)
-            for i, s in enumerate(SILOS)}
+    data = {
+        s: credit_data(800, seed=40 + i, bias=0.2, with_score=True, race=True)
+        for i, s in enumerate(SILOS)
+    }
     spec = derive_spec(
-        data["US-NY"], model_id="hiring", model_version="1.0.0", label="repaid",
-        prediction="approved", score="score", sensitive=["sex", "race_ethnicity"],
-        intersections=[("sex", "race_ethnicity")], categorical=["purpose", "employment"],
+        data["US-NY"],
+        model_id="hiring",
+        model_version="1.0.0",
+        label="repaid",
+        prediction="approved",
+        score="score",
+        sensitive=["sex", "race_ethnicity"],
+        intersections=[("sex", "race_ethnicity")],
+        categorical=["purpose", "employment"],
         reference_rho=None,
     )
     with running_aggregator(tmp_path / "agg.db", spec, SILOS) as running:
@@ -52,8 +59,19 @@ def reporting(tmp_path: Path) -> Iterator[str]:
 
 
 def _report(address: str, out: Path, *extra: str) -> dict[str, Any]:
-    p = run_fedgov("report", "--model", "hiring", "--regime", "nyc-ll144", "--aggregator",
-                   address, "-o", str(out), "--json", *extra)
+    p = run_fedgov(
+        "report",
+        "--model",
+        "hiring",
+        "--regime",
+        "nyc-ll144",
+        "--aggregator",
+        address,
+        "-o",
+        str(out),
+        "--json",
+        *extra,
+    )
     no_traceback(p)
     assert p.returncode == 0, p.stderr
     return dict(json.loads(p.stdout))
@@ -74,7 +92,10 @@ def test_a_json_report_verifies_and_an_edited_table_does_not(
     doc = json.loads(raw)
     assert told["content_hash"] == doc["content_hash"] and told["bytes"] == len(raw)
     assert doc["scope"]["silos"] == sorted(SILOS) and doc["evidence"]["report_ids"] == [
-        "r0", "r1", "r2"]
+        "r0",
+        "r1",
+        "r2",
+    ]
     ok = _verify(reporting, out)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "verified" in ok.stdout
@@ -135,5 +156,8 @@ def test_summary_needs_no_model_and_verifies(reporting: str, tmp_path: Path) -> 
     doc = json.loads(out.read_text())
     decisions = next(s for s in doc["sections"] if s["id"] == "decisions")["blocks"][0]
     assert [(r["jurisdiction"], r["allow"], r["deny"]) for r in decisions["rows"]] == [
-        ("EU-DE", 1, 0), ("US-CA", 1, 0), ("US-NY", 1, 0)]
+        ("EU-DE", 1, 0),
+        ("US-CA", 1, 0),
+        ("US-NY", 1, 0),
+    ]
     assert _verify(reporting, out).returncode == 0

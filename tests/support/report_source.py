@@ -72,7 +72,9 @@ class FakeSource:
     def merged(self) -> WindowStats:
         total = WindowStats.zero(self.spec)
         for cols in self.per_silo.values():
-            total = total.merge(WindowStats.zero(self.spec).fold(self.spec, encode_columns(self.spec, cols)))
+            total = total.merge(
+                WindowStats.zero(self.spec).fold(self.spec, encode_columns(self.spec, cols))
+            )
         return total
 
     def _rid(self, silo: str) -> str:
@@ -104,8 +106,14 @@ class FakeSource:
 
     def history(self, model_id: str, metric: str, **_: Any) -> list[a.HistoryPoint]:
         return [
-            a.HistoryPoint(silo, dict(SILOS)[silo], self.spec.model_version, T0 + i * DAY_MS,
-                           float(len(c["sex"])), self._rid(silo))
+            a.HistoryPoint(
+                silo,
+                dict(SILOS)[silo],
+                self.spec.model_version,
+                T0 + i * DAY_MS,
+                float(len(c["sex"])),
+                self._rid(silo),
+            )
             for i, (silo, c) in enumerate(sorted(self.per_silo.items()))
         ]
 
@@ -113,8 +121,18 @@ class FakeSource:
         return []
 
     def models(self, *, model_id: str = "") -> list[a.ModelVersion]:
-        return [a.ModelVersion("hiring", self.spec.model_version, "production", T0, self.spec.digest,
-                               ("production",), {}, 0)]
+        return [
+            a.ModelVersion(
+                "hiring",
+                self.spec.model_version,
+                "production",
+                T0,
+                self.spec.digest,
+                ("production",),
+                {},
+                0,
+            )
+        ]
 
     def central(self, *, model_id: str = "") -> list[a.CentralRow]:
         return []
@@ -123,8 +141,11 @@ class FakeSource:
         return []
 
     def silos(self, **_: Any) -> list[a.SiloRow]:
-        return [a.SiloRow(s, j, T0, T0 + DAY_MS, ("hiring/1.0.0",), f"sha256:bundle-{j}")
-                for s, j in SILOS if s in self.per_silo]
+        return [
+            a.SiloRow(s, j, T0, T0 + DAY_MS, ("hiring/1.0.0",), f"sha256:bundle-{j}")
+            for s, j in SILOS
+            if s in self.per_silo
+        ]
 
     def drift(self, psi_threshold: float, **_: Any) -> list[a.DriftRow]:
         return []
@@ -135,7 +156,9 @@ class FakeSource:
 
 def fake_source(rows: int = 4000, **kw: Any) -> FakeSource:
     per_silo = silo_rows(rows)
-    pooled = {k: np.concatenate([c[k] for c in per_silo.values()]) for k in next(iter(per_silo.values()))}
+    pooled = {
+        k: np.concatenate([c[k] for c in per_silo.values()]) for k in next(iter(per_silo.values()))
+    }
     return FakeSource(ll144_spec(pooled), per_silo, **kw)
 
 

@@ -163,7 +163,10 @@ def _table(
             *notes,
         ]
     else:
-        notes = ["No category with at least 2% of the individuals has a rate: no impact ratio.", *notes]
+        notes = [
+            "No category with at least 2% of the individuals has a rate: no impact ratio.",
+            *notes,
+        ]
     columns = _SCORING_COLUMNS if scoring else _SELECTION_COLUMNS
     return d.table(columns, rows, notes=notes, marks=marks), plotted
 
@@ -228,7 +231,12 @@ def _attribute_section(
             scoring,
             d.plot(
                 "selection_rates",
-                {"attribute": attr, "rate": "scoring_rate", "groups": sgroups, "threshold": THRESHOLD},
+                {
+                    "attribute": attr,
+                    "rate": "scoring_rate",
+                    "groups": sgroups,
+                    "threshold": THRESHOLD,
+                },
                 _alt(title, "scoring rate", sgroups),
             ),
         ]
@@ -272,7 +280,12 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
         )
 
     parts = [
-        ("sex", "Sex", sex if sex in fair else None, missing(f"attribute {sex!r}", "--sex-attribute")),
+        (
+            "sex",
+            "Sex",
+            sex if sex in fair else None,
+            missing(f"attribute {sex!r}", "--sex-attribute"),
+        ),
         (
             "race",
             "Race/ethnicity",

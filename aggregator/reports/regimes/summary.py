@@ -5,8 +5,9 @@ model the latest decision of its silos (how many allow, how many deny); the
 central gate's latest decisions with their privacy path; open retraining jobs;
 and silos that went silent. Everything is read as of the newest evidence time
 (model versions, decisions' windows, central decisions, jobs; not a silo's last
-contact, which moves without new evidence) not after ``until`` (a silo is stale when silent for :data:`STALE_AFTER_MS`
-before that time, not before the clock), so the same store gives the same page.
+contact, which moves without new evidence) not after ``until`` (a silo is stale
+when silent for :data:`STALE_AFTER_MS` before that time, not before the clock), so
+the same store gives the same page.
 """
 
 from __future__ import annotations

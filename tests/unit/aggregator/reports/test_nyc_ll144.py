@@ -158,7 +158,9 @@ def test_evidence_names_reports_heads_bundles_spec_and_each_figures_path(
     assert set(ev["policy_bundles"]) == {"US-CA-1", "US-NY-1", "US-NY-2"}
     assert ev["spec_digest"] == src.spec.digest == doc["model"]["spec_digest"]
     figures = {p["figure"] for p in ev["privacy"]}
-    assert figures == {f"{s}/{t}" for s in ("sex", "race", "intersection") for t in ("selection", "scoring")}
+    assert figures == {
+        f"{s}/{t}" for s in ("sex", "race", "intersection") for t in ("selection", "scoring")
+    }
     assert doc["as_of_ms"] == max(p.window_end_ms for p in src.history("hiring", "sample_size"))
 
 
