@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from aggregator.reports.document import REGIMES, canonical_json
 from aggregator.reports.source import ReportArgs, ReportSource
 from fedgov.errors import ConfigError
 
-__all__ = ["FORMATS", "build", "builder", "render"]
+__all__ = ["FORMATS", "build", "builder", "installed_module", "render"]
 
 FORMATS = ("html", "pdf", "json")
 
 Builder = Callable[[ReportSource, ReportArgs], dict[str, Any]]
 
 
-def _missing(exc: ModuleNotFoundError, module: str) -> bool:
-    """The module itself is absent (not one of its imports)."""
-    return exc.name == module
+def installed_module(module: str, absent: str) -> ModuleType:
+    """``module``, or a ConfigError saying ``absent`` if it is not installed (an import
+    error inside it is not hidden)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise ConfigError(absent) from None
 
 
 def builder(regime: str) -> Builder:
@@ -33,15 +40,7 @@ def builder(regime: str) -> Builder:
     if regime not in REGIMES:
         raise ConfigError(f"unknown regime {regime!r}: use one of {', '.join(REGIMES)}")
     module = f"aggregator.reports.regimes.{regime.replace('-', '_')}"
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, module):
-            raise
-        raise ConfigError(
-            f"regime {regime!r} is not part of this installation (no {module}); "
-            f"use one of the others"
-        ) from None
+    found = installed_module(module, f"regime {regime!r} is not part of this installation (no {module})")
     build_fn: Builder = found.build
     return build_fn
 
@@ -57,15 +56,10 @@ def render(doc: dict[str, Any], fmt: str) -> bytes:
         return canonical_json(doc)
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    module = "aggregator.reports.render"
-    try:
-        renderer = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, module):
-            raise
-        raise ConfigError(
-            f"--format {fmt}: the HTML/PDF renderer ({module}) is not part of this "
-            "installation; use --format json"
-        ) from None
+    renderer = installed_module(
+        "aggregator.reports.render",
+        f"--format {fmt}: the HTML/PDF renderer is not part of this installation; "
+        "use --format json",
+    )
     out: bytes = renderer.render_html(doc) if fmt == "html" else renderer.render_pdf(doc)
     return out

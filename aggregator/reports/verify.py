@@ -18,7 +18,6 @@ last two through :mod:`aggregator.reports.render`).
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aggregator.reports.build import build, render
+from aggregator.reports.build import build, installed_module, render
 from aggregator.reports.document import FORMAT, has_valid_hash
 from aggregator.reports.source import ReportArgs, ReportSource, iso_time
-from fedgov.errors import ConfigError, DataError
+from fedgov.errors import DataError
 
 __all__ = ["Verdict", "differences", "read_report", "verify"]
 
@@ -51,15 +50,11 @@ class Verdict:
 
 
 def _renderer(fmt: str) -> ModuleType:
-    try:
-        return importlib.import_module("aggregator.reports.render")
-    except ModuleNotFoundError as exc:
-        if exc.name != "aggregator.reports.render":
-            raise
-        raise ConfigError(
-            f"this installation has no HTML/PDF renderer, so it reads {fmt.upper()} reports "
-            "no further; verify the JSON form (`fedgov report --format json`)"
-        ) from None
+    return installed_module(
+        "aggregator.reports.render",
+        f"this installation has no HTML/PDF renderer, so it cannot read {fmt.upper()} "
+        "reports; verify the JSON form (`fedgov report --format json`)",
+    )
 
 
 def read_report(path: Path) -> tuple[dict[str, Any], str, bytes]:

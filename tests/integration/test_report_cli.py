@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from support.cli import no_traceback, run_fedgov
+from support.report_source import ll144_spec
 from support.reports import report_ending
 from support.servers import running_aggregator
 from support.specs import stats_of
 
 from aggregator.reports.document import content_hash
 from fedgov.metrics import compute_metrics
-from fedgov.stats import derive_spec
 from fedgov.synthetic import credit_data
 
 pytestmark = pytest.mark.integration
@@ -36,18 +36,7 @@ def reporting(tmp_path: Path) -> Iterator[str]:
         s: credit_data(800, seed=40 + i, bias=0.2, with_score=True, race=True)
         for i, s in enumerate(SILOS)
     }
-    spec = derive_spec(
-        data["US-NY"],
-        model_id="hiring",
-        model_version="1.0.0",
-        label="repaid",
-        prediction="approved",
-        score="score",
-        sensitive=["sex", "race_ethnicity"],
-        intersections=[("sex", "race_ethnicity")],
-        categorical=["purpose", "employment"],
-        reference_rho=None,
-    )
+    spec = ll144_spec(data["US-NY"])
     with running_aggregator(tmp_path / "agg.db", spec, SILOS) as running:
         for i, silo in enumerate(SILOS):
             stats = stats_of(spec, data[silo])
