@@ -40,7 +40,7 @@ def builder(regime: str) -> Builder:
     if regime not in REGIMES:
         raise ConfigError(f"unknown regime {regime!r}: use one of {', '.join(REGIMES)}")
     module = f"aggregator.reports.regimes.{regime.replace('-', '_')}"
-    found = installed_module(module, f"regime {regime!r} is not part of this installation (no {module})")
+    found = installed_module(module, f"regime {regime!r} is not in this installation (no {module})")
     build_fn: Builder = found.build
     return build_fn
 
