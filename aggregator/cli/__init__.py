@@ -3,7 +3,8 @@
 ``aggregator serve`` (:mod:`.verbs_serve`), ``query *`` (:mod:`.verbs_query`),
 ``model *`` (:mod:`.verbs_model`), ``jobs`` (:mod:`.verbs_jobs`) and
 ``silo approve`` (:mod:`.verbs_silo`), ``round open|list`` (:mod:`.verbs_round`) and
-``privacy audit`` (:mod:`.verbs_privacy`); the
+``privacy audit`` (:mod:`.verbs_privacy`), ``report`` and ``report verify``
+(:mod:`.verbs_report`); the
 printers of their answers are in :mod:`.tables`. Registered through the
 ``fedgov.verbs`` entry-point group (see :mod:`fedgov.cli.main`); the
 aggregator's modules are imported only when a verb runs.
@@ -16,6 +17,7 @@ from aggregator.cli import (
     verbs_model,
     verbs_privacy,
     verbs_query,
+    verbs_report,
     verbs_round,
     verbs_serve,
     verbs_silo,
@@ -33,3 +35,4 @@ def register(verbs: Verbs) -> None:
     verbs_silo.register(verbs)
     verbs_round.register(verbs)
     verbs_privacy.register(verbs)
+    verbs_report.register(verbs)
