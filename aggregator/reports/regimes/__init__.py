@@ -1,0 +1,1 @@
+"""The regimes a report can be built for: one module per rule, ``build(source, args)``."""
