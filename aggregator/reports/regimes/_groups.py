@@ -7,7 +7,7 @@ answer's privacy path (``Fairness.source``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aggregator import answers as a
@@ -18,9 +18,12 @@ __all__ = [
     "IMPACT_COLUMNS",
     "RISK_COLUMNS",
     "accuracy_rows",
+    "accuracy_table",
     "attributes",
     "impact_rows",
     "risk_rows",
+    "risk_table",
+    "tables_rows",
     "withheld_groups",
 ]
 
@@ -153,3 +156,21 @@ def risk_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
         | {"source": ans.source}
         for attr in attributes(ans)
     ]
+
+
+Merged = Sequence[tuple[str, a.Fairness]]
+
+
+def tables_rows(
+    merged: Merged, rows: Callable[[str, a.Fairness], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``rows(scope, answer)`` of every merged answer, in order."""
+    return [r for scope, ans in merged for r in rows(scope, ans)]
+
+
+def accuracy_table(merged: Merged) -> d.Doc:
+    return d.table(ACCURACY_COLUMNS, tables_rows(merged, accuracy_rows))
+
+
+def risk_table(merged: Merged) -> d.Doc:
+    return d.table(RISK_COLUMNS, tables_rows(merged, risk_rows))

@@ -15,17 +15,16 @@ regimes use (to be unified with ``aggregator.reports.source``).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol
 
 from aggregator import answers as a
 from aggregator.reports import document as d
-from fedgov.errors import PolicyError, QueryError
-from fedgov.policy import Bundle, default_bundle_path, load_bundle
+from aggregator.reports.regimes._thresholds import known_bundles, threshold_rows
+from fedgov.errors import QueryError
 
 __all__ = [
     "Args",
@@ -35,38 +34,18 @@ __all__ = [
     "cadence_rows",
     "history",
     "in_window",
-    "known_bundles",
     "merged_by_jurisdiction",
-    "resolve_thresholds",
+    "model_block",
+    "scope_block",
     "wanted_version",
     "glob_of",
     "in_scope_silos",
     "monitoring_blocks",
     "period_of",
     "period_unit",
-    "threshold_rows",
 ]
 
 DAY_MS, HOUR_MS, MINUTE_MS = 86_400_000, 3_600_000, 60_000
-
-#: What each threshold a shipped bundle may hold watches (the signal it limits).
-SIGNALS = {
-    "psi_max": "drift: population stability index of each feature (deny above)",
-    "psi_pvalue_max": "drift: PSI counts only when its p-value is below this",
-    "missing_rate_max": "data quality: share of missing values per feature (warn above)",
-    "dp_ratio_min": "fairness: demographic parity ratio per attribute (deny below)",
-    "dp_difference_max": "fairness: demographic parity difference per attribute (deny above)",
-    "eo_difference_max": "fairness: equalized odds difference per attribute",
-    "four_fifths_min": "fairness: selection-rate ratio, four-fifths rule (deny below)",
-    "impact_ratio_min": "fairness: impact ratio per category (deny below)",
-    "min_group_size": "fairness: groups smaller than this are not judged",
-    "min_sample_size": "evidence: fewer rows give no verdict",
-    "max_staleness_hours": "evidence: newest window older than this denies",
-    "small_category_share": "fairness: categories under this share are marked",
-    "exclude_small_categories": "fairness: small categories left out of the impact ratio",
-    "include_intersections": "fairness: intersections (a*b) judged too",
-    "human_oversight_required": "oversight: a deny blocks serving until a person reviews",
-}
 
 
 class Source(Protocol):
@@ -220,6 +199,23 @@ def arguments(args: Args, regime: str) -> dict[str, Any]:
     }
 
 
+def model_block(args: Args, versions: Sequence[a.ModelVersion]) -> dict[str, Any]:
+    return {
+        "id": args.model,
+        "version": args.version or "",
+        "versions": [{"version": v.version, "status": v.status} for v in versions],
+    }
+
+
+def scope_block(args: Args, silos: Sequence[a.SiloRow]) -> dict[str, Any]:
+    return {
+        "jurisdictions": args.jurisdictions or "*",
+        "silos": [s.silo for s in silos],
+        "since_ms": args.since_ms or 0,
+        "until_ms": args.until_ms or 0,
+    }
+
+
 def in_scope_silos(source: Source, args: Args) -> list[a.SiloRow]:
     """The silos in the jurisdictions asked for that serve the model, by silo id."""
     rows = source.silos(jurisdiction_glob=glob_of(args))
@@ -244,71 +240,6 @@ def period_of(t_ms: int, unit: str) -> str:
     when = datetime.fromtimestamp(t_ms / 1000, tz=UTC)
     fmt = {"day": "%Y-%m-%d", "hour": "%Y-%m-%dT%Hh", "minute": "%Y-%m-%dT%H:%M"}[unit]
     return when.strftime(fmt)
-
-
-# -- policies and thresholds --------------------------------------------------------------
-
-
-def known_bundles(args: Args) -> dict[str, Bundle]:
-    """Bundles this report can read, by digest: the shipped default and any ``policies``
-    folders the arguments name (a silo's digest names its bundle, not its content)."""
-    out = {}
-    for path in (default_bundle_path(), *getattr(args, "policies", ())):
-        try:
-            bundle = load_bundle(path)
-        except PolicyError:
-            continue
-        out[bundle.digest] = bundle
-    return out
-
-
-def resolve_thresholds(data: Mapping[str, Any], jurisdiction: str) -> dict[str, Any]:
-    """The thresholds a bundle applies in ``jurisdiction``, as its Rego resolves them
-    (deploy/policies/*/thresholds.rego): a flat table applies everywhere; a table keyed
-    by jurisdiction layers ``default``, matching globs (shorter first), then the exact key."""
-    table = (data.get("fedgov") or {}).get("thresholds") or {}
-    if not table or not all(isinstance(v, Mapping) for v in table.values()):
-        return dict(table)
-    keys = sorted(
-        (k for k in table if k != "default" and fnmatchcase(jurisdiction, k)),
-        key=lambda k: (k == jurisdiction, len(k), k),
-    )
-    out: dict[str, Any] = {}
-    for k in ["default", *keys]:
-        out.update(table.get(k) or {})
-    return out
-
-
-def threshold_rows(silos: Sequence[a.SiloRow], bundles: Mapping[str, Bundle]) -> list[dict]:
-    """One row per (bundle, jurisdiction, threshold) for the silos' bundles."""
-    rows = []
-    for (digest, jurisdiction), members in sorted(_by_bundle(silos).items()):
-        bundle = bundles.get(digest)
-        if bundle is None:
-            continue
-        for name, value in sorted(resolve_thresholds(bundle.data, jurisdiction).items()):
-            rows.append(
-                {
-                    "bundle": digest,
-                    "jurisdiction": jurisdiction,
-                    "silos": ", ".join(members),
-                    "threshold": name,
-                    "value": _shown(value),
-                    "signal": SIGNALS.get(name, "(read by the bundle's Rego rules)"),
-                }
-            )
-    return rows
-
-
-def _by_bundle(silos: Sequence[a.SiloRow]) -> dict[tuple[str, str], list[str]]:
-    groups: dict[tuple[str, str], list[str]] = {}
-    for s in silos:
-        groups.setdefault((s.policy_bundle_digest, s.jurisdiction), []).append(s.silo)
-    return {k: sorted(v) for k, v in groups.items()}
-
-
-def _shown(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def cadence_rows(points: Sequence[a.HistoryPoint]) -> list[dict]:

@@ -30,9 +30,11 @@ from aggregator.reports.regimes._shared_eu import (
     in_scope_silos,
     in_window,
     merged_by_jurisdiction,
+    model_block,
     monitoring_blocks,
     period_of,
     period_unit,
+    scope_block,
     wanted_version,
 )
 
@@ -182,9 +184,7 @@ def build(source: Source, args: Args) -> dict[str, Any]:
                 f"privacy path: {PER_SILO}.",
             )
         )
-    fairness_blocks.append(
-        d.table(g.RISK_COLUMNS, [r for scope, ans in merged for r in g.risk_rows(scope, ans)])
-    )
+    fairness_blocks.append(g.risk_table(merged))
     versions = sorted(source.models(model_id=args.model), key=lambda v: v.version)
     sections = [
         d.section(
@@ -249,10 +249,8 @@ def build(source: Source, args: Args) -> dict[str, Any]:
             "accuracy",
             "Accuracy and discriminatory impact per group",
             [
-                d.table(
-                    g.ACCURACY_COLUMNS, [r for s, ans in merged for r in g.accuracy_rows(s, ans)]
-                ),
-                d.table(g.IMPACT_COLUMNS, [r for s, ans in merged for r in g.impact_rows(s, ans)]),
+                g.accuracy_table(merged),
+                d.table(g.IMPACT_COLUMNS, g.tables_rows(merged, g.impact_rows)),
             ],
         ),
         d.section("corrective", "Corrective actions", corrective_blocks(actions)),
@@ -262,17 +260,8 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         title=f"Post-market monitoring (EU AI Act Art. 72): {args.model}",
         arguments=arguments(args, REGIME),
         as_of_ms=trail.as_of_ms(args),
-        model={
-            "id": args.model,
-            "version": args.version or "",
-            "versions": [{"version": v.version, "status": v.status} for v in versions],
-        },
-        scope={
-            "jurisdictions": args.jurisdictions or "*",
-            "silos": [s.silo for s in silos],
-            "since_ms": args.since_ms or 0,
-            "until_ms": args.until_ms or 0,
-        },
+        model=model_block(args, versions),
+        scope=scope_block(args, silos),
         sections=sections,
         evidence=trail.evidence(silos, versions),
     )
