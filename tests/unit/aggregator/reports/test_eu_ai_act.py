@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support.regime_source import DAY, EU_BUNDLE, MODEL, T0, Args, regime_source
 
 from aggregator import answers as a
 from aggregator.reports.document import canonical_json, has_valid_hash
 from aggregator.reports.regimes import eu_ai_act
 from fedgov.policy import default_bundle_path, load_bundle
-from support.regime_source import DAY, EU_BUNDLE, MODEL, T0, Args, regime_source
 
 
 def _blocks(doc: dict[str, Any], sid: str) -> list[dict[str, Any]]:
