@@ -140,7 +140,9 @@ class Trail:
         newest = max(self.times, default=0)
         return min(newest, args.until_ms) if args.until_ms else newest
 
-    def evidence(self, silos: Sequence[a.SiloRow], versions: Sequence[a.ModelVersion]) -> dict:
+    def evidence(
+        self, silos: Sequence[a.SiloRow], versions: Sequence[a.ModelVersion]
+    ) -> dict[str, Any]:
         return {
             "report_ids": sorted(self.report_ids),
             "policy_bundle_digests": {s.silo: s.policy_bundle_digest for s in silos},
@@ -242,7 +244,7 @@ def period_of(t_ms: int, unit: str) -> str:
     return when.strftime(fmt)
 
 
-def cadence_rows(points: Sequence[a.HistoryPoint]) -> list[dict]:
+def cadence_rows(points: Sequence[a.HistoryPoint]) -> list[dict[str, Any]]:
     """Per silo: windows reported, first and last window end, median interval between them."""
     ends: dict[tuple[str, str], list[int]] = {}
     for p in points:
@@ -277,7 +279,7 @@ def _duration(ms: int | None) -> str:
 
 def monitoring_blocks(
     source: Source, args: Args, silos: Sequence[a.SiloRow], trail: Trail
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Silos covered, policies and thresholds per jurisdiction, and reporting cadence."""
     bundles = known_bundles(args)
     unknown = sorted({s.policy_bundle_digest for s in silos} - set(bundles))

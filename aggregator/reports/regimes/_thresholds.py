@@ -69,7 +69,9 @@ def resolve_thresholds(data: Mapping[str, Any], jurisdiction: str) -> dict[str, 
     return out
 
 
-def threshold_rows(silos: Sequence[a.SiloRow], bundles: Mapping[str, Bundle]) -> list[dict]:
+def threshold_rows(
+    silos: Sequence[a.SiloRow], bundles: Mapping[str, Bundle]
+) -> list[dict[str, Any]]:
     """One row per (bundle, jurisdiction, threshold) for the silos' bundles."""
     rows = []
     for (digest, jurisdiction), members in sorted(_by_bundle(silos).items()):

@@ -131,11 +131,10 @@ def build(source: Source, args: Args) -> dict[str, Any]:
     actions = load_actions(source, args, trail)
     versions = sorted(source.models(model_id=args.model), key=lambda v: v.version)
     impact = g.tables_rows(merged, g.impact_rows)
-    overall_scope = merged[0][0] if overall else ""
-    plots = [
-        selection_plot(attr, [r for r in impact if r["scope"] == overall_scope], overall.source)
-        for attr in (g.attributes(overall) if overall else [])
-    ]
+    plots = []
+    if overall is not None:
+        first = [r for r in impact if r["scope"] == merged[0][0]]
+        plots = [selection_plot(at, first, overall.source) for at in g.attributes(overall)]
     purpose = [
         ("Owner", card.owner),
         ("Contact", card.contact),
