@@ -43,6 +43,7 @@ __all__ = [
     "monitoring_blocks",
     "period_of",
     "period_unit",
+    "report",
 ]
 
 DAY_MS, HOUR_MS, MINUTE_MS = 86_400_000, 3_600_000, 60_000
@@ -216,6 +217,29 @@ def scope_block(args: Args, silos: Sequence[a.SiloRow]) -> dict[str, Any]:
         "since_ms": args.since_ms or 0,
         "until_ms": args.until_ms or 0,
     }
+
+
+def report(
+    regime: str,
+    title: str,
+    args: Args,
+    trail: Trail,
+    silos: Sequence[a.SiloRow],
+    versions: Sequence[a.ModelVersion],
+    sections: Sequence[dict[str, Any]],
+    **evidence: Any,
+) -> dict[str, Any]:
+    """The document of ``sections`` with the arguments, scope and evidence of ``trail``."""
+    return d.document(
+        regime=regime,
+        title=title,
+        arguments=arguments(args, regime),
+        as_of_ms=trail.as_of_ms(args),
+        model=model_block(args, versions),
+        scope=scope_block(args, silos),
+        sections=sections,
+        evidence=trail.evidence(silos, versions) | evidence,
+    )
 
 
 def in_scope_silos(source: Source, args: Args) -> list[a.SiloRow]:

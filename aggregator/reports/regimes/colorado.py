@@ -25,12 +25,10 @@ from aggregator.reports.regimes._shared_eu import (
     Args,
     Source,
     Trail,
-    arguments,
     in_scope_silos,
     merged_by_jurisdiction,
-    model_block,
     monitoring_blocks,
-    scope_block,
+    report,
 )
 from fedgov.errors import ConfigError
 
@@ -187,16 +185,8 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         d.section("monitoring", "Post-deployment monitoring", monitoring),
     ]
     card_json = json.dumps(card.model_dump(), sort_keys=True, separators=(",", ":"))
-    evidence = trail.evidence(silos, versions) | {
-        "model_card_sha256": "sha256:" + hashlib.sha256(card_json.encode()).hexdigest()
-    }
-    return d.document(
-        regime=REGIME,
-        title=f"Impact assessment (Colorado SB 24-205): {args.model}",
-        arguments=arguments(args, REGIME),
-        as_of_ms=trail.as_of_ms(args),
-        model=model_block(args, versions),
-        scope=scope_block(args, silos),
-        sections=sections,
-        evidence=evidence,
+    title = f"Impact assessment (Colorado SB 24-205): {args.model}"
+    card_digest = "sha256:" + hashlib.sha256(card_json.encode()).hexdigest()
+    return report(
+        REGIME, title, args, trail, silos, versions, sections, model_card_sha256=card_digest
     )

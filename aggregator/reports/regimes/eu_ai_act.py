@@ -25,16 +25,14 @@ from aggregator.reports.regimes._shared_eu import (
     Args,
     Source,
     Trail,
-    arguments,
     history,
     in_scope_silos,
     in_window,
     merged_by_jurisdiction,
-    model_block,
     monitoring_blocks,
     period_of,
     period_unit,
-    scope_block,
+    report,
     wanted_version,
 )
 
@@ -255,13 +253,5 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         ),
         d.section("corrective", "Corrective actions", corrective_blocks(actions)),
     ]
-    return d.document(
-        regime=REGIME,
-        title=f"Post-market monitoring (EU AI Act Art. 72): {args.model}",
-        arguments=arguments(args, REGIME),
-        as_of_ms=trail.as_of_ms(args),
-        model=model_block(args, versions),
-        scope=scope_block(args, silos),
-        sections=sections,
-        evidence=trail.evidence(silos, versions),
-    )
+    title = f"Post-market monitoring (EU AI Act Art. 72): {args.model}"
+    return report(REGIME, title, args, trail, silos, versions, sections)
