@@ -155,10 +155,14 @@ class Trail:
 def history(
     source: Source, args: Args, metric: str, trail: Trail, **kw: str
 ) -> list[a.HistoryPoint]:
-    """The metric's points in the report's window, version and jurisdictions, sorted."""
-    points = source.history(
-        args.model, metric, since_ms=args.since_ms or 0, jurisdiction_glob=glob_of(args), **kw
-    )
+    """The metric's points in the report's window, version and jurisdictions, sorted.
+    A metric no report has a number for (the query refuses it) has no points."""
+    try:
+        points = source.history(
+            args.model, metric, since_ms=args.since_ms or 0, jurisdiction_glob=glob_of(args), **kw
+        )
+    except QueryError:
+        return []
     kept = sorted(
         (p for p in points if in_window(args, p.window_end_ms) and wanted_version(args, p.version)),
         key=lambda p: (p.window_end_ms, p.silo, p.report_id),

@@ -14,6 +14,7 @@ from support.regime_source import DAY, EU_BUNDLE, MODEL, T0, Args, regime_source
 from aggregator import answers as a
 from aggregator.reports.document import canonical_json, has_valid_hash
 from aggregator.reports.regimes import eu_ai_act
+from fedgov.errors import QueryError
 from fedgov.policy import default_bundle_path, load_bundle
 
 
@@ -188,3 +189,18 @@ def test_a_withheld_group_is_shown_as_withheld_with_its_rows() -> None:
         f_rows = [r for r in block["rows"] if r["attribute"] == "sex" and r["group"] == "F"]
         assert f_rows and all(r["count"] == {"withheld": 7} for r in f_rows)
     assert "withheld" in json.dumps(_blocks(doc, "accuracy"))
+
+
+def test_a_metric_no_report_has_a_number_for_leaves_its_series_empty() -> None:
+    src = regime_source()
+    plain = src.history
+
+    def history(model_id: str, metric: str, **kw: Any) -> list[a.HistoryPoint]:
+        if kw.get("attribute") == "age_band":
+            raise QueryError("metric 'demographic_parity_ratio' is in none of the 9 report(s)")
+        return plain(model_id, metric, **kw)
+
+    src.history = history  # type: ignore[method-assign]
+    doc = eu_ai_act.build(src, Args())
+    plots = {p["data"]["attribute"]: p["data"] for p in _plots(doc, "fairness_over_time")}
+    assert plots["age_band"]["series"] == [] and len(plots["sex"]["series"]) == 3
