@@ -1,0 +1,176 @@
+"""Per-group figures read off a merged Fairness answer: accuracy, rates, impact ratios.
+
+A group that release control withheld from a secure sum (``Fairness.withheld``) is
+shown as withheld with the rows it covers, never as 0; every row carries the
+answer's privacy path (``Fairness.source``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from aggregator import answers as a
+from aggregator.reports import document as d
+
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "IMPACT_COLUMNS",
+    "RISK_COLUMNS",
+    "accuracy_rows",
+    "accuracy_table",
+    "attributes",
+    "impact_rows",
+    "risk_rows",
+    "risk_table",
+    "tables_rows",
+    "withheld_groups",
+]
+
+UNKNOWN = ("__other__", "__missing__")
+
+ACCURACY_COLUMNS = [
+    ("scope", "Jurisdictions", "text"),
+    ("attribute", "Attribute", "text"),
+    ("group", "Group", "text"),
+    ("count", "Individuals", "int"),
+    ("accuracy", "Accuracy", "rate"),
+    ("tpr", "True positive rate", "rate"),
+    ("fpr", "False positive rate", "rate"),
+    ("auc", "AUC", "ratio"),
+    ("source", "Privacy path", "text"),
+]
+IMPACT_COLUMNS = [
+    ("scope", "Jurisdictions", "text"),
+    ("attribute", "Attribute", "text"),
+    ("group", "Group", "text"),
+    ("count", "Individuals", "int"),
+    ("selected", "Selected", "int"),
+    ("selection_rate", "Selection rate", "rate"),
+    ("impact_ratio", "Impact ratio", "ratio"),
+    ("source", "Privacy path", "text"),
+]
+RISK_COLUMNS = [
+    ("scope", "Jurisdictions", "text"),
+    ("attribute", "Attribute", "text"),
+    ("demographic_parity_ratio", "DP ratio", "ratio"),
+    ("demographic_parity_difference", "DP difference", "ratio"),
+    ("equalized_odds_difference", "EO difference", "ratio"),
+    ("equal_opportunity_difference", "Equal opportunity difference", "ratio"),
+    ("auc_difference", "AUC difference", "ratio"),
+    ("source", "Privacy path", "text"),
+]
+
+
+def attributes(ans: a.Fairness, *, intersections: bool = True) -> list[str]:
+    names = sorted((ans.metrics.get("fairness") or {}).keys())
+    return names if intersections else [n for n in names if "*" not in n]
+
+
+def withheld_groups(ans: a.Fairness) -> dict[tuple[str, str], int]:
+    """(attribute, group) -> rows, for the groups release control withheld."""
+    return {
+        (w.name, w.group or ""): int(w.rows)
+        for w in getattr(ans, "withheld", ())
+        if getattr(w, "table", "outcome") == "outcome"
+    }
+
+
+def _groups(ans: a.Fairness, attribute: str) -> list[tuple[str, dict[str, Any]]]:
+    groups = ((ans.metrics.get("fairness") or {}).get(attribute) or {}).get("groups") or {}
+    return sorted(groups.items())
+
+
+def _shown(g: dict[str, Any], group: str) -> bool:
+    """Named groups always; the unknown category when it has rows."""
+    return group not in UNKNOWN or bool(g.get("count"))
+
+
+def _cells(row: dict[str, Any], keys: Iterable[str], rows: int | None) -> dict[str, Any]:
+    if rows is None:
+        return row
+    return row | {k: d.withheld(rows) for k in keys}
+
+
+def accuracy_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
+    withheld = withheld_groups(ans)
+    out = []
+    for attr in attributes(ans):
+        for group, g in _groups(ans, attr):
+            if not _shown(g, group) and (attr, group) not in withheld:
+                continue
+            row = {
+                "scope": scope,
+                "attribute": attr,
+                "group": group,
+                "count": g.get("count"),
+                "accuracy": g.get("accuracy"),
+                "tpr": g.get("tpr"),
+                "fpr": g.get("fpr"),
+                "auc": g.get("auc"),
+                "source": ans.source,
+            }
+            keys = ("count", "accuracy", "tpr", "fpr", "auc")
+            out.append(_cells(row, keys, withheld.get((attr, group))))
+    return out
+
+
+def impact_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
+    """Selection rate per group and impact ratio (rate / the highest rate of a named group)."""
+    withheld = withheld_groups(ans)
+    out = []
+    for attr in attributes(ans):
+        groups = [(k, g) for k, g in _groups(ans, attr) if (attr, k) not in withheld]
+        rates = [
+            g["selection_rate"]
+            for k, g in groups
+            if k not in UNKNOWN and g.get("selection_rate") is not None
+        ]
+        top = max(rates, default=None)
+        for group, g in _groups(ans, attr):
+            if not _shown(g, group) and (attr, group) not in withheld:
+                continue
+            rate, count = g.get("selection_rate"), g.get("count")
+            row = {
+                "scope": scope,
+                "attribute": attr,
+                "group": group,
+                "count": count,
+                "selected": None if rate is None or count is None else round(rate * count),
+                "selection_rate": rate,
+                "impact_ratio": None if rate is None or not top else rate / top,
+                "source": ans.source,
+            }
+            keys = ("count", "selected", "selection_rate", "impact_ratio")
+            out.append(_cells(row, keys, withheld.get((attr, group))))
+    return out
+
+
+def risk_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
+    """The between-group metrics of each attribute (fairlearn's definitions)."""
+    fair = ans.metrics.get("fairness") or {}
+    keys = [k for k, _, fmt in RISK_COLUMNS if fmt == "ratio"]
+    return [
+        {"scope": scope, "attribute": attr}
+        | {k: fair[attr].get(k) for k in keys}
+        | {"source": ans.source}
+        for attr in attributes(ans)
+    ]
+
+
+Merged = Sequence[tuple[str, a.Fairness]]
+
+
+def tables_rows(
+    merged: Merged, rows: Callable[[str, a.Fairness], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``rows(scope, answer)`` of every merged answer, in order."""
+    return [r for scope, ans in merged for r in rows(scope, ans)]
+
+
+def accuracy_table(merged: Merged) -> d.Doc:
+    return d.table(ACCURACY_COLUMNS, tables_rows(merged, accuracy_rows))
+
+
+def risk_table(merged: Merged) -> d.Doc:
+    return d.table(RISK_COLUMNS, tables_rows(merged, risk_rows))

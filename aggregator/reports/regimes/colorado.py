@@ -1,0 +1,192 @@
+"""The Colorado report: an impact assessment under SB 24-205 (C.R.S. 6-1-1703(3)).
+
+Sections: purpose, intended use and deployment context (from the model card the
+user provides, :mod:`aggregator.reports.model_card`); categories of input data
+and outputs (the features and sensitive attributes the merged metrics cover:
+the query API gives a spec's digest, not its text); performance per group and
+known limitations; the discrimination risk analysis (selection rates, impact
+ratios, between-group metrics) and its mitigations (retraining, with the
+attribute reweighed as the lineage names it); post-deployment monitoring
+(silos, policies and thresholds, cadence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aggregator import answers as a
+from aggregator.reports import document as d
+from aggregator.reports.model_card import ModelCard, load_model_card
+from aggregator.reports.regimes import _groups as g
+from aggregator.reports.regimes._corrective import corrective_blocks, load_actions
+from aggregator.reports.regimes._shared_eu import (
+    Args,
+    Source,
+    Trail,
+    in_scope_silos,
+    merged_by_jurisdiction,
+    monitoring_blocks,
+    report,
+)
+from fedgov.errors import ConfigError
+
+__all__ = ["build", "input_rows", "selection_plot"]
+
+REGIME = "colorado"
+NO_CARD = (
+    "colorado: an impact assessment states the system's purpose, intended use, owner and "
+    "contact, which the store does not hold; pass a model card with --model-card FILE "
+    "(YAML with owner, purpose, intended_use, contact)"
+)
+
+
+def _card(args: Args) -> ModelCard:
+    if args.model_card is None:
+        raise ConfigError(NO_CARD)
+    return load_model_card(args.model_card)
+
+
+def input_rows(ans: a.Fairness) -> list[dict[str, Any]]:
+    """The inputs the metrics cover: monitored features, then sensitive attributes."""
+    features = (ans.metrics.get("drift") or {}).get("features") or {}
+    rows = [
+        {
+            "name": name,
+            "category": "numeric feature" if "ks" in m else "categorical feature",
+            "monitoring": "drift (PSI against the reference)" if "psi" in m else "missing rate",
+        }
+        for name, m in sorted(features.items())
+    ]
+    for attr in g.attributes(ans):
+        groups = sorted(((ans.metrics["fairness"][attr]).get("groups") or {}).keys())
+        kind = "intersection of sensitive attributes" if "*" in attr else "sensitive attribute"
+        rows.append(
+            {"name": attr, "category": kind, "monitoring": "fairness; groups " + ", ".join(groups)}
+        )
+    return rows
+
+
+def _outputs(ans: a.Fairness) -> list[str]:
+    groups = [
+        grp
+        for attr in g.attributes(ans)
+        for grp in (ans.metrics["fairness"][attr].get("groups") or {}).values()
+    ]
+    out = ["a binary decision per individual (selected or not), monitored as selection rates"]
+    if any("auc" in grp for grp in groups):
+        out.append("a score per individual, monitored as AUC and calibration per group")
+    return out
+
+
+def selection_plot(attr: str, rows: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """The selection rate and impact ratio of each group of ``attr`` with the 0.8 line."""
+    groups = [
+        {
+            "group": r["group"],
+            "selection_rate": r["selection_rate"],
+            "impact_ratio": r["impact_ratio"],
+            "count": r["count"],
+        }
+        for r in rows
+        if r["attribute"] == attr
+    ]
+    low = [grp["group"] for grp in groups if _below(grp["impact_ratio"])]
+    return d.plot(
+        "selection_rates",
+        {"attribute": attr, "groups": groups, "threshold": 0.8, "source": source},
+        f"Selection rate and impact ratio per group of {attr}; "
+        f"impact ratio below 0.8: {', '.join(low) or 'none'}; privacy path: {source}.",
+    )
+
+
+def _below(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value < 0.8
+
+
+def _mitigations(versions: list[a.ModelVersion]) -> d.Doc:
+    reweighed = sorted(
+        f"version {v.version} was retrained from {v.lineage.get('parent_version', '?')} "
+        f"reweighing {v.lineage['reweigh_attribute']} (job {v.lineage.get('job_id', '?')})"
+        for v in versions
+        if v.lineage.get("reweigh_attribute")
+    )
+    return d.text(
+        "Mitigation by retraining: a failed fairness or drift gate starts a federated "
+        "retraining job; the candidate passes the same gates before it is promoted.",
+        *(reweighed or ["No version in the period was retrained with reweighing."]),
+    )
+
+
+def build(source: Source, args: Args) -> dict[str, Any]:
+    """The Colorado SB 24-205 impact assessment (a :func:`document`)."""
+    card = _card(args)
+    trail = Trail()
+    silos = in_scope_silos(source, args)
+    monitoring = monitoring_blocks(source, args, silos, trail)
+    overall, merged = merged_by_jurisdiction(source, args, silos, trail)
+    actions = load_actions(source, args, trail)
+    versions = sorted(source.models(model_id=args.model), key=lambda v: v.version)
+    impact = g.tables_rows(merged, g.impact_rows)
+    plots = []
+    if overall is not None:
+        first = [r for r in impact if r["scope"] == merged[0][0]]
+        plots = [selection_plot(at, first, overall.source) for at in g.attributes(overall)]
+    purpose = [
+        ("Owner", card.owner),
+        ("Contact", card.contact),
+        ("Purpose", card.purpose),
+        ("Intended use", card.intended_use),
+        ("Deployment context", card.deployment_context or "(not stated in the model card)"),
+        ("Out-of-scope uses", "; ".join(card.out_of_scope_uses) or "(none stated)"),
+        ("Data sources", "; ".join(card.data_sources) or "(none stated)"),
+    ]
+    sections = [
+        d.section("purpose", "Purpose, intended use and deployment context", [d.facts(purpose)]),
+        d.section(
+            "data",
+            "Categories of input data and outputs",
+            [
+                d.table(
+                    [
+                        ("name", "Input", "text"),
+                        ("category", "Category", "text"),
+                        ("monitoring", "Monitored as", "text"),
+                    ],
+                    input_rows(overall) if overall else [],
+                    notes=["The inputs the merged metrics cover (the monitoring spec's)."],
+                ),
+                d.text(*_outputs(overall)) if overall else d.text("No merged figures."),
+            ],
+        ),
+        d.section(
+            "performance",
+            "Performance and known limitations",
+            [
+                g.accuracy_table(merged),
+                d.text(*(card.known_limitations or ["(no known limitations stated)"])),
+            ],
+        ),
+        d.section(
+            "discrimination",
+            "Discrimination risk analysis",
+            [
+                *plots,
+                d.table(g.IMPACT_COLUMNS, impact, notes=["Impact ratio: rate / highest rate."]),
+                g.risk_table(merged),
+            ],
+        ),
+        d.section(
+            "mitigations",
+            "Mitigations",
+            [_mitigations(actions.versions), *corrective_blocks(actions)],
+        ),
+        d.section("monitoring", "Post-deployment monitoring", monitoring),
+    ]
+    card_json = json.dumps(card.model_dump(), sort_keys=True, separators=(",", ":"))
+    title = f"Impact assessment (Colorado SB 24-205): {args.model}"
+    card_digest = "sha256:" + hashlib.sha256(card_json.encode()).hexdigest()
+    return report(
+        REGIME, title, args, trail, silos, versions, sections, model_card_sha256=card_digest
+    )

@@ -1,0 +1,206 @@
+"""The EU AI Act regime: figures equal the query answers they rest on, thresholds equal
+the bundles', and the same answers give the same bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from support.regime_source import DAY, EU_BUNDLE, MODEL, T0, Args, regime_source
+
+from aggregator import answers as a
+from aggregator.reports.document import canonical_json, has_valid_hash
+from aggregator.reports.regimes import eu_ai_act
+from fedgov.errors import QueryError
+from fedgov.policy import default_bundle_path, load_bundle
+
+
+def _blocks(doc: dict[str, Any], sid: str) -> list[dict[str, Any]]:
+    return next(s for s in doc["sections"] if s["id"] == sid)["blocks"]
+
+
+def _plots(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [b for s in doc["sections"] for b in s["blocks"] if b.get("plot") == kind]
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
+
+
+def test_thresholds_shown_are_the_bundles_resolved_per_jurisdiction(doc: dict[str, Any]) -> None:
+    rows = _blocks(doc, "monitoring")[1]["rows"]
+    default = load_bundle(default_bundle_path())
+    shown = {r["threshold"]: r["value"] for r in rows if r["jurisdiction"] == "US-NY"}
+    flat = default.data["fedgov"]["thresholds"]
+    assert shown == {k: str(v) for k, v in flat.items()}
+    assert all(r["bundle"] == default.digest for r in rows if r["silos"] == "ny-1")
+
+    eu = load_bundle(EU_BUNDLE)
+    de = {r["threshold"]: r["value"] for r in rows if r["jurisdiction"] == "EU-DE"}
+    table = eu.data["fedgov"]["thresholds"]
+    want = table["default"] | table["EU-*"]
+    assert de == {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in want.items()}
+    assert de["max_staleness_hours"] == "72"  # the EU-* layer overrides the default 168
+
+
+def test_a_bundle_the_report_cannot_read_is_named_not_guessed() -> None:
+    doc = eu_ai_act.build(regime_source(), Args())  # the EU bundle's folder not given
+    block = _blocks(doc, "monitoring")[1]
+    eu = load_bundle(EU_BUNDLE).digest
+    assert not [r for r in block["rows"] if r["bundle"] == eu]
+    assert any(eu in note for note in block["notes"])
+
+
+def _period(t_ms: int) -> str:
+    return datetime.fromtimestamp(t_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def test_drift_heatmap_is_the_worst_psi_of_each_period_from_history(doc: dict[str, Any]) -> None:
+    (heat,) = _plots(doc, "drift_heatmap")
+    data = heat["data"]
+    src = regime_source()
+    assert data["unit"] == "day" and data["periods"] == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    for fi, feature in enumerate(data["features"]):
+        points = src.history(MODEL, "psi", feature=feature)
+        for pi, period in enumerate(data["periods"]):
+            for si, silo in enumerate(data["silos"]):
+                values = [
+                    p.value
+                    for p in points
+                    if p.silo == silo and _period(p.window_end_ms) == period and p.value is not None
+                ]
+                assert data["psi"][pi][si][fi] == (max(values) if values else None)
+    # EU-DE drifted from the second day on; EU-FR never did.
+    income, de, fr = data["features"].index("income"), data["silos"].index("de-1"), 1
+    assert data["psi"][0][de][income] < 0.2 < data["psi"][2][de][income]
+    assert all(v < 0.2 for per in data["psi"] for v in per[fr])
+    above = _blocks(doc, "drift")[1]["rows"]
+    cells = {
+        (data["periods"][p], data["silos"][s], data["features"][f])
+        for p, per in enumerate(data["psi"])
+        for s, row in enumerate(per)
+        for f, v in enumerate(row)
+        if v is not None and v > 0.2
+    }
+    assert {(r["period"], r["silo"], r["feature"]) for r in above} == cells
+    assert {r["silo"] for r in above} == {"de-1"}
+
+
+def test_fairness_over_time_is_each_jurisdictions_history(doc: dict[str, Any]) -> None:
+    plots = {p["data"]["attribute"]: p["data"] for p in _plots(doc, "fairness_over_time")}
+    assert sorted(plots) == ["age_band", "sex"]
+    points = regime_source().history(MODEL, "demographic_parity_ratio", attribute="sex")
+    for series in plots["sex"]["series"]:
+        want = sorted(
+            [p.window_end_ms, p.value] for p in points if p.jurisdiction == series["jurisdiction"]
+        )
+        assert series["points"] == want and len(want) == 3
+    ny = next(s for s in plots["sex"]["series"] if s["jurisdiction"] == "US-NY")
+    assert all(v < 0.8 for _, v in ny["points"])  # the biased silo stays under the line
+    assert plots["sex"]["threshold"] == 0.8
+
+
+def test_timeline_events_are_the_jobs_and_versions(doc: dict[str, Any]) -> None:
+    (timeline,) = _plots(doc, "timeline")
+    events = timeline["data"]["events"]
+    src = regime_source()
+    jobs, versions = src.jobs(model_id=MODEL), src.models(model_id=MODEL)
+    assert len(events) == len(jobs) + len(versions)
+    assert sorted(e["t_ms"] for e in events) == sorted(
+        [j.created_ms for j in jobs] + [v.created_ms for v in versions]
+    )
+    for j in jobs:
+        (e,) = [e for e in events if e["t_ms"] == j.created_ms]
+        assert e["kind"] == "retraining" and j.job_id in e["label"] and j.state in e["label"]
+    for v in versions:
+        (e,) = [e for e in events if e["t_ms"] == v.created_ms]
+        assert e["kind"] == v.status and v.version in e["label"]
+    lineage = _blocks(doc, "corrective")[1]["rows"]
+    promoted = next(r for r in lineage if r["version"] == "1.0.1")
+    assert promoted["flower_run_id"] == "4242" and promoted["reweigh_attribute"] == "sex"
+    assert "re-annotation" in _blocks(doc, "corrective")[3]["paragraphs"][0].lower()
+
+
+def test_findings_count_the_policy_decisions_per_day(doc: dict[str, Any]) -> None:
+    rows = _blocks(doc, "findings")[0]["rows"]
+    decisions = regime_source().decisions()
+    for r in rows:
+        if r["where"].startswith("central"):
+            continue
+        silo = r["where"].split(" ")[0]
+        mine = [x for x in decisions if x.silo == silo and _period(x.window_end_ms) == r["period"]]
+        assert r["windows"] == len(mine)
+        assert r["denied"] == sum(1 for x in mine if not x.allow)
+    de_last = next(x for x in rows if x["where"] == "de-1 (EU-DE)" and x["period"] == "2025-01-03")
+    assert de_last["denied"] == 1 and "income" in de_last["findings"]
+
+
+def test_every_figure_says_its_privacy_path(doc: dict[str, Any]) -> None:
+    paths = doc["evidence"]["privacy_paths"]
+    for plot in _plots(doc, "drift_heatmap") + _plots(doc, "fairness_over_time"):
+        assert plot["data"]["source"] and plot["data"]["source"] in plot["alt"]
+    assert "fairness over time: sex" in paths and "drift over time: income" in paths
+    merged = regime_source().fairness(MODEL)
+    for b in _blocks(doc, "accuracy"):
+        assert b["rows"] and all(r["source"] == merged.source for r in b["rows"])
+
+
+def test_same_answers_same_bytes_and_as_of_is_the_newest_evidence() -> None:
+    one = eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
+    two = eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
+    assert canonical_json(one) == canonical_json(two) and has_valid_hash(one)
+    newest = max(w.end_ms for w in regime_source().windows)
+    assert one["as_of_ms"] == newest
+    cut = T0 + DAY + DAY // 2
+    until = eu_ai_act.build(regime_source(), Args(until_ms=cut))
+    assert until["as_of_ms"] <= cut
+    assert _plots(until, "drift_heatmap")[0]["data"]["periods"] == ["2025-01-01", "2025-01-02"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cell:
+    table: str
+    name: str
+    group: str
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithheldFairness(a.Fairness):
+    withheld: tuple[_Cell, ...] = ()
+
+
+def test_a_withheld_group_is_shown_as_withheld_with_its_rows() -> None:
+    src = regime_source()
+    plain = src.fairness
+
+    def fairness(model_id: str, **kw: Any) -> a.Fairness:
+        ans = plain(model_id, **kw)
+        fields = {f.name: getattr(ans, f.name) for f in dataclasses.fields(a.Fairness)}
+        return _WithheldFairness(**fields, withheld=(_Cell("outcome", "sex", "F", 7),))
+
+    src.fairness = fairness  # type: ignore[method-assign]
+    doc = eu_ai_act.build(src, Args())
+    for block in _blocks(doc, "accuracy"):
+        f_rows = [r for r in block["rows"] if r["attribute"] == "sex" and r["group"] == "F"]
+        assert f_rows and all(r["count"] == {"withheld": 7} for r in f_rows)
+    assert "withheld" in json.dumps(_blocks(doc, "accuracy"))
+
+
+def test_a_metric_no_report_has_a_number_for_leaves_its_series_empty() -> None:
+    src = regime_source()
+    plain = src.history
+
+    def history(model_id: str, metric: str, **kw: Any) -> list[a.HistoryPoint]:
+        if kw.get("attribute") == "age_band":
+            raise QueryError("metric 'demographic_parity_ratio' is in none of the 9 report(s)")
+        return plain(model_id, metric, **kw)
+
+    src.history = history  # type: ignore[method-assign]
+    doc = eu_ai_act.build(src, Args())
+    plots = {p["data"]["attribute"]: p["data"] for p in _plots(doc, "fairness_over_time")}
+    assert plots["age_band"]["series"] == [] and len(plots["sex"]["series"]) == 3
