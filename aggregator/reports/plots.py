@@ -47,7 +47,7 @@ matplotlib.use("Agg")
 
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num  # noqa: E402
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
 
 Data = Mapping[str, Any]
 
-_RC: dict[str, Any] = {
+_RC: Any = {  # Any: matplotlib types rc_context keys as a Literal of every name
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
@@ -68,6 +68,7 @@ _RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "timezone": "UTC",
+    "date.epoch": "1970-01-01T00:00:00",  # so a date number is t_ms / _DAY_MS
     "svg.image_inline": True,
 }
 # Colour-blind safe (Okabe-Ito); assigned by sorted name, so the same data, same colours.
@@ -75,6 +76,7 @@ _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#
 _BAR, _BELOW, _WITHHELD, _LINE = "#0072B2", "#D55E00", "#BBBBBB", "#B00020"
 # rc_context swaps the process-wide rcParams; one render at a time keeps them ours.
 _LOCK = threading.Lock()
+_DAY_MS = 86_400_000
 
 
 def _num(value: Any) -> float | None:
@@ -84,7 +86,7 @@ def _num(value: Any) -> float | None:
 
 
 def _utc(t_ms: int | float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t_ms / 1000, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(t_ms / 1000, tz=dt.UTC)
 
 
 def _period_label(period: Any) -> str:
@@ -103,6 +105,12 @@ def _to_svg(fig: Figure, salt: str) -> str:
     return text[start:] if start >= 0 else text
 
 
+def _date_axis(ax: Axes) -> None:
+    locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
 def _no_data(fig: Figure, title: str) -> None:
     ax = fig.add_subplot()
     ax.set_axis_off()
@@ -111,9 +119,12 @@ def _no_data(fig: Figure, title: str) -> None:
 
 
 def _draw(kind: str, data: Data, size: tuple[float, float], body: Callable[[Figure], None]) -> str:
-    salt = "fedgov:" + kind + ":" + hashlib.sha256(
-        json.dumps(data, sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    salt = (
+        "fedgov:"
+        + kind
+        + ":"
+        + hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    )
     with _LOCK, rc_context(_RC):
         fig = Figure(figsize=size, dpi=100, layout="constrained")
         body(fig)
@@ -127,12 +138,19 @@ def _withheld_rows(group: Mapping[str, Any]) -> int | bool:
     return int(value) if isinstance(value, (int, float)) and value > 0 else False
 
 
-def _bars(ax: Axes, names: list[str], values: list[float | None], groups: Sequence[Data],
-          *, threshold: float | None, title: str) -> None:
+def _bars(
+    ax: Axes,
+    names: list[str],
+    values: list[float | None],
+    groups: Sequence[Data],
+    *,
+    threshold: float | None,
+    title: str,
+) -> None:
     ys = list(range(len(names)))
     top = max([v for v in values if v is not None] + [threshold or 0.0, 1e-9])
     width = top * 1.25
-    for y, value, group in zip(ys, values, groups):
+    for y, value, group in zip(ys, values, groups, strict=True):
         held = _withheld_rows(group)
         if held:
             ax.barh(y, width, color="white", edgecolor=_WITHHELD, hatch="///", linewidth=0.8)
@@ -166,13 +184,26 @@ def selection_rates(data: Data) -> str:
             return
         names = [str(g.get("name", "")) + ("  (< 2%)" if g.get("small") else "") for g in groups]
         left, right = fig.subplots(1, 2, sharey=True)
-        _bars(left, names, [_num(g.get("rate")) for g in groups], groups,
-              threshold=None, title="Selection rate")
-        _bars(right, names, [_num(g.get("impact_ratio")) for g in groups], groups,
-              threshold=threshold, title="Impact ratio")
+        _bars(
+            left,
+            names,
+            [_num(g.get("rate")) for g in groups],
+            groups,
+            threshold=None,
+            title="Selection rate",
+        )
+        _bars(
+            right,
+            names,
+            [_num(g.get("impact_ratio")) for g in groups],
+            groups,
+            threshold=threshold,
+            title="Impact ratio",
+        )
         if any(g.get("small") for g in groups):
-            fig.text(0.01, 0.0, "(< 2%): category under 2% of the data", fontsize=7,
-                     color="#555555")
+            fig.text(
+                0.01, 0.0, "(< 2%): category under 2% of the data", fontsize=7, color="#555555"
+            )
 
     return _draw("selection_rates", data, (9.0, height), body)
 
@@ -183,7 +214,7 @@ def _points(series: Data) -> tuple[list[float], list[float]]:
         if not isinstance(point, (list, tuple)) or len(point) != 2 or _num(point[0]) is None:
             continue
         value = _num(point[1])
-        xs.append(float(date2num(_utc(point[0]))))
+        xs.append(float(point[0]) / _DAY_MS)
         ys.append(math.nan if value is None else value)
     return xs, ys
 
@@ -208,18 +239,29 @@ def fairness_over_time(data: Data) -> str:
             colour = _PALETTE[i % len(_PALETTE)]
             name = str(s.get("jurisdiction", ""))
             ax.plot(xs, ys, marker="o", markersize=3, color=colour, label=name)
-            last = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
+            last = [(x, y) for x, y in zip(xs, ys, strict=True) if not math.isnan(y)]
             if last:
-                ax.annotate(f"{name} {last[-1][1]:.3f}", last[-1], xytext=(4, 0),
-                            textcoords="offset points", fontsize=7, color=colour, va="center")
+                ax.annotate(
+                    f"{name} {last[-1][1]:.3f}",
+                    last[-1],
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=colour,
+                    va="center",
+                )
         if threshold is not None:
             ax.axhline(threshold, color=_LINE, linestyle="--", linewidth=1)
-            ax.annotate(f"threshold {threshold:g}", (0, threshold), xycoords=("axes fraction",
-                        "data"), xytext=(2, 2), textcoords="offset points", color=_LINE,
-                        fontsize=7)
-        locator = AutoDateLocator(minticks=3, maxticks=8)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+            ax.annotate(
+                f"threshold {threshold:g}",
+                (0, threshold),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 2),
+                textcoords="offset points",
+                color=_LINE,
+                fontsize=7,
+            )
+        _date_axis(ax)
         ax.set_ylabel(label)
         ax.set_title(f"{label} over time per jurisdiction")
         ax.legend(loc="best", fontsize=7, frameon=False)
@@ -244,16 +286,25 @@ def drift_heatmap(data: Data) -> str:
     empty = not (silos and features and periods)
     cols = min(len(periods), 3) or 1
     rows = max(math.ceil(len(periods) / cols), 1)
-    size = (max(3.2 * cols, 0.9 * len(features) * cols + 1.5), 0.9 + rows * (0.45 * len(silos) + 1.1))
+    size = (
+        max(3.2 * cols, 0.9 * len(features) * cols + 1.5),
+        0.9 + rows * (0.45 * len(silos) + 1.1),
+    )
 
     def body(fig: Figure) -> None:
         if empty:
             _no_data(fig, "Drift (PSI) per silo and feature")
             return
-        vmax = max([threshold or 0.2] + [
-            v for m in matrices for i in range(len(silos)) for j in range(len(features))
-            if (v := _cell(m, i, j)) is not None
-        ])
+        vmax = max(
+            [threshold or 0.2]
+            + [
+                v
+                for m in matrices
+                for i in range(len(silos))
+                for j in range(len(features))
+                if (v := _cell(m, i, j)) is not None
+            ]
+        )
         axes = fig.subplots(rows, cols, squeeze=False)
         image = None
         for k, ax in enumerate(axes.flat):
@@ -267,9 +318,16 @@ def drift_heatmap(data: Data) -> str:
             for i, row in enumerate(grid):
                 for j, v in enumerate(row):
                     hot = v is not None and threshold is not None and v >= threshold
-                    ax.text(j, i, "–" if v is None else f"{v:.2f}", ha="center", va="center",
-                            fontsize=7, fontweight="bold" if hot else "normal",
-                            color="white" if v is not None and v > 0.6 * vmax else "black")
+                    ax.text(
+                        j,
+                        i,
+                        "–" if v is None else f"{v:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        fontweight="bold" if hot else "normal",
+                        color="white" if v is not None and v > 0.6 * vmax else "black",
+                    )
             ax.set_xticks(range(len(features)), features, rotation=30, ha="right")
             ax.set_yticks(range(len(silos)), silos)
             ax.set_title(_period_label(periods[k]))
@@ -284,8 +342,11 @@ def drift_heatmap(data: Data) -> str:
 def timeline(data: Data) -> str:
     """Events (retraining, promotion, rollback...) on one time axis, one lane per kind."""
     events = sorted(
-        (e for e in data.get("events") or [] if isinstance(e, Mapping) and _num(e.get("t_ms"))
-         is not None),
+        (
+            e
+            for e in data.get("events") or []
+            if isinstance(e, Mapping) and _num(e.get("t_ms")) is not None
+        ),
         key=lambda e: (e["t_ms"], str(e.get("kind", "")), str(e.get("label", ""))),
     )
     kinds = sorted({str(e.get("kind", "")) for e in events})
@@ -299,19 +360,22 @@ def timeline(data: Data) -> str:
         lane = {k: i for i, k in enumerate(kinds)}
         for n, event in enumerate(events):
             kind = str(event.get("kind", ""))
-            x = float(date2num(_utc(event["t_ms"])))
+            x = event["t_ms"] / _DAY_MS
             ax.plot([x], [lane[kind]], marker="o", color=_PALETTE[lane[kind] % len(_PALETTE)])
-            ax.annotate(str(event.get("label", "")), (x, lane[kind]),
-                        xytext=(0, 7 if n % 2 == 0 else -11), textcoords="offset points",
-                        ha="center", fontsize=7)
+            ax.annotate(
+                str(event.get("label", "")),
+                (x, lane[kind]),
+                xytext=(0, 7 if n % 2 == 0 else -11),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+            )
         ax.set_yticks(range(len(kinds)), kinds)
         ax.set_ylim(-0.7, len(kinds) - 0.3)
         if len({e["t_ms"] for e in events}) == 1:
-            x = float(date2num(_utc(events[0]["t_ms"])))
+            x = events[0]["t_ms"] / _DAY_MS
             ax.set_xlim(x - 1, x + 1)
-        locator = AutoDateLocator(minticks=3, maxticks=8)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        _date_axis(ax)
         ax.grid(axis="x", color="#DDDDDD", linewidth=0.5)
         ax.set_title("Retraining and promotion timeline")
 

@@ -65,7 +65,7 @@ Cell = dict[str, str]
 
 
 def _iso(t_ms: int | float) -> str:
-    moment = dt.datetime.fromtimestamp(t_ms / 1000, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(t_ms / 1000, tz=dt.UTC)
     text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return text.replace("+00:00", "Z")
 
@@ -86,19 +86,28 @@ def _is_withheld(value: Any) -> bool:
 def format_cell(value: Any, fmt: str) -> Cell:
     """A table cell as ``text``, ``title`` (full value, if shortened) and ``cls``."""
     if _is_withheld(value):
-        return {"text": f"withheld ({int(value['withheld']):,} rows)", "title": "withheld by "
-                "privacy release control", "cls": "withheld"}
+        return {
+            "text": f"withheld ({int(value['withheld']):,} rows)",
+            "title": "withheld by privacy release control",
+            "cls": "withheld",
+        }
     if value is None:
         return {"text": _NA, "title": "no figure", "cls": "na"}
     if _is_number(value) and fmt in ("int", "rate", "ratio", "time"):
         if fmt == "int":
             whole = isinstance(value, int) or value.is_integer()
-            return {"text": f"{int(value):,}" if whole else f"{value:,.2f}", "title": "",
-                    "cls": "num"}
+            return {
+                "text": f"{int(value):,}" if whole else f"{value:,.2f}",
+                "title": "",
+                "cls": "num",
+            }
         if fmt == "time":
             return {"text": _iso(value), "title": "", "cls": "time"}
-        return {"text": f"{value:.4f}" if fmt == "rate" else f"{value:.3f}", "title": "",
-                "cls": "num"}
+        return {
+            "text": f"{value:.4f}" if fmt == "rate" else f"{value:.3f}",
+            "title": "",
+            "cls": "num",
+        }
     if fmt == "digest" and isinstance(value, str):
         short = _short_digest(value)
         return {"text": short, "title": value if short != value else "", "cls": "digest"}
@@ -144,8 +153,13 @@ def _table_view(block: Mapping[str, Any]) -> dict[str, Any]:
     for i, row in enumerate(block.get("rows") or []):
         cells = [format_cell(row.get(c["key"]), c.get("format", "text")) for c in columns]
         rows.append({"cells": cells, "mark": marks.get(str(i), "")})
-    return {"kind": "table", "columns": columns, "rows": rows, "has_marks": bool(marks),
-            "notes": [str(n) for n in block.get("notes") or []]}
+    return {
+        "kind": "table",
+        "columns": columns,
+        "rows": rows,
+        "has_marks": bool(marks),
+        "notes": [str(n) for n in block.get("notes") or []],
+    }
 
 
 def _block_view(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,16 +167,24 @@ def _block_view(block: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "text":
         return {"kind": "text", "paragraphs": [str(p) for p in block.get("paragraphs") or []]}
     if kind == "facts":
-        return {"kind": "facts", "items": [(str(label), _auto(value)) for label, value in
-                                           block.get("items") or []]}
+        return {
+            "kind": "facts",
+            "items": [(str(label), _auto(value)) for label, value in block.get("items") or []],
+        }
     if kind == "table":
         return _table_view(block)
     if kind == "plot":
         svg = render_svg(str(block.get("plot")), block.get("data") or {})
-        return {"kind": "plot", "plot": str(block.get("plot")), "svg": svg,
-                "alt": str(block.get("alt") or "")}
-    raise DataError(f"report block kind {kind!r} is unknown; expected text, facts, table or "
-                    "plot (is the document from a newer fedgov?)")
+        return {
+            "kind": "plot",
+            "plot": str(block.get("plot")),
+            "svg": svg,
+            "alt": str(block.get("alt") or ""),
+        }
+    raise DataError(
+        f"report block kind {kind!r} is unknown; expected text, facts, table or "
+        "plot (is the document from a newer fedgov?)"
+    )
 
 
 def _embedded_json(doc: Mapping[str, Any]) -> str:
@@ -171,11 +193,14 @@ def _embedded_json(doc: Mapping[str, Any]) -> str:
     return canonical_json(doc).decode().replace("<", "\\u003c")
 
 
-def _page(doc: Mapping[str, Any], *, for_print: bool) -> bytes:
+def _page(doc: Mapping[str, Any]) -> bytes:
     regime = str(doc.get("regime", ""))
     sections = [
-        {"id": str(s.get("id", f"s{i}")), "title": str(s.get("title", "")),
-         "blocks": [_block_view(b) for b in s.get("blocks") or []]}
+        {
+            "id": str(s.get("id", f"s{i}")),
+            "title": str(s.get("title", "")),
+            "blocks": [_block_view(b) for b in s.get("blocks") or []],
+        }
         for i, s in enumerate(doc.get("sections") or [])
     ]
     as_of = doc.get("as_of_ms")
@@ -184,14 +209,16 @@ def _page(doc: Mapping[str, Any], *, for_print: bool) -> bytes:
         title=str(doc.get("title", "Report")),
         subtitle=REGIME_SUBTITLES.get(regime, regime),
         regime=regime,
-        as_of=_iso(as_of) if _is_number(as_of) else _NA,
-        header=[("Model", _tree(doc.get("model") or {})), ("Scope", _tree(doc.get("scope") or {})),
-                ("Arguments", _tree(doc.get("arguments") or {}))],
+        as_of=_iso(as_of) if isinstance(as_of, (int, float)) else _NA,
+        header=[
+            ("Model", _tree(doc.get("model") or {})),
+            ("Scope", _tree(doc.get("scope") or {})),
+            ("Arguments", _tree(doc.get("arguments") or {})),
+        ],
         sections=sections,
         evidence=_tree(doc.get("evidence") or {}),
         content_hash=str(doc.get("content_hash", "")),
         embedded=Markup(_embedded_json(doc)),
-        for_print=for_print,
         script_id=SCRIPT_ID,
     )
     return html.encode()
@@ -199,16 +226,16 @@ def _page(doc: Mapping[str, Any], *, for_print: bool) -> bytes:
 
 def render_html(doc: Mapping[str, Any]) -> bytes:
     """The report as one self-contained HTML file (UTF-8 bytes)."""
-    return _page(doc, for_print=False)
+    return _page(doc)
 
 
 def render_pdf(doc: Mapping[str, Any]) -> bytes:
     """The report as an A4 PDF with the canonical JSON attached as ``report.json``.
     Dates are the document's ``as_of_ms`` and the file identifier its content hash."""
-    import weasyprint  # heavy (Pango, fonts): loaded only when a PDF is asked for
+    import weasyprint  # type: ignore[import-untyped]  # heavy (Pango, fonts): loaded only when a PDF is asked for
 
     as_of_ms = int(doc.get("as_of_ms") or 0)
-    moment = dt.datetime.fromtimestamp(as_of_ms / 1000, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(as_of_ms / 1000, tz=dt.UTC)
     attachment = weasyprint.Attachment(
         file_obj=io.BytesIO(canonical_json(doc)),
         name=ATTACHMENT_NAME,
@@ -218,13 +245,12 @@ def render_pdf(doc: Mapping[str, Any]) -> bytes:
         relationship="Data",
     )
     digest = str(doc.get("content_hash", "")).rpartition(":")[2] or "0" * 32
-    html = weasyprint.HTML(string=_page(doc, for_print=True).decode(), base_url=None)
-    out = html.write_pdf(
+    html = weasyprint.HTML(string=_page(doc).decode(), base_url=None)
+    out: bytes = html.write_pdf(  # without a target, the bytes
         attachments=[attachment],
         pdf_identifier=digest[:32].encode(),
         uncompressed_pdf=False,
     )
-    assert out is not None  # write_pdf without a target returns the bytes
     return out
 
 
@@ -235,8 +261,10 @@ def read_html_document(html: bytes) -> dict[str, Any]:
         rf'<script type="application/json" id="{SCRIPT_ID}">(.*?)</script>', text, re.DOTALL
     )
     if match is None:
-        raise DataError(f"the HTML file has no embedded report (<script id=\"{SCRIPT_ID}\">); "
-                        "is it a fedgov report? Render it again with `fedgov report`")
+        raise DataError(
+            f'the HTML file has no embedded report (<script id="{SCRIPT_ID}">); '
+            "is it a fedgov report? Render it again with `fedgov report`"
+        )
     return _loads(match.group(1), "HTML script element")
 
 
@@ -249,11 +277,15 @@ def read_pdf_document(pdf: bytes) -> dict[str, Any]:
         attachments = PdfReader(io.BytesIO(pdf)).attachments
         found = attachments.get(ATTACHMENT_NAME) or []
     except (PdfReadError, ValueError, KeyError) as exc:
-        raise DataError(f"the PDF cannot be read ({type(exc).__name__}); is it a complete "
-                        "fedgov report? Render it again with `fedgov report`") from None
+        raise DataError(
+            f"the PDF cannot be read ({type(exc).__name__}); is it a complete "
+            "fedgov report? Render it again with `fedgov report`"
+        ) from None
     if not found:
-        raise DataError(f"the PDF has no {ATTACHMENT_NAME} attachment; is it a fedgov report? "
-                        "Render it again with `fedgov report --format pdf`")
+        raise DataError(
+            f"the PDF has no {ATTACHMENT_NAME} attachment; is it a fedgov report? "
+            "Render it again with `fedgov report --format pdf`"
+        )
     return _loads(found[0].decode("utf-8", errors="replace"), f"PDF attachment {ATTACHMENT_NAME}")
 
 
@@ -261,9 +293,12 @@ def _loads(text: str, where: str) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"the report JSON in the {where} is not valid JSON (line {exc.lineno}, "
-                        f"column {exc.colno}); the file was damaged or edited") from None
+        raise DataError(
+            f"the report JSON in the {where} is not valid JSON (line {exc.lineno}, "
+            f"column {exc.colno}); the file was damaged or edited"
+        ) from None
     if not isinstance(doc, dict):
-        raise DataError(f"the report JSON in the {where} is not an object; the file was "
-                        "damaged or edited")
+        raise DataError(
+            f"the report JSON in the {where} is not an object; the file was damaged or edited"
+        )
     return doc

@@ -39,65 +39,154 @@ DAY = 86_400_000
 T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
 HOSTILE = "Islander </script><b>bold</b> <!--"
 COLUMNS = [
-    ("group", "Group", "text"), ("n", "Individuals", "int"), ("selected", "Selected", "int"),
-    ("rate", "Selection rate", "rate"), ("ir", "Impact ratio", "ratio"),
-    ("first", "First report", "time"), ("spec", "Spec digest", "digest"),
+    ("group", "Group", "text"),
+    ("n", "Individuals", "int"),
+    ("selected", "Selected", "int"),
+    ("rate", "Selection rate", "rate"),
+    ("ir", "Impact ratio", "ratio"),
+    ("first", "First report", "time"),
+    ("spec", "Spec digest", "digest"),
 ]
 
 
 def sample_document(regime: str = "nyc-ll144") -> dict[str, Any]:
     rows = [
-        {"group": "Female", "n": 12345, "selected": 3821, "rate": 0.309518, "ir": 0.73118,
-         "first": T0, "spec": "sha256:" + "ab" * 32},
-        {"group": "Male", "n": 13002, "selected": 5504, "rate": 0.423319, "ir": 1.0,
-         "first": T0, "spec": "sha256:" + "ab" * 32},
-        {"group": HOSTILE, "n": 201, "selected": d.withheld(201), "rate": d.withheld(201),
-         "ir": None, "first": T0 + 1500, "spec": "sha256:" + "ab" * 32},
+        {
+            "group": "Female",
+            "n": 12345,
+            "selected": 3821,
+            "rate": 0.309518,
+            "ir": 0.73118,
+            "first": T0,
+            "spec": "sha256:" + "ab" * 32,
+        },
+        {
+            "group": "Male",
+            "n": 13002,
+            "selected": 5504,
+            "rate": 0.423319,
+            "ir": 1.0,
+            "first": T0,
+            "spec": "sha256:" + "ab" * 32,
+        },
+        {
+            "group": HOSTILE,
+            "n": 201,
+            "selected": d.withheld(201),
+            "rate": d.withheld(201),
+            "ir": None,
+            "first": T0 + 1500,
+            "spec": "sha256:" + "ab" * 32,
+        },
     ]
     groups = [
-        {"name": "Female", "rate": 0.309518, "impact_ratio": 0.73118, "small": False,
-         "withheld": False},
+        {
+            "name": "Female",
+            "rate": 0.309518,
+            "impact_ratio": 0.73118,
+            "small": False,
+            "withheld": False,
+        },
         {"name": "Male", "rate": 0.423319, "impact_ratio": 1.0, "small": False, "withheld": False},
         {"name": "Islander", "rate": None, "impact_ratio": None, "small": True, "withheld": 201},
     ]
     sections = [
-        d.section("summary", "Summary", [
-            d.text("This audit covers US-NY from 2024-05-01 to 2024-05-09.",
-                   "Figures come from merged counts & never from rows."),
-            d.facts([("Individuals", 25548), ("Unknown category", 311), ("Threshold", 0.8),
-                     ("Spec digest", "sha256:" + "12" * 32), ("Pooled cell", d.withheld(9))]),
-        ]),
-        d.section("rates", "Selection rates and impact ratios", [
-            d.table(COLUMNS, rows, notes=["Privacy path: exact, secure sum of 3 silos"],
-                    marks={2: "< 2%"}),
-            d.plot("selection_rates", {"groups": groups, "threshold": 0.8},
-                   "Female impact ratio 0.731, below 0.8"),
-        ]),
-        d.section("monitoring", "Monitoring over time", [
-            d.plot("fairness_over_time", {"series": [
-                {"jurisdiction": "US-NY", "points": [[T0, 0.91], [T0 + 7 * DAY, 0.73118]]},
-                {"jurisdiction": "EU-DE", "points": [[T0, 0.95], [T0 + 7 * DAY, 0.93]]},
-            ], "threshold": 0.8, "label": "impact ratio"}, "Impact ratio per jurisdiction"),
-            d.plot("drift_heatmap", {"silos": ["EU-DE", "EU-FR"], "features": ["income", "age"],
-                                     "periods": ["2024-W18", "2024-W19"],
-                                     "psi": [[[0.01, 0.02], [0.03, None]],
-                                             [[0.4712, 0.05], [0.02, 0.01]]],
-                                     "threshold": 0.2}, "PSI of income in EU-DE 0.47"),
-            d.plot("timeline", {"events": [
-                {"t_ms": T0 + DAY, "kind": "retraining job", "label": "job-7 reweighing"},
-                {"t_ms": T0 + 3 * DAY, "kind": "promotion", "label": "v2 promoted"},
-            ]}, "Retraining job-7, then v2 promoted"),
-        ]),
+        d.section(
+            "summary",
+            "Summary",
+            [
+                d.text(
+                    "This audit covers US-NY from 2024-05-01 to 2024-05-09.",
+                    "Figures come from merged counts & never from rows.",
+                ),
+                d.facts(
+                    [
+                        ("Individuals", 25548),
+                        ("Unknown category", 311),
+                        ("Threshold", 0.8),
+                        ("Spec digest", "sha256:" + "12" * 32),
+                        ("Pooled cell", d.withheld(9)),
+                    ]
+                ),
+            ],
+        ),
+        d.section(
+            "rates",
+            "Selection rates and impact ratios",
+            [
+                d.table(
+                    COLUMNS,
+                    rows,
+                    notes=["Privacy path: exact, secure sum of 3 silos"],
+                    marks={2: "< 2%"},
+                ),
+                d.plot(
+                    "selection_rates",
+                    {"groups": groups, "threshold": 0.8},
+                    "Female impact ratio 0.731, below 0.8",
+                ),
+            ],
+        ),
+        d.section(
+            "monitoring",
+            "Monitoring over time",
+            [
+                d.plot(
+                    "fairness_over_time",
+                    {
+                        "series": [
+                            {
+                                "jurisdiction": "US-NY",
+                                "points": [[T0, 0.91], [T0 + 7 * DAY, 0.73118]],
+                            },
+                            {"jurisdiction": "EU-DE", "points": [[T0, 0.95], [T0 + 7 * DAY, 0.93]]},
+                        ],
+                        "threshold": 0.8,
+                        "label": "impact ratio",
+                    },
+                    "Impact ratio per jurisdiction",
+                ),
+                d.plot(
+                    "drift_heatmap",
+                    {
+                        "silos": ["EU-DE", "EU-FR"],
+                        "features": ["income", "age"],
+                        "periods": ["2024-W18", "2024-W19"],
+                        "psi": [[[0.01, 0.02], [0.03, None]], [[0.4712, 0.05], [0.02, 0.01]]],
+                        "threshold": 0.2,
+                    },
+                    "PSI of income in EU-DE 0.47",
+                ),
+                d.plot(
+                    "timeline",
+                    {
+                        "events": [
+                            {
+                                "t_ms": T0 + DAY,
+                                "kind": "retraining job",
+                                "label": "job-7 reweighing",
+                            },
+                            {"t_ms": T0 + 3 * DAY, "kind": "promotion", "label": "v2 promoted"},
+                        ]
+                    },
+                    "Retraining job-7, then v2 promoted",
+                ),
+            ],
+        ),
     ]
     return d.document(
-        regime=regime, title="Bias audit: credit-scorer v2",
+        regime=regime,
+        title="Bias audit: credit-scorer v2",
         arguments={"model": "credit-scorer", "regime": regime, "jurisdictions": "US-*"},
-        as_of_ms=T0 + 8 * DAY + 1234, model={"id": "credit-scorer", "version": "2"},
+        as_of_ms=T0 + 8 * DAY + 1234,
+        model={"id": "credit-scorer", "version": "2"},
         scope={"jurisdictions": ["US-NY"], "silos": ["US-NY-1", "US-NY-2", "US-NY-3"]},
         sections=sections,
-        evidence={"report_ids": [f"r{i:05d}" for i in range(45)],
-                  "spec_digest": "sha256:" + "12" * 32,
-                  "audit_heads": {"US-NY-1": "sha256:" + "99" * 32}},
+        evidence={
+            "report_ids": [f"r{i:05d}" for i in range(45)],
+            "spec_digest": "sha256:" + "12" * 32,
+            "audit_heads": {"US-NY-1": "sha256:" + "99" * 32},
+        },
     )
 
 
@@ -150,8 +239,9 @@ def test_html_embeds_the_document_and_it_round_trips(doc: dict[str, Any], html: 
 
 def test_hostile_text_cannot_end_the_script_or_add_markup(html: bytes) -> None:
     text = html.decode()
-    script = re.search(r'<script type="application/json" id="fedgov-report">(.*?)</script>',
-                       text, re.DOTALL)
+    script = re.search(
+        r'<script type="application/json" id="fedgov-report">(.*?)</script>', text, re.DOTALL
+    )
     assert script is not None and "<" not in script.group(1)
     assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text
     assert text.count("</script>") == 1
@@ -219,8 +309,15 @@ def test_html_in_chromium_shows_its_numbers_and_plots(
     assert visit.errors == []
     assert visit.requests == [page.as_uri()]  # nothing fetched but the page itself
     assert non_blank(visit.png)
-    for number in ("12,345", "0.3095", "0.731", "withheld (201 rows)", "< 2%",
-                   doc["content_hash"], "Bias audit: credit-scorer v2"):
+    for number in (
+        "12,345",
+        "0.3095",
+        "0.731",
+        "withheld (201 rows)",
+        "< 2%",
+        doc["content_hash"],
+        "Bias audit: credit-scorer v2",
+    ):
         assert number in visit.text, number
     # the plots' own text is in the DOM: impact ratios, a jurisdiction's last value, PSI
     for plotted in ("US-NY 0.731", "threshold 0.8", "0.47", "job-7 reweighing", "1.000"):
@@ -251,8 +348,15 @@ def test_pdf_pages_show_the_report(poppler: PopplerTools, pdf: bytes, tmp_path: 
     assert len(pages) == len(PdfReader(io.BytesIO(pdf)).pages)
     assert all(non_blank(png, min_colours=4, max_share=0.999) for png in pages)
     text = pdf_text(poppler, pdf, tmp_path / "text")
-    for needle in ("Bias audit: credit-scorer v2", "12,345", "0.731", "withheld (201 rows)",
-                   "US-NY 0.731", "job-7 reweighing", f"Page 1 of {len(pages)}"):
+    for needle in (
+        "Bias audit: credit-scorer v2",
+        "12,345",
+        "0.731",
+        "withheld (201 rows)",
+        "US-NY 0.731",
+        "job-7 reweighing",
+        f"Page 1 of {len(pages)}",
+    ):
         assert needle in text, needle
 
 
@@ -265,7 +369,7 @@ def test_pdf_carries_the_document_as_report_json(doc: dict[str, Any], pdf: bytes
 def test_pdf_dates_are_the_as_of_time(doc: dict[str, Any], pdf: bytes) -> None:
     meta = PdfReader(io.BytesIO(pdf)).metadata
     assert meta is not None
-    as_of = dt.datetime.fromtimestamp(doc["as_of_ms"] // 1000, tz=dt.timezone.utc)
+    as_of = dt.datetime.fromtimestamp(doc["as_of_ms"] // 1000, tz=dt.UTC)
     assert meta.creation_date == as_of and meta.modification_date == as_of
     assert meta.title == doc["title"]
     assert b"D:20240509000001Z" in pdf  # the attachment's own dates, too

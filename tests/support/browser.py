@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Request, sync_playwright
+
 from support.services import required
 
 
@@ -103,8 +104,9 @@ class HeadlessChromium:
             page.on("pageerror", lambda error: visit.page_errors.append(str(error)))
             page.on("request", on_request)
             response = page.goto(url, wait_until="networkidle", timeout=timeout_ms)
-            visit.status = response.status if response is not None and url.startswith(
-                "http") else None
+            visit.status = (
+                response.status if response is not None and url.startswith("http") else None
+            )
             visit.text = page.inner_text("body")
             visit.png = page.screenshot(full_page=full_page, type="png")
             return visit

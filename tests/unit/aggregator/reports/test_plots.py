@@ -17,20 +17,37 @@ T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
 
 SELECTION: dict[str, Any] = {
     "groups": [
-        {"name": "Female", "rate": 0.30952, "impact_ratio": 0.7312, "small": False,
-         "withheld": False},
+        {
+            "name": "Female",
+            "rate": 0.30952,
+            "impact_ratio": 0.7312,
+            "small": False,
+            "withheld": False,
+        },
         {"name": "Male", "rate": 0.42332, "impact_ratio": 1.0, "small": False, "withheld": False},
-        {"name": "Pacific Islander", "rate": 0.25, "impact_ratio": 0.5906, "small": True,
-         "withheld": False},
-        {"name": "Female*Asian", "rate": None, "impact_ratio": None, "small": False,
-         "withheld": 37},
+        {
+            "name": "Pacific Islander",
+            "rate": 0.25,
+            "impact_ratio": 0.5906,
+            "small": True,
+            "withheld": False,
+        },
+        {
+            "name": "Female*Asian",
+            "rate": None,
+            "impact_ratio": None,
+            "small": False,
+            "withheld": 37,
+        },
     ],
     "threshold": 0.8,
 }
 OVER_TIME: dict[str, Any] = {
     "series": [
-        {"jurisdiction": "US-NY", "points": [[T0, 0.91], [T0 + 7 * DAY, None],
-                                             [T0 + 14 * DAY, 0.7312]]},
+        {
+            "jurisdiction": "US-NY",
+            "points": [[T0, 0.91], [T0 + 7 * DAY, None], [T0 + 14 * DAY, 0.7312]],
+        },
         {"jurisdiction": "EU-DE", "points": [[T0, 0.95], [T0 + 14 * DAY, 0.9321]]},
     ],
     "threshold": 0.8,
@@ -135,7 +152,7 @@ def test_drift_heatmap_writes_each_cell_and_marks_missing_ones() -> None:
 
 def test_drift_heatmap_bolds_cells_over_threshold() -> None:
     svg = plots.drift_heatmap(HEATMAP)
-    bold = re.findall(r'<text[^>]*font-weight: (?:700|bold)[^>]*>([^<]*)</text>', svg)
+    bold = re.findall(r"<text[^>]*font-weight: (?:700|bold)[^>]*>([^<]*)</text>", svg)
     assert "0.47" in bold and "0.05" not in bold
 
 
