@@ -183,23 +183,10 @@ def selection_rates(data: Data) -> str:
             _no_data(fig, "Selection rate and impact ratio")
             return
         names = [str(g.get("name", "")) + ("  (< 2%)" if g.get("small") else "") for g in groups]
-        left, right = fig.subplots(1, 2, sharey=True)
-        _bars(
-            left,
-            names,
-            [_num(g.get("rate")) for g in groups],
-            groups,
-            threshold=None,
-            title="Selection rate",
-        )
-        _bars(
-            right,
-            names,
-            [_num(g.get("impact_ratio")) for g in groups],
-            groups,
-            threshold=threshold,
-            title="Impact ratio",
-        )
+        panels = (("rate", "Selection rate", None), ("impact_ratio", "Impact ratio", threshold))
+        for ax, (key, title, line) in zip(fig.subplots(1, 2, sharey=True), panels, strict=True):
+            values = [_num(g.get(key)) for g in groups]
+            _bars(ax, names, values, groups, threshold=line, title=title)
         if any(g.get("small") for g in groups):
             fig.text(
                 0.01, 0.0, "(< 2%): category under 2% of the data", fontsize=7, color="#555555"
