@@ -4,8 +4,10 @@ One function per kind in :data:`aggregator.reports.document.PLOTS`; :func:`rende
 picks by kind. Each returns the same bytes for the same data (a fixed ``svg.hashsalt``
 derived from the data, no date in the metadata, DejaVu Sans) and keeps its text as
 ``<text>`` (``svg.fonttype = 'none'``), so numbers can be found in the HTML DOM and in
-the PDF. Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state shared
-between calls). Empty data draws a figure that says "no data"; it never raises.
+the PDF. Every id is prefixed (``id_prefix``, else one derived from the data) so that
+plots inlined in one page never share an id. Figures are
+:class:`matplotlib.figure.Figure` objects (no pyplot state shared between calls).
+Empty data draws a figure that says "no data"; it never raises.
 
 Data shapes (``None`` always means "no figure", never zero):
 
@@ -37,6 +39,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -77,6 +80,7 @@ _BAR, _BELOW, _WITHHELD, _LINE = "#0072B2", "#D55E00", "#BBBBBB", "#B00020"
 # rc_context swaps the process-wide rcParams; one render at a time keeps them ours.
 _LOCK = threading.Lock()
 _DAY_MS = 86_400_000
+_ID_OR_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 
 
 def _num(value: Any) -> float | None:
@@ -95,14 +99,15 @@ def _period_label(period: Any) -> str:
     return str(period)
 
 
-def _to_svg(fig: Figure, salt: str) -> str:
-    """The figure's SVG text, the same bytes every time for the same figure and salt."""
+def _to_svg(fig: Figure, salt: str, prefix: str) -> str:
+    """The figure's SVG text, the same bytes every time for the same figure and salt, its
+    ids (and references to them) prefixed so that plots inlined in one page never clash."""
     buf = io.StringIO()
     with rc_context({"svg.hashsalt": salt}):
         fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buf.getvalue()
-    start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    text = text[max(text.find("<svg"), 0) :]
+    return _ID_OR_REF.sub(lambda m: m.group(1) + prefix + m.group(2), text)
 
 
 def _date_axis(ax: Axes) -> None:
@@ -118,17 +123,14 @@ def _no_data(fig: Figure, title: str) -> None:
     ax.set_title(title)
 
 
-def _draw(kind: str, data: Data, size: tuple[float, float], body: Callable[[Figure], None]) -> str:
-    salt = (
-        "fedgov:"
-        + kind
-        + ":"
-        + hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    )
+def _draw(
+    kind: str, data: Data, size: tuple[float, float], body: Callable[[Figure], None], prefix: str
+) -> str:
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     with _LOCK, rc_context(_RC):
         fig = Figure(figsize=size, dpi=100, layout="constrained")
         body(fig)
-        return _to_svg(fig, salt)
+        return _to_svg(fig, f"fedgov:{kind}:{digest[:16]}", prefix or f"fg{digest[:8]}-")
 
 
 def _withheld_rows(group: Mapping[str, Any]) -> int | bool:
@@ -172,7 +174,7 @@ def _bars(
     ax.set_title(title)
 
 
-def selection_rates(data: Data) -> str:
+def selection_rates(data: Data, *, id_prefix: str = "") -> str:
     """Selection rate and impact ratio per group, with the threshold (0.8) line."""
     groups = [g for g in data.get("groups") or [] if isinstance(g, Mapping)]
     threshold = _num(data.get("threshold", 0.8))
@@ -192,7 +194,7 @@ def selection_rates(data: Data) -> str:
                 0.01, 0.0, "(< 2%): category under 2% of the data", fontsize=7, color="#555555"
             )
 
-    return _draw("selection_rates", data, (9.0, height), body)
+    return _draw("selection_rates", data, (9.0, height), body, id_prefix)
 
 
 def _points(series: Data) -> tuple[list[float], list[float]]:
@@ -206,7 +208,7 @@ def _points(series: Data) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def fairness_over_time(data: Data) -> str:
+def fairness_over_time(data: Data, *, id_prefix: str = "") -> str:
     """A line per jurisdiction over time, its last value labelled, and the threshold."""
     series = sorted(
         (s for s in data.get("series") or [] if isinstance(s, Mapping)),
@@ -253,7 +255,7 @@ def fairness_over_time(data: Data) -> str:
         ax.set_title(f"{label} over time per jurisdiction")
         ax.legend(loc="best", fontsize=7, frameon=False)
 
-    return _draw("fairness_over_time", data, (8.0, 3.6), body)
+    return _draw("fairness_over_time", data, (8.0, 3.6), body, id_prefix)
 
 
 def _cell(matrix: Any, i: int, j: int) -> float | None:
@@ -263,7 +265,7 @@ def _cell(matrix: Any, i: int, j: int) -> float | None:
         return None
 
 
-def drift_heatmap(data: Data) -> str:
+def drift_heatmap(data: Data, *, id_prefix: str = "") -> str:
     """PSI per silo x feature, one panel per period, each value written in its cell."""
     silos = [str(s) for s in data.get("silos") or []]
     features = [str(f) for f in data.get("features") or []]
@@ -323,10 +325,10 @@ def drift_heatmap(data: Data) -> str:
             bar.set_label("PSI" + (f" (bold: >= {threshold:g})" if threshold is not None else ""))
         fig.suptitle("Drift (PSI) per silo and feature")
 
-    return _draw("drift_heatmap", data, size, body)
+    return _draw("drift_heatmap", data, size, body, id_prefix)
 
 
-def timeline(data: Data) -> str:
+def timeline(data: Data, *, id_prefix: str = "") -> str:
     """Events (retraining, promotion, rollback...) on one time axis, one lane per kind."""
     events = sorted(
         (
@@ -366,10 +368,10 @@ def timeline(data: Data) -> str:
         ax.grid(axis="x", color="#DDDDDD", linewidth=0.5)
         ax.set_title("Retraining and promotion timeline")
 
-    return _draw("timeline", data, (8.0, height), body)
+    return _draw("timeline", data, (8.0, height), body, id_prefix)
 
 
-_BY_KIND: dict[str, Callable[[Data], str]] = {
+_BY_KIND: dict[str, Callable[..., str]] = {
     "selection_rates": selection_rates,
     "fairness_over_time": fairness_over_time,
     "drift_heatmap": drift_heatmap,
@@ -377,10 +379,10 @@ _BY_KIND: dict[str, Callable[[Data], str]] = {
 }
 
 
-def render_svg(kind: str, data: Data) -> str:
+def render_svg(kind: str, data: Data, *, id_prefix: str = "") -> str:
     """The SVG of a plot block; an unknown kind is a ValueError naming the known ones."""
     try:
         draw = _BY_KIND[kind]
     except KeyError:
         raise ValueError(f"plot kind {kind!r} is not one of {sorted(_BY_KIND)}") from None
-    return draw(data)
+    return draw(data, id_prefix=id_prefix)

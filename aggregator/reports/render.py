@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -162,7 +163,7 @@ def _table_view(block: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _block_view(block: Mapping[str, Any]) -> dict[str, Any]:
+def _block_view(block: Mapping[str, Any], key: str) -> dict[str, Any]:
     kind = block.get("kind")
     if kind == "text":
         return {"kind": "text", "paragraphs": [str(p) for p in block.get("paragraphs") or []]}
@@ -174,7 +175,7 @@ def _block_view(block: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "table":
         return _table_view(block)
     if kind == "plot":
-        svg = render_svg(str(block.get("plot")), block.get("data") or {})
+        svg = render_svg(str(block.get("plot")), block.get("data") or {}, id_prefix=f"{key}-")
         return {
             "kind": "plot",
             "plot": str(block.get("plot")),
@@ -199,7 +200,7 @@ def _page(doc: Mapping[str, Any]) -> bytes:
         {
             "id": str(s.get("id", f"s{i}")),
             "title": str(s.get("title", "")),
-            "blocks": [_block_view(b) for b in s.get("blocks") or []],
+            "blocks": [_block_view(b, f"plot{i}-{j}") for j, b in enumerate(s.get("blocks") or [])],
         }
         for i, s in enumerate(doc.get("sections") or [])
     ]
@@ -229,6 +230,16 @@ def render_html(doc: Mapping[str, Any]) -> bytes:
     return _page(doc)
 
 
+class _SvgStyleNoise(logging.Filter):
+    """WeasyPrint's HTML cascade also reads the ``style`` of inline SVG elements and warns
+    that SVG properties (stroke, fill, text-anchor) are unknown; its SVG renderer applies
+    them. Only those warnings are dropped, for the duration of one render."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Ignored `") and message.endswith("unknown property."))
+
+
 def render_pdf(doc: Mapping[str, Any]) -> bytes:
     """The report as an A4 PDF with the canonical JSON attached as ``report.json``.
     Dates are the document's ``as_of_ms`` and the file identifier its content hash."""
@@ -245,12 +256,15 @@ def render_pdf(doc: Mapping[str, Any]) -> bytes:
         relationship="Data",
     )
     digest = str(doc.get("content_hash", "")).rpartition(":")[2] or "0" * 32
-    html = weasyprint.HTML(string=_page(doc).decode(), base_url=None)
-    out: bytes = html.write_pdf(  # without a target, the bytes
-        attachments=[attachment],
-        pdf_identifier=digest[:32].encode(),
-        uncompressed_pdf=False,
-    )
+    noise, logger = _SvgStyleNoise(), logging.getLogger("weasyprint")
+    logger.addFilter(noise)
+    try:
+        html = weasyprint.HTML(string=_page(doc).decode(), base_url=None)
+        out: bytes = html.write_pdf(  # without a target, the bytes
+            attachments=[attachment], pdf_identifier=digest[:32].encode()
+        )
+    finally:
+        logger.removeFilter(noise)
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,6 +255,14 @@ def test_html_is_self_contained(html: bytes) -> None:
     assert text.count("<svg") == 4  # the plots are inline, not images to fetch
 
 
+def test_ids_in_the_page_are_unique_and_resolve(html: bytes) -> None:
+    text = html.decode()
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))
+    refs = re.findall(r'(?:url\(#|href="#)([^")]+)', text)
+    assert refs and set(refs) <= set(ids)
+
+
 def test_cells_follow_their_column_format(html: bytes) -> None:
     text = html.decode()
     assert '<td class="num">12,345</td>' in text
@@ -375,5 +384,10 @@ def test_pdf_dates_are_the_as_of_time(doc: dict[str, Any], pdf: bytes) -> None:
     assert b"D:20240509000001Z" in pdf  # the attachment's own dates, too
 
 
-def test_pdf_renders_to_the_same_bytes_twice(doc: dict[str, Any], pdf: bytes) -> None:
-    assert render_pdf(sample_document()) == pdf
+def test_pdf_renders_to_the_same_bytes_twice_without_warnings(
+    pdf: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        again = render_pdf(sample_document())
+    assert again == pdf
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")] == []

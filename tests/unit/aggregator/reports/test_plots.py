@@ -105,12 +105,20 @@ def test_empty_data_says_no_data(kind: str) -> None:
 
 
 def test_different_data_gives_different_ids() -> None:
-    """Two plots inlined in one page must not share clip-path ids that differ in content."""
+    """Two plots inlined in one page must not share an id."""
     other = {**SELECTION, "groups": SELECTION["groups"][:2]}
-    ids_a = set(re.findall(r'id="([^"]+)"', plots.selection_rates(SELECTION)))
-    ids_b = set(re.findall(r'id="([^"]+)"', plots.selection_rates(other)))
-    generated = {i for i in ids_a if re.fullmatch(r"[pm][0-9a-f]{6,}", i)}
-    assert generated and not generated & ids_b
+    ids_a = set(re.findall(r'\bid="([^"]+)"', plots.selection_rates(SELECTION)))
+    ids_b = set(re.findall(r'\bid="([^"]+)"', plots.selection_rates(other)))
+    assert ids_a and ids_b and not ids_a & ids_b
+
+
+@pytest.mark.parametrize("kind", PLOTS)
+def test_id_prefix_scopes_every_id_and_reference(kind: str) -> None:
+    svg = plots.render_svg(kind, SAMPLES[kind], id_prefix="s1-b2-")
+    ids = re.findall(r'\bid="([^"]+)"', svg)
+    refs = re.findall(r'(?:url\(#|href="#)([^")]+)', svg)
+    assert ids and all(i.startswith("s1-b2-") for i in ids + refs)
+    assert set(refs) <= set(ids)  # clip paths, markers and hatches still resolve
 
 
 def test_selection_rates_labels_numbers_threshold_withheld_and_small() -> None:
