@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fedgov.cli._demo_processes import Fedgov, listening, listening_port, scrape
+from fedgov.cli._demo_reports import REPORTS, keep_only, write_reports
 from fedgov.cli._demo_secure import secure_round
 from fedgov.cli._demo_silos import SILOS, SiloAudits, prepare_silo
 from fedgov.cli.output import table
@@ -293,10 +294,18 @@ def run_demo(
             checks["every silo now monitors the promoted version"] = bool(
                 final_job and silos.monitor(final_job["candidate"])
             )
+        # 7. The evidence an auditor is handed: two reports, verified against the store.
+        reports = write_reports(fedgov, client, root, model=MODEL_ID, version=MODEL_VERSION)
+        checks |= reports["checks"]
         elapsed = time.monotonic() - started
         _say(
             quiet,
             "",
+            *(
+                f"report: {r['path']} ({r['bytes']:,} bytes in {r['seconds']:.1f}s, "
+                f"{r['content_hash'][:19]})"
+                for r in reports["reports"].values()
+            ),
             *(f"[{'ok' if ok else 'FAILED'}] {what}" for what, ok in checks.items()),
             f"demo finished in {elapsed:.1f}s",
         )
@@ -311,13 +320,14 @@ def run_demo(
             "models": got["models"],
             "retraining": final_job,
             "secure_round": {k: v for k, v in secure.items() if k != "checks"},
+            "reports": reports["reports"],
             "dispatch_seconds": dispatch_s,
             "seconds": round(elapsed, 2),
         }
     finally:
         fedgov.stop_all()
-        if workdir is None:
-            shutil.rmtree(root, ignore_errors=True)
+        if workdir is None:  # a temporary folder: only the reports stay
+            keep_only(root, REPORTS)
 
 
 def _registered(fedgov: Fedgov, client: list[str]) -> bool | None:

@@ -30,11 +30,14 @@ def register(verbs: Verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the federated demo: an aggregator and three silos on generated data.
+    """Run the federated demo: an aggregator and six silos on generated data.
 
-    Start an aggregator and three silo agents (EU-DE, EU-FR, US-NY) on generated
-    credit-scoring data, report one window each, query across jurisdictions,
-    dispatch retraining, clean up.
+    Start an aggregator and six silo agents (EU-DE, EU-FR, EU-IT, US-NY, US-CA,
+    US-TX) on generated credit-scoring data over mTLS, report one window each, sum
+    each jurisdiction group in a secure round, query across jurisdictions, retrain
+    on Flower and gate the candidate, then write an NYC Local Law 144 bias audit
+    (HTML) and an EU AI Act monitoring report (PDF) into the work folder (kept
+    without --workdir too) and verify them. Exit 1 if a check fails.
     """
     from fedgov.cli.demo import run_demo
 
