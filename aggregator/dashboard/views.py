@@ -226,6 +226,7 @@ class Dashboard:
                 "versions": versions.value or [],
                 "plots": plots,
                 "notes": sorted(set(notes)),
+                "merged": self.merged,
             },
         )
 
