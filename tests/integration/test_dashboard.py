@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 from support.pki import make_pki, mtls_aggregator, tls_files
+from support.ports import free_port
 from support.reports import report_ending
 from support.specs import stats_of
 
-from aggregator.dashboard import Dashboard, RunningDashboard, create_dashboard
+from aggregator.dashboard import Dashboard, OutboxBacklog, RunningDashboard, create_dashboard
 from aggregator.query_client import QueryClient
 from aggregator.server import RunningServer
 from fedgov.decision import Decision
@@ -101,10 +102,18 @@ def federation(tmp_path: Path, credit_spec: MonitoringSpec) -> Iterator[Federati
 
 
 @contextmanager
-def dashboard(fed: Federation, identity: str) -> Iterator[RunningDashboard]:
+def dashboard(
+    fed: Federation, identity: str, backlog: OutboxBacklog | None = None
+) -> Iterator[RunningDashboard]:
     client = QueryClient(fed.address, tls=tls_files(fed.pki, identity), retry_for=0.5)
     role = "silo" if identity in SILOS else identity
-    view = Dashboard(client, role=role, viewer=f"{role} {identity}", stale_after_ms=3_600_000)
+    view = Dashboard(
+        client,
+        role=role,
+        viewer=f"{role} {identity}",
+        stale_after_ms=3_600_000,
+        backlog=backlog,
+    )
     running = create_dashboard("127.0.0.1:0", view, TOKEN)
     try:
         yield running
@@ -296,3 +305,69 @@ def test_the_pages_render_in_a_browser(federation: Federation) -> None:
             assert errors == []
         finally:
             browser.close()
+
+
+def test_the_outbox_backlog_comes_from_a_real_prometheus(
+    tmp_path: Path, federation: Federation
+) -> None:
+    """Agents' metrics (the outbox gauge) scraped by Debian's Prometheus; the silos page
+    reads each silo's backlog, and a silo certificate sees only its own."""
+    import yaml
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from agent.exporter import AgentMetrics
+
+    binary = Path(os.environ.get("FEDGOV_PROMETHEUS_BIN") or "/usr/bin/prometheus")
+    if not binary.exists():
+        pytest.skip("the prometheus binary is missing: apt-get install -y prometheus")
+    exporters = []
+    for silo, waiting in (("EU-DE", 3), ("US-NY", 11)):  # one agent, one registry each
+        registry = CollectorRegistry()
+        AgentMetrics(silo, silo, registry).outbox.set(waiting)
+        exporters.append(start_http_server(0, "127.0.0.1", registry=registry))
+    prom_port = free_port()
+    targets = [f"127.0.0.1:{server.server_port}" for server, _ in exporters]
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [{"job_name": "agents", "static_configs": [{"targets": targets}]}],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    log = (tmp_path / "prometheus.log").open("w")
+    prom = subprocess.Popen(
+        [
+            str(binary),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        backlog = OutboxBacklog(f"http://127.0.0.1:{prom_port}")
+        deadline = time.monotonic() + 60
+        counts: dict[str, int] = {}
+        while time.monotonic() < deadline and len(counts) < 2:
+            try:
+                counts = backlog.per_silo()
+            except Exception:  # noqa: BLE001 - not ready yet
+                pass
+            time.sleep(0.5)
+        assert counts == {"EU-DE": 3, "US-NY": 11}, (tmp_path / "prometheus.log").read_text()[
+            -2000:
+        ]
+        for identity, shown, hidden in (("auditor", ["3", "11"], []), ("EU-DE", ["3"], ["11"])):
+            with dashboard(federation, identity, backlog=backlog) as d:
+                _, html, _ = get(d.url + "silos")
+                cells = re.findall(r"<td>(\d+|not scraped)</td></tr>", html)
+                assert sorted(c for c in cells if c.isdigit()) == sorted(shown), (identity, html)
+                assert not any(h in cells for h in hidden)
+                assert "not configured" not in html
+    finally:
+        prom.terminate()
+        prom.wait(timeout=20)
+        log.close()
+        for server, thread in exporters:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
