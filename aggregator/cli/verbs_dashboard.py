@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
 from pathlib import Path
 
 from aggregator.cli._client import add_client_options
@@ -13,10 +10,9 @@ from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_json
 from fedgov.errors import ConfigError
+from fedgov.tls import TlsFiles
 
 __all__ = ["register", "run"]
-
-log = logging.getLogger(__name__)
 
 
 def register(verbs: Verbs) -> None:
@@ -53,8 +49,11 @@ def register(verbs: Verbs) -> None:
     p.add_argument(
         "--http-tls",
         action="store_true",
-        help="serve HTTPS with the certificate and key of --tls-dir/--identity",
+        help="serve HTTPS: with --http-cert/--http-key, else the certificate of "
+        "--tls-dir/--identity (it must allow server use)",
     )
+    t.add_option(p, "--http-cert", t.PATH, "server certificate (PEM) for --http-tls")
+    t.add_option(p, "--http-key", t.PATH, "its private key (PEM)")
     add_client_options(p)
 
 
@@ -78,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
         load_or_create_token,
     )
     from aggregator.query_client import QueryClient
+    from aggregator.server import wait_for_signal
     from fedgov.identity import identity_from_pem
 
     tls = t.tls_files(args)
-    if args.http_tls and tls is None:
-        raise ConfigError("--http-tls serves the --tls-dir certificate: pass --tls-dir too")
+    http_tls = None
+    if args.http_tls:
+        http_tls = _http_tls(args, tls)
     role, viewer = None, "a plaintext client (the aggregator checks no certificate)"
     if tls is not None:
         identity = identity_from_pem(tls.read()[1])
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     dashboard = Dashboard(
         client, role=role, viewer=viewer, stale_after_ms=args.stale_after, backlog=backlog
     )
-    running = create_dashboard(args.listen, dashboard, token, tls=tls if args.http_tls else None)
+    running = create_dashboard(args.listen, dashboard, token, tls=http_tls)
     token_path = str(Path(args.token_file).resolve())
     if args.json:
         print_json(
@@ -114,17 +115,21 @@ def run(args: argparse.Namespace) -> int:
         made = "created" if created else "read"
         print(f"dashboard at {running.url} as {viewer}, aggregator {args.aggregator}", flush=True)
         print(f"token {made}: {token_path} (open {running.url}?token=... once)", flush=True)
-    done = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: shutting down", signum)
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
-        done.wait()
+        wait_for_signal()
     finally:
         running.stop()
         client.close()
     return 0
+
+
+def _http_tls(args: argparse.Namespace, client: TlsFiles | None) -> TlsFiles:
+    """The certificate --http-tls serves: --http-cert/--http-key, else the client's."""
+    if bool(args.http_cert) != bool(args.http_key):
+        raise ConfigError("--http-cert and --http-key go together")
+    if args.http_cert:
+        ca = client.ca if client else Path(args.http_cert)
+        return TlsFiles(ca, Path(args.http_cert), Path(args.http_key))
+    if client is None:
+        raise ConfigError("--http-tls needs --http-cert/--http-key, or --tls-dir")
+    return client

@@ -75,6 +75,8 @@ def create_dashboard(
     listen: str, dashboard: Dashboard, token: str, *, tls: TlsFiles | None = None
 ) -> RunningDashboard:
     """Serve ``dashboard`` on ``listen`` (HOST:PORT); HTTPS with ``tls``'s certificate."""
+    if tls is not None:
+        _check_server_certificate(tls)  # before the port is taken
     host, _, port = listen.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     try:
@@ -85,7 +87,6 @@ def create_dashboard(
         ) from None
     scheme = "http"
     if tls is not None:
-        tls.read()  # a bad file stops the start, named
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(tls.cert, tls.key)
@@ -233,6 +234,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self._body:
             self.wfile.write(body)
+
+
+def _check_server_certificate(tls: TlsFiles) -> None:
+    """A readable certificate that may serve TLS (browsers refuse a client-only one)."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    pem = tls.read()[1]  # a bad file stops the start, named
+    try:
+        usage = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(
+            x509.ExtendedKeyUsage
+        )
+    except x509.ExtensionNotFound:
+        return
+    if ExtendedKeyUsageOID.SERVER_AUTH not in usage.value:
+        raise ConfigError(
+            f"{tls.cert}: the certificate is for clients only (no serverAuth usage), so "
+            "browsers refuse it for HTTPS; pass --http-cert/--http-key of a server "
+            "certificate for this host"
+        )
 
 
 def _error(status: int, title: str, message: str) -> Page:

@@ -33,6 +33,7 @@ from aggregator.dashboard import Dashboard, OutboxBacklog, RunningDashboard, cre
 from aggregator.query_client import QueryClient
 from aggregator.server import RunningServer
 from fedgov.decision import Decision
+from fedgov.errors import ConfigError
 from fedgov.metrics import compute_metrics
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data
@@ -371,3 +372,33 @@ def test_the_outbox_backlog_comes_from_a_real_prometheus(
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+def test_http_tls_serves_https_with_the_certificate_files(federation: Federation) -> None:
+    import ssl
+
+    files = tls_files(federation.pki, "auditor")
+    served = tls_files(federation.pki, "aggregator")  # a server certificate for 127.0.0.1
+    with QueryClient(federation.address, tls=files, retry_for=0.5) as client:
+        view = Dashboard(client, role="auditor", viewer="auditor", stale_after_ms=1)
+        with pytest.raises(ConfigError, match="clients only"):
+            create_dashboard("127.0.0.1:0", view, TOKEN, tls=files)
+        running = create_dashboard("127.0.0.1:0", view, TOKEN, tls=served)
+        try:
+            assert running.url.startswith("https://")
+            context = ssl.create_default_context(cafile=str(files.ca))
+            req = urllib.request.Request(
+                running.url + f"?token={TOKEN}", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            opener = urllib.request.build_opener(
+                urllib.request.HTTPSHandler(context=context), _NoRedirect
+            )
+            try:
+                opener.open(req, timeout=20)
+            except urllib.error.HTTPError as err:
+                with err:
+                    assert err.code == 303 and "; Secure" in err.headers["Set-Cookie"]
+            with pytest.raises((urllib.error.URLError, ConnectionError)):  # plaintext HTTP is not answered
+                urllib.request.urlopen(running.url.replace("https", "http"), timeout=5)
+        finally:
+            running.stop()
