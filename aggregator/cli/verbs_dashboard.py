@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregator.cli._client import add_client_options
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_json
 from fedgov.errors import ConfigError
-from fedgov.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from fedgov.tls import TlsFiles
 
 __all__ = ["register", "run"]
 
@@ -125,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _http_tls(args: argparse.Namespace, client: TlsFiles | None) -> TlsFiles:
     """The certificate --http-tls serves: --http-cert/--http-key, else the client's."""
+    from fedgov.tls import TlsFiles
+
     if bool(args.http_cert) != bool(args.http_key):
         raise ConfigError("--http-cert and --http-key go together")
     if args.http_cert:
