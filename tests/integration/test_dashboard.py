@@ -398,7 +398,8 @@ def test_http_tls_serves_https_with_the_certificate_files(federation: Federation
             except urllib.error.HTTPError as err:
                 with err:
                     assert err.code == 303 and "; Secure" in err.headers["Set-Cookie"]
-            with pytest.raises((urllib.error.URLError, ConnectionError)):  # plaintext HTTP is not answered
+            # plaintext HTTP is not answered
+            with pytest.raises((urllib.error.URLError, ConnectionError)):
                 urllib.request.urlopen(running.url.replace("https", "http"), timeout=5)
         finally:
             running.stop()
