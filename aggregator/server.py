@@ -38,7 +38,13 @@ from fedgov.errors import ConfigError
 from fedgov.tls import TlsFiles, server_credentials
 from fedgov.wire.channel import MAX_MESSAGE_BYTES  # one limit for both ends of a connection
 
-__all__ = ["MAX_MESSAGE_BYTES", "RunningServer", "create_server", "serve_forever"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "RunningServer",
+    "create_server",
+    "serve_forever",
+    "wait_for_signal",
+]
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +211,8 @@ async def _start(
     return RunningServer(server, port, servicer.handler, health_servicer, health_server, servicer)
 
 
-def serve_forever(running: RunningServer) -> None:
-    """Block until SIGTERM or SIGINT, then stop gracefully."""
+def wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT (a long-running verb's main thread)."""
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -216,6 +222,11 @@ def serve_forever(running: RunningServer) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     done.wait()
+
+
+def serve_forever(running: RunningServer) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully."""
+    wait_for_signal()
     running.stop()
     running.handler.store.close()
 

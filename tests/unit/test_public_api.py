@@ -40,6 +40,9 @@ EXPORTS: dict[str, str | None] = {
     """,
     "fedgov.wire": None,
     "aggregator.store": None,
+    "aggregator.dashboard": """
+        Dashboard OutboxBacklog RunningDashboard create_dashboard load_or_create_token
+    """,
     "fedgov.federated": None,
     "fedgov.privacy": None,
     "fedgov.secagg": """

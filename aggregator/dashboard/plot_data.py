@@ -1,0 +1,147 @@
+"""The numbers of a model page's plots, from the query API's typed answers.
+
+Each function returns the data dict of one plot kind of the report document
+(:mod:`aggregator.reports.document`, ``PLOTS``), so the dashboard and the
+reports draw the same pictures from the same shapes:
+
+* ``selection_rates``: ``{groups: [{name, rate, impact_ratio, small, withheld}],
+  threshold}`` for one sensitive attribute (impact ratio = rate / highest rate;
+  ``small``: the group holds under 2% of the rows; ``withheld``: rows a secure
+  sum's release control withheld, or None);
+* ``fairness_over_time``: ``{series: [{jurisdiction, points: [[t_ms, value]]}],
+  threshold}``;
+* ``drift_heatmap``: ``{silos, features, periods, psi}`` with ``psi[p][s][f]``
+  the highest PSI of silo ``s``, feature ``f`` in period ``p`` (None: no row);
+* ``timeline``: ``{events: [{t_ms, kind, label}]}``.
+
+All pure functions of their inputs, sorted, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aggregator.answers import DriftRow, Fairness, HistoryPoint, JobRow, ModelVersion
+
+__all__ = [
+    "FOUR_FIFTHS",
+    "SMALL_SHARE",
+    "drift_heatmap",
+    "fairness_over_time",
+    "period_of",
+    "selection_rates",
+    "sensitive_attributes",
+    "timeline",
+]
+
+FOUR_FIFTHS = 0.8  # the four-fifths rule reads the impact ratio against it
+SMALL_SHARE = 0.02  # categories under 2% of the rows are marked, never dropped
+MAX_PERIODS = 8  # the heat map shows the newest periods only
+
+
+def sensitive_attributes(answer: Fairness) -> list[str]:
+    """The sensitive attributes (and intersections) the merged figures cover, sorted."""
+    return sorted((answer.metrics.get("fairness") or {}).keys())
+
+
+def _withheld_rows(answer: Fairness, attribute: str) -> dict[str, int]:
+    """group -> rows covered by a figure release control withheld (lead's field, if present)."""
+    out: dict[str, int] = {}
+    for cell in getattr(answer, "withheld", ()) or ():
+        if getattr(cell, "name", None) == attribute:
+            out[str(cell.group)] = out.get(str(cell.group), 0) + int(cell.rows)
+    return out
+
+
+def selection_rates(answer: Fairness, attribute: str) -> dict[str, Any]:
+    """Selection rate and impact ratio of every group of ``attribute`` (empty groups left
+    out; a withheld group kept with rate None)."""
+    groups = ((answer.metrics.get("fairness") or {}).get(attribute) or {}).get("groups") or {}
+    withheld = _withheld_rows(answer, attribute)
+    counted = {g: m for g, m in groups.items() if (m or {}).get("count") or g in withheld}
+    total = sum(int(m.get("count") or 0) for m in counted.values())
+    rates = {g: m.get("selection_rate") for g, m in counted.items()}
+    known = [r for r in rates.values() if isinstance(r, (int, float))]
+    top = max(known, default=None)
+    rows = []
+    for name in sorted(counted):
+        count = int(counted[name].get("count") or 0)
+        rate = rates[name] if name not in withheld else None
+        rows.append(
+            {
+                "name": name,
+                "count": count,
+                "rate": rate,
+                "impact_ratio": rate / top if isinstance(rate, (int, float)) and top else None,
+                "small": bool(total) and count < SMALL_SHARE * total,
+                "withheld": withheld.get(name),
+            }
+        )
+    return {"attribute": attribute, "groups": rows, "threshold": FOUR_FIFTHS}
+
+
+def fairness_over_time(
+    points: Iterable[HistoryPoint], *, metric: str = "demographic_parity_ratio"
+) -> dict[str, Any]:
+    """One series per jurisdiction (per silo where a jurisdiction has several)."""
+    points = list(points)
+    silos_of: dict[str, set[str]] = defaultdict(set)
+    for p in points:
+        silos_of[p.jurisdiction].add(p.silo)
+    series: dict[str, list[list[float]]] = defaultdict(list)
+    for p in points:
+        if p.value is None:
+            continue
+        name = (
+            p.jurisdiction if len(silos_of[p.jurisdiction]) == 1 else f"{p.jurisdiction}/{p.silo}"
+        )
+        series[name].append([p.window_end_ms, p.value])
+    return {
+        "metric": metric,
+        "series": [{"jurisdiction": k, "points": sorted(v)} for k, v in sorted(series.items())],
+        "threshold": FOUR_FIFTHS,
+    }
+
+
+def period_of(t_ms: int) -> str:
+    """The UTC day a window ending at ``t_ms`` belongs to."""
+    return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC).strftime("%Y-%m-%d")
+
+
+def drift_heatmap(rows: Iterable[DriftRow]) -> dict[str, Any]:
+    """Highest PSI per (period, silo, feature) over the newest :data:`MAX_PERIODS` days."""
+    best: dict[tuple[str, str, str], float] = {}
+    for r in rows:
+        key = (period_of(r.window_end_ms), r.silo, r.feature)
+        best[key] = max(best.get(key, r.psi), r.psi)
+    periods = sorted({k[0] for k in best})[-MAX_PERIODS:]
+    silos = sorted({k[1] for k in best if k[0] in periods})
+    features = sorted({k[2] for k in best if k[0] in periods})
+    psi = [[[best.get((p, s, f)) for f in features] for s in silos] for p in periods]
+    return {"silos": silos, "features": features, "periods": periods, "psi": psi}
+
+
+def timeline(jobs: Sequence[JobRow], versions: Sequence[ModelVersion]) -> dict[str, Any]:
+    """Retraining jobs and the registry's versions (with their status), oldest first."""
+    events = [
+        {
+            "t_ms": j.created_ms,
+            "kind": "retraining",
+            "label": f"job {j.job_id} ({j.state}): {j.reason}"
+            + (f" -> candidate {j.candidate_version}" if j.candidate_version else ""),
+        }
+        for j in jobs
+    ]
+    events += [
+        {
+            "t_ms": v.created_ms,
+            "kind": "promotion" if v.status == "promoted" else "version",
+            "label": f"version {v.version} {v.status}"
+            + (f" ({', '.join(v.aliases)})" if v.aliases else ""),
+        }
+        for v in versions
+    ]
+    return {"events": sorted(events, key=lambda e: (e["t_ms"], e["kind"], e["label"]))}
