@@ -10,9 +10,7 @@ numbers as a table instead (the template's fallback), never a broken image.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -38,25 +36,13 @@ def format_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _plotter(kind: str) -> Callable[[dict[str, Any]], str] | None:
-    """The reports' drawing function of ``kind`` (None while the module is absent)."""
-    try:
-        plots = importlib.import_module("aggregator.reports.plots")
-    except ModuleNotFoundError as exc:
-        if exc.name != "aggregator.reports.plots":
-            raise
-        return None
-    fn = getattr(plots, kind, None)
-    return fn if callable(fn) else None
-
-
 def plot_svg(kind: str, data: dict[str, Any]) -> Markup | None:
-    """The plot as inline SVG, or None (the page then shows its numbers)."""
-    draw = _plotter(kind)
-    if draw is None:
-        return None
+    """The plot as inline SVG, drawn by the reports' plotting module (the same picture
+    as in a report), or None when it cannot be drawn (the page then shows its numbers)."""
+    from aggregator.reports.plots import render_svg
+
     try:
-        svg = draw(data)
+        svg = render_svg(kind, data)
     except Exception:  # noqa: BLE001 - a plot that cannot be drawn falls back to its table
         log.exception("plot %s could not be drawn; showing its numbers", kind)
         return None

@@ -169,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         except QueryError as exc:
             status = 403 if "permission denied" in str(exc) else 400
             answer = _error(status, "Query refused", str(exc))
+        except ConfigError as exc:  # e.g. a regime that needs a model card
+            answer = _error(400, "Cannot make this", str(exc))
         except GovernanceError as exc:
             answer = _error(502, "Query failed", str(exc))
         except Exception:  # noqa: BLE001 - never a traceback in a page; the log has it

@@ -9,6 +9,7 @@ person would look at them.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -31,6 +32,7 @@ from support.specs import stats_of
 
 from aggregator.dashboard import Dashboard, OutboxBacklog, RunningDashboard, create_dashboard
 from aggregator.query_client import QueryClient
+from aggregator.reports.document import has_valid_hash
 from aggregator.server import RunningServer
 from fedgov.decision import Decision
 from fedgov.errors import ConfigError
@@ -189,6 +191,7 @@ def test_the_auditor_sees_every_jurisdiction_and_its_latest_decision(
         assert all(s in html for s in SILOS)
         for kind in ("selection_rates", "fairness_over_time", "drift_heatmap", "timeline"):
             assert f'data-plot="{kind}"' in html, kind
+        assert html.count("<svg") >= 4  # drawn by the reports' plotting module
         assert "Traceback" not in html
 
         status, html, _ = get(d.url + "silos")
@@ -199,8 +202,12 @@ def test_the_auditor_sees_every_jurisdiction_and_its_latest_decision(
 
         assert get(d.url + "model/no-such-model")[0] == 404
         assert get(d.url + "model/..%2F..%2Fetc")[0] == 404
-        status, html, _ = get(d.url + "reports/credit-risk/nyc-ll144.pdf")
-        assert status in (200, 501), html  # 501 until the report builder is installed
+        status, body, headers = get(d.url + "reports/credit-risk/nyc-ll144.json")
+        assert status == 200 and "attachment" in headers["Content-Disposition"], body
+        report = json.loads(body)  # the same document `fedgov report` writes
+        assert report["regime"] == "nyc-ll144" and has_valid_hash(report)
+        status, html, _ = get(d.url + "reports/credit-risk/colorado.html")
+        assert status == 400 and "--model-card" in html  # says what it needs, no traceback
         assert get(d.url + "reports/credit-risk/made-up.pdf")[0] == 404
 
 
