@@ -32,7 +32,8 @@ Example ``silo.yaml``::
       complementary: false      # with min_cell_count: hide cells that would reveal a suppressed one
     training:                   # optional: take part in federated retraining (Flower)
       data: train.parquet       # labelled local data the SuperNode trains on (never sent)
-      holdout: holdout.parquet  # labelled local data a candidate model is gated on
+      holdout: holdout.parquet  # labelled local data a candidate model is gated on; give
+                                # its smallest group (and intersection) several hundred rows
       node_key: certs/EU-DE.node  # Flower node key (OpenSSH), enrolled at the aggregator
                                 # as EU-DE.node.pub; the SuperNode trusts aggregator.tls.ca
     secure_rounds:              # secure aggregation (the aggregator learns only cohort sums)

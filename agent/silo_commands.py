@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,8 +82,15 @@ class SiloCommands:
         self.received: list[Command] = []
         self.received_at: dict[str, float] = {}  # command id -> when it first arrived
         self.supernodes: dict[str, Any] = {}  # job id -> the SuperNode process it started
+        # Held while a command is handled: stop_all waits for it, so the agent never
+        # closes its channel and state under a command (its ack would raise in the thread).
+        self._busy = threading.RLock()
 
     def handle(self, cmd: Command) -> None:
+        with self._busy:
+            self._handle(cmd)
+
+    def _handle(self, cmd: Command) -> None:
         host, silo_id = self.host, self.host.config.silo_id
         self.received_at.setdefault(cmd.command_id, time.monotonic())
         host.metrics.commands.labels(cmd.kind).inc()
@@ -139,9 +147,10 @@ class SiloCommands:
             host.secure_rounds.start(admission)
 
     def stop_all(self) -> None:
-        """Stop every SuperNode this silo started."""
-        for job_id in list(self.supernodes):
-            self._stop_supernode(job_id)
+        """Wait for the command being handled, then stop every SuperNode this silo started."""
+        with self._busy:
+            for job_id in list(self.supernodes):
+                self._stop_supernode(job_id)
 
     # -- retraining ----------------------------------------------------------------
     def _watch_for(self, model_id: str) -> ModelWatch:

@@ -21,6 +21,13 @@ __all__ = ["SILOS", "DemoSilo", "SiloAudits", "SiloFiles", "prepare_silo"]
 #: Where `fedgov agent run` keeps a silo's audit chain: in its configured state_dir.
 AGENT_AUDIT = "audit.jsonl"
 
+#: Rows of each silo's holdout, whatever ``--rows`` is. A candidate is gated on
+#: sex*age_band too, whose smallest group (F, <30) is ~7% of the rows, from noised
+#: counts (candidate_rho 1.0, sigma ~3 rows per cell): ~700 rows there keep the fair
+#: candidate's intersectional ratio >= 0.9 (noise sd <= 0.01) at the default seed. At
+#: 5000 rows EU-FR's was 0.8545 (sd 0.016): a margin of 3.5 sd, thinner with --rows.
+HOLDOUT_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class DemoSilo:
@@ -74,7 +81,7 @@ def prepare_silo(
         home / "train.parquet",
     )
     write_table(
-        credit_data(rows // 4, seed=seed + 300 + index, drift=silo.drift, with_score=True),
+        credit_data(HOLDOUT_ROWS, seed=seed + 300 + index, drift=silo.drift, with_score=True),
         home / "holdout.parquet",
     )
     metrics_port = free_port()
