@@ -72,17 +72,26 @@ def period_label(t_ms: int, unit: str) -> str:
 
 
 def period_unit(times: Iterable[int]) -> str:
-    """The smallest unit giving at most :data:`MAX_PERIODS` periods over ``times``."""
-    ts = sorted(set(times))
+    """The smallest unit whose periods from the first to the last of ``times`` (empty
+    ones counted: the axis is continuous) number at most :data:`MAX_PERIODS`."""
+    ts = list(times)
+    if not ts:
+        return "day"
+    lo, hi = min(ts), max(ts)
     for unit in UNITS[:-1]:
-        seen: set[datetime] = set()
-        for t in ts:
-            seen.add(period_start(t, unit))
-            if len(seen) > MAX_PERIODS:
-                break
-        else:
+        if _periods_between(lo, hi, unit) <= MAX_PERIODS:
             return unit
     return UNITS[-1]
+
+
+_SIZES = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
+
+
+def _periods_between(lo: int, hi: int, unit: str) -> int:
+    a, b = period_start(lo, unit), period_start(hi, unit)
+    if unit == "month":
+        return (b.year - a.year) * 12 + b.month - a.month + 1
+    return int((b - a).total_seconds() * 1000) // _SIZES[unit] + 1
 
 
 def history_in(
