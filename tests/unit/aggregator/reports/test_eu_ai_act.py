@@ -74,9 +74,7 @@ def test_drift_heatmap_is_the_worst_psi_of_each_period_from_history(doc: dict[st
     src = regime_source()
     assert data["periods"] == ["2025-01-01", "2025-01-02", "2025-01-03"]
     for fi, feature in enumerate(data["features"]):
-        points = [
-            p for p in src.history(MODEL, "psi", feature=feature) if p.version == "1.0.0"
-        ]
+        points = [p for p in src.history(MODEL, "psi", feature=feature) if p.version == "1.0.0"]
         for pi, period in enumerate(data["periods"]):
             for si, silo in enumerate(data["silos"]):
                 values = [

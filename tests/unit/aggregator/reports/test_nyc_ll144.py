@@ -210,7 +210,11 @@ def test_corrective_actions_show_the_jobs_and_the_promoted_versions_fix(src: Fak
 
 def test_without_a_promotion_the_section_says_so(src: FakeSource) -> None:
     doc = nyc_ll144.build(fake_source(promoted=False), ARGS)
-    texts = [p for b in _section(doc, "corrective")["blocks"] if b["kind"] == "text"
-             for p in b["paragraphs"]]
+    texts = [
+        p
+        for b in _section(doc, "corrective")["blocks"]
+        if b["kind"] == "text"
+        for p in b["paragraphs"]
+    ]
     assert "No version was promoted after 1.0.0." in texts
     assert "corrective" not in doc["evidence"]

@@ -132,4 +132,3 @@ def test_many_windows_give_a_bounded_document(card: Path) -> None:
     (eu_small, nyc_small), (eu_big, nyc_big) = sizes[6], sizes[120]
     assert eu_big < 1.25 * eu_small, sizes
     assert nyc_big < 1.1 * nyc_small, sizes
-    print("document sizes (bytes, eu, nyc) by windows per silo:", sizes)
