@@ -20,7 +20,7 @@ import pytest
 from support.browser import HeadlessChromium, non_blank
 from support.cli import no_traceback, run_fedgov
 from support.pdf import PopplerTools, pdf_pages, pdf_text
-from support.report_source import ll144_spec
+from support.report_source import ll144_spec, report_args, write_model_card
 from support.reports import report_ending
 from support.servers import running_aggregator
 from support.specs import stats_of
@@ -28,7 +28,6 @@ from support.specs import stats_of
 from aggregator.query_client import QueryClient
 from aggregator.reports.build import FORMATS, build, render
 from aggregator.reports.document import REGIMES, content_hash
-from aggregator.reports.source import ReportArgs
 from aggregator.reports.verify import verify
 from aggregator.store import ModelVersionRecord
 from fedgov.metrics import compute_metrics
@@ -41,7 +40,6 @@ DAY = 86_400_000
 T0 = 1_735_689_600_000  # 2025-01-01T00:00Z
 #: silo (its own jurisdiction) -> (drift of windows 2 and 3, bias against women)
 SILOS = {"US-NY": (0.0, 0.25), "EU-DE": (0.6, 0.0), "EU-FR": (0.0, 0.0)}
-CARD = "owner: Credit Risk Team\npurpose: score credit\nintended_use: aid\ncontact: a@b.org\n"
 
 
 def _ingest(running: Any, spec: Any, version: str, silo: str, i: int, cols: Any) -> None:
@@ -92,18 +90,12 @@ def reporting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def written(reporting: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every regime in every format, rendered once: "regime.format" -> its file."""
     root = tmp_path_factory.mktemp("reports")
-    card = root / "card.yaml"
-    card.write_text(CARD)
+    card = write_model_card(root)
     out = {}
     with QueryClient(reporting) as client:
         for regime in REGIMES:
-            args = ReportArgs(
-                model="" if regime == "summary" else MODEL,
-                version="" if regime == "summary" else "1.0.0",
-                regime=regime,
-                model_card=card if regime == "colorado" else None,
-            )
-            doc = build(client, args)
+            card_of = {"model_card": card} if regime == "colorado" else {}
+            doc = build(client, report_args(regime, **card_of))
             for fmt in FORMATS:
                 path = root / f"{regime}.{fmt}"
                 path.write_bytes(render(doc, fmt))

@@ -27,6 +27,7 @@ import pandas as pd
 
 from aggregator import answers as a
 from aggregator.merge import matches_glob
+from aggregator.reports.source import ReportArgs
 from fedgov.anchors import ReceivedHead
 from fedgov.errors import QueryError
 from fedgov.metrics import compute_metrics
@@ -386,6 +387,35 @@ def fake_source(
 ) -> FakeSource:
     """A fresh source over (cached) windows; ``kw``: source_text, withheld."""
     return FakeSource(make_windows(windows, rows, promoted=promoted), **kw)
+
+
+MODEL_CARD = """\
+owner: Credit Risk Team
+purpose: score consumer credit applications
+intended_use: a first-line decision aid; a person reviews every decline
+contact: credit-risk@example.org
+deployment_context: retail branches in DE, FR and NY
+known_limitations:
+  - trained on applicants aged 18 to 90
+"""
+
+
+def write_model_card(folder: Path) -> Path:
+    """:data:`MODEL_CARD` as ``folder/card.yaml``."""
+    path = folder / "card.yaml"
+    path.write_text(MODEL_CARD)
+    return path
+
+
+def report_args(regime: str, **kw: Any) -> ReportArgs:
+    """The arguments of ``regime``'s report of :data:`MODEL` 1.0.0 (every model for the
+    summary); ``kw`` replace any."""
+    model = (
+        {"model": "", "version": ""}
+        if regime == "summary"
+        else {"model": MODEL, "version": "1.0.0"}
+    )
+    return ReportArgs(**(model | {"regime": regime} | kw))
 
 
 def replace(src: FakeSource, **kw: Any) -> FakeSource:

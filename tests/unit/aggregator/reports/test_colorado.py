@@ -7,26 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.report_source import EU_BUNDLE, MODEL, fake_source
+from support.report_source import EU_BUNDLE, MODEL, fake_source, report_args, write_model_card
 
 from aggregator.reports.document import canonical_json, has_valid_hash
 from aggregator.reports.regimes import colorado
 from aggregator.reports.source import ReportArgs
 from fedgov.errors import ConfigError
 
-CARD = """\
-owner: Credit Risk Team
-purpose: score consumer credit applications
-intended_use: a first-line decision aid; a person reviews every decline
-contact: credit-risk@example.org
-deployment_context: retail branches in DE, FR and NY
-known_limitations:
-  - trained on applicants aged 18 to 90
-"""
-
 
 def Args(**kw: Any) -> ReportArgs:  # noqa: N802 - reads like the class it makes
-    return ReportArgs(**({"model": MODEL, "version": "1.0.0", "regime": "colorado"} | kw))
+    return report_args("colorado", **kw)
 
 
 def regime_source() -> Any:
@@ -39,9 +29,7 @@ def _blocks(doc: dict[str, Any], sid: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def card(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.mktemp("card") / "card.yaml"
-    p.write_text(CARD)
-    return p
+    return write_model_card(tmp_path_factory.mktemp("card"))
 
 
 @pytest.fixture(scope="module")

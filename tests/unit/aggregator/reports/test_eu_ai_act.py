@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from support.report_source import DAY, EU_BUNDLE, MODEL, T0, fake_source
+from support.report_source import DAY, EU_BUNDLE, MODEL, T0, fake_source, report_args
 
 from aggregator import answers as a
 from aggregator.reports.document import canonical_json, has_valid_hash
@@ -27,7 +27,7 @@ def _plots(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def Args(**kw: Any) -> ReportArgs:  # noqa: N802 - reads like the class it makes
-    return ReportArgs(**({"model": MODEL, "version": "1.0.0", "regime": "eu-ai-act"} | kw))
+    return report_args("eu-ai-act", **kw)
 
 
 def regime_source() -> Any:

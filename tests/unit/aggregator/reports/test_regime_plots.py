@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.report_source import EU_BUNDLE, MODEL, FakeSource, fake_source
+from support.report_source import (
+    EU_BUNDLE,
+    FakeSource,
+    fake_source,
+    report_args,
+    write_model_card,
+)
 
 from aggregator.reports.build import build
 from aggregator.reports.document import REGIMES, canonical_json
@@ -17,7 +23,6 @@ from aggregator.reports.plots import render_svg
 from aggregator.reports.render import read_html_document, render_html
 from aggregator.reports.source import ReportArgs
 
-CARD = "owner: Credit Risk Team\npurpose: score credit\nintended_use: aid\ncontact: a@b.org\n"
 PLOT_KEYS = {
     "selection_rates": {"groups", "threshold", "label"},
     "fairness_over_time": {"series", "threshold", "label"},
@@ -27,23 +32,14 @@ PLOT_KEYS = {
 GROUP_KEYS = {"name", "rate", "impact_ratio", "small", "withheld"}
 
 
-def _args(regime: str, card: Path, **kw: Any) -> ReportArgs:
-    model = "" if regime == "summary" else MODEL
-    return ReportArgs(
-        model=model,
-        version="" if regime == "summary" else "1.0.0",
-        regime=regime,
-        model_card=card if regime == "colorado" else None,
-        policies=(str(EU_BUNDLE),),
-        **kw,
-    )
+def _args(regime: str, card: Path) -> ReportArgs:
+    card_of = {"model_card": card} if regime == "colorado" else {}
+    return report_args(regime, policies=(str(EU_BUNDLE),), **card_of)
 
 
 @pytest.fixture(scope="module")
 def card(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.mktemp("card") / "card.yaml"
-    p.write_text(CARD)
-    return p
+    return write_model_card(tmp_path_factory.mktemp("card"))
 
 
 @pytest.fixture(scope="module")
