@@ -246,84 +246,37 @@ class FakeSource:
                 latest[(w.silo, w.version)] = w
         return [_decision(w) for _, w in sorted(latest.items())]
 
+    # fmt: off
     def central(self, *, model_id: str = "") -> list[a.CentralRow]:
-        return [
-            a.CentralRow(
-                MODEL,
-                "1.0.0",
-                "EU-*",
-                ("de-1", "fr-1"),
-                12_000,
-                False,
-                ("drift: feature income has PSI 0.41 > 0.2",),
-                (),
-                ("retrain",),
-                T0 + 2 * DAY + 5,
-                "per-silo reports",
-            )
-        ]
+        return [a.CentralRow(
+            MODEL, "1.0.0", "EU-*", ("de-1", "fr-1"), 12_000, False,
+            ("drift: feature income has PSI 0.41 > 0.2",), (), ("retrain",), T0 + 2 * DAY + 5,
+            "per-silo reports",
+        )]
 
     def jobs(self, *, model_id: str = "") -> list[a.JobRow]:
         every = ("de-1", "fr-1", "ny-1")
         return [
-            a.JobRow(
-                "job-1",
-                MODEL,
-                "1.0.0",
-                "promoted",
-                "fairness: sex",
-                self.job_ms,
-                every,
-                every,
-                "",
-                "1.0.1",
-            ),
-            a.JobRow(
-                "job-0",
-                MODEL,
-                "1.0.0",
-                "failed",
-                "drift: feature income",
-                self.job_ms - 30,
-                ("ny-1",),
-                (),
-                "no holdout",
-                "",
-            ),
+            a.JobRow("job-1", MODEL, "1.0.0", "promoted", "fairness: sex", self.job_ms,
+                     every, every, "", "1.0.1"),
+            a.JobRow("job-0", MODEL, "1.0.0", "failed", "drift: feature income",
+                     self.job_ms - 30, ("ny-1",), (), "no holdout", ""),
         ]
 
     def models(self, *, model_id: str = "") -> list[a.ModelVersion]:
         lineage = {
-            "job_id": "job-1",
-            "parent_version": "1.0.0",
-            "flower_run_id": 4242,
-            "silos": ["de-1", "fr-1", "ny-1"],
-            "rounds": 3,
-            "reweigh_attribute": "sex",
+            "job_id": "job-1", "parent_version": "1.0.0", "flower_run_id": 4242,
+            "silos": ["de-1", "fr-1", "ny-1"], "rounds": 3, "reweigh_attribute": "sex",
             "trigger": "fairness: sex",
         }
         promoted = any(w.version == "1.0.1" for w in self.windows)
-        fix = a.ModelVersion(
-            MODEL,
-            "1.0.1",
-            "promoted",
-            self.job_ms + 900,
-            spec_of("1.0.1").digest,
-            ("production",),
-            lineage,
-            100,
-        )
-        first = a.ModelVersion(
-            MODEL,
-            "1.0.0",
-            "retired" if promoted else "promoted",
-            T0 - DAY,
-            spec_of("1.0.0").digest,
-            () if promoted else ("production",),
-            {},
-            100,
-        )
+        fix = a.ModelVersion(MODEL, "1.0.1", "promoted", self.job_ms + 900,
+                             spec_of("1.0.1").digest, ("production",), lineage, 100)
+        status, aliases = ("retired", ()) if promoted else ("promoted", ("production",))
+        first = a.ModelVersion(MODEL, "1.0.0", status, T0 - DAY, spec_of("1.0.0").digest,
+                               aliases, {}, 100)
         return [fix, first] if promoted else [first]
+    # fmt: on
 
     def silos(
         self, *, stale_after_ms: int = 0, jurisdiction_glob: str = "", silo_id: str = ""
