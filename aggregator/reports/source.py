@@ -10,7 +10,9 @@ The helpers here are the evidence every regime states the same way:
 on), :func:`as_of_ms` (the newest evidence time, capped by ``until``; never
 the clock) and :func:`evidence` (report ids, the silos' anchored audit
 heads, policy bundle digests, the spec digest and the privacy path of every
-figure).
+figure; the reports behind time series by count and digest,
+:func:`series_evidence`); :func:`withheld_groups` reads the cells release
+control withheld; :func:`assemble` makes a model's document of all of it.
 """
 
 from __future__ import annotations
