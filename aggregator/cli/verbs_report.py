@@ -95,6 +95,15 @@ def register(verbs: Verbs) -> None:
         "model card YAML (owner, purpose, intended use, contact); the colorado regime needs it",
     )
     p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a policy bundle folder whose thresholds the eu-ai-act and colorado reports show "
+        "for the silos running it (matched by digest; repeatable; the shipped default is "
+        "always known)",
+    )
+    p.add_argument(
         "--sex-attribute",
         default="sex",
         type=t.name,
@@ -173,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         model_card=Path(args.model_card) if args.model_card else None,
         sex_attribute=args.sex_attribute,
         race_attribute=args.race_attribute,
+        policies=tuple(str(Path(d).resolve()) for d in args.policy),
     )
     with open_client(args) as client:
         doc = build(client, report_args)

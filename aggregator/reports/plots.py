@@ -13,8 +13,10 @@ Data shapes (``None`` always means "no figure", never zero):
 
 ``selection_rates``
     ``{"groups": [{"name": str, "rate": float|None, "impact_ratio": float|None,
-    "small": bool, "withheld": bool|int}], "threshold": 0.8}``. Two panels: selection
-    rate and impact ratio per group with the threshold line drawn and labelled.
+    "small": bool, "withheld": bool|int}], "threshold": 0.8, "label": str}``. Two
+    panels: the rate (``label``, optional, names it: "Selection rate" by default, or
+    e.g. "Scoring rate") and the impact ratio per group, the threshold line drawn and
+    labelled on the ratio panel.
     ``withheld`` is false, or true / the number of rows privacy release control
     withheld (the bar is hatched and says "withheld (N rows)"); ``small`` marks a
     category under 2% of the data ("< 2%" after its name).
@@ -185,7 +187,8 @@ def selection_rates(data: Data, *, id_prefix: str = "") -> str:
             _no_data(fig, "Selection rate and impact ratio")
             return
         names = [str(g.get("name", "")) + ("  (< 2%)" if g.get("small") else "") for g in groups]
-        panels = (("rate", "Selection rate", None), ("impact_ratio", "Impact ratio", threshold))
+        label = str(data.get("label") or "Selection rate")
+        panels = (("rate", label, None), ("impact_ratio", "Impact ratio", threshold))
         for ax, (key, title, line) in zip(fig.subplots(1, 2, sharey=True), panels, strict=True):
             values = [_num(g.get(key)) for g in groups]
             _bars(ax, names, values, groups, threshold=line, title=title)

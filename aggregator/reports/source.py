@@ -10,12 +10,15 @@ The helpers here are the evidence every regime states the same way:
 on), :func:`as_of_ms` (the newest evidence time, capped by ``until``; never
 the clock) and :func:`evidence` (report ids, the silos' anchored audit
 heads, policy bundle digests, the spec digest and the privacy path of every
-figure).
+figure; the reports behind time series by count and digest,
+:func:`series_evidence`); :func:`withheld_groups` reads the cells release
+control withheld; :func:`assemble` makes a model's document of all of it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, Unpack
 
 from aggregator import answers as a
+from aggregator.reports import document as d
 from fedgov.anchors import ReceivedHead
 from fedgov.errors import ConfigError, QueryError
 
@@ -32,12 +36,15 @@ __all__ = [
     "Scope",
     "anchors",
     "as_of_ms",
+    "assemble",
     "evidence",
     "iso_time",
     "scope_block",
     "scope_facts",
     "scope_of",
+    "series_evidence",
     "upto",
+    "withheld_groups",
 ]
 
 
@@ -101,10 +108,12 @@ class ReportArgs:
     model_card: Path | None = None
     sex_attribute: str = "sex"  # nyc-ll144: the spec's attribute for sex
     race_attribute: str = "race_ethnicity"  # nyc-ll144: ... for race/ethnicity
+    policies: tuple[str, ...] = ()  # policy bundle folders whose thresholds a report shows
 
     def to_arguments(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["model_card"] = None if self.model_card is None else str(self.model_card)
+        out["policies"] = [str(p) for p in self.policies]
         return out
 
     @classmethod
@@ -123,7 +132,15 @@ class ReportArgs:
                 raise ConfigError(f"report arguments: {name} must be an integer")
         card = values.get("model_card")
         values["model_card"] = None if card in (None, "") else Path(str(card))
+        policies = values.get("policies", ())
+        if not isinstance(policies, (list, tuple)) or not all(isinstance(p, str) for p in policies):
+            raise ConfigError("report arguments: policies must be a list of folder names")
+        values["policies"] = tuple(policies)
         return cls(**values)
+
+    def in_window(self, t_ms: int) -> bool:
+        """``t_ms`` lies in [since, until] (0: unbounded)."""
+        return self.since_ms <= t_ms and (not self.until_ms or t_ms <= self.until_ms)
 
 
 def upto(times: Iterable[int], until_ms: int) -> int:
@@ -212,20 +229,78 @@ def anchors(
     }
 
 
-def evidence(source: ReportSource, scope: Scope, figures: Iterable[str]) -> dict[str, Any]:
-    """What the figures rest on: report ids, each silo's audit heads sent with those
-    reports, policy bundle digests per silo, the spec digest and each figure's
-    privacy path (the fairness answer's ``source``)."""
+def evidence(
+    source: ReportSource,
+    scope: Scope,
+    figures: Mapping[str, str] | Iterable[str],
+    *,
+    series_ids: Iterable[str] = (),
+) -> dict[str, Any]:
+    """What the figures rest on: the report ids of the point-in-time merged figures,
+    each silo's audit heads sent with those reports, policy bundle digests per silo, the
+    spec digest and each figure's privacy path (``figures``: names, whose path is the
+    merged answer's ``source``, or name -> path). ``series_ids``: the reports the time
+    series rest on, given by their number and a digest (:func:`series_evidence`)."""
     ans = scope.fairness
     sent = set(scope.report_ids) | {p.report_id for p in scope.windows}
-    return {
+    paths = dict(figures) if isinstance(figures, Mapping) else {f: ans.source for f in figures}
+    out = {
         "report_ids": list(scope.report_ids),
         **anchors(source, ans.silos, sent),
         "spec_digest": scope.spec_digest,
         "secure_period": ans.period,
         "secure_rounds": list(ans.round_ids),
-        "privacy": [{"figure": f, "source": ans.source} for f in sorted(set(figures))],
+        "privacy": [{"figure": f, "source": paths[f]} for f in sorted(paths)],
     }
+    series = sorted(set(series_ids))
+    if series:
+        out["series_reports"] = series_evidence(series)
+    return out
+
+
+def series_evidence(report_ids: Iterable[str]) -> dict[str, Any]:
+    """The reports behind a report's time series, bounded: their number and the SHA-256
+    of their sorted ids joined by newlines (``verify`` re-derives both from the store)."""
+    ids = sorted(set(report_ids))
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    return {"count": len(ids), "sha256": f"sha256:{digest}"}
+
+
+def withheld_groups(ans: a.Fairness) -> dict[tuple[str, str], int]:
+    """(attribute, group) -> rows, for the outcome groups release control withheld."""
+    return {
+        (str(w["name"]), str(w["group"])): int(w["rows"])
+        for w in ans.withheld
+        if w.get("table") == "outcome" and w.get("group")
+    }
+
+
+def assemble(
+    regime: str,
+    title: str,
+    source: ReportSource,
+    args: ReportArgs,
+    scope: Scope,
+    sections: Iterable[dict[str, Any]],
+    figures: Mapping[str, str] | Iterable[str],
+    *,
+    times: Iterable[int] = (),
+    series_ids: Iterable[str] = (),
+    **more_evidence: Any,
+) -> dict[str, Any]:
+    """The document of a model's report: its arguments, as-of time (the merged windows
+    and ``times``), model, scope and evidence, with ``sections``."""
+    ans = scope.fairness
+    return d.document(
+        regime=regime,
+        title=title,
+        arguments=args.to_arguments(),
+        as_of_ms=as_of_ms(scope, args, times),
+        model={"id": ans.model, "version": ans.version, "spec_digest": scope.spec_digest},
+        scope=scope_block(scope),
+        sections=sections,
+        evidence=evidence(source, scope, figures, series_ids=series_ids) | more_evidence,
+    )
 
 
 def iso_time(ms: int) -> str:

@@ -10,20 +10,13 @@ import datetime as dt
 import io
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from support.browser import (
-    ChromiumBinary,
-    HeadlessChromium,
-    chromium_binary,
-    headless_chromium,
-    non_blank,
-)
-from support.pdf import PopplerTools, pdf_pages, pdf_text, poppler_tools
+from support.browser import HeadlessChromium, non_blank
+from support.pdf import PopplerTools, pdf_pages, pdf_text
 
 from aggregator.reports import document as d
 from aggregator.reports.render import (
@@ -204,23 +197,6 @@ def html(doc: dict[str, Any]) -> bytes:
 @pytest.fixture(scope="module")
 def pdf(doc: dict[str, Any]) -> bytes:
     return render_pdf(doc)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> ChromiumBinary:
-    """Session scope: read before the root conftest clears FEDGOV_* for each test."""
-    return chromium_binary()
-
-
-@pytest.fixture(scope="session")
-def poppler() -> PopplerTools:
-    return poppler_tools()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: ChromiumBinary) -> Iterator[HeadlessChromium]:
-    with headless_chromium(chromium.require()) as running:
-        yield running
 
 
 # -- HTML as bytes ------------------------------------------------------------------------

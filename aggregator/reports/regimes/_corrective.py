@@ -13,7 +13,7 @@ from typing import Any
 
 from aggregator import answers as a
 from aggregator.reports import document as d
-from aggregator.reports.regimes._shared_eu import Args, Source, Trail, in_window
+from aggregator.reports.source import ReportArgs, ReportSource
 
 __all__ = ["Actions", "corrective_blocks", "load_actions", "timeline_events"]
 
@@ -37,20 +37,24 @@ class Actions:
         self.jobs = sorted(jobs, key=lambda j: (j.created_ms, j.job_id))
         self.versions = sorted(versions, key=lambda v: (v.created_ms, v.version))
 
+    @property
+    def times(self) -> list[int]:
+        """When each action happened (evidence times for the report's as-of)."""
+        return [j.created_ms for j in self.jobs] + [v.created_ms for v in self.versions]
 
-def load_actions(source: Source, args: Args, trail: Trail) -> Actions:
+
+def load_actions(source: ReportSource, args: ReportArgs) -> Actions:
+    """The model's jobs and versions created in the report's window."""
     jobs = [
         j
         for j in source.jobs(model_id=args.model)
-        if j.model == args.model and in_window(args, j.created_ms)
+        if j.model == args.model and args.in_window(j.created_ms)
     ]
     versions = [
         v
         for v in source.models(model_id=args.model)
-        if v.model == args.model and in_window(args, v.created_ms)
+        if v.model == args.model and args.in_window(v.created_ms)
     ]
-    trail.times.update(j.created_ms for j in jobs)
-    trail.times.update(v.created_ms for v in versions)
     return Actions(jobs, versions)
 
 

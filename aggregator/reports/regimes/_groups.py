@@ -12,6 +12,7 @@ from typing import Any
 
 from aggregator import answers as a
 from aggregator.reports import document as d
+from aggregator.reports.source import withheld_groups
 
 __all__ = [
     "ACCURACY_COLUMNS",
@@ -24,7 +25,6 @@ __all__ = [
     "risk_rows",
     "risk_table",
     "tables_rows",
-    "withheld_groups",
 ]
 
 UNKNOWN = ("__other__", "__missing__")
@@ -65,15 +65,6 @@ RISK_COLUMNS = [
 def attributes(ans: a.Fairness, *, intersections: bool = True) -> list[str]:
     names = sorted((ans.metrics.get("fairness") or {}).keys())
     return names if intersections else [n for n in names if "*" not in n]
-
-
-def withheld_groups(ans: a.Fairness) -> dict[tuple[str, str], int]:
-    """(attribute, group) -> rows, for the groups release control withheld."""
-    return {
-        (w.name, w.group or ""): int(w.rows)
-        for w in getattr(ans, "withheld", ())
-        if getattr(w, "table", "outcome") == "outcome"
-    }
 
 
 def _groups(ans: a.Fairness, attribute: str) -> list[tuple[str, dict[str, Any]]]:

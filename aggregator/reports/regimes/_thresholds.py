@@ -8,8 +8,9 @@ way the packs' ``thresholds.rego`` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from aggregator import answers as a
@@ -39,15 +40,17 @@ SIGNALS = {
 }
 
 
-def known_bundles(args: object) -> dict[str, Bundle]:
-    """Bundles this report can read, by digest: the shipped default and any ``policies``
-    folders the arguments name (a silo's digest names its bundle, not its content)."""
+def known_bundles(policies: Iterable[str | Path]) -> dict[str, Bundle]:
+    """Bundles this report can read, by digest: the shipped default and the ``--policy``
+    folders (``--policy DIR``; a silo's digest names its bundle, not its content)."""
     out = {}
-    for path in (default_bundle_path(), *getattr(args, "policies", ())):
-        try:
-            bundle = load_bundle(path)
-        except PolicyError:
-            continue
+    try:
+        shipped = load_bundle(default_bundle_path())
+        out[shipped.digest] = shipped
+    except PolicyError:  # an installation without the shipped bundle: only --policy ones
+        pass
+    for path in policies:  # a folder the user named must load (its error names it)
+        bundle = load_bundle(path)
         out[bundle.digest] = bundle
     return out
 

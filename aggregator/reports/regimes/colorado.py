@@ -22,14 +22,11 @@ from aggregator.reports.model_card import ModelCard, load_model_card
 from aggregator.reports.regimes import _groups as g
 from aggregator.reports.regimes._corrective import corrective_blocks, load_actions
 from aggregator.reports.regimes._shared_eu import (
-    Args,
-    Source,
-    Trail,
     in_scope_silos,
     merged_by_jurisdiction,
     monitoring_blocks,
-    report,
 )
+from aggregator.reports.source import ReportArgs, ReportSource, assemble, scope_of
 from fedgov.errors import ConfigError
 
 __all__ = ["build", "input_rows", "selection_plot"]
@@ -42,7 +39,7 @@ NO_CARD = (
 )
 
 
-def _card(args: Args) -> ModelCard:
+def _card(args: ReportArgs) -> ModelCard:
     if args.model_card is None:
         raise ConfigError(NO_CARD)
     return load_model_card(args.model_card)
@@ -81,24 +78,38 @@ def _outputs(ans: a.Fairness) -> list[str]:
 
 
 def selection_plot(attr: str, rows: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    """The selection rate and impact ratio of each group of ``attr`` with the 0.8 line."""
+    """The selection rate and impact ratio of each group of ``attr`` with the 0.8 line
+    (the plot's groups: ``name, rate, impact_ratio, small, withheld``)."""
+    mine = [r for r in rows if r["attribute"] == attr]
+    total = sum(_rows_of(r["count"]) for r in mine)
     groups = [
         {
-            "group": r["group"],
-            "selection_rate": r["selection_rate"],
-            "impact_ratio": r["impact_ratio"],
-            "count": r["count"],
+            "name": r["group"],
+            "rate": _figure(r["selection_rate"]),
+            "impact_ratio": _figure(r["impact_ratio"]),
+            "small": bool(total) and _rows_of(r["count"]) / total < 0.02,
+            "withheld": r["count"]["withheld"] if isinstance(r["count"], dict) else False,
         }
-        for r in rows
-        if r["attribute"] == attr
+        for r in mine
     ]
-    low = [grp["group"] for grp in groups if _below(grp["impact_ratio"])]
+    low = [grp["name"] for grp in groups if _below(grp["impact_ratio"])]
     return d.plot(
         "selection_rates",
-        {"attribute": attr, "groups": groups, "threshold": 0.8, "source": source},
+        {"groups": groups, "threshold": 0.8, "label": f"Selection rate ({attr})"},
         f"Selection rate and impact ratio per group of {attr}; "
         f"impact ratio below 0.8: {', '.join(low) or 'none'}; privacy path: {source}.",
     )
+
+
+def _rows_of(count: Any) -> int:
+    """The individuals of a count cell (a withheld cell says how many it covers)."""
+    if isinstance(count, dict):
+        return int(count.get("withheld", 0))
+    return int(count or 0)
+
+
+def _figure(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _below(value: Any) -> bool:
@@ -119,20 +130,18 @@ def _mitigations(versions: list[a.ModelVersion]) -> d.Doc:
     )
 
 
-def build(source: Source, args: Args) -> dict[str, Any]:
-    """The Colorado SB 24-205 impact assessment (a :func:`document`)."""
+def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
+    """The Colorado SB 24-205 impact assessment (a document)."""
     card = _card(args)
-    trail = Trail()
+    scope = scope_of(source, args)
+    overall = scope.fairness
     silos = in_scope_silos(source, args)
-    monitoring = monitoring_blocks(source, args, silos, trail)
-    overall, merged = merged_by_jurisdiction(source, args, silos, trail)
-    actions = load_actions(source, args, trail)
-    versions = sorted(source.models(model_id=args.model), key=lambda v: v.version)
+    monitoring = monitoring_blocks(source, args, silos)
+    merged, figures = merged_by_jurisdiction(source, args, scope)
+    actions = load_actions(source, args)
     impact = g.tables_rows(merged, g.impact_rows)
-    plots = []
-    if overall is not None:
-        first = [r for r in impact if r["scope"] == merged[0][0]]
-        plots = [selection_plot(at, first, overall.source) for at in g.attributes(overall)]
+    first = [r for r in impact if r["scope"] == merged[0][0]]
+    plots = [selection_plot(at, first, overall.source) for at in g.attributes(overall)]
     purpose = [
         ("Owner", card.owner),
         ("Contact", card.contact),
@@ -154,10 +163,10 @@ def build(source: Source, args: Args) -> dict[str, Any]:
                         ("category", "Category", "text"),
                         ("monitoring", "Monitored as", "text"),
                     ],
-                    input_rows(overall) if overall else [],
+                    input_rows(overall),
                     notes=["The inputs the merged metrics cover (the monitoring spec's)."],
                 ),
-                d.text(*_outputs(overall)) if overall else d.text("No merged figures."),
+                d.text(*_outputs(overall)),
             ],
         ),
         d.section(
@@ -185,8 +194,16 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         d.section("monitoring", "Post-deployment monitoring", monitoring),
     ]
     card_json = json.dumps(card.model_dump(), sort_keys=True, separators=(",", ":"))
-    title = f"Impact assessment (Colorado SB 24-205): {args.model}"
+    title = f"Impact assessment (Colorado SB 24-205): {args.model} {overall.version}"
     card_digest = "sha256:" + hashlib.sha256(card_json.encode()).hexdigest()
-    return report(
-        REGIME, title, args, trail, silos, versions, sections, model_card_sha256=card_digest
+    return assemble(
+        REGIME,
+        title,
+        source,
+        args,
+        scope,
+        sections,
+        figures,
+        times=actions.times,
+        model_card_sha256=card_digest,
     )

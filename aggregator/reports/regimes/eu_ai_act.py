@@ -8,13 +8,15 @@ the reporting cadence; findings per period (policy decisions); drift over time
 jurisdiction; accuracy and discriminatory impact per group (merged figures,
 each with its privacy path); corrective actions with their lineage.
 
-Periods are UTC days when the evidence spans two days or more, else hours,
-else minutes (:func:`~._shared_eu.period_unit`); a heat-map cell is the
-highest PSI of that silo's windows in the period.
+Time series are bounded (:mod:`aggregator.reports.series`): at most a dozen
+periods, each point the worst window of its period (a heat-map cell the highest
+PSI of that silo's windows, a fairness point the lowest ratio of that
+jurisdiction's windows); their reports are named by count and digest.
 """
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from aggregator import answers as a
@@ -22,24 +24,24 @@ from aggregator.reports import document as d
 from aggregator.reports.regimes import _groups as g
 from aggregator.reports.regimes._corrective import corrective_blocks, load_actions
 from aggregator.reports.regimes._shared_eu import (
-    Args,
-    Source,
-    Trail,
-    history,
     in_scope_silos,
-    in_window,
     merged_by_jurisdiction,
     monitoring_blocks,
-    period_of,
-    period_unit,
-    report,
-    wanted_version,
 )
+from aggregator.reports.series import (
+    history_in,
+    period_label,
+    period_unit,
+    series_points,
+    worst_per_period,
+)
+from aggregator.reports.source import ReportArgs, ReportSource, assemble, scope_of
 
 __all__ = ["PSI_ALERT", "build", "drift_heatmap", "fairness_series"]
 
 REGIME = "eu-ai-act"
 PSI_ALERT = 0.2  # the PSI shown as drifted (the shipped bundles' psi_max)
+THRESHOLD = 0.8  # the four-fifths line on the fairness plots
 PER_SILO = "per-silo reports (each point is one silo's window as that silo released it)"
 
 
@@ -48,18 +50,13 @@ def drift_heatmap(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Heat-map data (period x silo x feature, the highest PSI of the period) and the
     table rows of cells above :data:`PSI_ALERT`. ``points``: feature -> its PSI history."""
-    worst: dict[tuple[str, str, str], a.HistoryPoint] = {}
-    for feature, pts in points.items():
-        for p in pts:
-            if p.value is None:
-                continue
-            key = (period_of(p.window_end_ms, unit), p.silo, feature)
-            if key not in worst or p.value > (worst[key].value or 0.0):
-                worst[key] = p
-    periods = sorted({k[0] for k in worst})
-    silos = sorted({k[1] for k in worst})
+    worst = worst_per_period(
+        (((p.silo, f), p) for f, pts in points.items() for p in pts), unit, operator.gt
+    )
+    periods = sorted({per for per, _ in worst})
+    silos = sorted({s for _, (s, _) in worst})
     features = sorted(points)
-    psi = [[[_value(worst.get((per, s, f))) for f in features] for s in silos] for per in periods]
+    psi = [[[_value(worst.get((per, (s, f)))) for f in features] for s in silos] for per in periods]
     above = [
         {
             "period": per,
@@ -70,10 +67,16 @@ def drift_heatmap(
             "window_end_ms": p.window_end_ms,
             "report_id": p.report_id,
         }
-        for (per, s, f), p in sorted(worst.items())
+        for (per, (s, f)), p in sorted(worst.items())
         if p.value is not None and p.value > PSI_ALERT
     ]
-    data = {"unit": unit, "periods": periods, "silos": silos, "features": features, "psi": psi}
+    data = {
+        "periods": periods,
+        "silos": silos,
+        "features": features,
+        "psi": psi,
+        "threshold": PSI_ALERT,
+    }
     return data, above
 
 
@@ -81,14 +84,11 @@ def _value(p: a.HistoryPoint | None) -> float | None:
     return None if p is None else p.value
 
 
-def fairness_series(points: list[a.HistoryPoint]) -> list[dict[str, Any]]:
-    """One series per jurisdiction: ``[t_ms, value]`` of each window, oldest first
-    (windows where the ratio was not computable are left out)."""
-    by: dict[str, list[list[Any]]] = {}
-    for p in points:
-        if p.value is not None:
-            by.setdefault(p.jurisdiction, []).append([p.window_end_ms, p.value])
-    return [{"jurisdiction": j, "points": sorted(pts)} for j, pts in sorted(by.items())]
+def fairness_series(points: list[a.HistoryPoint], unit: str) -> list[dict[str, Any]]:
+    """One series per jurisdiction: ``[period start, the lowest value of its windows]``,
+    oldest first (windows where the ratio was not computable are left out)."""
+    worst = worst_per_period(((p.jurisdiction, p) for p in points), unit, operator.lt)
+    return series_points(worst, unit)
 
 
 def _findings(
@@ -96,7 +96,7 @@ def _findings(
 ) -> list[dict[str, Any]]:
     by: dict[tuple[str, str, str], list[a.DecisionRow]] = {}
     for r in rows:
-        by.setdefault((period_of(r.window_end_ms, unit), r.silo, r.jurisdiction), []).append(r)
+        by.setdefault((period_label(r.window_end_ms, unit), r.silo, r.jurisdiction), []).append(r)
     table = [
         {
             "period": per,
@@ -111,7 +111,7 @@ def _findings(
     ]
     table += [
         {
-            "period": period_of(c.evaluated_ms, unit),
+            "period": period_label(c.evaluated_ms, unit),
             "where": f"central, group {c.group} ({len(c.silos)} silos, {c.source or 'merged'})",
             "windows": 1,
             "denied": 0 if c.allow else 1,
@@ -135,55 +135,61 @@ FINDING_COLUMNS = [
 ]
 
 
-def build(source: Source, args: Args) -> dict[str, Any]:
-    """The EU AI Act post-market monitoring report (a :func:`document`)."""
-    trail = Trail()
+def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
+    """The EU AI Act post-market monitoring report (a document)."""
+    scope = scope_of(source, args)
+    overall = scope.fairness
     silos = in_scope_silos(source, args)
-    monitoring = monitoring_blocks(source, args, silos, trail)
-    overall, merged = merged_by_jurisdiction(source, args, silos, trail)
-    drifts = ((overall.metrics.get("drift") or {}).get("features") or {}) if overall else {}
+    monitoring = monitoring_blocks(source, args, silos)
+    merged, figures = merged_by_jurisdiction(source, args, scope)
+    drifts = (overall.metrics.get("drift") or {}).get("features") or {}
     features = sorted(f for f, m in drifts.items() if "psi" in m)
-    attrs = g.attributes(overall, intersections=False) if overall else []
-    drift = {f: history(source, args, "psi", trail, feature=f) for f in features}
+    attrs = g.attributes(overall, intersections=False)
+    drift = {f: history_in(source, args, "psi", feature=f) for f in features}
     ratios = {
-        at: history(source, args, "demographic_parity_ratio", trail, attribute=at) for at in attrs
+        at: history_in(source, args, "demographic_parity_ratio", attribute=at) for at in attrs
     }
     decisions = [
         r
-        for r in source.decisions(jurisdiction_glob=args.jurisdictions or "")
+        for r in source.decisions(jurisdiction_glob=args.jurisdictions)
         if r.model == args.model
-        and wanted_version(args, r.version)
-        and in_window(args, r.window_end_ms)
+        and r.version == overall.version
+        and args.in_window(r.window_end_ms)
     ]
     central = [
         c
         for c in source.central(model_id=args.model)
-        if wanted_version(args, c.version) and in_window(args, c.evaluated_ms)
+        if c.version == overall.version and args.in_window(c.evaluated_ms)
     ]
-    trail.times.update(r.window_end_ms for r in decisions)
-    trail.report_ids.update(r.report_id for r in decisions)
-    trail.times.update(c.evaluated_ms for c in central)
-    actions = load_actions(source, args, trail)
-    unit = period_unit(trail.times)
+    actions = load_actions(source, args)
+    series = [p for pts in (*drift.values(), *ratios.values()) for p in pts]
+    times = [p.window_end_ms for p in series] + [r.window_end_ms for r in decisions]
+    times += [c.evaluated_ms for c in central] + actions.times
+    unit = period_unit([*times, *scope.window_ends])
 
     heat, above = drift_heatmap(drift, unit)
     for f in features:
-        trail.paths[f"drift over time: {f}"] = PER_SILO
+        figures[f"drift over time: {f}"] = PER_SILO
     fairness_blocks: list[dict[str, Any]] = []
     for at in attrs:
-        trail.paths[f"fairness over time: {at}"] = PER_SILO
-        series = fairness_series(ratios[at])
+        figures[f"fairness over time: {at}"] = PER_SILO
+        lines = fairness_series(ratios[at], unit)
         fairness_blocks.append(
             d.plot(
                 "fairness_over_time",
-                {"attribute": at, "series": series, "threshold": 0.8, "source": PER_SILO},
-                f"Demographic parity ratio of {at} per jurisdiction over time "
-                f"({sum(len(s['points']) for s in series)} windows; four-fifths line at 0.8); "
-                f"privacy path: {PER_SILO}.",
+                {
+                    "series": lines,
+                    "threshold": THRESHOLD,
+                    "label": f"demographic parity ratio of {at}",
+                },
+                f"Demographic parity ratio of {at} per jurisdiction, one point per {unit}: the "
+                f"lowest of its {len(ratios[at])} window(s) in that {unit}; four-fifths line at "
+                f"{THRESHOLD}. "
+                + "; ".join(f"{s['jurisdiction']} last {s['points'][-1][1]:.3f}" for s in lines)
+                + f". Privacy path: {PER_SILO}.",
             )
         )
     fairness_blocks.append(g.risk_table(merged))
-    versions = sorted(source.models(model_id=args.model), key=lambda v: v.version)
     sections = [
         d.section(
             "scope",
@@ -197,11 +203,11 @@ def build(source: Source, args: Args) -> dict[str, Any]:
                 ),
                 d.facts(
                     [
-                        ("Model", args.model),
-                        ("Version", args.version or "every version in the period"),
+                        ("Model", f"{args.model} version {overall.version}"),
                         ("Silos", len(silos)),
                         ("Jurisdictions", ", ".join(sorted({s.jurisdiction for s in silos}))),
                         ("Period unit", unit),
+                        ("Windows in the time series", len({p.report_id for p in series})),
                     ]
                 ),
             ],
@@ -210,7 +216,17 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         d.section(
             "findings",
             "Findings per period",
-            [d.table(FINDING_COLUMNS, _findings(decisions, central, unit))],
+            [
+                d.table(
+                    FINDING_COLUMNS,
+                    _findings(decisions, central, unit),
+                    notes=[
+                        "The query API keeps each silo's latest decision per model version and "
+                        "the newest central decision per group; earlier windows show in the "
+                        "drift and fairness series below."
+                    ],
+                )
+            ],
         ),
         d.section(
             "drift",
@@ -218,8 +234,9 @@ def build(source: Source, args: Args) -> dict[str, Any]:
             [
                 d.plot(
                     "drift_heatmap",
-                    heat | {"threshold": PSI_ALERT, "source": PER_SILO},
-                    f"PSI per silo and feature in {len(heat['periods'])} period(s); "
+                    heat,
+                    f"PSI per silo and feature in {len(heat['periods'])} period(s) of a {unit}; "
+                    f"each cell the highest PSI of the silo's windows in the {unit}; "
                     f"{len(above)} cell(s) above {PSI_ALERT}: "
                     + (
                         ", ".join(f"{r['silo']} {r['feature']} ({r['period']})" for r in above)
@@ -238,7 +255,7 @@ def build(source: Source, args: Args) -> dict[str, Any]:
                         ("report_id", "Report", "text"),
                     ],
                     above,
-                    notes=[f"Cells with PSI above {PSI_ALERT}; the highest window of the period."],
+                    notes=[f"Cells with PSI above {PSI_ALERT}: the highest window of the {unit}."],
                 ),
             ],
         ),
@@ -253,5 +270,15 @@ def build(source: Source, args: Args) -> dict[str, Any]:
         ),
         d.section("corrective", "Corrective actions", corrective_blocks(actions)),
     ]
-    title = f"Post-market monitoring (EU AI Act Art. 72): {args.model}"
-    return report(REGIME, title, args, trail, silos, versions, sections)
+    title = f"Post-market monitoring (EU AI Act Art. 72): {args.model} {overall.version}"
+    return assemble(
+        REGIME,
+        title,
+        source,
+        args,
+        scope,
+        sections,
+        figures,
+        times=times,
+        series_ids=[p.report_id for p in series],
+    )

@@ -1,276 +1,60 @@
 """``nyc-ll144``: the summary of a bias audit under NYC Local Law 144 (6 RCNY 5-300ff.).
 
-For sex, race/ethnicity and every sex x race/ethnicity intersection: number
-of individuals, number selected, selection rate and impact ratio (the
-category's rate over the highest category's rate); with a score in the spec
-also the scoring-rate variant (the share of a category above the full
-sample's median score, read from the merged score histograms, its bin bound
-stated). Individuals of unknown category (``__missing__`` and ``__other__``)
-are counted, not tabulated. A category under 2% of the individuals is shown
-with its counts and rates and marked ``< 2%``; it does not set the highest
-rate (5-301(d)). A figure withheld by release control is a ``withheld``
-cell with the rows it covers, never 0 or blank.
+For sex, race/ethnicity and every sex x race/ethnicity intersection, the tables of
+:mod:`._ll144_tables` (individuals, selected, selection rate, impact ratio; the
+scoring-rate variant; unknown category counted; categories under 2% marked;
+withheld figures shown as withheld). Then "Corrective actions since the audit": the
+retraining jobs of the audited version (state, reason, candidate) and, when a later
+version was promoted, that version's selection rates and impact ratios for the same
+attributes, so a reader sees whether the fix worked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from aggregator import answers as a
 from aggregator.reports import document as d
-from aggregator.reports.source import (
-    ReportArgs,
-    ReportSource,
-    Scope,
-    as_of_ms,
-    evidence,
-    scope_block,
-    scope_facts,
-    scope_of,
-)
-from fedgov.stats import MISSING_GROUP, OTHER_GROUP
+from aggregator.reports.regimes._ll144_tables import ATTR_SEP, attribute_blocks, intersection
+from aggregator.reports.source import ReportArgs, ReportSource, Scope, assemble, scope_facts
+from aggregator.reports.source import scope_of as _scope_of
+from fedgov.errors import QueryError
 
-__all__ = ["SMALL_SHARE", "THRESHOLD", "build"]
+__all__ = ["build", "promoted_after"]
 
-SMALL_SHARE = 0.02  # 6 RCNY 5-301(d): categories under 2% of the data may be left out of ratios
-THRESHOLD = 0.8  # the four-fifths rule, drawn as the line on the plots
-_UNKNOWN = frozenset((OTHER_GROUP, MISSING_GROUP))
-_GROUP_SEP, _ATTR_SEP = "|", "*"
-
-_SELECTION_COLUMNS = (
-    ("category", "Category", "text"),
-    ("individuals", "Number of individuals", "int"),
-    ("selected", "Number selected", "int"),
-    ("selection_rate", "Selection rate", "rate"),
-    ("impact_ratio", "Impact ratio", "ratio"),
-)
-_SCORING_COLUMNS = (
-    ("category", "Category", "text"),
-    ("individuals", "Number of individuals", "int"),
-    ("scoring_rate", "Scoring rate", "rate"),
-    ("scoring_rate_upper", "Scoring rate, upper bound", "rate"),
-    ("impact_ratio", "Impact ratio", "ratio"),
+_JOB_COLUMNS = (
+    ("job", "Job", "text"),
+    ("state", "State", "text"),
+    ("reason", "Reason", "text"),
+    ("created", "Opened", "time"),
+    ("candidate", "Candidate version", "text"),
 )
 
 
-@dataclass(frozen=True)
-class _Category:
-    group: str  # as the metrics name it ("F", "F|Asian")
-    individuals: int
-    rate: float | None  # None: no individuals
-    upper: float | None  # the scoring rate's upper bound (None for selection)
-    withheld: int | None  # rows a withheld figure covers; None: released
-
-    @property
-    def name(self) -> str:
-        return " / ".join(self.group.split(_GROUP_SEP))
-
-
-def _unknown(group: str) -> bool:
-    return any(part in _UNKNOWN for part in group.split(_GROUP_SEP))
-
-
-def _withheld(scope: Scope) -> dict[tuple[str, str], int]:
-    """(attribute, group) -> rows of each outcome group release control withheld."""
-    return {
-        (w["name"], w["group"]): int(w["rows"])
-        for w in scope.fairness.withheld
-        if w.get("table") == "outcome" and w.get("group")
-    }
-
-
-def _categories(
-    attr: str, block: Mapping[str, Any], withheld: Mapping[tuple[str, str], int], rate: str
-) -> tuple[list[_Category], int, int]:
-    """The known categories (sorted), the individuals of unknown category, all individuals."""
-    known: list[_Category] = []
-    unknown = total = 0
-    groups: Mapping[str, Any] = block.get("groups", {})
-    names = sorted(set(groups) | {g for a, g in withheld if a == attr})
-    for g in names:
-        m = groups.get(g, {})
-        held = withheld.get((attr, g))
-        n = int(held if held is not None else m.get("count", 0) or 0)
-        total += n
-        if _unknown(g):
-            unknown += n
-            continue
-        released = held is None
-        upper = m.get(f"{rate}_upper") if released else None
-        known.append(_Category(g, n, m.get(rate) if released else None, upper, held))
-    return known, unknown, total
-
-
-def _small(c: _Category, total: int) -> bool:
-    return total > 0 and c.individuals / total < SMALL_SHARE
-
-
-def _highest(cats: list[_Category], total: int) -> _Category | None:
-    """The category whose rate sets the ratios: released, >= 2% of individuals, highest rate."""
-    eligible = [
-        c for c in cats if c.withheld is None and c.rate is not None and not _small(c, total)
-    ]
-    return max(eligible, key=lambda c: (c.rate, c.group), default=None)
-
-
-def _ratio(c: _Category, top: _Category | None) -> float | None:
-    if c.rate is None or top is None or not top.rate:
-        return None
-    return c.rate / top.rate
-
-
-def _cell(c: _Category, value: Any) -> Any:
-    return d.withheld(c.withheld) if c.withheld is not None else value
-
-
-def _table(
-    cats: list[_Category], total: int, scoring: bool, notes: list[str]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The selection (or scoring) table of ``cats`` and the plot's groups."""
-    top = _highest(cats, total)
-    rows, marks, plotted = [], {}, []
-    for i, c in enumerate(cats):
-        ratio = _ratio(c, top)
-        row: dict[str, Any] = {
-            "category": c.name,
-            "individuals": _cell(c, c.individuals),
-            "impact_ratio": _cell(c, ratio),
-        }
-        if scoring:
-            row["scoring_rate"] = _cell(c, c.rate)
-            row["scoring_rate_upper"] = _cell(c, c.upper)
-        else:
-            selected = None if c.rate is None else round(c.rate * c.individuals)
-            row |= {"selected": _cell(c, selected), "selection_rate": _cell(c, c.rate)}
-        rows.append(row)
-        small = _small(c, total)
-        if small:
-            marks[i] = "< 2%"
-        plotted.append(
-            {
-                "name": c.name,
-                "rate": None if c.withheld is not None else c.rate,
-                "impact_ratio": None if c.withheld is not None else ratio,
-                "small": small,
-                "withheld": c.withheld is not None,
-            }
+def promoted_after(versions: list[a.ModelVersion], audited: str) -> a.ModelVersion | None:
+    """The newest version promoted after ``audited``: retrained from it (its lineage says
+    so) or registered after it, and now promoted or in production."""
+    base = next((v for v in versions if v.version == audited), None)
+    later = [
+        v
+        for v in versions
+        if v.version != audited
+        and (v.status == "promoted" or "production" in v.aliases)
+        and (
+            v.lineage.get("parent_version") == audited
+            or base is None
+            or v.created_ms > base.created_ms
         )
-    if top is not None:
-        notes = [
-            f"Impact ratio: the category's rate over the highest rate among categories with at "
-            f"least 2% of the individuals ({top.name}, {top.rate:.4f}).",
-            *notes,
-        ]
-    else:
-        notes = [
-            "No category with at least 2% of the individuals has a rate: no impact ratio.",
-            *notes,
-        ]
-    columns = _SCORING_COLUMNS if scoring else _SELECTION_COLUMNS
-    return d.table(columns, rows, notes=notes, marks=marks), plotted
-
-
-def _common_notes(cats: list[_Category], unknown: int, total: int, source: str) -> list[str]:
-    notes = [
-        f"Individuals of unknown category (missing or undeclared): {unknown} of {total}; "
-        "they are counted here and left out of the rates and ratios."
     ]
-    if any(_small(c, total) for c in cats):
-        notes.append(
-            "Categories marked '< 2%' hold under 2% of the individuals: shown with their "
-            "counts and rates, and not used as the highest rate (6 RCNY 5-301(d))."
-        )
-    if any(c.withheld is not None for c in cats):
-        notes.append(
-            "A 'withheld' figure was held back by privacy release control (too few rows in the "
-            "secure sum); the cell says how many individuals it covers."
-        )
-    notes.append(f"Privacy path of these figures: {source}.")
-    return notes
+    return max(later, key=lambda v: (v.created_ms, v.version), default=None)
 
 
-def _attribute_section(
-    sid: str, title: str, attr: str | None, fair: Mapping[str, Any], scope: Scope, missing: str
-) -> tuple[dict[str, Any], list[str]]:
-    """One section (sex, race/ethnicity or their intersection) and its figures' ids."""
-    if attr is None or attr not in fair:
-        return d.section(sid, title, [d.text(missing)]), []
-    block, withheld, source = fair[attr], _withheld(scope), scope.fairness.source
-    cats, unknown, total = _categories(attr, block, withheld, "selection_rate")
-    notes = _common_notes(cats, unknown, total, source)
-    selection, groups = _table(cats, total, False, notes)
-    blocks: list[dict[str, Any]] = [
-        d.facts(
-            [
-                ("Attribute", attr),
-                ("Individuals", total),
-                ("Individuals of unknown category", unknown),
-            ]
-        ),
-        selection,
-        d.plot(
-            "selection_rates",
-            {"attribute": attr, "rate": "selection_rate", "groups": groups, "threshold": THRESHOLD},
-            _alt(title, "selection rate", groups),
-        ),
-    ]
-    figures = [f"{sid}/selection"]
-    if "score_cut" in block or any("scoring_rate" in g for g in block.get("groups", {}).values()):
-        cats, unknown, total = _categories(attr, block, withheld, "scoring_rate")
-        cut, low = block.get("score_cut"), block.get("score_cut_low")
-        scoring_notes = [
-            f"Scoring rate: the share of the category's scored individuals at or above {cut}, "
-            f"a bin edge of the merged score histograms; the full sample's median score lies "
-            f"in [{low}, {cut}] (the bins' resolution), so the share above the median lies "
-            "between the scoring rate and its upper bound. Impact ratios use the scoring rate.",
-            *_common_notes(cats, unknown, total, source),
-        ]
-        scoring, sgroups = _table(cats, total, True, scoring_notes)
-        blocks += [
-            scoring,
-            d.plot(
-                "selection_rates",
-                {
-                    "attribute": attr,
-                    "rate": "scoring_rate",
-                    "groups": sgroups,
-                    "threshold": THRESHOLD,
-                },
-                _alt(title, "scoring rate", sgroups),
-            ),
-        ]
-        figures.append(f"{sid}/scoring")
-    return d.section(sid, title, blocks), figures
-
-
-def _alt(title: str, what: str, groups: list[dict[str, Any]]) -> str:
-    def one(g: dict[str, Any]) -> str:
-        if g["withheld"]:
-            return f"{g['name']} withheld"
-        r, ir = g["rate"], g["impact_ratio"]
-        shown = "n/a" if r is None else f"{r:.3f}"
-        ratio = "n/a" if ir is None else f"{ir:.3f}"
-        return f"{g['name']} {shown} (impact ratio {ratio}{', under 2%' if g['small'] else ''})"
-
-    listed = "; ".join(one(g) for g in groups) or "no categories"
-    return f"{title}: {what} per category, with the {THRESHOLD} impact-ratio line. {listed}."
-
-
-def _intersection(fair: Mapping[str, Any], sex: str, race: str) -> str | None:
-    for key in sorted(fair):
-        if sorted(key.split(_ATTR_SEP)) == sorted((sex, race)):
-            return key
-    return None
-
-
-def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
-    """The bias audit summary of ``args.model`` as a report document."""
-    scope = scope_of(source, args)
-    fair: Mapping[str, Any] = scope.fairness.metrics.get("fairness", {})
-    declared = ", ".join(sorted(a for a in fair if _ATTR_SEP not in a)) or "none"
+def _parts(args: ReportArgs, fair: Mapping[str, Any]) -> list[tuple[str, str, str | None, str]]:
+    """(section id, title, the spec's attribute or None, what to say when it is absent)."""
+    declared = ", ".join(sorted(k for k in fair if ATTR_SEP not in k)) or "none"
     sex, race = args.sex_attribute, args.race_attribute
-    inter = _intersection(fair, sex, race)
 
     def missing(what: str, option: str) -> str:
         return (
@@ -279,7 +63,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
             f"with {option}."
         )
 
-    parts = [
+    return [
         (
             "sex",
             "Sex",
@@ -295,10 +79,92 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
         (
             "intersection",
             "Sex x race/ethnicity",
-            inter,
+            intersection(fair, sex, race),
             missing(f"intersection of {sex!r} and {race!r}", "an intersection in the spec"),
         ),
     ]
+
+
+def _corrective(
+    source: ReportSource, args: ReportArgs, audited: a.Fairness
+) -> tuple[dict[str, Any], dict[str, str], Scope | None, list[int]]:
+    """The corrective-actions section, its figures' privacy paths, the promoted version's
+    scope (None if no later version was promoted or it has no report) and the times."""
+    jobs = sorted(
+        (
+            j
+            for j in source.jobs(model_id=args.model)
+            if j.model == args.model
+            and j.version == audited.version
+            and args.in_window(j.created_ms)
+        ),
+        key=lambda j: (j.created_ms, j.job_id),
+    )
+    rows = [
+        {
+            "job": j.job_id,
+            "state": j.state,
+            "reason": j.reason,
+            "created": j.created_ms,
+            "candidate": j.candidate_version or "none yet",
+        }
+        for j in jobs
+    ]
+    versions = [v for v in source.models(model_id=args.model) if args.in_window(v.created_ms)]
+    blocks: list[dict[str, Any]] = [
+        d.text(
+            f"Retraining jobs opened for version {audited.version} and the version promoted "
+            "after it, with its selection rates and impact ratios for the same categories."
+        ),
+        d.table(
+            _JOB_COLUMNS,
+            rows,
+            notes=[] if rows else [f"No retraining job for version {audited.version}."],
+        ),
+    ]
+    times = [j.created_ms for j in jobs]
+    promoted = promoted_after(versions, audited.version)
+    if promoted is None:
+        blocks.append(d.text(f"No version was promoted after {audited.version}."))
+        return d.section("corrective", _TITLE, blocks), {}, None, times
+    times.append(promoted.created_ms)
+    lineage = promoted.lineage
+    blocks.append(
+        d.facts(
+            [
+                ("Promoted version", promoted.version),
+                ("Retrained from", str(lineage.get("parent_version", "not recorded"))),
+                ("Job", str(lineage.get("job_id", "not recorded"))),
+                ("Reweighed attribute", str(lineage.get("reweigh_attribute", "none"))),
+                ("Registered", promoted.created_ms),
+            ]
+        )
+    )
+    try:
+        later = _scope_of(source, dataclasses.replace(args, version=promoted.version))
+    except QueryError as exc:
+        blocks.append(d.text(f"No merged figures of version {promoted.version} yet: {exc}"))
+        return d.section("corrective", _TITLE, blocks), {}, None, times
+    figures: dict[str, str] = {}
+    fair = later.fairness.metrics.get("fairness", {})
+    for sid, title, attr, _ in _parts(args, fair):
+        if attr is None:
+            continue
+        shown = f"{title}, version {promoted.version}"
+        more, kinds = attribute_blocks(shown, attr, later.fairness, scoring=False)
+        blocks += [d.text(f"{shown}: selection rates and impact ratios."), *more]
+        figures |= {f"corrective/{sid}/{k}": later.fairness.source for k in kinds}
+    return d.section("corrective", _TITLE, blocks), figures, later, times
+
+
+_TITLE = "Corrective actions since the audit"
+
+
+def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
+    """The bias audit summary of ``args.model`` as a report document."""
+    scope = _scope_of(source, args)
+    ans = scope.fairness
+    fair: Mapping[str, Any] = ans.metrics.get("fairness", {})
     sections = [
         d.section(
             "audit",
@@ -314,19 +180,32 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
             ],
         )
     ]
-    figures: list[str] = []
-    for sid, title, attr, text in parts:
-        sec, ids = _attribute_section(sid, title, attr, fair, scope, text)
-        sections.append(sec)
-        figures += ids
-    ans = scope.fairness
-    return d.document(
-        regime="nyc-ll144",
-        title=f"Bias audit summary: {ans.model} {ans.version} (NYC Local Law 144)",
-        arguments=args.to_arguments(),
-        as_of_ms=as_of_ms(scope, args),
-        model={"id": ans.model, "version": ans.version, "spec_digest": scope.spec_digest},
-        scope=scope_block(scope),
-        sections=sections,
-        evidence=evidence(source, scope, figures),
+    figures: dict[str, str] = {}
+    for sid, title, attr, missing in _parts(args, fair):
+        if attr is None:
+            sections.append(d.section(sid, title, [d.text(missing)]))
+            continue
+        blocks, kinds = attribute_blocks(title, attr, ans)
+        sections.append(d.section(sid, title, blocks))
+        figures |= {f"{sid}/{k}": ans.source for k in kinds}
+    corrective, fixed, later, times = _corrective(source, args, ans)
+    sections.append(corrective)
+    extra: dict[str, Any] = {}
+    if later is not None:
+        times += later.window_ends
+        extra["corrective"] = {
+            "version": later.fairness.version,
+            "report_ids": list(later.report_ids),
+            "spec_digest": later.spec_digest,
+        }
+    return assemble(
+        "nyc-ll144",
+        f"Bias audit summary: {ans.model} {ans.version} (NYC Local Law 144)",
+        source,
+        args,
+        scope,
+        sections,
+        figures | fixed,
+        times=times,
+        **extra,
     )

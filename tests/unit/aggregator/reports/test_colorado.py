@@ -7,21 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.regime_source import EU_BUNDLE, MODEL, Args, regime_source
+from support.report_source import EU_BUNDLE, MODEL, fake_source, report_args, write_model_card
 
 from aggregator.reports.document import canonical_json, has_valid_hash
 from aggregator.reports.regimes import colorado
+from aggregator.reports.source import ReportArgs
 from fedgov.errors import ConfigError
 
-CARD = """\
-owner: Credit Risk Team
-purpose: score consumer credit applications
-intended_use: a first-line decision aid; a person reviews every decline
-contact: credit-risk@example.org
-deployment_context: retail branches in DE, FR and NY
-known_limitations:
-  - trained on applicants aged 18 to 90
-"""
+
+def Args(**kw: Any) -> ReportArgs:  # noqa: N802 - reads like the class it makes
+    return report_args("colorado", **kw)
+
+
+def regime_source() -> Any:
+    return fake_source()
 
 
 def _blocks(doc: dict[str, Any], sid: str) -> list[dict[str, Any]]:
@@ -30,14 +29,12 @@ def _blocks(doc: dict[str, Any], sid: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def card(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.mktemp("card") / "card.yaml"
-    p.write_text(CARD)
-    return p
+    return write_model_card(tmp_path_factory.mktemp("card"))
 
 
 @pytest.fixture(scope="module")
 def doc(card: Path) -> dict[str, Any]:
-    return colorado.build(regime_source(), Args(model_card=card, policies=(EU_BUNDLE,)))
+    return colorado.build(regime_source(), Args(model_card=card, policies=(str(EU_BUNDLE),)))
 
 
 def test_without_a_model_card_it_says_what_to_pass() -> None:
@@ -56,7 +53,7 @@ def test_purpose_and_limitations_come_from_the_card(doc: dict[str, Any]) -> None
 
 def test_inputs_are_the_features_and_attributes_the_metrics_cover(doc: dict[str, Any]) -> None:
     rows = {r["name"]: r["category"] for r in _blocks(doc, "data")[0]["rows"]}
-    metrics = regime_source().fairness(MODEL).metrics
+    metrics = regime_source().fairness(MODEL, model_version="1.0.0").metrics
     assert set(rows) == set(metrics["drift"]["features"]) | set(metrics["fairness"])
     assert rows["income"] == "numeric feature" and rows["purpose"] == "categorical feature"
     assert rows["sex"] == "sensitive attribute"
@@ -66,11 +63,12 @@ def test_inputs_are_the_features_and_attributes_the_metrics_cover(doc: dict[str,
 
 def test_impact_ratios_are_rate_over_the_highest_rate(doc: dict[str, Any]) -> None:
     blocks = _blocks(doc, "discrimination")
-    plots = {b["data"]["attribute"]: b for b in blocks if b["kind"] == "plot"}
+    plots = {b["data"]["label"]: b for b in blocks if b["kind"] == "plot"}
     impact = next(b for b in blocks if b["kind"] == "table")
-    assert sorted(plots) == ["age_band", "sex", "sex*age_band"]
-    plot = plots["sex"]
-    ny = regime_source().fairness(MODEL, jurisdiction_glob="US-NY")
+    attrs = ["age_band", "race_ethnicity", "sex", "sex*age_band", "sex*race_ethnicity"]
+    assert sorted(plots) == [f"Selection rate ({a})" for a in attrs]
+    plot = plots["Selection rate (sex)"]
+    ny = regime_source().fairness(MODEL, model_version="1.0.0", jurisdiction_glob="US-NY")
     groups = ny.metrics["fairness"]["sex"]["groups"]
     rows = {r["group"]: r for r in impact["rows"] if r["scope"] == "US-NY"}
     rows = {g: r for g, r in rows.items() if r["attribute"] == "sex"}
@@ -82,13 +80,15 @@ def test_impact_ratios_are_rate_over_the_highest_rate(doc: dict[str, Any]) -> No
     # the plot shows the merged figures over every silo, with the 0.8 line
     assert plot["plot"] == "selection_rates" and plot["data"]["threshold"] == 0.8
     overall = {
-        r["group"]: r
-        for r in impact["rows"]
-        if r["scope"] == "*" and r["attribute"] == plot["data"]["attribute"]
+        r["group"]: r for r in impact["rows"] if r["scope"] == "*" and r["attribute"] == "sex"
     }
-    assert {g["group"]: g["impact_ratio"] for g in plot["data"]["groups"]} == {
+    assert {g["name"]: g["impact_ratio"] for g in plot["data"]["groups"]} == {
         g: r["impact_ratio"] for g, r in overall.items()
     }
+    assert all(
+        set(g) == {"name", "rate", "impact_ratio", "small", "withheld"}
+        for g in plot["data"]["groups"]
+    )
 
 
 def test_mitigations_name_the_reweighed_retraining(doc: dict[str, Any]) -> None:

@@ -3,17 +3,17 @@ the bundles', and the same answers give the same bytes."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from support.regime_source import DAY, EU_BUNDLE, MODEL, T0, Args, regime_source
+from support.report_source import DAY, EU_BUNDLE, MODEL, T0, fake_source, report_args
 
 from aggregator import answers as a
 from aggregator.reports.document import canonical_json, has_valid_hash
 from aggregator.reports.regimes import eu_ai_act
+from aggregator.reports.source import ReportArgs
 from fedgov.errors import QueryError
 from fedgov.policy import default_bundle_path, load_bundle
 
@@ -26,9 +26,17 @@ def _plots(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [b for s in doc["sections"] for b in s["blocks"] if b.get("plot") == kind]
 
 
+def Args(**kw: Any) -> ReportArgs:  # noqa: N802 - reads like the class it makes
+    return report_args("eu-ai-act", **kw)
+
+
+def regime_source() -> Any:
+    return fake_source()
+
+
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
+    return eu_ai_act.build(regime_source(), Args(policies=(str(EU_BUNDLE),)))
 
 
 def test_thresholds_shown_are_the_bundles_resolved_per_jurisdiction(doc: dict[str, Any]) -> None:
@@ -62,10 +70,11 @@ def _period(t_ms: int) -> str:
 def test_drift_heatmap_is_the_worst_psi_of_each_period_from_history(doc: dict[str, Any]) -> None:
     (heat,) = _plots(doc, "drift_heatmap")
     data = heat["data"]
+    assert set(data) == {"periods", "silos", "features", "psi", "threshold"}  # plots' contract
     src = regime_source()
-    assert data["unit"] == "day" and data["periods"] == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    assert data["periods"] == ["2025-01-01", "2025-01-02", "2025-01-03"]
     for fi, feature in enumerate(data["features"]):
-        points = src.history(MODEL, "psi", feature=feature)
+        points = [p for p in src.history(MODEL, "psi", feature=feature) if p.version == "1.0.0"]
         for pi, period in enumerate(data["periods"]):
             for si, silo in enumerate(data["silos"]):
                 values = [
@@ -91,17 +100,27 @@ def test_drift_heatmap_is_the_worst_psi_of_each_period_from_history(doc: dict[st
 
 
 def test_fairness_over_time_is_each_jurisdictions_history(doc: dict[str, Any]) -> None:
-    plots = {p["data"]["attribute"]: p["data"] for p in _plots(doc, "fairness_over_time")}
-    assert sorted(plots) == ["age_band", "sex"]
-    points = regime_source().history(MODEL, "demographic_parity_ratio", attribute="sex")
-    for series in plots["sex"]["series"]:
-        want = sorted(
-            [p.window_end_ms, p.value] for p in points if p.jurisdiction == series["jurisdiction"]
-        )
-        assert series["points"] == want and len(want) == 3
-    ny = next(s for s in plots["sex"]["series"] if s["jurisdiction"] == "US-NY")
+    plots = {p["data"]["label"]: p["data"] for p in _plots(doc, "fairness_over_time")}
+    names = ["demographic parity ratio of " + a for a in ("age_band", "race_ethnicity", "sex")]
+    assert sorted(plots) == names
+    sex = plots[names[2]]
+    assert set(sex) == {"series", "threshold", "label"}  # the plots' contract
+    points = [
+        p
+        for p in regime_source().history(MODEL, "demographic_parity_ratio", attribute="sex")
+        if p.version == "1.0.0"
+    ]
+    for series in sex["series"]:
+        mine = [p for p in points if p.jurisdiction == series["jurisdiction"]]
+        want = sorted([_day_start(p.window_end_ms), p.value] for p in mine)
+        assert series["points"] == want and len(want) == 3  # one window a day: itself
+    ny = next(s for s in sex["series"] if s["jurisdiction"] == "US-NY")
     assert all(v < 0.8 for _, v in ny["points"])  # the biased silo stays under the line
-    assert plots["sex"]["threshold"] == 0.8
+    assert sex["threshold"] == 0.8
+
+
+def _day_start(t_ms: int) -> int:
+    return t_ms - t_ms % DAY
 
 
 def test_timeline_events_are_the_jobs_and_versions(doc: dict[str, Any]) -> None:
@@ -109,6 +128,7 @@ def test_timeline_events_are_the_jobs_and_versions(doc: dict[str, Any]) -> None:
     events = timeline["data"]["events"]
     src = regime_source()
     jobs, versions = src.jobs(model_id=MODEL), src.models(model_id=MODEL)
+    assert set(timeline["data"]) == {"events"}
     assert len(events) == len(jobs) + len(versions)
     assert sorted(e["t_ms"] for e in events) == sorted(
         [j.created_ms for j in jobs] + [v.created_ms for v in versions]
@@ -127,7 +147,7 @@ def test_timeline_events_are_the_jobs_and_versions(doc: dict[str, Any]) -> None:
 
 def test_findings_count_the_policy_decisions_per_day(doc: dict[str, Any]) -> None:
     rows = _blocks(doc, "findings")[0]["rows"]
-    decisions = regime_source().decisions()
+    decisions = [x for x in regime_source().decisions() if x.version == "1.0.0"]
     for r in rows:
         if r["where"].startswith("central"):
             continue
@@ -140,51 +160,34 @@ def test_findings_count_the_policy_decisions_per_day(doc: dict[str, Any]) -> Non
 
 
 def test_every_figure_says_its_privacy_path(doc: dict[str, Any]) -> None:
-    paths = doc["evidence"]["privacy_paths"]
+    paths = {p["figure"]: p["source"] for p in doc["evidence"]["privacy"]}
     for plot in _plots(doc, "drift_heatmap") + _plots(doc, "fairness_over_time"):
-        assert plot["data"]["source"] and plot["data"]["source"] in plot["alt"]
-    assert "fairness over time: sex" in paths and "drift over time: income" in paths
-    merged = regime_source().fairness(MODEL)
+        assert eu_ai_act.PER_SILO in plot["alt"]
+    assert paths["fairness over time: sex"] == eu_ai_act.PER_SILO
+    assert paths["drift over time: income"] == eu_ai_act.PER_SILO
+    merged = regime_source().fairness(MODEL, model_version="1.0.0")
+    assert paths["merged figures: *"] == merged.source
     for b in _blocks(doc, "accuracy"):
         assert b["rows"] and all(r["source"] == merged.source for r in b["rows"])
 
 
 def test_same_answers_same_bytes_and_as_of_is_the_newest_evidence() -> None:
-    one = eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
-    two = eu_ai_act.build(regime_source(), Args(policies=(EU_BUNDLE,)))
+    one = eu_ai_act.build(regime_source(), Args(policies=(str(EU_BUNDLE),)))
+    two = eu_ai_act.build(regime_source(), Args(policies=(str(EU_BUNDLE),)))
     assert canonical_json(one) == canonical_json(two) and has_valid_hash(one)
-    newest = max(w.end_ms for w in regime_source().windows)
-    assert one["as_of_ms"] == newest
-    cut = T0 + DAY + DAY // 2
-    until = eu_ai_act.build(regime_source(), Args(until_ms=cut))
-    assert until["as_of_ms"] <= cut
-    assert _plots(until, "drift_heatmap")[0]["data"]["periods"] == ["2025-01-01", "2025-01-02"]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Cell:
-    table: str
-    name: str
-    group: str
-    rows: int
-
-
-@dataclasses.dataclass(frozen=True)
-class _WithheldFairness(a.Fairness):
-    withheld: tuple[_Cell, ...] = ()
+    src = regime_source()
+    newest = max(w.end_ms for w in src.windows if w.version == "1.0.0")
+    jobs = [j.created_ms for j in src.jobs()] + [v.created_ms for v in src.models()]
+    assert one["as_of_ms"] == max(newest, *jobs)
+    assert one["arguments"]["policies"] == [str(EU_BUNDLE)]
+    cut = T0 + DAY + DAY // 2  # the merged figures are each silo's newest: refused
+    with pytest.raises(QueryError, match="--until"):
+        eu_ai_act.build(regime_source(), Args(until_ms=cut))
 
 
 def test_a_withheld_group_is_shown_as_withheld_with_its_rows() -> None:
-    src = regime_source()
-    plain = src.fairness
-
-    def fairness(model_id: str, **kw: Any) -> a.Fairness:
-        ans = plain(model_id, **kw)
-        fields = {f.name: getattr(ans, f.name) for f in dataclasses.fields(a.Fairness)}
-        return _WithheldFairness(**fields, withheld=(_Cell("outcome", "sex", "F", 7),))
-
-    src.fairness = fairness  # type: ignore[method-assign]
-    doc = eu_ai_act.build(src, Args())
+    held = ({"table": "outcome", "name": "sex", "group": "F", "rows": 7},)
+    doc = eu_ai_act.build(fake_source(withheld=held), Args())
     for block in _blocks(doc, "accuracy"):
         f_rows = [r for r in block["rows"] if r["attribute"] == "sex" and r["group"] == "F"]
         assert f_rows and all(r["count"] == {"withheld": 7} for r in f_rows)
@@ -202,5 +205,7 @@ def test_a_metric_no_report_has_a_number_for_leaves_its_series_empty() -> None:
 
     src.history = history  # type: ignore[method-assign]
     doc = eu_ai_act.build(src, Args())
-    plots = {p["data"]["attribute"]: p["data"] for p in _plots(doc, "fairness_over_time")}
+    plots = {
+        p["data"]["label"].split(" of ")[-1]: p["data"] for p in _plots(doc, "fairness_over_time")
+    }
     assert plots["age_band"]["series"] == [] and len(plots["sex"]["series"]) == 3
