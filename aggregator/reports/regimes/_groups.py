@@ -22,6 +22,8 @@ __all__ = [
     "accuracy_table",
     "attributes",
     "impact_rows",
+    "impact_table",
+    "privacy_notes",
     "risk_rows",
     "risk_table",
     "tables_rows",
@@ -38,7 +40,6 @@ ACCURACY_COLUMNS = [
     ("tpr", "True positive rate", "rate"),
     ("fpr", "False positive rate", "rate"),
     ("auc", "AUC", "ratio"),
-    ("source", "Privacy path", "text"),
 ]
 IMPACT_COLUMNS = [
     ("scope", "Jurisdictions", "text"),
@@ -48,7 +49,6 @@ IMPACT_COLUMNS = [
     ("selected", "Selected", "int"),
     ("selection_rate", "Selection rate", "rate"),
     ("impact_ratio", "Impact ratio", "ratio"),
-    ("source", "Privacy path", "text"),
 ]
 RISK_COLUMNS = [
     ("scope", "Jurisdictions", "text"),
@@ -58,7 +58,6 @@ RISK_COLUMNS = [
     ("equalized_odds_difference", "EO difference", "ratio"),
     ("equal_opportunity_difference", "Equal opportunity difference", "ratio"),
     ("auc_difference", "AUC difference", "ratio"),
-    ("source", "Privacy path", "text"),
 ]
 
 
@@ -99,7 +98,6 @@ def accuracy_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
                 "tpr": g.get("tpr"),
                 "fpr": g.get("fpr"),
                 "auc": g.get("auc"),
-                "source": ans.source,
             }
             keys = ("count", "accuracy", "tpr", "fpr", "auc")
             out.append(_cells(row, keys, withheld.get((attr, group))))
@@ -130,7 +128,6 @@ def impact_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
                 "selected": None if rate is None or count is None else round(rate * count),
                 "selection_rate": rate,
                 "impact_ratio": None if rate is None or not top else rate / top,
-                "source": ans.source,
             }
             keys = ("count", "selected", "selection_rate", "impact_ratio")
             out.append(_cells(row, keys, withheld.get((attr, group))))
@@ -142,9 +139,7 @@ def risk_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
     fair = ans.metrics.get("fairness") or {}
     keys = [k for k, _, fmt in RISK_COLUMNS if fmt == "ratio"]
     return [
-        {"scope": scope, "attribute": attr}
-        | {k: fair[attr].get(k) for k in keys}
-        | {"source": ans.source}
+        {"scope": scope, "attribute": attr} | {k: fair[attr].get(k) for k in keys}
         for attr in attributes(ans)
     ]
 
@@ -155,13 +150,36 @@ Merged = Sequence[tuple[str, a.Fairness]]
 def tables_rows(
     merged: Merged, rows: Callable[[str, a.Fairness], list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """``rows(scope, answer)`` of every merged answer, in order."""
-    return [r for scope, ans in merged for r in rows(scope, ans)]
+    """``rows(scope, answer)`` of every merged answer, in order; the intersections only
+    for the first (the whole scope): per jurisdiction their cells are small and the
+    overall figures answer the question."""
+    return [
+        r
+        for i, (scope, ans) in enumerate(merged)
+        for r in rows(scope, ans)
+        if i == 0 or "*" not in r["attribute"]
+    ]
+
+
+def privacy_notes(merged: Merged) -> list[str]:
+    """Where each scope's figures come from (one note per scope, not a column per row)."""
+    return [f"Privacy path of the {scope} figures: {ans.source}." for scope, ans in merged]
+
+
+def per_group_table(merged: Merged, columns: Any, rows: Callable[..., Any]) -> d.Doc:
+    note = "Intersections are shown for the whole scope only." if len(merged) > 1 else ""
+    return d.table(
+        columns, tables_rows(merged, rows), notes=[*privacy_notes(merged), *filter(None, [note])]
+    )
 
 
 def accuracy_table(merged: Merged) -> d.Doc:
-    return d.table(ACCURACY_COLUMNS, tables_rows(merged, accuracy_rows))
+    return per_group_table(merged, ACCURACY_COLUMNS, accuracy_rows)
+
+
+def impact_table(merged: Merged) -> d.Doc:
+    return per_group_table(merged, IMPACT_COLUMNS, impact_rows)
 
 
 def risk_table(merged: Merged) -> d.Doc:
-    return d.table(RISK_COLUMNS, tables_rows(merged, risk_rows))
+    return per_group_table(merged, RISK_COLUMNS, risk_rows)

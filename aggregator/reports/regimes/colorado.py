@@ -182,7 +182,15 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
             "Discrimination risk analysis",
             [
                 *plots,
-                d.table(g.IMPACT_COLUMNS, impact, notes=["Impact ratio: rate / highest rate."]),
+                d.table(
+                    g.IMPACT_COLUMNS,
+                    impact,
+                    notes=[
+                        "Impact ratio: the group's selection rate / the highest rate of a named "
+                        "group.",
+                        *g.privacy_notes(merged),
+                    ],
+                ),
                 g.risk_table(merged),
             ],
         ),

@@ -265,7 +265,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
             "Accuracy and discriminatory impact per group",
             [
                 g.accuracy_table(merged),
-                d.table(g.IMPACT_COLUMNS, g.tables_rows(merged, g.impact_rows)),
+                g.impact_table(merged),
             ],
         ),
         d.section("corrective", "Corrective actions", corrective_blocks(actions)),

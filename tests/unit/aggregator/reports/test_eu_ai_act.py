@@ -168,7 +168,13 @@ def test_every_figure_says_its_privacy_path(doc: dict[str, Any]) -> None:
     merged = regime_source().fairness(MODEL, model_version="1.0.0")
     assert paths["merged figures: *"] == merged.source
     for b in _blocks(doc, "accuracy"):
-        assert b["rows"] and all(r["source"] == merged.source for r in b["rows"])
+        assert b["rows"] and f"Privacy path of the * figures: {merged.source}." in b["notes"]
+        # each jurisdiction's rows have their own note; intersections only for the whole scope
+        scopes = {r["scope"] for r in b["rows"]}
+        assert all(
+            any(n.startswith(f"Privacy path of the {s} ") for n in b["notes"]) for s in scopes
+        )
+        assert all(r["scope"] == "*" for r in b["rows"] if "*" in r["attribute"])
 
 
 def test_same_answers_same_bytes_and_as_of_is_the_newest_evidence() -> None:
