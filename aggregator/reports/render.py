@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,14 +138,41 @@ def _auto(value: Any) -> Cell:
     return format_cell(value, "text")
 
 
-def _tree(value: Any) -> dict[str, Any]:
-    """Nested evidence as a tree the template draws recursively."""
+def _tree(value: Any, key: str = "") -> dict[str, Any]:
+    """Nested evidence as a tree the template draws recursively (a ``*_ms`` number is
+    shown as its UTC time)."""
     if isinstance(value, Mapping) and not _is_withheld(value):
-        return {"kind": "map", "items": [(str(k), _tree(v)) for k, v in sorted(value.items())]}
+        items = [(str(k).removesuffix("_ms"), _tree(v, str(k))) for k, v in sorted(value.items())]
+        return {"kind": "map", "items": items}
     if isinstance(value, (list, tuple)) and value:
         shown = [_tree(v) for v in value[:_LIST_SHOWN]]
         return {"kind": "list", "items": shown, "more": max(len(value) - _LIST_SHOWN, 0)}
+    if key.endswith("_ms") and isinstance(value, int) and not isinstance(value, bool) and value:
+        return {"kind": "scalar", **format_cell(value, "time")}
     return {"kind": "scalar", **_auto(value)}
+
+
+def _command(arguments: Mapping[str, Any]) -> str:
+    """The ``fedgov report`` command line that builds this document again."""
+    words = ["fedgov", "report"]
+    for key, value in sorted(arguments.items()):
+        if value in (None, "", 0, [], ()):
+            continue
+        flag = "--policy" if key == "policies" else "--" + key.removesuffix("_ms").replace("_", "-")
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            text = _iso(one) if key.endswith("_ms") else str(one)
+            words += [flag, shlex.quote(text)]
+    return " ".join(words)
+
+
+def _model_line(model: Mapping[str, Any]) -> Cell:
+    name = " ".join(str(model[k]) for k in ("id", "version") if model.get(k)) or "every model"
+    digest = str(model.get("spec_digest") or "")
+    return {
+        "text": f"{name}" + (f" (spec {digest.removeprefix('sha256:')[:12]})" if digest else ""),
+        "title": digest,
+        "cls": "",
+    }
 
 
 def _table_view(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,9 +240,17 @@ def _page(doc: Mapping[str, Any]) -> bytes:
         regime=regime,
         as_of=_iso(as_of) if isinstance(as_of, (int, float)) else _NA,
         header=[
-            ("Model", _tree(doc.get("model") or {})),
+            ("Model", {"kind": "scalar", **_model_line(doc.get("model") or {})}),
             ("Scope", _tree(doc.get("scope") or {})),
-            ("Arguments", _tree(doc.get("arguments") or {})),
+            (
+                "Made with",
+                {
+                    "kind": "scalar",
+                    "text": _command(doc.get("arguments") or {}),
+                    "title": "",
+                    "cls": "command",
+                },
+            ),
         ],
         sections=sections,
         evidence=_tree(doc.get("evidence") or {}),

@@ -18,13 +18,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.agents import agent_config
+from support.browser import HeadlessChromium, non_blank
+from support.pdf import PopplerTools, pdf_pages, pdf_text
 
 from agent.config import config_from_dict
 from agent.service import Agent
 from aggregator.central import CentralGate
+from aggregator.reports.render import read_html_document, read_pdf_document
 from aggregator.retrain import TrainingSettings
 from aggregator.server import RunningServer, create_server
 from aggregator.store import SqliteStore
@@ -246,7 +250,9 @@ def test_a_silo_with_an_unenrolled_node_key_fails_the_job_before_training(
     assert loop.server.handler.store.resolve_alias("credit-risk", "production") == "1.0.0"
 
 
-def test_demo_runs_from_the_venv_script_without_the_venv_on_path(tmp_path: Path) -> None:
+def test_demo_runs_from_the_venv_script_without_the_venv_on_path(
+    tmp_path: Path, browser: HeadlessChromium, poppler: PopplerTools
+) -> None:
     """As a systemd unit or cron job runs it: ``/path/to/venv/bin/fedgov``, no activated venv.
 
     Flower's programs must come from the interpreter's environment, not PATH.
@@ -272,3 +278,54 @@ def test_demo_runs_from_the_venv_script_without_the_venv_on_path(tmp_path: Path)
     result = json.loads(proc.stdout)
     assert result["ok"] and result["checks"] and all(result["checks"].values()), result["checks"]
     assert [j["state"] for j in result["jobs"]] == ["promoted"], result["jobs"]
+    _check_demo_reports(result, browser, poppler, tmp_path)
+
+
+def _rows(doc: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    """The first table of a report section that lists categories, by category."""
+    blocks = next(s for s in doc["sections"] if s["id"] == section)["blocks"]
+    table = next(
+        b for b in blocks if b["kind"] == "table" and b["rows"] and "category" in b["rows"][0]
+    )
+    return {r["category"]: r for r in table["rows"]}
+
+
+def _check_demo_reports(
+    result: dict[str, Any], browser: HeadlessChromium, poppler: PopplerTools, tmp: Path
+) -> None:
+    """The demo's two reports as an auditor would read them: the figures are the query
+    answers, the pages render, the PDF has pages and the drifted features."""
+    written = result["reports"]
+    assert all(r["verified"] for r in written.values()), written
+    nyc_path = Path(written["report-nyc-ll144.html"]["path"])
+    nyc = read_html_document(nyc_path.read_bytes())
+    assert nyc["content_hash"] == written["report-nyc-ll144.html"]["content_hash"]
+    # The sex table is US-NY's merged answer (the demo's `query fairness --jurisdictions US-NY`).
+    us_ny = result["fairness"]["US-NY"]
+    groups = us_ny["metrics"]["fairness"]["sex"]["groups"]
+    sex = _rows(nyc, "sex")
+    assert sex["F"]["selection_rate"] == groups["F"]["selection_rate"]
+    assert sex["F"]["impact_ratio"] == groups["F"]["selection_rate"] / groups["M"]["selection_rate"]
+    assert sex["F"]["impact_ratio"] < 0.8 and sex["M"]["impact_ratio"] == 1.0
+    assert nyc["evidence"]["report_ids"] == us_ny["report_ids"]
+    # The fix is in the same report: the job, and the promoted version's figures.
+    promoted = result["retraining"]["candidate"]
+    corrective = next(s for s in nyc["sections"] if s["id"] == "corrective")
+    text = json.dumps(corrective)
+    assert result["jobs"][0]["job_id"] in text and promoted in text
+    after = _rows(nyc, "corrective")  # the promoted version's sex table
+    assert after["F"]["impact_ratio"] > sex["F"]["impact_ratio"]
+    page = browser.visit(nyc_path.as_uri())
+    assert page.errors == [] and non_blank(page.png)
+    assert f"{sex['F']['impact_ratio']:.3f}" in page.text and promoted in page.text
+    # The EU report: EU-DE's drifted features over time, on real PDF pages.
+    eu_pdf = Path(written["report-eu-ai-act.pdf"]["path"]).read_bytes()
+    eu = read_pdf_document(eu_pdf)
+    heat = next(b for s in eu["sections"] for b in s["blocks"] if b.get("plot") == "drift_heatmap")[
+        "data"
+    ]
+    drifted = {r["feature"] for r in result["drift"] if r["silo"] == "EU-DE"}
+    assert drifted and set(drifted) <= set(heat["features"]) and "EU-DE" in heat["silos"]
+    assert len(pdf_pages(poppler, eu_pdf, tmp / "pages")) >= 2
+    text = pdf_text(poppler, eu_pdf, tmp / "text")
+    assert "EU-DE" in text and all(f in text for f in drifted)
