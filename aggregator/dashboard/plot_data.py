@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aggregator.answers import DriftRow, Fairness, HistoryPoint, JobRow, ModelVersion
+from aggregator.reports import groups
 
 __all__ = [
     "FOUR_FIFTHS",
@@ -37,8 +38,8 @@ __all__ = [
     "timeline",
 ]
 
-FOUR_FIFTHS = 0.8  # the four-fifths rule reads the impact ratio against it
-SMALL_SHARE = 0.02  # categories under 2% of the rows are marked, never dropped
+FOUR_FIFTHS = groups.FOUR_FIFTHS
+SMALL_SHARE = groups.SMALL_SHARE
 MAX_PERIODS = 8  # the heat map shows the newest periods only
 
 
@@ -47,40 +48,13 @@ def sensitive_attributes(answer: Fairness) -> list[str]:
     return sorted((answer.metrics.get("fairness") or {}).keys())
 
 
-def _withheld_rows(answer: Fairness, attribute: str) -> dict[str, int]:
-    """group -> rows covered by a figure release control withheld (lead's field, if present)."""
-    out: dict[str, int] = {}
-    for cell in getattr(answer, "withheld", ()) or ():
-        if getattr(cell, "name", None) == attribute:
-            out[str(cell.group)] = out.get(str(cell.group), 0) + int(cell.rows)
-    return out
-
-
 def selection_rates(answer: Fairness, attribute: str) -> dict[str, Any]:
-    """Selection rate and impact ratio of every group of ``attribute`` (empty groups left
-    out; a withheld group kept with rate None)."""
-    groups = ((answer.metrics.get("fairness") or {}).get(attribute) or {}).get("groups") or {}
-    withheld = _withheld_rows(answer, attribute)
-    counted = {g: m for g, m in groups.items() if (m or {}).get("count") or g in withheld}
-    total = sum(int(m.get("count") or 0) for m in counted.values())
-    rates = {g: m.get("selection_rate") for g, m in counted.items()}
-    known = [r for r in rates.values() if isinstance(r, (int, float))]
-    top = max(known, default=None)
-    rows = []
-    for name in sorted(counted):
-        count = int(counted[name].get("count") or 0)
-        rate = rates[name] if name not in withheld else None
-        rows.append(
-            {
-                "name": name,
-                "count": count,
-                "rate": rate,
-                "impact_ratio": rate / top if isinstance(rate, (int, float)) and top else None,
-                "small": bool(total) and count < SMALL_SHARE * total,
-                "withheld": withheld.get(name),
-            }
-        )
-    return {"attribute": attribute, "groups": rows, "threshold": FOUR_FIFTHS}
+    """Selection rate and impact ratio of every group of ``attribute``: the report's own
+    figures and plot data (:func:`aggregator.reports.groups.selection_plot`), withheld
+    groups shown as withheld."""
+    rows = [r for r in groups.impact_rows("*", answer) if r["attribute"] == attribute]
+    data: dict[str, Any] = groups.selection_plot(attribute, rows, answer.source)["data"]
+    return data
 
 
 def fairness_over_time(

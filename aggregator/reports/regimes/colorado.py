@@ -18,8 +18,8 @@ from typing import Any
 
 from aggregator import answers as a
 from aggregator.reports import document as d
+from aggregator.reports import groups as g
 from aggregator.reports.model_card import ModelCard, load_model_card
-from aggregator.reports.regimes import _groups as g
 from aggregator.reports.regimes._corrective import corrective_blocks, load_actions
 from aggregator.reports.regimes._shared_eu import (
     in_scope_silos,
@@ -29,7 +29,7 @@ from aggregator.reports.regimes._shared_eu import (
 from aggregator.reports.source import ReportArgs, ReportSource, assemble, scope_of
 from fedgov.errors import ConfigError
 
-__all__ = ["build", "input_rows", "selection_plot"]
+__all__ = ["build", "input_rows"]
 
 REGIME = "colorado"
 NO_CARD = (
@@ -77,45 +77,6 @@ def _outputs(ans: a.Fairness) -> list[str]:
     return out
 
 
-def selection_plot(attr: str, rows: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    """The selection rate and impact ratio of each group of ``attr`` with the 0.8 line
-    (the plot's groups: ``name, rate, impact_ratio, small, withheld``)."""
-    mine = [r for r in rows if r["attribute"] == attr]
-    total = sum(_rows_of(r["count"]) for r in mine)
-    groups = [
-        {
-            "name": r["group"],
-            "rate": _figure(r["selection_rate"]),
-            "impact_ratio": _figure(r["impact_ratio"]),
-            "small": bool(total) and _rows_of(r["count"]) / total < 0.02,
-            "withheld": r["count"]["withheld"] if isinstance(r["count"], dict) else False,
-        }
-        for r in mine
-    ]
-    low = [grp["name"] for grp in groups if _below(grp["impact_ratio"])]
-    return d.plot(
-        "selection_rates",
-        {"groups": groups, "threshold": 0.8, "label": f"Selection rate ({attr})"},
-        f"Selection rate and impact ratio per group of {attr}; "
-        f"impact ratio below 0.8: {', '.join(low) or 'none'}; privacy path: {source}.",
-    )
-
-
-def _rows_of(count: Any) -> int:
-    """The individuals of a count cell (a withheld cell says how many it covers)."""
-    if isinstance(count, dict):
-        return int(count.get("withheld", 0))
-    return int(count or 0)
-
-
-def _figure(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _below(value: Any) -> bool:
-    return isinstance(value, (int, float)) and value < 0.8
-
-
 def _mitigations(versions: list[a.ModelVersion]) -> d.Doc:
     reweighed = sorted(
         f"version {v.version} was retrained from {v.lineage.get('parent_version', '?')} "
@@ -141,7 +102,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
     actions = load_actions(source, args)
     impact = g.tables_rows(merged, g.impact_rows)
     first = [r for r in impact if r["scope"] == merged[0][0]]
-    plots = [selection_plot(at, first, overall.source) for at in g.attributes(overall)]
+    plots = [g.selection_plot(at, first, overall.source) for at in g.attributes(overall)]
     purpose = [
         ("Owner", card.owner),
         ("Contact", card.contact),

@@ -21,7 +21,7 @@ from typing import Any
 
 from aggregator import answers as a
 from aggregator.reports import document as d
-from aggregator.reports.regimes import _groups as g
+from aggregator.reports import groups as g
 from aggregator.reports.regimes._corrective import corrective_blocks, load_actions
 from aggregator.reports.regimes._shared_eu import (
     in_scope_silos,

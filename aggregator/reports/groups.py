@@ -15,6 +15,12 @@ from aggregator.reports import document as d
 from aggregator.reports.source import withheld_groups
 
 __all__ = [
+    "FOUR_FIFTHS",
+    "SMALL_SHARE",
+    "below",
+    "figure",
+    "rows_of",
+    "selection_plot",
     "ACCURACY_COLUMNS",
     "IMPACT_COLUMNS",
     "RISK_COLUMNS",
@@ -30,6 +36,8 @@ __all__ = [
 ]
 
 UNKNOWN = ("__other__", "__missing__")
+FOUR_FIFTHS = 0.8  # the four-fifths rule: an impact ratio below it is adverse impact
+SMALL_SHARE = 0.02  # a category under 2% of the rows is marked, never dropped
 
 ACCURACY_COLUMNS = [
     ("scope", "Jurisdictions", "text"),
@@ -183,3 +191,42 @@ def impact_table(merged: Merged) -> d.Doc:
 
 def risk_table(merged: Merged) -> d.Doc:
     return per_group_table(merged, RISK_COLUMNS, risk_rows)
+
+
+def selection_plot(attr: str, rows: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """The selection rate and impact ratio of each group of ``attr`` with the 0.8 line
+    (the plot's groups: ``name, rate, impact_ratio, small, withheld``)."""
+    mine = [r for r in rows if r["attribute"] == attr]
+    total = sum(rows_of(r["count"]) for r in mine)
+    groups = [
+        {
+            "name": r["group"],
+            "rate": figure(r["selection_rate"]),
+            "impact_ratio": figure(r["impact_ratio"]),
+            "small": bool(total) and rows_of(r["count"]) / total < SMALL_SHARE,
+            "withheld": r["count"]["withheld"] if isinstance(r["count"], dict) else False,
+        }
+        for r in mine
+    ]
+    low = [grp["name"] for grp in groups if below(grp["impact_ratio"])]
+    return d.plot(
+        "selection_rates",
+        {"groups": groups, "threshold": FOUR_FIFTHS, "label": f"Selection rate ({attr})"},
+        f"Selection rate and impact ratio per group of {attr}; "
+        f"impact ratio below 0.8: {', '.join(low) or 'none'}; privacy path: {source}.",
+    )
+
+
+def rows_of(count: Any) -> int:
+    """The individuals of a count cell (a withheld cell says how many it covers)."""
+    if isinstance(count, dict):
+        return int(count.get("withheld", 0))
+    return int(count or 0)
+
+
+def figure(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def below(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value < FOUR_FIFTHS
