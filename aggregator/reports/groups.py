@@ -21,6 +21,7 @@ __all__ = [
     "figure",
     "rows_of",
     "selection_plot",
+    "unknown",
     "ACCURACY_COLUMNS",
     "IMPACT_COLUMNS",
     "RISK_COLUMNS",
@@ -79,9 +80,14 @@ def _groups(ans: a.Fairness, attribute: str) -> list[tuple[str, dict[str, Any]]]
     return sorted(groups.items())
 
 
+def unknown(group: str) -> bool:
+    """The unknown category: ``__other__``/``__missing__``, alone or in an intersection."""
+    return any(part in UNKNOWN for part in group.split("|"))
+
+
 def _shown(g: dict[str, Any], group: str) -> bool:
     """Named groups always; the unknown category when it has rows."""
-    return group not in UNKNOWN or bool(g.get("count"))
+    return not unknown(group) or bool(g.get("count"))
 
 
 def _cells(row: dict[str, Any], keys: Iterable[str], rows: int | None) -> dict[str, Any]:
@@ -121,7 +127,7 @@ def impact_rows(scope: str, ans: a.Fairness) -> list[dict[str, Any]]:
         rates = [
             g["selection_rate"]
             for k, g in groups
-            if k not in UNKNOWN and g.get("selection_rate") is not None
+            if not unknown(k) and g.get("selection_rate") is not None
         ]
         top = max(rates, default=None)
         for group, g in _groups(ans, attr):

@@ -101,3 +101,16 @@ def test_timeline_orders_jobs_and_versions_by_time() -> None:
         (30, "promotion"),
     ]
     assert "candidate 2" in events[1]["label"] and "(production)" in events[2]["label"]
+
+
+def test_an_empty_unknown_cell_of_an_intersection_is_not_drawn_and_never_the_top() -> None:
+    answer = _fairness({})
+    answer.metrics["fairness"]["sex*age"]["groups"] = {
+        "F|<30": {"count": 400, "selection_rate": 0.3},
+        "M|<30": {"count": 500, "selection_rate": 0.5},
+        "F|__missing__": {"count": 0, "selection_rate": None},
+        "M|__other__": {"count": 20, "selection_rate": 0.9},  # unknown: shown, not the top
+    }
+    by = {g["name"]: g for g in plot_data.selection_rates(answer, "sex*age")["groups"]}
+    assert sorted(by) == ["F|<30", "M|<30", "M|__other__"]
+    assert by["M|<30"]["impact_ratio"] == 1.0 and by["M|__other__"]["impact_ratio"] == 0.9 / 0.5
