@@ -18,7 +18,14 @@ from typing import Any
 from aggregator import answers as a
 from aggregator.reports import document as d
 from aggregator.reports.regimes._ll144_tables import ATTR_SEP, attribute_blocks, intersection
-from aggregator.reports.source import ReportArgs, ReportSource, Scope, assemble, scope_facts
+from aggregator.reports.source import (
+    ReportArgs,
+    ReportSource,
+    Scope,
+    assemble,
+    iso_time,
+    scope_facts,
+)
 from aggregator.reports.source import scope_of as _scope_of
 from fedgov.errors import QueryError
 
@@ -136,7 +143,7 @@ def _corrective(
                 ("Retrained from", str(lineage.get("parent_version", "not recorded"))),
                 ("Job", str(lineage.get("job_id", "not recorded"))),
                 ("Reweighed attribute", str(lineage.get("reweigh_attribute", "none"))),
-                ("Registered", promoted.created_ms),
+                ("Registered", iso_time(promoted.created_ms)),
             ]
         )
     )
