@@ -253,6 +253,9 @@ def fairness_over_time(data: Data, *, id_prefix: str = "") -> str:
                 color=_LINE,
                 fontsize=7,
             )
+        times = [x for _, xs, _ in drawn for x in xs]
+        if min(times) == max(times):  # one moment: an hour around it, not years of axis
+            ax.set_xlim(min(times) - 1 / 48, max(times) + 1 / 48)  # x is in days
         _date_axis(ax)
         ax.set_ylabel(label)
         ax.set_title(f"{label} over time per jurisdiction")

@@ -194,3 +194,13 @@ def test_no_global_state_leaks() -> None:
         plots.render_svg(kind, SAMPLES[kind])
     assert plt.get_fignums() == figures
     assert dict(matplotlib.rcParams) == before
+
+
+def test_one_moment_in_time_gets_an_hour_of_axis_not_years() -> None:
+    """A single window per jurisdiction: the axis labels the hour it is in, never a span
+    of years that a date locator widens an empty range to."""
+    t = 1_796_652_706_391  # 2026-12-07T14:11:46Z
+    svg = plots.fairness_over_time(
+        {"series": [{"jurisdiction": "EU-DE", "points": [[t, 0.9]]}], "threshold": 0.8}
+    )
+    assert "14:" in svg and "2028" not in svg and "2030" not in svg
