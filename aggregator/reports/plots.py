@@ -29,6 +29,7 @@ Data shapes (``None`` always means "no figure", never zero):
     period], "threshold": 0.2}``: each matrix is ``len(silos)`` rows of
     ``len(features)`` PSI values (``None``: no data for that cell). One panel per
     period with the value written in each cell; cells at or over the threshold bold.
+    ``silos_total`` (optional) says how many silos there were when only some are drawn.
 ``timeline``
     ``{"events": [{"t_ms": int, "kind": str, "label": str}]}``: one lane per kind
     (retraining job, promotion, rollback, ...), each event labelled.

@@ -42,6 +42,7 @@ __all__ = ["PSI_ALERT", "build", "drift_heatmap", "fairness_series"]
 REGIME = "eu-ai-act"
 PSI_ALERT = 0.2  # the PSI shown as drifted (the shipped bundles' psi_max)
 THRESHOLD = 0.8  # the four-fifths line on the fairness plots
+MAX_DRAWN = 12  # silos in the heat map, jurisdictions in a fairness plot: the worst ones
 PER_SILO = "per-silo reports (each point is one silo's window as that silo released it)"
 
 
@@ -54,7 +55,8 @@ def drift_heatmap(
         (((p.silo, f), p) for f, pts in points.items() for p in pts), unit, operator.gt
     )
     periods = sorted({per for per, _ in worst})
-    silos = sorted({s for _, (s, _) in worst})
+    every = sorted({s for _, (s, _) in worst})
+    silos = _most_drifted(worst, every)
     features = sorted(points)
     psi = [[[_value(worst.get((per, (s, f)))) for f in features] for s in silos] for per in periods]
     above = [
@@ -73,11 +75,22 @@ def drift_heatmap(
     data = {
         "periods": periods,
         "silos": silos,
+        "silos_total": len(every),
         "features": features,
         "psi": psi,
         "threshold": PSI_ALERT,
     }
     return data, above
+
+
+def _most_drifted(worst: dict[Any, a.HistoryPoint], silos: list[str]) -> list[str]:
+    """At most :data:`MAX_DRAWN` silos, those with the highest PSI (a picture of a hundred
+    rows shows nothing; the table lists every cell above the alert level)."""
+    top: dict[str, float] = {}
+    for (_, (silo, _)), p in worst.items():
+        top[silo] = max(top.get(silo, 0.0), p.value or 0.0)
+    kept = sorted(silos, key=lambda s: (-top.get(s, 0.0), s))[:MAX_DRAWN]
+    return sorted(kept)
 
 
 def _value(p: a.HistoryPoint | None) -> float | None:
@@ -88,7 +101,12 @@ def fairness_series(points: list[a.HistoryPoint], unit: str) -> list[dict[str, A
     """One series per jurisdiction: ``[period start, the lowest value of its windows]``,
     oldest first (windows where the ratio was not computable are left out)."""
     worst = worst_per_period(((p.jurisdiction, p) for p in points), unit, operator.lt)
-    return series_points(worst, unit)
+    lines = series_points(worst, unit)
+    if len(lines) <= MAX_DRAWN:
+        return lines
+    # Many jurisdictions: draw those that came lowest (the question is who fails the line).
+    lowest = sorted(lines, key=lambda s: (min(v for _, v in s["points"]), s["jurisdiction"]))
+    return sorted(lowest[:MAX_DRAWN], key=lambda s: s["jurisdiction"])
 
 
 def _findings(
@@ -174,6 +192,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
     for at in attrs:
         figures[f"fairness over time: {at}"] = PER_SILO
         lines = fairness_series(ratios[at], unit)
+        n_jurisdictions = len({p.jurisdiction for p in ratios[at] if p.value is not None})
         fairness_blocks.append(
             d.plot(
                 "fairness_over_time",
@@ -182,7 +201,13 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
                     "threshold": THRESHOLD,
                     "label": f"demographic parity ratio of {at}",
                 },
-                f"Demographic parity ratio of {at} per jurisdiction, one point per {unit}: the "
+                f"Demographic parity ratio of {at} per jurisdiction"
+                + (
+                    f" (the {len(lines)} that came lowest of {n_jurisdictions})"
+                    if len(lines) < n_jurisdictions
+                    else ""
+                )
+                + f", one point per {unit}: the "
                 f"lowest of its {len(ratios[at])} window(s) in that {unit}; four-fifths line at "
                 f"{THRESHOLD}. "
                 + "; ".join(f"{s['jurisdiction']} last {s['points'][-1][1]:.3f}" for s in lines)
@@ -235,7 +260,14 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
                 d.plot(
                     "drift_heatmap",
                     heat,
-                    f"PSI per silo and feature in {len(heat['periods'])} period(s) of a {unit}; "
+                    f"PSI per silo and feature in {len(heat['periods'])} period(s) of a {unit}"
+                    + (
+                        f" (the {len(heat['silos'])} silos with the highest PSI of "
+                        f"{heat['silos_total']})"
+                        if len(heat["silos"]) < heat["silos_total"]
+                        else ""
+                    )
+                    + "; "
                     f"each cell the highest PSI of the silo's windows in the {unit}; "
                     f"{len(above)} cell(s) above {PSI_ALERT}: "
                     + (

@@ -70,7 +70,7 @@ def _period(t_ms: int) -> str:
 def test_drift_heatmap_is_the_worst_psi_of_each_period_from_history(doc: dict[str, Any]) -> None:
     (heat,) = _plots(doc, "drift_heatmap")
     data = heat["data"]
-    assert set(data) == {"periods", "silos", "features", "psi", "threshold"}  # plots' contract
+    assert set(data) == {"periods", "silos", "silos_total", "features", "psi", "threshold"}
     src = regime_source()
     assert data["periods"] == ["2025-01-01", "2025-01-02", "2025-01-03"]
     for fi, feature in enumerate(data["features"]):
@@ -215,3 +215,21 @@ def test_a_metric_no_report_has_a_number_for_leaves_its_series_empty() -> None:
         p["data"]["label"].split(" of ")[-1]: p["data"] for p in _plots(doc, "fairness_over_time")
     }
     assert plots["age_band"]["series"] == [] and len(plots["sex"]["series"]) == 3
+
+
+def test_a_large_federation_draws_its_worst_silos_and_jurisdictions_and_says_so() -> None:
+    """200 silos: the heat map keeps the 12 with the highest PSI (the drifted one among
+    them) and the fairness plot the 12 jurisdictions that came lowest."""
+
+    def point(i: int, value: float) -> a.HistoryPoint:
+        silo = f"S{i:03d}"
+        return a.HistoryPoint(silo, f"J-{silo}", "1.0.0", T0, value, f"r{i}")
+
+    psi = [point(i, 3.0 if i == 137 else 0.01 * (i % 7)) for i in range(200)]
+    heat, above = eu_ai_act.drift_heatmap({"income": psi}, "day")
+    assert len(heat["silos"]) == eu_ai_act.MAX_DRAWN and heat["silos_total"] == 200
+    assert "S137" in heat["silos"] and [r["silo"] for r in above] == ["S137"]
+    ratios = [point(i, 0.5 if i == 42 else 0.9 + 0.0001 * i) for i in range(200)]
+    lines = eu_ai_act.fairness_series(ratios, "day")
+    assert len(lines) == eu_ai_act.MAX_DRAWN and "J-S042" in {s["jurisdiction"] for s in lines}
+    assert {s["jurisdiction"] for s in lines} == {f"J-S{i:03d}" for i in [42, *range(11)]}

@@ -26,7 +26,7 @@ from aggregator.reports.source import ReportArgs
 PLOT_KEYS = {
     "selection_rates": {"groups", "threshold", "label"},
     "fairness_over_time": {"series", "threshold", "label"},
-    "drift_heatmap": {"silos", "features", "periods", "psi", "threshold"},
+    "drift_heatmap": {"silos", "silos_total", "features", "periods", "psi", "threshold"},
     "timeline": {"events"},
 }
 GROUP_KEYS = {"name", "rate", "impact_ratio", "small", "withheld"}
