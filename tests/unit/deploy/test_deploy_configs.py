@@ -851,6 +851,12 @@ def test_fedgov_unit_exec_parses(unit: Path) -> None:
         assert creds == {"ca.pem", "aggregator.pem", "aggregator.key"}
         assert ns.db.startswith("/var/lib/fedgov-aggregator/")
         assert _get(sections, "Service", "StateDirectory") == ["fedgov-aggregator"]
+    elif ns.command == "dashboard":
+        assert ns.tls_dir == "/run/credentials/x" and ns.identity == "auditor"
+        assert creds == {"ca.pem", "auditor.pem", "auditor.key"}
+        assert ns.token_file.startswith("/var/lib/fedgov-dashboard/")
+        assert ns.listen.startswith("127.0.0.1:")  # behind a proxy that terminates HTTPS
+        assert _get(sections, "Service", "StateDirectory") == ["fedgov-dashboard"]
     else:
         assert ns.config == "/etc/fedgov/agent/EU-DE.yaml"
         assert creds == {"ca.pem", "silo.pem", "silo.key"}
