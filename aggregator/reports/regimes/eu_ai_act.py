@@ -43,6 +43,7 @@ REGIME = "eu-ai-act"
 PSI_ALERT = 0.2  # the PSI shown as drifted (the shipped bundles' psi_max)
 THRESHOLD = 0.8  # the four-fifths line on the fairness plots
 MAX_DRAWN = 12  # silos in the heat map, jurisdictions in a fairness plot: the worst ones
+MAX_LISTED = 50  # drift alerts listed in the report's table: the highest PSI
 PER_SILO = "per-silo reports (each point is one silo's window as that silo released it)"
 
 
@@ -186,6 +187,10 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
     unit = period_unit([*times, *scope.window_ends])
 
     heat, above = drift_heatmap(drift, unit)
+    listed = sorted(
+        sorted(above, key=lambda r: (-r["psi"], r["period"], r["silo"], r["feature"]))[:MAX_LISTED],
+        key=lambda r: (r["period"], r["silo"], r["feature"]),
+    )
     for f in features:
         figures[f"drift over time: {f}"] = PER_SILO
     fairness_blocks: list[dict[str, Any]] = []
@@ -271,9 +276,13 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
                     f"each cell the highest PSI of the silo's windows in the {unit}; "
                     f"{len(above)} cell(s) above {PSI_ALERT}: "
                     + (
-                        ", ".join(f"{r['silo']} {r['feature']} ({r['period']})" for r in above)
+                        ", ".join(
+                            f"{r['silo']} {r['feature']} ({r['period']})"
+                            for r in listed[:MAX_DRAWN]
+                        )
                         or "none"
                     )
+                    + (f" and {len(above) - MAX_DRAWN} more" if len(above) > MAX_DRAWN else "")
                     + f"; privacy path: {PER_SILO}.",
                 ),
                 d.table(
@@ -286,8 +295,16 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
                         ("window_end_ms", "Window end", "time"),
                         ("report_id", "Report", "text"),
                     ],
-                    above,
-                    notes=[f"Cells with PSI above {PSI_ALERT}: the highest window of the {unit}."],
+                    listed,
+                    notes=[
+                        f"Cells with PSI above {PSI_ALERT}: the highest window of the {unit}."
+                        + (
+                            f" {len(above)} cells; the {len(listed)} with the highest PSI are "
+                            f"listed (every one: `fedgov query drift --psi {PSI_ALERT}`)."
+                            if len(listed) < len(above)
+                            else ""
+                        )
+                    ],
                 ),
             ],
         ),

@@ -233,3 +233,27 @@ def test_a_large_federation_draws_its_worst_silos_and_jurisdictions_and_says_so(
     lines = eu_ai_act.fairness_series(ratios, "day")
     assert len(lines) == eu_ai_act.MAX_DRAWN and "J-S042" in {s["jurisdiction"] for s in lines}
     assert {s["jurisdiction"] for s in lines} == {f"J-S{i:03d}" for i in [42, *range(11)]}
+
+
+def test_many_drift_alerts_list_the_highest_and_say_how_many() -> None:
+    """200 drifted silos: the table lists the 50 highest PSI cells and names the total."""
+    src = fake_source()
+    plain = src.history
+
+    def history(model_id: str, metric: str, **kw: Any) -> list[a.HistoryPoint]:
+        if metric != "psi":
+            return plain(model_id, metric, **kw)
+        return [
+            a.HistoryPoint(f"S{i:03d}", "EU-DE", "1.0.0", T0, 0.3 + i / 1000, f"r{i}")
+            for i in range(200)
+        ]
+
+    src.history = history  # type: ignore[method-assign]
+    doc = eu_ai_act.build(src, Args())
+    table = next(b for b in _blocks(doc, "drift") if b["kind"] == "table")
+    features = len(
+        next(b for b in _blocks(doc, "drift") if b["kind"] == "plot")["data"]["features"]
+    )
+    assert len(table["rows"]) == eu_ai_act.MAX_LISTED
+    assert min(r["psi"] for r in table["rows"]) > 0.3 + 150 / 1000 - 1e-9  # the highest ones
+    assert f"{200 * features} cells" in table["notes"][0]
