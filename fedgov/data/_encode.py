@@ -72,7 +72,9 @@ def float_column(col: _Column, name: str) -> np.ndarray:
                 f"column '{name}' should be numeric but holds {t} values; fix the data or "
                 "re-derive the spec with this column as categorical"
             )
-        col = pc.cast(col, pa.float64())
+        # An integer above 2**53 has no exact float64: Arrow's safe cast refuses it, but
+        # binning compares with float edges anyway, so the nearest float is the answer.
+        col = pc.cast(col, pa.float64(), safe=not pa.types.is_integer(t))
     if col.null_count:
         col = pc.fill_null(col, float("nan"))
     parts = [c.to_numpy(zero_copy_only=False) for c in _chunks(col)]

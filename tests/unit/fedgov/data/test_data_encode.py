@@ -115,3 +115,14 @@ def test_missing_column_is_named() -> None:
     cols = {k: v for k, v in COLUMNS.items() if k != "g"}
     with pytest.raises(DataError, match="'g'"):
         encode_arrow(spec_for(), pa.table(cols))
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.uint64()])
+def test_an_integer_beyond_float_precision_is_binned_not_refused(kind: pa.DataType) -> None:
+    """2**53 + 1 has no exact float64 (Arrow's safe cast raised ArrowInvalid, a traceback):
+    it is read as its nearest float, which is what a comparison with float edges needs."""
+    big = 2**53 + 1
+    table = pa.table({**COLUMNS, "x": pa.array([1, 2, big, 0, 3, 2], type=kind)})
+    batch = encode_arrow(spec_for(), table)
+    assert batch.numeric["x"].dtype == np.float64 and batch.numeric["x"][2] == float(big)
+    assert list(batch.numeric["x"][[0, 1, 3, 4, 5]]) == [1.0, 2.0, 0.0, 3.0, 2.0]
