@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from aggregator.cli._client import add_client_options, open_client
-from aggregator.reports.document import REGIMES
+from aggregator.reports.document import FORMATS, REGIMES
 from fedgov.cli import Verbs
 from fedgov.cli import arguments as t
 from fedgov.cli.output import print_json
@@ -22,7 +22,6 @@ from fedgov.errors import GovernanceError
 
 __all__ = ["register"]
 
-FORMATS = ("html", "pdf", "json")
 _DESCRIPTION = (
     "Build a compliance report from the aggregator's merged figures (over the query API, "
     "as your certificate's role: auditor or operator) and write it as HTML, PDF or JSON. "

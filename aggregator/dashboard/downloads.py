@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aggregator.dashboard.views import Page
+from aggregator.reports import document
 
 __all__ = ["FORMATS", "Download", "report_download"]
 
-FORMATS = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "json": "application/json",
-}
+_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf", "json": "application/json"}
+FORMATS = {fmt: _TYPES[fmt] for fmt in document.FORMATS}  # format -> its content type
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ All pure functions of their inputs, sorted, no clock.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aggregator.answers import DriftRow, Fairness, HistoryPoint, JobRow, ModelVersion
 from aggregator.reports import groups
+from aggregator.reports.series import period_label
 
 __all__ = [
     "FOUR_FIFTHS",
@@ -45,7 +45,7 @@ MAX_PERIODS = 8  # the heat map shows the newest periods only
 
 def sensitive_attributes(answer: Fairness) -> list[str]:
     """The sensitive attributes (and intersections) the merged figures cover, sorted."""
-    return sorted((answer.metrics.get("fairness") or {}).keys())
+    return groups.attributes(answer)
 
 
 def selection_rates(answer: Fairness, attribute: str) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def fairness_over_time(
 
 def period_of(t_ms: int) -> str:
     """The UTC day a window ending at ``t_ms`` belongs to."""
-    return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC).strftime("%Y-%m-%d")
+    return period_label(t_ms, "day")
 
 
 def drift_heatmap(rows: Iterable[DriftRow]) -> dict[str, Any]:

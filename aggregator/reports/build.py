@@ -13,13 +13,11 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from aggregator.reports.document import REGIMES, canonical_json
+from aggregator.reports.document import FORMATS, REGIMES, canonical_json
 from aggregator.reports.source import ReportArgs, ReportSource
 from fedgov.errors import ConfigError
 
 __all__ = ["FORMATS", "build", "builder", "installed_module", "render"]
-
-FORMATS = ("html", "pdf", "json")
 
 Builder = Callable[[ReportSource, ReportArgs], dict[str, Any]]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "FORMAT",
+    "FORMATS",
     "REGIMES",
     "canonical_json",
     "content_hash",
@@ -45,6 +46,7 @@ __all__ = [
 
 FORMAT = "fedgov.report/1"
 REGIMES = ("nyc-ll144", "eu-ai-act", "colorado", "summary")
+FORMATS = ("html", "pdf", "json")
 COLUMN_FORMATS = ("text", "int", "rate", "ratio", "time", "digest")
 PLOTS = ("selection_rates", "fairness_over_time", "drift_heatmap", "timeline")
 

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_PERIODS",
     "UNITS",
     "history_in",
+    "in_report",
     "period_label",
     "period_start",
     "period_unit",
@@ -109,6 +110,11 @@ def history_in(
         )
     except QueryError:
         return []
+    return in_report(points, args)
+
+
+def in_report(points: Iterable[a.HistoryPoint], args: ReportArgs) -> list[a.HistoryPoint]:
+    """The points in the report's window and version, oldest first."""
     return sorted(
         (
             p

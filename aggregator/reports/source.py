@@ -157,6 +157,9 @@ class Scope:
     report_ids: tuple[str, ...]
     windows: tuple[a.HistoryPoint, ...]  # one per report, oldest first
     spec_digest: str
+    # Every sample_size point the history query answered (each window in scope, all
+    # versions): the cadence table reads them instead of asking again.
+    sample_sizes: tuple[a.HistoryPoint, ...] = ()
 
     @property
     def window_ends(self) -> tuple[int, ...]:
@@ -176,13 +179,12 @@ def scope_of(source: ReportSource, args: ReportArgs) -> Scope:
         jurisdiction_glob=args.jurisdictions,
         since_ms=args.since_ms,
     )
-    points = [
-        p
-        for p in source.history(
+    answered = tuple(
+        source.history(
             args.model, "sample_size", since_ms=args.since_ms, jurisdiction_glob=args.jurisdictions
         )
-        if p.version == ans.version and p.silo in ans.silos
-    ]
+    )
+    points = [p for p in answered if p.version == ans.version and p.silo in ans.silos]
     ids = ans.report_ids
     wanted = set(ids)
     windows = tuple(
@@ -200,7 +202,7 @@ def scope_of(source: ReportSource, args: ReportArgs) -> Scope:
             f"after it (report {late[0].report_id} of {late[0].silo}); the query API merges "
             "each silo's newest report: leave --until out or set it after the newest window"
         )
-    return Scope(ans, tuple(sorted(ids)), windows, ans.spec_digest)
+    return Scope(ans, tuple(sorted(ids)), windows, ans.spec_digest, answered)
 
 
 def as_of_ms(scope: Scope, args: ReportArgs, *more: Iterable[int]) -> int:

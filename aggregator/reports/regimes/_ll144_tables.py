@@ -19,13 +19,15 @@ from typing import Any
 
 from aggregator import answers as a
 from aggregator.reports import document as d
+from aggregator.reports.groups import FOUR_FIFTHS
+from aggregator.reports.groups import SMALL_SHARE as _SMALL
 from aggregator.reports.source import withheld_groups
 from fedgov.stats import MISSING_GROUP, OTHER_GROUP
 
 __all__ = ["ATTR_SEP", "SMALL_SHARE", "THRESHOLD", "attribute_blocks", "intersection"]
 
-SMALL_SHARE = 0.02  # 6 RCNY 5-301(d): categories under 2% of the data may be left out of ratios
-THRESHOLD = 0.8  # the four-fifths rule, drawn as the line on the plots
+SMALL_SHARE = _SMALL  # 6 RCNY 5-301(d): categories under 2% of the data may be left out of ratios
+THRESHOLD = FOUR_FIFTHS  # the four-fifths rule, drawn as the line on the plots
 _UNKNOWN = frozenset((OTHER_GROUP, MISSING_GROUP))
 _GROUP_SEP, ATTR_SEP = "|", "*"
 

@@ -17,7 +17,7 @@ from typing import Any
 from aggregator import answers as a
 from aggregator.reports import document as d
 from aggregator.reports.regimes._thresholds import known_bundles, threshold_rows
-from aggregator.reports.series import history_in
+from aggregator.reports.series import in_report
 from aggregator.reports.source import ReportArgs, ReportSource, Scope
 from fedgov.errors import QueryError
 
@@ -97,12 +97,12 @@ def _duration(ms: int | None) -> str:
 
 
 def monitoring_blocks(
-    source: ReportSource, args: ReportArgs, silos: Sequence[a.SiloRow]
+    scope: Scope, args: ReportArgs, silos: Sequence[a.SiloRow]
 ) -> list[dict[str, Any]]:
     """Silos covered, policies and thresholds per jurisdiction, and reporting cadence."""
     bundles = known_bundles(args.policies)
     unknown = sorted({s.policy_bundle_digest for s in silos} - set(bundles))
-    windows = history_in(source, args, "sample_size")
+    windows = in_report(scope.sample_sizes, args)
     notes = [
         f"bundle {digest or '(none reported)'}: its contents are not known to this report "
         "(not the shipped default); pass its folder with --policy DIR to show its thresholds"

@@ -97,7 +97,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
     scope = scope_of(source, args)
     overall = scope.fairness
     silos = in_scope_silos(source, args)
-    monitoring = monitoring_blocks(source, args, silos)
+    monitoring = monitoring_blocks(scope, args, silos)
     merged, figures = merged_by_jurisdiction(source, args, scope)
     actions = load_actions(source, args)
     impact = g.tables_rows(merged, g.impact_rows)

@@ -41,7 +41,7 @@ __all__ = ["PSI_ALERT", "build", "drift_heatmap", "fairness_series"]
 
 REGIME = "eu-ai-act"
 PSI_ALERT = 0.2  # the PSI shown as drifted (the shipped bundles' psi_max)
-THRESHOLD = 0.8  # the four-fifths line on the fairness plots
+THRESHOLD = g.FOUR_FIFTHS  # the four-fifths line on the fairness plots
 MAX_DRAWN = 12  # silos in the heat map, jurisdictions in a fairness plot: the worst ones
 MAX_LISTED = 50  # drift alerts listed in the report's table: the highest PSI
 PER_SILO = "per-silo reports (each point is one silo's window as that silo released it)"
@@ -159,7 +159,7 @@ def build(source: ReportSource, args: ReportArgs) -> dict[str, Any]:
     scope = scope_of(source, args)
     overall = scope.fairness
     silos = in_scope_silos(source, args)
-    monitoring = monitoring_blocks(source, args, silos)
+    monitoring = monitoring_blocks(scope, args, silos)
     merged, figures = merged_by_jurisdiction(source, args, scope)
     drifts = (overall.metrics.get("drift") or {}).get("features") or {}
     features = sorted(f for f, m in drifts.items() if "psi" in m)

@@ -28,12 +28,7 @@ STALE_AFTER_MS = 24 * 3_600_000
 
 def _in(rows: Iterable[Any], when: str, args: ReportArgs) -> list[Any]:
     """Rows whose time ``when`` lies in [since, until] (0: unbounded)."""
-    return [
-        r
-        for r in rows
-        if (not args.until_ms or getattr(r, when) <= args.until_ms)
-        and getattr(r, when) >= args.since_ms
-    ]
+    return [r for r in rows if args.in_window(getattr(r, when))]
 
 
 def _models(versions: list[a.ModelVersion]) -> dict[str, Any]:
