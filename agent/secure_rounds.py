@@ -115,8 +115,7 @@ class Admission:
 
     accepted: bool
     message: str
-    order: RoundOrder | None = None
-    job: _Job | None = None
+    job: _Job | None = None  # the round to run (its order), when accepted
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,6 @@ class SecureRounds:
         return Admission(
             True,
             f"taking part in round {p.round_id} ({p.model_id}, {p.period}, part {p.part})",
-            job.order,
             job,
         )
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from aggregator.answers import Fairness
 from aggregator.latest import LatestReports
-from aggregator.merge import matches_glob, merged_metrics
+from aggregator.merge import matches_glob, merge_stats
 from aggregator.secure_figures import clear_source, secure_fairness
 from aggregator.specs import SpecCache
 from aggregator.store import (
@@ -29,8 +29,8 @@ from aggregator.store import (
     Store,
 )
 from fedgov.errors import QueryError
-from fedgov.report import Report, now_ms
-from fedgov.stats import Privacy
+from fedgov.metrics import compute_metrics
+from fedgov.report import now_ms
 
 __all__ = ["Queries"]
 
@@ -95,7 +95,8 @@ class Queries:
         spec = self._specs.get(reports[0].spec_digest)
         if spec is None:
             raise QueryError(f"spec {reports[0].spec_digest[:12]} is unknown")
-        metrics = merged_metrics(spec, reports)
+        merged = merge_stats(reports)  # its privacy terms merged with the counts
+        metrics = compute_metrics(spec, merged)
         return Fairness(
             model=model_id,
             version=reports[0].model_version,
@@ -104,7 +105,7 @@ class Queries:
             rows=int(sum(r.stats.rows for r in reports)),
             reports=len(reports),
             metrics=metrics,
-            source=clear_source(_privacy(reports)),
+            source=clear_source(merged.privacy),
             spec_digest=spec.digest,
             report_ids=tuple(sorted(r.report_id for r in reports)),
         )
@@ -239,10 +240,3 @@ class _Owned(Protocol):
 def _kept(row: _Owned, glob: str | None, silo_id: str | None) -> bool:
     """In the jurisdictions of ``glob`` and, if one is named, of silo ``silo_id``."""
     return matches_glob(row.jurisdiction, glob) and (not silo_id or row.silo_id == silo_id)
-
-
-def _privacy(reports: Iterable[Report]) -> Privacy:
-    out = Privacy()
-    for r in reports:
-        out = out.merge(r.stats.privacy)
-    return out

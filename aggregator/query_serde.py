@@ -161,12 +161,8 @@ def _put(msg: Message, wire: _Wire, value: Any) -> None:
     if isinstance(wire, _Optional):
         setattr(msg, wire.name, 0.0 if value is None else value)
         setattr(msg, wire.flag, value is not None)
-    elif isinstance(wire, (_Json, _JsonRows)):
-        setattr(
-            msg,
-            wire.name,
-            json.dumps(list(value) if isinstance(wire, _JsonRows) else value, sort_keys=True),
-        )
+    elif isinstance(wire, (_Json, _JsonRows)):  # a tuple goes out as a JSON list
+        setattr(msg, wire.name, json.dumps(value, sort_keys=True))
     elif isinstance(wire, _Metrics):
         getattr(msg, wire.name).CopyFrom(metrics_to_proto(value))
         setattr(msg, wire.legacy, json.dumps(value, sort_keys=True))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from aggregator.answers import Fairness
 from aggregator.partition import period_label
@@ -48,6 +49,10 @@ def secure_fairness(
         return None
     silos = sorted({s for r in chosen for s in r.silos})
     where = {s.silo_id: s.jurisdiction for s in store.list_silos()}
+    withheld = sorted(
+        (w for r in chosen for w in json.loads(r.withheld_json)),
+        key=lambda w: (w["table"], w["name"], w.get("group") or ""),
+    )
     return Fairness(
         model=model_id,
         version=newest.model_version,
@@ -56,16 +61,11 @@ def secure_fairness(
         rows=stats.rows,
         reports=0,
         metrics=compute_metrics(spec, stats),
-        source=_secure_source(chosen, len(silos)),
+        source=_secure_source(withheld, chosen[0].k, len(silos)),
         period=period_label(newest.period_start_ms, newest.period_end_ms),
         spec_digest=spec.digest,
         round_ids=tuple(sorted(r.round_id for r in chosen)),
-        withheld=tuple(
-            sorted(
-                (w for r in chosen for w in json.loads(r.withheld_json)),
-                key=lambda w: (w["table"], w["name"], w.get("group") or ""),
-            )
-        ),
+        withheld=tuple(withheld),
     )
 
 
@@ -78,14 +78,13 @@ def _summed(releases: Sequence[ReleaseRecord]) -> WindowStats:
     return total
 
 
-def _secure_source(releases: Sequence[ReleaseRecord], silos: int) -> str:
-    withheld = [w for r in releases for w in json.loads(r.withheld_json)]
+def _secure_source(withheld: Sequence[dict[str, Any]], k: int, silos: int) -> str:
     text = f"exact, secure sum of {silos} silos"
     if withheld:
         names = sorted(
             {f"{w['name']}={w['group']}" if w.get("group") else w["name"] for w in withheld}
         )
-        text += f"; withheld under k={releases[0].k} (fewer rows in the sum): {', '.join(names)}"
+        text += f"; withheld under k={k} (fewer rows in the sum): {', '.join(names)}"
     return text
 
 

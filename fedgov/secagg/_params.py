@@ -7,6 +7,7 @@ AEAD associated data of the round, so nothing made for one round verifies in ano
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -100,9 +101,13 @@ class RoundParams:
         body = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return PROTOCOL + b"\x00" + body.encode("ascii")
 
+    @functools.cached_property
+    def _digest(self) -> bytes:  # the parameters are frozen: hashed once, not per peer
+        return hashlib.sha256(self.context()).digest()
+
     def context_digest(self) -> bytes:
         """SHA-256 of :meth:`context`: the short form bound into KDF infos and AEAD data."""
-        return hashlib.sha256(self.context()).digest()
+        return self._digest
 
     def index(self, silo_id: str) -> int:
         """1-based position of ``silo_id`` in the cohort (its Shamir share index)."""
