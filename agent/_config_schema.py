@@ -8,14 +8,14 @@ file's folder there.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from agent.privacy import DEFAULT_BUDGET, DEFAULT_CANDIDATE_RHO, DEFAULT_DELTA, DEFAULT_RHO
 from fedgov.schema import Identifier, StrictModel
 
-__all__ = ["AgentDocument"]
+__all__ = ["AgentDocument", "SparkSource"]
 
 Text = Annotated[str, Field(min_length=1)]
 """A non-empty string: a name, an address or a path."""
@@ -96,9 +96,35 @@ class SecureRounds(StrictModel):
     wait_seconds: Seconds = 600.0
 
 
+class SparkSource(StrictModel):
+    """``input: {engine: spark, ...}``: a window read and folded by Spark."""
+
+    engine: Literal["spark"]
+    table: Text | None = None
+    path: Text | None = None
+    master: Text = "local[*]"
+    conf: dict[Text, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _table_or_path(self) -> Self:
+        if (self.table is None) == (self.path is None):
+            raise ValueError(
+                "a Spark input names exactly one of table (a catalog table) and path "
+                "(Parquet files Spark reads)"
+            )
+        return self
+
+
+def _input_kind(value: Any) -> str:
+    return "spark" if isinstance(value, dict) else "path"
+
+
 class Model(StrictModel):
     spec: Text
-    input: Text
+    input: Annotated[
+        Annotated[Text, Tag("path")] | Annotated[SparkSource, Tag("spark")],
+        Discriminator(_input_kind),
+    ]
 
 
 class AgentDocument(StrictModel):

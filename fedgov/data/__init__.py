@@ -13,8 +13,6 @@ cluster: :func:`open_spark_window` names a :class:`SparkInput`'s window, and
 
 from fedgov.data._encode import encode_arrow
 from fedgov.data._progress import Progress
-from fedgov.data._spark import fold_spark, open_spark_window, spark_session
-from fedgov.data._spark_window import SparkInput, SparkWindow
 from fedgov.data._readers import (
     DATA_SUFFIXES,
     DEFAULT_CHUNK_ROWS,
@@ -24,6 +22,8 @@ from fedgov.data._readers import (
     iter_record_batches,
     read_columns,
 )
+from fedgov.data._spark import fold_spark, open_spark_window, spark_session
+from fedgov.data._spark_window import SparkInput, SparkWindow
 
 __all__ = [
     "DATA_SUFFIXES",

@@ -71,6 +71,9 @@ class SparkWindow:
     def name(self) -> str:
         return self.source.name
 
+    def __str__(self) -> str:  # how logs name it, as they name a file by its path
+        return self.source.name
+
     @property
     def identity(self) -> str:
         """``files:<sha256>`` of the sorted (path, size, mtime) lines (module docstring)."""
