@@ -365,7 +365,7 @@ def test_a_spark_input_is_a_table_or_a_path_resolved_like_every_path(tmp_path: P
         ({"table": "t"}, "models[0].input.engine: required key is missing"),
         ({"engine": "spark"}, "models[0].input: a Spark input names exactly one of table"),
         ({"engine": "spark", "table": "t", "path": "p"}, "names exactly one of table"),
-        ({"engine": "spark", "table": "t", "master": 2}, "models[0].input.master: must be a string"),
+        ({"engine": "spark", "table": "t", "master": 2}, "input.master: must be a string"),
         ({"engine": "spark", "table": "t", "conf": {"k": 1}}, "models[0].input.conf.k: must be a"),
         (["in"], "models[0].input: must be a string"),
     ],
