@@ -205,3 +205,23 @@ def test_cli_flags_that_do_not_fit_the_engine(
 ) -> None:
     assert fedgov_main(["stats", "--spec", str(tmp_path / "spec.json"), *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_fedgov_imports_and_folds_without_pyspark(tmp_path: Path) -> None:
+    """Nothing imports pyspark until the engine is asked for: with it unimportable, the
+    agent, the CLI and the local engine load and fold as before."""
+    from support.cli import python_prints
+
+    path = tmp_path / "w.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0, float("nan")], "y": [0, 1, 1], "p": [1, 1, 0]}), path)
+    code = f"""
+import sys
+sys.modules["pyspark"] = None
+import agent.service, agent.config, fedgov.cli.main, fedgov.data
+from fedgov.data import fold_file
+from fedgov.spec import MonitoringSpec, NumericFeature
+spec = MonitoringSpec(model_id="m", model_version="1", label="y", prediction="p",
+                      features=(NumericFeature("x", (0.0, 1.5, 3.0)),))
+print(fold_file({str(path)!r}, spec).features["x"].counts.tolist())
+"""
+    assert python_prints(code) == "[0, 1, 1, 0, 1]"
