@@ -197,7 +197,7 @@ def _step(tp: Any, part: int | str) -> Any:
     return None
 
 
-def _without_tags(model: type[BaseModel], loc: Sequence[int | str]) -> list[int | str]:
+def _without_tags(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[int | str, ...]:
     """``loc`` without the tags of tagged unions (``input: path | spark mapping`` reports
     ``models[0].input.table``, not ``models[0].input.spark.table``)."""
     out: list[int | str] = []
@@ -209,7 +209,7 @@ def _without_tags(model: type[BaseModel], loc: Sequence[int | str]) -> list[int 
             continue
         out.append(part)
         tp = _step(tp, part)
-    return out
+    return tuple(out)
 
 
 def _tags(tp: Any) -> dict[str, Any]:
