@@ -53,6 +53,9 @@ _OUT_SCHEMA = "kind string, payload binary"
 _SESSION_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Spark's warnings carry JVM stack traces (a missing path logs one before the error
+    # we report); errors only, unless the source's conf says otherwise.
+    "spark.log.level": "ERROR",
     "spark.sql.execution.arrow.maxRecordsPerBatch": str(DEFAULT_CHUNK_ROWS),
 }
 

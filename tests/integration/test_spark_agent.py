@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from support.agents import EXACT, agent_config
+from support.cli import no_traceback, run_fedgov
 from support.servers import running_aggregator
 from support.specs import derive_credit_spec
 
@@ -60,3 +61,20 @@ def test_one_report_from_a_spark_input(spark: Any, tmp_path: Path) -> None:
             assert WindowStats.from_dict(again.stats.to_dict()) == local
         finally:
             agent.close()
+
+
+@pytest.mark.slow
+def test_cli_on_a_missing_path_exits_3_without_a_java_trace(tmp_path: Path) -> None:
+    """As a user runs it (its own JVM): our message and exit code, no stack trace."""
+    pytest.importorskip("pyspark")
+    save_spec(derive_credit_spec(), tmp_path / "spec.json")
+    p = run_fedgov(
+        "stats", "--engine", "spark", "--master", "local[1]", str(tmp_path / "nowhere"),
+        "--spec", str(tmp_path / "spec.json"),
+    )  # fmt: skip
+    assert p.returncode == 3, p.stderr
+    assert f"fedgov: error: {tmp_path / 'nowhere'}: Spark cannot read it: [PATH_NOT_FOUND]" in (
+        p.stderr
+    )
+    no_traceback(p)
+    assert "\tat " not in p.stderr  # no JVM frames either
