@@ -215,7 +215,7 @@ def _outcomes(
             continue
         ok = True
         for a in range(n_attrs):
-            c = codes[a][i]
+            c = codes[a, i]
             if c < 0 or c >= radix[a]:
                 ok = False
         if not ok:
@@ -229,10 +229,53 @@ def _outcomes(
             for w in range(width):
                 a = members[j, w]
                 if a >= 0:
-                    g = g * radix[a] + codes[a][i]
+                    g = g * radix[a] + codes[a, i]
             conf[conf_at[j] + g * 4 + outcome] += 1
             if cell >= 0:
                 scores[score_at[j] + ((g << 1) | t) * n_cells + cell] += 1
+    return known, bad
+
+
+@_jit
+def _joint(
+    yt: Any,
+    yp: Any,
+    codes: Any,
+    radix: Any,
+    score: Any,
+    cmp: Any,
+    lo: Any,
+    grid: Any,
+    n_cells: int,
+    conf: Any,
+    scores: Any,
+) -> tuple[int, int]:
+    """:func:`_outcomes` for the one layout of every attribute in spec order (the
+    joint table): half the work a row."""
+    n_attrs = radix.size
+    known = 0
+    bad = 0
+    cells = np.empty(_BLOCK, np.int64)
+    for i in range(yt.size):
+        if score.size and i % _BLOCK == 0:
+            _cells(score[i : i + _BLOCK], cmp, lo, grid, cells)
+        t = np.int64(yt[i])
+        p = np.int64(yp[i])
+        if t < 0 or p < 0:
+            continue
+        g = 0
+        ok = t <= 1 and p <= 1
+        for a in range(n_attrs):
+            c = codes[a, i]
+            ok &= 0 <= c < radix[a]
+            g = g * radix[a] + c
+        if not ok:
+            bad += 1
+            continue
+        known += 1
+        conf[(g << 2) | (t << 1) | p] += 1
+        if score.size:
+            scores[((g << 1) | t) * n_cells + cells[i % _BLOCK]] += 1
     return known, bad
 
 
@@ -242,6 +285,15 @@ def _readonly(values: Any, dtype: type) -> np.ndarray:
     arr = np.ascontiguousarray(values, dtype=dtype).reshape(-1).view()
     arr.flags.writeable = False
     return arr
+
+
+def _stacked(codes: list[Any], n: int) -> np.ndarray:
+    """The attributes' codes as one ``(attributes, rows)`` int64 array: a tuple of arrays
+    would cost the kernel a reference count per access."""
+    out = np.empty((len(codes), n), dtype=np.int64)
+    for a, c in enumerate(codes):
+        out[a] = c
+    return out
 
 
 def numeric_counts(b: Binner, values: Any) -> np.ndarray:
@@ -259,6 +311,11 @@ def code_counts(codes: Any, n_cells: int, where: str) -> np.ndarray:
     return out
 
 
+JOINT_CELLS = 1 << 18
+"""Largest joint table (groups of every attribute at once x outcome and score cells)
+counted per batch; beyond it, each layout's table is counted in the pass instead."""
+
+
 def outcome_tables(
     yt: Any,
     yp: Any,
@@ -272,9 +329,10 @@ def outcome_tables(
     """Confusion counts ``(groups, 2, 2)`` and score cells ``(groups, 2, k + 3)`` of every
     layout (``members[j]``: its attributes, first varying slowest, ``-1`` padded), and
     the rows with label and prediction known. ValueError on a code outside its slots or
-    an outcome other than -1, 0, 1."""
-    conf_at = np.cumsum([0, *(4 * g for g in n_groups)])
-    conf = np.zeros(int(conf_at[-1]), dtype=np.int64)
+    an outcome other than -1, 0, 1.
+
+    Usually one table over every attribute at once is counted (one increment a row)
+    and each layout is a sum over it (integer sums of a few hundred cells: exact)."""
     if score is not None and score_binner is not None:
         b = score_binner
         n_cells = b.k + 3
@@ -283,34 +341,68 @@ def outcome_tables(
     else:
         n_cells, x = 0, np.zeros(0, dtype=np.float64)
         cmp, lo, grid = np.zeros(1), np.zeros(1, np.int32), (2, 0.0, 0.0, 0, 0, 0, 0)
-    score_at = np.cumsum([0, *(2 * n_cells * g for g in n_groups)])
+    n_joint = int(np.prod(radix))
+    joint = n_joint * (4 + 2 * n_cells) <= JOINT_CELLS
+    counted = [n_joint] if joint else n_groups
+    conf_at = np.cumsum([0, *(4 * g for g in counted)])
+    score_at = np.cumsum([0, *(2 * n_cells * g for g in counted)])
+    conf = np.zeros(int(conf_at[-1]), dtype=np.int64)
     scores = np.zeros(int(score_at[-1]), dtype=np.int64)
-    known, bad = _outcomes(
+    y_true, y_pred, stacked = (
         _readonly(yt, np.int8),
         _readonly(yp, np.int8),
-        tuple(_readonly(c, np.int64) for c in codes),
-        radix,
-        members,
-        conf_at,
-        x,
-        cmp,
-        lo,
-        grid,
-        score_at,
-        n_cells,
-        conf,
-        scores,
+        _stacked(codes, len(yt)),
     )
+    if joint:
+        known, bad = _joint(y_true, y_pred, stacked, radix, x, cmp, lo, grid, n_cells, conf, scores)
+    else:
+        known, bad = _outcomes(
+            y_true,
+            y_pred,
+            stacked,
+            radix,
+            members,
+            conf_at,
+            x,
+            cmp,
+            lo,
+            grid,
+            score_at,
+            n_cells,
+            conf,
+            scores,
+        )
     if bad:
         raise ValueError(
             f"{bad} rows of the batch have a group code outside its attribute's slots or an "
             "outcome other than -1, 0, 1; encode the batch with encode_columns(spec, ...)"
         )
+    if joint:
+        shape = tuple(radix.tolist())
+        tables = [_marginal(conf.reshape(*shape, 2, 2), m) for m in members]
+        hists = [_marginal(scores.reshape(*shape, 2, n_cells), m) for m in members]
+        return tables, hists, int(known)
     tables = [conf[conf_at[j] : conf_at[j + 1]].reshape(g, 2, 2) for j, g in enumerate(n_groups)]
     hists = [
         scores[score_at[j] : score_at[j + 1]].reshape(g, 2, n_cells) for j, g in enumerate(n_groups)
     ]
     return tables, hists, int(known)
+
+
+def _marginal(joint: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """A layout's ``(groups, 2, cells)`` table from the joint ``(*slots, 2, cells)`` one:
+    summed over the other attributes, its own in its order (first varying slowest)."""
+    own = [int(a) for a in members if a >= 0]
+    n_attrs = joint.ndim - 2
+    others = tuple(a for a in range(n_attrs) if a not in own)
+    summed = joint.sum(axis=others) if others else joint
+    # After the sum the remaining attribute axes are in ascending order.
+    order = sorted(own)
+    arranged = np.transpose(
+        summed, [order.index(a) for a in own] + [n_attrs - len(others), n_attrs - len(others) + 1]
+    )
+    n_groups = int(np.prod([joint.shape[a] for a in own]))
+    return np.ascontiguousarray(arranged).reshape(n_groups, 2, joint.shape[-1])
 
 
 def warm_up() -> float:
