@@ -180,6 +180,7 @@ class Binner:
         # and ``-(lo[c] + 1)`` for one that holds an edge (its values are compared).
         self.edges_cmp = cmp
         self.table = np.where(self._shared, -(self._lo + 1), self._lo).astype(np.int32)
+        self.table[0] = -(self._lo[0] + 1)  # NaN and -inf land in cell 0: always compared
 
     @property
     def method(self) -> str:
