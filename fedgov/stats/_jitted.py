@@ -134,6 +134,7 @@ def numeric_counts(x: Any, cmp: Any, lo: Any, grid: Any, out: Any) -> None:
         grid_cells = np.empty(_BLOCK, np.int32)
         ftop = float(top)
         nan_cell = cmp.size + 1
+        tally = np.zeros(out.size, np.int32)  # half the stores' width; x.size < 2**31
         for start in range(0, x.size, _BLOCK):
             m = min(_BLOCK, x.size - start)
             for j in range(m):
@@ -146,7 +147,9 @@ def numeric_counts(x: Any, cmp: Any, lo: Any, grid: Any, out: Any) -> None:
                 if idx < 0:
                     v = x[start + j]
                     idx = nan_cell if v != v else _walk(v, -idx - 1, cmp)
-                out[idx] += 1
+                tally[idx] += 1
+        for c in range(out.size):
+            out[c] += tally[c]
         return
     block_cells = np.empty(_BLOCK, np.int64)
     for start in range(0, x.size, _BLOCK):

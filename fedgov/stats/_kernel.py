@@ -19,11 +19,12 @@ be nested parallelism (numba's default workqueue layer aborts on concurrent
 launches; the others oversubscribe the cores), and the pool already spreads
 the columns, and the encoding before them, over every core.
 
-Compilation is cached on disk (``cache=True``) beside ``_jitted.py``, or where
-``NUMBA_CACHE_DIR`` points: set it to a writable folder when fedgov is
-installed read-only, or every process compiles again (about 2-5 s; see
-:func:`warm_up`). If no cache location is writable, the kernels still run,
-compiled in memory.
+Compilation is cached on disk (``cache=True``): where ``NUMBA_CACHE_DIR``
+points, else beside ``_jitted.py``, else in the user's cache folder
+(``~/.cache/numba``). For an install where none is writable (a read-only
+container image), set ``NUMBA_CACHE_DIR`` to a writable folder, or every
+process compiles again (about 5 s; see :func:`warm_up`); the kernels still
+run, compiled in memory.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from fedgov.stats import _jitted as jit
 from fedgov.stats._binning import Binner
 
 __all__ = ["JOINT_CELLS", "code_counts", "numeric_counts", "outcome_tables", "warm_up"]
+
+_MAX_CALL = 1 << 30
+"""Most values per kernel call: its int32 tally cannot overflow."""
 
 
 def _readonly(values: Any, dtype: type) -> np.ndarray:
@@ -59,7 +63,10 @@ def _stacked(codes: list[Any], n: int) -> np.ndarray:
 def numeric_counts(b: Binner, values: Any) -> np.ndarray:
     """``b.counts(values)``, in one compiled pass."""
     out = np.zeros(b.k + 3, dtype=np.int64)
-    jit.numeric_counts(_readonly(values, np.float64), b.edges_cmp, b.table, b.grid_params, out)
+    x = _readonly(values, np.float64)
+    for start in range(0, x.size, _MAX_CALL):  # the kernel tallies in int32
+        part = x[start : start + _MAX_CALL]
+        jit.numeric_counts(part, b.edges_cmp, b.table, b.grid_params, out)
     return out
 
 
