@@ -16,6 +16,12 @@ What each line times (wall clock, median of the repeats):
   thread (``FEDGOV_STATS_THREADS=1``).
 * ``fedgov in-memory (numpy), 1 thread``: the same from numpy/object columns
   through :func:`fedgov.stats.encode_columns` (strings hashed in Python).
+* ``fedgov in-memory (arrow), numpy engine``: the first line with
+  ``FEDGOV_STATS_ENGINE=numpy`` (the vectorised reference, not the compiled fold).
+* ``fedgov fold only (encoded chunks)``: ``WindowStats.fold`` of both windows'
+  chunks, encoded before timing; ``memory pass ...``: one ``np.add.reduce`` over
+  each array that fold reads (features, codes, outcomes), on one thread. Their
+  ratio is the "fold within 5x of one memory pass" target.
 * ``fedgov parquet ...``: the current window written to a Parquet file
   (snappy, row groups of one chunk; page cache warm, as a silo re-reading its
   window is): read + encode + fold + metrics with
@@ -29,6 +35,13 @@ What each line times (wall clock, median of the repeats):
   equalized odds difference/ratio read off the frame.
 * ``evidently DataDriftPreset``: on ``--evidently-rows`` + ``--evidently-rows``
   rows (default 100k + 100k, it is slow), the 22 features; compared in rows/s.
+
+Targets (issue 16), fedgov's default engine (compiled) and threads: >= 50x
+scipy's time, >= 500x fairlearn's, >= 1,000x Evidently's rows/s; Parquet end to
+end (read-ahead) >= 75% of the read + encode-only rate; the fold <= 5x one
+memory pass. The JIT warm-up (compile in a fresh process with an empty cache,
+then a load from that cache) is measured in subprocesses before the rounds and
+printed; it is in no timed run.
 
 The peers get the data as their users hold it (float arrays; pandas frames
 with object-string columns) and are imported before timing; fedgov runs once
