@@ -16,6 +16,7 @@ so the counts never depend on the thread count.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from functools import lru_cache, partial
@@ -34,6 +35,7 @@ from fedgov.stats._parallel import run_all
 __all__ = ["ENGINES", "count_batch", "engine"]
 
 ENGINES = ("numba", "numpy")
+_log = logging.getLogger(__name__)
 
 Counted = tuple[dict[str, FeatureCounts], dict[str, OutcomeCounts], dict[str, ScoreCounts], int]
 
@@ -43,7 +45,8 @@ def _kernel() -> ModuleType | None:
     """The compiled kernels, imported on first use (numba takes ~0.5 s to import)."""
     try:
         from fedgov.stats import _kernel as kernel
-    except ImportError:
+    except ImportError as exc:  # not installed, or built for another numpy
+        _log.warning("numba does not import (%s): statistics use the numpy engine", exc)
         return None
     return kernel
 

@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["code_counts", "joint_tables", "layout_tables", "numeric_counts", "value_cells"]
 
-_LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+_LOW63 = 0x7FFF_FFFF_FFFF_FFFF  # an int64 to numba
 
 
 def _jit(fn: Any) -> Any:

@@ -46,7 +46,7 @@ _MAX_CALL = 1 << 30
 def _readonly(values: Any, dtype: type) -> np.ndarray:
     """A C-contiguous array of ``dtype`` as a read-only view (one compiled signature,
     whether the caller's array was writable or an Arrow buffer)."""
-    arr = np.ascontiguousarray(values, dtype=dtype).reshape(-1).view()
+    arr: np.ndarray = np.ascontiguousarray(values, dtype=dtype).reshape(-1).view()
     arr.flags.writeable = False
     return arr
 
