@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.specs import toy_spec
-from test_stats_binning import DISTRIBUTIONS, probe_values, reference_counts
+from test_stats_binning import DISTRIBUTIONS, probe_values, quantile_case, reference_counts
 
 from fedgov.data import encode_arrow
 from fedgov.errors import ConfigError
@@ -60,12 +60,7 @@ def assert_same(spec: MonitoringSpec, batch: Batch) -> WindowStats:
 @pytest.mark.parametrize("bins", [1, 10, 512])
 @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
 def test_numeric_counts_equal_the_numpy_binner(name: str, bins: int) -> None:
-    rng = np.random.default_rng(11)
-    data = DISTRIBUTIONS[name](rng, 20_000)
-    edges = np.unique(np.quantile(data, np.linspace(0, 1, bins + 1)))
-    if edges.size < 2:
-        edges = np.array([edges[0] - 1, edges[0] + 1])
-    x = np.concatenate([probe_values(edges, rng), DISTRIBUTIONS[name](rng, 20_000)])
+    edges, x = quantile_case(name, bins, seed=11)
     b = Binner(edges)
     got = _kernel.numeric_counts(b, x)
     np.testing.assert_array_equal(got, b.counts(x))
@@ -84,23 +79,6 @@ def test_every_grid_kind_is_exercised() -> None:
         x = probe_values(edges, rng)
         np.testing.assert_array_equal(_kernel.numeric_counts(b, x), reference_counts(x, edges))
     assert kinds == {0, 1, 2}
-
-
-finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
-
-
-@settings(max_examples=300, deadline=None, database=None)
-@given(
-    st.lists(finite, min_size=2, max_size=40, unique=True),
-    st.lists(st.one_of(finite, st.sampled_from([np.nan, np.inf, -np.inf, -0.0])), max_size=60),
-    st.integers(0, 2**32 - 1),
-)
-def test_numeric_counts_on_any_edges(edges: list[float], extra: list[float], seed: int) -> None:
-    e = np.array(sorted(edges))
-    if np.any(e[1:] <= e[:-1]):  # 0.0 and -0.0 are "unique" to hypothesis
-        return
-    x = np.concatenate([probe_values(e, np.random.default_rng(seed), n=50), extra])
-    np.testing.assert_array_equal(_kernel.numeric_counts(Binner(e), x), reference_counts(x, e))
 
 
 def test_long_columns_are_counted_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
