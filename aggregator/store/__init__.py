@@ -35,6 +35,7 @@ from aggregator.store._base import (
     Store,
     metric_at,
 )
+from aggregator.store._listen import CommandListener
 from aggregator.store._postgres import PostgresStore, redact_url
 from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from aggregator.store._sqlite import SqliteStore
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidTransition",
     "ModelVersionRecord",
     "CentralDecisionRecord",
+    "CommandListener",
     "CommandRecord",
     "DecisionRecord",
     "DriftRecord",

@@ -6,15 +6,18 @@ picks one from a URL. Rows come back as small frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
 from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
+
+if TYPE_CHECKING:
+    from aggregator.store._listen import CommandListener
 
 __all__ = [
     "ENDED_JOB_STATES",
@@ -390,4 +393,8 @@ class Store(Protocol):
     def period_specs(self, model_id: str, start_ms: int, end_ms: int) -> list[tuple[str, str]]: ...
     def releases(self, model_id: str = "", model_version: str = "") -> list[ReleaseRecord]: ...
 
+    def command_listener(
+        self, on_silos: Callable[[Iterable[str]], object], on_connect: Callable[[], object],
+        *, name: str, url: str | None = None,
+    ) -> CommandListener | None: ...  # fmt: skip
     def close(self) -> None: ...

@@ -82,6 +82,7 @@ class RoundQueries(Connected):
             insert_commands(
                 db, rec.round_id, "secagg_round", rec.model_id, "", silos,
                 f"secure round {rec.round_id[:8]}", rec.opened_ms, payload,
+                notify=self.dialect.notify_commands,
             )  # fmt: skip
         return rec, True
 
