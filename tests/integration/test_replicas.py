@@ -1,0 +1,118 @@
+"""Two aggregator replicas on one PostgreSQL store, as real processes under mTLS, with
+real agents: one replica is killed hard (SIGKILL) while the agents report, or in the
+middle of a secure round. Nothing is lost or doubled, commands reach silos whose stream
+was on the dead replica, and the round completes on the other replica.
+
+Every wait is on a condition in the store, with a timeout (:func:`wait_for`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.agents import silo_config
+from support.pki import make_pki
+from support.replicas import replica_processes
+
+from agent.config import config_from_dict
+from agent.service import Agent
+from aggregator.store import PostgresStore
+from fedgov.audit import verify_chain
+from fedgov.spec import MonitoringSpec
+from fedgov.synthetic import credit_data, write_table
+
+pytestmark = [pytest.mark.integration]
+
+
+def wait_for(what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _agent(root: Path, pki: Path, spec_file: Path, silo: str, aggregator: dict[str, Any]) -> Agent:
+    tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{silo}.pem")}
+    tls["key"] = str(pki / f"{silo}.key")
+    doc = silo_config(root, silo, spec_file, "unused:1", poll_seconds=0.2)
+    doc["aggregator"] = aggregator | {"tls": tls, "retry_seconds": 60}
+    (root / silo / "in").mkdir(parents=True, exist_ok=True)
+    return Agent(config_from_dict(doc, base=root))
+
+
+def _windows(root: Path, silo: str, numbers: range) -> None:
+    for n in numbers:
+        data = credit_data(120, seed=1000 * int(silo[1:]) + n)
+        write_table(data, root / silo / "in" / f"w{n:02d}.csv")
+
+
+@contextmanager
+def _running(agents: list[Agent]) -> Iterator[None]:
+    """Each agent's main loop (register, command stream, scan) in a thread of its own."""
+    threads = [threading.Thread(target=a.run, daemon=True) for a in agents]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        for a in agents:
+            a.stop()
+        for t in threads:
+            t.join(timeout=20)
+        for a in agents:
+            a.close()
+
+
+def test_a_replica_killed_while_twenty_agents_report_loses_and_doubles_nothing(
+    tmp_path: Path, postgres_url: str, spec_file: Path, credit_spec: MonitoringSpec
+) -> None:
+    silos = [f"S{n:02d}" for n in range(20)]
+    pki = make_pki(tmp_path / "pki", {s: s for s in silos})
+    store = PostgresStore(postgres_url)
+    with replica_processes(("A", "B"), postgres_url, pki, tmp_path, "--command-poll", "1s") as (
+        a,
+        b,
+    ):
+        agents = []
+        for s in silos:
+            _windows(tmp_path, s, range(2))
+            agents.append(
+                _agent(tmp_path, pki, spec_file, s, {"addresses": [a.address, b.address]})
+            )
+        # Each silo prefers one replica (the list is ordered by its silo id): some prefer A.
+        on_a = {x.config.silo_id for x in agents if f":{a.port}," in x.config.aggregator_address}
+        assert 0 < len(on_a) < len(silos)
+        with _running(agents):
+            wait_for("10 reports", lambda: store.count_reports() >= 10)
+            a.kill()  # mid-stream: reports in flight, command streams cut
+            for s in silos:
+                _windows(tmp_path, s, range(2, 4))
+            job, _ = store.open_job(
+                credit_spec.model_id, credit_spec.model_version, "test: after the kill", silos
+            )
+            wait_for("80 reports", lambda: store.count_reports() >= 80, timeout=90)
+
+            def acked() -> bool:
+                got = store.get_job(job.job_id)
+                return got is not None and all(c.status != "pending" for c in got.commands)
+
+            wait_for("every command acknowledged", acked, timeout=60)
+            # Stored, then acknowledged: each agent drops its copy once it reads the ack.
+            wait_for("empty outboxes", lambda: all(len(x.outbox) == 0 for x in agents))
+        assert store.count_reports() == 80  # nothing lost, nothing doubled
+        reports = store.reports_for_model(credit_spec.model_id, None, latest_only=False)
+        per_silo = {s: sum(r.silo_id == s for r in reports) for s in silos}
+        assert per_silo == dict.fromkeys(silos, 4)
+        done = store.get_job(job.job_id)
+        assert done is not None
+        assert {c.silo_id: c.status for c in done.commands} == dict.fromkeys(silos, "accepted")
+        # Silos whose stream was on A got their command through B.
+        assert on_a <= {x.config.silo_id for x in agents if x.received}
+        assert verify_chain(b.audit).ok
+    store.close()

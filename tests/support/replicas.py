@@ -1,0 +1,82 @@
+"""Aggregator replicas as real processes (``fedgov aggregator serve``) on one PostgreSQL
+store, under mTLS, that a test can kill hard (SIGKILL) or stop (SIGTERM)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+__all__ = ["ReplicaProcess", "replica_processes"]
+
+_PORT = re.compile(r"aggregator listening on port (\d+)")
+
+
+class ReplicaProcess:
+    """One ``fedgov aggregator serve --replica NAME`` process; its stderr is kept."""
+
+    def __init__(self, name: str, db: str, pki: Path, folder: Path, *extra: str) -> None:
+        self.name = name
+        self.audit = folder / f"{name}.audit.jsonl"
+        cmd = [
+            sys.executable, "-m", "fedgov", "aggregator", "serve", "--db", db,
+            "--tls-dir", str(pki), "--listen", "127.0.0.1:0", "--replica", name,
+            "--audit", str(self.audit), "--checkpoint-key", str(folder / f"{name}.key"),
+            "--no-secure-rounds", *extra,
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+        )
+        self.log: list[str] = []
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        found = _PORT.search(line)
+        if found is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"replica {name} did not start: {line!r} {''.join(self.log)}")
+        self.port = int(found.group(1))
+        self.address = f"127.0.0.1:{self.port}"
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line)
+
+    def kill(self) -> None:
+        """Stopped hard: no graceful shutdown, streams and calls cut mid-way."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@contextmanager
+def replica_processes(
+    names: Sequence[str], db: str, pki: Path, folder: Path, *extra: str
+) -> Iterator[list[ReplicaProcess]]:
+    """Start one replica per name (in order), all on ``db``; stop them all after."""
+    with ExitStack() as stack:
+        replicas = []
+        for name in names:
+            r = ReplicaProcess(name, db, pki, folder, *extra)
+            stack.callback(r.stop)
+            replicas.append(r)
+        yield replicas
