@@ -7,6 +7,7 @@ Every wait is on a condition in the store, with a timeout (:func:`wait_for`)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,10 +22,15 @@ from support.replicas import replica_processes
 
 from agent.config import config_from_dict
 from agent.service import Agent
+from aggregator.handler import AggregatorHandler
+from aggregator.partition import RoundSettings
 from aggregator.store import PostgresStore
 from fedgov.audit import verify_chain
+from fedgov.report import now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
+from fedgov.v1 import report_pb2
+from fedgov.wire import stats_from_proto
 
 pytestmark = [pytest.mark.integration]
 
@@ -116,3 +122,62 @@ def test_a_replica_killed_while_twenty_agents_report_loses_and_doubles_nothing(
         assert on_a <= {x.config.silo_id for x in agents if x.received}
         assert verify_chain(b.audit).ok
     store.close()
+
+
+def test_a_replica_killed_in_the_middle_of_a_secure_round_the_other_completes_it(
+    tmp_path: Path, postgres_url: str, spec_file: Path, credit_spec: MonitoringSpec
+) -> None:
+    silos = ("S01", "S02", "S03", "S04")
+    pki = make_pki(tmp_path / "pki", {s: s for s in silos})
+    store = PostgresStore(postgres_url)
+    with replica_processes(("A", "B"), postgres_url, pki, tmp_path, "--command-poll", "1s") as (
+        a,
+        b,
+    ):
+        # Every silo prefers A (the first address), so killing A moves them all.
+        target = {"address": f"ipv4:{a.address},{b.address}"}
+        agents = [_agent(tmp_path, pki, spec_file, s, target) for s in silos]
+        start = now_ms() - 1000
+        for n, agent in enumerate(agents):
+            _windows(tmp_path, agent.config.silo_id, range(n, n + 1))
+            agent.register()
+            assert len(agent.scan_once()) == 1
+        time.sleep(0.01)  # the period ends after the windows' ends (a clock tick)
+        opener = AggregatorHandler(store)
+        opener.rounds.settings = RoundSettings(min_cohort=3, stage_ms=60_000)
+        [opened] = opener.rounds.open(credit_spec.model_id, start, now_ms())
+        rid = opened.round_id
+
+        def drain(agent: Agent) -> threading.Thread:
+            t = threading.Thread(target=agent.drain_commands, kwargs={"wait_seconds": 90})
+            t.start()
+            return t
+
+        try:
+            threads = [drain(x) for x in agents[:3]]
+            # Three of four silos have spoken in stage 1 (on A); the stage waits for the fourth.
+            wait_for("three stage-1 messages", lambda: len(store.round_senders(rid, 1)) == 3)
+            a.kill()
+            threads.append(drain(agents[3]))  # the fourth comes after A is gone: to B
+            for t in threads:
+                t.join(timeout=120)
+            for x in agents:
+                assert x.secure_rounds.finished[rid] == ("completed", "")
+        finally:
+            for x in agents:
+                x.close()
+        done = store.get_round(rid)
+        assert done is not None and (done.status, done.stage) == ("completed", 5)
+        assert done.survivors == silos
+        [release] = store.releases(credit_spec.model_id)
+        msg = report_pb2.WindowStats()
+        msg.ParseFromString(release.stats)
+        assert stats_from_proto(msg).rows == 4 * 120  # every row of the four silos, once
+        completed = [r for r in _records(b.audit) if r["kind"] == "round_completed"]
+        assert [r["round_id"] for r in completed] == [rid]  # B formed and audited the sum
+    store.close()
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    assert verify_chain(path).ok
+    return [json.loads(line) for line in path.read_text().splitlines()]
