@@ -19,9 +19,12 @@ another one stored:
   (model, version) (:mod:`aggregator.store._jobs`).
 * **Secure rounds** live in the store (round, stage, messages, deadline); any
   replica moves a round on when a silo submits or polls, or when its sweep
-  ticks. The sum is formed by the replica that closed stage 4; if it dies while
-  forming it, the round fails at the stage-5 deadline (audited by whichever
-  replica notices, its messages deleted, nothing published).
+  ticks. The sum is formed by the replica that closed stage 4, which renews its
+  claim while it works; if it dies, the claim runs out (one stage timeout) and
+  the next replica to look takes it over once and forms the sum from the stored
+  messages (audited ``round_taken_over``). If that one dies too the round fails,
+  audited, its messages deleted, nothing published; of two replicas forming the
+  same sum only one publishes (``end_round`` ends an open round once).
 * **Audit**: one hash chain per replica. Each replica appends to its own log
   file (``--audit``) and signs checkpoints of it with its own key
   (``--checkpoint-key``); checkpoints are stored per key, so two replicas never

@@ -379,13 +379,11 @@ class Store(Protocol):
     def round_messages(self, round_id: str, stage: int) -> dict[str, bytes]: ...
     def round_senders(self, round_id: str, stage: int) -> set[str]: ...
     def advance_round(
-        self,
-        round_id: str,
-        stage: int,
-        deadline_ms: int,
-        *,
-        survivors: Sequence[str] = (),
-        dropped: Sequence[str] = (),
+        self, round_id: str, stage: int, deadline_ms: int, *,
+        survivors: Sequence[str] = (), dropped: Sequence[str] = (),
+    ) -> bool: ...  # fmt: skip
+    def claim_round(
+        self, round_id: str, deadline_ms: int, new_deadline_ms: int, reason: str | None = None
     ) -> bool: ...
     def end_round(
         self, round_id: str, status: str, reason: str, releases: Sequence[ReleaseRecord] = ()

@@ -1,5 +1,6 @@
-"""Aggregator replicas as real processes (``fedgov aggregator serve``) on one PostgreSQL
-store, under mTLS, that a test can kill hard (SIGKILL) or stop (SIGTERM)."""
+"""Aggregator replicas on one PostgreSQL store under mTLS: real processes (``fedgov
+aggregator serve``) that a test can kill hard (SIGKILL) or stop (SIGTERM), or servers in
+this process whose parts a test can reach."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ReplicaProcess", "replica_processes"]
+from aggregator.replicas import ReplicaSettings
+from aggregator.server import RunningServer, create_server
+from aggregator.store import PostgresStore
+from fedgov.audit import AuditLog
+from fedgov.tls import TlsFiles
+
+__all__ = ["ReplicaProcess", "replica_processes", "replica_server"]
 
 _PORT = re.compile(r"aggregator listening on port (\d+)")
 
@@ -80,3 +89,26 @@ def replica_processes(
             stack.callback(r.stop)
             replicas.append(r)
         yield replicas
+
+
+@contextmanager
+def replica_server(
+    url: str, pki: Path, folder: Path, name: str, **replica: Any
+) -> Iterator[RunningServer]:
+    """A replica in this process (``create_server`` on port 0, mTLS from ``pki``) on the
+    PostgreSQL store at ``url``, its audit log ``folder/NAME.audit.jsonl``; ``replica``
+    goes to :class:`ReplicaSettings` (its name is made unique per test run, so that its
+    listener's connection can be told apart)."""
+    settings = ReplicaSettings(f"{name}-{uuid.uuid4().hex[:8]}", **replica)
+    running = create_server(
+        "127.0.0.1:0",
+        PostgresStore(url),
+        tls=TlsFiles(pki / "ca.pem", pki / "aggregator.pem", pki / "aggregator.key"),
+        audit=AuditLog(folder / f"{name}.audit.jsonl"),
+        replica=settings,
+    )
+    try:
+        yield running
+    finally:
+        running.stop(grace=0.5)
+        running.handler.store.close()
