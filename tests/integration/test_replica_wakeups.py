@@ -5,6 +5,7 @@ sum and died is taken over."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,14 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.agents import silo_config
 from support.pki import make_pki, tls_files
 from support.proxy import CutProxy
 from support.replicas import replica_server
 from support.servers import register
 
 from agent.client import AggregatorClient, Command
+from agent.config import config_from_dict
+from agent.service import Agent
+from aggregator.partition import RoundSettings
 from aggregator.server import RunningServer
+from fedgov.audit import verify_chain
+from fedgov.report import now_ms
 from fedgov.spec import MonitoringSpec
+from fedgov.synthetic import credit_data, write_table
 
 pytestmark = [pytest.mark.integration]
 
@@ -103,3 +111,59 @@ def test_a_command_stored_while_the_listen_connection_is_silent_comes_with_the_p
             assert got[0].job_id == job.job_id
     finally:
         proxy.close()
+
+
+def test_a_round_whose_sum_was_claimed_by_a_replica_that_died_is_taken_over(
+    tmp_path: Path, postgres_url: str, spec_file: Path, credit_spec: MonitoringSpec
+) -> None:
+    silos = ("S01", "S02", "S03")
+    pki = make_pki(tmp_path / "pki", {s: s for s in silos})
+    settings = RoundSettings(min_cohort=3, stage_ms=4_000)
+    with (
+        replica_server(postgres_url, pki, tmp_path, "A", command_poll_s=1.0) as a,
+        replica_server(postgres_url, pki, tmp_path, "B", command_poll_s=1.0) as b,
+    ):
+        claimed = threading.Event()
+        a.handler.rounds._form = lambda rec, deadline: claimed.set()  # type: ignore[method-assign]
+        a.handler.rounds.settings = b.handler.rounds.settings = settings
+        target = f"ipv4:127.0.0.1:{a.port},127.0.0.1:{b.port}"  # every silo prefers A
+        agents = []
+        start = now_ms() - 1000
+        for sid in silos:
+            tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{sid}.pem")}
+            tls["key"] = str(pki / f"{sid}.key")
+            doc = silo_config(tmp_path, sid, spec_file, target)
+            doc["aggregator"] = {"address": target, "tls": tls}
+            (tmp_path / sid / "in").mkdir(parents=True)
+            write_table(credit_data(150, seed=len(agents)), tmp_path / sid / "in" / "w.csv")
+            agents.append(Agent(config_from_dict(doc, base=tmp_path)))
+        try:
+            for x in agents:
+                x.register()
+                assert len(x.scan_once()) == 1
+            time.sleep(0.01)
+            [opened] = b.handler.rounds.open(credit_spec.model_id, start, now_ms())
+            threads = [
+                threading.Thread(target=x.drain_commands, kwargs={"wait_seconds": 60})
+                for x in agents
+            ]
+            for t in threads:
+                t.start()
+            wait_for("A to claim the sum", claimed.is_set)
+            a.stop(grace=0)  # A dies holding the claim, the sum not formed
+            for t in threads:
+                t.join(timeout=90)
+            for x in agents:
+                assert x.secure_rounds.finished[opened.round_id] == ("completed", "")
+        finally:
+            for x in agents:
+                x.close()
+        done = b.handler.store.get_round(opened.round_id)
+        assert done is not None and done.status == "completed"
+        assert len(b.handler.store.releases(credit_spec.model_id)) == 1
+        kinds = {
+            json.loads(line)["kind"]
+            for line in (tmp_path / "B.audit.jsonl").read_text().splitlines()
+        }
+        assert {"round_taken_over", "round_completed"} <= kinds
+        assert verify_chain(tmp_path / "B.audit.jsonl").ok
