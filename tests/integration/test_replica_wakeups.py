@@ -167,3 +167,41 @@ def test_a_round_whose_sum_was_claimed_by_a_replica_that_died_is_taken_over(
         }
         assert {"round_taken_over", "round_completed"} <= kinds
         assert verify_chain(tmp_path / "B.audit.jsonl").ok
+
+
+def test_two_replicas_racing_on_one_gate_open_one_job(
+    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec
+) -> None:
+    pki = make_pki(tmp_path / "pki", {SILO: SILO})
+    with (
+        replica_server(postgres_url, pki, tmp_path, "A") as a,
+        replica_server(postgres_url, pki, tmp_path, "B") as b,
+    ):
+        register(a.handler, credit_spec, [SILO, "US-NY"])
+        triggers = [r.handler.jobs for r in (a, b) for _ in range(6)]
+        go = threading.Barrier(len(triggers))
+
+        def race(i: int) -> str | None:
+            go.wait(timeout=10)
+            job = triggers[i].trigger(credit_spec.model_id, credit_spec.model_version, f"gate {i}")
+            return None if job is None else job.job_id
+
+        results: list[str | None] = [None] * len(triggers)
+        threads = [
+            threading.Thread(target=lambda i=i: results.__setitem__(i, race(i)))
+            for i in range(len(triggers))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        [job] = a.handler.store.list_jobs(credit_spec.model_id)
+        assert results == [job.job_id] * len(triggers)
+        assert sorted(c.silo_id for c in job.commands) == [SILO, "US-NY"]  # one each
+        events = [
+            json.loads(line)["kind"]
+            for name in ("A", "B")
+            for line in (tmp_path / f"{name}.audit.jsonl").read_text().splitlines()
+        ]
+        assert events.count("job_opened") == 1
+        assert events.count("job_trigger_attached") == len(triggers) - 1
