@@ -145,6 +145,14 @@ def create_server(
     where it listens for them.
     """
     replica = replica or ReplicaSettings()
+    if checkpoint_key is not None:
+        owner = store.claim_key(checkpoint_key.key_id, replica.name)
+        if owner != replica.name:
+            raise ConfigError(
+                f"checkpoint key {checkpoint_key.key_id} signs the audit chain of replica "
+                f"{owner!r}; each replica keeps its own chain and key: give replica "
+                f"{replica.name!r} its own --checkpoint-key (or run it as --replica {owner})"
+            )
     handler = AggregatorHandler(store, CommandHub(), central, audit, checkpoint_key)
     handler.cooldown_ms = int(cooldown_s * 1000)
     if training is not None:
