@@ -382,3 +382,11 @@ def test_server_name_travels_with_the_tls_files() -> None:
     doc["aggregator"]["server_name"] = "aggregator.example"
     cfg = config_from_dict(doc, base=Path("/etc"))
     assert cfg.tls is not None and cfg.tls.server_name == "aggregator.example"
+
+
+def test_the_readme_replicas_example_validates() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Several aggregators", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    cfg = config_from_dict(_doc(**yaml.safe_load(block)), base=Path("/etc/fedgov"))
+    assert cfg.aggregator_address.startswith("ipv4:10.0.0.")
+    assert cfg.tls is not None and cfg.tls.server_name == "aggregator.example"
