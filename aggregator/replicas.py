@@ -29,7 +29,9 @@ another one stored:
   file (``--audit``) and signs checkpoints of it with its own key
   (``--checkpoint-key``); checkpoints are stored per key, so two replicas never
   claim the same (key, seq). A replica refuses to start with a key that another
-  replica name already used (:func:`claim_replica`).
+  replica name already used (``replica_keys`` in the store, checked by
+  :func:`aggregator.server.create_server`). ``fedgov audit verify`` checks each
+  replica's log against the checkpoints of that replica's key.
 * **Call limits** (:mod:`aggregator.limits`) are counted per replica: they
   protect one process's workers and event loop, which is what they are for.
   A silo's agent talks to one replica at a time (``pick_first``), so its calls

@@ -5,26 +5,21 @@ sum and died is taken over."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.agents import silo_config
 from support.pki import make_pki, tls_files
 from support.proxy import CutProxy
-from support.replicas import replica_server
+from support.replicas import audit_records, mtls_agent, replica_server, wait_for
 from support.servers import register
 
 from agent.client import AggregatorClient, Command
-from agent.config import config_from_dict
-from agent.service import Agent
 from aggregator.partition import RoundSettings
 from aggregator.server import RunningServer
-from fedgov.audit import verify_chain
 from fedgov.report import now_ms
 from fedgov.spec import MonitoringSpec
 from fedgov.synthetic import credit_data, write_table
@@ -32,14 +27,6 @@ from fedgov.synthetic import credit_data, write_table
 pytestmark = [pytest.mark.integration]
 
 SILO = "EU-DE"
-
-
-def wait_for(what: str, ok: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @contextmanager
@@ -129,14 +116,9 @@ def test_a_round_whose_sum_was_claimed_by_a_replica_that_died_is_taken_over(
         target = f"ipv4:127.0.0.1:{a.port},127.0.0.1:{b.port}"  # every silo prefers A
         agents = []
         start = now_ms() - 1000
-        for sid in silos:
-            tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{sid}.pem")}
-            tls["key"] = str(pki / f"{sid}.key")
-            doc = silo_config(tmp_path, sid, spec_file, target)
-            doc["aggregator"] = {"address": target, "tls": tls}
-            (tmp_path / sid / "in").mkdir(parents=True)
-            write_table(credit_data(150, seed=len(agents)), tmp_path / sid / "in" / "w.csv")
-            agents.append(Agent(config_from_dict(doc, base=tmp_path)))
+        for n, sid in enumerate(silos):
+            agents.append(mtls_agent(tmp_path, pki, spec_file, sid, {"address": target}))
+            write_table(credit_data(150, seed=n), tmp_path / sid / "in" / "w.csv")
         try:
             for x in agents:
                 x.register()
@@ -161,12 +143,8 @@ def test_a_round_whose_sum_was_claimed_by_a_replica_that_died_is_taken_over(
         done = b.handler.store.get_round(opened.round_id)
         assert done is not None and done.status == "completed"
         assert len(b.handler.store.releases(credit_spec.model_id)) == 1
-        kinds = {
-            json.loads(line)["kind"]
-            for line in (tmp_path / "B.audit.jsonl").read_text().splitlines()
-        }
+        kinds = {r["kind"] for r in audit_records(tmp_path / "B.audit.jsonl")}
         assert {"round_taken_over", "round_completed"} <= kinds
-        assert verify_chain(tmp_path / "B.audit.jsonl").ok
 
 
 def test_two_replicas_racing_on_one_gate_open_one_job(
@@ -199,9 +177,7 @@ def test_two_replicas_racing_on_one_gate_open_one_job(
         assert results == [job.job_id] * len(triggers)
         assert sorted(c.silo_id for c in job.commands) == [SILO, "US-NY"]  # one each
         events = [
-            json.loads(line)["kind"]
-            for name in ("A", "B")
-            for line in (tmp_path / f"{name}.audit.jsonl").read_text().splitlines()
+            r["kind"] for name in "AB" for r in audit_records(tmp_path / f"{name}.audit.jsonl")
         ]
         assert events.count("job_opened") == 1
         assert events.count("job_trigger_attached") == len(triggers) - 1

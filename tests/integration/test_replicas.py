@@ -7,20 +7,16 @@ Every wait is on a condition in the store, with a timeout (:func:`wait_for`)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support.agents import silo_config
 from support.pki import make_pki
-from support.replicas import replica_processes
+from support.replicas import audit_records, mtls_agent, replica_processes, wait_for
 
-from agent.config import config_from_dict
 from agent.service import Agent
 from aggregator.handler import AggregatorHandler
 from aggregator.partition import RoundSettings
@@ -34,22 +30,7 @@ from fedgov.wire import stats_from_proto
 
 pytestmark = [pytest.mark.integration]
 
-
-def wait_for(what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _agent(root: Path, pki: Path, spec_file: Path, silo: str, aggregator: dict[str, Any]) -> Agent:
-    tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{silo}.pem")}
-    tls["key"] = str(pki / f"{silo}.key")
-    doc = silo_config(root, silo, spec_file, "unused:1", poll_seconds=0.2)
-    doc["aggregator"] = aggregator | {"tls": tls, "retry_seconds": 60}
-    (root / silo / "in").mkdir(parents=True, exist_ok=True)
-    return Agent(config_from_dict(doc, base=root))
+FAST = {"poll_seconds": 0.2}  # agents scan their input folders this often
 
 
 def _windows(root: Path, silo: str, numbers: range) -> None:
@@ -89,7 +70,9 @@ def test_a_replica_killed_while_twenty_agents_report_loses_and_doubles_nothing(
         for s in silos:
             _windows(tmp_path, s, range(2))
             agents.append(
-                _agent(tmp_path, pki, spec_file, s, {"addresses": [a.address, b.address]})
+                mtls_agent(
+                    tmp_path, pki, spec_file, s, {"addresses": [a.address, b.address]}, **FAST
+                )
             )
         # Each silo prefers one replica (the list is ordered by its silo id): some prefer A.
         on_a = {x.config.silo_id for x in agents if f":{a.port}," in x.config.aggregator_address}
@@ -135,8 +118,8 @@ def test_a_replica_killed_in_the_middle_of_a_secure_round_the_other_completes_it
         b,
     ):
         # Every silo prefers A (the first address), so killing A moves them all.
-        target = {"address": f"ipv4:{a.address},{b.address}"}
-        agents = [_agent(tmp_path, pki, spec_file, s, target) for s in silos]
+        target = {"address": f"ipv4:{a.address},{b.address}", "retry_seconds": 60}
+        agents = [mtls_agent(tmp_path, pki, spec_file, s, target, **FAST) for s in silos]
         start = now_ms() - 1000
         for n, agent in enumerate(agents):
             _windows(tmp_path, agent.config.silo_id, range(n, n + 1))
@@ -173,11 +156,6 @@ def test_a_replica_killed_in_the_middle_of_a_secure_round_the_other_completes_it
         msg = report_pb2.WindowStats()
         msg.ParseFromString(release.stats)
         assert stats_from_proto(msg).rows == 4 * 120  # every row of the four silos, once
-        completed = [r for r in _records(b.audit) if r["kind"] == "round_completed"]
+        completed = [r for r in audit_records(b.audit) if r["kind"] == "round_completed"]
         assert [r["round_id"] for r in completed] == [rid]  # B formed and audited the sum
     store.close()
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    assert verify_chain(path).ok
-    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -4,25 +4,37 @@ this process whose parts a test can reach."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from agent.config import config_from_dict
+from agent.service import Agent
 from aggregator.replicas import ReplicaSettings
 from aggregator.server import RunningServer, create_server
 from aggregator.store import PostgresStore
-from fedgov.audit import AuditLog
+from fedgov.audit import AuditLog, verify_chain
 from fedgov.tls import TlsFiles
+from support.agents import silo_config
 
-__all__ = ["ReplicaProcess", "replica_processes", "replica_server"]
+__all__ = [
+    "ReplicaProcess",
+    "audit_records",
+    "mtls_agent",
+    "replica_processes",
+    "replica_server",
+    "wait_for",
+]
 
 _PORT = re.compile(r"aggregator listening on port (\d+)")
 
@@ -112,3 +124,31 @@ def replica_server(
     finally:
         running.stop(grace=0.5)
         running.handler.store.close()
+
+
+def wait_for(what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Until ``ok()`` holds; AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def audit_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a replica's audit log, whose chain must verify."""
+    assert verify_chain(path).ok, path
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def mtls_agent(
+    root: Path, pki: Path, spec_file: Path, silo: str, aggregator: dict[str, Any], **kw: Any
+) -> Agent:
+    """A real agent of ``silo`` under ``root`` (input ``root/silo/in``, made here) with its
+    certificate from ``pki``; ``aggregator`` is its section without ``tls``."""
+    tls = {"ca": str(pki / "ca.pem"), "cert": str(pki / f"{silo}.pem")}
+    tls["key"] = str(pki / f"{silo}.key")
+    doc = silo_config(root, silo, spec_file, "unused:1", **kw)
+    doc["aggregator"] = aggregator | {"tls": tls}
+    (root / silo / "in").mkdir(parents=True, exist_ok=True)
+    return Agent(config_from_dict(doc, base=root))
