@@ -307,8 +307,12 @@ class SecureRounds:
             claim = deadline_ms
             while not done.wait(self.settings.stage_ms / 3000):
                 renewed = now_ms() + self.settings.stage_ms
-                if not self._store.claim_round(rec.round_id, claim, renewed):
-                    return  # ended, or taken over: end_round settles who publishes
+                try:
+                    if not self._store.claim_round(rec.round_id, claim, renewed):
+                        return  # ended, or taken over: end_round settles who publishes
+                except Exception:  # noqa: BLE001 - a store hiccup: try again next time
+                    log.warning("secure round %s: renewing the claim failed", rec.round_id[:8])
+                    continue
                 claim = renewed
 
         def form() -> None:
