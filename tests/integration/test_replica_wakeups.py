@@ -29,6 +29,12 @@ pytestmark = [pytest.mark.integration]
 SILO = "EU-DE"
 
 
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    """A trial PKI with one silo, SILO."""
+    return make_pki(tmp_path / "pki", {SILO: SILO})
+
+
 @contextmanager
 def _stream(pki: Path, server: RunningServer) -> Iterator[list[Command]]:
     """The silo's command stream on ``server``, read into a list by a thread."""
@@ -53,9 +59,8 @@ def _stream(pki: Path, server: RunningServer) -> Iterator[list[Command]]:
 
 
 def test_a_command_stored_by_one_replica_wakes_the_stream_on_another_through_notify(
-    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec
+    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec, pki: Path
 ) -> None:
-    pki = make_pki(tmp_path / "pki", {SILO: SILO})
     # B reads the store for commands only every 10 minutes: only NOTIFY can be in time.
     with (
         replica_server(postgres_url, pki, tmp_path, "A") as a,
@@ -72,9 +77,8 @@ def test_a_command_stored_by_one_replica_wakes_the_stream_on_another_through_not
 
 
 def test_a_command_stored_while_the_listen_connection_is_silent_comes_with_the_poll(
-    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec
+    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec, pki: Path
 ) -> None:
-    pki = make_pki(tmp_path / "pki", {SILO: SILO})
     host_port = postgres_url.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
     proxy = CutProxy((host, int(port)))
@@ -148,9 +152,8 @@ def test_a_round_whose_sum_was_claimed_by_a_replica_that_died_is_taken_over(
 
 
 def test_two_replicas_racing_on_one_gate_open_one_job(
-    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec
+    tmp_path: Path, postgres_url: str, credit_spec: MonitoringSpec, pki: Path
 ) -> None:
-    pki = make_pki(tmp_path / "pki", {SILO: SILO})
     with (
         replica_server(postgres_url, pki, tmp_path, "A") as a,
         replica_server(postgres_url, pki, tmp_path, "B") as b,
