@@ -16,7 +16,10 @@ another one stored:
   before: a pending command is sent on each new stream of its silo, and only
   the first ack of it counts (``UPDATE ... WHERE status='pending'``).
 * **Jobs** stay single-flight: ``open_job`` holds an advisory lock per
-  (model, version) (:mod:`aggregator.store._jobs`).
+  (model, version) (:mod:`aggregator.store._jobs`). A job is run (Flower) by
+  the replica that opened it, with its own SuperLink; if that replica dies
+  mid-job the job stays open and absorbs new triggers (not handled yet: jobs
+  have no lease; ``fedgov jobs`` shows it, as after a single aggregator's crash).
 * **Secure rounds** live in the store (round, stage, messages, deadline); any
   replica moves a round on when a silo submits or polls, or when its sweep
   ticks. The sum is formed by the replica that closed stage 4, which renews its
