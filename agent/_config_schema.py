@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from agent.privacy import DEFAULT_BUDGET, DEFAULT_CANDIDATE_RHO, DEFAULT_DELTA, DEFAULT_RHO
+from fedgov.errors import ConfigError
 from fedgov.schema import Identifier, StrictModel
+from fedgov.wire.channel import replicas_target
 
 __all__ = ["AgentDocument", "SparkSource"]
 
@@ -36,13 +38,29 @@ class Tls(StrictModel):
 
 
 class Aggregator(StrictModel):
-    address: Text
+    address: Text | None = None
+    addresses: Annotated[list[Text], Field(min_length=1)] | None = None
+    server_name: Text | None = None
     tls: Tls | None = None
     insecure: bool = False
     retry_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 30.0
 
     @model_validator(mode="after")
     def _mtls_unless_insecure(self) -> Self:
+        if (self.address is None) == (self.addresses is None):
+            raise ValueError(
+                "give the aggregator's address (one host:port, or a DNS name of its "
+                "replicas) or addresses (a list of replicas' IP:PORT), one of the two"
+            )
+        if self.addresses is not None:
+            try:
+                replicas_target(self.addresses)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        if self.server_name is not None and self.tls is None:
+            raise ValueError(
+                "server_name is the name checked in the server's certificate: it needs tls"
+            )
         if self.tls is not None and self.insecure:
             raise ValueError("set either tls or insecure: true, not both")
         if self.tls is None and not self.insecure:

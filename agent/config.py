@@ -6,7 +6,10 @@ Example ``silo.yaml``::
       id: EU-DE                 # this silo's identity
       jurisdiction: EU-DE       # must match its certificate (or the approval) under mTLS
     aggregator:
-      address: 127.0.0.1:50051
+      address: 127.0.0.1:50051  # one aggregator, or a DNS name of its replicas; or instead
+      # addresses: [10.0.0.1:50051, 10.0.0.2:50051]   # replicas (IP:PORT): fail over among them
+      # server_name: aggregator.example  # with addresses: the name every replica's certificate
+      #                           # holds (default: the first address's IP)
       tls:                      # mTLS (the default); its URI SAN fedgov://silo/ID names the silo
         ca: certs/ca.pem
         cert: certs/EU-DE.pem
@@ -80,6 +83,7 @@ from fedgov.data import SparkInput
 from fedgov.documents import load_document
 from fedgov.schema import validate
 from fedgov.tls import TlsFiles
+from fedgov.wire.channel import replicas_target
 
 __all__ = [
     "AgentConfig",
@@ -120,7 +124,7 @@ class SecureRoundSettings:
 class AgentConfig:
     silo_id: str
     jurisdiction: str
-    aggregator_address: str
+    aggregator_address: str  # a gRPC target: one address, or several replicas
     policy: Path
     state_dir: Path
     models: tuple[ModelInput, ...]
@@ -167,11 +171,11 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
     agg, privacy, training = d.aggregator, d.privacy or Privacy(), d.training or Training()
     tls = None
     if agg.tls is not None:
-        tls = TlsFiles(ca=base / agg.tls.ca, cert=base / agg.tls.cert, key=base / agg.tls.key)
+        tls = TlsFiles(base / agg.tls.ca, base / agg.tls.cert, base / agg.tls.key, agg.server_name)
     return AgentConfig(
         silo_id=d.silo.id,
         jurisdiction=d.silo.jurisdiction,
-        aggregator_address=agg.address,
+        aggregator_address=agg.address or replicas_target(agg.addresses or [], spread=d.silo.id),
         policy=base / d.policy,
         state_dir=base / d.state_dir,
         models=tuple(ModelInput(base / m.spec, _model_input(m.input, base)) for m in d.models),

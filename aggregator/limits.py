@@ -13,6 +13,11 @@ and drops it when the ping goes unanswered, so a silo cut off by the network
 does not hold its stream (or its slot) for ever, and it accepts the pings of
 an agent's channel (:mod:`fedgov.wire.channel`) without answering GOAWAY
 ``too_many_pings``.
+
+With several replicas on one store the caps are per replica, on purpose: they
+guard one process's workers and loop. An agent talks to one replica at a time,
+so a silo's calls stay within its per-caller caps federation-wide
+(:mod:`aggregator.replicas`).
 """
 
 from __future__ import annotations

@@ -55,9 +55,12 @@ log = logging.getLogger(__name__)
 
 _STAGES = {1: "advertise keys", 2: "share keys", 3: "masked input", 4: "unmask", 5: "combine"}
 # Stage 5: one caller has claimed the round and forms the sum on its own thread (the
-# Shamir combines take seconds at 50 silos); the others wait. A claim older than this
-# (its process stopped) fails the round.
-COMBINE_MS = 5 * 60 * 1000
+# Shamir combines take seconds at 50 silos), renewing its claim (the stage deadline)
+# every third of a stage timeout; the others wait. A claim that ran out means the
+# replica forming the sum stopped: whoever notices takes it over once and forms the sum
+# again from the stored messages (the round's reason says so while it is open); a second
+# claim that runs out fails the round. Of two replicas forming it, one publishes.
+TAKEN_OVER = "the replica forming the sum stopped; another took it over"
 
 
 @functools.lru_cache(maxsize=256)
@@ -242,8 +245,18 @@ class SecureRounds:
     def _advance(self, rec: RoundRecord) -> RoundRecord:
         """Close the current stage if everyone answered or its deadline passed."""
         if rec.stage == 5:
-            if now_ms() >= rec.deadline_ms:
-                self._fail(rec, "the sum was not formed in time (the process forming it stopped)")
+            now = now_ms()
+            if now < rec.deadline_ms:
+                return rec  # being formed (its claim is renewed)
+            if rec.reason:  # taken over once already
+                self._fail(rec, "the sum was not formed in time (the replicas forming it stopped)")
+            elif self._store.claim_round(
+                rec.round_id, rec.deadline_ms, now + self.settings.stage_ms, TAKEN_OVER
+            ):
+                log.warning("secure round %s: %s", rec.round_id[:8], TAKEN_OVER)
+                self._audit("round_taken_over", round_id=rec.round_id, model_id=rec.model_id,
+                            part=rec.part, reason=TAKEN_OVER)  # fmt: skip
+                self._form(rec, now + self.settings.stage_ms)
             return self._store.get_round(rec.round_id) or rec
         expected = self._expected(rec)
         got = self._store.round_senders(rec.round_id, rec.stage) & expected
@@ -258,13 +271,11 @@ class SecureRounds:
             )  # fmt: skip
         elif rec.stage == 4:
             # Whoever moves the round to stage 5 forms the sum, once, off this call.
+            deadline = now + self.settings.stage_ms
             if self._store.advance_round(
-                rec.round_id, 4, now + max(COMBINE_MS, self.settings.stage_ms),
-                survivors=rec.survivors, dropped=rec.dropped,
-            ):  # fmt: skip
-                threading.Thread(
-                    target=self._complete, args=(rec,), name="fedgov-secagg-sum", daemon=True
-                ).start()
+                rec.round_id, 4, deadline, survivors=rec.survivors, dropped=rec.dropped
+            ):
+                self._form(rec, deadline)
         else:
             survivors, dropped = rec.survivors, rec.dropped
             if rec.stage == 3:
@@ -287,6 +298,31 @@ class SecureRounds:
             log.warning("secure round %s failed: %s", rec.round_id[:8], reason)
             self._audit("round_failed", round_id=rec.round_id, model_id=rec.model_id,
                         part=rec.part, stage=rec.stage, reason=reason)  # fmt: skip
+
+    def _form(self, rec: RoundRecord, deadline_ms: int) -> None:
+        """Form the sum on a thread of its own, renewing the claim until it is done."""
+        done = threading.Event()
+
+        def renew() -> None:
+            claim = deadline_ms
+            while not done.wait(self.settings.stage_ms / 3000):
+                renewed = now_ms() + self.settings.stage_ms
+                try:
+                    if not self._store.claim_round(rec.round_id, claim, renewed):
+                        return  # ended, or taken over: end_round settles who publishes
+                except Exception:  # noqa: BLE001 - a store hiccup: try again next time
+                    log.warning("secure round %s: renewing the claim failed", rec.round_id[:8])
+                    continue
+                claim = renewed
+
+        def form() -> None:
+            try:
+                self._complete(rec)
+            finally:
+                done.set()
+
+        threading.Thread(target=renew, name="fedgov-secagg-claim", daemon=True).start()
+        threading.Thread(target=form, name="fedgov-secagg-sum", daemon=True).start()
 
     def _complete(self, rec: RoundRecord) -> None:
         try:

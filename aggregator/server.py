@@ -28,10 +28,11 @@ from aggregator.central import CentralGate
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
 from aggregator.limits import Admission, CallLimits, Keepalive
+from aggregator.replicas import ReplicaSettings
 from aggregator.retrain import TrainingSettings
 from aggregator.servicer import AggregatorServicer
 from aggregator.silo_commands import CommandHub
-from aggregator.store import Store
+from aggregator.store import CommandListener, Store
 from fedgov.audit import AuditLog
 from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import ConfigError
@@ -84,6 +85,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     health_server: grpc.aio.Server | None = None
     servicer: AggregatorServicer | None = None
+    listener: CommandListener | None = None  # PostgreSQL: wakes streams for other replicas
     _loop: _LoopThread | None = field(default=None, repr=False)
 
     def stop(self, grace: float | None = 5.0) -> None:
@@ -92,6 +94,8 @@ class RunningServer:
         if loop is None:
             return  # already stopped
         self._loop = None
+        if self.listener is not None:
+            self.listener.close()
         loop.run(self._stop(grace))
         loop.close()
         if self.servicer is not None:
@@ -125,6 +129,7 @@ def create_server(
     cooldown_s: float = 0.0,
     limits: CallLimits | None = None,
     keepalive: Keepalive | None = None,
+    replica: ReplicaSettings | None = None,
 ) -> RunningServer:
     """Build and start a server; ``address`` may use port 0 (the bound port is returned).
 
@@ -135,7 +140,19 @@ def create_server(
     checkpoint of the audit log (:mod:`aggregator.anchors`).
     ``max_workers`` threads do the blocking work of calls; ``limits`` caps the
     calls in flight, ``keepalive`` says when a silent peer is dropped.
+    ``replica``: this aggregator among several on one PostgreSQL store
+    (:mod:`aggregator.replicas`): how often it reads the store for commands, and
+    where it listens for them.
     """
+    replica = replica or ReplicaSettings()
+    if checkpoint_key is not None:
+        owner = store.claim_key(checkpoint_key.key_id, replica.name)
+        if owner != replica.name:
+            raise ConfigError(
+                f"checkpoint key {checkpoint_key.key_id} signs the audit chain of replica "
+                f"{owner!r}; each replica keeps its own chain and key: give replica "
+                f"{replica.name!r} its own --checkpoint-key (or run it as --replica {owner})"
+            )
     handler = AggregatorHandler(store, CommandHub(), central, audit, checkpoint_key)
     handler.cooldown_ms = int(cooldown_s * 1000)
     if training is not None:
@@ -147,6 +164,7 @@ def create_server(
         admission=Admission(limits or CallLimits()),
         pool=futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedgov-agg"),
     )
+    servicer.recheck_s = replica.command_poll_s
     if tls is None:
         log.warning("aggregator serving WITHOUT TLS: silo identities are not authenticated")
     options = [
@@ -168,7 +186,15 @@ def create_server(
             handler.coordinator.close()
         raise
     running._loop = loop
-    log.info("aggregator listening on port %d", running.port)
+    running.listener = store.command_listener(
+        handler.hub.notify,
+        handler.commands.wake_waiting,
+        name=f"fedgov-listen-{replica.name}",
+        url=replica.listen_url,
+    )
+    if running.listener is not None:
+        running.listener.start()
+    log.info("aggregator listening on port %d (replica %s)", running.port, replica.name)
     return running
 
 

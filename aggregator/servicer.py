@@ -37,6 +37,7 @@ from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.limits import Admission
+from aggregator.replicas import COMMAND_POLL_S
 from fedgov import __version__
 from fedgov.errors import Superseded
 from fedgov.report import Report
@@ -54,8 +55,9 @@ T = TypeVar("T")
 # While streams are open, one task reads the store this often (seconds, with jitter)
 # for commands written by another aggregator process sharing it, and wakes the
 # streams of those silos; commands sent through this process wake their stream at
-# once. One read for all streams: a stream on its own only waits.
-RECHECK_S = 60.0
+# once, and on PostgreSQL so do others' (NOTIFY, see aggregator.replicas: this is the
+# floor under it). One read for all streams: a stream on its own only waits.
+RECHECK_S = COMMAND_POLL_S
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedgov.audit import ChainReport, verify_chain
-from fedgov.checkpoints import Checkpoint
+from fedgov.checkpoints import Checkpoint, key_id
 from fedgov.documents import load_document
 from fedgov.errors import ConfigError
 
@@ -112,10 +112,19 @@ def checkpoint_anchors(
     checkpoints: Iterable[Checkpoint], public: Ed25519PublicKey
 ) -> tuple[list[Anchor], list[str]]:
     """The anchors of the checkpoints that verify with ``public``, and a problem for
-    each that does not (a forged or foreign checkpoint anchors nothing)."""
+    each of its key that does not (a forged checkpoint anchors nothing).
+
+    Checkpoints of other keys are left out: several aggregator replicas keep one chain
+    and one key each, and a silo keeps the checkpoints of all of them. If none is of
+    ``public``'s key at all, that is a problem (the wrong public key, most likely).
+    """
     anchors: list[Anchor] = []
     problems: list[str] = []
-    for cp in checkpoints:
+    mine = key_id(public)
+    cps = list(checkpoints)
+    for cp in cps:
+        if cp.key_id != mine:
+            continue  # another replica's chain
         when = _utc(cp.time_ms)
         if cp.verifies(public):
             anchors.append(Anchor(cp.seq, cp.head, f"the checkpoint signed {when}"))
@@ -124,6 +133,12 @@ def checkpoint_anchors(
                 f"forged checkpoint: the one for record {cp.seq} ({when}, key {cp.key_id}) "
                 "does not verify with the given public key"
             )
+    if cps and not anchors and not problems:
+        others = ", ".join(sorted({cp.key_id for cp in cps}))
+        problems.append(
+            f"none of the {len(cps)} checkpoints is of key {mine} (they are of {others}): "
+            "give the public key of the aggregator (replica) that wrote this log"
+        )
     return anchors, problems
 
 

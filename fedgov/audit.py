@@ -15,6 +15,13 @@ it is its head (:class:`AuditHead`, the last record's ``seq`` and ``hash``)
 kept out of the writer's reach: an agent's head travels with each report and
 the aggregator keeps every one; the aggregator signs checkpoints of its own
 head (:mod:`fedgov.checkpoints`). :mod:`fedgov.anchors` checks a log against them.
+
+One writer per file: :class:`AuditLog` numbers and links records under a lock
+of its process, so two processes appending to one file would write the same
+``seq`` twice and break the chain. Several aggregators on one store therefore
+keep one chain each, in a file of their own, with a checkpoint key of their own
+(``aggregator.replicas``); a silo keeps every replica's checkpoints, and each
+log is verified against its own key's.
 """
 
 from __future__ import annotations

@@ -42,9 +42,14 @@ RESERVED_NAMES = frozenset({"ca", "aggregator", "operator", "auditor"})
 
 @dataclass(frozen=True)
 class TlsFiles:
+    """A CA, a certificate and its key; ``server_name``: the name a server's certificate
+    must hold, when a client checks it against something else than the address it dials
+    (several aggregator replicas behind one name, :func:`fedgov.wire.channel.open_channel`)."""
+
     ca: Path
     cert: Path
     key: Path
+    server_name: str | None = None
 
     def read(self) -> tuple[bytes, bytes, bytes]:
         out = []

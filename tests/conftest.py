@@ -12,6 +12,8 @@ from support.specs import derive_credit_spec
 
 from fedgov.spec import MonitoringSpec, save_spec
 
+pytest_plugins = ["support.postgres"]  # postgres_server, postgres_url
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from fedgov.errors import ConfigError
 
 if TYPE_CHECKING:
     from aggregator.partition import RoundSettings
+    from fedgov.tls import TlsFiles
 
 __all__ = ["register", "serve"]
 
@@ -127,6 +129,7 @@ def register(verbs: Verbs) -> None:
         "hash-chained audit log (default: next to the database, DB.audit.jsonl)",
     )
     _add_round_options(s)
+    _add_replica_options(s)
     verbs_anchors.add_key_option(s)
     t.add_common(s)
     s.set_defaults(log_level=logging.INFO)  # a long-running process says what it does
@@ -170,6 +173,33 @@ def _add_round_options(s: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_replica_options(s: argparse.ArgumentParser) -> None:
+    """Several aggregators on one PostgreSQL store (aggregator.replicas)."""
+    s.add_argument(
+        "--replica",
+        default="aggregator",
+        type=t.name,
+        metavar="NAME",
+        help="this aggregator's name among replicas sharing one PostgreSQL --db (default "
+        "'aggregator'); each replica keeps its own --audit log and --checkpoint-key",
+    )
+    t.add_option(
+        s,
+        "--command-poll",
+        t.DURATION,
+        "read the store this often for commands stored by other replicas, whatever "
+        "PostgreSQL's NOTIFY says (default 60s)",
+        default="60s",
+    )
+    s.add_argument(
+        "--listen-db",
+        default=None,
+        metavar="URL",
+        help="PostgreSQL URL to LISTEN for new commands on (default: --db; give the "
+        "server itself when --db goes through a transaction-pooling proxy)",
+    )
+
+
 def _round_settings(args: argparse.Namespace, groups: tuple[str, ...]) -> RoundSettings:
     from aggregator.partition import RoundSettings
 
@@ -195,17 +225,9 @@ def serve(args: argparse.Namespace) -> int:
     roll back and approve. With --insecure (embedded demo/dev mode) NOTHING is
     checked: any caller may act as any silo, name any jurisdiction and promote.
     """
-    from prometheus_client import CollectorRegistry
-
-    from aggregator.central import CentralGate
-    from aggregator.exporter import serve_metrics
     from aggregator.partition import check_partition
-    from aggregator.retrain import TrainingSettings
-    from aggregator.server import create_server, serve_forever
-    from aggregator.store import create_store, redact_url
-    from fedgov.audit import AuditLog
-    from fedgov.checkpoints import CheckpointKey
-    from fedgov.policy import RegoEngine, default_bundle_path
+    from aggregator.replicas import hold_sqlite
+    from aggregator.store import redact_url
     from fedgov.tls import TlsFiles
 
     if args.insecure and args.tls_dir:
@@ -228,7 +250,36 @@ def serve(args: argparse.Namespace) -> int:
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip()) or ("*",)
     rounds = _round_settings(args, groups)
     check_partition(rounds.groups, [], rounds.min_cohort)  # before any file is made
+    on_postgres = "://" in str(args.db) and not str(args.db).startswith("sqlite://")
+    if on_postgres and not args.audit:
+        raise ConfigError(
+            f"--db {redact_url(str(args.db))}: give --audit PATH, this replica's own audit "
+            "log (each replica keeps its own hash chain)"
+        )
+    if args.listen_db and not on_postgres:
+        raise ConfigError("--listen-db is for a PostgreSQL --db (SQLite holds one aggregator)")
     args.audit = args.audit or f"{args.db}.audit.jsonl"
+    with nullcontext() if on_postgres else hold_sqlite(str(args.db).removeprefix("sqlite:///")):
+        return _serve(args, tls, groups, rounds)
+
+
+def _serve(
+    args: argparse.Namespace, tls: TlsFiles | None, groups: tuple[str, ...], rounds: RoundSettings
+) -> int:
+    """Serve until a signal, once the arguments are checked (and a SQLite store locked)."""
+    from prometheus_client import CollectorRegistry
+
+    from aggregator.central import CentralGate
+    from aggregator.exporter import serve_metrics
+    from aggregator.partition import check_partition
+    from aggregator.replicas import ReplicaSettings
+    from aggregator.retrain import TrainingSettings
+    from aggregator.server import create_server, serve_forever
+    from aggregator.store import create_store, redact_url
+    from fedgov.audit import AuditLog
+    from fedgov.checkpoints import CheckpointKey
+    from fedgov.policy import RegoEngine, default_bundle_path
+
     audit = AuditLog(args.audit)
     key_path = verbs_anchors.checkpoint_key_path(args)
     checkpoint_key = CheckpointKey.load_or_create(key_path)
@@ -266,6 +317,7 @@ def serve(args: argparse.Namespace) -> int:
         health_address=args.health_listen,
         training=training,
         cooldown_s=args.cooldown / 1000,
+        replica=ReplicaSettings(args.replica, args.command_poll / 1000, args.listen_db),
     )
     running.handler.rounds.settings = rounds
     if args.reannotation_dir:

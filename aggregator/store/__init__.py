@@ -10,7 +10,8 @@ One SQL layer serves both: ``_schema`` (the tables, written once), ``_dialect``
 from a backend), ``_reports``, ``_jobs``, ``_registry`` and ``_audit`` (the shared queries),
 ``_stored_values`` (values read out of stored metrics). The backends, ``_sqlite`` (+
 ``_sqlite_reports``) and ``_postgres``, hold their connections and their own
-way of writing reports.
+way of writing reports; ``_listen`` is PostgreSQL's listener for new commands
+(several aggregators on one store, :mod:`aggregator.replicas`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from aggregator.store._base import (
     Store,
     metric_at,
 )
+from aggregator.store._listen import CommandListener
 from aggregator.store._postgres import PostgresStore, redact_url
 from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from aggregator.store._sqlite import SqliteStore
@@ -46,6 +48,7 @@ __all__ = [
     "InvalidTransition",
     "ModelVersionRecord",
     "CentralDecisionRecord",
+    "CommandListener",
     "CommandRecord",
     "DecisionRecord",
     "DriftRecord",

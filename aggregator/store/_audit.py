@@ -10,6 +10,8 @@ Both tables are append-only: nothing here updates or deletes a row.
   :meth:`AuditQueries.conflicting_heads` finds it (a rewritten log).
 * ``audit_checkpoints``: one row per checkpoint per key; a second checkpoint
   of the same seq is refused, and the one stored is returned for comparison.
+* ``replica_keys``: the replica whose chain each key signs, written once
+  (several aggregators on one store keep one chain and one key each).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aggregator.store._schema import HEAD_COLS
 from aggregator.store._sql import Connected, Row
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
-from fedgov.report import Report
+from fedgov.report import Report, now_ms
 
 __all__ = ["HEAD_ON_CONFLICT", "INSERT_HEAD", "AuditQueries", "head_row"]
 
@@ -79,6 +81,18 @@ class AuditQueries(Connected):
                 (cp.key_id, cp.seq),
             ).fetchone()
         return _checkpoint(row)
+
+    def claim_key(self, key_id: str, replica: str) -> str:
+        """The replica whose audit chain ``key_id`` signs: ``replica`` unless another
+        one claimed the key first."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO replica_keys (key_id, replica, first_ms) VALUES (?,?,?) "
+                "ON CONFLICT (key_id) DO NOTHING",
+                (key_id, replica, now_ms()),
+            )
+            row = db.execute("SELECT replica FROM replica_keys WHERE key_id=?", (key_id,))
+            return str(row.fetchone()[0])
 
     def checkpoints(self, key_id: str | None = None) -> list[Checkpoint]:
         """The stored checkpoints (of one key, if given), oldest first."""

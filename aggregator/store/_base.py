@@ -6,15 +6,18 @@ picks one from a URL. Rows come back as small frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aggregator.store._round_records import ReleaseRecord, RoundRecord
 from fedgov.anchors import ReceivedHead
 from fedgov.checkpoints import Checkpoint
 from fedgov.decision import Decision
 from fedgov.report import Report, ReportLink
+
+if TYPE_CHECKING:
+    from aggregator.store._listen import CommandListener
 
 __all__ = [
     "ENDED_JOB_STATES",
@@ -376,13 +379,11 @@ class Store(Protocol):
     def round_messages(self, round_id: str, stage: int) -> dict[str, bytes]: ...
     def round_senders(self, round_id: str, stage: int) -> set[str]: ...
     def advance_round(
-        self,
-        round_id: str,
-        stage: int,
-        deadline_ms: int,
-        *,
-        survivors: Sequence[str] = (),
-        dropped: Sequence[str] = (),
+        self, round_id: str, stage: int, deadline_ms: int, *,
+        survivors: Sequence[str] = (), dropped: Sequence[str] = (),
+    ) -> bool: ...  # fmt: skip
+    def claim_round(
+        self, round_id: str, deadline_ms: int, new_deadline_ms: int, reason: str | None = None
     ) -> bool: ...
     def end_round(
         self, round_id: str, status: str, reason: str, releases: Sequence[ReleaseRecord] = ()
@@ -390,4 +391,9 @@ class Store(Protocol):
     def period_specs(self, model_id: str, start_ms: int, end_ms: int) -> list[tuple[str, str]]: ...
     def releases(self, model_id: str = "", model_version: str = "") -> list[ReleaseRecord]: ...
 
+    def claim_key(self, key_id: str, replica: str) -> str: ...
+    def command_listener(
+        self, on_silos: Callable[[Iterable[str]], object], on_connect: Callable[[], object],
+        *, name: str, url: str | None = None,
+    ) -> CommandListener | None: ...  # fmt: skip
     def close(self) -> None: ...

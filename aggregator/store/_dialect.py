@@ -18,6 +18,9 @@ Everything else the two dialects do not share is a field here:
 * subject locks: ``open_job`` takes a transaction-scoped advisory lock per
   (model, version) on PostgreSQL, so that several aggregators on one database
   open one job; SQLite's ``BEGIN IMMEDIATE`` already serializes every writer;
+* wake-ups: PostgreSQL tells the aggregators that share it which silos have new
+  commands (``NOTIFY fedgov_commands``, sent on commit; :mod:`aggregator.replicas`
+  listens); SQLite serves one aggregator, which wakes its own streams;
 * code-point order: PostgreSQL sorts text by the database's collation unless
   told ``COLLATE "C"``; SQLite compares the bytes;
 * membership: SQLite binds each value (``IN (?, ...)``, a bounded number per
@@ -32,7 +35,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["POSTGRESQL", "SQLITE", "Dialect", "to_format"]
+__all__ = ["COMMANDS_CHANNEL", "POSTGRESQL", "SQLITE", "Dialect", "to_format"]
+
+COMMANDS_CHANNEL = "fedgov_commands"  # NOTIFY channel: payload is a silo id
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Dialect:
     insert_order: str  # the column that numbers reports in insertion order
     for_update: str  # appended to a SELECT of rows the transaction will update
     subject_lock: str | None  # a statement locking one text key until commit, or none needed
+    notify_commands: str | None  # a statement telling listeners these silos have commands
     bytewise: str  # appended to a text column in ORDER BY: compare code points
     columns_sql: str  # the column names of the table named by the one parameter
     max_in: int  # values bound per ``any_of`` condition (0: one array, no limit)
@@ -74,6 +80,7 @@ SQLITE = Dialect(
     insert_order="rowid",
     for_update="",
     subject_lock=None,
+    notify_commands=None,
     bytewise="",
     columns_sql="SELECT name FROM pragma_table_info(?)",
     max_in=500,
@@ -93,6 +100,7 @@ POSTGRESQL = Dialect(
     insert_order="seq",
     for_update=" FOR UPDATE",
     subject_lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+    notify_commands=f"SELECT pg_notify('{COMMANDS_CHANNEL}', s) FROM unnest(?::text[]) AS s",
     bytewise=' COLLATE "C"',
     columns_sql=(
         "SELECT column_name FROM information_schema.columns "

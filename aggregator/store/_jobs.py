@@ -9,6 +9,10 @@ several aggregators may share one:
 * ``transition_job`` reads the job's state ``FOR UPDATE`` where the dialect
   has row locks;
 * ``ack_command``: ``UPDATE ... WHERE status = 'pending'``; only one ack wins.
+
+Commands are rows: the store is the queue. Inserting them also sends the
+dialect's wake-up (``NOTIFY`` on PostgreSQL, delivered on commit) to whichever
+aggregator holds the silos' streams; the rows, not the wake-up, are what counts.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ class JobQueries(Connected):
                     (job_id, model_id, model_version, "dispatched", reason, t, t),
                 )
                 insert_commands(
-                    db, job_id, "retrain", model_id, model_version, silos, reason, t, ""
-                )
+                    db, job_id, "retrain", model_id, model_version, silos, reason, t, "",
+                    notify=self.dialect.notify_commands,
+                )  # fmt: skip
             (job,) = _jobs(db, "WHERE job_id=?", (job_id,))
         return job, created
 
@@ -139,7 +144,10 @@ class JobQueries(Connected):
             ).fetchone()
             if job is None:
                 raise KeyError(f"no job {job_id!r}")
-            return insert_commands(db, job_id, kind, job[0], job[1], silos, reason, t, payload)
+            return insert_commands(
+                db, job_id, kind, job[0], job[1], silos, reason, t, payload,
+                notify=self.dialect.notify_commands,
+            )  # fmt: skip
 
 
 def insert_commands(
@@ -152,8 +160,11 @@ def insert_commands(
     reason: str,
     t: int,
     payload: str,
+    *,
+    notify: str | None = None,
 ) -> list[CommandRecord]:
-    """One pending command per silo (each once, in silo order), as stored."""
+    """One pending command per silo (each once, in silo order), as stored; ``notify``
+    (the dialect's statement) wakes the aggregators listening for those silos."""
     commands = [
         CommandRecord(
             uuid.uuid4().hex[:16],
@@ -188,6 +199,8 @@ def insert_commands(
                 for c in commands
             ],
         )
+        if notify:
+            db.execute(notify, ([c.silo_id for c in commands],))
     return commands
 
 

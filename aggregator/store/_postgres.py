@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from aggregator.store._audit import AuditQueries
 from aggregator.store._dialect import POSTGRESQL, to_format
 from aggregator.store._jobs import JobQueries
+from aggregator.store._listen import CommandListener
 from aggregator.store._registry import RegistryQueries
 from aggregator.store._reports import ReportReads, drift_rows
 from aggregator.store._rounds import RoundQueries
@@ -105,6 +106,7 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, Roun
         self, url: str, *, min_size: int = 1, max_size: int = 16, connect_timeout: float = 10.0
     ) -> None:
         self._where = _describe(url)
+        self._url = url
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as c:
                 with c.transaction(), c.cursor() as cur:
@@ -159,6 +161,18 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, Roun
                 },
             ).fetchone()
         return bool(row and row[0])
+
+    def command_listener(
+        self,
+        on_silos: Callable[[Iterable[str]], object],
+        on_connect: Callable[[], object],
+        *,
+        name: str,
+        url: str | None = None,
+    ) -> CommandListener:
+        """A listener for new commands on its own connection (to ``url``, else the store's:
+        a LISTEN needs a session, so not through a transaction-pooling proxy)."""
+        return CommandListener(url or self._url, on_silos, on_connect, name=name)
 
     def close(self) -> None:
         self._pool.close()

@@ -8,7 +8,8 @@ the database:
   refuses a key that has an open or a completed round, so one round at a time
   per key and at most one completed round per key;
 * ``advance_round`` and ``end_round`` update ``WHERE stage = ? AND status =
-  'open'``: of two processes moving a round on, one wins;
+  'open'``: of two processes moving a round on, one wins; ``claim_round``
+  compares the stage-5 deadline too, so of two taking over a claim, one wins;
 * a message is stored once per (round, stage, silo); a second, different one
   is refused (a silo cannot change what it said).
 """
@@ -82,6 +83,7 @@ class RoundQueries(Connected):
             insert_commands(
                 db, rec.round_id, "secagg_round", rec.model_id, "", silos,
                 f"secure round {rec.round_id[:8]}", rec.opened_ms, payload,
+                notify=self.dialect.notify_commands,
             )  # fmt: skip
         return rec, True
 
@@ -162,6 +164,20 @@ class RoundQueries(Connected):
                     round_id,
                     stage,
                 ),
+            )
+            return cur.rowcount == 1
+
+    def claim_round(
+        self, round_id: str, deadline_ms: int, new_deadline_ms: int, reason: str | None = None
+    ) -> bool:
+        """Renew or take over the claim on forming a round's sum (stage 5): move its
+        deadline from ``deadline_ms`` (compare and set) to ``new_deadline_ms``, with
+        ``reason`` if given; False if the round ended or another moved it first."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE secagg_rounds SET deadline_ms=?, reason=COALESCE(?, reason) "
+                "WHERE round_id=? AND stage=5 AND status='open' AND deadline_ms=?",
+                (new_deadline_ms, reason, round_id, deadline_ms),
             )
             return cur.rowcount == 1
 

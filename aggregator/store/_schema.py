@@ -267,6 +267,12 @@ TABLES: tuple[Table, ...] = (
         ),
         ("key_id", "seq"),
     ),
+    # Which replica's audit chain each checkpoint key signs (aggregator.replicas).
+    Table(
+        "replica_keys",
+        (Column("key_id", "TEXT"), *_text("replica"), *_int("first_ms")),
+        ("key_id",),
+    ),
 )
 
 KEY_COLS = "report_id, silo_id, jurisdiction, model_id, model_version"

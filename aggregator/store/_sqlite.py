@@ -105,6 +105,10 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, RoundQ
         for p in batch:
             p.done = True
 
+    def command_listener(self, *_: object, **__: object) -> None:
+        """None: a SQLite store serves one aggregator, which wakes its own streams."""
+        return None
+
     def close(self) -> None:
         with self._lock, self._readers_lock:
             self._closed = True

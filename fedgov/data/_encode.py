@@ -96,10 +96,11 @@ def _dictionary_lookup(
 ) -> np.ndarray:
     """``table[index]`` per row, ``null_code`` where the index is null."""
     indices = col.indices
-    lut: np.ndarray = np.append(table, np.array([null_code], dtype=dtype)).astype(dtype)
+    lut = pa.array(np.append(table, np.array([null_code], dtype=dtype)).astype(dtype))
     if indices.null_count:
         indices = pc.fill_null(indices, len(table))
-    out: np.ndarray = lut[indices.to_numpy(zero_copy_only=False)]
+    # Arrow's take: about twice numpy's fancy indexing here (measured, issue 16).
+    out: np.ndarray = pc.take(lut, indices).to_numpy(zero_copy_only=False)
     return out
 
 
@@ -178,6 +179,8 @@ def _binary(col: _Column, positive: str, declared: Declared | None = None) -> np
             x = chunk.to_numpy(zero_copy_only=False)  # nulls become NaN
             if pos_num is None:
                 out = np.zeros(len(x), np.int8)
+            elif x.dtype.kind in "iu" and pos_num.is_integer() and abs(pos_num) < 2**53:
+                out = (x == int(pos_num)).view(np.int8)  # as x == pos_num, without the float cast
             else:
                 out = (x == pos_num).view(np.int8)
             missing = None

@@ -43,7 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "MAX_STEPS", "Binner", "binner"]
+__all__ = ["BLOCK_ROWS", "MAX_STEPS", "Binner", "GridParams", "binner"]
 
 BLOCK_ROWS = 1 << 18
 """Rows per block: 256K measured 3% faster than 128K with two fold threads (half the
@@ -59,8 +59,14 @@ _LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 Grid = Callable[[np.ndarray], np.ndarray]
 
+GridParams = tuple[int, float, float, int, int, int, int]
+"""The grid map as numbers, for a compiled loop (:mod:`fedgov.stats._kernel`):
+``(kind, origin, scale, d, shift, offset, top)``; kind 0 linear (``origin`` is
+``e_0``), 1 logarithmic (``origin`` is the centre), 2 none (binary search)."""
+NO_GRID: GridParams = (2, 0.0, 0.0, 0, 0, 0, 0)
 
-def _linear_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int]:
+
+def _linear_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int, GridParams]:
     e0 = float(cmp[0])
     span = float(cmp[-1]) - e0  # may be inf: then one cell, and searchsorted
     scale = _GRID / span if 0.0 < span < np.inf else 0.0
@@ -77,7 +83,7 @@ def _linear_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int]:
         cells: np.ndarray = t.astype(np.intp)
         return cells
 
-    return grid, _GRID
+    return grid, _GRID, (0, e0, scale, 0, 0, 0, _GRID)
 
 
 def _ordered(t: np.ndarray) -> np.ndarray:
@@ -87,7 +93,7 @@ def _ordered(t: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _log_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int]:
+def _log_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int, GridParams]:
     # Centre on the middle edge; subtracting -0.0 turns a -0.0 into +0.0, so
     # equal floats get equal keys.
     centre = middle or -0.0
@@ -122,7 +128,7 @@ def _log_grid(cmp: np.ndarray, middle: float) -> tuple[Grid, int]:
         np.clip(f, 0, top, out=f)
         return f
 
-    return grid, top
+    return grid, top, (1, centre, 0.0, d, shift, offset, top)
 
 
 class Binner:
@@ -146,6 +152,7 @@ class Binner:
         # A NaN after the last edge: comparisons past the end are False.
         self._cmp = np.append(cmp, np.nan)
         self._grid: Grid | None = None
+        self.grid_params = NO_GRID
         self._lo = np.zeros(1, dtype=np.intp)
         self._shared = np.zeros(1, dtype=bool)
         # Blocks since the last one found dense (0: not dense). Shared between
@@ -153,19 +160,27 @@ class Binner:
         self._dense_blocks = 0
         self.steps = self.k + 1
         for make in (_linear_grid, _log_grid):
-            grid, top = make(cmp, float(e[(e.size - 1) // 2]))
+            grid, top, params = make(cmp, float(e[(e.size - 1) // 2]))
             ge = grid(cmp)
             cells = np.arange(top + 1)
             lo = np.searchsorted(ge, cells, side="left")
             shared = np.searchsorted(ge, cells, side="right") - lo
             if int(shared.max()) < self.steps:
                 self._grid, self._lo, self.steps = grid, lo.astype(np.intp), int(shared.max())
+                self.grid_params = params
                 # Grid cells holding an edge: only their values need comparing.
                 self._shared = shared > 0
             if self.steps <= 1:
                 break
         if self.steps > MAX_STEPS:
             self._grid = None
+            self.grid_params = NO_GRID
+        # For the compiled loop (fedgov.stats._kernel): the comparison edges (no NaN
+        # after them) and one int32 table, ``lo[c]`` for a grid cell without an edge
+        # and ``-(lo[c] + 1)`` for one that holds an edge (its values are compared).
+        self.edges_cmp = cmp
+        self.table = np.where(self._shared, -(self._lo + 1), self._lo).astype(np.int32)
+        self.table[0] = -(self._lo[0] + 1)  # NaN and -inf land in cell 0: always compared
 
     @property
     def method(self) -> str:

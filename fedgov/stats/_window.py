@@ -16,21 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
-from fedgov.spec import Feature, MonitoringSpec, NumericFeature, coarse_groups
+from fedgov.spec import MonitoringSpec
 from fedgov.stats._batch import Batch
-from fedgov.stats._binning import binner
 from fedgov.stats._counts import (
     FeatureCounts,
     OutcomeCounts,
     ScoreCounts,
     outcome_layouts,
 )
-from fedgov.stats._parallel import run_all
+from fedgov.stats._fold import count_batch
 
 __all__ = ["Privacy", "WindowStats"]
 
@@ -177,10 +175,21 @@ class WindowStats:
         )
 
     def fold(self, spec: MonitoringSpec, batch: Batch) -> WindowStats:
-        """``self`` merged with the counts of ``batch`` (vectorised, no loop over rows)."""
+        """``self`` merged with the counts of ``batch`` (compiled or vectorised: see
+        :mod:`fedgov.stats._fold`)."""
         if spec.digest != self.spec_digest:
             raise ValueError("fold: the spec is not the one these statistics were made with")
-        return self.merge(_count_batch(spec, self.spec_digest, batch))
+        features, outcomes, scores, known = count_batch(spec, batch)
+        return self.merge(
+            WindowStats(
+                spec_digest=self.spec_digest,
+                rows=batch.n_rows,
+                features=features,
+                outcomes=outcomes,
+                outcome_missing=batch.n_rows - known,
+                scores=scores,
+            )
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: counts as nested lists of Python ints.
@@ -289,79 +298,3 @@ def _ints(value: Any, where: str) -> np.ndarray:
     if arr.size and arr.dtype.kind not in "iu":
         raise ValueError(f"malformed window statistics: {where}: counts must be integers")
     return arr.astype(np.int64)
-
-
-def _feature_counts(f: Feature, batch: Batch) -> FeatureCounts:
-    if isinstance(f, NumericFeature):
-        x = batch.numeric[f.name]
-        if not f.fine_edges:
-            return FeatureCounts(f.name, f.kind, binner(f.edges).counts(x))
-        # One pass over the rows, at the fine resolution; the coarse cells
-        # are sums of fine ones (the spec guarantees coarse edges are fine edges).
-        fine = binner(f.fine_edges).counts(x)
-        coarse = np.add.reduceat(fine, _coarse_starts(f))
-        return FeatureCounts(f.name, f.kind, coarse, fine)
-    counts = np.bincount(batch.codes[f.name], minlength=f.n_cells)
-    if counts.size != f.n_cells:
-        raise ValueError(f"batch codes of '{f.name}' fall outside its {f.n_cells} cells")
-    return FeatureCounts(f.name, f.kind, counts)
-
-
-@lru_cache(maxsize=1024)
-def _coarse_starts(f: NumericFeature) -> np.ndarray:
-    return np.array(coarse_groups(f), dtype=np.intp)
-
-
-def _count_batch(spec: MonitoringSpec, digest: str, batch: Batch) -> WindowStats:
-    # Features and outcomes are independent: count them on the fold threads.
-    tasks: list[Callable[[], Any]] = [partial(_feature_counts, f, batch) for f in spec.features]
-    tasks.append(partial(_outcome_counts, spec, batch))
-    *counted, (outcomes, scores, known) = run_all(tasks, values=batch.n_rows * len(tasks))
-    return WindowStats(
-        spec_digest=digest,
-        rows=batch.n_rows,
-        features={f.name: c for f, c in zip(spec.features, counted, strict=True)},
-        outcomes=outcomes,
-        outcome_missing=batch.n_rows - known,
-        scores=scores,
-    )
-
-
-def _outcome_counts(
-    spec: MonitoringSpec, batch: Batch
-) -> tuple[dict[str, OutcomeCounts], dict[str, ScoreCounts], int]:
-    """Confusion counts and score histograms per outcome layout, and how many
-    rows had both label and prediction (the rows both tables count)."""
-    yt = np.asarray(batch.y_true)
-    yp = np.asarray(batch.y_pred)
-    known = (yt >= 0) & (yp >= 0)
-    n_known = int(np.count_nonzero(known))
-    yt_known = yt[known].astype(np.int64)
-    outcome = (yt_known << 1) | yp[known].astype(np.int64)  # 0..3
-    outcomes: dict[str, OutcomeCounts] = {}
-    # Score histograms count the same rows as the confusion counts (label and
-    # prediction known), so the two tables agree on every (group, y_true) total.
-    scores: dict[str, ScoreCounts] = {}
-    cells: np.ndarray | None = None
-    n_cells = spec.n_score_cells
-    if spec.score:
-        if batch.score is None:
-            raise ValueError(
-                f"the spec has a score column '{spec.score}' but the batch has no scores; "
-                "encode it with encode_columns(spec, ...)"
-            )
-        cells = binner(spec.score_edges).cells(np.asarray(batch.score, dtype=np.float64)[known])
-    n_slots = {a.name: len(a.groups) + 2 for a in spec.sensitive}
-    for name, (attrs, groups) in outcome_layouts(spec).items():
-        group = np.zeros(n_known, dtype=np.int64)
-        for a in attrs:  # mixed radix: first attribute varies slowest
-            group = group * n_slots[a] + batch.codes[a][known]
-        flat = np.bincount(group * 4 + outcome, minlength=len(groups) * 4)
-        if flat.size != len(groups) * 4:
-            raise ValueError(f"batch codes of '{name}' fall outside its {len(groups)} groups")
-        outcomes[name] = OutcomeCounts(name, groups, flat.reshape(len(groups), 2, 2))
-        if cells is not None:
-            n = len(groups) * 2 * n_cells
-            flat = np.bincount(((group << 1) | yt_known) * n_cells + cells, minlength=n)
-            scores[name] = ScoreCounts(name, groups, flat.reshape(len(groups), 2, n_cells))
-    return outcomes, scores, n_known

@@ -334,6 +334,65 @@ def test_a_silo_id_the_aggregator_would_refuse_is_refused_when_read(silo_id: str
     assert "silo.yaml: silo.id: not a valid identifier" in message
 
 
+# -- several aggregator replicas -----------------------------------------------------------
+def _aggregator(**section: Any) -> dict[str, Any]:
+    return _doc(aggregator={"insecure": True} | section)
+
+
+def test_a_list_of_replicas_becomes_one_target_ordered_by_the_silo() -> None:
+    replicas = ["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.3:50051"]
+    cfg = config_from_dict(_aggregator(addresses=replicas), base=Path("/etc"))
+    assert cfg.aggregator_address.startswith("ipv4:")
+    assert sorted(cfg.aggregator_address[5:].split(",")) == replicas
+    again = config_from_dict(_aggregator(addresses=replicas), base=Path("/etc"))
+    assert again.aggregator_address == cfg.aggregator_address  # the same order every time
+    firsts = set()
+    for n in range(12):  # silos spread over the replicas
+        doc = _aggregator(addresses=replicas) | {"silo": {"id": f"S{n}", "jurisdiction": "EU"}}
+        firsts.add(config_from_dict(doc, base=Path("/etc")).aggregator_address[5:].split(",")[0])
+    assert len(firsts) > 1
+    v6 = config_from_dict(_aggregator(addresses=["[::1]:1", "[::2]:1"]), base=Path("/etc"))
+    assert sorted(v6.aggregator_address[5:].split(",")) == ["[::1]:1", "[::2]:1"]
+
+
+@pytest.mark.parametrize(
+    ("section", "says"),
+    [
+        ({"addresses": ["agg-1:50051", "10.0.0.2:50051"]}, "give IP:PORT"),
+        ({"addresses": ["10.0.0.1:50051", "[::1]:50051"]}, "not a mix"),
+        ({"addresses": ["10.0.0.1:1", "10.0.0.1:1"]}, "lists one twice"),
+        ({"addresses": ["10.0.0.1:99999", "10.0.0.1:1"]}, "give IP:PORT"),
+        ({"addresses": []}, "aggregator.addresses"),
+        ({"address": "a:1", "addresses": ["10.0.0.1:1"]}, "one of the two"),
+        ({"address": None}, "one of the two"),
+        ({"address": "a:1", "server_name": "agg"}, "needs tls"),
+    ],
+)
+def test_replica_addresses_that_cannot_work_are_refused(section: dict[str, Any], says: str) -> None:
+    doc = _aggregator(**section)
+    if section.get("address", "") is None:  # neither address nor addresses
+        del doc["aggregator"]["address"]
+    message = _error(doc)
+    assert "silo.yaml" in message and "aggregator" in message and says in message, message
+
+
+def test_server_name_travels_with_the_tls_files() -> None:
+    tls = {"ca": "ca.pem", "cert": "s.pem", "key": "s.key"}
+    doc = _doc(aggregator={"addresses": ["10.0.0.1:1", "10.0.0.2:1"], "tls": tls})
+    doc["aggregator"]["server_name"] = "aggregator.example"
+    cfg = config_from_dict(doc, base=Path("/etc"))
+    assert cfg.tls is not None and cfg.tls.server_name == "aggregator.example"
+
+
+def test_the_readme_replicas_example_validates() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Several aggregators", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    cfg = config_from_dict(_doc(**yaml.safe_load(block)), base=Path("/etc/fedgov"))
+    assert cfg.aggregator_address.startswith("ipv4:10.0.0.")
+    assert cfg.tls is not None and cfg.tls.server_name == "aggregator.example"
+
+
+# -- Spark inputs ---------------------------------------------------------------------------
 def _model(input: Any) -> dict[str, Any]:
     return _doc(models=[{"spec": "spec.json", "input": input}])
 

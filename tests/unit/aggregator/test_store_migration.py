@@ -33,6 +33,7 @@ NEW_TABLES = {
     "secagg_rounds",
     "secagg_messages",
     "secagg_releases",
+    "replica_keys",
 }
 NEW_COLUMNS = {("central_decisions", "source")}  # added in place, with a default
 

@@ -587,7 +587,8 @@ def test_workload_hygiene(workload: dict[str, Any]) -> None:
     assert pod["automountServiceAccountToken"] is False
     if workload["kind"] == "Deployment":
         assert spec["strategy"]["type"] == "Recreate", f"{name}: one writer of its state"
-    assert spec["replicas"] == 1
+    # One writer of its state; the replicas share a PostgreSQL store (aggregator.replicas).
+    assert spec["replicas"] == (2 if name == "fedgov-aggregator-replicas" else 1)
     volumes = {v["name"]: v for v in pod["volumes"]}
     claims = {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", [])}
     for c in pod["containers"]:
@@ -678,14 +679,16 @@ def test_fedgov_container_args_parse() -> None:
         for c in w["spec"]["template"]["spec"]["containers"]:
             if not c["image"].startswith("ghcr.io/fedgov/fedgov:"):
                 continue
-            ns = _parse_fedgov(_strip_pending_flags(c["args"]))
+            pod = "fedgov-aggregator-replicas-0"  # Kubernetes expands $(POD_NAME)
+            args = [a.replace("$(POD_NAME)", pod) for a in _strip_pending_flags(c["args"])]
+            ns = _parse_fedgov(args)
             seen += 1
             if ns.command == "aggregator":
                 assert ns.tls_dir and not ns.insecure  # mTLS in production
                 assert ns.metrics_port in {p["containerPort"] for p in c["ports"]}
             else:
                 assert ns.command == "agent" and not ns.once
-    assert seen == 3
+    assert seen == 4
 
 
 def _embedded_silo_configs() -> list[tuple[str, dict[str, Any]]]:

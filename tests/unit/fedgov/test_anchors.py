@@ -214,6 +214,21 @@ def test_a_forged_checkpoint_signature_fails_verification(tmp_path: Path) -> Non
     assert out.returncode == 1 and "forged checkpoint" in out.stdout
 
 
+def test_checkpoints_of_two_replicas_each_anchor_their_own_chain(tmp_path: Path) -> None:
+    path_a, key_a, cps_a = _checkpointed(tmp_path / "a")
+    path_b, key_b, cps_b = _checkpointed(tmp_path / "b")
+    _write(path_b, _lines(path_b)[:2])  # replica B's log cut short
+    kept = cps_a + cps_b  # a silo keeps the checkpoints of both replicas
+    anchors, problems = checkpoint_anchors(kept, key_a.public)
+    assert problems == [] and len(anchors) == 5
+    assert verify_anchored(path_a, anchors).ok
+    anchors, problems = checkpoint_anchors(kept, key_b.public)
+    assert problems == [] and len(anchors) == 5
+    assert not verify_anchored(path_b, anchors).ok  # B's own checkpoints see the cut
+    anchors, problems = checkpoint_anchors(kept, CheckpointKey.generate().public)
+    assert anchors == [] and "none of the 10 checkpoints is of key" in problems[0]
+
+
 def test_checkpoint_key_is_made_once_and_read_back(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "agg.key"
     made = CheckpointKey.load_or_create(path)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedgov.stats import _binning, numeric_cells
+from fedgov.stats import _binning, _kernel, numeric_cells
 from fedgov.stats._binning import Binner, binner
 
 
@@ -42,15 +42,21 @@ DISTRIBUTIONS = {
 }
 
 
-@pytest.mark.parametrize("bins", [1, 10, 512])
-@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
-def test_quantile_edges_of_many_shapes(name: str, bins: int) -> None:
-    rng = np.random.default_rng(7)
+def quantile_case(name: str, bins: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantile edges of one distribution, and probe values plus fresh draws of it."""
+    rng = np.random.default_rng(seed)
     data = DISTRIBUTIONS[name](rng, 20_000)
     edges = np.unique(np.quantile(data, np.linspace(0, 1, bins + 1)))
     if edges.size < 2:
         edges = np.array([edges[0] - 1, edges[0] + 1])
     x = np.concatenate([probe_values(edges, rng), DISTRIBUTIONS[name](rng, 20_000)])
+    return edges, x
+
+
+@pytest.mark.parametrize("bins", [1, 10, 512])
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+def test_quantile_edges_of_many_shapes(name: str, bins: int) -> None:
+    edges, x = quantile_case(name, bins, seed=7)
     b = Binner(edges)
     np.testing.assert_array_equal(b.counts(x), reference_counts(x, edges))
     np.testing.assert_array_equal(b.cells(x), numeric_cells(x, edges))
@@ -87,6 +93,8 @@ def test_arbitrary_edges_and_values(edges: list[float], values: list[float], see
     x = np.concatenate([np.array(values, dtype=np.float64), probe_values(e, rng, n=50)])
     np.testing.assert_array_equal(Binner(e).counts(x), reference_counts(x, e))
     np.testing.assert_array_equal(Binner(e).cells(x), numeric_cells(x, e))
+    # The compiled fold (test_stats_kernel.py) reads the binner's tables: same counts.
+    np.testing.assert_array_equal(_kernel.numeric_counts(Binner(e), x), reference_counts(x, e))
 
 
 def test_blocks_add_up(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,7 +60,7 @@ def test_threaded_fold_counts_equal_single_thread(monkeypatch, n_threads):
 
         return original([lambda i=i, t=t: noting(i, t) for i, t in enumerate(tasks)], values=values)
 
-    monkeypatch.setattr("fedgov.stats._window.run_all", spy)
+    monkeypatch.setattr("fedgov.stats._fold.run_all", spy)
     threaded = WindowStats.zero(SPEC).fold(SPEC, batch)
     assert threaded == serial
     assert serial.rows == n and sum(serial.features["x0"].counts) == n
