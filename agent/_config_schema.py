@@ -37,6 +37,12 @@ class Tls(StrictModel):
     key: Text
 
 
+def _exactly_one(first: object, second: object, message: str) -> None:
+    """Two keys of which exactly one is set; ``message`` says which and why otherwise."""
+    if (first is None) == (second is None):
+        raise ValueError(message)
+
+
 class Aggregator(StrictModel):
     address: Text | None = None
     addresses: Annotated[list[Text], Field(min_length=1)] | None = None
@@ -47,11 +53,12 @@ class Aggregator(StrictModel):
 
     @model_validator(mode="after")
     def _mtls_unless_insecure(self) -> Self:
-        if (self.address is None) == (self.addresses is None):
-            raise ValueError(
-                "give the aggregator's address (one host:port, or a DNS name of its "
-                "replicas) or addresses (a list of replicas' IP:PORT), one of the two"
-            )
+        _exactly_one(
+            self.address,
+            self.addresses,
+            "give the aggregator's address (one host:port, or a DNS name of its "
+            "replicas) or addresses (a list of replicas' IP:PORT), one of the two",
+        )
         if self.addresses is not None:
             try:
                 replicas_target(self.addresses)
@@ -125,11 +132,12 @@ class SparkSource(StrictModel):
 
     @model_validator(mode="after")
     def _table_or_path(self) -> Self:
-        if (self.table is None) == (self.path is None):
-            raise ValueError(
-                "a Spark input names exactly one of table (a catalog table) and path "
-                "(Parquet files Spark reads)"
-            )
+        _exactly_one(
+            self.table,
+            self.path,
+            "a Spark input names exactly one of table (a catalog table) and path "
+            "(Parquet files Spark reads)",
+        )
         return self
 
 
