@@ -8,16 +8,16 @@ file's folder there.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from agent.privacy import DEFAULT_BUDGET, DEFAULT_CANDIDATE_RHO, DEFAULT_DELTA, DEFAULT_RHO
 from fedgov.errors import ConfigError
 from fedgov.schema import Identifier, StrictModel
 from fedgov.wire.channel import replicas_target
 
-__all__ = ["AgentDocument"]
+__all__ = ["AgentDocument", "SparkSource"]
 
 Text = Annotated[str, Field(min_length=1)]
 """A non-empty string: a name, an address or a path."""
@@ -37,6 +37,12 @@ class Tls(StrictModel):
     key: Text
 
 
+def _exactly_one(first: object, second: object, message: str) -> None:
+    """Two keys of which exactly one is set; ``message`` says which and why otherwise."""
+    if (first is None) == (second is None):
+        raise ValueError(message)
+
+
 class Aggregator(StrictModel):
     address: Text | None = None
     addresses: Annotated[list[Text], Field(min_length=1)] | None = None
@@ -47,11 +53,12 @@ class Aggregator(StrictModel):
 
     @model_validator(mode="after")
     def _mtls_unless_insecure(self) -> Self:
-        if (self.address is None) == (self.addresses is None):
-            raise ValueError(
-                "give the aggregator's address (one host:port, or a DNS name of its "
-                "replicas) or addresses (a list of replicas' IP:PORT), one of the two"
-            )
+        _exactly_one(
+            self.address,
+            self.addresses,
+            "give the aggregator's address (one host:port, or a DNS name of its "
+            "replicas) or addresses (a list of replicas' IP:PORT), one of the two",
+        )
         if self.addresses is not None:
             try:
                 replicas_target(self.addresses)
@@ -114,9 +121,36 @@ class SecureRounds(StrictModel):
     wait_seconds: Seconds = 600.0
 
 
+class SparkSource(StrictModel):
+    """``input: {engine: spark, ...}``: a window read and folded by Spark."""
+
+    engine: Literal["spark"]
+    table: Text | None = None
+    path: Text | None = None
+    master: Text = "local[*]"
+    conf: dict[Text, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _table_or_path(self) -> Self:
+        _exactly_one(
+            self.table,
+            self.path,
+            "a Spark input names exactly one of table (a catalog table) and path "
+            "(Parquet files Spark reads)",
+        )
+        return self
+
+
+def _input_kind(value: Any) -> str:
+    return "spark" if isinstance(value, dict) else "path"
+
+
 class Model(StrictModel):
     spec: Text
-    input: Text
+    input: Annotated[
+        Annotated[Text, Tag("path")] | Annotated[SparkSource, Tag("spark")],
+        Discriminator(_input_kind),
+    ]
 
 
 class AgentDocument(StrictModel):

@@ -49,6 +49,12 @@ Example ``silo.yaml``::
     models:
       - spec: spec.json         # monitoring spec of one model version
         input: incoming         # folder of CSV/Parquet windows (or one file)
+      - spec: big.json          # a window too big for this process: Spark folds it
+        input:                  # (pip install 'fedgov[spark]'; a Java 17+ runtime)
+          engine: spark
+          table: sales.scored   # a catalog table, or path: Parquet files (any URI Spark reads)
+          master: local[*]      # the cluster: local[N], spark://host:7077, yarn...
+          conf: {spark.executor.memory: 4g}   # optional Spark settings, strings
 
 Relative paths are relative to the config file. Only the keys above are allowed, in
 every section (a typo is an error, not a silent default); booleans are YAML's unquoted
@@ -64,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent._config_schema import AgentDocument, Privacy, Training
+from agent._config_schema import AgentDocument, Privacy, SparkSource, Training
 from agent._config_schema import SecureRounds as _SecureRoundsDoc
 from agent.privacy import (
     DEFAULT_BUDGET,
@@ -73,6 +79,7 @@ from agent.privacy import (
     DEFAULT_RHO,
     PrivacySettings,
 )
+from fedgov.data import SparkInput
 from fedgov.documents import load_document
 from fedgov.schema import validate
 from fedgov.tls import TlsFiles
@@ -90,7 +97,17 @@ __all__ = [
 @dataclass(frozen=True)
 class ModelInput:
     spec: Path
-    input: Path
+    input: Path | SparkInput  # a folder or file, or a Spark table or path
+
+
+def _model_input(source: str | SparkSource, base: Path) -> Path | SparkInput:
+    if isinstance(source, str):
+        return base / source
+    path = source.path
+    if path is not None and "://" not in path and not path.startswith("file:"):
+        path = str(base / path)  # relative to the config file, as every other path
+    conf = tuple(sorted(source.conf.items()))
+    return SparkInput(table=source.table, path=path, master=source.master, conf=conf)
 
 
 @dataclass(frozen=True)
@@ -161,7 +178,7 @@ def config_from_dict(doc: Any, *, base: Path, source: str = "<config>") -> Agent
         aggregator_address=agg.address or replicas_target(agg.addresses or [], spread=d.silo.id),
         policy=base / d.policy,
         state_dir=base / d.state_dir,
-        models=tuple(ModelInput(spec=base / m.spec, input=base / m.input) for m in d.models),
+        models=tuple(ModelInput(base / m.spec, _model_input(m.input, base)) for m in d.models),
         insecure=agg.insecure,
         tls=tls,
         metrics_port=d.metrics_port,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.privacy import PrivacySettings, guard
-from fedgov.data import file_digest, fold_file
+from fedgov.data import SparkWindow, file_digest, fold_file, fold_spark
 from fedgov.decision import decision_log
 from fedgov.metrics import compute_metrics
 from fedgov.policy import PolicyEngine, to_plain
@@ -75,7 +75,7 @@ def build_report(spec: MonitoringSpec, path: Path, engine: PolicyEngine, **kw: A
 
 def build_window(
     spec: MonitoringSpec,
-    path: Path,
+    path: Path | SparkWindow,
     engine: PolicyEngine,
     *,
     silo_id: str,
@@ -86,14 +86,9 @@ def build_window(
     """The report of one window, its counts guarded (by default: discrete Gaussian noise,
     see :mod:`agent.privacy`; its ``rho_total`` is filled in when it is recorded), and
     the window's unguarded counts beside it: those stay in the silo (a secure
-    aggregation round masks their sum over a period)."""
-    start = int(path.stat().st_mtime * 1000)
-    # The file's digest is hashed beside the scan: hashlib frees the GIL, and
-    # the page cache serves both reads.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fedgov-digest") as pool:
-        hashing = pool.submit(file_digest, path)
-        folded = fold_file(path, spec, chunk_rows=chunk_rows)
-        input_digest = hashing.result()
+    aggregation round masks their sum over a period). A :class:`SparkWindow` is
+    folded on its cluster (:func:`fedgov.data.fold_spark`) and named by its files."""
+    folded, input_digest, start = _fold(spec, path, chunk_rows)
     # Metrics, decision, deny/warn strings and /metrics come from the guarded counts
     # only: they are post-processing of the noise and reveal nothing more.
     stats = guard(folded, privacy or PrivacySettings())
@@ -119,9 +114,25 @@ def build_window(
     return report, folded
 
 
+def _fold(
+    spec: MonitoringSpec, path: Path | SparkWindow, chunk_rows: int
+) -> tuple[WindowStats, str, int]:
+    """The window's counts, its input digest, and its start (ms): the file's mtime,
+    or the newest file's of a Spark window."""
+    if isinstance(path, SparkWindow):
+        return fold_spark(path, spec, chunk_rows=chunk_rows), path.identity, path.modified_ms
+    start = int(path.stat().st_mtime * 1000)
+    # The file's digest is hashed beside the scan: hashlib frees the GIL, and
+    # the page cache serves both reads.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fedgov-digest") as pool:
+        hashing = pool.submit(file_digest, path)
+        folded = fold_file(path, spec, chunk_rows=chunk_rows)
+        return folded, hashing.result(), start
+
+
 def judged_report(
     spec: MonitoringSpec,
-    path: Path,
+    path: Path | SparkWindow,
     stats: WindowStats,
     engine: PolicyEngine,
     *,
@@ -140,7 +151,11 @@ def judged_report(
             spec, metrics, silo_id=silo_id, jurisdiction=jurisdiction, window=window, stage=stage
         )
     )
-    input_digest = input_digest or file_digest(path)
+    if input_digest is None:
+        if isinstance(path, SparkWindow):
+            input_digest = path.identity
+        else:
+            input_digest = file_digest(path)
     return Report(
         report_id=report_id_for(silo_id, spec, input_digest),
         silo_id=silo_id,

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,9 +29,9 @@ from agent.round_ledger import RawWindow
 from agent.secure_rounds import SecureRounds
 from agent.silo_commands import SiloCommands
 from agent.state import AgentState, Window
-from agent.windows import ModelWatch, new_windows
+from agent.windows import ModelWatch, check_input, new_windows
 from fedgov.audit import AuditLog
-from fedgov.errors import ConfigError, DataError, GovernanceError
+from fedgov.errors import DataError, GovernanceError
 from fedgov.policy import PolicyEngine
 from fedgov.report import Report, now_ms
 from fedgov.spec import MonitoringSpec, load_spec
@@ -59,8 +58,7 @@ class Agent:
         self.config = config
         self.models = tuple(ModelWatch(load_spec(m.spec), m.input) for m in config.models)
         for m in self.models:
-            if not m.input.exists():
-                raise ConfigError(f"{m.input}: input folder or file does not exist")
+            check_input(m)
         self.engine = engine or load_engine(config)
         self.registry = registry or CollectorRegistry()
         self.metrics = AgentMetrics(config.silo_id, config.jurisdiction, self.registry)
@@ -205,7 +203,7 @@ class Agent:
                 max(0.0, self.config.budget - self.state.rho_spent())
             )
 
-    def _refused(self, path: Path, window: Window, report: Report, exc: BudgetExhausted) -> None:
+    def _refused(self, path: object, window: Window, report: Report, exc: BudgetExhausted) -> None:
         """The window's counts stay here: logged, audited, counted, marked done."""
         log.error("%s: %s: %s", self.config.silo_id, path, exc)
         self.metrics.privacy_refused.inc()

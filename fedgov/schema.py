@@ -20,7 +20,7 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
 from fedgov.documents import did_you_mean
@@ -69,6 +69,7 @@ def error_lines(exc: ValidationError, model: type[BaseModel]) -> list[str]:
         loc = err["loc"]
         if err["type"] == "invalid_key":  # the location ends with the offending key itself
             loc = loc[:-1]
+        loc = _without_tags(model, loc)
         path = _path(loc, last_is_key=err["type"] == "extra_forbidden")
         message = _message(err, model)
         if not path:
@@ -123,7 +124,7 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, err["loc"][:-1])
+        allowed = _allowed_keys(model, _without_tags(model, err["loc"][:-1]))
         key = str(err["loc"][-1])
         hint = did_you_mean(key, allowed)
         return f"unknown key{hint}; allowed: {', '.join(allowed)}"
@@ -194,6 +195,36 @@ def _step(tp: Any, part: int | str) -> Any:
             if part in by_key:
                 return by_key[part].annotation
     return None
+
+
+def _without_tags(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """``loc`` without the tags of tagged unions (``input: path | spark mapping`` reports
+    ``models[0].input.table``, not ``models[0].input.spark.table``)."""
+    out: list[int | str] = []
+    tp: Any = model
+    for part in loc:
+        tagged = _tags(tp)
+        if isinstance(part, str) and part in tagged:
+            tp = tagged[part]
+            continue
+        out.append(part)
+        tp = _step(tp, part)
+    return tuple(out)
+
+
+def _tags(tp: Any) -> dict[str, Any]:
+    """The alternatives of a tagged union (``Annotated[X, Tag("x")] | ...``) by tag."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) is not Union and get_origin(tp) is not types.UnionType:
+        return {}
+    out = {}
+    for arg in get_args(tp):
+        if get_origin(arg) is Annotated:
+            for meta in get_args(arg)[1:]:
+                if isinstance(meta, Tag) and isinstance(meta.tag, str):
+                    out[meta.tag] = arg
+    return out
 
 
 def _alternatives(tp: Any) -> Iterator[Any]:

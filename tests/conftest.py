@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.specs import derive_credit_spec
@@ -33,3 +34,15 @@ def spec_file(tmp_path: Path, credit_spec: MonitoringSpec) -> Path:
     path = tmp_path / "spec.json"
     save_spec(credit_spec, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The one SparkSession of the run (``local[2]``, see :mod:`support.spark`); stopped
+    at the end. pyspark is a test dependency: CI has it, so these tests run there."""
+    pytest.importorskip("pyspark")
+    from support.spark import local_session
+
+    session = local_session(tmp_path_factory.mktemp("spark-warehouse"))
+    yield session
+    session.stop()

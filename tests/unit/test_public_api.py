@@ -35,8 +35,9 @@ EXPORTS: dict[str, str | None] = {
     "fedgov.policy": None,
     "fedgov.decision": None,
     "fedgov.data": """
-        DATA_SUFFIXES DEFAULT_CHUNK_ROWS Progress encode_arrow file_digest fold_file
-        iter_batches iter_record_batches read_columns
+        DATA_SUFFIXES DEFAULT_CHUNK_ROWS Progress SparkInput SparkWindow encode_arrow
+        file_digest fold_file fold_spark iter_batches iter_record_batches open_spark_window
+        read_columns spark_session
     """,
     "fedgov.wire": None,
     "aggregator.store": None,

@@ -390,3 +390,61 @@ def test_the_readme_replicas_example_validates() -> None:
     cfg = config_from_dict(_doc(**yaml.safe_load(block)), base=Path("/etc/fedgov"))
     assert cfg.aggregator_address.startswith("ipv4:10.0.0.")
     assert cfg.tls is not None and cfg.tls.server_name == "aggregator.example"
+
+
+# -- Spark inputs ---------------------------------------------------------------------------
+def _model(input: Any) -> dict[str, Any]:
+    return _doc(models=[{"spec": "spec.json", "input": input}])
+
+
+def test_a_spark_input_is_a_table_or_a_path_resolved_like_every_path(tmp_path: Path) -> None:
+    from fedgov.data import SparkInput
+
+    spark = {"engine": "spark", "path": "big", "master": "local[2]", "conf": {"b": "2", "a": "1"}}
+    cfg = config_from_dict(_model(spark), base=tmp_path)
+    assert cfg.models[0].input == SparkInput(
+        path=str(tmp_path / "big"), master="local[2]", conf=(("a", "1"), ("b", "2"))
+    )
+    uri = config_from_dict(_model({"engine": "spark", "path": "s3a://b/t/"}), base=tmp_path)
+    assert uri.models[0].input == SparkInput(path="s3a://b/t/", master="local[*]")
+    table = config_from_dict(_model({"engine": "spark", "table": "db.t"}), base=tmp_path)
+    assert table.models[0].input == SparkInput(table="db.t")
+    assert config_from_dict(_model("in"), base=tmp_path).models[0].input == tmp_path / "in"
+
+
+@pytest.mark.parametrize(
+    ("spark", "line"),
+    [
+        (
+            {"engine": "spark", "tabel": "t"},
+            "models[0].input.tabel: unknown key (did you mean 'table'?); "
+            "allowed: conf, engine, master, path, table",
+        ),
+        ({"engine": "spork", "table": "t"}, "models[0].input.engine: must be one of 'spark'"),
+        ({"table": "t"}, "models[0].input.engine: required key is missing"),
+        ({"engine": "spark"}, "models[0].input: a Spark input names exactly one of table"),
+        ({"engine": "spark", "table": "t", "path": "p"}, "names exactly one of table"),
+        ({"engine": "spark", "table": "t", "master": 2}, "input.master: must be a string"),
+        ({"engine": "spark", "table": "t", "conf": {"k": 1}}, "models[0].input.conf.k: must be a"),
+        (["in"], "models[0].input: must be a string"),
+    ],
+)
+def test_bad_spark_inputs_are_named_by_key_path(spark: Any, line: str) -> None:
+    message = _error(_model(spark))
+    assert all(m.startswith("silo.yaml: ") for m in message.splitlines())
+    assert line in message
+
+
+def test_a_spark_input_without_pyspark_stops_the_agent_with_exit_2(
+    tmp_path: Path, spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from agent.service import Agent
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if not installed
+    doc = _model({"engine": "spark", "table": "t"})
+    doc["models"][0]["spec"] = str(spec_file)
+    with pytest.raises(ConfigError, match=r"pip install 'fedgov\[spark\]'") as info:
+        Agent(config_from_dict(doc, base=tmp_path))
+    assert info.value.exit_code == 2
