@@ -32,19 +32,20 @@ from prometheus_client import CollectorRegistry
 
 from aggregator import answers as a
 from aggregator import query_serde as serde
+from aggregator._refusal import Refusal
 from aggregator._rows import command_to_proto, round_to_proto
 from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.limits import Admission
 from aggregator.replicas import COMMAND_POLL_S
+from aggregator.report_batches import BATCH_MAX, decoded, ingest_batch, read_batches
 from fedgov import __version__
 from fedgov.errors import Superseded
-from fedgov.report import Report
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
-from fedgov.v1 import aggregator_pb2_grpc, report_pb2, secagg_pb2
-from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
+from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
+from fedgov.wire import checkpoint_to_proto, heads_to_proto
 
 __all__ = ["AggregatorServicer"]
 
@@ -85,6 +86,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.admission = admission or Admission()
         self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
         self.recheck_s = RECHECK_S
+        self.batch_max = BATCH_MAX  # SubmitReports: reports per store transaction, at most
         self._sweeper: asyncio.Task[None] | None = None
 
     def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
@@ -145,7 +147,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self, request: pb.SubmitReportRequest, context: grpc.ServicerContext
     ) -> pb.ReportAck:
         started = time.perf_counter()
-        report = self._decoded(request.report)
+        report = decoded(self.handler, request.report)
         duplicate = self.handler.ingest(report)
         self.metrics.reports.labels("duplicate" if duplicate else "accepted").inc()
         if not duplicate:
@@ -158,13 +160,16 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             checkpoint=None if checkpoint is None else checkpoint_to_proto(checkpoint),
         )
 
-    def _decoded(self, message: report_pb2.Report) -> Report:
-        """The domain report; a message that does not decode is audited as rejected."""
-        try:
-            return report_from_proto(message)
-        except Exception as exc:
-            self.handler.reject_malformed(message.report_id, message.silo_id, str(exc))
-            raise
+    @rpc(lambda r: f"report {r.report.report_id!r}", each=True)
+    async def SubmitReports(
+        self,
+        requests: AsyncIterator[pb.SubmitReportRequest],
+        context: grpc.aio.ServicerContext,
+        check: Callable[[Message], Refusal | None],
+    ) -> AsyncIterator[pb.ReportAck]:
+        async for batch in read_batches(requests, self.batch_max):
+            for ack in await self.off_loop(ingest_batch, self.handler, self.metrics, batch, check):
+                yield ack
 
     @rpc("command stream")
     async def StreamCommands(

@@ -238,6 +238,11 @@ class Store(Protocol):
         """
         ...
 
+    def add_reports(self, reports: Sequence[Report]) -> list[bool]:
+        """Store reports in one transaction, as :meth:`add_report` stores each; for each,
+        False if its report_id was stored already (or came earlier in ``reports``)."""
+        ...
+
     def get_report(self, report_id: str) -> Report | None: ...
 
     def get_reports(self, report_ids: Sequence[str]) -> dict[str, Report]:

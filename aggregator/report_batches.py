@@ -1,0 +1,169 @@
+"""Batched ingest (``SubmitReports``): a stream of reports read in batches, one ack each.
+
+:func:`read_batches` cuts the stream into batches: what has arrived by the
+time the previous batch is done, up to :data:`BATCH_MAX` reports, waiting at
+most :data:`LINGER_S` for more once a batch has one (a client that sends one
+report and waits for its ack gets it). At most one batch is read ahead, so a
+fast sender is held back by gRPC's flow control, not by the server's memory.
+
+:func:`ingest_batch` runs on a worker thread: each request is checked on its
+own as ``SubmitReport`` checks its one (its caller's silo, the bounds), each
+report decoded, then :meth:`aggregator.ingest.Ingest.ingest_many` stores the
+valid ones in one store transaction. Every request gets its ack, in order: a
+refused one carries the status its own call would have ended with; the audit
+records of the batch are appended together (one fsync) before any ack leaves,
+and every ack carries the checkpoint signed after them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from aggregator._refusal import Refusal
+from aggregator._status import fit, status_for
+from aggregator.exporter import AggregatorMetrics
+from aggregator.handler import AggregatorHandler
+from fedgov.errors import GovernanceError
+from fedgov.report import Report
+from fedgov.v1 import aggregator_pb2 as pb
+from fedgov.v1 import report_pb2
+from fedgov.wire import checkpoint_to_proto, report_from_proto
+
+__all__ = ["BATCH_MAX", "LINGER_S", "decoded", "ingest_batch", "read_batches"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BATCH_MAX = 128  # reports per store transaction, at most
+LINGER_S = 0.02  # how long a batch that has a report waits for more
+
+
+class _End:
+    """The end of the stream read by the pump: cleanly, or with the error it raised."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+async def read_batches(
+    requests: AsyncIterator[T], size: int = BATCH_MAX, linger_s: float = LINGER_S
+) -> AsyncIterator[list[T]]:
+    """The requests of a stream in batches of 1 to ``size`` (see the module docstring)."""
+    queue: asyncio.Queue[T | _End] = asyncio.Queue(maxsize=size)
+
+    async def pump() -> None:
+        try:
+            async for request in requests:
+                await queue.put(request)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            await queue.put(_End(exc))
+            return
+        await queue.put(_End())
+
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(pump())
+    try:
+        end: _End | None = None
+        while end is None:
+            first = await queue.get()
+            if isinstance(first, _End):
+                end = first
+                break
+            batch = [first]
+            deadline = loop.time() + linger_s
+            while len(batch) < size:
+                if queue.empty():
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(queue.get(), left)
+                    except TimeoutError:
+                        break
+                else:
+                    item = queue.get_nowait()
+                if isinstance(item, _End):
+                    end = item
+                    break
+                batch.append(item)
+            yield batch
+        if end.error is not None:
+            raise end.error
+    finally:
+        task.cancel()
+
+
+def ingest_batch(
+    handler: AggregatorHandler,
+    metrics: AggregatorMetrics,
+    requests: list[Any],
+    check: Callable[[Any], Refusal | None],
+) -> list[pb.ReportAck]:
+    """On a worker thread: check, decode and ingest ``requests`` (``SubmitReportRequest``,
+    or undecodable ones, which ``check`` refuses); one ack per request, in order."""
+    started = time.perf_counter()
+    slots: list[BaseException | Refusal | None] = []  # None: ingested, see ingest_many
+    reports: list[Report] = []
+    with handler.audit_together():  # the checks' refusals and the batch's records
+        for request in requests:
+            refusal: BaseException | Refusal | None = check(request)
+            if refusal is None:
+                try:
+                    reports.append(decoded(handler, request.report))
+                except Exception as exc:  # noqa: BLE001 - this report's answer, alone
+                    refusal = exc
+            slots.append(refusal)
+        ingested = iter(handler.ingest_many(reports))
+    checkpoint = handler.checkpoint()  # signed after the batch's records
+    signed = None if checkpoint is None else checkpoint_to_proto(checkpoint)
+    elapsed = time.perf_counter() - started
+    acks: list[pb.ReportAck] = []
+    for request, slot in zip(requests, slots, strict=True):
+        outcome = next(ingested) if slot is None else slot
+        acks.append(_ack(metrics, request, outcome, signed))
+        metrics.ingest_seconds.observe(elapsed)
+    return acks
+
+
+def decoded(handler: AggregatorHandler, message: report_pb2.Report) -> Report:
+    """The domain report; a message that does not decode is audited as rejected."""
+    try:
+        return report_from_proto(message)
+    except Exception as exc:
+        handler.reject_malformed(message.report_id, message.silo_id, str(exc))
+        raise
+
+
+def _ack(
+    metrics: AggregatorMetrics,
+    request: Any,
+    outcome: bool | BaseException | Refusal,
+    checkpoint: pb.Checkpoint | None,
+) -> pb.ReportAck:
+    """The ack of one request: stored (now or before), or refused with its status."""
+    report = getattr(request, "report", None)  # none in a request that did not decode
+    report_id = "" if report is None else report.report_id
+    if isinstance(outcome, bool):
+        metrics.reports.labels("duplicate" if outcome else "accepted").inc()
+        if not outcome:
+            metrics.last_report.labels(report.silo_id).set_to_current_time()
+        return pb.ReportAck(report_id=report_id, duplicate=outcome, checkpoint=checkpoint)
+    metrics.reports.labels("rejected").inc()
+    if isinstance(outcome, Refusal):
+        code, message = outcome  # logged by the checks
+    else:
+        code, message = status_for(outcome)
+        what = f"report {report_id!r} of a batch"
+        if isinstance(outcome, GovernanceError):
+            log.warning("%s rejected: %s", what, fit(message))
+        else:
+            log.error("%s failed", what, exc_info=outcome)
+    error = pb.ReportError(code=code.value[0], message=fit(message))
+    return pb.ReportAck(report_id=report_id, error=error)
