@@ -29,7 +29,7 @@ from aggregator.validation import check_against_spec, check_audit_head
 from fedgov.errors import GovernanceError, NotRegistered, ReportRejected
 from fedgov.report import Report, ReportLink
 
-__all__ = ["Ingest"]
+__all__ = ["Ingest", "Undecoded"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,15 @@ def _about(report: Report) -> dict[str, str]:
         "model": report.model_id,
         "version": report.model_version,
     }
+
+
+@dataclass(frozen=True)
+class Undecoded:
+    """A report of a batch that did not decode: its id and silo as sent, and why."""
+
+    report_id: str
+    silo_id: str
+    error: GovernanceError
 
 
 class _Batch:
@@ -80,10 +89,11 @@ class Ingest:
             raise outcome
         return outcome
 
-    def ingest_many(self, reports: Sequence[Report]) -> list[bool | GovernanceError]:
+    def ingest_many(self, reports: Sequence[Report | Undecoded]) -> list[bool | GovernanceError]:
         """Validate each report, store the valid ones in one store transaction, then
         audit and act on each in order, as :meth:`ingest` does one. For each report:
-        True (already stored), False (stored now) or why it was refused, alone.
+        True (already stored), False (stored now) or why it was refused, alone (an
+        :class:`Undecoded` one is refused with its error).
 
         The audit records of the batch are appended together when it is done (one
         fsync), in the order :meth:`ingest` would have appended them one by one.
@@ -93,6 +103,8 @@ class Ingest:
             checked: list[tuple[Report, str] | GovernanceError] = []
             for report in reports:
                 try:
+                    if isinstance(report, Undecoded):
+                        raise report.error
                     checked.append((report, self._check(report, batch)))
                 except GovernanceError as exc:
                     checked.append(exc)
@@ -103,19 +115,14 @@ class Ingest:
                 try:
                     if isinstance(c, GovernanceError):
                         raise c
-                    outcomes.append(self._stored(report, next(stored), c[1]))
+                    outcomes.append(self._stored(c[0], next(stored), c[1]))
                 except GovernanceError as exc:
-                    self._audit(
-                        "report_rejected",
-                        report_id=report.report_id,
-                        silo=report.silo_id,
-                        reason=str(exc),
-                    )
+                    self.reject_malformed(report.report_id, report.silo_id, str(exc))
                     outcomes.append(exc)
             return outcomes
 
     def reject_malformed(self, report_id: str, silo_id: str, reason: str) -> None:
-        """Audit a report that could not even be decoded."""
+        """Audit a refused report (one that could not even be decoded, say)."""
         self._audit("report_rejected", report_id=report_id, silo=silo_id, reason=reason)
 
     def _check(self, report: Report, batch: _Batch) -> str:

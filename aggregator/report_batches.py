@@ -27,6 +27,7 @@ from aggregator._refusal import Refusal
 from aggregator._status import fit, status_for
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler
+from aggregator.ingest import Undecoded
 from fedgov.errors import GovernanceError
 from fedgov.report import Report
 from fedgov.v1 import aggregator_pb2 as pb
@@ -109,15 +110,20 @@ def ingest_batch(
     """On a worker thread: check, decode and ingest ``requests`` (``SubmitReportRequest``,
     or undecodable ones, which ``check`` refuses); one ack per request, in order."""
     started = time.perf_counter()
-    slots: list[BaseException | Refusal | None] = []  # None: ingested, see ingest_many
-    reports: list[Report] = []
+    slots: list[BaseException | Refusal | None] = []  # None: see ingest_many
+    reports: list[Report | Undecoded] = []
     with handler.audit_together():  # the checks' refusals and the batch's records
         for request in requests:
             refusal: BaseException | Refusal | None = check(request)
             if refusal is None:
                 try:
-                    reports.append(decoded(handler, request.report))
+                    reports.append(report_from_proto(request.report))
+                except GovernanceError as exc:  # refused, and audited, in its turn
+                    reports.append(Undecoded(request.report.report_id, request.report.silo_id, exc))
                 except Exception as exc:  # noqa: BLE001 - this report's answer, alone
+                    handler.reject_malformed(
+                        request.report.report_id, request.report.silo_id, str(exc)
+                    )
                     refusal = exc
             slots.append(refusal)
         ingested = iter(handler.ingest_many(reports))

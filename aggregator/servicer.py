@@ -12,7 +12,9 @@ decorator runs, with the checks, on a bounded pool of worker threads
 (:meth:`AggregatorServicer.off_loop`): decoding and ingesting a report, store
 reads, policy evaluation and building answers never hold the event loop. The
 command stream is a coroutine: it waits on the loop and costs no thread; a
-silo holds one (:class:`aggregator.silo_commands.CommandHub`).
+silo holds one (:class:`aggregator.silo_commands.CommandHub`). A stream of
+reports (``SubmitReports``) is read on the loop in batches, and each batch is
+checked and stored in one hop (:mod:`aggregator.report_batches`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,13 @@ from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.limits import Admission
 from aggregator.replicas import COMMAND_POLL_S
-from aggregator.report_batches import BATCH_MAX, decoded, ingest_batch, read_batches
+from aggregator.report_batches import (
+    BATCH_MAX,
+    LINGER_S,
+    decoded,
+    ingest_batch,
+    read_batches,
+)
 from fedgov import __version__
 from fedgov.errors import Superseded
 from fedgov.tls import peer_identity
@@ -87,6 +95,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
         self.recheck_s = RECHECK_S
         self.batch_max = BATCH_MAX  # SubmitReports: reports per store transaction, at most
+        self.batch_linger_s = LINGER_S  # and how long a batch waits for more
         self._sweeper: asyncio.Task[None] | None = None
 
     def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
@@ -167,7 +176,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         context: grpc.aio.ServicerContext,
         check: Callable[[Message], Refusal | None],
     ) -> AsyncIterator[pb.ReportAck]:
-        async for batch in read_batches(requests, self.batch_max):
+        async for batch in read_batches(requests, self.batch_max, self.batch_linger_s):
             for ack in await self.off_loop(ingest_batch, self.handler, self.metrics, batch, check):
                 yield ack
 
