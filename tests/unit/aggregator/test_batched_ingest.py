@@ -6,6 +6,8 @@ is, on both stores; the agent's outbox goes on the stream, and falls back to
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from support.specs import stats_of
 from agent.client import Ack, AggregatorClient
 from aggregator.server import RunningServer, create_server
 from aggregator.store import Store, create_store
-from fedgov.audit import AuditLog
+from fedgov.audit import AuditHead, AuditLog
 from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import NotRegistered, ReportRejected
 from fedgov.report import Report, chain_hash
@@ -44,7 +46,14 @@ def _chain(spec: MonitoringSpec, silo: str, n: int, *, first: int = 1) -> list[R
     prev = ""
     for i in range(first, first + n):
         r = report_ending(
-            spec, stats, f"{silo}-r{i}", silo, 1000 * i, metrics=psi_half(), prev_report_hash=prev
+            spec,
+            stats,
+            f"{silo}-r{i}",
+            silo,
+            1000 * i,
+            metrics=psi_half(),
+            prev_report_hash=prev,
+            audit_head=AuditHead(i, hashlib.sha256(f"{silo}{i}".encode()).hexdigest()),
         )
         prev = chain_hash(r)
         out.append(r)
@@ -90,8 +99,6 @@ def _client(running: RunningServer, **kw: Any) -> AggregatorClient:
 
 def _records(path: Path) -> list[dict[str, Any]]:
     """The audit records without what differs from run to run (time, hashes)."""
-    import json
-
     drop = {"ts_ms", "hash", "prev", "seq"}
     return [
         {k: v for k, v in json.loads(line).items() if k not in drop}
@@ -123,7 +130,7 @@ def test_a_resent_batch_is_stored_once_in_one_transaction(
             == (ids[-1])
         )
         assert len(store.drift_above(0.2)) == 5  # drift rows not doubled either
-        assert [h.report_id for h in store.audit_heads("EU-DE")] == []  # none carried a head
+        assert [h.report_id for h in store.audit_heads("EU-DE")] == ids  # kept once each
     kinds = [r["kind"] for r in _records(tmp_path / "agg.audit.jsonl")]
     assert kinds.count("report_accepted") == 5 and kinds.count("report_duplicate") == 5
     assert "report_chain_break" not in kinds  # each linked to the one before it in the batch
@@ -162,7 +169,10 @@ def test_audit_records_and_checkpoints_of_a_batch_match_unary_ingest(
     # A report out of the chain, a refused one and a duplicate among them.
     broken = dataclasses.replace(reports[3], prev_report_hash="sha256:nothing")
     refused = dataclasses.replace(reports[1], report_id="refused", jurisdiction="US-NY")
-    sent = [reports[0], refused, reports[1], reports[0], reports[2], broken]
+    misfit = dataclasses.replace(
+        reports[2], report_id="misfit", stats=dataclasses.replace(reports[2].stats, rows=-1)
+    )
+    sent = [reports[0], refused, reports[1], reports[0], misfit, reports[2], broken]
     acks: dict[str, list[Any]] = {}
     for how in ("unary", "batch"):
         with _aggregator(
@@ -189,7 +199,7 @@ def test_audit_records_and_checkpoints_of_a_batch_match_unary_ingest(
     assert [
         type(a).__name__ + ("/dup" if getattr(a, "duplicate", False) else "") for a in acks["batch"]
     ] == shape
-    assert shape == ["Ack", "ReportRejected", "Ack", "Ack/dup", "Ack", "Ack"]
+    assert shape == ["Ack", "ReportRejected", "Ack", "Ack/dup", "ReportRejected", "Ack", "Ack"]
     checkpoints = {a.checkpoint for a in acks["batch"] if isinstance(a, Ack)}
     assert len(checkpoints) == 1  # one batch: one checkpoint, signed after all its records
 
