@@ -9,6 +9,7 @@ refused with a :class:`Refusal`, its answer alone, and the stream goes on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import grpc
@@ -38,9 +39,17 @@ class Deferred:
 
     def __init__(self, context: grpc.aio.ServicerContext) -> None:
         self._context = context
+        self._auth: Mapping[str, Sequence[bytes]] | None = None
 
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise Refused(code, details)
+
+    def auth_context(self) -> Mapping[str, Sequence[bytes]]:
+        """The peer's authentication, read once: it holds for the whole call (a stream's
+        requests are each checked against it)."""
+        if self._auth is None:
+            self._auth = self._context.auth_context()
+        return self._auth
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)

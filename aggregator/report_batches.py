@@ -18,6 +18,7 @@ and every ack carries the checkpoint signed after them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,59 +45,58 @@ BATCH_MAX = 128  # reports per store transaction, at most
 LINGER_S = 0.02  # how long a batch that has a report waits for more
 
 
-class _End:
-    """The end of the stream read by the pump: cleanly, or with the error it raised."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
 async def read_batches(
     requests: AsyncIterator[T], size: int = BATCH_MAX, linger_s: float = LINGER_S
 ) -> AsyncIterator[list[T]]:
-    """The requests of a stream in batches of 1 to ``size`` (see the module docstring)."""
-    queue: asyncio.Queue[T | _End] = asyncio.Queue(maxsize=size)
+    """The requests of a stream in batches of 1 to ``size`` (see the module docstring).
+
+    A task reads the stream into ``held`` (at most ``size`` ahead); per request it
+    only appends and sets an event, so reading costs little more than gRPC's own.
+    """
+    held: list[T] = []
+    ended: list[BaseException | None] = []  # [error or None] once the stream ended
+    arrived = asyncio.Event()  # held has a request, or the stream ended
+    full = asyncio.Event()  # held has ``size`` requests, or the stream ended
+    room = asyncio.Event()  # held has fewer than ``size``
 
     async def pump() -> None:
         try:
             async for request in requests:
-                await queue.put(request)
+                held.append(request)
+                arrived.set()
+                if len(held) >= size:
+                    full.set()
+                    room.clear()
+                    await room.wait()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
-            await queue.put(_End(exc))
-            return
-        await queue.put(_End())
+            ended.append(exc)
+        else:
+            ended.append(None)
+        arrived.set()
+        full.set()
 
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(pump())
+    task = asyncio.get_running_loop().create_task(pump())
     try:
-        end: _End | None = None
-        while end is None:
-            first = await queue.get()
-            if isinstance(first, _End):
-                end = first
-                break
-            batch = [first]
-            deadline = loop.time() + linger_s
-            while len(batch) < size:
-                if queue.empty():
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(queue.get(), left)
-                    except TimeoutError:
-                        break
-                else:
-                    item = queue.get_nowait()
-                if isinstance(item, _End):
-                    end = item
-                    break
-                batch.append(item)
+        while True:
+            await arrived.wait()
+            if not full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(full.wait(), linger_s)
+            batch = held[:size]
+            del held[:size]
+            if not ended:
+                if len(held) < size:
+                    full.clear()
+                if not held:
+                    arrived.clear()
+            room.set()
+            if not batch:
+                break  # ended, and everything read was handed out
             yield batch
-        if end.error is not None:
-            raise end.error
+        if ended[0] is not None:
+            raise ended[0]
     finally:
         task.cancel()
 
