@@ -26,7 +26,7 @@ __all__ = ["SEND_BATCH", "OutboxDrain"]
 
 log = logging.getLogger(__name__)
 
-SEND_BATCH = 128  # reports per SubmitReports stream (the aggregator's batch, at most)
+SEND_BATCH = 32  # reports per SubmitReports stream: the aggregator's batch, at most
 
 
 class OutboxDrain:

@@ -4,7 +4,10 @@
 time the previous batch is done, up to :data:`BATCH_MAX` reports, waiting at
 most :data:`LINGER_S` for more once a batch has one (a client that sends one
 report and waits for its ack gets it). At most one batch is read ahead, so a
-fast sender is held back by gRPC's flow control, not by the server's memory.
+fast sender is held back by gRPC's flow control, not by the server's memory:
+a stream holds at most ``2 * BATCH_MAX`` reports (about 3 MB of the benchmark's
+22 KB reports, decoded), and the admission caps bound the streams
+(:mod:`aggregator.limits`: 256 in flight by default, as for unary calls).
 
 :func:`ingest_batch` runs on a worker thread: each request is checked on its
 own as ``SubmitReport`` checks its one (its caller's silo, the bounds), each
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BATCH_MAX = 128  # reports per store transaction, at most
+BATCH_MAX = 32  # reports per store transaction, at most (and read ahead per stream)
 LINGER_S = 0.02  # how long a batch that has a report waits for more
 
 
