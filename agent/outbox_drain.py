@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 from agent.client import Ack, AggregatorClient
 from agent.exporter import AgentMetrics
@@ -33,13 +34,13 @@ class OutboxDrain:
     def __init__(
         self,
         silo_id: str,
-        client: AggregatorClient,
+        client: Callable[[], AggregatorClient],
         state: AgentState,
         audit: AuditLog,
         metrics: AgentMetrics,
     ) -> None:
         self.silo_id = silo_id
-        self.client = client
+        self.client = client  # the agent's client of the moment
         self.state = state
         self.audit = audit
         self.metrics = metrics
@@ -63,7 +64,7 @@ class OutboxDrain:
             for r in batch:
                 self.sent_at.setdefault(r.report_id, started)
             try:
-                outcomes = self.client.submit_many(batch)
+                outcomes = self.client().submit_many(batch)
             except GovernanceError:
                 self.metrics.reports_failed.inc(len(batch))
                 raise

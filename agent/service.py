@@ -92,7 +92,9 @@ class Agent:
             stop=self._stop,
         )
         self.silo_commands = SiloCommands(self)
-        self.drain = OutboxDrain(config.silo_id, self.client, self.state, self.audit, self.metrics)
+        self.drain = OutboxDrain(
+            config.silo_id, lambda: self.client, self.state, self.audit, self.metrics
+        )
         self.sent_at = self.drain.sent_at  # report id -> when its submission started
 
     @property
