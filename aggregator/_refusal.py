@@ -5,18 +5,21 @@ call's ``context.abort`` may not be called: :class:`Deferred` stands for the
 context there, and its ``abort`` raises :class:`Refused`, which the wrapper,
 back on the event loop, sends. A request of a stream checked on its own is
 refused with a :class:`Refusal`, its answer alone, and the stream goes on.
+:func:`relay` ends a stream the same way: refused, or failed with its status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import grpc
 
+from aggregator._status import abort_with
 from fedgov.wire.retry import BUSY_KEY
 
-__all__ = ["Deferred", "Refusal", "Refused"]
+__all__ = ["Deferred", "Refusal", "Refused", "relay"]
 
 
 class Refused(Exception):
@@ -60,3 +63,29 @@ class Refusal(NamedTuple):
 
     code: grpc.StatusCode
     details: str
+
+
+async def relay(
+    context: grpc.aio.ServicerContext,
+    checks: Deferred,
+    label: str,
+    release: Callable[[], None],
+    checked: Callable[[], Awaitable[Any]],
+    answers: Callable[[], AsyncIterator[Any]],
+) -> AsyncIterator[Any]:
+    """A stream's answers once ``checked()`` passed; a refusal or an error ends it with
+    its status (translated in one place), and its admission slot is released at the end."""
+    try:
+        try:
+            await checked()
+            async with contextlib.aclosing(answers()) as it:
+                async for item in it:
+                    yield item
+        except Refused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated in one place
+            abort_with(checks, exc, label)
+        finally:
+            release()
+    except Refused as refused:
+        await refused.send(context)

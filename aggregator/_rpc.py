@@ -39,7 +39,6 @@ checked on their own: one refused gets its own answer, the others go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -49,7 +48,7 @@ from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 import grpc
 from google.protobuf.message import Message
 
-from aggregator._refusal import Deferred, Refusal, Refused
+from aggregator._refusal import Deferred, Refusal, Refused, relay
 from aggregator._service import Undecodable
 from aggregator._status import abort_status, abort_with, fit
 from aggregator.limits import Admission
@@ -200,19 +199,15 @@ def rpc(
                 checks = Deferred(context)
                 try:
                     label, release = admit(servicer, request, checks)
-                    try:
-                        await servicer.off_loop(enter, servicer, request, checks, label)
-                        async with contextlib.aclosing(method(servicer, request, context)) as it:
-                            async for item in it:
-                                yield item
-                    except Refused:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - translated in one place
-                        abort_with(checks, exc, label)
-                    finally:
-                        release()
                 except Refused as refused:
                     await refused.send(context)
+                    return
+                checked = functools.partial(
+                    servicer.off_loop, enter, servicer, request, checks, label
+                )
+                answers = functools.partial(method, servicer, request, context)
+                async for item in relay(context, checks, label, release, checked, answers):
+                    yield item
 
             return cast(F, stream)
 
@@ -276,20 +271,14 @@ def _each(
         checks = Deferred(context)
         try:
             release = _slot(servicer, name, checks, name)
-            try:
-                await servicer.off_loop(_role_check, servicer, access, checks, name)
-                calls = functools.partial(check, servicer, checks=checks)
-                async with contextlib.aclosing(method(servicer, requests, context, calls)) as it:
-                    async for item in it:
-                        yield item
-            except Refused:
-                raise
-            except Exception as exc:  # noqa: BLE001 - translated in one place
-                abort_with(checks, exc, name)
-            finally:
-                release()
         except Refused as refused:
             await refused.send(context)
+            return
+        checked = functools.partial(servicer.off_loop, _role_check, servicer, access, checks, name)
+        calls = functools.partial(check, servicer, checks=checks)
+        answers = functools.partial(method, servicer, requests, context, calls)
+        async for item in relay(context, checks, name, release, checked, answers):
+            yield item
 
     return stream
 

@@ -4,33 +4,21 @@ stored in one transaction; a single report goes by SubmitReport."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.agents import agent_config
 from support.ports import free_port
+from support.stores import spy_batches
 
 from agent.config import config_from_dict
 from agent.service import Agent
 from aggregator.server import create_server
-from aggregator.store import SqliteStore, Store
+from aggregator.store import SqliteStore
 from fedgov.errors import TransportError
 from fedgov.synthetic import credit_data, write_table
 from fedgov.wire.retry import Backoff
 
 pytestmark = pytest.mark.integration
-
-
-def _spy(store: Store) -> list[list[str]]:
-    calls: list[list[str]] = []
-    real = store.add_reports
-
-    def add_reports(reports: Any) -> list[bool]:
-        calls.append([r.report_id for r in reports])
-        return real(reports)
-
-    store.add_reports = add_reports  # type: ignore[method-assign]
-    return calls
 
 
 def test_a_backlog_goes_on_one_stream_and_a_single_report_alone(
@@ -50,7 +38,7 @@ def test_a_backlog_goes_on_one_stream_and_a_single_report_alone(
         assert len(backlog) == 3
         running = create_server(address, SqliteStore(tmp_path / "agg.db"))
         try:
-            calls = _spy(running.handler.store)
+            calls = spy_batches(running.handler.store)
             agent.register()
             assert agent.flush_outbox() == 3 and len(agent.outbox) == 0
             assert calls == [backlog]  # one stream, one transaction

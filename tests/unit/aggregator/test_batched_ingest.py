@@ -20,10 +20,11 @@ from support.pki import audit_records, make_pki, mtls_aggregator, tls_files
 from support.reports import psi_half, report_ending
 from support.servers import register
 from support.specs import stats_of
+from support.stores import spy_batches
 
 from agent.client import Ack, AggregatorClient
 from aggregator.server import RunningServer, create_server
-from aggregator.store import Store, create_store
+from aggregator.store import create_store
 from fedgov.audit import AuditHead, AuditLog
 from fedgov.checkpoints import CheckpointKey
 from fedgov.errors import NotRegistered, ReportRejected
@@ -58,19 +59,6 @@ def _chain(spec: MonitoringSpec, silo: str, n: int, *, first: int = 1) -> list[R
         prev = chain_hash(r)
         out.append(r)
     return out
-
-
-def _spy_batches(store: Store) -> list[list[str]]:
-    """The report ids of every ``add_reports`` call on ``store`` from now on."""
-    calls: list[list[str]] = []
-    real = store.add_reports
-
-    def add_reports(reports: Any) -> list[bool]:
-        calls.append([r.report_id for r in reports])
-        return real(reports)
-
-    store.add_reports = add_reports  # type: ignore[method-assign]
-    return calls
 
 
 @contextmanager
@@ -112,7 +100,7 @@ def test_a_resent_batch_is_stored_once_in_one_transaction(
     reports = _chain(credit_spec, "EU-DE", 5)
     with _aggregator(tmp_path, store_url, credit_spec) as running:
         store = running.handler.store
-        batches = _spy_batches(store)
+        batches = spy_batches(store)
         client = _client(running)
         try:
             first = client.submit_many(reports)
