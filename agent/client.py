@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -169,7 +170,7 @@ class AggregatorClient:
         :class:`fedgov.errors.TransportError` (nothing of the batch is acknowledged).
         """
         if len(reports) <= 1 or not self.batches:
-            return [_outcome(lambda r=r: self.submit(r)) for r in reports]
+            return [_outcome(functools.partial(self.submit, r)) for r in reports]
         reqs = [pb.SubmitReportRequest(report=report_to_proto(r)) for r in reports]
         what = f"{len(reqs)} reports ({reqs[0].report.report_id} ...)"
 

@@ -11,7 +11,7 @@ refused with a :class:`Refusal`, its answer alone, and the stream goes on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import grpc
@@ -71,7 +71,7 @@ async def relay(
     label: str,
     release: Callable[[], None],
     checked: Callable[[], Awaitable[Any]],
-    answers: Callable[[], AsyncIterator[Any]],
+    answers: Callable[[], AsyncGenerator[Any, None]],
 ) -> AsyncIterator[Any]:
     """A stream's answers once ``checked()`` passed; a refusal or an error ends it with
     its status (translated in one place), and its admission slot is released at the end."""

@@ -275,7 +275,10 @@ def _each(
             await refused.send(context)
             return
         checked = functools.partial(servicer.off_loop, _role_check, servicer, access, checks, name)
-        calls = functools.partial(check, servicer, checks=checks)
+
+        def calls(request: Message) -> Refusal | None:
+            return check(servicer, request, checks)
+
         answers = functools.partial(method, servicer, requests, context, calls)
         async for item in relay(context, checks, name, release, checked, answers):
             yield item

@@ -211,6 +211,7 @@ class Ingest:
         # A replayed duplicate may "break" here too, but the caller drops it
         # before auditing (add_report stores it once), so no lookup is needed.
         key = (report.silo_id, report.model_id, report.model_version)
+        prev: ReportLink | None
         if key in batch.newest:
             prev = batch.newest[key]
         else:

@@ -162,7 +162,7 @@ def _ack(
     if isinstance(outcome, bool):
         metrics.reports.labels("duplicate" if outcome else "accepted").inc()
         if not outcome:
-            metrics.last_report.labels(report.silo_id).set_to_current_time()
+            metrics.last_report.labels(request.report.silo_id).set_to_current_time()
         return pb.ReportAck(report_id=report_id, duplicate=outcome, checkpoint=checkpoint)
     metrics.reports.labels("rejected").inc()
     if isinstance(outcome, Refusal):

@@ -170,7 +170,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         )
 
     @rpc(lambda r: f"report {r.report.report_id!r}", each=True)
-    async def SubmitReports(
+    async def SubmitReports(  # type: ignore[override]  # rpc(each=True) passes check
         self,
         requests: AsyncIterator[pb.SubmitReportRequest],
         context: grpc.aio.ServicerContext,
