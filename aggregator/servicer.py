@@ -67,6 +67,7 @@ T = TypeVar("T")
 # once, and on PostgreSQL so do others' (NOTIFY, see aggregator.replicas: this is the
 # floor under it). One read for all streams: a stream on its own only waits.
 RECHECK_S = COMMAND_POLL_S
+INGEST_THREADS = 2  # threads that check and store SubmitReports' batches
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
@@ -96,6 +97,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.recheck_s = RECHECK_S
         self.batch_max = BATCH_MAX  # SubmitReports: reports per store transaction, at most
         self.batch_linger_s = LINGER_S  # and how long a batch waits for more
+        # SubmitReports' batches run on a lane of their own: the work holds the GIL
+        # (decoding, checks), so more threads only add handovers of it; two let one
+        # batch commit (fsync) while the next is checked.
+        self.ingest_lane = ThreadPoolExecutor(
+            max_workers=INGEST_THREADS, thread_name_prefix="fedgov-ingest"
+        )
         self._sweeper: asyncio.Task[None] | None = None
 
     def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
@@ -176,8 +183,11 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         context: grpc.aio.ServicerContext,
         check: Callable[[Message], Refusal | None],
     ) -> AsyncIterator[pb.ReportAck]:
+        loop = asyncio.get_running_loop()
         async for batch in read_batches(requests, self.batch_max, self.batch_linger_s):
-            for ack in await self.off_loop(ingest_batch, self.handler, self.metrics, batch, check):
+            for ack in await loop.run_in_executor(
+                self.ingest_lane, ingest_batch, self.handler, self.metrics, batch, check
+            ):
                 yield ack
 
     @rpc("command stream")

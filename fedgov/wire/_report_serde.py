@@ -24,6 +24,7 @@ from fedgov.wire._checks import WireError, check_request, json_from_wire
 from fedgov.wire._decision_serde import decision_from_proto, decision_to_proto
 from fedgov.wire._fields import fields_of
 from fedgov.wire._stats_serde import stats_from_proto, stats_to_proto
+from fedgov.wire._varint import report_counts
 
 __all__ = [
     "parse_report",
@@ -156,6 +157,8 @@ def _report_from_proto(
     metrics = _metrics(m.metrics_json, decoder)
     if m.window.end_unix_ms < m.window.start_unix_ms:
         raise WireError("report.window: end is before start")
+    if wire is None:
+        wire = m.SerializeToString()
     report = Report(
         report_id=m.report_id,
         silo_id=m.silo_id,
@@ -165,7 +168,7 @@ def _report_from_proto(
         window_start_ms=m.window.start_unix_ms,
         window_end_ms=m.window.end_unix_ms,
         spec_digest=m.spec_digest,
-        stats=stats_from_proto(m.stats),
+        stats=stats_from_proto(m.stats, report_counts(wire)),
         metrics=metrics,
         decision=decision_from_proto(m.decision),
         input_digest=m.input_digest,
@@ -175,5 +178,5 @@ def _report_from_proto(
             AuditHead(m.audit_head.seq, m.audit_head.hash) if m.HasField("audit_head") else None
         ),
     )
-    object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
+    object.__setattr__(report, "_wire", wire)
     return report

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError
-from fedgov.wire._varint import packed_payloads, varints
+from fedgov.wire._varint import packed_counts, varints
 
 __all__ = ["stats_from_bytes", "stats_from_proto", "stats_to_bytes", "stats_to_proto"]
 
@@ -68,7 +68,7 @@ def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
 def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
     """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
 
-    The payloads (packed varints, see :func:`packed_payloads`) are decoded
+    The payloads (packed varints, see :func:`packed_counts`) are decoded
     together, in a few numpy passes over the bytes (:func:`varints`): about
     ten times faster than turning the fields into Python ints for numpy to
     read. Should the payloads not hold exactly the fields' values (they always
@@ -117,13 +117,16 @@ def _privacy(m: report_pb2.Privacy) -> Privacy:
     return Privacy(k, **dp)
 
 
-def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
+def stats_from_proto(
+    m: report_pb2.WindowStats, packed: list[bytes] | None = None
+) -> WindowStats:
+    """The statistics of ``m``, checked as from a peer; ``packed``: the payloads of its
+    count vectors, if the caller has them (:func:`fedgov.wire._varint.report_counts`)."""
     _count(m.rows, "stats.rows")
     _count(m.outcome_missing, "stats.outcome_missing")
     # Check the shapes, then convert every count vector at once, then the rest.
     # Each field is read off the message once (every read crosses into upb).
     vectors: list[tuple[Any, str]] = []
-    packed: list[bytes] = []
     feature_rows: list[tuple[str, str, str, int, int]] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
@@ -142,10 +145,11 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
                 f"cells; got {len(fine)} for a {kind} feature"
             )
         vectors += [(counts, where), (fine, f"{where}.fine_counts")]
-        packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
         feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
-    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors, packed)
-    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors, packed)
+    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors)
+    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors)
+    if packed is None:
+        packed = packed_counts(m) if vectors else []
     arrays = iter(_all_counts(vectors, packed))
     features: dict[str, FeatureCounts] = {}
     for name, kind, where, suppressed, fine_suppressed in feature_rows:
@@ -181,11 +185,10 @@ def _group_rows(
     field: str,
     cells: Callable[[tuple[str, ...], int, str], int],
     vectors: list[tuple[Any, str]],
-    packed: list[bytes],
 ) -> list[_GroupRow]:
     """Check the ``OutcomeCounts`` or ``ScoreCounts`` messages of ``stats.<field>``
     (``cells`` checks the groups and the count length, and gives the cells per group
-    and label); their count vectors go onto ``vectors`` and ``packed``."""
+    and label); their count vectors go onto ``vectors``."""
     rows: list[_GroupRow] = []
     seen: set[str] = set()
     for i, t in enumerate(tables):
@@ -196,7 +199,6 @@ def _group_rows(
         seen.add(attribute)
         n_cells = cells(groups, len(counts), where)
         vectors.append((counts, where))
-        packed += packed_payloads(t, (3,))  # OutcomeCounts.counts, ScoreCounts.counts
         rows.append((attribute, groups, where, n_cells, t.suppressed))
     return rows
 
