@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -76,11 +77,43 @@ def _finite_float(text: str) -> float:
 
 # Rejects NaN, Infinity and overflowing literals while parsing: no second walk.
 _METRICS_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# Rejects NaN and Infinity; for text in which no number can overflow (_may_overflow).
+_FINITE_METRICS_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _STORED_METRICS_DECODER = json.JSONDecoder()
+
+
+def _shapes() -> bytes:
+    """The table of :func:`_may_overflow`: digits as "0", "E" as "e", "+" kept, all else " "."""
+    table = bytearray(b" " * 256)
+    table[ord("0") : ord("9") + 1] = b"0" * 10
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("+")] = ord("+")
+    return bytes(table)
+
+
+_NUMBER_SHAPES = _shapes()  # the shapes of numbers, in one C pass (bytes.translate)
+_BIG_EXPONENT = re.compile(rb"0e\+?000")  # after a digit: an exponent of 3+ digits
+_LONG_RUN = b"0" * 100
+
+
+def _may_overflow(text: str) -> bool:
+    """Whether a number literal in JSON ``text`` may overflow a float (to infinity).
+
+    A JSON number is below 10**(d + x) where d counts the digits before its point
+    and x is its exponent; it overflows only above 1.8e308, so only if it has an
+    exponent of three digits or more (``1e123``, ``1E+0123``) or a run of 100
+    digits (d <= 99 and x <= 99 give 10**198 at most). Either is looked for in the
+    text as a whole, strings included: a false alarm costs only the slower decoder,
+    which checks each number (:func:`_finite_float`).
+    """
+    shapes = text.encode().translate(_NUMBER_SHAPES)
+    return _LONG_RUN in shapes or _BIG_EXPONENT.search(shapes) is not None
 
 
 def _metrics(text: str, decoder: json.JSONDecoder) -> dict[str, Any]:
     if decoder is not _STORED_METRICS_DECODER:
+        if decoder is _METRICS_DECODER and not _may_overflow(text):
+            decoder = _FINITE_METRICS_DECODER  # no Python call per number
         metrics = json_from_wire(text or "{}", field="report.metrics_json", decoder=decoder)
     else:  # written here and checked on arrival: no depth check, the hot read path
         try:

@@ -89,6 +89,14 @@ def test_not_a_report() -> None:
         ('{"a": [1, -Infinity]}', "-Infinity is not allowed"),
         ('{"a": {"b": 1e999}}', "overflows to infinity"),
         ('{"a": -1.5e400}', "overflows to infinity"),
+        # every way a literal overflows: a long exponent (any case, sign, zero padding),
+        # a long run of digits before the point, hidden deep in a real-looking document
+        ('{"drift": {"features": {"x": {"psi": 1E+0000309}}}}', "overflows to infinity"),
+        ('{"d": {"f": [{"p": 0.5}, {"p": 1e-05}, {"p": 12E310}]}}', "overflows to infinity"),
+        ('{"a": ' + "9" * 309 + ".5}", "overflows to infinity"),
+        ('{"a": 0.1, "b": ' + "1" * 211 + "e99}", "overflows to infinity"),
+        ('{"drift": {"features": {"x00e000": {"psi": NaN}}}}', "NaN is not allowed"),
+        ('{"fairness": {"sex": [0.1, {"gap": Infinity}]}}', "Infinity is not allowed"),
         ("[1]", "must be a JSON object"),
         ("{", "not valid JSON"),
     ],
@@ -108,6 +116,29 @@ def test_large_finite_numbers_pass(report: Report) -> None:
         "b": -2.5e-320,
         "c": 12345678901234567890,
     }
+    msg.metrics_json = '{"a": ' + "9" * 99 + '.5e99, "b": 1e-999, "c": ' + "7" * 400 + "}"
+    assert report_from_proto(msg).metrics == {
+        "a": float("9" * 99 + "e99"),
+        "b": 0.0,
+        "c": int("7" * 400),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "alarm"),
+    [
+        ('{"a": 1.5e99, "b": -2e-999, "xe000": 7}', False),  # "e000" only in a key
+        ('{"a": 1e100}', True),  # three exponent digits: the careful decoder
+        ('{"a": 1E+0000007}', True),  # padded: still the careful decoder
+        ('{"a": ' + "1" * 100 + "}", True),  # an int: harmless, but a run of 100 digits
+        ('{"a": ' + "1" * 99 + ".0e99}", False),  # below 10**198
+    ],
+)
+def test_which_metrics_the_careful_decoder_reads(text: str, alarm: bool) -> None:
+    """Only text in which a number might overflow pays for a check per number."""
+    from fedgov.wire._report_serde import _may_overflow
+
+    assert _may_overflow(text) is alarm
 
 
 def test_counts_convert_exactly_and_name_a_negative_one(report: Report) -> None:
