@@ -65,33 +65,48 @@ def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
     )
 
 
-def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
-    """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
+def _all_counts(
+    vectors: list[tuple[Any, str]], packed: list[bytes]
+) -> tuple[list[np.ndarray], list[int], list[int]]:
+    """Each repeated int64 field as an int64 array, with its sum and minimum (0 when
+    empty); ``packed`` holds their wire payloads.
 
     The payloads (packed varints, see :func:`packed_counts`) are decoded
     together, in a few numpy passes over the bytes (:func:`varints`): about
     ten times faster than turning the fields into Python ints for numpy to
-    read. Should the payloads not hold exactly the fields' values (they always
-    do), the fields are read through Python ints instead.
+    read. Should the payloads not hold exactly the fields' values (a sender
+    split or did not pack a field), the fields are read through Python ints instead.
     """
     if not vectors:
-        return []  # a report with no features and no outcomes: the spec check rejects it
-    ends = np.cumsum([len(values) for values, _ in vectors])
+        return [], [], []  # a report with no features and no outcomes: the spec check rejects it
+    ends = np.fromiter(map(len, (values for values, _ in vectors)), np.int64, len(vectors))
+    ends = ends.cumsum()
     flat = varints(packed, ends)
     if flat is None:
         cells: list[int] = []
         for values, _ in vectors:
             cells += values[:]
         flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
-    bounds = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
-    if flat.size and int(flat.min()) < 0:
-        for (_, field), (a, b) in zip(vectors, bounds, strict=True):
-            if a < b and int(flat[a:b].min()) < 0:
-                raise WireError(f"{field}: counts must be >= 0, found {int(flat[a:b].min())}")
+    starts = [0, *ends[:-1].tolist()]
+    bounds = list(zip(starts, ends.tolist(), strict=True))
+    sums, minima = [0] * len(vectors), [0] * len(vectors)
+    full = [i for i, (a, b) in enumerate(bounds) if a < b]
+    if full:  # the empty vectors take no room: each full one runs to the next one's start
+        at = [starts[i] for i in full]
+        for i, total, least in zip(
+            full,
+            np.add.reduceat(flat, at).tolist(),
+            np.minimum.reduceat(flat, at).tolist(),
+            strict=True,
+        ):
+            sums[i], minima[i] = total, least
+    if min(minima) < 0:
+        i = next(i for i, least in enumerate(minima) if least < 0)
+        raise WireError(f"{vectors[i][1]}: counts must be >= 0, found {minima[i]}")
     if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
         flat = flat.copy()
     flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
-    return [flat[a:b] for a, b in bounds]
+    return [flat[a:b] for a, b in bounds], sums, minima
 
 
 def _count(value: int, field: str) -> int:
@@ -117,9 +132,7 @@ def _privacy(m: report_pb2.Privacy) -> Privacy:
     return Privacy(k, **dp)
 
 
-def stats_from_proto(
-    m: report_pb2.WindowStats, packed: list[bytes] | None = None
-) -> WindowStats:
+def stats_from_proto(m: report_pb2.WindowStats, packed: list[bytes] | None = None) -> WindowStats:
     """The statistics of ``m``, checked as from a peer; ``packed``: the payloads of its
     count vectors, if the caller has them (:func:`fedgov.wire._varint.report_counts`)."""
     _count(m.rows, "stats.rows")
@@ -150,7 +163,8 @@ def stats_from_proto(
     score_rows = _group_rows(m.scores, "scores", _score_cells, vectors)
     if packed is None:
         packed = packed_counts(m) if vectors else []
-    arrays = iter(_all_counts(vectors, packed))
+    decoded, sums, minima = _all_counts(vectors, packed)
+    arrays = iter(decoded)
     features: dict[str, FeatureCounts] = {}
     for name, kind, where, suppressed, fine_suppressed in feature_rows:
         # Checked above (kind, cells) and by _count; the arrays are read-only int64.
@@ -173,7 +187,7 @@ def stats_from_proto(
         outcome_missing=int(m.outcome_missing),
         privacy=_privacy(m.privacy),
         scores=scores,
-    )
+    )._keep_totals(sums, minima)
 
 
 #: A checked group table: attribute, groups, where, cells per group and label, suppressed.

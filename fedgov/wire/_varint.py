@@ -42,7 +42,9 @@ def varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
     first[0] = True
     np.not_equal(owner[1:], owner[:-1], out=first[1:])
     runs = np.flatnonzero(first)
-    size = np.diff(runs, append=more.size)  # continuation bytes per multi-byte varint
+    size = np.empty_like(runs)  # continuation bytes per multi-byte varint
+    np.subtract(runs[1:], runs[:-1], out=size[:-1])
+    size[-1] = more.size - runs[-1]
     if int(size.max()) > 9:  # longer than an int64 varint (10 bytes)
         return None
     position = more - more[runs].repeat(size)  # of each byte in its varint
