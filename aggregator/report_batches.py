@@ -9,7 +9,8 @@ a stream holds at most ``2 * BATCH_MAX`` reports (about 3 MB of the benchmark's
 22 KB reports, decoded), and the admission caps bound the streams
 (:mod:`aggregator.limits`: 256 in flight by default, as for unary calls).
 
-:func:`ingest_batch` runs on a worker thread: each request is checked on its
+:func:`ingest_batch` runs on the servicer's ingest lane (two threads, not the
+pool of unary calls: the work holds the GIL): each request is checked on its
 own as ``SubmitReport`` checks its one (its caller's silo, the bounds), each
 report decoded, then :meth:`aggregator.ingest.Ingest.ingest_many` stores the
 valid ones in one store transaction. Every request gets its ack, in order: a

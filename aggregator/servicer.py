@@ -14,7 +14,8 @@ reads, policy evaluation and building answers never hold the event loop. The
 command stream is a coroutine: it waits on the loop and costs no thread; a
 silo holds one (:class:`aggregator.silo_commands.CommandHub`). A stream of
 reports (``SubmitReports``) is read on the loop in batches, and each batch is
-checked and stored in one hop (:mod:`aggregator.report_batches`).
+checked and stored in one hop, on a lane of two threads of its own
+(:mod:`aggregator.report_batches`).
 """
 
 from __future__ import annotations

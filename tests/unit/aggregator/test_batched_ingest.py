@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
@@ -122,6 +123,34 @@ def test_a_resent_batch_is_stored_once_in_one_transaction(
     kinds = [r["kind"] for r in _records(tmp_path / "agg.audit.jsonl")]
     assert kinds.count("report_accepted") == 5 and kinds.count("report_duplicate") == 5
     assert "report_chain_break" not in kinds  # each linked to the one before it in the batch
+
+
+def test_batches_are_stored_on_the_ingest_lane(
+    tmp_path: Path, store_url: str, credit_spec: MonitoringSpec
+) -> None:
+    """A stream's batches run on the lane of two threads, not on the pool of unary calls
+    (whose many threads would only hand the GIL over more often)."""
+    reports = _chain(credit_spec, "EU-DE", 6)
+    with _aggregator(tmp_path, store_url, credit_spec) as running:
+        store = running.handler.store
+        threads: list[str] = []
+        real = store.add_reports
+
+        def add_reports(batch: Any) -> list[bool]:
+            threads.append(threading.current_thread().name)
+            return real(batch)
+
+        store.add_reports = add_reports  # type: ignore[method-assign]
+        client = _client(running)
+        try:
+            assert all(isinstance(a, Ack) for a in client.submit_many(reports[:3]))
+            assert isinstance(client.submit(reports[3]), Ack)  # the unary call: the pool
+            assert all(isinstance(a, Ack) for a in client.submit_many(reports[4:]))
+        finally:
+            client.close()
+    lane = [t for t in threads if t.startswith("fedgov-ingest")]
+    assert len(lane) == 2 and len(threads) == 3, threads
+    assert threads[1].startswith("fedgov-agg")
 
 
 def test_a_bad_report_mid_batch_is_refused_alone(
