@@ -26,18 +26,17 @@ def varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
     the low 7-bit groups of the varint its next byte ends) are shifted in.
     """
     buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
-    is_last = buf < 0x80
-    stops = np.flatnonzero(is_last)  # the last byte of each varint
-    if stops.size != int(ends[-1]) or (buf.size and stops[-1] != buf.size - 1):
+    more = np.flatnonzero(buf >= 0x80)  # continuation bytes; every other byte ends a varint
+    if buf.size - more.size != int(ends[-1]) or (buf.size and buf[-1] >= 0x80):
         return None
-    # The varints that end inside each payload must be that field's values.
+    # The varints that end inside each payload must be that field's values: as many as
+    # its bytes, less its continuation bytes.
     byte_ends = np.fromiter(map(len, payloads), np.int64, len(payloads)).cumsum()
-    if not np.array_equal(np.searchsorted(stops, byte_ends), ends):
+    if not np.array_equal(byte_ends - np.searchsorted(more, byte_ends), ends):
         return None
-    if stops.size == buf.size:  # every value fits in one byte
+    if not more.size:  # every value fits in one byte
         return buf.astype(np.int64)
-    more = np.flatnonzero(~is_last)  # continuation bytes, in runs
-    owner = np.searchsorted(stops, more)  # the varint each one belongs to
+    owner = more - np.arange(more.size)  # varints ended before it: the one it belongs to
     first = np.empty(more.size, dtype=bool)  # the first byte of a run
     first[0] = True
     np.not_equal(owner[1:], owner[:-1], out=first[1:])
@@ -50,7 +49,7 @@ def varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
     position = more - more[runs].repeat(size)  # of each byte in its varint
     low = (buf[more] & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
     multi = owner[runs]
-    values = buf[is_last].astype(np.uint64)  # the last byte holds the highest bits
+    values = buf[buf < 0x80].astype(np.uint64)  # the last byte holds the highest bits
     values[multi] <<= (7 * size).astype(np.uint64)
     values[multi] |= np.bitwise_or.reduceat(low, runs)
     return values.view(np.int64)
