@@ -103,9 +103,9 @@ def _all_counts(
     if min(minima) < 0:
         i = next(i for i, least in enumerate(minima) if least < 0)
         raise WireError(f"{vectors[i][1]}: counts must be >= 0, found {minima[i]}")
-    if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
-        flat = flat.copy()
-    flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
+    # FeatureCounts keeps read-only int64 views without a copy (the uint64 values that
+    # varints views as int64 are read-only too: nothing can change them).
+    flat.flags.writeable = False
     return [flat[a:b] for a, b in bounds], sums, minima
 
 

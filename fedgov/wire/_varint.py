@@ -52,6 +52,7 @@ def varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
     values = buf[buf < 0x80].astype(np.uint64)  # the last byte holds the highest bits
     values[multi] <<= (7 * size).astype(np.uint64)
     values[multi] |= np.bitwise_or.reduceat(low, runs)
+    values.flags.writeable = False  # its int64 view is all that is handed out
     return values.view(np.int64)
 
 

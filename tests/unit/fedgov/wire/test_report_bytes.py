@@ -223,6 +223,12 @@ def test_counts_decode_whatever_the_encoding(report: Report, extra: bytes) -> No
     fast = _varint.varints(payloads, np.cumsum([len(values), len(fine)]))
     assert fast is not None and fast.tolist() == values + fine
     assert not fc.counts.flags.writeable
+    # one buffer for every vector, read-only all the way down: kept without a copy
+    assert np.shares_memory(fc.counts, fc.fine)
+    base = fc.counts
+    while isinstance(base, np.ndarray):
+        assert not base.flags.writeable
+        base = base.base
     msg.features[0].counts[3] = -(2**40)
     negative = r"stats.features\[0\] \(x\): counts must be >= 0, found -1099511627776"
     with pytest.raises(WireError, match=negative):
