@@ -66,7 +66,7 @@ def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
 
 
 def _all_counts(
-    vectors: list[tuple[Any, str]], packed: list[bytes]
+    vectors: list[tuple[Any, str | tuple[int, str, str]]], packed: list[bytes]
 ) -> tuple[list[np.ndarray], list[int], list[int]]:
     """Each repeated int64 field as an int64 array, with its sum and minimum (0 when
     empty); ``packed`` holds their wire payloads.
@@ -102,11 +102,21 @@ def _all_counts(
             sums[i], minima[i] = total, least
     if min(minima) < 0:
         i = next(i for i, least in enumerate(minima) if least < 0)
-        raise WireError(f"{vectors[i][1]}: counts must be >= 0, found {minima[i]}")
+        raise WireError(f"{_where(vectors[i][1])}: counts must be >= 0, found {minima[i]}")
     # FeatureCounts keeps read-only int64 views without a copy (the uint64 values that
     # varints views as int64 are read-only too: nothing can change them).
     flat.flags.writeable = False
     return [flat[a:b] for a, b in bounds], sums, minima
+
+
+def _at(i: int, name: str) -> str:
+    """Where feature ``i`` (``name``) is, for an error."""
+    return f"stats.features[{i}] ({name})"
+
+
+def _where(place: str | tuple[int, str, str]) -> str:
+    """A count vector's place: a group table's, or (index, name, field) of a feature's."""
+    return place if isinstance(place, str) else _at(*place[:2]) + place[2]
 
 
 def _count(value: int, field: str) -> int:
@@ -139,26 +149,26 @@ def stats_from_proto(m: report_pb2.WindowStats, packed: list[bytes] | None = Non
     _count(m.outcome_missing, "stats.outcome_missing")
     # Check the shapes, then convert every count vector at once, then the rest.
     # Each field is read off the message once (every read crosses into upb).
-    vectors: list[tuple[Any, str]] = []
-    feature_rows: list[tuple[str, str, str, int, int]] = []
+    vectors: list[tuple[Any, str | tuple[int, str, str]]] = []
+    feature_rows: list[tuple[str, str, int, int, int]] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
         name, kind, counts, fine = f.name, f.kind, f.counts, f.fine_counts
-        where = f"stats.features[{i}] ({name})"
         if kind not in ("numeric", "categorical"):
             raise WireError(f"stats.features[{i}].kind: unknown kind {kind!r}")
         if name in names:
             raise WireError(f"stats.features[{i}].name: duplicate feature {name!r}")
         names.add(name)
         if len(counts) < 3:
-            raise WireError(f"{where}.counts: need at least 3 cells, got {len(counts)}")
+            raise WireError(f"{_at(i, name)}.counts: need at least 3 cells, got {len(counts)}")
         if fine and (kind != "numeric" or len(fine) < 3):
             raise WireError(
-                f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
+                f"{_at(i, name)}.fine_counts: only a numeric feature has them, with at least 3 "
                 f"cells; got {len(fine)} for a {kind} feature"
             )
-        vectors += [(counts, where), (fine, f"{where}.fine_counts")]
-        feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
+        # where each vector is, put into words only for an error
+        vectors += [(counts, (i, name, "")), (fine, (i, name, ".fine_counts"))]
+        feature_rows.append((name, kind, i, f.suppressed, f.fine_suppressed))
     outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors)
     score_rows = _group_rows(m.scores, "scores", _score_cells, vectors)
     if packed is None:
@@ -166,15 +176,13 @@ def stats_from_proto(m: report_pb2.WindowStats, packed: list[bytes] | None = Non
     decoded, sums, minima = _all_counts(vectors, packed)
     arrays = iter(decoded)
     features: dict[str, FeatureCounts] = {}
-    for name, kind, where, suppressed, fine_suppressed in feature_rows:
-        # Checked above (kind, cells) and by _count; the arrays are read-only int64.
+    for name, kind, i, suppressed, fine_suppressed in feature_rows:
+        # Checked above (kind, cells) and here (tallies); the arrays are read-only int64.
+        if suppressed < 0 or fine_suppressed < 0:
+            _count(suppressed, f"{_at(i, name)}.suppressed")
+            _count(fine_suppressed, f"{_at(i, name)}.fine_suppressed")
         features[name] = FeatureCounts._decoded(
-            name,
-            kind,
-            next(arrays),
-            next(arrays),
-            _count(suppressed, f"{where}.suppressed"),
-            _count(fine_suppressed, f"{where}.fine_suppressed"),
+            name, kind, next(arrays), next(arrays), int(suppressed), int(fine_suppressed)
         )
     # In the order of ``vectors``: features, then outcomes, then scores.
     outcomes = _group_tables(OutcomeCounts, outcome_rows, arrays)
@@ -198,7 +206,7 @@ def _group_rows(
     tables: Any,
     field: str,
     cells: Callable[[tuple[str, ...], int, str], int],
-    vectors: list[tuple[Any, str]],
+    vectors: list[tuple[Any, str | tuple[int, str, str]]],
 ) -> list[_GroupRow]:
     """Check the ``OutcomeCounts`` or ``ScoreCounts`` messages of ``stats.<field>``
     (``cells`` checks the groups and the count length, and gives the cells per group

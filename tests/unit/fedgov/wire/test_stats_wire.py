@@ -260,3 +260,24 @@ def test_decoded_counts_that_do_not_add_up_are_refused(
     check_against_spec(
         report_from_proto(report_pb2.Report.FromString(msg.SerializeToString())), credit_spec
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "match"),
+    [
+        ("counts", r"stats\.features\[\d+\] \(\w+\): counts must be >= 0, found -3"),
+        ("fine_counts", r"stats\.features\[\d+\] \(\w+\)\.fine_counts: counts must be >= 0"),
+        ("suppressed", r"stats\.features\[\d+\] \(\w+\)\.suppressed: must be >= 0, got -2"),
+        ("fine_suppressed", r"stats\.features\[\d+\] \(\w+\)\.fine_suppressed: must be >= 0"),
+    ],
+)
+def test_negative_feature_fields_are_named(raw: WindowStats, field: str, match: str) -> None:
+    """A negative count or tally of a feature is refused naming the feature and field."""
+    msg = stats_to_proto(raw)
+    f = next(f for f in msg.features if len(f.fine_counts))
+    if field.endswith("counts"):
+        getattr(f, field)[1] = -3
+    else:
+        setattr(f, field, -2)
+    with pytest.raises(WireError, match=match):
+        stats_from_proto(report_pb2.WindowStats.FromString(msg.SerializeToString()))
