@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -13,6 +14,7 @@ import grpc
 
 from fedgov import __version__
 from fedgov.checkpoints import Checkpoint
+from fedgov.errors import GovernanceError, TransportError
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec
 from fedgov.tls import TlsFiles
@@ -20,7 +22,7 @@ from fedgov.v1 import aggregator_pb2 as pb
 from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
 from fedgov.wire import checkpoint_from_proto, report_to_proto
 from fedgov.wire.channel import open_channel
-from fedgov.wire.retry import Backoff, call_with_retry
+from fedgov.wire.retry import Backoff, call_with_retry, status_error
 
 __all__ = ["Ack", "AggregatorClient", "Command", "RoundPoll", "register_request"]
 
@@ -85,6 +87,22 @@ def register_request(
     )
 
 
+# A SubmitReports stream may take this much longer than one call, per report sent.
+_SECONDS_PER_REPORT = 0.05
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _outcome(submit: Callable[[], Ack]) -> Ack | GovernanceError:
+    """The ack of a submission, or the refusal of its report; a failure to reach the
+    aggregator (TransportError) is raised: the next report would meet it too."""
+    try:
+        return submit()
+    except TransportError:
+        raise
+    except GovernanceError as exc:
+        return exc
+
+
 class AggregatorClient:
     def __init__(
         self,
@@ -105,6 +123,7 @@ class AggregatorClient:
         self._channel = open_channel(address, tls)
         channel = grpc.intercept_channel(self._channel, *interceptors) if interceptors else None
         self._stub = aggregator_pb2_grpc.AggregatorStub(channel or self._channel)
+        self.batches = True  # submit_many uses SubmitReports (until answered UNIMPLEMENTED)
 
     def close(self) -> None:
         self._channel.close()
@@ -135,6 +154,55 @@ class AggregatorClient:
             f"report {report.report_id}",
             lambda: self._stub.SubmitReport(req, timeout=self.timeout),
         )
+        result = self._ack_or_error(ack)  # a unary ack carries no error: its status does
+        if isinstance(result, GovernanceError):
+            raise result
+        return result
+
+    def submit_many(self, reports: Sequence[Report]) -> list[Ack | GovernanceError]:
+        """Submit on one ``SubmitReports`` stream until acknowledged: for each report in
+        order, its ack or why the aggregator refused it (alone: the others are stored).
+
+        A stream that breaks is sent again whole (ingest is idempotent: what was
+        stored is acked as a duplicate). Against an aggregator without the RPC
+        (UNIMPLEMENTED, an older release) each report goes by :meth:`submit`,
+        from then on; so does a batch of one. Failing to reach the aggregator raises
+        :class:`fedgov.errors.TransportError` (nothing of the batch is acknowledged).
+        """
+        if len(reports) <= 1 or not self.batches:
+            return [_outcome(functools.partial(self.submit, r)) for r in reports]
+        reqs = [pb.SubmitReportRequest(report=report_to_proto(r)) for r in reports]
+        what = f"{len(reqs)} reports ({reqs[0].report.report_id} ...)"
+
+        def attempt() -> list[pb.ReportAck] | None:
+            try:
+                stream = self._stub.SubmitReports(
+                    iter(reqs), timeout=self.timeout + _SECONDS_PER_REPORT * len(reqs)
+                )
+                return list(stream)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    return None
+                raise
+
+        acks = self._call(what, attempt)
+        if acks is None:
+            log.info("aggregator at %s has no SubmitReports: one call per report", self.address)
+            self.batches = False
+            return self.submit_many(reports)
+        if [a.report_id for a in acks] != [r.report_id for r in reports]:
+            raise TransportError(
+                f"{what}: aggregator at {self.address} answered {len(acks)} acks that do not "
+                "match the reports sent, in order; nothing is taken as acknowledged"
+            )
+        return [self._ack_or_error(ack) for ack in acks]
+
+    def _ack_or_error(self, ack: pb.ReportAck) -> Ack | GovernanceError:
+        if ack.HasField("error"):
+            code = _CODES.get(ack.error.code, grpc.StatusCode.UNKNOWN)
+            what = f"report {ack.report_id}"
+            error = status_error(what, code, ack.error.message, address=self.address)
+            return error or TransportError(f"{what}: {code.name}: {ack.error.message}")
         checkpoint = checkpoint_from_proto(ack.checkpoint) if ack.HasField("checkpoint") else None
         return Ack(bool(ack.duplicate), checkpoint)
 

@@ -10,7 +10,6 @@ log is its own hash-chained file.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -19,9 +18,10 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
-from agent.client import Ack, AggregatorClient, Command
+from agent.client import AggregatorClient, Command
 from agent.config import AgentConfig
 from agent.exporter import AgentMetrics
+from agent.outbox_drain import OutboxDrain
 from agent.pipeline import build_window, decision_log_fields
 from agent.policy_reload import PolicyReloader, load_engine
 from agent.privacy import BudgetExhausted
@@ -92,7 +92,10 @@ class Agent:
             stop=self._stop,
         )
         self.silo_commands = SiloCommands(self)
-        self.sent_at: dict[str, float] = {}  # report id -> when its submission started
+        self.drain = OutboxDrain(
+            config.silo_id, lambda: self.client, self.state, self.audit, self.metrics
+        )
+        self.sent_at = self.drain.sent_at  # report id -> when its submission started
 
     @property
     def received(self) -> list[Command]:
@@ -235,52 +238,8 @@ class Agent:
         self.state.rounds.keep_window(window, raw, keep_days=settings.keep_days, now_ms=now_ms())
 
     def flush_outbox(self) -> int:
-        sent = 0
-        pending = self.outbox.pending()
-        self.metrics.outbox.set(len(pending))
-        for report in pending:
-            self.sent_at.setdefault(report.report_id, time.monotonic())
-            # The audit log's head goes with the report: the aggregator keeps it.
-            report = dataclasses.replace(report, audit_head=self.audit.position())
-            try:
-                with self.metrics.submit_seconds.time():
-                    ack = self.client.submit(report)
-            except GovernanceError:
-                self.metrics.reports_failed.inc()
-                raise
-            duplicate = ack.duplicate
-            self.audit.append("report_sent", report_id=report.report_id, duplicate=duplicate)
-            self._acknowledged(report.report_id, ack)
-            self.metrics.reports_sent.inc()
-            self.metrics.outbox.dec()
-            sent += 1
-            log.info(
-                "%s: report %s acknowledged%s",
-                self.config.silo_id,
-                report.report_id,
-                " (already stored)" if duplicate else "",
-            )
-        return sent
-
-    def _acknowledged(self, report_id: str, ack: Ack) -> None:
-        """The report leaves the outbox and the ack's checkpoint is kept; a checkpoint
-        that contradicts one kept before (the aggregator's log changed) is audited."""
-        kept = self.state.record_ack(report_id, ack.checkpoint)
-        if kept is None or ack.checkpoint is None:
-            return
-        log.error(
-            "%s: the aggregator's checkpoint of its audit record %d names another head than "
-            "the one it signed before: its audit log changed",
-            self.config.silo_id,
-            kept.seq,
-        )
-        self.audit.append(
-            "aggregator_checkpoint_conflict",
-            record=kept.seq,
-            kept_head=kept.head,
-            new_head=ack.checkpoint.head,
-            key_id=kept.key_id,
-        )
+        """Send what waits in the outbox (:class:`agent.outbox_drain.OutboxDrain`)."""
+        return self.drain.flush()
 
     # -- policy hot reload -------------------------------------------------------
     def reload_policy_if_changed(self) -> bool:

@@ -31,13 +31,14 @@ exception into a gRPC status through the catalog of :mod:`aggregator._status`,
 so methods hold no try/except for statuses. The server is ``grpc.aio``:
 a call first takes a slot of :class:`aggregator.limits.Admission` on the
 event loop, then the checks and a unary method run in one hop on a worker
-thread; a server stream is an async generator on the loop.
+thread; a server stream is an async generator on the loop, and so is a
+method reading a stream of requests (``each``), whose requests are each
+checked on their own: one refused gets its own answer, the others go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -47,6 +48,7 @@ from typing import Any, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 import grpc
 from google.protobuf.message import Message
 
+from aggregator._refusal import Deferred, Refusal, Refused, relay
 from aggregator._service import Undecodable
 from aggregator._status import abort_status, abort_with, fit
 from aggregator.limits import Admission
@@ -54,7 +56,6 @@ from fedgov.errors import Overloaded
 from fedgov.identity import Identity, Role
 from fedgov.tls import peer_identity
 from fedgov.wire import check_request
-from fedgov.wire.retry import BUSY_KEY
 
 __all__ = ["RPC_ROLES", "Access", "Guarded", "Role", "SiloRule", "rpc"]
 
@@ -80,6 +81,7 @@ RPC_ROLES: Mapping[str, Access] = MappingProxyType(
     {
         "Register": Access(_SILO, "own", jurisdiction_field="jurisdiction"),
         "SubmitReport": Access(_SILO, "own", "report.silo_id"),
+        "SubmitReports": Access(_SILO, "own", "report.silo_id"),  # checked per report
         "StreamCommands": Access(_SILO, "own"),
         "AckCommand": Access(_SILO, "own"),
         "QueryDrift": Access(_ANYONE, "scoped"),
@@ -131,10 +133,15 @@ def rpc(
     *,
     nested: Nested | None = None,
     on_error: Callable[[Any], None] | None = None,
+    each: bool = False,
 ) -> Callable[[F], F]:
     """Wrap a servicer method named after its RPC (a row of :data:`RPC_ROLES`): a plain
     ``def`` answering once, run with the checks on a worker thread (one hop off the
     event loop), or an async generator for a server stream, run on the loop.
+
+    ``each``: the RPC reads a stream of requests, and each is checked on its own
+    (:func:`_each`): the method, an async generator, is also given ``check``, which
+    answers a :class:`Refusal` for a request refused alone, else None.
 
     ``what`` names the call in logs and refusals (a string, or a function of
     the request); ``nested`` gives (where, sub-message) pairs bounded like the
@@ -161,20 +168,27 @@ def rpc(
             _authorize(servicer, access, request, context, label)
 
         def admit(
-            servicer: Guarded, request: Message, checks: _Deferred
+            servicer: Guarded, request: Message, checks: Deferred
         ) -> tuple[str, Callable[[], None]]:
             """On the loop, before any work: the call's label and a slot, or a refusal."""
             if isinstance(request, Undecodable):
-                raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
+                raise Refused(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
             label = what(request) if callable(what) else what
-            identity = peer_identity(checks)  # by certificate; by connection without mTLS
-            caller = str(identity) if identity is not None else checks.peer()
-            try:
-                return label, servicer.admission.admit(name, caller, label)
-            except Overloaded as exc:
-                raise _Refused(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True
-                ) from None
+            return label, _slot(servicer, name, checks, label)
+
+        if each:
+
+            def check(servicer: Guarded, request: Message, checks: Deferred) -> Refusal | None:
+                """On a worker thread: one request's checks; a refusal is its answer alone."""
+                if isinstance(request, Undecodable):
+                    return Refusal(grpc.StatusCode.INVALID_ARGUMENT, request.explain(name))
+                try:
+                    enter(servicer, request, checks, what(request) if callable(what) else what)
+                except Refused as refused:
+                    return Refusal(refused.code, refused.details)
+                return None
+
+            return cast(F, _each(method, name, access, check))
 
         if inspect.isasyncgenfunction(method):
 
@@ -182,29 +196,25 @@ def rpc(
             async def stream(
                 servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
             ) -> AsyncIterator[Any]:
-                checks = _Deferred(context)
+                checks = Deferred(context)
                 try:
                     label, release = admit(servicer, request, checks)
-                    try:
-                        await servicer.off_loop(enter, servicer, request, checks, label)
-                        async with contextlib.aclosing(method(servicer, request, context)) as it:
-                            async for item in it:
-                                yield item
-                    except _Refused:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - translated in one place
-                        abort_with(checks, exc, label)
-                    finally:
-                        release()
-                except _Refused as refused:
+                except Refused as refused:
                     await refused.send(context)
+                    return
+                checked = functools.partial(
+                    servicer.off_loop, enter, servicer, request, checks, label
+                )
+                answers = functools.partial(method, servicer, request, context)
+                async for item in relay(context, checks, label, release, checked, answers):
+                    yield item
 
             return cast(F, stream)
 
         if inspect.iscoroutinefunction(method):
             raise TypeError(f"{name}: a unary RPC method is a plain def, run on a worker thread")
 
-        def work(servicer: Guarded, request: Message, checks: _Deferred, label: str) -> Any:
+        def work(servicer: Guarded, request: Message, checks: Deferred, label: str) -> Any:
             """On a worker thread: the checks, then the method (one hop off the loop)."""
             enter(servicer, request, checks, label)
             try:
@@ -218,7 +228,7 @@ def rpc(
         async def unary(
             servicer: Guarded, request: Message, context: grpc.aio.ServicerContext
         ) -> Any:
-            checks = _Deferred(context)
+            checks = Deferred(context)
             try:
                 label, release = admit(servicer, request, checks)
                 done = servicer.off_loop(work, servicer, request, checks, label)
@@ -226,12 +236,54 @@ def rpc(
                 # A caller that cancels keeps its slot until the worker is done: calling
                 # and cancelling at once does not get past the caps.
                 return await asyncio.shield(done)
-            except _Refused as refused:
+            except Refused as refused:
                 await refused.send(context)
 
         return cast(F, unary)
 
     return decorate
+
+
+def _slot(servicer: Guarded, name: str, checks: Deferred, label: str) -> Callable[[], None]:
+    """On the loop: a slot of the admission caps for the call (its release), or busy."""
+    identity = peer_identity(checks)  # by certificate; by connection without mTLS
+    caller = str(identity) if identity is not None else checks.peer()
+    try:
+        return servicer.admission.admit(name, caller, label)
+    except Overloaded as exc:
+        raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, fit(str(exc)), busy=True) from None
+
+
+def _each(
+    method: Callable[..., AsyncIterator[Any]],
+    name: str,
+    access: Access,
+    check: Callable[[Guarded, Message, Deferred], Refusal | None],
+) -> Callable[..., AsyncIterator[Any]]:
+    """The wrapper of a method reading a stream of requests: one slot for the stream, the
+    caller's role checked once (a caller who may never make the call is refused at
+    once), each request checked by ``check(servicer, request, checks)``."""
+
+    @functools.wraps(method)
+    async def stream(
+        servicer: Guarded, requests: AsyncIterator[Message], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        checks = Deferred(context)
+        try:
+            release = _slot(servicer, name, checks, name)
+        except Refused as refused:
+            await refused.send(context)
+            return
+        checked = functools.partial(servicer.off_loop, _role_check, servicer, access, checks, name)
+
+        def calls(request: Message) -> Refusal | None:
+            return check(servicer, request, checks)
+
+        answers = functools.partial(method, servicer, requests, context, calls)
+        async for item in relay(context, checks, name, release, checked, answers):
+            yield item
+
+    return stream
 
 
 def _release_when_done(work: asyncio.Future[Any], release: Callable[[], None]) -> None:
@@ -243,34 +295,6 @@ def _release_when_done(work: asyncio.Future[Any], release: Callable[[], None]) -
     work.add_done_callback(done)
 
 
-class _Refused(Exception):
-    """A status decided by the synchronous checks, sent by the wrapper on the real context
-    (a refusal, not an error of the method: the stream wrapper lets it pass untouched)."""
-
-    def __init__(self, code: grpc.StatusCode, details: str, *, busy: bool = False) -> None:
-        super().__init__(details)
-        self.code, self.details, self.busy = code, details, busy
-
-    async def send(self, context: grpc.aio.ServicerContext) -> None:
-        if self.busy:  # "busy, nothing done": agents retry it (fedgov.wire.retry)
-            await context.abort(self.code, self.details, trailing_metadata=((BUSY_KEY, "1"),))
-        await context.abort(self.code, self.details)
-
-
-class _Deferred:
-    """The call's context as the synchronous checks see it (on any thread): ``abort``
-    raises :class:`_Refused` at once; the wrapper then ends the call on the event loop."""
-
-    def __init__(self, context: grpc.aio.ServicerContext) -> None:
-        self._context = context
-
-    def abort(self, code: grpc.StatusCode, details: str) -> None:
-        raise _Refused(code, details)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
 def _authorize(
     servicer: Guarded,
     access: Access,
@@ -280,14 +304,9 @@ def _authorize(
 ) -> None:
     """PERMISSION_DENIED (counted and audited) unless the table lets the caller make this
     call; a silo's scoped read and its registration's jurisdiction are filled in."""
-    if not servicer.require_identity:
-        return
-    call = _Call(servicer, context, peer_identity(context), what)
-    caller = call.caller
-    if caller is None or caller.role not in access.roles:
-        roles = " or ".join(sorted(access.roles))
-        call.deny(f"role {roles}", f"only a certificate with the role {roles} may do this")
-    if caller.role != "silo":
+    call = _role_check(servicer, access, context, what)
+    caller = None if call is None else call.caller
+    if call is None or caller is None or caller.role != "silo":
         return
     named = _get(request, access.silo_field)
     if access.silo == "scoped" and not named:
@@ -307,6 +326,20 @@ def _authorize(
                 "from its certificate or an operator's approval, never from the request)",
             )
         _set(request, access.jurisdiction_field, held)
+
+
+def _role_check(
+    servicer: Guarded, access: Access, context: grpc.ServicerContext, what: str
+) -> _Call | None:
+    """PERMISSION_DENIED (counted and audited) unless the caller's role may make the call;
+    None without mTLS (nothing is checked), else the call and its caller."""
+    if not servicer.require_identity:
+        return None
+    call = _Call(servicer, context, peer_identity(context), what)
+    if call.caller is None or call.caller.role not in access.roles:
+        roles = " or ".join(sorted(access.roles))
+        call.deny(f"role {roles}", f"only a certificate with the role {roles} may do this")
+    return call
 
 
 def _jurisdiction(call: _Call, caller: Identity, approved: str | None) -> str:

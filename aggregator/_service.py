@@ -44,17 +44,21 @@ def _decoder(cls: type[Message]) -> Callable[[bytes], Message | Undecodable]:
     return decode
 
 
+# (client streaming, server streaming) -> the kind of handler
+_HANDLERS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
 def add_service(servicer: object, server: grpc.aio.Server) -> None:
     """Register every RPC of ``fedgov.v1.Aggregator`` on ``server``, served by the
     servicer's method of the same name."""
     service = aggregator_pb2.DESCRIPTOR.services_by_name["Aggregator"]
     handlers = {}
     for method in service.methods:
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
+        make = _HANDLERS[method.client_streaming, method.server_streaming]
         handlers[method.name] = make(
             getattr(servicer, method.name),
             request_deserializer=_decoder(GetMessageClass(method.input_type)),

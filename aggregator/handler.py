@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
@@ -155,8 +156,13 @@ class AggregatorHandler:
     def approved_jurisdiction(self, silo_id: str) -> str | None:
         return self.store.approved_jurisdiction(silo_id)
 
+    def audit_together(self) -> AbstractContextManager[None]:
+        """This thread's audit records inside the block are appended at its end, at once."""
+        return self._audit.together()
+
     register = _calls("registration", Registration.register)
     ingest = _calls("ingestion", Ingest.ingest)
+    ingest_many = _calls("ingestion", Ingest.ingest_many)
     reject_malformed = _calls("ingestion", Ingest.reject_malformed)
     pending_commands = _calls("commands", Commands.pending)
     ack_command = _calls("commands", Commands.ack)

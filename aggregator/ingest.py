@@ -14,21 +14,22 @@ request and the central gate. Every outcome is audited.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aggregator._audit import Audit
+from aggregator._audit import Audit, together
 from aggregator.anchors import SiloHeads
 from aggregator.gates import Gates
 from aggregator.jobs import JobTrigger
 from aggregator.reannotation import Reannotation
 from aggregator.registry import ModelRegistry
 from aggregator.specs import SpecCache
-from aggregator.store import Store
+from aggregator.store import SiloRecord, Store
 from aggregator.validation import check_against_spec, check_audit_head
 from fedgov.errors import GovernanceError, NotRegistered, ReportRejected
 from fedgov.report import Report, ReportLink
 
-__all__ = ["Ingest"]
+__all__ = ["Ingest", "Undecoded"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,26 @@ def _about(report: Report) -> dict[str, str]:
         "model": report.model_id,
         "version": report.model_version,
     }
+
+
+@dataclass(frozen=True)
+class Undecoded:
+    """A report of a batch that did not decode: its id and silo as sent, and why."""
+
+    report_id: str
+    silo_id: str
+    error: GovernanceError
+
+
+class _Batch:
+    """What the checks of one batch remember: the silos read, and the newest link of
+    each (silo, model, version) so far (the store's, then the batch's own)."""
+
+    __slots__ = ("silos", "newest")
+
+    def __init__(self) -> None:
+        self.silos: dict[str, SiloRecord | None] = {}
+        self.newest: dict[tuple[str, str, str], ReportLink] = {}
 
 
 @dataclass(eq=False)
@@ -63,20 +84,52 @@ class Ingest:
 
         The acknowledgement that follows is sent only after the store commit.
         """
-        try:
-            return self._ingest(report)
-        except GovernanceError as exc:
-            self._audit(
-                "report_rejected", report_id=report.report_id, silo=report.silo_id, reason=str(exc)
-            )
-            raise
+        outcome = self.ingest_many([report])[0]
+        if isinstance(outcome, GovernanceError):
+            raise outcome
+        return outcome
+
+    def ingest_many(self, reports: Sequence[Report | Undecoded]) -> list[bool | GovernanceError]:
+        """Validate each report, store the valid ones in one store transaction, then
+        audit and act on each in order, as :meth:`ingest` does one. For each report:
+        True (already stored), False (stored now) or why it was refused, alone (an
+        :class:`Undecoded` one is refused with its error).
+
+        The audit records of the batch are appended together when it is done (one
+        fsync), in the order :meth:`ingest` would have appended them one by one.
+        """
+        with together(self._audit):
+            batch = _Batch()
+            checked: list[tuple[Report, str] | GovernanceError] = []
+            for report in reports:
+                try:
+                    if isinstance(report, Undecoded):
+                        raise report.error
+                    checked.append((report, self._check(report, batch)))
+                except GovernanceError as exc:
+                    checked.append(exc)
+            valid = [c[0] for c in checked if not isinstance(c, GovernanceError)]
+            stored = iter(self._store.add_reports(valid))  # and their audit heads
+            outcomes: list[bool | GovernanceError] = []
+            for report, c in zip(reports, checked, strict=True):
+                try:
+                    if isinstance(c, GovernanceError):
+                        raise c
+                    outcomes.append(self._stored(c[0], next(stored), c[1]))
+                except GovernanceError as exc:
+                    self.reject_malformed(report.report_id, report.silo_id, str(exc))
+                    outcomes.append(exc)
+            return outcomes
 
     def reject_malformed(self, report_id: str, silo_id: str, reason: str) -> None:
-        """Audit a report that could not even be decoded."""
+        """Audit a refused report (one that could not even be decoded, say)."""
         self._audit("report_rejected", report_id=report_id, silo=silo_id, reason=reason)
 
-    def _ingest(self, report: Report) -> bool:
-        silo = self._store.get_silo(report.silo_id)
+    def _check(self, report: Report, batch: _Batch) -> str:
+        """Raise why the report is refused; else '' or the break in its chain."""
+        silo = batch.silos.get(report.silo_id)
+        if silo is None:
+            silo = batch.silos[report.silo_id] = self._store.get_silo(report.silo_id)
         if silo is None:
             raise NotRegistered(f"silo {report.silo_id!r} is not registered; call Register first")
         served = {(m, v): d for m, v, d in silo.models}
@@ -100,8 +153,10 @@ class Ingest:
         assert spec is not None  # registered digests always have their spec
         check_against_spec(report, spec)
         check_audit_head(report)
-        chain_break = self._check_chain(report)
-        inserted = self._store.add_report(report)  # and its audit head, duplicate or not
+        return self._check_chain(report, batch)
+
+    def _stored(self, report: Report, inserted: bool, chain_break: str) -> bool:
+        """After the commit: audit the report and act on its decision; True if a duplicate."""
         self._heads.check_stored(report)
         if not inserted:
             # Audited too: if the aggregator died between a report's commit and its
@@ -146,21 +201,29 @@ class Ingest:
                 self._gates.evaluate_central(report.model_id, report.model_version, group)
         return False
 
-    def _check_chain(self, report: Report) -> str:
+    def _check_chain(self, report: Report, batch: _Batch) -> str:
         """'' if the report links to the silo's newest stored one, else what is wrong.
 
         A chain break is flagged (audited, logged) but the report is still stored:
         nothing accepted is lost, and the flag tells an auditor where to look.
+        Within a batch, the newest is the newest stored or checked before it.
         """
         # A replayed duplicate may "break" here too, but the caller drops it
         # before auditing (add_report stores it once), so no lookup is needed.
         key = (report.silo_id, report.model_id, report.model_version)
-        prev = self._links.get(key)
-        newest = self._store.latest_report_id(*key)  # no payload read
-        if newest is None:
-            prev = None
-        elif prev is None or prev.report_id != newest:
-            prev = self._store.latest_link(*key)
+        prev: ReportLink | None
+        if key in batch.newest:
+            prev = batch.newest[key]
+        else:
+            prev = self._links.get(key)
+            newest = self._store.latest_report_id(*key)  # no payload read
+            if newest is None:
+                prev = None
+            elif prev is None or prev.report_id != newest:
+                prev = self._store.latest_link(*key)
+        # As the store's latest pointer moves: to a window ending as late or later.
+        if prev is None or report.window_end_ms >= prev.window_end_ms:
+            batch.newest[key] = ReportLink.of(report)
         expected = prev.hash if prev is not None else ""
         if report.prev_report_hash == expected:
             return ""

@@ -100,6 +100,7 @@ class RunningServer:
         loop.close()
         if self.servicer is not None:
             self.servicer.pool.shutdown(wait=True)
+            self.servicer.ingest_lane.shutdown(wait=True)
         if self.handler.coordinator is not None:
             self.handler.coordinator.close()
 
@@ -182,6 +183,7 @@ def create_server(
     except BaseException:
         loop.close()
         servicer.pool.shutdown(wait=False)
+        servicer.ingest_lane.shutdown(wait=False)
         if handler.coordinator is not None:
             handler.coordinator.close()
         raise

@@ -12,7 +12,10 @@ decorator runs, with the checks, on a bounded pool of worker threads
 (:meth:`AggregatorServicer.off_loop`): decoding and ingesting a report, store
 reads, policy evaluation and building answers never hold the event loop. The
 command stream is a coroutine: it waits on the loop and costs no thread; a
-silo holds one (:class:`aggregator.silo_commands.CommandHub`).
+silo holds one (:class:`aggregator.silo_commands.CommandHub`). A stream of
+reports (``SubmitReports``) is read on the loop in batches, and each batch is
+checked and stored in one hop, on a lane of two threads of its own
+(:mod:`aggregator.report_batches`).
 """
 
 from __future__ import annotations
@@ -32,19 +35,26 @@ from prometheus_client import CollectorRegistry
 
 from aggregator import answers as a
 from aggregator import query_serde as serde
+from aggregator._refusal import Refusal
 from aggregator._rows import command_to_proto, round_to_proto
 from aggregator._rpc import rpc
 from aggregator.exporter import AggregatorMetrics
 from aggregator.handler import AggregatorHandler, ModelRegistration
 from aggregator.limits import Admission
 from aggregator.replicas import COMMAND_POLL_S
+from aggregator.report_batches import (
+    BATCH_MAX,
+    LINGER_S,
+    decoded,
+    ingest_batch,
+    read_batches,
+)
 from fedgov import __version__
 from fedgov.errors import Superseded
-from fedgov.report import Report
 from fedgov.tls import peer_identity
 from fedgov.v1 import aggregator_pb2 as pb
-from fedgov.v1 import aggregator_pb2_grpc, report_pb2, secagg_pb2
-from fedgov.wire import checkpoint_to_proto, heads_to_proto, report_from_proto
+from fedgov.v1 import aggregator_pb2_grpc, secagg_pb2
+from fedgov.wire import checkpoint_to_proto, heads_to_proto
 
 __all__ = ["AggregatorServicer"]
 
@@ -58,6 +68,7 @@ T = TypeVar("T")
 # once, and on PostgreSQL so do others' (NOTIFY, see aggregator.replicas: this is the
 # floor under it). One read for all streams: a stream on its own only waits.
 RECHECK_S = COMMAND_POLL_S
+INGEST_THREADS = 2  # threads that check and store SubmitReports' batches
 
 
 def _count_rejected(servicer: AggregatorServicer) -> None:
@@ -85,6 +96,14 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.admission = admission or Admission()
         self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
         self.recheck_s = RECHECK_S
+        self.batch_max = BATCH_MAX  # SubmitReports: reports per store transaction, at most
+        self.batch_linger_s = LINGER_S  # and how long a batch waits for more
+        # SubmitReports' batches run on a lane of their own: the work holds the GIL
+        # (decoding, checks), so more threads only add handovers of it; two let one
+        # batch commit (fsync) while the next is checked.
+        self.ingest_lane = ThreadPoolExecutor(
+            max_workers=INGEST_THREADS, thread_name_prefix="fedgov-ingest"
+        )
         self._sweeper: asyncio.Task[None] | None = None
 
     def off_loop(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
@@ -145,7 +164,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self, request: pb.SubmitReportRequest, context: grpc.ServicerContext
     ) -> pb.ReportAck:
         started = time.perf_counter()
-        report = self._decoded(request.report)
+        report = decoded(self.handler, request.report)
         duplicate = self.handler.ingest(report)
         self.metrics.reports.labels("duplicate" if duplicate else "accepted").inc()
         if not duplicate:
@@ -158,13 +177,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
             checkpoint=None if checkpoint is None else checkpoint_to_proto(checkpoint),
         )
 
-    def _decoded(self, message: report_pb2.Report) -> Report:
-        """The domain report; a message that does not decode is audited as rejected."""
-        try:
-            return report_from_proto(message)
-        except Exception as exc:
-            self.handler.reject_malformed(message.report_id, message.silo_id, str(exc))
-            raise
+    @rpc(lambda r: f"report {r.report.report_id!r}", each=True)
+    async def SubmitReports(  # type: ignore[override]  # rpc(each=True) passes check
+        self,
+        requests: AsyncIterator[pb.SubmitReportRequest],
+        context: grpc.aio.ServicerContext,
+        check: Callable[[Message], Refusal | None],
+    ) -> AsyncIterator[pb.ReportAck]:
+        loop = asyncio.get_running_loop()
+        async for batch in read_batches(requests, self.batch_max, self.batch_linger_s):
+            for ack in await loop.run_in_executor(
+                self.ingest_lane, ingest_batch, self.handler, self.metrics, batch, check
+            ):
+                yield ack
 
     @rpc("command stream")
     async def StreamCommands(

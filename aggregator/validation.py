@@ -11,13 +11,14 @@ report carries must look like one (:func:`check_audit_head`).
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 import numpy as np
 
 from fedgov.errors import ReportRejected
 from fedgov.report import Report
 from fedgov.spec import MonitoringSpec, NumericFeature
-from fedgov.stats import outcome_layouts
+from fedgov.stats import WindowStats, outcome_layouts
 
 __all__ = ["check_against_spec", "check_audit_head"]
 
@@ -35,51 +36,38 @@ def check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     have). Noised statistics (``privacy.epsilon`` or ``privacy.sigma``) cannot add up, as every
     count got its own noise: for them only the layout and signs are checked.
     Score histograms are checked the same way (:func:`_check_scores`).
+    The layout is compared with the spec's as one tuple (:class:`_Layout`, made once
+    per spec); only a report that differs is walked feature by feature for the error.
     """
     stats = report.stats
     noised = stats.privacy.noised
     where = "report.stats"
     if stats.rows < 0 or stats.outcome_missing < 0:
         raise ReportRejected(f"{where}: rows and outcome_missing must be >= 0")
-    names = {f.name for f in spec.features}
-    extra = sorted(set(stats.features) - names)
-    if extra:
-        raise ReportRejected(f"{where}.features: not in the spec: {extra}")
-    total, least = _sums_and_minima(
-        [v for fc in stats.features.values() for v in (fc.counts, fc.fine)]
-        + [oc.counts for oc in stats.outcomes.values()]
-        + [sc.counts for sc in stats.scores.values()]
+    layout = _Layout.of(spec)
+    shapes = tuple(
+        (fc.name, fc.kind, len(fc.counts), len(fc.fine)) for fc in stats.features.values()
     )
-    for f in spec.features:
-        fc = stats.features.get(f.name)
-        if fc is None:
-            raise ReportRejected(f"{where}.features: missing feature {f.name!r}")
-        at = f"{where}.features[{f.name}]"
-        kind = "numeric" if isinstance(f, NumericFeature) else "categorical"
-        if fc.kind != kind or len(fc.counts) != f.n_cells:
-            raise ReportRejected(
-                f"{at}: expected {f.n_cells} {kind} cells, got {len(fc.counts)} {fc.kind}"
-            )
-        n_fine = f.n_fine_cells if isinstance(f, NumericFeature) else 0
-        if len(fc.fine) != n_fine:
-            raise ReportRejected(
-                f"{at}.fine: expected {n_fine} cells (the spec's fine_edges), got {len(fc.fine)}"
-            )
-        if least[id(fc.counts)] < 0 or least[id(fc.fine)] < 0:
-            raise ReportRejected(f"{at}: negative count")
-        _check_suppressed(at, stats.privacy.k, fc.suppressed, fc.fine_suppressed)
+    if shapes != layout.features:
+        _check_feature_layout(stats, spec)  # raises, naming the first feature that differs
+    total, least = stats.cell_totals()
+    k, rows = stats.privacy.k, stats.rows
+    for name, _, _, n_fine in layout.features:
+        fc = stats.features[name]
+        counts, fine, suppressed = fc.counts, fc.fine, fc.suppressed
+        if least[id(counts)] < 0 or least[id(fine)] < 0:
+            raise ReportRejected(f"{where}.features[{name}]: negative count")
+        if suppressed or fc.fine_suppressed:
+            _check_suppressed(f"{where}.features[{name}]", k, suppressed, fc.fine_suppressed)
         if noised:
             continue
-        vectors = [("counts", fc.counts, fc.suppressed)]
-        if n_fine:
-            vectors.append(("fine", fc.fine, fc.fine_suppressed))
-        for label, counts, suppressed in vectors:
-            if total[id(counts)] + suppressed != stats.rows:
-                raise ReportRejected(
-                    f"{at}.{label}: counts add up to {total[id(counts)]} + {suppressed} "
-                    f"suppressed, but the window has {stats.rows} rows"
-                )
-    layouts = outcome_layouts(spec)
+        if total[id(counts)] + suppressed != rows:
+            _not_adding_up(f"{where}.features[{name}].counts", total[id(counts)], suppressed, rows)
+        if n_fine and total[id(fine)] + fc.fine_suppressed != rows:
+            _not_adding_up(
+                f"{where}.features[{name}].fine", total[id(fine)], fc.fine_suppressed, rows
+            )
+    layouts = layout.outcomes
     if set(stats.outcomes) != set(layouts):
         raise ReportRejected(
             f"{where}.outcomes: expected attributes {sorted(layouts)}, got {sorted(stats.outcomes)}"
@@ -100,6 +88,66 @@ def check_against_spec(report: Report, spec: MonitoringSpec) -> None:
     _check_scores(report, spec, layouts, total, least)
 
 
+class _Layout:
+    """What a spec asks of a report's statistics, worked out once per spec (by digest):
+    (name, kind, cells, fine cells) of each feature in spec order, and the outcome
+    tables (:func:`fedgov.stats.outcome_layouts`)."""
+
+    _made: dict[str, _Layout] = {}  # a cache: specs never change under a digest
+    _KEEP = 256  # specs whose layouts are kept (a registry holds a few)
+
+    def __init__(self, spec: MonitoringSpec) -> None:
+        self.features = tuple(
+            (
+                f.name,
+                "numeric" if isinstance(f, NumericFeature) else "categorical",
+                f.n_cells,
+                f.n_fine_cells if isinstance(f, NumericFeature) else 0,
+            )
+            for f in spec.features
+        )
+        self.outcomes = outcome_layouts(spec)
+
+    @classmethod
+    def of(cls, spec: MonitoringSpec) -> _Layout:
+        layout = cls._made.get(spec.digest)
+        if layout is None:
+            if len(cls._made) >= cls._KEEP:
+                cls._made.clear()
+            layout = cls._made[spec.digest] = cls(spec)
+        return layout
+
+
+def _check_feature_layout(stats: WindowStats, spec: MonitoringSpec) -> None:
+    """The features must be the spec's, each with its cell layout: raise for the first that
+    is not (a report whose features merely come in another order passes)."""
+    where = "report.stats"
+    extra = sorted(set(stats.features) - {f.name for f in spec.features})
+    if extra:
+        raise ReportRejected(f"{where}.features: not in the spec: {extra}")
+    for f in spec.features:
+        fc = stats.features.get(f.name)
+        if fc is None:
+            raise ReportRejected(f"{where}.features: missing feature {f.name!r}")
+        at = f"{where}.features[{f.name}]"
+        kind = "numeric" if isinstance(f, NumericFeature) else "categorical"
+        if fc.kind != kind or len(fc.counts) != f.n_cells:
+            raise ReportRejected(
+                f"{at}: expected {f.n_cells} {kind} cells, got {len(fc.counts)} {fc.kind}"
+            )
+        n_fine = f.n_fine_cells if isinstance(f, NumericFeature) else 0
+        if len(fc.fine) != n_fine:
+            raise ReportRejected(
+                f"{at}.fine: expected {n_fine} cells (the spec's fine_edges), got {len(fc.fine)}"
+            )
+
+
+def _not_adding_up(at: str, total: int, suppressed: int, rows: int) -> NoReturn:
+    raise ReportRejected(
+        f"{at}: counts add up to {total} + {suppressed} suppressed, but the window has {rows} rows"
+    )
+
+
 def _check_scores(
     report: Report,
     spec: MonitoringSpec,
@@ -116,7 +164,7 @@ def _check_scores(
     group; it counts the outcome table's rows, so (without noise) it adds up to
     ``rows - outcome_missing`` with its ``suppressed``, and (with nothing
     suppressed either) each group and label has as many rows in both tables.
-    ``total`` and ``least`` are the sums and minima of :func:`_sums_and_minima`.
+    ``total`` and ``least`` are the sums and minima of ``WindowStats.cell_totals``.
     """
     stats = report.stats
     where = "report.stats.scores"
@@ -164,29 +212,6 @@ def _check_scores(
                 f"scored rows but {int(per_outcome[g, y])} rows in the outcome counts; both "
                 "tables count the same rows"
             )
-
-
-def _sums_and_minima(arrays: list[np.ndarray]) -> tuple[dict[int, int], dict[int, int]]:
-    """Sum and minimum of each count array (0 for an empty one), keyed by ``id``.
-
-    One concatenation and two ``reduceat`` calls instead of two numpy calls per
-    array: a report holds about fifty count arrays.
-    """
-    full = [a for a in arrays if a.size]
-    total = {id(a): 0 for a in arrays}
-    least = dict(total)
-    if full:
-        flat = np.concatenate([a.ravel() for a in full])
-        starts = np.cumsum([0] + [a.size for a in full[:-1]])
-        for a, t, m in zip(
-            full,
-            np.add.reduceat(flat, starts).tolist(),
-            np.minimum.reduceat(flat, starts).tolist(),
-            strict=True,
-        ):
-            total[id(a)] = t
-            least[id(a)] = m
-    return total, least
 
 
 def _check_suppressed(at: str, k: int | None, *suppressed: int) -> None:

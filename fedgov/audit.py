@@ -31,7 +31,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,25 +87,39 @@ class AuditLog:
             return AuditHead(self._seq - 1, self._head) if self._seq else None
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        clash = _RESERVED & fields.keys()
-        if clash:
-            raise ValueError(f"audit fields may not be named {sorted(clash)}")
+        return self.append_many([(kind, fields)])[0]
+
+    def append_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+        """Append ``(kind, fields)`` events in order, as consecutive records written
+        together, and return once all are on disk (one fsync for all of them)."""
+        for _, fields in events:
+            clash = _RESERVED & fields.keys()
+            if clash:
+                raise ValueError(f"audit fields may not be named {sorted(clash)}")
+        if not events:
+            return []
+        records: list[dict[str, Any]] = []
         with self._lock:
-            record: dict[str, Any] = {
-                "seq": self._seq,
-                "ts_ms": int(time.time() * 1000),
-                "kind": kind,
-                **fields,
-                "prev": self._head,
-            }
-            record["hash"] = record_hash(record)
-            line = json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            lines = []
+            for kind, fields in events:
+                record: dict[str, Any] = {
+                    "seq": self._seq + len(records),
+                    "ts_ms": int(time.time() * 1000),
+                    "kind": kind,
+                    **fields,
+                    "prev": records[-1]["hash"] if records else self._head,
+                }
+                record["hash"] = record_hash(record)
+                lines.append(
+                    json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+                )
+                records.append(record)
             with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-            self._seq += 1
-            self._head = record["hash"]
-        self._sync(record["seq"])
-        return record
+                fh.write("\n".join(lines) + "\n")
+            self._seq += len(records)
+            self._head = records[-1]["hash"]
+        self._sync(records[-1]["seq"])
+        return records
 
     def _sync(self, seq: int) -> None:
         """Return once record ``seq`` is on disk (group commit).

@@ -232,11 +232,11 @@ class Store(Protocol):
     def get_spec_json(self, spec_digest: str) -> str | None: ...
 
     def add_report(self, report: Report) -> bool:
-        """Store a report once; False if its report_id is already stored.
+        """Store a report once; False if its report_id is already stored. Its audit head,
+        if any, is kept in the same transaction, for a duplicate too."""
 
-        Its audit head, if any, is kept in the same transaction, for a duplicate too.
-        """
-        ...
+    def add_reports(self, reports: Sequence[Report]) -> list[bool]:
+        """:meth:`add_report` of each in one transaction (False: stored before, or earlier)."""
 
     def get_report(self, report_id: str) -> Report | None: ...
 

@@ -10,7 +10,8 @@ PostgreSQL's own is how it connects and writes reports:
   ingests overlap and the server groups their commits. The pool discards
   broken connections and reconnects, so the aggregator survives a database
   restart;
-* ``add_report`` in one statement (one round trip, one transaction):
+* ``add_report`` in one statement (one round trip, one transaction), and
+  ``add_reports`` as that statement once per report, pipelined, in one transaction:
   ``INSERT ... ON CONFLICT (report_id) DO NOTHING`` (a second insert of the
   same id waits for the first and then inserts nothing), its drift rows, the
   latest pointer, the silo's last_seen and the report's audit head (written
@@ -136,30 +137,8 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, Roun
         return f"PostgresStore({self._where})"
 
     def add_report(self, report: Report) -> bool:
-        drift = drift_rows(report)
-        head = report.audit_head
         with self._pool.connection() as conn:
-            row = conn.execute(
-                _ADD_REPORT,
-                {
-                    "report_id": report.report_id,
-                    "silo_id": report.silo_id,
-                    "jurisdiction": report.jurisdiction,
-                    "model_id": report.model_id,
-                    "model_version": report.model_version,
-                    "spec_digest": report.spec_digest,
-                    "window_start_ms": report.window_start_ms,
-                    "window_end_ms": report.window_end_ms,
-                    "received_ms": now_ms(),
-                    "allow": bool(report.decision.allow),
-                    "payload_pb": report_to_bytes(report),
-                    "features": [d[0] for d in drift],
-                    "psi": [d[1] for d in drift],
-                    "psi_pvalue": [d[2] for d in drift],
-                    "head_seq": None if head is None else head.seq,
-                    "head_hash": None if head is None else head.hash,
-                },
-            ).fetchone()
+            row = conn.execute(_ADD_REPORT, _report_params(report, now_ms())).fetchone()
         return bool(row and row[0])
 
     def command_listener(
@@ -173,6 +152,22 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, Roun
         """A listener for new commands on its own connection (to ``url``, else the store's:
         a LISTEN needs a session, so not through a transaction-pooling proxy)."""
         return CommandListener(url or self._url, on_silos, on_connect, name=name)
+
+    def add_reports(self, reports: Sequence[Report]) -> list[bool]:
+        """The statement of :meth:`add_report` once per report, pipelined, in one transaction
+        (a second report of the same id, in the batch or stored, inserts nothing)."""
+        if len(reports) <= 1:
+            return [self.add_report(r) for r in reports]
+        t = now_ms()
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(_ADD_REPORT, [_report_params(r, t) for r in reports], returning=True)
+            added = []
+            while True:
+                row = cur.fetchone()
+                added.append(bool(row and row[0]))
+                if not cur.nextset():
+                    break
+        return added
 
     def close(self) -> None:
         self._pool.close()
@@ -190,6 +185,30 @@ class PostgresStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, Roun
             yield _Cursor(cur)
 
     _read = _write  # a read of several statements is the same kind of transaction
+
+
+def _report_params(report: Report, received_ms: int) -> dict[str, Any]:
+    """The parameters of :data:`_ADD_REPORT` for one report."""
+    drift = drift_rows(report)
+    head = report.audit_head
+    return {
+        "report_id": report.report_id,
+        "silo_id": report.silo_id,
+        "jurisdiction": report.jurisdiction,
+        "model_id": report.model_id,
+        "model_version": report.model_version,
+        "spec_digest": report.spec_digest,
+        "window_start_ms": report.window_start_ms,
+        "window_end_ms": report.window_end_ms,
+        "received_ms": received_ms,
+        "allow": bool(report.decision.allow),
+        "payload_pb": report_to_bytes(report),
+        "features": [d[0] for d in drift],
+        "psi": [d[1] for d in drift],
+        "psi_pvalue": [d[2] for d in drift],
+        "head_seq": None if head is None else head.seq,
+        "head_hash": None if head is None else head.hash,
+    }
 
 
 class _Cursor:

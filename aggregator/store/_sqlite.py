@@ -64,18 +64,25 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, RoundQ
             create_schema(db, SQLITE)
 
     def add_report(self, report: Report) -> bool:
-        """Store a report once, committed before this returns (see :class:`PendingReport`).
+        """Store a report once, committed before this returns (see :meth:`add_reports`)."""
+        return self.add_reports([report])[0]
+
+    def add_reports(self, reports: Sequence[Report]) -> list[bool]:
+        """Store reports once each, committed before this returns (see :class:`PendingReport`).
 
         Concurrent calls are written together: the first caller to take the
         write lock writes every report queued by then in one transaction, so
         the commit (and its fsync) and the handovers of the lock and the GIL
-        are paid once per batch instead of once per report.
+        are paid once per batch instead of once per report. A caller's own
+        reports always go in the same transaction.
         """
-        pending = PendingReport(report)  # encoded before taking any lock
+        mine = [PendingReport(r) for r in reports]  # encoded before taking any lock
+        if not mine:
+            return []
         with self._queue_lock:
-            self._queue.append(pending)
+            self._queue += mine
         with self._lock:
-            if not pending.done:  # else an earlier caller wrote it (or failed to)
+            if not mine[0].done:  # else an earlier caller wrote them (or failed to)
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
@@ -84,9 +91,10 @@ class SqliteStore(ReportReads, JobQueries, RegistryQueries, AuditQueries, RoundQ
                     for p in batch:  # only if interrupted: no caller may wait in vain
                         if not p.done:
                             p.fail(RuntimeError("the write of this report was interrupted"))
-        if pending.error is not None:
-            raise pending.error
-        return pending.added
+        for p in mine:
+            if p.error is not None:
+                raise p.error
+        return [p.added for p in mine]
 
     def _write_reports(self, batch: list[PendingReport]) -> None:
         """Write a batch in one transaction; if that fails, each report in its own."""

@@ -29,6 +29,7 @@ from fedgov.stats._counts import (
     outcome_layouts,
 )
 from fedgov.stats._fold import count_batch
+from fedgov.stats._totals import sums_and_minima
 
 __all__ = ["Privacy", "WindowStats"]
 
@@ -148,6 +149,33 @@ class WindowStats:
             if spec.score
             else {},
         )
+
+    def count_arrays(self) -> list[np.ndarray]:
+        """Every count array, in wire order: each feature's counts and fine counts, then
+        each outcome table's counts, then each score table's."""
+        arrays = [v for fc in self.features.values() for v in (fc.counts, fc.fine)]
+        arrays += [oc.counts for oc in self.outcomes.values()]
+        return arrays + [sc.counts for sc in self.scores.values()]
+
+    def cell_totals(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Sum and minimum of each of :meth:`count_arrays` (0 for an empty one), keyed by
+        the array's ``id``; worked out once (a decoder that summed them hands them over)."""
+        totals: tuple[dict[int, int], dict[int, int]] | None = self.__dict__.get("_totals")
+        if totals is None:
+            totals = sums_and_minima(self.count_arrays())
+            object.__setattr__(self, "_totals", totals)
+        return totals
+
+    def _keep_totals(self, sums: list[int], minima: list[int]) -> WindowStats:
+        """For :mod:`fedgov.wire`: the sums and minima of :meth:`count_arrays`, in order,
+        which it worked out decoding them (the arrays are read-only)."""
+        arrays = [id(a) for a in self.count_arrays()]
+        object.__setattr__(
+            self,
+            "_totals",
+            (dict(zip(arrays, sums, strict=True)), dict(zip(arrays, minima, strict=True))),
+        )
+        return self
 
     def merge(self, other: WindowStats) -> WindowStats:
         """Cell-wise sum; associative and commutative, ``zero()`` is the identity."""

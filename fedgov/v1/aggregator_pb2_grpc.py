@@ -45,6 +45,11 @@ class AggregatorStub:
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.SerializeToString,
                 response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ReportAck.FromString,
                 _registered_method=True)
+        self.SubmitReports = channel.stream_stream(
+                '/fedgov.v1.Aggregator/SubmitReports',
+                request_serializer=fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.SerializeToString,
+                response_deserializer=fedgov_dot_v1_dot_aggregator__pb2.ReportAck.FromString,
+                _registered_method=True)
         self.StreamCommands = channel.unary_stream(
                 '/fedgov.v1.Aggregator/StreamCommands',
                 request_serializer=fedgov_dot_v1_dot_aggregator__pb2.StreamCommandsRequest.SerializeToString,
@@ -149,6 +154,17 @@ class AggregatorServicer:
 
     def SubmitReport(self, request, context):
         """One report, one acknowledgement; idempotent on report_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitReports(self, request_iterator, context):
+        """Several reports on one stream: one ReportAck per report, in the order sent,
+        each checked, stored once and audited as SubmitReport does; the reports read
+        together are committed in one store transaction. A report refused (not
+        registered, invalid, another silo's) is refused alone, in its ack's error;
+        the others are stored. Send the whole batch, then read the acks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -284,6 +300,11 @@ def add_AggregatorServicer_to_server(servicer, server):
             ),
             'SubmitReport': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitReport,
+                    request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.FromString,
+                    response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ReportAck.SerializeToString,
+            ),
+            'SubmitReports': grpc.stream_stream_rpc_method_handler(
+                    servicer.SubmitReports,
                     request_deserializer=fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.FromString,
                     response_serializer=fedgov_dot_v1_dot_aggregator__pb2.ReportAck.SerializeToString,
             ),
@@ -430,6 +451,33 @@ class Aggregator:
             request,
             target,
             '/fedgov.v1.Aggregator/SubmitReport',
+            fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.SerializeToString,
+            fedgov_dot_v1_dot_aggregator__pb2.ReportAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitReports(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/fedgov.v1.Aggregator/SubmitReports',
             fedgov_dot_v1_dot_aggregator__pb2.SubmitReportRequest.SerializeToString,
             fedgov_dot_v1_dot_aggregator__pb2.ReportAck.FromString,
             options,

@@ -14,16 +14,19 @@ import json
 import math
 from typing import Any
 
+import msgspec
 from google.protobuf.message import DecodeError
 
 from fedgov.audit import AuditHead
+from fedgov.documents import nested_too_deep
 from fedgov.limits import name_problem
 from fedgov.report import Report
 from fedgov.v1 import report_pb2
-from fedgov.wire._checks import WireError, check_request, json_from_wire
+from fedgov.wire._checks import MAX_JSON_CHARS, WireError, check_request, json_from_wire
 from fedgov.wire._decision_serde import decision_from_proto, decision_to_proto
 from fedgov.wire._fields import fields_of
 from fedgov.wire._stats_serde import stats_from_proto, stats_to_proto
+from fedgov.wire._varint import report_counts
 
 __all__ = [
     "parse_report",
@@ -76,11 +79,29 @@ def _finite_float(text: str) -> float:
 # Rejects NaN, Infinity and overflowing literals while parsing: no second walk.
 _METRICS_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _STORED_METRICS_DECODER = json.JSONDecoder()
+# Strict JSON: NaN, Infinity and numbers out of a float's range are errors. About five
+# times faster than json with the hook above, and reads what json reads alike.
+_STRICT_JSON = msgspec.json.Decoder()
+
+
+def _finite_json(text: str) -> Any:
+    """Metrics a peer sent, as :func:`json_from_wire` with :data:`_METRICS_DECODER` reads
+    them (the same bounds, values and refusals), through the strict decoder when it can.
+
+    What it does not read (NaN, Infinity, an overflowing number, a lone surrogate
+    escape, malformed text) goes to the careful decoder, which says why, or reads it.
+    """
+    if len(text) <= MAX_JSON_CHARS and not nested_too_deep(text):
+        try:
+            return _STRICT_JSON.decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+    return json_from_wire(text, field="report.metrics_json", decoder=_METRICS_DECODER)
 
 
 def _metrics(text: str, decoder: json.JSONDecoder) -> dict[str, Any]:
     if decoder is not _STORED_METRICS_DECODER:
-        metrics = json_from_wire(text or "{}", field="report.metrics_json", decoder=decoder)
+        metrics = _finite_json(text or "{}")
     else:  # written here and checked on arrival: no depth check, the hot read path
         try:
             metrics = decoder.decode(text or "{}")
@@ -156,6 +177,8 @@ def _report_from_proto(
     metrics = _metrics(m.metrics_json, decoder)
     if m.window.end_unix_ms < m.window.start_unix_ms:
         raise WireError("report.window: end is before start")
+    if wire is None:
+        wire = m.SerializeToString()
     report = Report(
         report_id=m.report_id,
         silo_id=m.silo_id,
@@ -165,7 +188,7 @@ def _report_from_proto(
         window_start_ms=m.window.start_unix_ms,
         window_end_ms=m.window.end_unix_ms,
         spec_digest=m.spec_digest,
-        stats=stats_from_proto(m.stats),
+        stats=stats_from_proto(m.stats, report_counts(wire)),
         metrics=metrics,
         decision=decision_from_proto(m.decision),
         input_digest=m.input_digest,
@@ -175,5 +198,5 @@ def _report_from_proto(
             AuditHead(m.audit_head.seq, m.audit_head.hash) if m.HasField("audit_head") else None
         ),
     )
-    object.__setattr__(report, "_wire", m.SerializeToString() if wire is None else wire)
+    object.__setattr__(report, "_wire", wire)
     return report

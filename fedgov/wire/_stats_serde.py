@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError
-from fedgov.wire._varint import packed_payloads, varints
+from fedgov.wire._varint import packed_counts, varints
 
 __all__ = ["stats_from_bytes", "stats_from_proto", "stats_to_bytes", "stats_to_proto"]
 
@@ -65,33 +65,58 @@ def _group_table_to_proto(message: Any, t: OutcomeCounts | ScoreCounts) -> Any:
     )
 
 
-def _all_counts(vectors: list[tuple[Any, str]], packed: list[bytes]) -> list[np.ndarray]:
-    """Each repeated int64 field as an int64 array; ``packed`` holds their wire payloads.
+def _all_counts(
+    vectors: list[tuple[Any, str | tuple[int, str, str]]], packed: list[bytes]
+) -> tuple[list[np.ndarray], list[int], list[int]]:
+    """Each repeated int64 field as an int64 array, with its sum and minimum (0 when
+    empty); ``packed`` holds their wire payloads.
 
-    The payloads (packed varints, see :func:`packed_payloads`) are decoded
+    The payloads (packed varints, see :func:`packed_counts`) are decoded
     together, in a few numpy passes over the bytes (:func:`varints`): about
     ten times faster than turning the fields into Python ints for numpy to
-    read. Should the payloads not hold exactly the fields' values (they always
-    do), the fields are read through Python ints instead.
+    read. Should the payloads not hold exactly the fields' values (a sender
+    split or did not pack a field), the fields are read through Python ints instead.
     """
     if not vectors:
-        return []  # a report with no features and no outcomes: the spec check rejects it
-    ends = np.cumsum([len(values) for values, _ in vectors])
+        return [], [], []  # a report with no features and no outcomes: the spec check rejects it
+    ends = np.fromiter(map(len, (values for values, _ in vectors)), np.int64, len(vectors))
+    ends = ends.cumsum()
     flat = varints(packed, ends)
     if flat is None:
         cells: list[int] = []
         for values, _ in vectors:
             cells += values[:]
         flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
-    bounds = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
-    if flat.size and int(flat.min()) < 0:
-        for (_, field), (a, b) in zip(vectors, bounds, strict=True):
-            if a < b and int(flat[a:b].min()) < 0:
-                raise WireError(f"{field}: counts must be >= 0, found {int(flat[a:b].min())}")
-    if flat.base is not None:  # a view (of _varints' uint64 values): own the memory
-        flat = flat.copy()
-    flat.flags.writeable = False  # FeatureCounts keeps read-only int64 views without a copy
-    return [flat[a:b] for a, b in bounds]
+    starts = [0, *ends[:-1].tolist()]
+    bounds = list(zip(starts, ends.tolist(), strict=True))
+    sums, minima = [0] * len(vectors), [0] * len(vectors)
+    full = [i for i, (a, b) in enumerate(bounds) if a < b]
+    if full:  # the empty vectors take no room: each full one runs to the next one's start
+        at = [starts[i] for i in full]
+        for i, total, least in zip(
+            full,
+            np.add.reduceat(flat, at).tolist(),
+            np.minimum.reduceat(flat, at).tolist(),
+            strict=True,
+        ):
+            sums[i], minima[i] = total, least
+    if min(minima) < 0:
+        i = next(i for i, least in enumerate(minima) if least < 0)
+        raise WireError(f"{_where(vectors[i][1])}: counts must be >= 0, found {minima[i]}")
+    # FeatureCounts keeps read-only int64 views without a copy (the uint64 values that
+    # varints views as int64 are read-only too: nothing can change them).
+    flat.flags.writeable = False
+    return [flat[a:b] for a, b in bounds], sums, minima
+
+
+def _at(i: int, name: str) -> str:
+    """Where feature ``i`` (``name``) is, for an error."""
+    return f"stats.features[{i}] ({name})"
+
+
+def _where(place: str | tuple[int, str, str]) -> str:
+    """A count vector's place: a group table's, or (index, name, field) of a feature's."""
+    return place if isinstance(place, str) else _at(*place[:2]) + place[2]
 
 
 def _count(value: int, field: str) -> int:
@@ -117,46 +142,47 @@ def _privacy(m: report_pb2.Privacy) -> Privacy:
     return Privacy(k, **dp)
 
 
-def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
+def stats_from_proto(m: report_pb2.WindowStats, packed: list[bytes] | None = None) -> WindowStats:
+    """The statistics of ``m``, checked as from a peer; ``packed``: the payloads of its
+    count vectors, if the caller has them (:func:`fedgov.wire._varint.report_counts`)."""
     _count(m.rows, "stats.rows")
     _count(m.outcome_missing, "stats.outcome_missing")
     # Check the shapes, then convert every count vector at once, then the rest.
     # Each field is read off the message once (every read crosses into upb).
-    vectors: list[tuple[Any, str]] = []
-    packed: list[bytes] = []
-    feature_rows: list[tuple[str, str, str, int, int]] = []
+    vectors: list[tuple[Any, str | tuple[int, str, str]]] = []
+    feature_rows: list[tuple[str, str, int, int, int]] = []
     names: set[str] = set()
     for i, f in enumerate(m.features):
         name, kind, counts, fine = f.name, f.kind, f.counts, f.fine_counts
-        where = f"stats.features[{i}] ({name})"
         if kind not in ("numeric", "categorical"):
             raise WireError(f"stats.features[{i}].kind: unknown kind {kind!r}")
         if name in names:
             raise WireError(f"stats.features[{i}].name: duplicate feature {name!r}")
         names.add(name)
         if len(counts) < 3:
-            raise WireError(f"{where}.counts: need at least 3 cells, got {len(counts)}")
+            raise WireError(f"{_at(i, name)}.counts: need at least 3 cells, got {len(counts)}")
         if fine and (kind != "numeric" or len(fine) < 3):
             raise WireError(
-                f"{where}.fine_counts: only a numeric feature has them, with at least 3 "
+                f"{_at(i, name)}.fine_counts: only a numeric feature has them, with at least 3 "
                 f"cells; got {len(fine)} for a {kind} feature"
             )
-        vectors += [(counts, where), (fine, f"{where}.fine_counts")]
-        packed += packed_payloads(f, (3, 4))  # FeatureCounts.counts, .fine_counts
-        feature_rows.append((name, kind, where, f.suppressed, f.fine_suppressed))
-    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors, packed)
-    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors, packed)
-    arrays = iter(_all_counts(vectors, packed))
+        # where each vector is, put into words only for an error
+        vectors += [(counts, (i, name, "")), (fine, (i, name, ".fine_counts"))]
+        feature_rows.append((name, kind, i, f.suppressed, f.fine_suppressed))
+    outcome_rows = _group_rows(m.outcomes, "outcomes", _outcome_cells, vectors)
+    score_rows = _group_rows(m.scores, "scores", _score_cells, vectors)
+    if packed is None:
+        packed = packed_counts(m) if vectors else []
+    decoded, sums, minima = _all_counts(vectors, packed)
+    arrays = iter(decoded)
     features: dict[str, FeatureCounts] = {}
-    for name, kind, where, suppressed, fine_suppressed in feature_rows:
-        # Checked above (kind, cells) and by _count; the arrays are read-only int64.
+    for name, kind, i, suppressed, fine_suppressed in feature_rows:
+        # Checked above (kind, cells) and here (tallies); the arrays are read-only int64.
+        if suppressed < 0 or fine_suppressed < 0:
+            _count(suppressed, f"{_at(i, name)}.suppressed")
+            _count(fine_suppressed, f"{_at(i, name)}.fine_suppressed")
         features[name] = FeatureCounts._decoded(
-            name,
-            kind,
-            next(arrays),
-            next(arrays),
-            _count(suppressed, f"{where}.suppressed"),
-            _count(fine_suppressed, f"{where}.fine_suppressed"),
+            name, kind, next(arrays), next(arrays), int(suppressed), int(fine_suppressed)
         )
     # In the order of ``vectors``: features, then outcomes, then scores.
     outcomes = _group_tables(OutcomeCounts, outcome_rows, arrays)
@@ -169,7 +195,7 @@ def stats_from_proto(m: report_pb2.WindowStats) -> WindowStats:
         outcome_missing=int(m.outcome_missing),
         privacy=_privacy(m.privacy),
         scores=scores,
-    )
+    )._keep_totals(sums, minima)
 
 
 #: A checked group table: attribute, groups, where, cells per group and label, suppressed.
@@ -180,12 +206,11 @@ def _group_rows(
     tables: Any,
     field: str,
     cells: Callable[[tuple[str, ...], int, str], int],
-    vectors: list[tuple[Any, str]],
-    packed: list[bytes],
+    vectors: list[tuple[Any, str | tuple[int, str, str]]],
 ) -> list[_GroupRow]:
     """Check the ``OutcomeCounts`` or ``ScoreCounts`` messages of ``stats.<field>``
     (``cells`` checks the groups and the count length, and gives the cells per group
-    and label); their count vectors go onto ``vectors`` and ``packed``."""
+    and label); their count vectors go onto ``vectors``."""
     rows: list[_GroupRow] = []
     seen: set[str] = set()
     for i, t in enumerate(tables):
@@ -196,7 +221,6 @@ def _group_rows(
         seen.add(attribute)
         n_cells = cells(groups, len(counts), where)
         vectors.append((counts, where))
-        packed += packed_payloads(t, (3,))  # OutcomeCounts.counts, ScoreCounts.counts
         rows.append((attribute, groups, where, n_cells, t.suppressed))
     return rows
 

@@ -1,89 +1,80 @@
 """Reading packed varint fields fast: the bytes of many count vectors in a few numpy passes.
 
 Decoding a report's counts through protobuf's repeated fields makes a Python
-int of every cell; here the packed payloads are cut out of the message's own
-serialization (:func:`packed_payloads`) and all of them decoded at once
-(:func:`varints`). Either returns a value the caller can tell apart from a
-result (a non-varint payload, None) when the bytes are not what it expects,
-so the caller falls back to the slow path.
+int of every cell; here the packed payloads are parsed out of the message's
+serialization by protobuf itself (:func:`packed_counts`, :func:`report_counts`,
+through ``fedgov.v1.PackedWindowStats``, which reads each count vector as
+bytes) and all of them decoded at once (:func:`varints`). :func:`varints` returns None
+when the bytes are not what it expects, so the caller falls back to the slow path.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-__all__ = ["packed_payloads", "read_varint", "varints"]
+from fedgov.v1 import packed_pb2, report_pb2
+
+__all__ = ["packed_counts", "report_counts", "varints"]
 
 
 def varints(payloads: list[bytes], ends: np.ndarray) -> np.ndarray | None:
     """The int64 values of concatenated packed varint payloads, or None if they are not
     exactly ``ends[-1]`` values split at ``ends`` (payload ``i`` ends value ``ends[i]``).
+
+    Counts are mostly one-byte varints: every value starts as the last byte of its
+    varint, and only the few continuation bytes (runs of bytes >= 0x80, each run
+    the low 7-bit groups of the varint its next byte ends) are shifted in.
     """
     buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
-    stops = np.flatnonzero(buf < 0x80)  # the last byte of each varint
-    if stops.size != int(ends[-1]) or (buf.size and stops[-1] != buf.size - 1):
+    more = np.flatnonzero(buf >= 0x80)  # continuation bytes; every other byte ends a varint
+    if buf.size - more.size != int(ends[-1]) or (buf.size and buf[-1] >= 0x80):
         return None
-    # The varints that end inside each payload must be that field's values.
-    byte_ends = np.cumsum([len(p) for p in payloads])
-    if not np.array_equal(np.searchsorted(stops, byte_ends), ends):
+    # The varints that end inside each payload must be that field's values: as many as
+    # its bytes, less its continuation bytes.
+    byte_ends = np.fromiter(map(len, payloads), np.int64, len(payloads)).cumsum()
+    if not np.array_equal(byte_ends - np.searchsorted(more, byte_ends), ends):
         return None
-    if stops.size == buf.size:  # every value fits in one byte
+    if not more.size:  # every value fits in one byte
         return buf.astype(np.int64)
-    starts = np.empty_like(stops)
-    starts[:1] = 0
-    starts[1:] = stops[:-1] + 1
-    sizes = stops - starts + 1
-    if int(sizes.max()) > 10:  # longer than an int64 varint
+    owner = more - np.arange(more.size)  # varints ended before it: the one it belongs to
+    first = np.empty(more.size, dtype=bool)  # the first byte of a run
+    first[0] = True
+    np.not_equal(owner[1:], owner[:-1], out=first[1:])
+    runs = np.flatnonzero(first)
+    size = np.empty_like(runs)  # continuation bytes per multi-byte varint
+    np.subtract(runs[1:], runs[:-1], out=size[:-1])
+    size[-1] = more.size - runs[-1]
+    if int(size.max()) > 9:  # longer than an int64 varint (10 bytes)
         return None
-    low = buf & 0x7F
-    values = low[starts].astype(np.uint64)
-    for k in range(1, int(sizes.max())):  # the k-th byte of the values that have one
-        more = sizes > k
-        values[more] |= low[starts[more] + k].astype(np.uint64) << np.uint64(7 * k)
+    position = more - more[runs].repeat(size)  # of each byte in its varint
+    low = (buf[more] & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
+    multi = owner[runs]
+    values = buf[buf < 0x80].astype(np.uint64)  # the last byte holds the highest bits
+    values[multi] <<= (7 * size).astype(np.uint64)
+    values[multi] |= np.bitwise_or.reduceat(low, runs)
+    values.flags.writeable = False  # its int64 view is all that is handed out
     return values.view(np.int64)
 
 
-def packed_payloads(message: Any, fields: tuple[int, ...]) -> list[bytes]:
-    """The payloads of the packed (length-delimited) fields numbered ``fields``, in that order.
-
-    ``message`` is re-serialized, so the bytes are protobuf's own well-formed
-    encoding (packed, whatever the sender used); an absent field gives b"".
-    """
-    data = message.SerializeToString()
-    found: dict[int, bytes] = {}
-    i, n = 0, len(data)
-    while i < n:
-        key = data[i]  # these messages' field numbers fit a one-byte key
-        i += 1
-        if key >= 0x80:
-            key, i = read_varint(data, i - 1)
-        kind = key & 7
-        if kind == 0:
-            while data[i] >= 0x80:
-                i += 1
-            i += 1
-        elif kind == 2:
-            size, i = read_varint(data, i)
-            if key >> 3 in fields:
-                found[key >> 3] = data[i : i + size]
-            i += size
-        elif kind == 1:
-            i += 8
-        elif kind == 5:
-            i += 4
-        else:  # groups: not in these messages
-            return [b"\x80"] * len(fields)  # not a varint payload: the caller falls back
-    return [found.get(f, b"") for f in fields]
+def packed_counts(m: report_pb2.WindowStats) -> list[bytes]:
+    """The packed payloads of every count vector of ``m`` (see :func:`_payloads`)."""
+    return _payloads(packed_pb2.PackedWindowStats.FromString(m.SerializeToString()))
 
 
-def read_varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, i
-        shift += 7
+def report_counts(wire: bytes) -> list[bytes]:
+    """The packed payloads of every count vector of the serialized ``fedgov.v1.Report``
+    ``wire`` (see :func:`_payloads`), without serializing its statistics again."""
+    return _payloads(packed_pb2.PackedReport.FromString(wire).stats)
+
+
+def _payloads(p: packed_pb2.PackedWindowStats) -> list[bytes]:
+    """In the decoder's order: each feature's counts and fine_counts, then each outcome
+    table's counts, then each score table's. Should a vector not be one packed field
+    (a sender may split it, or not pack it), its payload here holds only part of it,
+    and :func:`varints`, told each vector's length, gives None: the caller falls back."""
+    out: list[bytes] = []
+    for f in p.features:
+        out += (f.counts, f.fine_counts)
+    out += [t.counts for t in p.outcomes]
+    out += [t.counts for t in p.scores]
+    return out

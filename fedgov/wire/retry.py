@@ -24,9 +24,15 @@ from typing import TypeVar
 
 import grpc
 
-from fedgov.errors import NotRegistered, QueryError, ReportRejected, TransportError
+from fedgov.errors import (
+    GovernanceError,
+    NotRegistered,
+    QueryError,
+    ReportRejected,
+    TransportError,
+)
 
-__all__ = ["BUSY_KEY", "Backoff", "call_with_retry"]
+__all__ = ["BUSY_KEY", "Backoff", "call_with_retry", "status_error"]
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +80,11 @@ def call_with_retry(
         except grpc.RpcError as exc:
             code = exc.code()
             detail = exc.details() or ""
-            if code == grpc.StatusCode.FAILED_PRECONDITION:
-                raise NotRegistered(f"{what}: {detail}") from None
-            if code == grpc.StatusCode.PERMISSION_DENIED:
-                raise rejected(f"{what}: permission denied: {detail}") from None
-            if code in _REFUSED:
-                raise rejected(f"{what}: {detail}") from None
-            if code == grpc.StatusCode.RESOURCE_EXHAUSTED and not _busy(exc):
-                raise rejected(
-                    f"{what}: {detail} (the request or its answer is larger than gRPC allows; "
-                    "send less, or narrow the query)"
-                ) from None
-            if code not in _TRANSIENT and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise TransportError(
-                    f"{what}: aggregator at {address} answered {code.name}: {detail}"
-                ) from None
+            error = status_error(
+                what, code, detail, address=address, busy=_busy(exc), rejected=rejected
+            )
+            if error is not None:
+                raise error from None
             elapsed = time.monotonic() - start
             limit = backoff.max_elapsed
             if limit is not None and elapsed >= limit:
@@ -111,6 +107,33 @@ def call_with_retry(
                     raise TransportError(f"{what}: stopped while retrying") from None
             else:
                 time.sleep(delay)
+
+
+def status_error(
+    what: str,
+    code: grpc.StatusCode,
+    detail: str,
+    *,
+    address: str,
+    busy: bool = False,
+    rejected: type[ReportRejected] | type[QueryError] = ReportRejected,
+) -> GovernanceError | None:
+    """The error a status from the aggregator means (see the module docstring), or None
+    when it is transient and worth a retry."""
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return NotRegistered(f"{what}: {detail}")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return rejected(f"{what}: permission denied: {detail}")
+    if code in _REFUSED:
+        return rejected(f"{what}: {detail}")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and not busy:
+        return rejected(
+            f"{what}: {detail} (the request or its answer is larger than gRPC allows; "
+            "send less, or narrow the query)"
+        )
+    if code not in _TRANSIENT and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return TransportError(f"{what}: aggregator at {address} answered {code.name}: {detail}")
+    return None
 
 
 def _busy(exc: grpc.RpcError) -> bool:

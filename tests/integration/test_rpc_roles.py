@@ -54,6 +54,7 @@ def _requests(spec: MonitoringSpec) -> dict[str, Any]:
     return {
         "Register": register_request(OWN, OWN, [spec]),
         "SubmitReport": pb.SubmitReportRequest(report=report),
+        "SubmitReports": pb.SubmitReportRequest(report=report),  # a stream of this one
         "AckCommand": pb.CommandAck(command_id="c1", silo_id=OWN, status="accepted"),
         "QueryDrift": pb.DriftQuery(psi_threshold=0.2, silo_id=OWN),
         "QueryFairness": pb.FairnessQuery(model_id=spec.model_id),
@@ -90,8 +91,13 @@ def _expected_denied(rpc: str, caller: str, request: Any) -> bool:
 
 def _code(stub: aggregator_pb2_grpc.AggregatorStub, rpc: str, request: Any) -> grpc.StatusCode:
     call = getattr(stub, rpc)
+    method = SERVICE.methods_by_name[rpc]
     try:
-        if SERVICE.methods_by_name[rpc].server_streaming:
+        if method.client_streaming:  # each request is checked alone: its ack says how
+            (ack,) = list(call(iter([request]), timeout=10))
+            if ack.HasField("error"):
+                return next(c for c in grpc.StatusCode if c.value[0] == ack.error.code)
+        elif method.server_streaming:
             for _ in call(request, timeout=1.0):
                 break  # a first message: the stream was let in
         else:

@@ -40,3 +40,17 @@ def legacy_row(r: Report, allow: Any) -> tuple[Any, ...]:
         allow,
         r.to_json(),
     )
+
+
+def spy_batches(store: Store) -> list[list[str]]:
+    """The report ids of every ``add_reports`` call on ``store`` from now on (one call is
+    one transaction)."""
+    calls: list[list[str]] = []
+    real = store.add_reports
+
+    def add_reports(reports: Any) -> list[bool]:
+        calls.append([r.report_id for r in reports])
+        return real(reports)
+
+    store.add_reports = add_reports  # type: ignore[method-assign]
+    return calls

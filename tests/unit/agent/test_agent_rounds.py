@@ -51,6 +51,9 @@ class FakeAggregator:
         self.sent.append(report)
         return Ack(False, None)
 
+    def submit_many(self, reports: list[Report]) -> list[Ack]:
+        return [self.submit(r) for r in reports]
+
     def secagg_submit(self, round_id: str, silo_id: str, stage: int, payload: bytes) -> bool:
         self.submitted.append(stage)
         return False

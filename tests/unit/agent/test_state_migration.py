@@ -140,11 +140,15 @@ class Recorder:
         self.sent: list[str] = []
         self.acks: list[tuple[str, str, str]] = []
         agent.client.submit = self._submit  # type: ignore[method-assign]
+        agent.client.submit_many = self._submit_many  # type: ignore[method-assign]
         agent.client.ack_command = self._ack  # type: ignore[method-assign]
 
     def _submit(self, report: Report) -> Ack:
         self.sent.append(report.report_id)
         return Ack(duplicate=False, checkpoint=None)
+
+    def _submit_many(self, reports: list[Report]) -> list[Ack]:
+        return [self._submit(r) for r in reports]
 
     def _ack(self, command_id: str, silo_id: str, status: str, message: str) -> None:
         self.acks.append((command_id, status, message))

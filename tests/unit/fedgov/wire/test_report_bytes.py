@@ -89,6 +89,14 @@ def test_not_a_report() -> None:
         ('{"a": [1, -Infinity]}', "-Infinity is not allowed"),
         ('{"a": {"b": 1e999}}', "overflows to infinity"),
         ('{"a": -1.5e400}', "overflows to infinity"),
+        # every way a literal overflows: a long exponent (any case, sign, zero padding),
+        # a long run of digits before the point, hidden deep in a real-looking document
+        ('{"drift": {"features": {"x": {"psi": 1E+0000309}}}}', "overflows to infinity"),
+        ('{"d": {"f": [{"p": 0.5}, {"p": 1e-05}, {"p": 12E310}]}}', "overflows to infinity"),
+        ('{"a": ' + "9" * 309 + ".5}", "overflows to infinity"),
+        ('{"a": 0.1, "b": ' + "1" * 211 + "e99}", "overflows to infinity"),
+        ('{"drift": {"features": {"x00e000": {"psi": NaN}}}}', "NaN is not allowed"),
+        ('{"fairness": {"sex": [0.1, {"gap": Infinity}]}}', "Infinity is not allowed"),
         ("[1]", "must be a JSON object"),
         ("{", "not valid JSON"),
     ],
@@ -108,6 +116,32 @@ def test_large_finite_numbers_pass(report: Report) -> None:
         "b": -2.5e-320,
         "c": 12345678901234567890,
     }
+    msg.metrics_json = '{"a": ' + "9" * 99 + '.5e99, "b": 1e-999, "c": ' + "7" * 400 + "}"
+    assert report_from_proto(msg).metrics == {
+        "a": float("9" * 99 + "e99"),
+        "b": 0.0,
+        "c": int("7" * 400),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2, "b": -0, "c": -0.0, "d": 1e5, "e": 1E-5, "f": 2.5e-320}',
+        '{"a": 18446744073709551616, "b": -9223372036854775809, "c": 1e-999}',
+        '{"a": "\\ud800", "b": "x\\u00e9\\n", "c": [1, 2.5, {"d": null, "e": true}]}',
+        '{"a": 1.7976931348623157e308, "b": 0.1, "c": 0.30000000000000004}',
+    ],
+)
+def test_metrics_read_as_json_reads_them(report: Report, text: str) -> None:
+    """The strict decoder's values are json's (duplicate keys, -0, big ints, rounding);
+    what it does not read (a lone surrogate) the careful decoder reads as before."""
+    import json
+
+    msg = report_to_proto(report)
+    msg.metrics_json = text
+    got = report_from_proto(msg).metrics
+    assert got == json.loads(text) and repr(got) == repr(json.loads(text))
 
 
 def test_counts_convert_exactly_and_name_a_negative_one(report: Report) -> None:
@@ -183,13 +217,18 @@ def test_counts_decode_whatever_the_encoding(report: Report, extra: bytes) -> No
     assert fc.counts.tolist() == values and fc.fine.tolist() == fine
     from fedgov.wire import _varint
 
-    payloads = _varint.packed_payloads(msg.features[0], (3, 4))
+    # protobuf re-serializes what it parsed (packed, unknown fields kept), so the numpy
+    # decoder itself reads them, whatever the sender's encoding
+    payloads = _varint.packed_counts(msg)
     fast = _varint.varints(payloads, np.cumsum([len(values), len(fine)]))
-    if b"\x5b" in extra:  # a group: the walker gives up and the decoder falls back
-        assert fast is None
-    else:  # the numpy decoder itself read them
-        assert fast is not None and fast.tolist() == values + fine
+    assert fast is not None and fast.tolist() == values + fine
     assert not fc.counts.flags.writeable
+    # one buffer for every vector, read-only all the way down: kept without a copy
+    assert fc.counts.base is not None and fc.counts.base is fc.fine.base
+    base = fc.counts
+    while isinstance(base, np.ndarray):
+        assert not base.flags.writeable
+        base = base.base
     msg.features[0].counts[3] = -(2**40)
     negative = r"stats.features\[0\] \(x\): counts must be >= 0, found -1099511627776"
     with pytest.raises(WireError, match=negative):

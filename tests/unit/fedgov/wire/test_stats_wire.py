@@ -195,3 +195,89 @@ def test_categorical_features_carry_no_fine_counts(
     with pytest.raises(ValueError, match="fine counts"):
         FeatureCounts(name, "categorical", raw.features[name].counts, [1, 2, 3])
     assert Privacy() == raw.privacy
+
+
+# -- the decoder's sums and the spec's cached layout ---------------------------------
+
+
+@pytest.mark.parametrize("guard", GUARDS)
+def test_decoded_totals_are_the_arrays_totals(raw: WindowStats, guard: str) -> None:
+    """The sums and minima the decoder hands over are those of the arrays it made."""
+    from fedgov.stats._totals import sums_and_minima
+
+    s = guarded(raw, guard, epsilon=0.5, seed=3)
+    decoded = stats_from_proto(
+        report_pb2.WindowStats.FromString(stats_to_proto(s).SerializeToString())
+    )
+    assert decoded.cell_totals() == sums_and_minima(decoded.count_arrays())
+    assert decoded.cell_totals() != ({}, {})
+
+
+def test_layout_checks_whatever_the_feature_order(
+    credit_spec: MonitoringSpec, raw: WindowStats
+) -> None:
+    """Features in another order than the spec's pass; missing, extra or reshaped ones
+    are refused by name, on a decoded report as on one built here."""
+    shuffled = dataclasses.replace(raw, features=dict(reversed(raw.features.items())))
+    check_against_spec(report(credit_spec, shuffled), credit_spec)
+    name = numeric_name(raw)
+    fewer = {k: v for k, v in raw.features.items() if k != name}
+    extra = {**raw.features, "zz": dataclasses.replace(raw.features[name], name="zz")}
+    categorical = {
+        **raw.features,
+        name: dataclasses.replace(
+            raw.features[name], kind="categorical", fine=np.zeros(0, np.int64)
+        ),
+    }
+    cases = [
+        (fewer, f"missing feature '{name}'"),
+        (extra, r"not in the spec: \['zz'\]"),
+        (categorical, rf"features\[{name}\]: expected \d+ numeric cells, got \d+ categorical"),
+    ]
+    for features, match in cases:
+        bad = report(credit_spec, dataclasses.replace(raw, features=features))
+        with pytest.raises(ReportRejected, match=match):
+            check_against_spec(bad, credit_spec)
+        decoded = report_from_proto(
+            report_pb2.Report.FromString(report_to_proto(bad).SerializeToString())
+        )
+        with pytest.raises(ReportRejected, match=match):
+            check_against_spec(decoded, credit_spec)
+
+
+def test_decoded_counts_that_do_not_add_up_are_refused(
+    credit_spec: MonitoringSpec, raw: WindowStats
+) -> None:
+    """The sums the decoder worked out are the ones checked: one count more is refused."""
+    name = numeric_name(raw)
+    msg = report_to_proto(report(credit_spec, raw))
+    feature = next(f for f in msg.stats.features if f.name == name)
+    feature.counts[1] += 1
+    decoded = report_from_proto(report_pb2.Report.FromString(msg.SerializeToString()))
+    with pytest.raises(ReportRejected, match=rf"features\[{name}\]\.counts: counts add up to"):
+        check_against_spec(decoded, credit_spec)
+    feature.counts[1] -= 1
+    check_against_spec(
+        report_from_proto(report_pb2.Report.FromString(msg.SerializeToString())), credit_spec
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "match"),
+    [
+        ("counts", r"stats\.features\[\d+\] \(\w+\): counts must be >= 0, found -3"),
+        ("fine_counts", r"stats\.features\[\d+\] \(\w+\)\.fine_counts: counts must be >= 0"),
+        ("suppressed", r"stats\.features\[\d+\] \(\w+\)\.suppressed: must be >= 0, got -2"),
+        ("fine_suppressed", r"stats\.features\[\d+\] \(\w+\)\.fine_suppressed: must be >= 0"),
+    ],
+)
+def test_negative_feature_fields_are_named(raw: WindowStats, field: str, match: str) -> None:
+    """A negative count or tally of a feature is refused naming the feature and field."""
+    msg = stats_to_proto(raw)
+    f = next(f for f in msg.features if len(f.fine_counts))
+    if field.endswith("counts"):
+        getattr(f, field)[1] = -3
+    else:
+        setattr(f, field, -2)
+    with pytest.raises(WireError, match=match):
+        stats_from_proto(report_pb2.WindowStats.FromString(msg.SerializeToString()))
