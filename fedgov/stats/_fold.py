@@ -75,11 +75,11 @@ def count_batch(spec: MonitoringSpec, batch: Batch) -> Counted:
     """Feature counts, outcome and score tables of ``batch``, and the rows with label and
     prediction known; each column a task on the fold threads."""
     kernel = _kernel() if engine() == "numba" else None
-    tasks: list[Callable[[], Any]] = [
-        partial(_feature_counts, f, batch, kernel) for f in spec.features
-    ]
-    tasks.append(partial(_outcome_counts, spec, batch, kernel))
-    *counted, (outcomes, scores, known) = run_all(tasks, values=batch.n_rows * len(tasks))
+    # The outcome tables (the longest task, several columns a row) first: taken last,
+    # one thread counted them while the other waited (2-8% of a fold, measured).
+    tasks: list[Callable[[], Any]] = [partial(_outcome_counts, spec, batch, kernel)]
+    tasks += [partial(_feature_counts, f, batch, kernel) for f in spec.features]
+    (outcomes, scores, known), *counted = run_all(tasks, values=batch.n_rows * len(tasks))
     features = {f.name: c for f, c in zip(spec.features, counted, strict=True)}
     return features, outcomes, scores, known
 
