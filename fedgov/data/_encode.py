@@ -23,7 +23,7 @@ derived; a float NaN counts as missing, as it does in ``encode_columns``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -31,13 +31,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fedgov.errors import DataError
-from fedgov.stats._outcomes import Declared, UndeclaredValues
+from fedgov.stats._outcomes import Declared, UndeclaredValues, declared_outcomes
 
 if TYPE_CHECKING:
     from fedgov.spec import MonitoringSpec
     from fedgov.stats import Batch
 
-__all__ = ["encode_arrow", "float_column", "undeclared_counts"]
+__all__ = ["count_the_rest", "encode_arrow", "float_column", "undeclared_counts"]
 
 _Column: TypeAlias = Any  # pa.Array | pa.ChunkedArray (pyarrow ships no type hints)
 
@@ -225,6 +225,18 @@ def undeclared_counts(col: _Column, declared: Declared) -> Counter[str]:
             enc = chunk if pa.types.is_dictionary(t) else pc.dictionary_encode(chunk)
             bad.update(_undeclared_entries(enc, declared) or {})
     return bad
+
+
+def count_the_rest(exc: UndeclaredValues, tables: Iterable[pa.Table], spec: MonitoringSpec) -> None:
+    """Add the undeclared values of the remaining chunks (of a file, or of a Spark
+    partition) to ``exc``, so its counts are those of the whole input (the earlier
+    chunks had none, the refused chunk's are in it already). Costs one more read of
+    the rest, on failure only."""
+    checked = [d for d in declared_outcomes(spec) if d is not None]
+    for table in tables:
+        for declared in checked:
+            exc.add(declared, undeclared_counts(table.column(declared.column), declared))
+        del table
 
 
 def _column(data: pa.Table | pa.RecordBatch, name: str) -> _Column:

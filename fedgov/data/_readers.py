@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from fedgov.data._ahead import read_ahead as ahead
 from fedgov.data._csv import csv_header, csv_tables
-from fedgov.data._encode import encode_arrow, undeclared_counts
+from fedgov.data._encode import count_the_rest, encode_arrow
 from fedgov.data._progress import Progress
 from fedgov.errors import DataError
 from fedgov.spec import plain_number
@@ -287,7 +287,7 @@ def _encoded(p: Path, spec: MonitoringSpec, *, chunk_rows: int, progress: bool) 
             batch = encode_arrow(spec, table)
         except UndeclaredValues as exc:
             del table
-            _count_the_rest(exc, tables, spec)
+            count_the_rest(exc, tables, spec)
             raise DataError(f"{p}: {exc}") from None
         except DataError as exc:
             raise DataError(f"{p}: {exc}") from None
@@ -309,19 +309,6 @@ def _outcomes_as_text(spec: MonitoringSpec) -> list[str]:
         for d in declared_outcomes(spec)
         if d is not None and all(plain_number(v) is not None for v in d.values)
     ]
-
-
-def _count_the_rest(
-    exc: UndeclaredValues, tables: Iterator[pa.Table], spec: MonitoringSpec
-) -> None:
-    """Add the undeclared values of the file's remaining chunks to ``exc``, so its
-    counts are those of the whole file (the earlier chunks had none, the refused
-    chunk's are in it already). Costs one more read of the rest, on failure only."""
-    checked = [d for d in declared_outcomes(spec) if d is not None]
-    for table in tables:
-        for declared in checked:
-            exc.add(declared, undeclared_counts(table.column(declared.column), declared))
-        del table
 
 
 def fold_file(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from fedgov.data._encode import encode_arrow, undeclared_counts
+from fedgov.data._encode import count_the_rest, encode_arrow
 from fedgov.data._readers import DEFAULT_CHUNK_ROWS
 from fedgov.data._spark_window import SparkInput, SparkWindow, first_line, open_window
 from fedgov.errors import ConfigError, DataError
@@ -152,10 +152,7 @@ def fold_partition(
             stats = stats.fold(spec, encode_arrow(spec, table))
             del table
     except UndeclaredValues as exc:
-        checked = [d for d in declared_outcomes(spec) if d is not None]
-        for table in _chunks(batches, chunk_rows):  # the rest of the partition
-            for declared in checked:
-                exc.add(declared, undeclared_counts(table.column(declared.column), declared))
+        count_the_rest(exc, _chunks(batches, chunk_rows), spec)  # the rest of the partition
         counts = {d.column: dict(c) for d, c in exc.found.items()}
         yield _row("undeclared", counts)
         return
