@@ -17,6 +17,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from fedgov.stats import FeatureCounts, OutcomeCounts, Privacy, ScoreCounts, WindowStats
+from fedgov.stats._totals import segment_sums_and_minima
 from fedgov.v1 import report_pb2
 from fedgov.wire._checks import WireError
 from fedgov.wire._varint import packed_counts, varints
@@ -89,17 +90,7 @@ def _all_counts(
         flat = np.fromiter(cells, dtype=np.int64, count=len(cells))
     starts = [0, *ends[:-1].tolist()]
     bounds = list(zip(starts, ends.tolist(), strict=True))
-    sums, minima = [0] * len(vectors), [0] * len(vectors)
-    full = [i for i, (a, b) in enumerate(bounds) if a < b]
-    if full:  # the empty vectors take no room: each full one runs to the next one's start
-        at = [starts[i] for i in full]
-        for i, total, least in zip(
-            full,
-            np.add.reduceat(flat, at).tolist(),
-            np.minimum.reduceat(flat, at).tolist(),
-            strict=True,
-        ):
-            sums[i], minima[i] = total, least
+    sums, minima = segment_sums_and_minima(flat, [b - a for a, b in bounds])
     if min(minima) < 0:
         i = next(i for i, least in enumerate(minima) if least < 0)
         raise WireError(f"{_where(vectors[i][1])}: counts must be >= 0, found {minima[i]}")
