@@ -227,7 +227,7 @@ def serve(args: argparse.Namespace) -> int:
     """
     from aggregator.partition import check_partition
     from aggregator.replicas import hold_sqlite
-    from aggregator.store import redact_url
+    from aggregator.store import redact_url, sqlite_path
     from fedgov.tls import TlsFiles
 
     if args.insecure and args.tls_dir:
@@ -250,7 +250,8 @@ def serve(args: argparse.Namespace) -> int:
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip()) or ("*",)
     rounds = _round_settings(args, groups)
     check_partition(rounds.groups, [], rounds.min_cohort)  # before any file is made
-    on_postgres = "://" in str(args.db) and not str(args.db).startswith("sqlite://")
+    sqlite_file = sqlite_path(args.db)
+    on_postgres = sqlite_file is None
     if on_postgres and not args.audit:
         raise ConfigError(
             f"--db {redact_url(str(args.db))}: give --audit PATH, this replica's own audit "
@@ -259,7 +260,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.listen_db and not on_postgres:
         raise ConfigError("--listen-db is for a PostgreSQL --db (SQLite holds one aggregator)")
     args.audit = args.audit or f"{args.db}.audit.jsonl"
-    with nullcontext() if on_postgres else hold_sqlite(str(args.db).removeprefix("sqlite:///")):
+    with nullcontext() if on_postgres else hold_sqlite(sqlite_file):
         return _serve(args, tls, groups, rounds)
 
 

@@ -65,7 +65,26 @@ __all__ = [
     "create_store",
     "metric_at",
     "redact_url",
+    "sqlite_path",
 ]
+
+
+def sqlite_path(url: str | Path) -> str | None:
+    """The SQLite file a store URL names (a plain path or ``sqlite:///PATH``); None for a
+    PostgreSQL URL. ConfigError for an empty URL or an unknown scheme."""
+    text = str(url)
+    if not text.strip():
+        raise ConfigError("the store URL is empty; give a file path or a postgresql:// URL")
+    if text.startswith(("postgresql://", "postgres://")):
+        return None
+    if text.startswith("sqlite:///"):
+        return text[len("sqlite:///") :]
+    if "://" in text:
+        raise ConfigError(
+            f"unknown store URL scheme in {redact_url(text)!r}; use a file path, "
+            "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+        )
+    return text
 
 
 def create_store(url: str | Path) -> Store:
@@ -73,18 +92,9 @@ def create_store(url: str | Path) -> Store:
 
     Raises ConfigError for an unknown scheme or a database that cannot be reached.
     """
-    text = str(url)
-    if not text.strip():
-        raise ConfigError("the store URL is empty; give a file path or a postgresql:// URL")
-    if text.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(text)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
-        raise ConfigError(
-            f"unknown store URL scheme in {redact_url(text)!r}; use a file path, "
-            "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
-        )
+    text = sqlite_path(url)
+    if text is None:
+        return PostgresStore(str(url))
     try:
         return SqliteStore(text)
     except (sqlite3.Error, OSError) as exc:
