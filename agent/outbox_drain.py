@@ -44,7 +44,6 @@ class OutboxDrain:
         self.state = state
         self.audit = audit
         self.metrics = metrics
-        self.sent_at: dict[str, float] = {}  # report id -> when its submission started
 
     def flush(self) -> int:
         """Send every report waiting in the outbox; returns how many were acknowledged.
@@ -61,8 +60,6 @@ class OutboxDrain:
             head = self.audit.position()
             batch = [dataclasses.replace(r, audit_head=head) for r in pending[i : i + SEND_BATCH]]
             started = time.monotonic()
-            for r in batch:
-                self.sent_at.setdefault(r.report_id, started)
             try:
                 outcomes = self.client().submit_many(batch)
             except GovernanceError:

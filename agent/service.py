@@ -95,7 +95,6 @@ class Agent:
         self.drain = OutboxDrain(
             config.silo_id, lambda: self.client, self.state, self.audit, self.metrics
         )
-        self.sent_at = self.drain.sent_at  # report id -> when its submission started
 
     @property
     def received(self) -> list[Command]:

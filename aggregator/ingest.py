@@ -127,9 +127,9 @@ class Ingest:
 
     def _check(self, report: Report, batch: _Batch) -> str:
         """Raise why the report is refused; else '' or the break in its chain."""
-        silo = batch.silos.get(report.silo_id)
-        if silo is None:
-            silo = batch.silos[report.silo_id] = self._store.get_silo(report.silo_id)
+        if report.silo_id not in batch.silos:  # a silo not registered is remembered too
+            batch.silos[report.silo_id] = self._store.get_silo(report.silo_id)
+        silo = batch.silos[report.silo_id]
         if silo is None:
             raise NotRegistered(f"silo {report.silo_id!r} is not registered; call Register first")
         served = {(m, v): d for m, v, d in silo.models}

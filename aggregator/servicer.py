@@ -62,12 +62,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# While streams are open, one task reads the store this often (seconds, with jitter)
-# for commands written by another aggregator process sharing it, and wakes the
-# streams of those silos; commands sent through this process wake their stream at
-# once, and on PostgreSQL so do others' (NOTIFY, see aggregator.replicas: this is the
-# floor under it). One read for all streams: a stream on its own only waits.
-RECHECK_S = COMMAND_POLL_S
 INGEST_THREADS = 2  # threads that check and store SubmitReports' batches
 
 
@@ -95,7 +89,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServicer):
         self.metrics = metrics or AggregatorMetrics(CollectorRegistry())
         self.admission = admission or Admission()
         self.pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fedgov-agg")
-        self.recheck_s = RECHECK_S
+        # While streams are open, one task reads the store this often for commands that
+        # another replica stored (the floor under NOTIFY: aggregator.replicas).
+        self.recheck_s = COMMAND_POLL_S
         self.batch_max = BATCH_MAX  # SubmitReports: reports per store transaction, at most
         self.batch_linger_s = LINGER_S  # and how long a batch waits for more
         # SubmitReports' batches run on a lane of their own: the work holds the GIL

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from fedgov.stats import _jitted as jit
-from fedgov.stats._binning import Binner
+from fedgov.stats._binning import NO_GRID, Binner
 
 __all__ = ["JOINT_CELLS", "code_counts", "numeric_counts", "outcome_tables", "warm_up"]
 
@@ -107,7 +107,7 @@ def outcome_tables(
         cmp, lo, grid = b.edges_cmp, b.table, b.grid_params
     else:
         n_cells, x = 0, np.zeros(0, dtype=np.float64)
-        cmp, lo, grid = np.zeros(1), np.zeros(1, np.int32), (2, 0.0, 0.0, 0, 0, 0, 0)
+        cmp, lo, grid = np.zeros(1), np.zeros(1, np.int32), NO_GRID
     n_joint = int(np.prod(radix))
     joint = n_joint * (4 + 2 * n_cells) <= JOINT_CELLS
     counted = [n_joint] if joint else n_groups
